@@ -1,0 +1,323 @@
+/* wh_cfg: configuration table, INI/env/flag loaders and validation.
+ * See wh_cfg.h. This file is the only one that includes <ini.h>. */
+#include "wh_cfg.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { K_STR, K_INT, K_I64 } key_kind;
+
+/* One configuration key. Defaults are written as text and applied through the
+ * same parser as every other layer, so they obey the same limits. */
+typedef struct {
+    const char *section;
+    const char *key;
+    key_kind kind;
+    size_t off;  /* offset of the field in wh_cfg */
+    size_t size; /* size of the field (strings: buffer size) */
+    int64_t min, max;
+    const char *def;
+    const char *const *choices; /* NULL-terminated allowed values, or NULL */
+} key_def;
+
+static const char *const queue_types[] = {"quorum", "classic", NULL};
+static const char *const log_formats[] = {"logfmt", "json", NULL};
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+#define FIELD(f) offsetof(wh_cfg, f), sizeof(((wh_cfg *)0)->f)
+#define STR(s, k, f, d, ch) {s, k, K_STR, FIELD(f), 0, 0, d, ch}
+#define INT(s, k, f, lo, hi, d) {s, k, K_INT, FIELD(f), lo, hi, d, NULL}
+#define I64(s, k, f, lo, hi, d) {s, k, K_I64, FIELD(f), lo, hi, d, NULL}
+
+static const key_def keys[] = {
+    STR("amqp", "url", amqp_url, "amqp://guest:guest@127.0.0.1:5672/", NULL),
+    STR("amqp", "queue_type", queue_type, "quorum", queue_types),
+    INT("amqp", "heartbeat_s", amqp_heartbeat_s, 0, 3600, "10"),
+    STR("redis", "url", redis_url, "redis://127.0.0.1:6379/0", NULL),
+    STR("redis", "prefix", redis_prefix, "wharf:", NULL),
+    STR("worker", "id", worker_id, "", NULL),
+    INT("worker", "concurrency", concurrency, 1, 1024, "8"),
+    INT("worker", "prefetch", prefetch, 0, 65535, "0"),
+    STR("worker", "families", families, "system,runtime,registry,provision", NULL),
+    INT("worker", "grace_s", grace_s, 0, 86400, "30"),
+    INT("worker", "heartbeat_s", worker_heartbeat_s, 1, 3600, "5"),
+    I64("jobs", "ttl_s", job_ttl_s, 60, 31536000, "604800"),
+    I64("jobs", "max_body", max_body, 1024, 134217728, "1048576"),
+    INT("jobs", "log_max_lines", log_max_lines, 10, 10000000, "10000"),
+    INT("jobs", "max_attempts", max_attempts, 1, 100, "3"),
+    INT("jobs", "max_redeliveries", max_redeliveries, 1, 1000, "5"),
+    INT("retry", "base_ms", retry_base_ms, 1, 86400000, "1000"),
+    INT("retry", "cap_ms", retry_cap_ms, 1, 86400000, "600000"),
+    STR("retry", "tiers", retry_tiers, "1000,5000,30000,120000,600000", NULL),
+    STR("log", "format", log_format, "logfmt", log_formats),
+    STR("log", "level", log_level, "info", log_levels),
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const char *const family_names[WH_FAM__COUNT] = {"system", "runtime", "registry", "provision"};
+
+const char *wh_family_name(wh_family f)
+{
+    return (f >= 0 && f < WH_FAM__COUNT) ? family_names[f] : "";
+}
+
+int wh_family_parse(const char *name, size_t n)
+{
+    for(int i = 0; i < WH_FAM__COUNT; i++)
+        if(strlen(family_names[i]) == n && memcmp(family_names[i], name, n) == 0)
+            return i;
+    return -1;
+}
+
+static const key_def *find_key(const char *section, const char *key)
+{
+    for(size_t i = 0; i < NKEYS; i++)
+        if(strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+/* Parse a whole decimal integer; no sign games, no trailing junk. */
+static bool parse_i64(const char *s, int64_t *out)
+{
+    if(!*s || isspace((unsigned char)*s))
+        return false;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if(errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static wh_code apply(wh_cfg *c, const key_def *k, const char *value, wh_err *err)
+{
+    char *field = (char *)c + k->off;
+    if(k->kind == K_STR) {
+        if(strlen(value) >= k->size)
+            return wh_err_set(err, WH_E_BAD_CONFIG, k->key, "%s.%s: longer than %zu bytes", k->section,
+                              k->key, k->size - 1);
+        for(const char *const *ch = k->choices; ch && *ch; ch++)
+            if(strcmp(*ch, value) == 0)
+                goto ok;
+        if(k->choices)
+            return wh_err_set(err, WH_E_BAD_CONFIG, k->key, "%s.%s: \"%s\" is not one of the allowed values",
+                              k->section, k->key, value);
+    ok:
+        memcpy(field, value, strlen(value) + 1);
+        return WH_OK;
+    }
+    int64_t v;
+    if(!parse_i64(value, &v) || v < k->min || v > k->max)
+        return wh_err_set(err, WH_E_BAD_CONFIG, k->key, "%s.%s: must be an integer in %lld..%lld",
+                          k->section, k->key, (long long)k->min, (long long)k->max);
+    if(k->kind == K_INT)
+        *(int *)(void *)field = (int)v;
+    else
+        *(int64_t *)(void *)field = v;
+    return WH_OK;
+}
+
+wh_code wh_cfg_set_kv(wh_cfg *c, const char *section, const char *key, const char *value, wh_err *err)
+{
+    const key_def *k = find_key(section, key);
+    if(!k)
+        return wh_err_set(err, WH_E_BAD_CONFIG, key, "%s.%s: unknown configuration key", section, key);
+    return apply(c, k, value, err);
+}
+
+void wh_cfg_defaults(wh_cfg *c)
+{
+    memset(c, 0, sizeof(*c));
+    for(size_t i = 0; i < NKEYS; i++)
+        apply(c, &keys[i], keys[i].def, NULL);
+}
+
+/* inih state: the config plus the first error, with the file for messages. */
+typedef struct {
+    wh_cfg *c;
+    const char *path;
+    wh_err err;
+    bool failed;
+} ini_ctx;
+
+static int on_ini(void *user, const char *section, const char *name, const char *value)
+{
+    ini_ctx *ctx = user;
+    if(ctx->failed)
+        return 0;
+    if(wh_cfg_set_kv(ctx->c, section, name, value, &ctx->err) != WH_OK) {
+        ctx->failed = true;
+        return 0;
+    }
+    return 1;
+}
+
+wh_code wh_cfg_load_file(wh_cfg *c, const char *path, wh_err *err)
+{
+    ini_ctx ctx = {.c = c, .path = path};
+    int r = ini_parse(path, on_ini, &ctx);
+    if(r == -1)
+        return wh_err_set(err, WH_E_BAD_CONFIG, "", "%s: cannot open: %s", path, strerror(errno));
+    if(r == -2)
+        return wh_err_set(err, WH_E_NOMEM, "", "%s: out of memory", path);
+    if(ctx.failed)
+        return wh_err_set(err, WH_E_BAD_CONFIG, ctx.err.field, "%s:%d: %s", path, r, ctx.err.msg);
+    if(r > 0)
+        return wh_err_set(err, WH_E_BAD_CONFIG, "", "%s:%d: syntax error", path, r);
+    return WH_OK;
+}
+
+wh_code wh_cfg_load_env(wh_cfg *c, wh_err *err)
+{
+    for(size_t i = 0; i < NKEYS; i++) {
+        char name[96];
+        size_t n = (size_t)snprintf(name, sizeof(name), "WHARF_%s_%s", keys[i].section, keys[i].key);
+        for(size_t j = 0; j < n; j++)
+            name[j] = (char)toupper((unsigned char)name[j]);
+        const char *v = getenv(name);
+        if(!v)
+            continue;
+        wh_err e;
+        if(apply(c, &keys[i], v, &e) != WH_OK)
+            return wh_err_set(err, WH_E_BAD_CONFIG, e.field, "%s: %s", name, e.msg);
+    }
+    return WH_OK;
+}
+
+wh_code wh_cfg_set(wh_cfg *c, const char *assignment, wh_err *err)
+{
+    const char *dot = strchr(assignment, '.');
+    const char *eq = strchr(assignment, '=');
+    if(!dot || !eq || dot > eq)
+        return wh_err_set(err, WH_E_BAD_CONFIG, "", "--set %s: expected section.key=value", assignment);
+    char section[32], key[64];
+    size_t sn = (size_t)(dot - assignment), kn = (size_t)(eq - dot - 1);
+    if(sn >= sizeof(section) || kn >= sizeof(key))
+        return wh_err_set(err, WH_E_BAD_CONFIG, "", "--set: key name too long");
+    memcpy(section, assignment, sn);
+    section[sn] = '\0';
+    memcpy(key, dot + 1, kn);
+    key[kn] = '\0';
+    return wh_cfg_set_kv(c, section, key, eq + 1, err);
+}
+
+/* Parse "1000,5000" into ascending positive tiers. */
+static wh_code parse_tiers(wh_cfg *c, wh_err *err)
+{
+    c->ntiers = 0;
+    const char *p = c->retry_tiers;
+    while(*p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if(errno || end == p || v < 1 || v > 86400000 || (*end && *end != ','))
+            return wh_err_set(err, WH_E_BAD_CONFIG, "tiers", "retry.tiers: expected comma-separated ms values");
+        if(c->ntiers == WH_CFG_MAX_TIERS)
+            return wh_err_set(err, WH_E_BAD_CONFIG, "tiers", "retry.tiers: at most %d tiers", WH_CFG_MAX_TIERS);
+        if(c->ntiers && v <= c->tiers[c->ntiers - 1])
+            return wh_err_set(err, WH_E_BAD_CONFIG, "tiers", "retry.tiers: must be strictly ascending");
+        c->tiers[c->ntiers++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    if(!c->ntiers)
+        return wh_err_set(err, WH_E_BAD_CONFIG, "tiers", "retry.tiers: at least one tier is required");
+    return WH_OK;
+}
+
+static wh_code parse_families(wh_cfg *c, wh_err *err)
+{
+    memset(c->family_on, 0, sizeof(c->family_on));
+    const char *p = c->families;
+    bool any = false;
+    while(*p) {
+        size_t n = strcspn(p, ",");
+        int f = wh_family_parse(p, n);
+        if(f < 0)
+            return wh_err_set(err, WH_E_BAD_CONFIG, "families", "worker.families: unknown family \"%.*s\"",
+                              (int)n, p);
+        c->family_on[f] = any = true;
+        p += n + (p[n] == ',');
+    }
+    if(!any)
+        return wh_err_set(err, WH_E_BAD_CONFIG, "families", "worker.families: name at least one family");
+    return WH_OK;
+}
+
+static bool has_prefix(const char *s, const char *p)
+{
+    return strncasecmp(s, p, strlen(p)) == 0;
+}
+
+wh_code wh_cfg_validate(wh_cfg *c, wh_err *err)
+{
+    if(!has_prefix(c->amqp_url, "amqp://") && !has_prefix(c->amqp_url, "amqps://"))
+        return wh_err_set(err, WH_E_BAD_CONFIG, "url", "amqp.url: must start with amqp:// or amqps://");
+    if(!has_prefix(c->redis_url, "redis://") && !has_prefix(c->redis_url, "unix://"))
+        return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: must start with redis:// or unix://");
+    if(!c->redis_prefix[0] || strcspn(c->redis_prefix, " \t\r\n*?[]") != strlen(c->redis_prefix))
+        return wh_err_set(err, WH_E_BAD_CONFIG, "prefix",
+                          "redis.prefix: must be non-empty without spaces or glob characters");
+    if(c->retry_base_ms > c->retry_cap_ms)
+        return wh_err_set(err, WH_E_BAD_CONFIG, "base_ms", "retry.base_ms: must not exceed retry.cap_ms");
+    if(strcspn(c->worker_id, " \t\r\n") != strlen(c->worker_id))
+        return wh_err_set(err, WH_E_BAD_CONFIG, "id", "worker.id: must not contain spaces");
+    wh_code rc = parse_tiers(c, err);
+    if(rc)
+        return rc;
+    if((rc = parse_families(c, err)))
+        return rc;
+    if(c->prefetch == 0)
+        c->prefetch = 2 * c->concurrency;
+    return WH_OK;
+}
+
+wh_code wh_cfg_load(wh_cfg *c, const char *file, const char *const *sets, int nsets, wh_err *err)
+{
+    wh_cfg_defaults(c);
+    wh_code rc = file ? wh_cfg_load_file(c, file, err) : WH_OK;
+    if(!rc)
+        rc = wh_cfg_load_env(c, err);
+    for(int i = 0; !rc && i < nsets; i++)
+        rc = wh_cfg_set(c, sets[i], err);
+    return rc ? rc : wh_cfg_validate(c, err);
+}
+
+void wh_cfg_redact_url(const char *url, char *out, size_t cap)
+{
+    const char *scheme = strstr(url, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if(!colon) {
+        snprintf(out, cap, "%s", url);
+        return;
+    }
+    snprintf(out, cap, "%.*s:***%s", (int)(colon - url), url, at);
+}
+
+void wh_cfg_print(const wh_cfg *c, FILE *out)
+{
+    const char *section = "";
+    for(size_t i = 0; i < NKEYS; i++) {
+        const key_def *k = &keys[i];
+        const char *field = (const char *)c + k->off;
+        if(strcmp(section, k->section) != 0)
+            fprintf(out, "%s[%s]\n", i ? "\n" : "", section = k->section);
+        if(k->kind == K_INT)
+            fprintf(out, "%s = %d\n", k->key, *(const int *)(const void *)field);
+        else if(k->kind == K_I64)
+            fprintf(out, "%s = %lld\n", k->key, (long long)*(const int64_t *)(const void *)field);
+        else if(strcmp(k->key, "url") == 0) {
+            char red[WH_CFG_URL_MAX];
+            wh_cfg_redact_url(field, red, sizeof(red));
+            fprintf(out, "%s = %s\n", k->key, red);
+        } else
+            fprintf(out, "%s = %s\n", k->key, field);
+    }
+}

@@ -1,0 +1,98 @@
+/* wh_cfg: the one configuration struct and its loaders (inih adapter).
+ *
+ * Order of precedence, lowest first: built-in defaults, the INI file, the
+ * environment (WHARF_<SECTION>_<KEY>), then `--set section.key=value` flags.
+ * A single table (wh_cfg.c) names every key, its type, default and limits, so
+ * the file, env and flag paths cannot drift apart. wh_cfg_validate() runs once
+ * after all layers and derives the parsed fields (tiers, families, prefetch).
+ * Errors name the key and the reason: "worker.concurrency: must be 1..1024". */
+#ifndef WH_CFG_H
+#define WH_CFG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "wh_err.h"
+
+#define WH_CFG_MAX_TIERS 16
+#define WH_CFG_URL_MAX 1024
+
+/* Job families, in routing-key order. Index is the family id. */
+typedef enum wh_family {
+    WH_FAM_SYSTEM,
+    WH_FAM_RUNTIME,
+    WH_FAM_REGISTRY,
+    WH_FAM_PROVISION,
+    WH_FAM__COUNT
+} wh_family;
+
+typedef struct wh_cfg {
+    /* [amqp] */
+    char amqp_url[WH_CFG_URL_MAX]; /* may hold a password: never log it raw */
+    char queue_type[16];           /* "quorum" or "classic" */
+    int amqp_heartbeat_s;          /* AMQP heartbeat, seconds; 0 disables */
+    /* [redis] */
+    char redis_url[WH_CFG_URL_MAX]; /* may hold a password: never log it raw */
+    char redis_prefix[64];          /* key prefix, e.g. "wharf:" */
+    /* [worker] */
+    char worker_id[128];      /* empty: derived from host and pid */
+    int concurrency;          /* jobs run at once by one worker */
+    int prefetch;             /* AMQP prefetch; 0 means 2 * concurrency */
+    char families[128];       /* comma list of families to consume */
+    int grace_s;              /* shutdown grace for running jobs, seconds */
+    int worker_heartbeat_s;   /* worker registry refresh period, seconds */
+    /* [jobs] */
+    int64_t job_ttl_s;        /* finished job hash + log expiry, seconds */
+    int64_t max_body;         /* message body cap, bytes */
+    int log_max_lines;        /* job log stream MAXLEN ~ */
+    int max_attempts;         /* default when neither job nor type sets it */
+    int max_redeliveries;     /* interrupted deliveries before a job is dead */
+    /* [retry] */
+    int retry_base_ms;        /* first retry delay before jitter, ms */
+    int retry_cap_ms;         /* largest retry delay, ms */
+    char retry_tiers[256];    /* comma list of delay-queue TTLs, ms */
+    /* [log] */
+    char log_format[16];      /* "logfmt" or "json" */
+    char log_level[16];       /* "debug", "info", "warn", "error" */
+
+    /* Derived by wh_cfg_validate(). */
+    int tiers[WH_CFG_MAX_TIERS]; /* ascending, ms */
+    int ntiers;
+    bool family_on[WH_FAM__COUNT];
+} wh_cfg;
+
+/* Fill `c` with the built-in defaults. */
+void wh_cfg_defaults(wh_cfg *c);
+
+/* Apply an INI file. Unknown sections or keys are errors naming file:line. */
+wh_code wh_cfg_load_file(wh_cfg *c, const char *path, wh_err *err);
+
+/* Apply every WHARF_<SECTION>_<KEY> variable present in the environment. */
+wh_code wh_cfg_load_env(wh_cfg *c, wh_err *err);
+
+/* Apply one "section.key=value" assignment (the --set flag). */
+wh_code wh_cfg_set(wh_cfg *c, const char *assignment, wh_err *err);
+
+/* Apply one key by section and name. */
+wh_code wh_cfg_set_kv(wh_cfg *c, const char *section, const char *key, const char *value, wh_err *err);
+
+/* Check cross-field rules and derive tiers, families and prefetch. Call once
+ * after all layers. */
+wh_code wh_cfg_validate(wh_cfg *c, wh_err *err);
+
+/* All layers at once: defaults, then `file` (NULL for none), then the
+ * environment, then each "section.key=value" of `sets`, then validate. */
+wh_code wh_cfg_load(wh_cfg *c, const char *file, const char *const *sets, int nsets, wh_err *err);
+
+/* Print the effective configuration as INI, with URL passwords masked. */
+void wh_cfg_print(const wh_cfg *c, FILE *out);
+
+/* Copy `url` to `out` with any password replaced by "***". */
+void wh_cfg_redact_url(const char *url, char *out, size_t cap);
+
+/* Family name ("system") by id, and id by name (-1 if unknown; `n` bytes). */
+const char *wh_family_name(wh_family f);
+int wh_family_parse(const char *name, size_t n);
+
+#endif

@@ -1,0 +1,69 @@
+/* wh_err: the one status enum and the error object every module fills.
+ *
+ * A wh_code is stable: its number is never reused and its name (wh_code_name)
+ * is what users see in Redis `error` fields, dead-letter `wharf-reason`
+ * headers and HTTP error bodies. New codes are appended before WH_E__LAST.
+ *
+ * Functions that can fail take a `wh_err *err` (may be NULL), return 0 on
+ * success or a wh_code, and fill `err` only on failure. */
+#ifndef WH_ERR_H
+#define WH_ERR_H
+
+#include <stddef.h>
+
+typedef enum wh_code {
+    WH_OK = 0,
+    WH_E_BAD_MSGPACK = 1,        /* body is not one well-formed msgpack object */
+    WH_E_BAD_ENVELOPE = 2,       /* a required envelope field is missing or ill-typed */
+    WH_E_UNSUPPORTED_SCHEMA = 3, /* envelope `v` is not a version we speak */
+    WH_E_TOO_LARGE = 4,          /* body or field over its documented cap */
+    WH_E_UNKNOWN_TYPE = 5,       /* job type not in any handler table */
+    WH_E_BAD_ARGS = 6,           /* args fail the type's validation */
+    WH_E_TIMEOUT = 7,            /* an operation or the job ran out of time */
+    WH_E_CANCELLED = 8,          /* cancelled on request */
+    WH_E_FAILED = 9,             /* a handler failed without a more specific code */
+    WH_E_REDELIVERY_LIMIT = 10,  /* delivered too often without finishing */
+    WH_E_BAD_CONFIG = 11,        /* configuration key or value rejected */
+    WH_E_BROKER = 12,            /* RabbitMQ refused or dropped an operation */
+    WH_E_UNROUTABLE = 13,        /* published message matched no queue */
+    WH_E_REDIS = 14,             /* Redis refused or dropped an operation */
+    WH_E_NOT_FOUND = 15,         /* the named job or resource does not exist */
+    WH_E_CONFLICT = 16,          /* the resource is in a state that forbids it */
+    WH_E_BUSY = 17,              /* the resource is in use */
+    WH_E_NOMEM = 18,             /* allocation failed */
+    WH_E_IO = 19,                /* a local system call failed */
+    WH_E_INTERNAL = 20,          /* a bug: an invariant did not hold */
+    WH_E_INTERRUPTED = 21,       /* stopped by worker shutdown; the job is requeued */
+    WH_E_USAGE = 22,             /* bad command-line usage */
+    WH_E_ATTEMPTS_EXHAUSTED = 23,/* transient failures used up max_attempts */
+    WH_E__LAST                   /* sentinel, never a real code */
+} wh_code;
+
+/* The error lives on the object that failed: a code, an optional custom code
+ * name (for job-defined codes such as system.fail's), the field it concerns
+ * and a message for a human. Messages never contain secrets. */
+typedef struct wh_err {
+    wh_code code;
+    char custom[40];  /* job-defined code name; empty when `code` names it */
+    char field[64];   /* offending field, e.g. "args.ms"; empty if none */
+    char msg[256];    /* human-readable reason */
+} wh_err;
+
+/* Return the stable name of `code` ("bad_args"); "unknown" if out of range. */
+const char *wh_code_name(wh_code code);
+
+/* Look up a code by its stable name; WH_E__LAST when none matches. */
+wh_code wh_code_from_name(const char *name);
+
+/* Fill `err` (if not NULL) and return `code`, so callers can write
+ * `return wh_err_set(err, WH_E_BAD_ARGS, "args.ms", "must be >= 0");`. */
+wh_code wh_err_set(wh_err *err, wh_code code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Reset `err` to WH_OK with empty strings. NULL is a no-op. */
+void wh_err_clear(wh_err *err);
+
+/* The name users see: err->custom if set, else wh_code_name(err->code). */
+const char *wh_err_name(const wh_err *err);
+
+#endif

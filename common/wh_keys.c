@@ -1,0 +1,16 @@
+/* wh_keys: Redis key names. See wh_keys.h. */
+#include "wh_keys.h"
+
+#include <stdio.h>
+
+void wh_key_job(char *out, const char *p, const char *id) { snprintf(out, WH_KEY_MAX, "%sjob:%s", p, id); }
+void wh_key_log(char *out, const char *p, const char *id) { snprintf(out, WH_KEY_MAX, "%sjob:%s:log", p, id); }
+void wh_key_events(char *out, const char *p) { snprintf(out, WH_KEY_MAX, "%sevents", p); }
+void wh_key_worker(char *out, const char *p, const char *w) { snprintf(out, WH_KEY_MAX, "%sworker:%s", p, w); }
+void wh_key_workers(char *out, const char *p) { snprintf(out, WH_KEY_MAX, "%sworkers", p); }
+void wh_key_stats_types(char *out, const char *p) { snprintf(out, WH_KEY_MAX, "%sstats:types", p); }
+
+void wh_key_stats(char *out, const char *p, const char *type, const char *span, int64_t bucket_s)
+{
+    snprintf(out, WH_KEY_MAX, "%sstats:%s:%s:%lld", p, type, span, (long long)bucket_s);
+}

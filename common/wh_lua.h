@@ -1,0 +1,12 @@
+/* wh_lua: the Lua scripts under common/lua/, embedded at build time by
+ * cmake/embed.cmake into wh_lua.c (generated). Each is NUL-terminated. */
+#ifndef WH_LUA_H
+#define WH_LUA_H
+
+extern const char wh_lua_enqueue[];
+extern const char wh_lua_unenqueue[];
+extern const char wh_lua_start[];
+extern const char wh_lua_finish[];
+extern const char wh_lua_requeue[];
+
+#endif

@@ -1,0 +1,373 @@
+/* wh_redis: hiredis adapter. See wh_redis.h for the contract. */
+#include "wh_redis.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct wh_redis {
+    redisContext *ctx; /* NULL while disconnected */
+    char host[256];
+    int port;
+    char path[256]; /* unix socket path, or empty */
+    char user[128];
+    char pass[256]; /* secret: never copied into an error */
+    int db;
+    int timeout_ms;
+};
+
+static const redisReply *R(const wh_redis_reply *r) { return (const redisReply *)r; }
+
+/* Decode %XX escapes from src[0..n) into out. False if it does not fit. */
+static bool pct_decode(const char *src, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for(size_t i = 0; i < n; i++) {
+        if(o + 1 >= cap)
+            return false;
+        if(src[i] == '%' && i + 2 < n) {
+            char hex[3] = {src[i + 1], src[i + 2], 0};
+            char *end;
+            long v = strtol(hex, &end, 16);
+            if(*end == '\0') {
+                out[o++] = (char)v;
+                i += 2;
+                continue;
+            }
+        }
+        out[o++] = src[i];
+    }
+    out[o] = '\0';
+    return true;
+}
+
+static wh_code parse_tcp(wh_redis *r, const char *p, wh_err *err)
+{
+    const char *at = strrchr(p, '@');
+    if(at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p;
+        if(colon && !pct_decode(p, (size_t)(colon - p), r->user, sizeof(r->user)))
+            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: user name too long");
+        if(!pct_decode(pw, (size_t)(at - pw), r->pass, sizeof(r->pass)))
+            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: password too long");
+        p = at + 1;
+    }
+    size_t hostlen;
+    const char *rest;
+    if(*p == '[') { /* [ipv6] */
+        const char *close = strchr(p, ']');
+        if(!close)
+            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: unterminated [ in host");
+        p++;
+        hostlen = (size_t)(close - p);
+        rest = close + 1;
+    } else {
+        hostlen = strcspn(p, ":/");
+        rest = p + hostlen;
+    }
+    if(hostlen == 0 || hostlen >= sizeof(r->host))
+        return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: missing or overlong host");
+    memcpy(r->host, p, hostlen);
+    r->host[hostlen] = '\0';
+    r->port = 6379;
+    char *end = (char *)rest;
+    if(*rest == ':') {
+        long port = strtol(rest + 1, &end, 10);
+        if(end == rest + 1 || port < 1 || port > 65535)
+            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: bad port");
+        r->port = (int)port;
+    }
+    if(*end == '/' && end[1]) {
+        char *e2;
+        long db = strtol(end + 1, &e2, 10);
+        if(*e2 || db < 0 || db > 1000000)
+            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: bad database number");
+        r->db = (int)db;
+    } else if(*end && strcmp(end, "/") != 0)
+        return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: unexpected text after host");
+    return WH_OK;
+}
+
+static wh_code parse_url(wh_redis *r, const char *url, wh_err *err)
+{
+    if(strncmp(url, "unix://", 7) == 0) {
+        const char *q = strchr(url + 7, '?');
+        size_t n = q ? (size_t)(q - url - 7) : strlen(url + 7);
+        if(n == 0 || n >= sizeof(r->path))
+            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: bad unix socket path");
+        memcpy(r->path, url + 7, n);
+        r->path[n] = '\0';
+        if(q && strncmp(q, "?db=", 4) == 0) {
+            char *end;
+            long db = strtol(q + 4, &end, 10);
+            if(*end || db < 0 || db > 1000000)
+                return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: bad database number");
+            r->db = (int)db;
+        }
+        return WH_OK;
+    }
+    if(strncmp(url, "redis://", 8) == 0)
+        return parse_tcp(r, url + 8, err);
+    if(strncmp(url, "rediss://", 9) == 0)
+        return wh_err_set(err, WH_E_BAD_CONFIG, "url",
+                          "redis.url: TLS needs hiredis >= 1.0; use a TLS sidecar (see deploy/)");
+    return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: must start with redis:// or unix://");
+}
+
+static void drop(wh_redis *r)
+{
+    if(r->ctx) {
+        redisFree(r->ctx);
+        r->ctx = NULL;
+    }
+}
+
+/* Run a command during connection setup; the reply must not be an error. */
+static wh_code setup_cmd(wh_redis *r, const char *what, int argc, const char **argv, wh_err *err)
+{
+    redisReply *rep = redisCommandArgv(r->ctx, argc, argv, NULL);
+    if(!rep || rep->type == REDIS_REPLY_ERROR) {
+        /* The server's text for AUTH failures never echoes the password. */
+        wh_err_set(err, WH_E_REDIS, "", "redis %s failed: %s", what,
+                   rep ? rep->str : r->ctx->errstr);
+        if(rep)
+            freeReplyObject(rep);
+        drop(r);
+        return WH_E_REDIS;
+    }
+    freeReplyObject(rep);
+    return WH_OK;
+}
+
+wh_code wh_redis_connect(wh_redis *r, wh_err *err)
+{
+    if(r->ctx)
+        return WH_OK;
+    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
+    r->ctx = r->path[0] ? redisConnectUnixWithTimeout(r->path, tv) : redisConnectWithTimeout(r->host, r->port, tv);
+    if(!r->ctx || r->ctx->err) {
+        wh_err_set(err, WH_E_REDIS, "", "redis connect to %s:%d failed: %s", r->path[0] ? r->path : r->host,
+                   r->path[0] ? 0 : r->port, r->ctx ? r->ctx->errstr : "out of memory");
+        drop(r);
+        return WH_E_REDIS;
+    }
+    redisSetTimeout(r->ctx, tv);
+    if(r->pass[0]) {
+        const char *auth_user[] = {"AUTH", r->user, r->pass};
+        const char *auth_pass[] = {"AUTH", r->pass};
+        wh_code rc = r->user[0] ? setup_cmd(r, "AUTH", 3, auth_user, err) : setup_cmd(r, "AUTH", 2, auth_pass, err);
+        if(rc)
+            return rc;
+    }
+    if(r->db) {
+        char db[16];
+        snprintf(db, sizeof(db), "%d", r->db);
+        const char *sel[] = {"SELECT", db};
+        return setup_cmd(r, "SELECT", 2, sel, err);
+    }
+    return WH_OK;
+}
+
+wh_redis *wh_redis_new(const char *url, int timeout_ms, wh_err *err)
+{
+    wh_redis *r = calloc(1, sizeof(*r));
+    if(!r) {
+        wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+        return NULL;
+    }
+    r->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
+    if(parse_url(r, url, err) != WH_OK) {
+        wh_redis_free(r);
+        return NULL;
+    }
+    wh_redis_connect(r, err);
+    return r;
+}
+
+void wh_redis_free(wh_redis *r)
+{
+    if(!r)
+        return;
+    drop(r);
+    memset(r->pass, 0, sizeof(r->pass));
+    free(r);
+}
+
+bool wh_redis_connected(const wh_redis *r)
+{
+    return r->ctx != NULL;
+}
+
+/* Turn a raw hiredis result into our contract: I/O failures drop the
+ * connection; error replies become WH_E_REDIS with their text. */
+static wh_code take_reply(wh_redis *r, redisReply *rep, wh_redis_reply **out, wh_err *err)
+{
+    if(!rep) {
+        wh_err_set(err, WH_E_REDIS, "", "redis I/O error: %s", r->ctx ? r->ctx->errstr : "not connected");
+        drop(r);
+        return WH_E_REDIS;
+    }
+    if(rep->type == REDIS_REPLY_ERROR) {
+        wh_err_set(err, WH_E_REDIS, "", "redis: %.200s", rep->str);
+        freeReplyObject(rep);
+        return WH_E_REDIS;
+    }
+    if(out)
+        *out = (wh_redis_reply *)rep;
+    else
+        freeReplyObject(rep);
+    return WH_OK;
+}
+
+wh_code wh_redis_cmd(wh_redis *r, wh_redis_reply **out, int argc, const char **argv, const size_t *lens,
+                     wh_err *err)
+{
+    if(out)
+        *out = NULL;
+    wh_code rc = wh_redis_connect(r, err);
+    if(rc)
+        return rc;
+    redisReply *rep = redisCommandArgv(r->ctx, argc, argv, lens);
+    if(!rep) {
+        /* One reconnect covers a server restart or an idle connection the
+         * server closed; anything beyond that is the caller's retry policy.
+         * Commands we send are idempotent or guarded by their Lua script. */
+        drop(r);
+        if((rc = wh_redis_connect(r, err)))
+            return rc;
+        rep = redisCommandArgv(r->ctx, argc, argv, lens);
+    }
+    return take_reply(r, rep, out, err);
+}
+
+wh_code wh_redis_cmdv(wh_redis *r, wh_redis_reply **out, wh_err *err, int argc, const char **argv)
+{
+    return wh_redis_cmd(r, out, argc, argv, NULL, err);
+}
+
+wh_code wh_redis_append(wh_redis *r, int argc, const char **argv, const size_t *lens, wh_err *err)
+{
+    wh_code rc = wh_redis_connect(r, err);
+    if(rc)
+        return rc;
+    if(redisAppendCommandArgv(r->ctx, argc, argv, lens) != REDIS_OK)
+        return wh_err_set(err, WH_E_NOMEM, "", "redis: cannot queue command");
+    return WH_OK;
+}
+
+wh_code wh_redis_drain(wh_redis *r, int n, wh_err *err)
+{
+    wh_code first = WH_OK;
+    for(int i = 0; i < n; i++) {
+        if(!r->ctx)
+            return first ? first : wh_err_set(err, WH_E_REDIS, "", "redis connection lost in pipeline");
+        void *rep = NULL;
+        if(redisGetReply(r->ctx, &rep) != REDIS_OK)
+            rep = NULL;
+        wh_code rc = take_reply(r, rep, NULL, first ? NULL : err);
+        if(rc && !first)
+            first = rc;
+    }
+    return first;
+}
+
+/* SHA1 of a script as Redis computes it, via SCRIPT LOAD (cached). */
+static wh_code load_script(wh_redis *r, wh_redis_script *s, wh_err *err)
+{
+    const char *argv[] = {"SCRIPT", "LOAD", s->src};
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_cmdv(r, &rep, err, 3, argv);
+    if(rc)
+        return rc;
+    size_t n;
+    const char *sha = wh_redis_reply_str(rep, &n);
+    if(sha && n == 40) {
+        memcpy(s->sha, sha, 40);
+        s->sha[40] = '\0';
+    }
+    wh_redis_reply_free(rep);
+    return WH_OK;
+}
+
+wh_code wh_redis_eval(wh_redis *r, wh_redis_script *s, wh_redis_reply **out, int nkeys, int argc,
+                      const char **argv, const size_t *lens, wh_err *err)
+{
+    enum { MAXARGS = 48 };
+    if(argc + 3 > MAXARGS)
+        return wh_err_set(err, WH_E_INTERNAL, "", "script %s: too many arguments", s->name);
+    const char *av[MAXARGS];
+    size_t al[MAXARGS];
+    char nk[16];
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    wh_code rc;
+    if(!s->sha[0] && (rc = load_script(r, s, err)))
+        return rc;
+    av[0] = "EVALSHA";
+    av[1] = s->sha;
+    av[2] = nk;
+    for(int i = 0; i < 3; i++)
+        al[i] = strlen(av[i]);
+    for(int i = 0; i < argc; i++) {
+        av[i + 3] = argv[i];
+        al[i + 3] = lens ? lens[i] : strlen(argv[i]);
+    }
+    rc = wh_redis_cmd(r, out, argc + 3, av, al, err);
+    if(rc == WH_E_REDIS && err && strncmp(err->msg, "redis: NOSCRIPT", 15) == 0) {
+        /* The server lost its script cache (restart, SCRIPT FLUSH). */
+        av[0] = "EVAL";
+        av[1] = s->src;
+        al[0] = 4;
+        al[1] = strlen(s->src);
+        rc = wh_redis_cmd(r, out, argc + 3, av, al, err);
+    }
+    return rc;
+}
+
+void wh_redis_reply_free(wh_redis_reply *rep)
+{
+    if(rep)
+        freeReplyObject(rep);
+}
+
+wh_redis_kind wh_redis_reply_kind(const wh_redis_reply *rep)
+{
+    switch(R(rep)->type) {
+    case REDIS_REPLY_STRING: return WH_REDIS_STRING;
+    case REDIS_REPLY_ARRAY: return WH_REDIS_ARRAY;
+    case REDIS_REPLY_INTEGER: return WH_REDIS_INTEGER;
+    case REDIS_REPLY_STATUS: return WH_REDIS_STATUS;
+    case REDIS_REPLY_ERROR: return WH_REDIS_ERROR;
+    default: return WH_REDIS_NIL;
+    }
+}
+
+long long wh_redis_reply_int(const wh_redis_reply *rep)
+{
+    if(R(rep)->type == REDIS_REPLY_INTEGER)
+        return R(rep)->integer;
+    if(R(rep)->type == REDIS_REPLY_STRING)
+        return strtoll(R(rep)->str, NULL, 10);
+    return 0;
+}
+
+const char *wh_redis_reply_str(const wh_redis_reply *rep, size_t *len)
+{
+    int t = R(rep)->type;
+    if(t != REDIS_REPLY_STRING && t != REDIS_REPLY_STATUS && t != REDIS_REPLY_ERROR)
+        return NULL;
+    if(len)
+        *len = R(rep)->len;
+    return R(rep)->str;
+}
+
+size_t wh_redis_reply_len(const wh_redis_reply *rep)
+{
+    return R(rep)->type == REDIS_REPLY_ARRAY ? R(rep)->elements : 0;
+}
+
+const wh_redis_reply *wh_redis_reply_at(const wh_redis_reply *rep, size_t i)
+{
+    return (const wh_redis_reply *)R(rep)->element[i];
+}

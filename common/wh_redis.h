@@ -1,0 +1,84 @@
+/* wh_redis: the Redis adapter (hiredis). No other file includes <hiredis.h>.
+ *
+ * A wh_redis is one synchronous connection, used by one thread at a time. It
+ * remembers its URL: after any I/O error the connection is dropped, and the
+ * next call reconnects once before giving up, so callers only implement the
+ * retry policy (how long, how often), never the reconnect mechanics.
+ *
+ * URLs: redis://[[user]:password@]host[:port][/db] and unix:///path[?db=N].
+ * The password is sent with AUTH and never appears in errors or logs.
+ *
+ * Replies are owned by the caller and freed with wh_redis_reply_free(). */
+#ifndef WH_REDIS_H
+#define WH_REDIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wh_err.h"
+
+typedef struct wh_redis wh_redis;
+typedef struct wh_redis_reply wh_redis_reply;
+
+typedef enum wh_redis_kind {
+    WH_REDIS_STRING,
+    WH_REDIS_ARRAY,
+    WH_REDIS_INTEGER,
+    WH_REDIS_NIL,
+    WH_REDIS_STATUS,
+    WH_REDIS_ERROR
+} wh_redis_kind;
+
+/* A Lua script and its cached SHA1 (filled on first use). One per script,
+ * shared read-mostly between threads: the SHA is written once, identically. */
+typedef struct wh_redis_script {
+    const char *name; /* for messages */
+    const char *src;
+    char sha[41];
+} wh_redis_script;
+
+/* Parse `url` and connect with `timeout_ms` for connect and each command.
+ * Returns NULL with err set when the URL is invalid or memory runs out; a
+ * connection failure still returns a handle (the next command retries the
+ * connection), with err set so the caller may log it. */
+wh_redis *wh_redis_new(const char *url, int timeout_ms, wh_err *err);
+
+/* Close and free. NULL is a no-op. */
+void wh_redis_free(wh_redis *r);
+
+/* (Re)connect now if not connected. WH_OK when connected. */
+wh_code wh_redis_connect(wh_redis *r, wh_err *err);
+
+/* True while the last operation left the connection usable. */
+bool wh_redis_connected(const wh_redis *r);
+
+/* Run one command given as argv with lengths. On WH_OK, *out (if not NULL)
+ * receives the reply; a Redis error reply is returned as WH_E_REDIS with its
+ * text in err and no reply. */
+wh_code wh_redis_cmd(wh_redis *r, wh_redis_reply **out, int argc, const char **argv, const size_t *lens,
+                     wh_err *err);
+
+/* Convenience: argv of NUL-terminated strings. */
+wh_code wh_redis_cmdv(wh_redis *r, wh_redis_reply **out, wh_err *err, int argc, const char **argv);
+
+/* Pipelining: queue commands with wh_redis_append(), then read every reply
+ * with wh_redis_drain(). Returns the first failure, having read all replies. */
+wh_code wh_redis_append(wh_redis *r, int argc, const char **argv, const size_t *lens, wh_err *err);
+wh_code wh_redis_drain(wh_redis *r, int n, wh_err *err);
+
+/* EVALSHA `s` with `nkeys` keys then args (all in argv). Falls back to EVAL on
+ * NOSCRIPT, which also loads it. Same reply rules as wh_redis_cmd. */
+wh_code wh_redis_eval(wh_redis *r, wh_redis_script *s, wh_redis_reply **out, int nkeys, int argc,
+                      const char **argv, const size_t *lens, wh_err *err);
+
+/* Reply access. Strings are not NUL-terminated beyond what Redis sent; use
+ * the length. Array elements are borrowed from their parent. */
+void wh_redis_reply_free(wh_redis_reply *rep);
+wh_redis_kind wh_redis_reply_kind(const wh_redis_reply *rep);
+long long wh_redis_reply_int(const wh_redis_reply *rep);
+const char *wh_redis_reply_str(const wh_redis_reply *rep, size_t *len);
+size_t wh_redis_reply_len(const wh_redis_reply *rep);
+const wh_redis_reply *wh_redis_reply_at(const wh_redis_reply *rep, size_t i);
+
+#endif

@@ -1,0 +1,170 @@
+/* wh_status: job state moves through the Lua scripts. See wh_status.h. */
+#include "wh_status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wh_keys.h"
+#include "wh_lua.h"
+#include "wh_time.h"
+
+/* Scripts are shared by all threads; each SHA is filled once, identically. */
+static wh_redis_script s_enqueue = {"enqueue", wh_lua_enqueue, {0}};
+static wh_redis_script s_unenqueue = {"unenqueue", wh_lua_unenqueue, {0}};
+static wh_redis_script s_start = {"start", wh_lua_start, {0}};
+static wh_redis_script s_finish = {"finish", wh_lua_finish, {0}};
+static wh_redis_script s_requeue = {"requeue", wh_lua_requeue, {0}};
+
+/* Copy element i of an array reply into out (cap bytes); "" if absent. */
+static void reply_field(const wh_redis_reply *rep, size_t i, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if(wh_redis_reply_kind(rep) != WH_REDIS_ARRAY || i >= wh_redis_reply_len(rep))
+        return;
+    size_t n;
+    const char *s = wh_redis_reply_str(wh_redis_reply_at(rep, i), &n);
+    if(!s)
+        return;
+    snprintf(out, cap, "%.*s", (int)n, s);
+}
+
+static int reply_int(const wh_redis_reply *rep, size_t i)
+{
+    char buf[24];
+    reply_field(rep, i, buf, sizeof(buf));
+    return (int)strtol(buf, NULL, 10);
+}
+
+wh_code wh_status_enqueue(wh_redis *r, const char *prefix, const wh_env_spec *s, int max_attempts, bool *created,
+                          char *state, wh_err *err)
+{
+    char key[WH_KEY_MAX], chan[WH_KEY_MAX], created_at[24], maxa[16], now[24];
+    wh_key_job(key, prefix, s->id);
+    wh_key_events(chan, prefix);
+    snprintf(created_at, sizeof(created_at), "%lld", (long long)s->created_at);
+    snprintf(maxa, sizeof(maxa), "%d", max_attempts);
+    snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+    const char *argv[] = {key, s->id, s->type, s->target ? s->target : "", created_at, maxa, now, chan};
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_eval(r, &s_enqueue, &rep, 1, 8, argv, NULL, err);
+    if(rc)
+        return rc;
+    *created = reply_int(rep, 0) == 1;
+    reply_field(rep, 1, state, 16);
+    wh_redis_reply_free(rep);
+    return WH_OK;
+}
+
+wh_code wh_status_unenqueue(wh_redis *r, const char *prefix, const char *id, wh_err *err)
+{
+    char key[WH_KEY_MAX];
+    wh_key_job(key, prefix, id);
+    const char *argv[] = {key};
+    return wh_redis_eval(r, &s_unenqueue, NULL, 1, 1, argv, NULL, err);
+}
+
+wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, int max_attempts, const char *worker,
+                        int max_redeliveries, wh_start *out, wh_err *err)
+{
+    char key[WH_KEY_MAX], chan[WH_KEY_MAX], created_at[24], maxa[16], now[24], maxr[16];
+    wh_key_job(key, prefix, env->id);
+    wh_key_events(chan, prefix);
+    snprintf(created_at, sizeof(created_at), "%lld", (long long)env->created_at);
+    snprintf(maxa, sizeof(maxa), "%d", max_attempts);
+    snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+    snprintf(maxr, sizeof(maxr), "%d", max_redeliveries);
+    const char *argv[] = {key, env->id, env->type, env->target, created_at, maxa, now, worker, chan, maxr};
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_eval(r, &s_start, &rep, 1, 10, argv, NULL, err);
+    if(rc)
+        return rc;
+    char kind[8];
+    memset(out, 0, sizeof(*out));
+    reply_field(rep, 0, kind, sizeof(kind));
+    if(strcmp(kind, "run") == 0) {
+        out->kind = WH_START_RUN;
+        out->attempt = reply_int(rep, 1);
+        out->max_attempts = reply_int(rep, 2);
+        snprintf(out->state, sizeof(out->state), "running");
+    } else if(strcmp(kind, "skip") == 0) {
+        out->kind = WH_START_SKIP;
+        reply_field(rep, 1, out->state, sizeof(out->state));
+        reply_field(rep, 2, out->error, sizeof(out->error));
+        out->attempt = reply_int(rep, 3);
+    } else if(strcmp(kind, "dead") == 0) {
+        out->kind = WH_START_DEAD;
+        reply_field(rep, 1, out->error, sizeof(out->error));
+        out->attempt = reply_int(rep, 2);
+    } else {
+        rc = wh_err_set(err, WH_E_INTERNAL, "", "start script returned \"%s\"", kind);
+    }
+    wh_redis_reply_free(rep);
+    return rc;
+}
+
+const char *wh_status_hist_field(int64_t us)
+{
+    static const struct { int64_t le_us; const char *name; } buckets[] = {
+        {1000, "h_1ms"}, {10000, "h_10ms"}, {100000, "h_100ms"}, {1000000, "h_1s"},
+        {10000000, "h_10s"}, {60000000, "h_60s"},
+    };
+    for(size_t i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++)
+        if(us <= buckets[i].le_us)
+            return buckets[i].name;
+    return "h_inf";
+}
+
+/* Stats counter for a state: the field finish.lua increments. */
+static const char *stat_counter(const char *state)
+{
+    if(strcmp(state, "succeeded") == 0)
+        return "ok";
+    if(strcmp(state, "retrying") == 0)
+        return "retried";
+    return state; /* failed, dead */
+}
+
+wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped, wh_err *err)
+{
+    char job[WH_KEY_MAX], log[WH_KEY_MAX], m1[WH_KEY_MAX], h1[WH_KEY_MAX], types[WH_KEY_MAX], chan[WH_KEY_MAX];
+    char now[24], ttl[24], run[24], created[24], ttl_m[16], ttl_h[16];
+    int64_t now_ms = wh_now_ms(), now_s = now_ms / 1000;
+    const char *type = f->type ? f->type : "";
+    wh_key_job(job, prefix, f->id);
+    wh_key_log(log, prefix, f->id);
+    wh_key_stats(m1, prefix, type, "1m", now_s - now_s % 60);
+    wh_key_stats(h1, prefix, type, "1h", now_s - now_s % 3600);
+    wh_key_stats_types(types, prefix);
+    wh_key_events(chan, prefix);
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)f->ttl_s);
+    snprintf(run, sizeof(run), "%lld", (long long)f->run_us);
+    snprintf(created, sizeof(created), "%lld", (long long)f->created_at);
+    snprintf(ttl_m, sizeof(ttl_m), "%d", WH_STATS_TTL_1M);
+    snprintf(ttl_h, sizeof(ttl_h), "%d", WH_STATS_TTL_1H);
+    const char *argv[] = {job, log, m1, h1, types,
+                          f->id, f->state, f->result ? f->result : "", f->error ? f->error : "",
+                          f->error_message ? f->error_message : "", now, ttl, run, chan, type,
+                          f->no_stats ? "" : stat_counter(f->state), wh_status_hist_field(f->run_us < 0 ? 0 : f->run_us),
+                          ttl_m, ttl_h, f->created_at ? created : ""};
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_eval(r, &s_finish, &rep, 5, 20, argv, NULL, err);
+    if(rc)
+        return rc;
+    char kind[8];
+    reply_field(rep, 0, kind, sizeof(kind));
+    if(skipped)
+        *skipped = strcmp(kind, "skip") == 0;
+    wh_redis_reply_free(rep);
+    return WH_OK;
+}
+
+wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const char *worker, wh_err *err)
+{
+    char key[WH_KEY_MAX], chan[WH_KEY_MAX];
+    wh_key_job(key, prefix, id);
+    wh_key_events(chan, prefix);
+    const char *argv[] = {key, id, worker, chan};
+    return wh_redis_eval(r, &s_requeue, NULL, 1, 4, argv, NULL, err);
+}

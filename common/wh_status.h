@@ -1,0 +1,69 @@
+/* wh_status: job state in Redis, through the Lua scripts in common/lua/.
+ *
+ * Every state move is one atomic script call that also publishes the
+ * `<prefix>events` message; finish also rolls up stats. States only move
+ * forward: once succeeded, failed, dead or cancelled, a job hash is never
+ * rewritten, which is what makes redelivery safe. */
+#ifndef WH_STATUS_H
+#define WH_STATUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wh_env.h"
+#include "wh_redis.h"
+
+#define WH_STATS_TTL_1M (48 * 3600)       /* minute buckets live 48 h, s */
+#define WH_STATS_TTL_1H (30 * 24 * 3600)  /* hour buckets live 30 days, s */
+
+/* Create the hash in state queued unless the id exists. *created tells
+ * which; `state` (16 bytes) receives the state found or "queued". */
+wh_code wh_status_enqueue(wh_redis *r, const char *prefix, const wh_env_spec *s, int max_attempts, bool *created,
+                          char *state, wh_err *err);
+
+/* Remove a hash created by enqueue whose publish failed (only if untouched). */
+wh_code wh_status_unenqueue(wh_redis *r, const char *prefix, const char *id, wh_err *err);
+
+typedef enum wh_start_kind {
+    WH_START_RUN,  /* run it: attempt and max_attempts are set */
+    WH_START_SKIP, /* already terminal: state (and error) are set */
+    WH_START_DEAD  /* delivered more than max_redeliveries times */
+} wh_start_kind;
+
+typedef struct wh_start {
+    wh_start_kind kind;
+    int attempt;
+    int max_attempts;
+    char state[16];
+    char error[40];
+} wh_start;
+
+/* Mark the job running for `worker`, creating the hash if a client published
+ * straight to RabbitMQ. */
+wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, int max_attempts, const char *worker,
+                        int max_redeliveries, wh_start *out, wh_err *err);
+
+/* The outcome of one attempt. */
+typedef struct wh_finish {
+    const char *id;
+    const char *type;          /* as received; may be "" */
+    bool no_stats;             /* leave the stats rollups alone */
+    const char *state;         /* succeeded, failed, dead or retrying */
+    const char *result;        /* JSON text or NULL */
+    const char *error;         /* code name or NULL */
+    const char *error_message; /* or NULL */
+    int64_t run_us;            /* handler run time, or -1 when it did not run */
+    int64_t created_at;        /* for a hash first created here; 0 unknown */
+    int64_t ttl_s;             /* expiry of a terminal job */
+} wh_finish;
+
+/* Record an outcome. *skipped is set when the job was already terminal. */
+wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped, wh_err *err);
+
+/* Hand a running job of `worker` back to queued (worker shutdown). */
+wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const char *worker, wh_err *err);
+
+/* Histogram field for a run time: h_1ms .. h_60s, h_inf. */
+const char *wh_status_hist_field(int64_t run_us);
+
+#endif

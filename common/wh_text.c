@@ -1,0 +1,49 @@
+/* wh_text: byte-string checks. See wh_text.h. */
+#include "wh_text.h"
+
+#include <stdint.h>
+#include <string.h>
+
+bool wh_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while(i < n) {
+        unsigned char c = p[i];
+        if(c < 0x80) {
+            i++;
+            continue;
+        }
+        int len;
+        uint32_t cp, min;
+        if((c & 0xe0) == 0xc0) { len = 2; cp = c & 0x1f; min = 0x80; }
+        else if((c & 0xf0) == 0xe0) { len = 3; cp = c & 0x0f; min = 0x800; }
+        else if((c & 0xf8) == 0xf0) { len = 4; cp = c & 0x07; min = 0x10000; }
+        else return false;
+        if(n - i < (size_t)len)
+            return false;
+        for(int k = 1; k < len; k++) {
+            if((p[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        if(cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += (size_t)len;
+    }
+    return true;
+}
+
+bool wh_text_only(const char *s, size_t n, const char *allowed)
+{
+    for(size_t i = 0; i < n; i++)
+        if(!s[i] || !strchr(allowed, s[i]))
+            return false;
+    return true;
+}
+
+bool wh_text_ident(const char *s, size_t n, size_t max)
+{
+    return n >= 1 && n <= max && s[0] && strchr(WH_CS_LOWER, s[0]) &&
+           wh_text_only(s + 1, n - 1, WH_CS_LOWER WH_CS_DIGIT "_");
+}

@@ -1,0 +1,102 @@
+/* fam_system: the built-in `system` family, used for smoke tests, demos and
+ * benchmarks of the pipe itself.
+ *   system.noop  {any}                       result = the args
+ *   system.sleep {ms}                        sleeps, interruptibly
+ *   system.fail  {code?, message?, transient?} fails as told
+ *   system.log   {lines, bytes?}             writes lines to the job log */
+#include <stdio.h>
+#include <string.h>
+
+#include "wh_conv.h"
+#include "wh_text.h"
+#include "wk_job.h"
+
+/* noop: the result is the args; converting them here, before the job
+ * starts, makes args with no JSON form (bin, ext) a bad_args rejection. */
+static wh_code noop_check(wk_job *job, wh_err *err)
+{
+    wh_json *j = wh_conv_to_json(wk_job_args(job), "args", err);
+    if(!j)
+        return err ? err->code : WH_E_BAD_ARGS;
+    wk_job_set_result(job, j);
+    return WH_OK;
+}
+
+static wk_run noop_run(wk_job *job)
+{
+    (void)job;
+    return WK_RUN_OK;
+}
+
+static const wh_arg_spec sleep_args[] = {
+    {"ms", WH_ARG_INT, true, 0, 3600000, NULL, NULL},
+};
+
+static wk_run sleep_run(wk_job *job)
+{
+    if(wk_job_sleep(job, wh_args_int(wk_job_args(job), "ms", 0)))
+        return WK_RUN_INTERRUPTED;
+    return WK_RUN_OK;
+}
+
+static bool code_ok(const char *s, size_t n)
+{
+    return wh_text_ident(s, n, 32);
+}
+
+static const wh_arg_spec fail_args[] = {
+    {"code", WH_ARG_STR, false, 1, 32, code_ok, "must match [a-z][a-z0-9_]{0,31}"},
+    {"message", WH_ARG_STR, false, 0, 1024, NULL, NULL},
+    {"transient", WH_ARG_BOOL, false, 0, 0, NULL, NULL},
+};
+
+static wk_run fail_run(wk_job *job)
+{
+    const wh_mp_obj *a = wk_job_args(job);
+    size_t cn, mn;
+    const char *code = wh_args_str(a, "code", "failed", &cn);
+    const char *msg = wh_args_str(a, "message", "failed on request", &mn);
+    char custom[40];
+    snprintf(custom, sizeof(custom), "%.*s", (int)cn, code);
+    return wk_job_fail(job, WH_E_FAILED, custom, wh_args_bool(a, "transient", false), "%.*s", (int)mn, msg);
+}
+
+static const wh_arg_spec log_args[] = {
+    {"lines", WH_ARG_INT, true, 0, 10000000, NULL, NULL},
+    {"bytes", WH_ARG_INT, false, 1, 4096, NULL, NULL},
+};
+
+static wk_run log_run(wk_job *job)
+{
+    int64_t lines = wh_args_int(wk_job_args(job), "lines", 0);
+    size_t bytes = (size_t)wh_args_int(wk_job_args(job), "bytes", 80);
+    char line[4096 + 32];
+    long long total = 0;
+    for(int64_t i = 0; i < lines; i++) {
+        if((i & 1023) == 0 && wk_job_interrupted(job))
+            return WK_RUN_INTERRUPTED;
+        /* "line <n> " then filler to exactly `bytes` bytes. */
+        int n = snprintf(line, sizeof(line), "line %lld ", (long long)i + 1);
+        size_t len = (size_t)n < bytes ? bytes : (size_t)n;
+        if((size_t)n < len)
+            memset(line + n, 'x', len - (size_t)n);
+        wk_job_log(job, WK_OUT, line, len);
+        total += (long long)len;
+    }
+    wh_json *r = wh_json_object();
+    wh_json_setc(r, "lines", wh_json_int(lines));
+    wh_json_setc(r, "bytes", wh_json_int(total));
+    wk_job_set_result(job, r);
+    return WK_RUN_OK;
+}
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static const wk_type system_types[] = {
+    {"system.noop", NULL, 0, true, noop_check, noop_run, 0},
+    {"system.sleep", sleep_args, N(sleep_args), false, NULL, sleep_run, 0},
+    {"system.fail", fail_args, N(fail_args), false, NULL, fail_run, 0},
+    {"system.log", log_args, N(log_args), false, NULL, log_run, 0},
+};
+
+const wk_family wk_family_system = {"system", system_types, N(system_types)};

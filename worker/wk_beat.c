@@ -1,0 +1,154 @@
+/* wk_beat: worker registry heartbeat. See wk_beat.h. */
+#include "wk_beat.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wh_keys.h"
+#include "wh_log.h"
+#include "wh_redis.h"
+#include "wh_time.h"
+
+struct wk_beat {
+    const wh_cfg *cfg;
+    const char *worker_id;
+    const wk_pool *pool;
+    wh_redis *redis;
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool stop;
+    char host[256];
+    char started_at[24];
+    char key[WH_KEY_MAX], index[WH_KEY_MAX];
+};
+
+/* Resident set size in bytes: the second field of /proc/self/statm. */
+static long long rss_bytes(void)
+{
+    char buf[128];
+    FILE *f = fopen("/proc/self/statm", "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if(f)
+        fclose(f);
+    buf[n] = '\0';
+    char *p = strchr(buf, ' ');
+    return p ? strtoll(p + 1, NULL, 10) * sysconf(_SC_PAGESIZE) : 0;
+}
+
+static wh_code beat(wk_beat *b, wh_err *err)
+{
+    wk_counts c;
+    wk_pool_counts(b->pool, &c);
+    char pid[16], conc[16], now[24], running[16], done[24], failed[24], rss[24], ttl[16];
+    int64_t now_ms = wh_now_ms();
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    snprintf(conc, sizeof(conc), "%d", b->cfg->concurrency);
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    snprintf(running, sizeof(running), "%d", c.running);
+    snprintf(done, sizeof(done), "%lld", c.done);
+    snprintf(failed, sizeof(failed), "%lld", c.failed);
+    snprintf(rss, sizeof(rss), "%lld", rss_bytes());
+    snprintf(ttl, sizeof(ttl), "%d", 3 * b->cfg->worker_heartbeat_s);
+    const char *hset[] = {"HSET", b->key, "id", b->worker_id, "host", b->host, "pid", pid, "version", WHARF_VERSION,
+                          "queues", b->cfg->families, "concurrency", conc, "started_at", b->started_at,
+                          "heartbeat_at", now, "jobs_running", running, "jobs_done", done, "jobs_failed", failed,
+                          "rss", rss};
+    const char *expire[] = {"EXPIRE", b->key, ttl};
+    const char *zadd[] = {"ZADD", b->index, now, b->worker_id};
+    char cutoff[24];
+    snprintf(cutoff, sizeof(cutoff), "%lld", (long long)(now_ms - 3000LL * b->cfg->worker_heartbeat_s));
+    /* Entries of workers that stopped beating are pruned by whoever beats. */
+    const char *prune[] = {"ZREMRANGEBYSCORE", b->index, "-inf", cutoff};
+    wh_code rc = wh_redis_cmdv(b->redis, NULL, err, (int)(sizeof(hset) / sizeof(hset[0])), hset);
+    if(!rc)
+        rc = wh_redis_cmdv(b->redis, NULL, err, 3, expire);
+    if(!rc)
+        rc = wh_redis_cmdv(b->redis, NULL, err, 4, zadd);
+    if(!rc)
+        rc = wh_redis_cmdv(b->redis, NULL, err, 4, prune);
+    return rc;
+}
+
+static void *beat_main(void *arg)
+{
+    wk_beat *b = arg;
+    pthread_mutex_lock(&b->mu);
+    while(!b->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += b->cfg->worker_heartbeat_s;
+        while(!b->stop && pthread_cond_timedwait(&b->cond, &b->mu, &until) != ETIMEDOUT)
+            ;
+        if(b->stop)
+            break;
+        pthread_mutex_unlock(&b->mu);
+        wh_err err;
+        if(beat(b, &err) != WH_OK)
+            wh_log(WH_LOG_WARN, NULL, "heartbeat failed", "error", err.msg, NULL);
+        pthread_mutex_lock(&b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+wk_beat *wk_beat_start(const wh_cfg *cfg, const char *worker_id, const wk_pool *pool, wh_err *err)
+{
+    wk_beat *b = calloc(1, sizeof(*b));
+    if(!b) {
+        wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+        return NULL;
+    }
+    b->cfg = cfg;
+    b->worker_id = worker_id;
+    b->pool = pool;
+    if(gethostname(b->host, sizeof(b->host) - 1) != 0)
+        snprintf(b->host, sizeof(b->host), "unknown");
+    snprintf(b->started_at, sizeof(b->started_at), "%lld", (long long)wh_now_ms());
+    wh_key_worker(b->key, cfg->redis_prefix, worker_id);
+    wh_key_workers(b->index, cfg->redis_prefix);
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    b->redis = wh_redis_new(cfg->redis_url, 5000, err);
+    wh_err first;
+    /* Redis may still be coming up: the thread keeps trying. */
+    if(b->redis && beat(b, &first) != WH_OK)
+        wh_log(WH_LOG_WARN, NULL, "first heartbeat failed; retrying", "error", first.msg, NULL);
+    if(!b->redis || pthread_create(&b->tid, NULL, beat_main, b) != 0) {
+        wh_redis_free(b->redis);
+        pthread_cond_destroy(&b->cond);
+        pthread_mutex_destroy(&b->mu);
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void wk_beat_stop(wk_beat *b)
+{
+    if(!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->stop = true;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->mu);
+    pthread_join(b->tid, NULL);
+    const char *del[] = {"DEL", b->key};
+    const char *zrem[] = {"ZREM", b->index, b->worker_id};
+    wh_err err;
+    wh_redis_cmdv(b->redis, NULL, &err, 2, del);
+    wh_redis_cmdv(b->redis, NULL, &err, 3, zrem);
+    wh_redis_free(b->redis);
+    pthread_cond_destroy(&b->cond);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}

@@ -1,0 +1,249 @@
+/* wk_exec: one delivery from bytes to verdict. See wk_exec.h.
+ *
+ * The order of effects is what makes the guarantees:
+ *   1. decode and validate; bad input is recorded (if it has an id) and
+ *      dead-lettered, never run;
+ *   2. start.lua marks the job running (or says it is already terminal);
+ *   3. the handler runs;
+ *   4. finish.lua records the outcome;
+ *   5. only then does the loop ack (or publish the retry / dead copy and ack
+ *      once the broker confirmed it).
+ * A status write that fails is retried until it succeeds; the delivery is not
+ * acked meanwhile, so a crash at any point leaves the message in the queue. */
+#include "wk_exec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wh_id.h"
+#include "wh_log.h"
+#include "wh_status.h"
+#include "wh_time.h"
+#include "wh_topo.h"
+
+#define PERSIST_REPLY_TRIES 10 /* Redis error replies tolerated per write */
+
+typedef wh_code (*persist_fn)(wk_job *job, void *arg, wh_err *err);
+
+/* Run a status write until it succeeds. Lost connections are retried with
+ * backoff until the pool is abandoned (hard shutdown); error replies from a
+ * live server (a corrupted key, say) are retried a few times, then given up.
+ * Returns WH_OK, or the last error. */
+static wh_code persist(wk_job *job, const char *what, persist_fn fn, void *arg, wh_err *err)
+{
+    int64_t backoff = 50;
+    int reply_errors = 0;
+    for(;;) {
+        wh_code rc = fn(job, arg, err);
+        if(rc == WH_OK)
+            return WH_OK;
+        bool connected = wh_redis_connected(job->t->redis);
+        if(connected && ++reply_errors >= PERSIST_REPLY_TRIES)
+            return rc;
+        wh_log(WH_LOG_WARN, job->d->id, "status write failed; retrying", "op", what, "error", err->msg, NULL);
+        if(wk_pool_abandoned(job->t->pool))
+            return rc;
+        wh_sleep_ms(backoff);
+        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+    }
+}
+
+/* ---- the persisted operations ---- */
+
+static wh_code op_start(wk_job *job, void *arg, wh_err *err)
+{
+    const wh_cfg *c = job->t->cfg;
+    int max_attempts = job->env.max_attempts ? job->env.max_attempts
+                     : job->type->max_attempts ? job->type->max_attempts : c->max_attempts;
+    return wh_status_start(job->t->redis, c->redis_prefix, &job->env, max_attempts, job->t->worker_id,
+                           c->max_redeliveries, arg, err);
+}
+
+static wh_code op_finish(wk_job *job, void *arg, wh_err *err)
+{
+    return wh_status_finish(job->t->redis, job->t->cfg->redis_prefix, arg, NULL, err);
+}
+
+static wh_code op_requeue(wk_job *job, void *arg, wh_err *err)
+{
+    (void)arg;
+    return wh_status_requeue(job->t->redis, job->t->cfg->redis_prefix, job->env.id, job->t->worker_id, err);
+}
+
+/* Record an outcome; on a write that could not be made, the delivery is
+ * requeued instead (nothing was acked, nothing is lost). */
+static bool record(wk_job *job, wh_finish *f)
+{
+    f->id = job->d->id;
+    f->ttl_s = job->t->cfg->job_ttl_s;
+    f->created_at = job->env.created_at;
+    wh_err err;
+    if(persist(job, "finish", op_finish, f, &err) == WH_OK)
+        return true;
+    wh_log(WH_LOG_ERROR, job->d->id, "cannot record job outcome; requeueing", "error", err.msg, NULL);
+    job->d->verdict = WK_REQUEUE;
+    return false;
+}
+
+static void dead_letter(wk_delivery *d, wh_code code, const char *fmt_msg)
+{
+    d->verdict = WK_DEAD;
+    d->failed = true;
+    wh_err_set(&d->err, code, "", "%s", fmt_msg);
+}
+
+/* Bad input: record `failed` under the id if there is one, then dead-letter
+ * the message with the code as its reason. */
+static void reject(wk_job *job, const wh_err *why, bool known_type)
+{
+    wk_delivery *d = job->d;
+    wh_log(WH_LOG_WARN, d->id, "rejected message", "reason", wh_code_name(why->code), "error", why->msg, NULL);
+    if(d->id[0]) {
+        /* Stats are per known type only, so junk cannot mint stats keys. */
+        wh_finish f = {.type = d->type, .no_stats = !known_type, .state = "failed", .error = wh_code_name(why->code),
+                       .error_message = why->msg, .run_us = -1};
+        if(!record(job, &f))
+            return;
+    }
+    dead_letter(d, why->code, why->msg);
+}
+
+/* ---- running the handler ---- */
+
+/* The result as JSON text, or NULL; fails the job when it is too large. */
+static char *result_text(wk_job *job)
+{
+    if(!job->result)
+        return NULL;
+    char *s = wh_json_dump(job->result);
+    if(s && strlen(s) > WK_RESULT_MAX) {
+        free(s);
+        wk_job_fail(job, WH_E_TOO_LARGE, NULL, false, "result is larger than %u bytes", WK_RESULT_MAX);
+        return NULL;
+    }
+    return s;
+}
+
+static void on_failure(wk_job *job, const wh_start *st, int64_t run_us)
+{
+    wk_delivery *d = job->d;
+    const char *code = wh_err_name(&job->err);
+    wh_finish f = {.type = d->type, .error = code, .error_message = job->err.msg, .run_us = run_us};
+    if(!job->transient) {
+        f.state = "failed";
+        d->failed = true;
+        if(record(job, &f))
+            d->verdict = WK_ACK;
+    } else if(st->attempt < st->max_attempts) {
+        f.state = "retrying";
+        if(record(job, &f)) {
+            d->verdict = WK_RETRY;
+            d->retry_ms = wh_topo_retry_tier(job->t->cfg, st->attempt, wh_random_u64());
+        }
+    } else {
+        f.state = "dead";
+        if(record(job, &f)) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "%s: %s", code, job->err.msg);
+            dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, msg);
+        }
+    }
+    wh_log(WH_LOG_INFO, d->id, "job failed", "type", d->type, "error", code, "state", f.state, NULL);
+}
+
+static void run_handler(wk_job *job, const wh_start *st)
+{
+    wk_delivery *d = job->d;
+    d->attempts = st->attempt;
+    int64_t t0 = wh_mono_us();
+    wk_run r = job->type->run(job);
+    int64_t run_us = wh_mono_us() - t0;
+    wk_job_flush_log(job);
+    if(r == WK_RUN_INTERRUPTED) {
+        wh_err err;
+        if(persist(job, "requeue", op_requeue, NULL, &err) != WH_OK)
+            wh_log(WH_LOG_WARN, d->id, "could not mark job queued", "error", err.msg, NULL);
+        d->verdict = WK_REQUEUE;
+        return;
+    }
+    char *result = r == WK_RUN_OK ? result_text(job) : NULL;
+    if(r == WK_RUN_OK && job->err.code == WH_OK) {
+        wh_finish f = {.type = d->type, .state = "succeeded", .result = result, .run_us = run_us};
+        if(record(job, &f))
+            d->verdict = WK_ACK;
+        wh_log(WH_LOG_DEBUG, d->id, "job succeeded", "type", d->type, NULL);
+    } else {
+        on_failure(job, st, run_us);
+    }
+    free(result);
+}
+
+/* Decode and validate; false when the message was rejected. */
+static bool admit(wk_job *job)
+{
+    wk_delivery *d = job->d;
+    wh_err err;
+    if(d->too_large) {
+        /* The body was never read; the AMQP message id may still name it. */
+        if(wh_id_valid(d->message_id, strlen(d->message_id)))
+            snprintf(d->id, sizeof(d->id), "%s", d->message_id);
+        wh_err_set(&err, WH_E_TOO_LARGE, "", "body is %llu bytes; the limit is %lld",
+                   (unsigned long long)d->body_size, (long long)job->t->cfg->max_body);
+        reject(job, &err, false);
+        return false;
+    }
+    wh_code rc = wh_env_decode(d->body, d->len, (size_t)job->t->cfg->max_body, &job->env, &err);
+    snprintf(d->id, sizeof(d->id), "%s", job->env.id);
+    snprintf(d->type, sizeof(d->type), "%s", job->env.type);
+    d->family = job->env.family;
+    if(rc) {
+        reject(job, &err, false);
+        return false;
+    }
+    if(!(job->type = wk_type_find(job->env.type))) {
+        wh_err_set(&err, WH_E_UNKNOWN_TYPE, "type", "type: no handler for \"%s\"", job->env.type);
+        reject(job, &err, false);
+        return false;
+    }
+    if(wh_args_validate(job->env.args, job->type->args, job->type->nargs, job->type->open_args, &err) ||
+       (job->type->check && job->type->check(job, &err))) {
+        reject(job, &err, true);
+        return false;
+    }
+    return true;
+}
+
+void wk_exec(wk_thread *t, wk_delivery *d)
+{
+    wk_job job;
+    memset(&job, 0, sizeof(job));
+    job.t = t;
+    job.d = d;
+    d->family = -1;
+    d->verdict = WK_ACK;
+    if(admit(&job)) {
+        wh_key_job(job.key, t->cfg->redis_prefix, job.env.id);
+        wh_key_log(job.logkey, t->cfg->redis_prefix, job.env.id);
+        wh_start st;
+        wh_err err;
+        if(persist(&job, "start", op_start, &st, &err) != WH_OK) {
+            wh_log(WH_LOG_ERROR, d->id, "cannot mark job running; requeueing", "error", err.msg, NULL);
+            d->verdict = WK_REQUEUE;
+        } else if(st.kind == WH_START_RUN) {
+            run_handler(&job, &st);
+        } else if(st.kind == WH_START_DEAD) {
+            wh_finish f = {.type = d->type, .state = "dead", .error = "redelivery_limit",
+                           .error_message = "delivered too many times without finishing", .run_us = -1};
+            if(record(&job, &f))
+                dead_letter(d, WH_E_REDELIVERY_LIMIT, f.error_message);
+        } else if(strcmp(st.state, "dead") == 0) {
+            /* Dead but redelivered: the copy in wharf.dead may not have been
+             * confirmed, so publish it again (at-least-once). */
+            dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, st.error);
+        }
+        /* Any other terminal state: already done; ack and skip. */
+    }
+    wh_json_free(job.result);
+    wh_env_release(&job.env);
+}

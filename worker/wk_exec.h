@@ -1,0 +1,45 @@
+/* wk_exec: runs one delivery on a job thread: decode, validate, mark
+ * running, run the handler, record the outcome, and leave the verdict on the
+ * delivery for the AMQP loop. Private to the worker. */
+#ifndef WK_EXEC_H
+#define WK_EXEC_H
+
+#include <pthread.h>
+
+#include "wh_keys.h"
+#include "wh_redis.h"
+#include "wk_job.h"
+#include "wk_pool.h"
+
+/* Per-thread state. The Redis connection is used by this thread only. */
+typedef struct wk_thread {
+    pthread_t tid;
+    wk_pool *pool;
+    const wh_cfg *cfg;
+    const char *worker_id;
+    wh_redis *redis;
+} wk_thread;
+
+/* The job context behind the wk_job_* calls of wk_job.h. */
+struct wk_job {
+    wk_thread *t;
+    wk_delivery *d;
+    wh_env env;
+    const wk_type *type;
+    wh_json *result;        /* owned; NULL for none */
+    wh_err err;             /* set by wk_job_fail */
+    bool transient;
+    char key[WH_KEY_MAX];   /* job hash */
+    char logkey[WH_KEY_MAX];
+    int log_pending;        /* XADDs queued on the pipeline */
+    bool log_failed;        /* a log write failed; warned once */
+};
+
+/* Execute `d` on thread `t`; sets d->verdict and friends. Never fails: every
+ * outcome, including Redis being down until shutdown, is a verdict. */
+void wk_exec(wk_thread *t, wk_delivery *d);
+
+/* Send queued log lines to Redis now (before any other command). */
+void wk_job_flush_log(wk_job *job);
+
+#endif

@@ -1,0 +1,100 @@
+/* wk_job: the handler-facing job calls. See wk_job.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "wh_log.h"
+#include "wk_exec.h"
+
+#define LOG_BATCH 256 /* XADDs pipelined before reading the replies */
+
+const wh_env *wk_job_env(const wk_job *job) { return &job->env; }
+const wh_mp_obj *wk_job_args(const wk_job *job) { return job->env.args; }
+
+void wk_job_flush_log(wk_job *job)
+{
+    if(!job->log_pending)
+        return;
+    wh_err err;
+    int n = job->log_pending;
+    job->log_pending = 0;
+    if(wh_redis_drain(job->t->redis, n, &err) != WH_OK && !job->log_failed) {
+        /* Logs are best effort: a lost line must not fail or wedge the job. */
+        job->log_failed = true;
+        wh_log(WH_LOG_WARN, job->env.id, "job log lines lost", "error", err.msg, NULL);
+    }
+}
+
+void wk_job_log(wk_job *job, wk_stream s, const char *line, size_t len)
+{
+    static const char *const stream_names[] = {"out", "err", "sys"};
+    char maxlen[16];
+    if(len && line[len - 1] == '\n')
+        len--;
+    if(len > WK_LOG_LINE_MAX)
+        len = WK_LOG_LINE_MAX;
+    snprintf(maxlen, sizeof(maxlen), "%d", job->t->cfg->log_max_lines);
+    const char *argv[] = {"XADD", job->logkey, "MAXLEN", "~", maxlen, "*", "s", stream_names[s], "l", line};
+    size_t lens[10];
+    for(int i = 0; i < 9; i++)
+        lens[i] = strlen(argv[i]);
+    lens[9] = len;
+    wh_err err;
+    if(wh_redis_append(job->t->redis, 10, argv, lens, &err) != WH_OK)
+        return;
+    if(++job->log_pending >= LOG_BATCH)
+        wk_job_flush_log(job);
+}
+
+void wk_job_logf(wk_job *job, wk_stream s, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if(n < 0)
+        return;
+    wk_job_log(job, s, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+void wk_job_progress(wk_job *job, int pct, const char *step)
+{
+    char p[8];
+    snprintf(p, sizeof(p), "%d", pct < 0 ? 0 : pct > 100 ? 100 : pct);
+    wk_job_flush_log(job);
+    const char *argv[] = {"HSET", job->key, "progress", p, "step", step ? step : ""};
+    wh_err err;
+    /* Progress is advisory: a failed write is not worth failing the job. */
+    if(wh_redis_cmdv(job->t->redis, NULL, &err, 6, argv) != WH_OK)
+        wh_log(WH_LOG_DEBUG, job->env.id, "progress write failed", "error", err.msg, NULL);
+}
+
+void wk_job_set_result(wk_job *job, wh_json *v)
+{
+    wh_json_free(job->result);
+    job->result = v;
+}
+
+wk_run wk_job_fail(wk_job *job, wh_code code, const char *custom, bool transient, const char *fmt, ...)
+{
+    job->err.code = code;
+    snprintf(job->err.custom, sizeof(job->err.custom), "%s", custom ? custom : "");
+    job->err.field[0] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(job->err.msg, sizeof(job->err.msg), fmt, ap);
+    va_end(ap);
+    job->transient = transient;
+    return WK_RUN_FAIL;
+}
+
+bool wk_job_interrupted(const wk_job *job)
+{
+    return wk_pool_interrupted(job->t->pool);
+}
+
+bool wk_job_sleep(wk_job *job, int64_t ms)
+{
+    return wk_pool_sleep(job->t->pool, ms);
+}

@@ -1,0 +1,88 @@
+/* wk_job: what a handler sees of the job it runs, and the handler tables.
+ *
+ * A family (system, runtime, ...) is one table of wk_type rows: the type
+ * name, its args spec, an optional check, and the run function. The pipe
+ * (decode, status, retry, dead-letter, ack) is the same for every family, so
+ * adding a family means adding a table, never touching the pipe.
+ *
+ * Handlers run on a worker thread. They report through the wk_job_* calls:
+ * log lines go to the job's Redis stream, progress and step to its hash, the
+ * result is JSON. They return WK_RUN_OK, or the value of wk_job_fail(), or
+ * WK_RUN_INTERRUPTED when wk_job_interrupted() said to stop. */
+#ifndef WK_JOB_H
+#define WK_JOB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wh_args.h"
+#include "wh_env.h"
+#include "wh_json.h"
+
+#define WK_LOG_LINE_MAX 8192   /* bytes of one log line kept; longer is cut */
+#define WK_RESULT_MAX (1u << 20) /* bytes of result JSON accepted */
+
+typedef struct wk_job wk_job;
+
+typedef enum wk_run {
+    WK_RUN_OK = 0,
+    WK_RUN_FAIL = 1,        /* wk_job_fail() was called */
+    WK_RUN_INTERRUPTED = 2  /* stopped for worker shutdown; the job is requeued */
+} wk_run;
+
+typedef enum wk_stream { WK_OUT, WK_ERR, WK_SYS } wk_stream;
+
+/* One job type in a family's handler table. */
+typedef struct wk_type {
+    const char *name;             /* full type, e.g. "system.sleep" */
+    const wh_arg_spec *args;      /* args table */
+    int nargs;
+    bool open_args;               /* accept keys the table does not list */
+    /* Optional check beyond the table, run before the job starts; failures
+     * are bad_args and dead-letter the message. May stash work in the job
+     * (e.g. a prepared result). */
+    wh_code (*check)(wk_job *job, wh_err *err);
+    wk_run (*run)(wk_job *job);
+    int max_attempts;             /* default for the type; 0: config default */
+} wk_type;
+
+typedef struct wk_family {
+    const char *name;             /* "system" */
+    const wk_type *types;
+    int ntypes;
+} wk_family;
+
+/* The job's decoded envelope and its validated args. */
+const wh_env *wk_job_env(const wk_job *job);
+const wh_mp_obj *wk_job_args(const wk_job *job);
+
+/* Append a line to the job's log stream (capped at WK_LOG_LINE_MAX; a
+ * trailing newline is dropped). Lines are pipelined to Redis in batches. */
+void wk_job_log(wk_job *job, wk_stream s, const char *line, size_t len);
+void wk_job_logf(wk_job *job, wk_stream s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Set progress (0..100, clamped) and a short step text in the job hash. */
+void wk_job_progress(wk_job *job, int pct, const char *step);
+
+/* Set the result, stealing `v` (replacing any earlier result). */
+void wk_job_set_result(wk_job *job, wh_json *v);
+
+/* Record a failure and return WK_RUN_FAIL. `code` is the stable code;
+ * `custom` overrides its name (NULL to use the code's). A transient failure
+ * is retried while attempts remain; a permanent one ends the job `failed`. */
+wk_run wk_job_fail(wk_job *job, wh_code code, const char *custom, bool transient, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* True once the worker asked running jobs to stop (shutdown past grace). */
+bool wk_job_interrupted(const wk_job *job);
+
+/* Sleep `ms`, waking early on interruption. Returns true if interrupted. */
+bool wk_job_sleep(wk_job *job, int64_t ms);
+
+/* Look a type up in every family table; NULL when unknown. */
+const wk_type *wk_type_find(const char *type);
+
+/* The family tables (wk_registry.c lists them). */
+extern const wk_family wk_family_system;
+
+#endif

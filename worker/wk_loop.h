@@ -1,0 +1,29 @@
+/* wk_loop: the worker's main thread. It owns the AMQP connection: consumes
+ * the configured families' queues, hands deliveries to the pool, and carries
+ * out the verdicts that come back (ack; nack-requeue; publish to wharf.retry
+ * or wharf.dead with confirms, then ack). It reconnects with backoff after
+ * any broker failure and drains on SIGTERM/SIGINT:
+ *
+ *   1. cancel the consumers and requeue deliveries not yet started;
+ *   2. let running jobs finish for worker.grace_s seconds;
+ *   3. then interrupt them (handlers requeue their jobs) and wait 5 s more;
+ *   4. close the connection: anything still unacked is requeued by the broker.
+ *
+ * A second signal skips straight to step 3. */
+#ifndef WK_LOOP_H
+#define WK_LOOP_H
+
+#include "wh_cfg.h"
+#include "wk_pool.h"
+
+typedef struct wk_loop wk_loop;
+
+/* `sigfd` is a signalfd for SIGTERM/SIGINT. All pointers must outlive it. */
+wk_loop *wk_loop_new(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, int sigfd);
+void wk_loop_free(wk_loop *L);
+
+/* Run until drained after a signal. Returns the process exit status: 0 after
+ * a clean drain, 78 (EX_CONFIG) when the broker refuses our topology. */
+int wk_loop_run(wk_loop *L);
+
+#endif

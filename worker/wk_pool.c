@@ -1,0 +1,238 @@
+/* wk_pool: job threads and the queues to and from the AMQP loop.
+ * See wk_pool.h. */
+#include "wk_pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wh_log.h"
+#include "wk_exec.h"
+
+struct wk_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t work;      /* signalled when queued gains an item or on quit */
+    pthread_cond_t nap;       /* broadcast on interrupt, wakes wk_pool_sleep */
+    wk_delivery *queued_head, *queued_tail;
+    wk_delivery *done_head, *done_tail;
+    int evfd;
+    bool quit;
+    atomic_bool interrupted;
+    atomic_bool abandoned;
+    atomic_int inflight;
+    atomic_int running;
+    atomic_llong done_count;
+    atomic_llong failed_count;
+    int nthreads;
+    wk_thread *threads;
+};
+
+static void push(wk_delivery **head, wk_delivery **tail, wk_delivery *d)
+{
+    d->next = NULL;
+    if(*tail)
+        (*tail)->next = d;
+    else
+        *head = d;
+    *tail = d;
+}
+
+static void *thread_main(void *arg)
+{
+    wk_thread *t = arg;
+    wk_pool *p = t->pool;
+    for(;;) {
+        pthread_mutex_lock(&p->mu);
+        while(!p->queued_head && !p->quit)
+            pthread_cond_wait(&p->work, &p->mu);
+        if(p->quit) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        wk_delivery *d = p->queued_head;
+        p->queued_head = d->next;
+        if(!p->queued_head)
+            p->queued_tail = NULL;
+        pthread_mutex_unlock(&p->mu);
+
+        atomic_fetch_add(&p->running, 1);
+        wk_exec(t, d);
+        atomic_fetch_sub(&p->running, 1);
+        atomic_fetch_add(&p->done_count, 1);
+        if(d->failed)
+            atomic_fetch_add(&p->failed_count, 1);
+
+        pthread_mutex_lock(&p->mu);
+        push(&p->done_head, &p->done_tail, d);
+        pthread_mutex_unlock(&p->mu);
+        uint64_t one = 1;
+        ssize_t w = write(p->evfd, &one, sizeof(one)); /* never blocks: counter */
+        (void)w;
+    }
+}
+
+wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wh_err *err)
+{
+    wk_pool *p = calloc(1, sizeof(*p));
+    wk_thread *threads = calloc((size_t)n, sizeof(*threads));
+    if(!p || !threads) {
+        free(p);
+        free(threads);
+        wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->nap, NULL);
+    p->threads = threads;
+    p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if(p->evfd < 0) {
+        wh_err_set(err, WH_E_IO, "", "eventfd: %s", strerror(errno));
+        wk_pool_free(p);
+        return NULL;
+    }
+    for(int i = 0; i < n; i++) {
+        wk_thread *t = &threads[i];
+        t->pool = p;
+        t->cfg = cfg;
+        t->worker_id = worker_id;
+        /* A connection that fails now is retried on first use. */
+        t->redis = wh_redis_new(cfg->redis_url, 5000, NULL);
+        if(!t->redis || pthread_create(&t->tid, NULL, thread_main, t) != 0) {
+            wh_err_set(err, WH_E_IO, "", "cannot start job thread %d", i);
+            wh_redis_free(t->redis);
+            t->redis = NULL;
+            wk_pool_free(p);
+            return NULL;
+        }
+        p->nthreads++;
+    }
+    return p;
+}
+
+void wk_delivery_free(wk_delivery *d)
+{
+    if(!d)
+        return;
+    free(d->body);
+    free(d);
+}
+
+static void free_list(wk_delivery *d)
+{
+    while(d) {
+        wk_delivery *next = d->next;
+        wk_delivery_free(d);
+        d = next;
+    }
+}
+
+void wk_pool_free(wk_pool *p)
+{
+    if(!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = true;
+    pthread_cond_broadcast(&p->work);
+    pthread_cond_broadcast(&p->nap);
+    pthread_mutex_unlock(&p->mu);
+    for(int i = 0; i < p->nthreads; i++) {
+        pthread_join(p->threads[i].tid, NULL);
+        wh_redis_free(p->threads[i].redis);
+    }
+    free_list(p->queued_head);
+    free_list(p->done_head);
+    if(p->evfd >= 0)
+        close(p->evfd);
+    pthread_cond_destroy(&p->nap);
+    pthread_cond_destroy(&p->work);
+    pthread_mutex_destroy(&p->mu);
+    free(p->threads);
+    free(p);
+}
+
+void wk_pool_submit(wk_pool *p, wk_delivery *d)
+{
+    atomic_fetch_add(&p->inflight, 1);
+    pthread_mutex_lock(&p->mu);
+    push(&p->queued_head, &p->queued_tail, d);
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Detach a list under the lock and count it out of inflight. */
+static wk_delivery *take(wk_pool *p, wk_delivery **head, wk_delivery **tail)
+{
+    pthread_mutex_lock(&p->mu);
+    wk_delivery *d = *head;
+    *head = *tail = NULL;
+    pthread_mutex_unlock(&p->mu);
+    int n = 0;
+    for(wk_delivery *x = d; x; x = x->next)
+        n++;
+    atomic_fetch_sub(&p->inflight, n);
+    return d;
+}
+
+wk_delivery *wk_pool_take_done(wk_pool *p)
+{
+    uint64_t v;
+    ssize_t r = read(p->evfd, &v, sizeof(v)); /* reset; EAGAIN when zero */
+    (void)r;
+    return take(p, &p->done_head, &p->done_tail);
+}
+
+wk_delivery *wk_pool_take_queued(wk_pool *p)
+{
+    return take(p, &p->queued_head, &p->queued_tail);
+}
+
+int wk_pool_fd(const wk_pool *p) { return p->evfd; }
+int wk_pool_inflight(const wk_pool *p) { return atomic_load(&p->inflight); }
+bool wk_pool_interrupted(const wk_pool *p) { return atomic_load(&p->interrupted); }
+bool wk_pool_abandoned(const wk_pool *p) { return atomic_load(&p->abandoned); }
+
+void wk_pool_interrupt(wk_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->interrupted, true);
+    pthread_cond_broadcast(&p->nap);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void wk_pool_abandon(wk_pool *p)
+{
+    atomic_store(&p->abandoned, true);
+    wk_pool_interrupt(p);
+}
+
+bool wk_pool_sleep(wk_pool *p, int64_t ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000;
+    if(until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&p->mu);
+    int rc = 0;
+    while(!atomic_load(&p->interrupted) && !p->quit && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&p->nap, &p->mu, &until);
+    bool woken = atomic_load(&p->interrupted) || p->quit;
+    pthread_mutex_unlock(&p->mu);
+    return woken;
+}
+
+void wk_pool_counts(const wk_pool *p, wk_counts *out)
+{
+    out->running = atomic_load(&p->running);
+    out->done = atomic_load(&p->done_count);
+    out->failed = atomic_load(&p->failed_count);
+}
