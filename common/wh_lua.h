@@ -8,5 +8,6 @@ extern const char wh_lua_unenqueue[];
 extern const char wh_lua_start[];
 extern const char wh_lua_finish[];
 extern const char wh_lua_requeue[];
+extern const char wh_lua_revive[];
 
 #endif

@@ -261,16 +261,26 @@ wh_code wh_redis_drain(wh_redis *r, int n, wh_err *err)
 {
     wh_code first = WH_OK;
     for(int i = 0; i < n; i++) {
-        if(!r->ctx)
-            return first ? first : wh_err_set(err, WH_E_REDIS, "", "redis connection lost in pipeline");
-        void *rep = NULL;
-        if(redisGetReply(r->ctx, &rep) != REDIS_OK)
-            rep = NULL;
-        wh_code rc = take_reply(r, rep, NULL, first ? NULL : err);
+        wh_redis_reply *rep;
+        wh_code rc = wh_redis_read(r, &rep, first ? NULL : err);
+        wh_redis_reply_free(rep);
         if(rc && !first)
             first = rc;
+        if(!r->ctx)
+            break;
     }
     return first;
+}
+
+wh_code wh_redis_read(wh_redis *r, wh_redis_reply **out, wh_err *err)
+{
+    *out = NULL;
+    if(!r->ctx)
+        return wh_err_set(err, WH_E_REDIS, "", "redis connection lost in pipeline");
+    void *rep = NULL;
+    if(redisGetReply(r->ctx, &rep) != REDIS_OK)
+        rep = NULL;
+    return take_reply(r, rep, out, err);
 }
 
 /* SHA1 of a script as Redis computes it, via SCRIPT LOAD (cached). */

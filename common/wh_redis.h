@@ -67,6 +67,10 @@ wh_code wh_redis_cmdv(wh_redis *r, wh_redis_reply **out, wh_err *err, int argc, 
 wh_code wh_redis_append(wh_redis *r, int argc, const char **argv, const size_t *lens, wh_err *err);
 wh_code wh_redis_drain(wh_redis *r, int n, wh_err *err);
 
+/* Read the next pipelined reply into *out (caller frees). An error reply is
+ * WH_E_REDIS with no reply. */
+wh_code wh_redis_read(wh_redis *r, wh_redis_reply **out, wh_err *err);
+
 /* EVALSHA `s` with `nkeys` keys then args (all in argv). Falls back to EVAL on
  * NOSCRIPT, which also loads it. Same reply rules as wh_redis_cmd. */
 wh_code wh_redis_eval(wh_redis *r, wh_redis_script *s, wh_redis_reply **out, int nkeys, int argc,

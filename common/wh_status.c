@@ -15,6 +15,7 @@ static wh_redis_script s_unenqueue = {"unenqueue", wh_lua_unenqueue, {0}};
 static wh_redis_script s_start = {"start", wh_lua_start, {0}};
 static wh_redis_script s_finish = {"finish", wh_lua_finish, {0}};
 static wh_redis_script s_requeue = {"requeue", wh_lua_requeue, {0}};
+static wh_redis_script s_revive = {"revive", wh_lua_revive, {0}};
 
 /* Copy element i of an array reply into out (cap bytes); "" if absent. */
 static void reply_field(const wh_redis_reply *rep, size_t i, char *out, size_t cap)
@@ -29,11 +30,13 @@ static void reply_field(const wh_redis_reply *rep, size_t i, char *out, size_t c
     snprintf(out, cap, "%.*s", (int)n, s);
 }
 
+/* Element i of an array reply as an int, whether Redis sent an integer or
+ * a numeric string; 0 if absent. */
 static int reply_int(const wh_redis_reply *rep, size_t i)
 {
-    char buf[24];
-    reply_field(rep, i, buf, sizeof(buf));
-    return (int)strtol(buf, NULL, 10);
+    if(wh_redis_reply_kind(rep) != WH_REDIS_ARRAY || i >= wh_redis_reply_len(rep))
+        return 0;
+    return (int)wh_redis_reply_int(wh_redis_reply_at(rep, i));
 }
 
 wh_code wh_status_enqueue(wh_redis *r, const char *prefix, const wh_env_spec *s, int max_attempts, bool *created,
@@ -167,4 +170,110 @@ wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const
     wh_key_events(chan, prefix);
     const char *argv[] = {key, id, worker, chan};
     return wh_redis_eval(r, &s_requeue, NULL, 1, 4, argv, NULL, err);
+}
+
+bool wh_status_terminal(const char *s)
+{
+    return strcmp(s, "succeeded") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "dead") == 0 ||
+           strcmp(s, "cancelled") == 0;
+}
+
+/* Hash fields that hold integers; everything else is text. */
+static bool numeric_field(const char *k)
+{
+    static const char *const names[] = {"attempt", "max_attempts", "progress", "redeliveries", "created_at",
+                                        "queued_at", "started_at", "finished_at", NULL};
+    for(int i = 0; names[i]; i++)
+        if(strcmp(k, names[i]) == 0)
+            return true;
+    return false;
+}
+
+static wh_json *field_value(const char *k, const char *v, size_t n)
+{
+    if(numeric_field(k)) {
+        char *end;
+        long long x = strtoll(v, &end, 10);
+        if(end != v && *end == '\0')
+            return wh_json_int(x);
+    }
+    if(strcmp(k, "result") == 0) {
+        wh_json *j = wh_json_parse(v, n, NULL);
+        if(j)
+            return j;
+    }
+    return wh_json_strn(v, n);
+}
+
+wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err *err)
+{
+    char key[WH_KEY_MAX];
+    wh_key_job(key, prefix, id);
+    const char *argv[] = {"HGETALL", key};
+    wh_redis_reply *rep;
+    if(wh_redis_cmdv(r, &rep, err, 2, argv))
+        return NULL;
+    size_t n = wh_redis_reply_len(rep);
+    if(n == 0) {
+        wh_redis_reply_free(rep);
+        wh_err_set(err, WH_E_NOT_FOUND, "id", "no job with id \"%s\"", id);
+        return NULL;
+    }
+    wh_json *obj = wh_json_object();
+    for(size_t i = 0; obj && i + 1 < n; i += 2) {
+        size_t kn, vn;
+        const char *k = wh_redis_reply_str(wh_redis_reply_at(rep, i), &kn);
+        const char *v = wh_redis_reply_str(wh_redis_reply_at(rep, i + 1), &vn);
+        char kb[64];
+        if(!k || !v || kn >= sizeof(kb))
+            continue;
+        memcpy(kb, k, kn);
+        kb[kn] = '\0';
+        wh_json *jv = field_value(kb, v, vn);
+        if(jv)
+            wh_json_setc(obj, kb, jv);
+    }
+    wh_redis_reply_free(rep);
+    if(!obj)
+        wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+    return obj;
+}
+
+wh_code wh_status_state(wh_redis *r, const char *prefix, const char *id, char *state, int *progress, char *step,
+                        size_t cap, wh_err *err)
+{
+    char key[WH_KEY_MAX];
+    wh_key_job(key, prefix, id);
+    const char *argv[] = {"HMGET", key, "state", "progress", "step"};
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_cmdv(r, &rep, err, 5, argv);
+    if(rc)
+        return rc;
+    reply_field(rep, 0, state, 16);
+    char pct[8];
+    reply_field(rep, 1, pct, sizeof(pct));
+    if(progress)
+        *progress = (int)strtol(pct, NULL, 10);
+    if(step)
+        reply_field(rep, 2, step, cap);
+    wh_redis_reply_free(rep);
+    if(!state[0])
+        return wh_err_set(err, WH_E_NOT_FOUND, "id", "no job with id \"%s\"", id);
+    return WH_OK;
+}
+
+wh_code wh_status_revive(wh_redis *r, const char *prefix, const char *id, wh_err *err)
+{
+    char key[WH_KEY_MAX], chan[WH_KEY_MAX], now[24];
+    wh_key_job(key, prefix, id);
+    wh_key_events(chan, prefix);
+    snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+    const char *argv[] = {key, id, now, chan};
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_eval(r, &s_revive, &rep, 1, 4, argv, NULL, err);
+    if(rc)
+        return rc;
+    long long ok = wh_redis_reply_int(rep);
+    wh_redis_reply_free(rep);
+    return ok ? WH_OK : wh_err_set(err, WH_E_BUSY, "id", "job %s is running", id);
 }

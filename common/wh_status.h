@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "wh_env.h"
+#include "wh_json.h"
 #include "wh_redis.h"
 
 #define WH_STATS_TTL_1M (48 * 3600)       /* minute buckets live 48 h, s */
@@ -62,6 +63,23 @@ wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bo
 
 /* Hand a running job of `worker` back to queued (worker shutdown). */
 wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const char *worker, wh_err *err);
+
+/* Make a dead or failed job queued again with fresh attempts. WH_E_BUSY when
+ * it is running. */
+wh_code wh_status_revive(wh_redis *r, const char *prefix, const char *id, wh_err *err);
+
+/* The job hash as a JSON object: numeric fields (attempt, progress, *_at,
+ * ...) as numbers, `result` as embedded JSON. NULL with WH_E_NOT_FOUND when
+ * the job does not exist. Caller frees with wh_json_free(). */
+wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err *err);
+
+/* Read state (16 bytes), progress and step (cap bytes) cheaply. WH_E_NOT_FOUND
+ * when the job does not exist. `step` may be NULL. */
+wh_code wh_status_state(wh_redis *r, const char *prefix, const char *id, char *state, int *progress, char *step,
+                        size_t cap, wh_err *err);
+
+/* True for succeeded, failed, dead and cancelled. */
+bool wh_status_terminal(const char *state);
 
 /* Histogram field for a run time: h_1ms .. h_60s, h_inf. */
 const char *wh_status_hist_field(int64_t run_us);

@@ -1,0 +1,61 @@
+/* cli: the `wharf` command line. One table of commands (cli_main.c), one
+ * function per command, grouped by topic in cli_*.c. Commands read the same
+ * configuration as the worker ([amqp], [redis]) and connect lazily. */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "wh_cfg.h"
+#include "wh_redis.h"
+#include "wharf.h"
+
+/* Exit statuses. */
+#define CLI_OK 0
+#define CLI_FAIL 1   /* an operation failed, or a job did not succeed */
+#define CLI_USAGE 2  /* bad arguments */
+
+typedef struct cli {
+    wh_cfg cfg;
+    wharf_client *client; /* for submit; NULL until needed */
+    wh_redis *redis;      /* for reads; NULL until needed */
+    bool tty;             /* stderr is a terminal: show progress bars */
+} cli;
+
+typedef struct cli_cmd {
+    const char *name;
+    int (*run)(cli *c, int argc, char **argv);
+    const char *usage;    /* first line: synopsis; then details */
+} cli_cmd;
+
+/* Connections, created on first use. NULL after printing why. */
+wharf_client *cli_client(cli *c);
+wh_redis *cli_redis(cli *c);
+
+/* "wharf: <message>" on stderr; returns `status`. */
+int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print a command's usage to `out`. Returns CLI_USAGE when out is stderr. */
+int cli_usage(const cli_cmd *cmd, FILE *out);
+const cli_cmd *cli_find(const char *name);
+
+/* Parse a whole positive int option; false (after an error message) if bad. */
+bool cli_int(const char *opt, const char *s, int lo, int hi, int *out);
+
+/* Format ms since the epoch as "2026-11-23T16:34:10.062Z". */
+void cli_time(long long ms, char *out, size_t cap);
+
+/* Wait for one job, with a progress bar on a terminal. Prints "<id> <state>"
+ * (plus the error for failures) and returns the state's exit status. */
+int cli_wait_one(cli *c, const char *id, int timeout_s);
+
+int cli_submit(cli *c, int argc, char **argv);
+int cli_wait(cli *c, int argc, char **argv);
+int cli_status(cli *c, int argc, char **argv);
+int cli_logs(cli *c, int argc, char **argv);
+int cli_workers(cli *c, int argc, char **argv);
+int cli_stats(cli *c, int argc, char **argv);
+int cli_dead(cli *c, int argc, char **argv);
+
+#endif

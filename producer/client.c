@@ -1,0 +1,320 @@
+/* client: the wharf C client library. See wharf.h for the contract.
+ *
+ * A submit is: encode the envelope, run enqueue.lua (creates the `queued`
+ * hash only for a new id), publish with mandatory routing on a confirm
+ * channel, and wait for the confirm. A nack, a return or a lost connection
+ * runs unenqueue.lua, so a failed submit leaves nothing behind and the same
+ * id can be submitted again. Batches keep their confirms in flight together. */
+#include "wharf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wh_amqp.h"
+#include "wh_conv.h"
+#include "wh_redis.h"
+#include "wh_status.h"
+#include "wh_time.h"
+#include "wh_topo.h"
+
+#define CH 1                /* the one channel, in confirm mode */
+#define DRAIN_EVERY 256     /* publishes between non-blocking confirm reads */
+
+struct wharf_client {
+    wh_cfg cfg;
+    wh_amqp *amqp;          /* NULL until (re)connected */
+    wh_redis *redis;
+    int timeout_ms;
+    wh_mp_pack *args;       /* scratch: args converted from JSON */
+    wh_mp_pack *env;        /* scratch: the envelope */
+};
+
+/* Per job state of a batch. */
+typedef struct slot {
+    uint64_t seq;           /* publish sequence; 0 when not published */
+    bool confirmed, nack, returned;
+} slot;
+
+static int fail(wharf_error *out, const wh_err *e)
+{
+    if(out) {
+        out->code = e->code;
+        snprintf(out->name, sizeof(out->name), "%s", wh_err_name(e));
+        snprintf(out->field, sizeof(out->field), "%s", e->field);
+        snprintf(out->message, sizeof(out->message), "%s", e->msg);
+    }
+    return e->code ? (int)e->code : (int)WH_E_INTERNAL;
+}
+
+static wh_code connect_amqp(wharf_client *c, wh_err *err)
+{
+    if(c->amqp && wh_amqp_alive(c->amqp))
+        return WH_OK;
+    wh_amqp_free(c->amqp);
+    wh_amqp_opts o = {c->cfg.amqp_url, 30, c->timeout_ms, "wharf producer", (size_t)c->cfg.max_body};
+    c->amqp = wh_amqp_connect(&o, err);
+    if(!c->amqp)
+        return err->code;
+    wh_code rc = wh_topo_declare(c->amqp, CH, &c->cfg, err);
+    if(!rc)
+        rc = wh_amqp_confirm_select(c->amqp, CH, err);
+    if(rc) {
+        wh_amqp_free(c->amqp);
+        c->amqp = NULL;
+    }
+    return rc;
+}
+
+wharf_client *wharf_client_new(const wharf_client_opts *o, wharf_error *err)
+{
+    wh_err e;
+    wharf_client *c = calloc(1, sizeof(*c));
+    if(!c) {
+        wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
+        fail(err, &e);
+        return NULL;
+    }
+    wh_cfg_defaults(&c->cfg);
+    wh_code rc = WH_OK;
+    if(o->amqp_url)
+        rc = wh_cfg_set_kv(&c->cfg, "amqp", "url", o->amqp_url, &e);
+    if(!rc && o->redis_url)
+        rc = wh_cfg_set_kv(&c->cfg, "redis", "url", o->redis_url, &e);
+    if(!rc && o->redis_prefix)
+        rc = wh_cfg_set_kv(&c->cfg, "redis", "prefix", o->redis_prefix, &e);
+    if(!rc && o->queue_type)
+        rc = wh_cfg_set_kv(&c->cfg, "amqp", "queue_type", o->queue_type, &e);
+    if(!rc && o->max_attempts)
+        c->cfg.max_attempts = o->max_attempts;
+    if(!rc)
+        rc = wh_cfg_validate(&c->cfg, &e);
+    c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
+    if(!rc && (!(c->args = wh_mp_pack_new((size_t)c->cfg.max_body)) ||
+               !(c->env = wh_mp_pack_new((size_t)c->cfg.max_body))))
+        rc = wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
+    if(!rc && !(c->redis = wh_redis_new(c->cfg.redis_url, c->timeout_ms, &e)))
+        rc = e.code;
+    if(!rc && wh_redis_connect(c->redis, &e) != WH_OK)
+        rc = e.code;
+    if(!rc)
+        rc = connect_amqp(c, &e);
+    if(rc) {
+        wharf_client_free(c);
+        fail(err, &e);
+        return NULL;
+    }
+    return c;
+}
+
+void wharf_client_free(wharf_client *c)
+{
+    if(!c)
+        return;
+    wh_amqp_free(c->amqp);
+    wh_redis_free(c->redis);
+    wh_mp_pack_free(c->args);
+    wh_mp_pack_free(c->env);
+    free(c);
+}
+
+/* Fill spec from job, converting JSON args into c->args. */
+static wh_code make_spec(wharf_client *c, const wharf_job *j, char *id, wh_env_spec *s, wh_err *err)
+{
+    memset(s, 0, sizeof(*s));
+    if(j->id)
+        snprintf(id, WH_ID_MAX + 1, "%s", j->id);
+    else
+        wh_id_new(id);
+    s->id = j->id ? j->id : id; /* the caller's id as given: encode validates it */
+    s->type = j->type;
+    s->target = j->target;
+    s->created_at = wh_now_ms();
+    s->max_attempts = j->max_attempts;
+    s->timeout_s = j->timeout_s;
+    if(j->args_msgpack) {
+        s->args = j->args_msgpack;
+        s->args_len = j->args_msgpack_len;
+    } else if(j->args_json) {
+        wh_json *a = wh_json_parse(j->args_json, strlen(j->args_json), err);
+        if(!a)
+            return wh_err_set(err, WH_E_BAD_ARGS, "args", "args: %s", err->msg);
+        wh_code rc = wh_json_kind_of(a) == WH_JSON_OBJECT
+                         ? WH_OK
+                         : wh_err_set(err, WH_E_BAD_ARGS, "args", "args: must be a JSON object");
+        wh_mp_pack_reset(c->args);
+        if(!rc)
+            rc = wh_conv_to_mp(a, c->args, err);
+        wh_json_free(a);
+        if(rc)
+            return rc;
+        s->args = wh_mp_pack_data(c->args, &s->args_len);
+    }
+    if(!s->type || !wh_env_type_valid(s->type, strlen(s->type)) ||
+       wh_family_parse(s->type, strcspn(s->type, ".")) < 0)
+        return wh_err_set(err, WH_E_UNKNOWN_TYPE, "type", "type: \"%s\" is not family.action of a known family",
+                          s->type ? s->type : "");
+    return WH_OK;
+}
+
+/* Enqueue in Redis and publish; the confirm is awaited by the caller. */
+static wh_code submit_one(wharf_client *c, const wharf_job *j, wharf_submitted *out, slot *sl, wh_err *err)
+{
+    wh_env_spec s;
+    memset(out, 0, sizeof(*out));
+    memset(sl, 0, sizeof(*sl));
+    wh_code rc = make_spec(c, j, out->id, &s, err);
+    if(!rc)
+        rc = wh_env_encode(&s, c->env, err);
+    bool created = false;
+    if(!rc)
+        rc = wh_status_enqueue(c->redis, c->cfg.redis_prefix, &s,
+                               s.max_attempts ? s.max_attempts : c->cfg.max_attempts, &created, out->state, err);
+    if(rc || !created)
+        return rc;
+    out->created = 1;
+    size_t len;
+    const char *body = wh_mp_pack_data(c->env, &len);
+    wh_amqp_field h[1] = {{WH_HDR_SCHEMA, NULL, 1}};
+    wh_amqp_msg m = {body, len, WH_CONTENT_TYPE, out->id, s.type, h, 1};
+    char family[40];
+    snprintf(family, sizeof(family), "%.*s", (int)strcspn(s.type, "."), s.type);
+    if((rc = connect_amqp(c, err)) || (rc = wh_amqp_publish(c->amqp, CH, WH_EXCHANGE_JOBS, family, &m, true, &sl->seq, err))) {
+        wh_err ignored;
+        wh_status_unenqueue(c->redis, c->cfg.redis_prefix, out->id, &ignored);
+        out->created = 0;
+    }
+    return rc;
+}
+
+static slot *find_by_id(slot *slots, wharf_submitted *out, size_t n, const char *id)
+{
+    for(size_t i = 0; i < n; i++)
+        if(slots[i].seq && strcmp(out[i].id, id) == 0)
+            return &slots[i];
+    return NULL;
+}
+
+/* Read confirms until every published slot is confirmed or time runs out.
+ * With timeout_ms 0 only what has already arrived is read. */
+static wh_code await_confirms(wharf_client *c, slot *slots, wharf_submitted *out, size_t n, int timeout_ms,
+                              wh_err *err)
+{
+    int64_t deadline = wh_mono_ms() + timeout_ms;
+    for(;;) {
+        size_t open = 0;
+        for(size_t i = 0; i < n; i++)
+            open += slots[i].seq && !slots[i].confirmed;
+        int64_t left = deadline - wh_mono_ms();
+        if(!open || (timeout_ms && left <= 0) || !c->amqp)
+            return open && timeout_ms ? wh_err_set(err, WH_E_TIMEOUT, "", "no confirm from the broker in %d ms",
+                                                   timeout_ms)
+                                      : WH_OK;
+        wh_amqp_event ev;
+        wh_code rc = wh_amqp_next(c->amqp, timeout_ms ? (int)left : 0, &ev, err);
+        if(rc)
+            return rc;
+        if(ev.kind == WH_AMQP_EV_NONE && !timeout_ms)
+            return WH_OK;
+        if(ev.kind == WH_AMQP_EV_RETURN) {
+            slot *s = find_by_id(slots, out, n, ev.message_id);
+            if(s)
+                s->returned = true;
+        } else if(ev.kind == WH_AMQP_EV_CONFIRM) {
+            for(size_t i = 0; i < n; i++)
+                if(slots[i].seq && (ev.multiple ? slots[i].seq <= ev.tag : slots[i].seq == ev.tag)) {
+                    slots[i].confirmed = true;
+                    slots[i].nack = ev.nack;
+                }
+        }
+        wh_amqp_event_clear(&ev);
+    }
+}
+
+/* Turn a slot's confirm into the job's outcome, undoing the enqueue on
+ * failure. */
+static wh_code settle(wharf_client *c, slot *s, wharf_submitted *out, wh_code batch_rc, const wh_err *batch_err,
+                      wh_err *err)
+{
+    wh_code rc = WH_OK;
+    if(!s->seq)
+        return WH_OK;
+    if(!s->confirmed)
+        rc = batch_rc ? wh_err_set(err, batch_rc, "", "%s", batch_err->msg)
+                      : wh_err_set(err, WH_E_TIMEOUT, "", "no confirm from the broker");
+    else if(s->returned)
+        rc = wh_err_set(err, WH_E_UNROUTABLE, "type", "no queue is bound for this job's family");
+    else if(s->nack)
+        rc = wh_err_set(err, WH_E_BROKER, "", "the broker refused the message (nack)");
+    if(rc) {
+        wh_err ignored;
+        wh_status_unenqueue(c->redis, c->cfg.redis_prefix, out->id, &ignored);
+        out->created = 0;
+    }
+    return rc;
+}
+
+int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_submitted *out, wharf_error *errs)
+{
+    slot *slots = calloc(n ? n : 1, sizeof(*slots));
+    wh_err e, batch_err;
+    if(!slots) {
+        wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
+        return fail(errs, &e);
+    }
+    int first = 0;
+    for(size_t i = 0; i < n; i++) {
+        if(submit_one(c, &jobs[i], &out[i], &slots[i], &e) != WH_OK && !first)
+            first = fail(errs ? &errs[i] : NULL, &e);
+        /* Read confirms as we go, so neither side's buffers fill up. */
+        if(i % DRAIN_EVERY == DRAIN_EVERY - 1 && c->amqp)
+            await_confirms(c, slots, out, i + 1, 0, &batch_err);
+    }
+    wh_code brc = await_confirms(c, slots, out, n, c->timeout_ms, &batch_err);
+    if(brc && c->amqp && !wh_amqp_alive(c->amqp)) {
+        wh_amqp_free(c->amqp);
+        c->amqp = NULL;
+    }
+    for(size_t i = 0; i < n; i++)
+        if(settle(c, &slots[i], &out[i], brc, &batch_err, &e) != WH_OK && !first)
+            first = fail(errs ? &errs[i] : NULL, &e);
+    free(slots);
+    return first;
+}
+
+int wharf_submit(wharf_client *c, const wharf_job *job, wharf_submitted *out, wharf_error *err)
+{
+    return wharf_submit_many(c, job, 1, out, err);
+}
+
+int wharf_status_json(wharf_client *c, const char *id, char **json, wharf_error *err)
+{
+    wh_err e;
+    wh_json *j = wh_status_json(c->redis, c->cfg.redis_prefix, id, &e);
+    if(!j)
+        return fail(err, &e);
+    *json = wh_json_dump(j);
+    wh_json_free(j);
+    if(!*json) {
+        wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
+        return fail(err, &e);
+    }
+    return 0;
+}
+
+int wharf_wait(wharf_client *c, const char *id, int timeout_ms, char *state, wharf_error *err)
+{
+    wh_err e;
+    int64_t deadline = wh_mono_ms() + timeout_ms;
+    for(;;) {
+        if(wh_status_state(c->redis, c->cfg.redis_prefix, id, state, NULL, NULL, 0, &e) != WH_OK)
+            return fail(err, &e);
+        if(wh_status_terminal(state))
+            return 0;
+        if(timeout_ms >= 0 && wh_mono_ms() >= deadline) {
+            wh_err_set(&e, WH_E_TIMEOUT, "", "job %s is still %s after %d ms", id, state, timeout_ms);
+            return fail(err, &e);
+        }
+        wh_sleep_ms(20);
+    }
+}

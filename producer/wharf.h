@@ -1,0 +1,102 @@
+/* wharf.h: the wharf C client library (libwharfclient).
+ *
+ * Submit jobs to wharf workers and read their status. A client holds one
+ * RabbitMQ connection (publisher confirms, mandatory routing) and one Redis
+ * connection; it is used by one thread at a time (make one per thread).
+ *
+ *   wharf_client_opts o = {.amqp_url = "amqp://guest:guest@127.0.0.1:5672/",
+ *                          .redis_url = "redis://127.0.0.1:6379/0"};
+ *   wharf_error err;
+ *   wharf_client *c = wharf_client_new(&o, &err);
+ *   wharf_job job = {.type = "system.sleep", .args_json = "{\"ms\": 100}"};
+ *   wharf_submitted s;
+ *   if(wharf_submit(c, &job, &s, &err) == 0)
+ *       printf("queued %s\n", s.id);
+ *   wharf_client_free(c);
+ *
+ * Submit is idempotent on the job id: the hash is created in state `queued`
+ * first (only if the id is new), then the message is published and confirmed
+ * by the broker. A second submit of an existing id publishes nothing and
+ * reports the state it found. When the publish fails the fresh hash is
+ * removed again, so the caller may simply retry with the same id.
+ *
+ * Every function returns 0 on success or a nonzero error code, and fills the
+ * wharf_error (if not NULL) only on failure. Codes and their names are the
+ * stable codes of schemas/README.md. */
+#ifndef WHARF_H
+#define WHARF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct wharf_client wharf_client;
+
+typedef struct wharf_error {
+    int code;          /* nonzero stable code number */
+    char name[40];     /* stable code name, e.g. "unroutable" */
+    char field[64];    /* offending field, or "" */
+    char message[256]; /* for humans; never contains secrets */
+} wharf_error;
+
+typedef struct wharf_client_opts {
+    const char *amqp_url;     /* default amqp://guest:guest@127.0.0.1:5672/ */
+    const char *redis_url;    /* default redis://127.0.0.1:6379/0 */
+    const char *redis_prefix; /* default "wharf:" */
+    const char *queue_type;   /* "quorum" (default) or "classic" */
+    int timeout_ms;           /* connect, RPC and confirm timeout; default 10000 */
+    int max_attempts;         /* recorded for jobs that set none; default 3 */
+} wharf_client_opts;
+
+/* A job to submit. Either args_json (a JSON object) or args_msgpack (a packed
+ * msgpack map) may give the args; neither means {}. */
+typedef struct wharf_job {
+    const char *id;           /* NULL: a new random id is generated */
+    const char *type;         /* "family.action", e.g. "system.noop" */
+    const char *target;       /* inventory host name, or NULL */
+    const char *args_json;
+    const void *args_msgpack;
+    size_t args_msgpack_len;
+    int max_attempts;         /* 0: the type's default */
+    int timeout_s;            /* 0: the type's default */
+} wharf_job;
+
+typedef struct wharf_submitted {
+    char id[65];
+    int created;              /* 1: enqueued now; 0: the id already existed */
+    char state[16];           /* "queued", or the existing job's state */
+} wharf_submitted;
+
+/* Connect to RabbitMQ and Redis and declare the topology. NULL on failure. */
+wharf_client *wharf_client_new(const wharf_client_opts *opts, wharf_error *err);
+
+/* Close both connections and free. NULL is a no-op. */
+void wharf_client_free(wharf_client *c);
+
+/* Submit one job and wait for the broker's confirm. */
+int wharf_submit(wharf_client *c, const wharf_job *job, wharf_submitted *out, wharf_error *err);
+
+/* Submit n jobs with their confirms in flight together (much faster than n
+ * calls). out[i] and errs[i] (errs may be NULL) describe job i. Returns 0
+ * when all succeeded, else the code of the first failure. */
+int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_submitted *out, wharf_error *errs);
+
+/* The job's status hash as a JSON object (malloc'd; free() it). Returns
+ * WHARF_NOT_FOUND (15) when no such job exists. */
+int wharf_status_json(wharf_client *c, const char *id, char **json, wharf_error *err);
+
+/* Wait up to timeout_ms (< 0: forever) for a terminal state, written to
+ * state[16]. Returns 7 (timeout) if none arrived in time. */
+int wharf_wait(wharf_client *c, const char *id, int timeout_ms, char *state, wharf_error *err);
+
+#define WHARF_NOT_FOUND 15
+#define WHARF_TIMEOUT 7
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
