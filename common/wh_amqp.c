@@ -171,6 +171,9 @@ wh_amqp *wh_amqp_connect(const wh_amqp_opts *o, wh_err *err)
         wh_err_set(err, WH_E_BAD_CONFIG, "url", "amqp.url: not a valid amqp:// or amqps:// URL");
         return NULL;
     }
+    /* "amqp://host/" names the empty vhost to librabbitmq; users mean "/". */
+    if(!ci.vhost || !ci.vhost[0])
+        ci.vhost = "/";
     c->conn = amqp_new_connection();
     c->alive = c->conn != NULL;
     struct timeval tv = tv_ms(c->timeout_ms);

@@ -35,7 +35,7 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}
 #define I64(s, k, f, lo, hi, d) {s, k, K_I64, FIELD(f), lo, hi, d, NULL}
 
 static const key_def keys[] = {
-    STR("amqp", "url", amqp_url, "amqp://guest:guest@127.0.0.1:5672/", NULL),
+    STR("amqp", "url", amqp_url, "amqp://guest:guest@127.0.0.1:5672/%2f", NULL),
     STR("amqp", "queue_type", queue_type, "quorum", queue_types),
     INT("amqp", "heartbeat_s", amqp_heartbeat_s, 0, 3600, "10"),
     STR("redis", "url", redis_url, "redis://127.0.0.1:6379/0", NULL),

@@ -61,12 +61,12 @@ static char *build_args(const char *json, const char **kvs, int n)
  * typo fails here, at once, rather than in wharf.dead. */
 static bool validate(const char *type, const char *args_json)
 {
-    const wk_type *t = wk_type_find(type);
-    if(!t) {
+    const wk_type *t;
+    wh_err err;
+    if(!wk_type_find(type)) {
         cli_error(CLI_USAGE, "unknown job type \"%s\" (use --no-validate if your workers are newer)", type);
         return false;
     }
-    wh_err err;
     wh_json *j = wh_json_parse(args_json, strlen(args_json), &err);
     wh_mp_pack *p = wh_mp_pack_new(1u << 20);
     size_t len = 0;
@@ -74,7 +74,7 @@ static bool validate(const char *type, const char *args_json)
     wh_mp_doc *doc = NULL;
     bool ok = j && p && wh_conv_to_mp(j, p, &err) == WH_OK && (mp = wh_mp_pack_data(p, &len)) &&
               (doc = wh_mp_parse(mp, len, WH_MP_MAX_DEPTH, &err)) &&
-              wh_args_validate(wh_mp_root(doc), t->args, t->nargs, t->open_args, &err) == WH_OK;
+              wk_type_admit(type, wh_mp_root(doc), &t, NULL, &err) == WH_OK;
     if(!ok)
         cli_error(CLI_USAGE, "%s (%s)", err.msg, wh_code_name(err.code));
     wh_mp_doc_free(doc);

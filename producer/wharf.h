@@ -4,7 +4,7 @@
  * RabbitMQ connection (publisher confirms, mandatory routing) and one Redis
  * connection; it is used by one thread at a time (make one per thread).
  *
- *   wharf_client_opts o = {.amqp_url = "amqp://guest:guest@127.0.0.1:5672/",
+ *   wharf_client_opts o = {.amqp_url = "amqp://guest:guest@127.0.0.1:5672/%2f",
  *                          .redis_url = "redis://127.0.0.1:6379/0"};
  *   wharf_error err;
  *   wharf_client *c = wharf_client_new(&o, &err);
@@ -43,7 +43,7 @@ typedef struct wharf_error {
 } wharf_error;
 
 typedef struct wharf_client_opts {
-    const char *amqp_url;     /* default amqp://guest:guest@127.0.0.1:5672/ */
+    const char *amqp_url;     /* default amqp://guest:guest@127.0.0.1:5672/%2f */
     const char *redis_url;    /* default redis://127.0.0.1:6379/0 */
     const char *redis_prefix; /* default "wharf:" */
     const char *queue_type;   /* "quorum" (default) or "classic" */

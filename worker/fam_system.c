@@ -13,13 +13,10 @@
 
 /* noop: the result is the args; converting them here, before the job
  * starts, makes args with no JSON form (bin, ext) a bad_args rejection. */
-static wh_code noop_check(wk_job *job, wh_err *err)
+static wh_code noop_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
 {
-    wh_json *j = wh_conv_to_json(wk_job_args(job), "args", err);
-    if(!j)
-        return err ? err->code : WH_E_BAD_ARGS;
-    wk_job_set_result(job, j);
-    return WH_OK;
+    *result = wh_conv_to_json(args, "args", err);
+    return *result ? WH_OK : WH_E_BAD_ARGS;
 }
 
 static wk_run noop_run(wk_job *job)

@@ -23,6 +23,8 @@ struct wk_beat {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool stop;
+    bool kicked;      /* beat now */
+    bool started;     /* first kick seen: beat periodically */
     char host[256];
     char started_at[24];
     char key[WH_KEY_MAX], index[WH_KEY_MAX];
@@ -83,10 +85,15 @@ static void *beat_main(void *arg)
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += b->cfg->worker_heartbeat_s;
-        while(!b->stop && pthread_cond_timedwait(&b->cond, &b->mu, &until) != ETIMEDOUT)
-            ;
+        int rc = 0;
+        while(!b->stop && !b->kicked && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&b->cond, &b->mu, &until);
         if(b->stop)
             break;
+        b->started |= b->kicked;
+        b->kicked = false;
+        if(!b->started)
+            continue;
         pthread_mutex_unlock(&b->mu);
         wh_err err;
         if(beat(b, &err) != WH_OK)
@@ -119,10 +126,6 @@ wk_beat *wk_beat_start(const wh_cfg *cfg, const char *worker_id, const wk_pool *
     pthread_cond_init(&b->cond, &ca);
     pthread_condattr_destroy(&ca);
     b->redis = wh_redis_new(cfg->redis_url, 5000, err);
-    wh_err first;
-    /* Redis may still be coming up: the thread keeps trying. */
-    if(b->redis && beat(b, &first) != WH_OK)
-        wh_log(WH_LOG_WARN, NULL, "first heartbeat failed; retrying", "error", first.msg, NULL);
     if(!b->redis || pthread_create(&b->tid, NULL, beat_main, b) != 0) {
         wh_redis_free(b->redis);
         pthread_cond_destroy(&b->cond);
@@ -131,6 +134,15 @@ wk_beat *wk_beat_start(const wh_cfg *cfg, const char *worker_id, const wk_pool *
         return NULL;
     }
     return b;
+}
+
+void wk_beat_kick(void *beat)
+{
+    wk_beat *b = beat;
+    pthread_mutex_lock(&b->mu);
+    b->kicked = true;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->mu);
 }
 
 void wk_beat_stop(wk_beat *b)

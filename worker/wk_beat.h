@@ -13,9 +13,13 @@
 
 typedef struct wk_beat wk_beat;
 
-/* Start beating. The first beat is attempted before this returns (a failure
- * is logged and retried by the thread). NULL only on ENOMEM or a bad URL. */
+/* Start the heartbeat thread. It writes nothing until the first
+ * wk_beat_kick(), so a registered worker is one that consumes; then it beats
+ * every period. NULL only on ENOMEM or a bad URL. */
 wk_beat *wk_beat_start(const wh_cfg *cfg, const char *worker_id, const wk_pool *pool, wh_err *err);
+
+/* Beat now (thread-safe). Matches wk_loop_ready_fn. */
+void wk_beat_kick(void *beat);
 
 /* Stop, remove this worker from the registry and free. NULL is a no-op. */
 void wk_beat_stop(wk_beat *b);

@@ -186,29 +186,24 @@ static bool admit(wk_job *job)
     wh_err err;
     if(d->too_large) {
         /* The body was never read; the AMQP message id may still name it. */
-        if(wh_id_valid(d->message_id, strlen(d->message_id)))
-            snprintf(d->id, sizeof(d->id), "%s", d->message_id);
+        size_t n = strlen(d->message_id);
+        if(wh_id_valid(d->message_id, n)) /* valid ids fit: at most WH_ID_MAX bytes */
+            memcpy(d->id, d->message_id, n + 1);
         wh_err_set(&err, WH_E_TOO_LARGE, "", "body is %llu bytes; the limit is %lld",
                    (unsigned long long)d->body_size, (long long)job->t->cfg->max_body);
         reject(job, &err, false);
         return false;
     }
     wh_code rc = wh_env_decode(d->body, d->len, (size_t)job->t->cfg->max_body, &job->env, &err);
-    snprintf(d->id, sizeof(d->id), "%s", job->env.id);
-    snprintf(d->type, sizeof(d->type), "%s", job->env.type);
+    memcpy(d->id, job->env.id, sizeof(d->id));
+    memcpy(d->type, job->env.type, sizeof(d->type));
     d->family = job->env.family;
     if(rc) {
         reject(job, &err, false);
         return false;
     }
-    if(!(job->type = wk_type_find(job->env.type))) {
-        wh_err_set(&err, WH_E_UNKNOWN_TYPE, "type", "type: no handler for \"%s\"", job->env.type);
-        reject(job, &err, false);
-        return false;
-    }
-    if(wh_args_validate(job->env.args, job->type->args, job->type->nargs, job->type->open_args, &err) ||
-       (job->type->check && job->type->check(job, &err))) {
-        reject(job, &err, true);
+    if(wk_type_admit(job->env.type, job->env.args, &job->type, &job->result, &err) != WH_OK) {
+        reject(job, &err, err.code == WH_E_BAD_ARGS);
         return false;
     }
     return true;

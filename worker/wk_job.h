@@ -39,9 +39,9 @@ typedef struct wk_type {
     int nargs;
     bool open_args;               /* accept keys the table does not list */
     /* Optional check beyond the table, run before the job starts; failures
-     * are bad_args and dead-letter the message. May stash work in the job
-     * (e.g. a prepared result). */
-    wh_code (*check)(wk_job *job, wh_err *err);
+     * are bad_args and dead-letter the message. It may prepare the result
+     * (*result, owned by the caller afterwards). */
+    wh_code (*check)(const wh_mp_obj *args, wh_json **result, wh_err *err);
     wk_run (*run)(wk_job *job);
     int max_attempts;             /* default for the type; 0: config default */
 } wk_type;
@@ -81,6 +81,13 @@ bool wk_job_sleep(wk_job *job, int64_t ms);
 
 /* Look a type up in every family table; NULL when unknown. */
 const wk_type *wk_type_find(const char *type);
+
+/* Admission of a decoded envelope, exactly as the worker does it: find the
+ * type (WH_E_UNKNOWN_TYPE), validate args against its table and its check
+ * (WH_E_BAD_ARGS). On WH_OK *type is set and *prepared (if not NULL)
+ * receives the check's prepared result or NULL; the caller frees it. */
+wh_code wk_type_admit(const char *type_name, const wh_mp_obj *args, const wk_type **type, wh_json **prepared,
+                      wh_err *err);
 
 /* The family tables (wk_registry.c lists them). */
 extern const wk_family wk_family_system;

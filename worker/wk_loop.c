@@ -44,9 +44,12 @@ struct wk_loop {
     int64_t connect_at;     /* mono ms: next connection attempt */
     int64_t backoff_ms;
     int fatal;              /* exit status when the config cannot work */
+    wk_loop_ready_fn on_ready;
+    void *ready_ud;
 };
 
-wk_loop *wk_loop_new(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, int sigfd)
+wk_loop *wk_loop_new(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, int sigfd, wk_loop_ready_fn on_ready,
+                     void *ud)
 {
     wk_loop *L = calloc(1, sizeof(*L));
     if(!L)
@@ -56,6 +59,8 @@ wk_loop *wk_loop_new(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, in
     L->pool = pool;
     L->sigfd = sigfd;
     L->backoff_ms = 250;
+    L->on_ready = on_ready;
+    L->ready_ud = ud;
     return L;
 }
 
@@ -111,6 +116,8 @@ static void connect_broker(wk_loop *L)
         L->gen++;
         L->backoff_ms = 250;
         wh_log(WH_LOG_INFO, NULL, "consuming", "families", L->cfg->families, NULL);
+        if(L->on_ready)
+            L->on_ready(L->ready_ud);
         return;
     }
     if(rc == WH_E_CONFLICT || rc == WH_E_BAD_CONFIG) {

@@ -18,8 +18,13 @@
 
 typedef struct wk_loop wk_loop;
 
-/* `sigfd` is a signalfd for SIGTERM/SIGINT. All pointers must outlive it. */
-wk_loop *wk_loop_new(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, int sigfd);
+/* Called each time consuming (re)starts, e.g. to register the worker. */
+typedef void (*wk_loop_ready_fn)(void *ud);
+
+/* `sigfd` is a signalfd for SIGTERM/SIGINT. All pointers must outlive it.
+ * `on_ready` may be NULL. */
+wk_loop *wk_loop_new(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, int sigfd, wk_loop_ready_fn on_ready,
+                     void *ud);
 void wk_loop_free(wk_loop *L);
 
 /* Run until drained after a signal. Returns the process exit status: 0 after

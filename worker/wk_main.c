@@ -126,7 +126,7 @@ int main(int argc, char **argv)
     int sigfd = signal_fd(); /* before any thread starts, so all inherit the mask */
     wk_pool *pool = sigfd >= 0 ? wk_pool_new(cfg.concurrency, &cfg, worker_id, &err) : NULL;
     wk_beat *beat = pool ? wk_beat_start(&cfg, worker_id, pool, &err) : NULL;
-    wk_loop *loop = beat ? wk_loop_new(&cfg, worker_id, pool, sigfd) : NULL;
+    wk_loop *loop = beat ? wk_loop_new(&cfg, worker_id, pool, sigfd, wk_beat_kick, beat) : NULL;
     if(!loop) {
         wh_log(WH_LOG_ERROR, NULL, "cannot start", "error", sigfd < 0 ? "signalfd failed" : err.msg, NULL);
         wk_beat_stop(beat);

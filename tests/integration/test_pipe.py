@@ -1,0 +1,380 @@
+#!/usr/bin/python3
+"""The core pipe against real RabbitMQ and Redis: submit, execute, status,
+retries, dead letters, hostile bodies, drain on SIGTERM, SIGKILL recovery,
+reconnects. Each test runs in its own vhost with its own Redis prefix."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
+import wharftest  # noqa: E402
+import msgpack  # noqa: E402
+import pika  # noqa: E402
+
+env = wharftest.Env()
+wait_for = wharftest.wait_for
+
+
+def envelope(id, type="system.noop", args=None, **extra):
+    d = {"v": 1, "id": id, "type": type, "args": {} if args is None else args,
+         "created_at": int(time.time() * 1000)}
+    d.update(extra)
+    return msgpack.packb(d)
+
+
+class Publisher:
+    """A pika publisher with confirms, standing in for a non-C client."""
+
+    def __init__(self, amqp_url):
+        self.conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        self.ch = self.conn.channel()
+        self.ch.confirm_delivery()
+
+    def publish(self, body, family="system", message_id=None, type=None):
+        props = pika.BasicProperties(content_type="application/msgpack", delivery_mode=2,
+                                     message_id=message_id, type=type, headers={"wharf-schema": 1})
+        self.ch.basic_publish("wharf.jobs", family, body, props, mandatory=True)
+
+    def close(self):
+        self.conn.close()
+
+
+class PipeTest(unittest.TestCase):
+    def setUp(self):
+        self.amqp = env.new_vhost()
+        self.prefix = env.new_prefix()
+        self.r = env.redis()
+        self.workers = []
+
+    def tearDown(self):
+        for w in self.workers:
+            if w.alive():
+                w.kill()
+
+    def worker(self, **kw):
+        w = env.start_worker(self.amqp, self.prefix, **kw)
+        self.workers.append(w)
+        return w
+
+    def cli(self, *args, **kw):
+        return env.wharf(list(args), self.amqp, self.prefix, **kw)
+
+    def job(self, id):
+        return self.r.hgetall(self.prefix + "job:" + id)
+
+    def state(self, id):
+        return self.r.hget(self.prefix + "job:" + id, "state")
+
+    def wait_state(self, id, states, timeout=20):
+        states = (states,) if isinstance(states, str) else states
+        return wait_for(lambda: self.state(id) in states and self.state(id), timeout,
+                        what="job %s to reach %s (now %s)" % (id, states, self.state(id)))
+
+    def dead_messages(self, n, timeout=15):
+        wait_for(lambda: env.queue_depth(self.amqp, "wharf.dead") >= n, timeout,
+                 what="%d messages in wharf.dead" % n)
+        return env.get_messages(self.amqp, "wharf.dead", n + 10)
+
+    # ---------------------------------------------------------------- tests
+
+    def test_submit_runs_and_records_the_status_trail(self):
+        self.worker()
+        events = self.r.pubsub()
+        events.subscribe(self.prefix + "events")
+        p = self.cli("submit", "system.noop", "--arg", "x=1", "--arg", "name=web", "--wait", "--timeout", "30")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        id = p.stdout.split()[0]
+        h = self.job(id)
+        self.assertEqual(h["state"], "succeeded")
+        self.assertEqual(json.loads(h["result"]), {"x": 1, "name": "web"})
+        self.assertEqual(h["attempt"], "1")
+        for f in ("created_at", "queued_at", "started_at", "finished_at"):
+            self.assertTrue(h[f].isdigit(), f)
+        self.assertLessEqual(int(h["queued_at"]), int(h["started_at"]))
+        self.assertLessEqual(int(h["started_at"]), int(h["finished_at"]))
+        ttl = self.r.ttl(self.prefix + "job:" + id)
+        self.assertTrue(0 < ttl <= 7 * 86400, ttl)
+        seen = []
+        deadline = time.time() + 5
+        while time.time() < deadline and len(seen) < 3:
+            m = events.get_message(timeout=0.5)
+            if m and m["type"] == "message":
+                seen.append(m["data"])
+        self.assertEqual(seen, ["%s queued" % id, "%s running" % id, "%s succeeded" % id])
+
+    def test_idempotent_submit_enqueues_once(self):
+        self.worker()
+        p1 = self.cli("submit", "system.noop", "--id", "same-1", "--wait")
+        self.assertEqual(p1.returncode, 0, p1.stderr)
+        p2 = self.cli("submit", "system.noop", "--id", "same-1", "--arg", "x=2")
+        self.assertEqual(p2.returncode, 0, p2.stderr)
+        self.assertIn("already exists", p2.stderr)
+        time.sleep(0.5)
+        self.assertEqual(json.loads(self.job("same-1")["result"]), {})
+        self.assertEqual(env.queue_depth(self.amqp, "wharf.system"), 0)
+        ok = sum(int(self.r.hget(k, "ok") or 0) for k in self.r.keys(self.prefix + "stats:system.noop:1m:*"))
+        self.assertEqual(ok, 1)
+
+    def test_direct_publish_creates_the_hash(self):
+        self.worker()
+        pub = Publisher(self.amqp)
+        pub.publish(envelope("direct-1", args={"a": [1, 2]}), message_id="direct-1", type="system.noop")
+        pub.close()
+        self.wait_state("direct-1", "succeeded")
+        h = self.job("direct-1")
+        self.assertEqual(h["type"], "system.noop")
+        self.assertEqual(json.loads(h["result"]), {"a": [1, 2]})
+
+    def test_hostile_bodies_are_dead_lettered_while_serving(self):
+        w = self.worker(extra_env={"WHARF_JOBS_MAX_BODY": "4096"})
+        rnd = random.Random(7)
+        bad = [
+            (b"\xc1", "bad_msgpack", None),
+            (b"\x82\xa1v", "bad_msgpack", None),
+            (bytes(rnd.getrandbits(8) for _ in range(300)), None, None),
+            (b"\xdd\x05\xf5\xe1\x00\x01", "bad_msgpack", None),       # array of 100M declared
+            (b"\xdb\x7f\xff\xff\xff" + b"x" * 10, "bad_msgpack", None),  # 2 GB str declared
+            (b"\x91" * 100 + b"\x00", "bad_msgpack", None),             # nested 100 deep
+            (msgpack.packb([1, 2]), "bad_envelope", None),
+            (msgpack.packb({"v": 2, "id": "h-v2", "type": "system.noop", "args": {}, "created_at": 1}),
+             "unsupported_schema", "h-v2"),
+            (msgpack.packb({"v": 1, "id": "h:colon", "type": "system.noop", "args": {}, "created_at": 1}),
+             "bad_envelope", None),
+            (envelope("h-type", type="system.nope"), "unknown_type", "h-type"),
+            (envelope("h-args", type="system.sleep", args={"ms": "soon"}), "bad_args", "h-args"),
+            (envelope("h-big", args={"blob": "x" * 5000}), "too_large", "h-big"),
+            (envelope("h-bin", args={"b": b"\x00\x01"}), "bad_args", "h-bin"),
+        ]
+        pub = Publisher(self.amqp)
+        for i, (body, _, id) in enumerate(bad):
+            pub.publish(body, message_id=id)
+            pub.publish(envelope("ok-%d" % i), message_id="ok-%d" % i)
+        pub.close()
+        for i in range(len(bad)):
+            self.wait_state("ok-%d" % i, "succeeded")
+        msgs = self.dead_messages(len(bad))
+        self.assertEqual(len(msgs), len(bad))
+        reasons = [m["properties"]["headers"]["wharf-reason"] for m in msgs]
+        for body, reason, id in bad:
+            if reason:
+                self.assertIn(reason, reasons)
+            if id:
+                h = self.job(id)
+                self.assertEqual(h.get("state"), "failed", id)
+                self.assertEqual(h.get("error"), reason, id)
+                self.assertTrue(h.get("error_message"), id)
+        self.assertEqual(self.job("h-args")["error_message"], "args.ms: must be an integer in 0..3600000")
+        self.assertTrue(w.alive())
+        self.assertNotIn("AddressSanitizer", w.log_text())
+
+    def test_transient_failures_retry_then_die(self):
+        self.worker()
+        p = self.cli("submit", "system.fail", "--id", "flaky", "--arg", "code=flaky", "--arg", "transient=true",
+                     "--max-attempts", "3", "--wait", "--timeout", "60")
+        self.assertEqual(p.returncode, 1)
+        h = self.job("flaky")
+        self.assertEqual((h["state"], h["attempt"], h["error"]), ("dead", "3", "flaky"))
+        msgs = self.dead_messages(1)
+        hdr = msgs[0]["properties"]["headers"]
+        self.assertEqual(hdr["wharf-reason"], "attempts_exhausted")
+        self.assertEqual(hdr["wharf-attempts"], 3)
+        self.assertEqual(hdr["wharf-job-id"], "flaky")
+        stats = {}
+        for k in self.r.keys(self.prefix + "stats:system.fail:1m:*"):
+            for f, v in self.r.hgetall(k).items():
+                stats[f] = stats.get(f, 0) + int(v)
+        self.assertEqual((stats.get("retried"), stats.get("dead")), (2, 1))
+
+    def test_permanent_failure_is_not_retried(self):
+        self.worker()
+        p = self.cli("submit", "system.fail", "--id", "perm", "--arg", "code=nope", "--arg", "message=broken",
+                     "--wait")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("nope: broken", p.stderr)
+        h = self.job("perm")
+        self.assertEqual((h["state"], h["attempt"], h["error"], h["error_message"]),
+                         ("failed", "1", "nope", "broken"))
+        time.sleep(0.5)
+        self.assertEqual(env.queue_depth(self.amqp, "wharf.dead"), 0)
+
+    def test_sigterm_drains_and_loses_nothing(self):
+        w = self.worker(concurrency=3, extra_env={"WHARF_WORKER_GRACE_S": "1"})
+        ids = []
+        for i in range(12):
+            p = self.cli("submit", "system.sleep", "--arg", "ms=3000", "--id", "drain-%d" % i)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            ids.append("drain-%d" % i)
+        wait_for(lambda: sum(self.state(i) == "running" for i in ids) == 3, 10, what="3 jobs running")
+        self.assertEqual(w.stop(signal.SIGTERM, timeout=20), 0)
+        # Interrupted jobs are handed back as queued with their attempt undone.
+        for i in ids:
+            self.assertEqual(self.state(i), "queued", i)
+            self.assertEqual(self.job(i)["attempt"], "0", i)
+        self.assertEqual(env.queue_depth(self.amqp, "wharf.system"), 12)
+        self.worker(concurrency=12)
+        for i in ids:
+            self.wait_state(i, "succeeded", timeout=30)
+            self.assertEqual(self.job(i)["attempt"], "1")
+
+    def test_sigterm_lets_short_jobs_finish(self):
+        w = self.worker(concurrency=4, extra_env={"WHARF_WORKER_GRACE_S": "20"})
+        for i in range(4):
+            self.cli("submit", "system.sleep", "--arg", "ms=1500", "--id", "fin-%d" % i)
+        wait_for(lambda: all(self.state("fin-%d" % i) == "running" for i in range(4)), 10, what="4 running")
+        t0 = time.time()
+        self.assertEqual(w.stop(signal.SIGTERM, timeout=30), 0)
+        self.assertLess(time.time() - t0, 10)
+        for i in range(4):
+            self.assertEqual(self.state("fin-%d" % i), "succeeded")
+
+    def test_sigkill_mid_run_is_redelivered(self):
+        w1 = self.worker(concurrency=2)
+        for i in range(2):
+            self.cli("submit", "system.sleep", "--arg", "ms=2000", "--id", "k-%d" % i)
+        wait_for(lambda: all(self.state("k-%d" % i) == "running" for i in range(2)), 10, what="2 running")
+        w1.kill()
+        self.worker(concurrency=2)
+        for i in range(2):
+            self.wait_state("k-%d" % i, "succeeded", timeout=30)
+            h = self.job("k-%d" % i)
+            self.assertEqual(h["attempt"], "1")
+            self.assertEqual(h["redeliveries"], "1")
+
+    def test_redelivery_limit_dead_letters_a_job_that_kills_workers(self):
+        for n in range(3):
+            w = self.worker(concurrency=1, extra_env={"WHARF_JOBS_MAX_REDELIVERIES": "1"})
+            if n == 0:
+                self.cli("submit", "system.sleep", "--arg", "ms=30000", "--id", "killer")
+            if n < 2:
+                wait_for(lambda: self.state("killer") == "running", 15, what="killer running")
+                w.kill()
+        self.wait_state("killer", "dead", timeout=20)
+        self.assertEqual(self.job("killer")["error"], "redelivery_limit")
+        msgs = self.dead_messages(1)
+        self.assertEqual(msgs[0]["properties"]["headers"]["wharf-reason"], "redelivery_limit")
+
+    def test_worker_reconnects_after_connection_is_closed(self):
+        w = self.worker()
+        self.assertEqual(self.cli("submit", "system.noop", "--wait").returncode, 0)
+        vhost = env.vhost_of(self.amqp)
+        # The management API lists a connection after its first stats tick.
+        conns = wait_for(lambda: [c for c in env.mgmt("GET", "/api/connections")
+                                  if c.get("vhost") == vhost and "wharf-worker" in
+                                  c.get("client_properties", {}).get("connection_name", "")], 15,
+                         what="the worker's connection in the management API")
+        for c in conns:
+            env.mgmt("DELETE", "/api/connections/" + env._q(c["name"]))
+        wait_for(lambda: "broker connection lost" in w.log_text(), 10, what="worker to notice")
+        p = self.cli("submit", "system.noop", "--wait", "--timeout", "30")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(w.alive())
+
+    def test_queue_type_conflict_fails_at_start(self):
+        env.start_worker(self.amqp, self.prefix, queue_type="quorum").stop()
+        exe = os.path.join(env.bin, "wharf-worker")
+        p = subprocess.run([exe], env=env.child_env(self.amqp, self.prefix, queue_type="classic"),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertIn("wharf.system", p.stderr)
+
+    def test_bad_config_fails_at_start_naming_the_key(self):
+        exe = os.path.join(env.bin, "wharf-worker")
+        e = env.child_env(self.amqp, self.prefix, extra_env={"WHARF_WORKER_CONCURRENCY": "lots"})
+        p = subprocess.run([exe], env=e, capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 78)
+        self.assertIn("worker.concurrency", p.stderr)
+
+    def test_log_stream_is_capped_and_expires(self):
+        self.worker(extra_env={"WHARF_JOBS_LOG_MAX_LINES": "100"})
+        p = self.cli("submit", "system.log", "--id", "logs", "--arg", "lines=3000", "--arg", "bytes=50", "--wait")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        key = self.prefix + "job:logs:log"
+        n = self.r.xlen(key)
+        self.assertTrue(100 <= n < 3000, n)
+        last = self.r.xrevrange(key, count=1)[0][1]
+        self.assertEqual(last["s"], "out")
+        self.assertTrue(last["l"].startswith("line 3000 "), last)
+        self.assertEqual(len(last["l"]), 50)
+        self.assertGreater(self.r.ttl(key), 0)
+
+    def test_worker_registry_heartbeat(self):
+        w = self.worker(concurrency=5)
+        key = self.prefix + "worker:" + w.worker_id
+        h = self.r.hgetall(key)
+        self.assertEqual((h["pid"], h["concurrency"], h["queues"]), (str(w.pid), "5", "system"))
+        self.assertGreater(int(h["rss"]), 0)
+        self.assertIsNotNone(self.r.zscore(self.prefix + "workers", w.worker_id))
+        self.assertEqual(w.stop(), 0)
+        self.assertFalse(self.r.exists(key))
+        self.assertIsNone(self.r.zscore(self.prefix + "workers", w.worker_id))
+
+
+class RedisRestartTest(unittest.TestCase):
+    """Redis goes away mid-run (a private instance, so other tests are not
+    disturbed): the worker must not crash, must not ack a job whose status it
+    could not write, and every job delivered afterwards must finish."""
+
+    def test_redis_restart(self):
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        d = os.path.join(env.tmp, "redis-restart-%d" % port)
+        os.makedirs(d, exist_ok=True)
+        cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", d, "--save", "",
+               "--appendonly", "no"]
+
+        def start():
+            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
+                                            text=True).stdout.strip() == "PONG", 10, what="redis up")
+            return p
+
+        srv = start()
+        amqp, prefix = env.new_vhost(), env.new_prefix()
+        url = "redis://127.0.0.1:%d/0" % port
+        import redis as redislib
+        r = redislib.Redis.from_url(url, decode_responses=True)
+        # start_worker polls the shared test Redis for registration; start by hand.
+        exe = os.path.join(env.bin, "wharf-worker")
+        e = env.child_env(amqp, prefix, extra_env={"WHARF_REDIS_URL": url})
+        log = open(os.path.join(env.tmp, "redis-restart-worker.log"), "wb")
+        w = subprocess.Popen([exe, "-c", "2", "--families", "system"], env=e, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: r.keys(prefix + "worker:*"), 15, what="worker registered")
+            pub = Publisher(amqp)
+            pub.publish(envelope("before", type="system.sleep", args={"ms": 1500}), message_id="before")
+            wait_for(lambda: r.hget(prefix + "job:before", "state") == "running", 10, what="running")
+            srv.terminate()
+            srv.wait(10)
+            time.sleep(2)  # the job finishes while Redis is down: its status cannot be written
+            for i in range(5):
+                pub.publish(envelope("during-%d" % i), message_id="during-%d" % i)
+            srv = start()  # no persistence: every key is gone
+            for i in range(5):
+                wait_for(lambda: r.hget(prefix + "job:during-%d" % i, "state") == "succeeded", 30,
+                         what="during-%d succeeded" % i)
+            # The job that ran during the outage was not acked without its status:
+            # it finishes (rerun or recorded late) rather than vanishing.
+            wait_for(lambda: r.hget(prefix + "job:before", "state") == "succeeded", 30, what="before succeeded")
+            self.assertIsNone(w.poll(), "worker must survive a Redis outage")
+            pub.close()
+        finally:
+            w.send_signal(signal.SIGTERM)
+            try:
+                w.wait(30)
+            except subprocess.TimeoutExpired:
+                w.kill()
+            srv.terminate()
+            srv.wait(10)
+            log.close()
+
+
+if __name__ == "__main__":
+    unittest.main()

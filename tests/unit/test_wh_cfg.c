@@ -1,0 +1,105 @@
+/* Configuration: layers in order, every error names its key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "wh_cfg.h"
+
+static char ini_path[64];
+
+static void write_ini(const char *text)
+{
+    snprintf(ini_path, sizeof(ini_path), "/tmp/wharf-cfg-test-%d.ini", (int)getpid());
+    FILE *f = fopen(ini_path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_defaults_validate(void **state)
+{
+    (void)state;
+    wh_cfg c;
+    unsetenv("WHARF_WORKER_CONCURRENCY");
+    assert_int_equal(wh_cfg_load(&c, NULL, NULL, 0, NULL), WH_OK);
+    assert_int_equal(c.concurrency, 8);
+    assert_int_equal(c.prefetch, 16);
+    assert_string_equal(c.queue_type, "quorum");
+    assert_int_equal(c.ntiers, 5);
+    assert_int_equal(c.tiers[0], 1000);
+    assert_true(c.family_on[WH_FAM_SYSTEM] && c.family_on[WH_FAM_PROVISION]);
+}
+
+static void test_layers_in_order(void **state)
+{
+    (void)state;
+    write_ini("[worker]\nconcurrency = 3\nfamilies = system\n[redis]\nprefix = file:\n");
+    setenv("WHARF_WORKER_CONCURRENCY", "5", 1);
+    const char *sets[] = {"redis.prefix=flag:"};
+    wh_cfg c;
+    assert_int_equal(wh_cfg_load(&c, ini_path, sets, 1, NULL), WH_OK);
+    assert_int_equal(c.concurrency, 5);          /* env beats file */
+    assert_string_equal(c.redis_prefix, "flag:"); /* flag beats file */
+    assert_true(c.family_on[WH_FAM_SYSTEM]);
+    assert_false(c.family_on[WH_FAM_RUNTIME]);
+    unsetenv("WHARF_WORKER_CONCURRENCY");
+    unlink(ini_path);
+}
+
+static void test_errors_name_the_key(void **state)
+{
+    (void)state;
+    wh_cfg c;
+    wh_err err;
+    write_ini("[worker]\nconcurrency = 3\nbogus = 1\n");
+    assert_int_equal(wh_cfg_load(&c, ini_path, NULL, 0, &err), WH_E_BAD_CONFIG);
+    assert_non_null(strstr(err.msg, ":3:"));
+    assert_non_null(strstr(err.msg, "worker.bogus"));
+    unlink(ini_path);
+    const char *bad_int[] = {"worker.concurrency=many"};
+    assert_int_equal(wh_cfg_load(&c, NULL, bad_int, 1, &err), WH_E_BAD_CONFIG);
+    assert_non_null(strstr(err.msg, "worker.concurrency"));
+    const char *bad_enum[] = {"amqp.queue_type=stream"};
+    assert_int_equal(wh_cfg_load(&c, NULL, bad_enum, 1, &err), WH_E_BAD_CONFIG);
+    assert_non_null(strstr(err.msg, "amqp.queue_type"));
+    const char *bad_tiers[] = {"retry.tiers=5000,1000"};
+    assert_int_equal(wh_cfg_load(&c, NULL, bad_tiers, 1, &err), WH_E_BAD_CONFIG);
+    assert_non_null(strstr(err.msg, "retry.tiers"));
+    const char *bad_family[] = {"worker.families=system,bogus"};
+    assert_int_equal(wh_cfg_load(&c, NULL, bad_family, 1, &err), WH_E_BAD_CONFIG);
+    assert_non_null(strstr(err.msg, "bogus"));
+    const char *bad_url[] = {"redis.url=http://x"};
+    assert_int_equal(wh_cfg_load(&c, NULL, bad_url, 1, &err), WH_E_BAD_CONFIG);
+    assert_int_equal(wh_cfg_load(&c, "/nonexistent/wharf.ini", NULL, 0, &err), WH_E_BAD_CONFIG);
+    assert_non_null(strstr(err.msg, "/nonexistent/wharf.ini"));
+    setenv("WHARF_JOBS_MAX_BODY", "12", 1);
+    assert_int_equal(wh_cfg_load(&c, NULL, NULL, 0, &err), WH_E_BAD_CONFIG);
+    assert_non_null(strstr(err.msg, "WHARF_JOBS_MAX_BODY"));
+    unsetenv("WHARF_JOBS_MAX_BODY");
+}
+
+static void test_redact(void **state)
+{
+    (void)state;
+    char out[256];
+    wh_cfg_redact_url("amqp://user:s3cret@host:5672/vh", out, sizeof(out));
+    assert_string_equal(out, "amqp://user:***@host:5672/vh");
+    assert_null(strstr(out, "s3cret"));
+    wh_cfg_redact_url("redis://127.0.0.1:6379/0", out, sizeof(out));
+    assert_string_equal(out, "redis://127.0.0.1:6379/0");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_validate), cmocka_unit_test(test_layers_in_order),
+        cmocka_unit_test(test_errors_name_the_key), cmocka_unit_test(test_redact),
+    };
+    return cmocka_run_group_tests_name("wh_cfg", tests, NULL, NULL);
+}

@@ -1,0 +1,119 @@
+/* The msgpack adapter: the structural check must refuse every lie about
+ * lengths and depth before msgpack-c allocates, and packing honours caps. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wh_mp.h"
+
+static wh_code check(const void *b, size_t n)
+{
+    return wh_mp_check(b, n, WH_MP_MAX_DEPTH, NULL);
+}
+
+static void test_valid_values(void **state)
+{
+    (void)state;
+    const unsigned char map[] = {0x82, 0xa1, 'a', 0x01, 0xa1, 'b', 0x92, 0xc3, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0};
+    assert_int_equal(check(map, sizeof(map)), WH_OK);
+    const unsigned char ext[] = {0xd4, 0x01, 0x02};
+    assert_int_equal(check(ext, sizeof(ext)), WH_OK);
+    const unsigned char str8[] = {0xd9, 0x02, 'h', 'i'};
+    assert_int_equal(check(str8, sizeof(str8)), WH_OK);
+}
+
+static void test_lies_are_refused(void **state)
+{
+    (void)state;
+    wh_err err;
+    const unsigned char truncated[] = {0x82, 0xa1, 'a', 0x01};
+    assert_int_equal(wh_mp_check(truncated, sizeof(truncated), 32, &err), WH_E_BAD_MSGPACK);
+    const unsigned char never_used[] = {0xc1};
+    assert_int_equal(check(never_used, 1), WH_E_BAD_MSGPACK);
+    const unsigned char trailing[] = {0x01, 0x02};
+    assert_int_equal(check(trailing, 2), WH_E_BAD_MSGPACK);
+    const unsigned char str_2g[] = {0xdb, 0x7f, 0xff, 0xff, 0xff, 'x'};
+    assert_int_equal(check(str_2g, sizeof(str_2g)), WH_E_BAD_MSGPACK);
+    const unsigned char arr_100m[] = {0xdd, 0x05, 0xf5, 0xe1, 0x00, 0x01};
+    assert_int_equal(wh_mp_check(arr_100m, sizeof(arr_100m), 32, &err), WH_E_BAD_MSGPACK);
+    assert_non_null(strstr(err.msg, "100000000"));
+    const unsigned char map_4g[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+    assert_int_equal(check(map_4g, sizeof(map_4g)), WH_E_BAD_MSGPACK);
+    assert_int_equal(check("", 0), WH_E_BAD_MSGPACK);
+}
+
+static void test_depth_limit(void **state)
+{
+    (void)state;
+    unsigned char buf[64];
+    for(int depth = 1; depth <= 40; depth++) {
+        memset(buf, 0x91, (size_t)depth); /* arrays of one */
+        buf[depth] = 0x00;
+        wh_code want = depth <= WH_MP_MAX_DEPTH ? WH_OK : WH_E_BAD_MSGPACK;
+        assert_int_equal(check(buf, (size_t)depth + 1), want);
+        /* What the check admits, msgpack-c must be able to unpack. */
+        wh_mp_doc *d = wh_mp_parse(buf, (size_t)depth + 1, WH_MP_MAX_DEPTH, NULL);
+        assert_int_equal(d != NULL, want == WH_OK);
+        wh_mp_doc_free(d);
+    }
+}
+
+/* Random and mutated bytes: never crash, and check and parse agree. */
+static void test_random_bytes(void **state)
+{
+    (void)state;
+    unsigned char buf[64];
+    const unsigned char seed[] = {0x83, 0xa1, 'v', 0x01, 0xa2, 'i', 'd', 0xa1, 'x', 0xa4, 'a', 'r', 'g', 's', 0x80};
+    srand(12345);
+    int parsed = 0;
+    for(int i = 0; i < 200000; i++) {
+        size_t n;
+        if(i % 2) {
+            n = (size_t)(rand() % (int)sizeof(buf));
+            for(size_t k = 0; k < n; k++)
+                buf[k] = (unsigned char)rand();
+        } else {
+            n = sizeof(seed);
+            memcpy(buf, seed, n);
+            buf[rand() % (int)n] = (unsigned char)rand();
+        }
+        wh_code c = check(buf, n);
+        wh_mp_doc *d = wh_mp_parse(buf, n, WH_MP_MAX_DEPTH, NULL);
+        assert_int_equal(c == WH_OK, d != NULL);
+        parsed += d != NULL;
+        wh_mp_doc_free(d);
+    }
+    assert_true(parsed > 0);
+}
+
+static void test_pack_cap(void **state)
+{
+    (void)state;
+    wh_mp_pack *p = wh_mp_pack_new(16);
+    wh_mp_pack_cstr(p, "0123456789");
+    assert_false(wh_mp_pack_failed(p));
+    wh_mp_pack_cstr(p, "0123456789");
+    assert_true(wh_mp_pack_failed(p));
+    size_t len;
+    wh_mp_pack_data(p, &len);
+    assert_true(len <= 16);
+    wh_mp_pack_reset(p);
+    assert_false(wh_mp_pack_failed(p));
+    wh_mp_pack_free(p);
+    wh_mp_pack_free(NULL);
+    wh_mp_doc_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_values), cmocka_unit_test(test_lies_are_refused),
+        cmocka_unit_test(test_depth_limit), cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_pack_cap),
+    };
+    return cmocka_run_group_tests_name("wh_mp", tests, NULL, NULL);
+}
