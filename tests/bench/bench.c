@@ -1,0 +1,208 @@
+/* wharf-bench: the two sides of tests/bench/throughput.
+ *
+ *   wharf-bench floor  -n N   the raw pipe floor: one thread publishes N
+ *                             persistent messages with publisher confirms
+ *                             (a window of WINDOW in flight); another consumes
+ *                             them with manual acks and writes one HSET per
+ *                             message, pipelined. Same broker, same queue type.
+ *   wharf-bench submit -n N   submits N system.noop jobs through the client
+ *                             library (idempotent enqueue, publish, confirm)
+ *                             and waits until workers have recorded all N as
+ *                             succeeded (read from the stats rollup).
+ *
+ * Both print one line: "<mode> n=<N> seconds=<s> rate=<per second>".
+ * Configuration comes from WHARF_AMQP_URL, WHARF_REDIS_URL,
+ * WHARF_REDIS_PREFIX and WHARF_AMQP_QUEUE_TYPE, like the binaries. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wh_amqp.h"
+#include "wh_cfg.h"
+#include "wh_keys.h"
+#include "wh_redis.h"
+#include "wh_time.h"
+#include "wharf.h"
+
+#define WINDOW 1000 /* confirms in flight for the floor publisher */
+#define BATCH 500   /* jobs per wharf_submit_many call */
+#define FLOOR_QUEUE "bench.floor"
+
+static wh_cfg cfg;
+static long n_total;
+
+static void die(const char *what, const wh_err *e)
+{
+    fprintf(stderr, "wharf-bench: %s: %s\n", what, e ? e->msg : "");
+    exit(1);
+}
+
+static wh_amqp *connect_or_die(void)
+{
+    wh_amqp_opts o = {cfg.amqp_url, 30, 10000, "wharf-bench", 1u << 20};
+    wh_err e;
+    wh_amqp *a = wh_amqp_connect(&o, &e);
+    if(!a)
+        die("connect", &e);
+    return a;
+}
+
+static void *floor_publisher(void *arg)
+{
+    (void)arg;
+    wh_amqp *a = connect_or_die();
+    wh_err e;
+    if(wh_amqp_confirm_select(a, 1, &e))
+        die("confirm.select", &e);
+    char body[64];
+    memset(body, 'x', sizeof(body));
+    wh_amqp_msg m = {body, sizeof(body), "application/msgpack", NULL, "system.noop", NULL, 0};
+    uint64_t sent = 0, confirmed = 0;
+    while(confirmed < (uint64_t)n_total) {
+        while(sent < (uint64_t)n_total && sent - confirmed < WINDOW) {
+            uint64_t seq;
+            if(wh_amqp_publish(a, 1, "", FLOOR_QUEUE, &m, true, &seq, &e))
+                die("publish", &e);
+            sent++;
+        }
+        wh_amqp_event ev;
+        if(wh_amqp_next(a, 1000, &ev, &e))
+            die("confirms", &e);
+        if(ev.kind == WH_AMQP_EV_CONFIRM && ev.tag > confirmed)
+            confirmed = ev.multiple ? ev.tag : confirmed + 1;
+        wh_amqp_event_clear(&ev);
+    }
+    wh_amqp_free(a);
+    return NULL;
+}
+
+/* Consume with manual acks; one HSET per message, replies read in batches. */
+static void floor_consume(void)
+{
+    wh_amqp *a = connect_or_die();
+    wh_err e;
+    wh_redis *r = wh_redis_new(cfg.redis_url, 10000, &e);
+    if(!r || wh_amqp_qos(a, 1, 1000, &e) || wh_amqp_consume(a, 1, FLOOR_QUEUE, &e))
+        die("consume", &e);
+    long done = 0, pending = 0;
+    char key[WH_KEY_MAX], val[24];
+    while(done < n_total) {
+        wh_amqp_event ev;
+        if(wh_amqp_next(a, pending ? 0 : 1000, &ev, &e))
+            die("consume", &e);
+        if(ev.kind == WH_AMQP_EV_DELIVERY) {
+            snprintf(key, sizeof(key), "%sfloor:%ld", cfg.redis_prefix, done);
+            snprintf(val, sizeof(val), "%lld", (long long)wh_now_ms());
+            const char *argv[] = {"HSET", key, "state", val};
+            if(wh_redis_append(r, 4, argv, NULL, &e))
+                die("hset", &e);
+            pending++;
+            done++;
+            if(wh_amqp_ack(a, 1, ev.tag, false, &e))
+                die("ack", &e);
+        }
+        wh_amqp_event_clear(&ev);
+        if(pending >= 256 || (pending && ev.kind == WH_AMQP_EV_NONE) || done == n_total) {
+            if(wh_redis_drain(r, (int)pending, &e))
+                die("hset replies", &e);
+            pending = 0;
+        }
+    }
+    wh_redis_free(r);
+    wh_amqp_free(a);
+}
+
+static int run_floor(void)
+{
+    wh_amqp *a = connect_or_die();
+    wh_err e;
+    wh_amqp_field args[1] = {{"x-queue-type", cfg.queue_type, 0}};
+    uint32_t purged;
+    if(wh_amqp_declare_queue(a, 1, FLOOR_QUEUE, args, 1, NULL, &e) || wh_amqp_purge(a, 1, FLOOR_QUEUE, &purged, &e))
+        die("declare", &e);
+    wh_amqp_free(a);
+    int64_t t0 = wh_mono_us();
+    pthread_t pub;
+    pthread_create(&pub, NULL, floor_publisher, NULL);
+    floor_consume();
+    pthread_join(pub, NULL);
+    double s = (double)(wh_mono_us() - t0) / 1e6;
+    printf("floor n=%ld seconds=%.3f rate=%.0f\n", n_total, s, (double)n_total / s);
+    return 0;
+}
+
+/* Succeeded count for system.noop: the sum of its minute buckets. */
+static long succeeded(wh_redis *r)
+{
+    int64_t now = wh_now_ms() / 1000, bucket = now - now % 60;
+    long sum = 0;
+    for(int i = 0; i < 3; i++) {
+        char key[WH_KEY_MAX];
+        wh_key_stats(key, cfg.redis_prefix, "system.noop", "1m", bucket - i * 60);
+        const char *argv[] = {"HGET", key, "ok"};
+        wh_redis_reply *rep;
+        wh_err e;
+        if(wh_redis_cmdv(r, &rep, &e, 3, argv) == WH_OK) {
+            sum += wh_redis_reply_kind(rep) == WH_REDIS_STRING ? wh_redis_reply_int(rep) : 0;
+            wh_redis_reply_free(rep);
+        }
+    }
+    return sum;
+}
+
+static int run_submit(void)
+{
+    wharf_client_opts o = {cfg.amqp_url, cfg.redis_url, cfg.redis_prefix, cfg.queue_type, 30000, 0};
+    wharf_error err;
+    wharf_client *c = wharf_client_new(&o, &err);
+    if(!c) {
+        fprintf(stderr, "wharf-bench: %s\n", err.message);
+        return 1;
+    }
+    wh_err e;
+    wh_redis *r = wh_redis_new(cfg.redis_url, 10000, &e);
+    wharf_job jobs[BATCH];
+    wharf_submitted out[BATCH];
+    for(int i = 0; i < BATCH; i++)
+        jobs[i] = (wharf_job){.type = "system.noop", .args_json = "{\"i\":1}"};
+    int64_t t0 = wh_mono_us();
+    for(long sent = 0; sent < n_total; sent += BATCH) {
+        size_t n = (size_t)(n_total - sent < BATCH ? n_total - sent : BATCH);
+        if(wharf_submit_many(c, jobs, n, out, NULL) != 0) {
+            fprintf(stderr, "wharf-bench: submit failed\n");
+            return 1;
+        }
+    }
+    double submit_s = (double)(wh_mono_us() - t0) / 1e6;
+    fprintf(stderr, "submitted %ld in %.3f s (%.0f/s)\n", n_total, submit_s, (double)n_total / submit_s);
+    while(succeeded(r) < n_total) {
+        if(wh_mono_us() - t0 > 600 * 1000000LL) {
+            fprintf(stderr, "wharf-bench: only %ld of %ld succeeded after 600 s\n", succeeded(r), n_total);
+            return 1;
+        }
+        wh_sleep_ms(5);
+    }
+    double s = (double)(wh_mono_us() - t0) / 1e6;
+    printf("wharf n=%ld seconds=%.3f rate=%.0f submit_seconds=%.3f\n", n_total, s, (double)n_total / s, submit_s);
+    wh_redis_free(r);
+    wharf_client_free(c);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if(argc != 4 || strcmp(argv[2], "-n") != 0 || (n_total = strtol(argv[3], NULL, 10)) <= 0) {
+        fprintf(stderr, "usage: wharf-bench floor|submit -n N\n");
+        return 2;
+    }
+    wh_err e;
+    if(wh_cfg_load(&cfg, NULL, NULL, 0, &e))
+        die("config", &e);
+    if(strcmp(argv[1], "floor") == 0)
+        return run_floor();
+    if(strcmp(argv[1], "submit") == 0)
+        return run_submit();
+    fprintf(stderr, "usage: wharf-bench floor|submit -n N\n");
+    return 2;
+}
