@@ -9,5 +9,6 @@ extern const char wh_lua_start[];
 extern const char wh_lua_finish[];
 extern const char wh_lua_requeue[];
 extern const char wh_lua_revive[];
+extern const char wh_lua_stats[];
 
 #endif

@@ -301,19 +301,18 @@ static wh_code load_script(wh_redis *r, wh_redis_script *s, wh_err *err)
     return WH_OK;
 }
 
-wh_code wh_redis_eval(wh_redis *r, wh_redis_script *s, wh_redis_reply **out, int nkeys, int argc,
-                      const char **argv, const size_t *lens, wh_err *err)
+enum { EVAL_MAXARGS = 48 };
+
+/* Build EVALSHA argv for `s` into av/al (EVAL_MAXARGS slots). */
+static wh_code eval_argv(wh_redis *r, wh_redis_script *s, int nkeys, int argc, const char **argv,
+                         const size_t *lens, const char **av, size_t *al, char *nk, wh_err *err)
 {
-    enum { MAXARGS = 48 };
-    if(argc + 3 > MAXARGS)
+    if(argc + 3 > EVAL_MAXARGS)
         return wh_err_set(err, WH_E_INTERNAL, "", "script %s: too many arguments", s->name);
-    const char *av[MAXARGS];
-    size_t al[MAXARGS];
-    char nk[16];
-    snprintf(nk, sizeof(nk), "%d", nkeys);
     wh_code rc;
     if(!s->sha[0] && (rc = load_script(r, s, err)))
         return rc;
+    snprintf(nk, 16, "%d", nkeys);
     av[0] = "EVALSHA";
     av[1] = s->sha;
     av[2] = nk;
@@ -323,8 +322,35 @@ wh_code wh_redis_eval(wh_redis *r, wh_redis_script *s, wh_redis_reply **out, int
         av[i + 3] = argv[i];
         al[i + 3] = lens ? lens[i] : strlen(argv[i]);
     }
+    return WH_OK;
+}
+
+bool wh_redis_noscript(const wh_err *err)
+{
+    return err && err->code == WH_E_REDIS && strncmp(err->msg, "redis: NOSCRIPT", 15) == 0;
+}
+
+wh_code wh_redis_eval_append(wh_redis *r, wh_redis_script *s, int nkeys, int argc, const char **argv,
+                             const size_t *lens, wh_err *err)
+{
+    const char *av[EVAL_MAXARGS];
+    size_t al[EVAL_MAXARGS];
+    char nk[16];
+    wh_code rc = eval_argv(r, s, nkeys, argc, argv, lens, av, al, nk, err);
+    return rc ? rc : wh_redis_append(r, argc + 3, av, al, err);
+}
+
+wh_code wh_redis_eval(wh_redis *r, wh_redis_script *s, wh_redis_reply **out, int nkeys, int argc,
+                      const char **argv, const size_t *lens, wh_err *err)
+{
+    const char *av[EVAL_MAXARGS];
+    size_t al[EVAL_MAXARGS];
+    char nk[16];
+    wh_code rc = eval_argv(r, s, nkeys, argc, argv, lens, av, al, nk, err);
+    if(rc)
+        return rc;
     rc = wh_redis_cmd(r, out, argc + 3, av, al, err);
-    if(rc == WH_E_REDIS && err && strncmp(err->msg, "redis: NOSCRIPT", 15) == 0) {
+    if(rc == WH_E_REDIS && wh_redis_noscript(err)) {
         /* The server lost its script cache (restart, SCRIPT FLUSH). */
         av[0] = "EVAL";
         av[1] = s->src;

@@ -76,6 +76,16 @@ wh_code wh_redis_read(wh_redis *r, wh_redis_reply **out, wh_err *err);
 wh_code wh_redis_eval(wh_redis *r, wh_redis_script *s, wh_redis_reply **out, int nkeys, int argc,
                       const char **argv, const size_t *lens, wh_err *err);
 
+/* Queue an EVALSHA of `s` on the pipeline (loading the script first if its
+ * SHA is not known yet). Read its reply with wh_redis_read(); a reply for
+ * which wh_redis_noscript() is true means the server lost its script cache:
+ * load it again (wh_redis_eval does) and resend. */
+wh_code wh_redis_eval_append(wh_redis *r, wh_redis_script *s, int nkeys, int argc, const char **argv,
+                             const size_t *lens, wh_err *err);
+
+/* True when err is a NOSCRIPT error reply. */
+bool wh_redis_noscript(const wh_err *err);
+
 /* Reply access. Strings are not NUL-terminated beyond what Redis sent; use
  * the length. Array elements are borrowed from their parent. */
 void wh_redis_reply_free(wh_redis_reply *rep);

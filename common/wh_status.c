@@ -16,6 +16,7 @@ static wh_redis_script s_start = {"start", wh_lua_start, {0}};
 static wh_redis_script s_finish = {"finish", wh_lua_finish, {0}};
 static wh_redis_script s_requeue = {"requeue", wh_lua_requeue, {0}};
 static wh_redis_script s_revive = {"revive", wh_lua_revive, {0}};
+static wh_redis_script s_stats = {"stats", wh_lua_stats, {0}};
 
 /* Copy element i of an array reply into out (cap bytes); "" if absent. */
 static void reply_field(const wh_redis_reply *rep, size_t i, char *out, size_t cap)
@@ -39,24 +40,82 @@ static int reply_int(const wh_redis_reply *rep, size_t i)
     return (int)wh_redis_reply_int(wh_redis_reply_at(rep, i));
 }
 
+/* enqueue.lua arguments for one spec; buffers are the caller's. */
+typedef struct enq_args {
+    char key[WH_KEY_MAX], chan[WH_KEY_MAX], created_at[24], maxa[16], now[24];
+    const char *argv[8];
+} enq_args;
+
+static void enq_fill(enq_args *a, const char *prefix, const wh_env_spec *s, int max_attempts, int64_t now)
+{
+    wh_key_job(a->key, prefix, s->id);
+    wh_key_events(a->chan, prefix);
+    snprintf(a->created_at, sizeof(a->created_at), "%lld", (long long)s->created_at);
+    snprintf(a->maxa, sizeof(a->maxa), "%d", max_attempts);
+    snprintf(a->now, sizeof(a->now), "%lld", (long long)now);
+    const char *argv[] = {a->key, s->id, s->type, s->target ? s->target : "", a->created_at, a->maxa, a->now,
+                          a->chan};
+    memcpy(a->argv, argv, sizeof(argv));
+}
+
+static void enq_result(const wh_redis_reply *rep, bool *created, char *state)
+{
+    *created = reply_int(rep, 0) == 1;
+    reply_field(rep, 1, state, 16);
+}
+
 wh_code wh_status_enqueue(wh_redis *r, const char *prefix, const wh_env_spec *s, int max_attempts, bool *created,
                           char *state, wh_err *err)
 {
-    char key[WH_KEY_MAX], chan[WH_KEY_MAX], created_at[24], maxa[16], now[24];
-    wh_key_job(key, prefix, s->id);
-    wh_key_events(chan, prefix);
-    snprintf(created_at, sizeof(created_at), "%lld", (long long)s->created_at);
-    snprintf(maxa, sizeof(maxa), "%d", max_attempts);
-    snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
-    const char *argv[] = {key, s->id, s->type, s->target ? s->target : "", created_at, maxa, now, chan};
+    enq_args a;
+    enq_fill(&a, prefix, s, max_attempts, wh_now_ms());
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_enqueue, &rep, 1, 8, argv, NULL, err);
+    wh_code rc = wh_redis_eval(r, &s_enqueue, &rep, 1, 8, a.argv, NULL, err);
     if(rc)
         return rc;
-    *created = reply_int(rep, 0) == 1;
-    reply_field(rep, 1, state, 16);
+    enq_result(rep, created, state);
     wh_redis_reply_free(rep);
     return WH_OK;
+}
+
+wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, const wh_env_spec *specs, const int *max_attempts,
+                               size_t n, bool *created, char (*states)[16], wh_err *err)
+{
+    enq_args a;
+    int64_t now = wh_now_ms();
+    wh_code rc = WH_OK;
+    size_t sent = 0;
+    for(size_t i = 0; i < n; i++)
+        states[i][0] = '\0'; /* "" marks a spec whose reply was not read */
+    for(; sent < n && !rc; sent++) {
+        enq_fill(&a, prefix, &specs[sent], max_attempts[sent], now);
+        rc = wh_redis_eval_append(r, &s_enqueue, 1, 8, a.argv, NULL, err);
+    }
+    bool reload = false;
+    for(size_t i = 0; i < sent; i++) {
+        wh_redis_reply *rep;
+        wh_err e;
+        wh_code rrc = wh_redis_read(r, &rep, &e);
+        if(rrc == WH_OK) {
+            enq_result(rep, &created[i], states[i]);
+            wh_redis_reply_free(rep);
+            continue;
+        }
+        states[i][0] = '\0'; /* not run: redo below */
+        reload |= wh_redis_noscript(&e);
+        if(!reload && !rc) {
+            rc = rrc;
+            if(err)
+                *err = e;
+        }
+        if(!wh_redis_connected(r))
+            break;
+    }
+    /* The server lost its script cache (a restart): redo the ones refused. */
+    for(size_t i = 0; !rc && reload && i < n; i++)
+        if(!states[i][0])
+            rc = wh_status_enqueue(r, prefix, &specs[i], max_attempts[i], &created[i], states[i], err);
+    return rc;
 }
 
 wh_code wh_status_unenqueue(wh_redis *r, const char *prefix, const char *id, wh_err *err)
@@ -106,53 +165,37 @@ wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, int 
     return rc;
 }
 
-const char *wh_status_hist_field(int64_t us)
+static const int64_t hist_le_us[WH_STATS_HIST - 1] = {1000, 10000, 100000, 1000000, 10000000, 60000000};
+static const char *const hist_names[WH_STATS_HIST] = {"h_1ms", "h_10ms", "h_100ms", "h_1s", "h_10s", "h_60s",
+                                                      "h_inf"};
+
+int wh_status_hist_index(int64_t us)
 {
-    static const struct { int64_t le_us; const char *name; } buckets[] = {
-        {1000, "h_1ms"}, {10000, "h_10ms"}, {100000, "h_100ms"}, {1000000, "h_1s"},
-        {10000000, "h_10s"}, {60000000, "h_60s"},
-    };
-    for(size_t i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++)
-        if(us <= buckets[i].le_us)
-            return buckets[i].name;
-    return "h_inf";
+    for(int i = 0; i < WH_STATS_HIST - 1; i++)
+        if(us <= hist_le_us[i])
+            return i;
+    return WH_STATS_HIST - 1;
 }
 
-/* Stats counter for a state: the field finish.lua increments. */
-static const char *stat_counter(const char *state)
+const char *wh_status_hist_name(int i)
 {
-    if(strcmp(state, "succeeded") == 0)
-        return "ok";
-    if(strcmp(state, "retrying") == 0)
-        return "retried";
-    return state; /* failed, dead */
+    return hist_names[i];
 }
 
 wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped, wh_err *err)
 {
-    char job[WH_KEY_MAX], log[WH_KEY_MAX], m1[WH_KEY_MAX], h1[WH_KEY_MAX], types[WH_KEY_MAX], chan[WH_KEY_MAX];
-    char now[24], ttl[24], run[24], created[24], ttl_m[16], ttl_h[16];
-    int64_t now_ms = wh_now_ms(), now_s = now_ms / 1000;
-    const char *type = f->type ? f->type : "";
+    char job[WH_KEY_MAX], log[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], ttl[24], created[24];
     wh_key_job(job, prefix, f->id);
     wh_key_log(log, prefix, f->id);
-    wh_key_stats(m1, prefix, type, "1m", now_s - now_s % 60);
-    wh_key_stats(h1, prefix, type, "1h", now_s - now_s % 3600);
-    wh_key_stats_types(types, prefix);
     wh_key_events(chan, prefix);
-    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
     snprintf(ttl, sizeof(ttl), "%lld", (long long)f->ttl_s);
-    snprintf(run, sizeof(run), "%lld", (long long)f->run_us);
     snprintf(created, sizeof(created), "%lld", (long long)f->created_at);
-    snprintf(ttl_m, sizeof(ttl_m), "%d", WH_STATS_TTL_1M);
-    snprintf(ttl_h, sizeof(ttl_h), "%d", WH_STATS_TTL_1H);
-    const char *argv[] = {job, log, m1, h1, types,
-                          f->id, f->state, f->result ? f->result : "", f->error ? f->error : "",
-                          f->error_message ? f->error_message : "", now, ttl, run, chan, type,
-                          f->no_stats ? "" : stat_counter(f->state), wh_status_hist_field(f->run_us < 0 ? 0 : f->run_us),
-                          ttl_m, ttl_h, f->created_at ? created : ""};
+    const char *argv[] = {job, log, f->id, f->state, f->result ? f->result : "", f->error ? f->error : "",
+                          f->error_message ? f->error_message : "", now, ttl, chan, f->type ? f->type : "",
+                          f->created_at ? created : ""};
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_finish, &rep, 5, 20, argv, NULL, err);
+    wh_code rc = wh_redis_eval(r, &s_finish, &rep, 2, 12, argv, NULL, err);
     if(rc)
         return rc;
     char kind[8];
@@ -161,6 +204,45 @@ wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bo
         *skipped = strcmp(kind, "skip") == 0;
     wh_redis_reply_free(rep);
     return WH_OK;
+}
+
+wh_code wh_status_stats_add(wh_redis *r, const char *prefix, const char *type, int64_t minute_s,
+                            const wh_stats_counts *c, wh_err *err)
+{
+    char m1[WH_KEY_MAX], h1[WH_KEY_MAX], types[WH_KEY_MAX], ttl_m[16], ttl_h[16], max[24];
+    char nums[6 + WH_STATS_HIST][24];
+    const char *argv[7 + 2 * (6 + WH_STATS_HIST)];
+    int n = 0;
+    wh_key_stats(m1, prefix, type, "1m", minute_s);
+    wh_key_stats(h1, prefix, type, "1h", minute_s - minute_s % 3600);
+    wh_key_stats_types(types, prefix);
+    snprintf(ttl_m, sizeof(ttl_m), "%d", WH_STATS_TTL_1M);
+    snprintf(ttl_h, sizeof(ttl_h), "%d", WH_STATS_TTL_1H);
+    snprintf(max, sizeof(max), "%lld", c->dur_us_max);
+    argv[n++] = m1;
+    argv[n++] = h1;
+    argv[n++] = types;
+    argv[n++] = type;
+    argv[n++] = ttl_m;
+    argv[n++] = ttl_h;
+    argv[n++] = max;
+    const struct { const char *name; long long v; } fields[] = {
+        {"ok", c->ok}, {"failed", c->failed}, {"retried", c->retried}, {"dead", c->dead},
+        {"dur_us_sum", c->dur_us_sum}};
+    int k = 0;
+    for(size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        if(fields[i].v) {
+            snprintf(nums[k], sizeof(nums[k]), "%lld", fields[i].v);
+            argv[n++] = fields[i].name;
+            argv[n++] = nums[k++];
+        }
+    for(int i = 0; i < WH_STATS_HIST; i++)
+        if(c->hist[i]) {
+            snprintf(nums[k], sizeof(nums[k]), "%lld", c->hist[i]);
+            argv[n++] = hist_names[i];
+            argv[n++] = nums[k++];
+        }
+    return wh_redis_eval(r, &s_stats, NULL, 3, n, argv, NULL, err);
 }
 
 wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const char *worker, wh_err *err)

@@ -22,6 +22,11 @@
 wh_code wh_status_enqueue(wh_redis *r, const char *prefix, const wh_env_spec *s, int max_attempts, bool *created,
                           char *state, wh_err *err);
 
+/* enqueue for n specs in one round trip (pipelined). created[i] and
+ * states[i] as for wh_status_enqueue. Fails as a whole on a Redis error. */
+wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, const wh_env_spec *specs, const int *max_attempts,
+                               size_t n, bool *created, char (*states)[16], wh_err *err);
+
 /* Remove a hash created by enqueue whose publish failed (only if untouched). */
 wh_code wh_status_unenqueue(wh_redis *r, const char *prefix, const char *id, wh_err *err);
 
@@ -48,12 +53,10 @@ wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, int 
 typedef struct wh_finish {
     const char *id;
     const char *type;          /* as received; may be "" */
-    bool no_stats;             /* leave the stats rollups alone */
     const char *state;         /* succeeded, failed, dead or retrying */
     const char *result;        /* JSON text or NULL */
     const char *error;         /* code name or NULL */
     const char *error_message; /* or NULL */
-    int64_t run_us;            /* handler run time, or -1 when it did not run */
     int64_t created_at;        /* for a hash first created here; 0 unknown */
     int64_t ttl_s;             /* expiry of a terminal job */
 } wh_finish;
@@ -81,7 +84,22 @@ wh_code wh_status_state(wh_redis *r, const char *prefix, const char *id, char *s
 /* True for succeeded, failed, dead and cancelled. */
 bool wh_status_terminal(const char *state);
 
-/* Histogram field for a run time: h_1ms .. h_60s, h_inf. */
-const char *wh_status_hist_field(int64_t run_us);
+#define WH_STATS_HIST 7 /* run-time histogram buckets: h_1ms .. h_60s, h_inf */
+
+/* Counts of one job type in one minute, as a worker aggregates them. */
+typedef struct wh_stats_counts {
+    long long ok, failed, retried, dead; /* attempts ended so */
+    long long dur_us_sum, dur_us_max;    /* handler run time, us */
+    long long hist[WH_STATS_HIST];       /* run times per histogram bucket */
+} wh_stats_counts;
+
+/* Histogram bucket of a run time (index into hist), and its field name. */
+int wh_status_hist_index(int64_t run_us);
+const char *wh_status_hist_name(int i);
+
+/* Add counts to the minute bucket starting at `minute_s` (unix s) and its
+ * hour bucket, and register the type. One script call. */
+wh_code wh_status_stats_add(wh_redis *r, const char *prefix, const char *type, int64_t minute_s,
+                            const wh_stats_counts *c, wh_err *err);
 
 #endif

@@ -157,29 +157,19 @@ static wh_code make_spec(wharf_client *c, const wharf_job *j, char *id, wh_env_s
     return WH_OK;
 }
 
-/* Enqueue in Redis and publish; the confirm is awaited by the caller. */
-static wh_code submit_one(wharf_client *c, const wharf_job *j, wharf_submitted *out, slot *sl, wh_err *err)
+/* Publish job i's encoded body; the confirm is awaited by the caller. On
+ * failure the fresh hash is removed again. */
+static wh_code publish_one(wharf_client *c, const wh_env_spec *s, const char *body, size_t len,
+                           wharf_submitted *out, slot *sl, wh_err *err)
 {
-    wh_env_spec s;
-    memset(out, 0, sizeof(*out));
-    memset(sl, 0, sizeof(*sl));
-    wh_code rc = make_spec(c, j, out->id, &s, err);
-    if(!rc)
-        rc = wh_env_encode(&s, c->env, err);
-    bool created = false;
-    if(!rc)
-        rc = wh_status_enqueue(c->redis, c->cfg.redis_prefix, &s,
-                               s.max_attempts ? s.max_attempts : c->cfg.max_attempts, &created, out->state, err);
-    if(rc || !created)
-        return rc;
-    out->created = 1;
-    size_t len;
-    const char *body = wh_mp_pack_data(c->env, &len);
     wh_amqp_field h[1] = {{WH_HDR_SCHEMA, NULL, 1}};
-    wh_amqp_msg m = {body, len, WH_CONTENT_TYPE, out->id, s.type, h, 1};
+    wh_amqp_msg m = {body, len, WH_CONTENT_TYPE, out->id, s->type, h, 1};
     char family[40];
-    snprintf(family, sizeof(family), "%.*s", (int)strcspn(s.type, "."), s.type);
-    if((rc = connect_amqp(c, err)) || (rc = wh_amqp_publish(c->amqp, CH, WH_EXCHANGE_JOBS, family, &m, true, &sl->seq, err))) {
+    snprintf(family, sizeof(family), "%.*s", (int)strcspn(s->type, "."), s->type);
+    wh_code rc = connect_amqp(c, err);
+    if(!rc)
+        rc = wh_amqp_publish(c->amqp, CH, WH_EXCHANGE_JOBS, family, &m, true, &sl->seq, err);
+    if(rc) {
         wh_err ignored;
         wh_status_unenqueue(c->redis, c->cfg.redis_prefix, out->id, &ignored);
         out->created = 0;
@@ -254,31 +244,129 @@ static wh_code settle(wharf_client *c, slot *s, wharf_submitted *out, wh_code ba
     return rc;
 }
 
+/* A batch in flight: per job its spec, encoded body and confirm slot. */
+typedef struct batch {
+    wh_env_spec *specs;
+    char **bodies;
+    size_t *lens;
+    int *max_attempts;
+    bool *created;
+    char (*states)[16];
+    slot *slots;
+    bool *ok;            /* spec encoded */
+} batch;
+
+static void batch_free(batch *b, size_t n)
+{
+    for(size_t i = 0; b->bodies && i < n; i++)
+        free(b->bodies[i]);
+    free(b->specs);
+    free(b->bodies);
+    free(b->lens);
+    free(b->max_attempts);
+    free(b->created);
+    free(b->states);
+    free(b->slots);
+    free(b->ok);
+}
+
+static bool batch_alloc(batch *b, size_t n)
+{
+    memset(b, 0, sizeof(*b));
+    n = n ? n : 1;
+    b->specs = calloc(n, sizeof(*b->specs));
+    b->bodies = calloc(n, sizeof(*b->bodies));
+    b->lens = calloc(n, sizeof(*b->lens));
+    b->max_attempts = calloc(n, sizeof(*b->max_attempts));
+    b->created = calloc(n, sizeof(*b->created));
+    b->states = calloc(n, sizeof(*b->states));
+    b->slots = calloc(n, sizeof(*b->slots));
+    b->ok = calloc(n, sizeof(*b->ok));
+    return b->specs && b->bodies && b->lens && b->max_attempts && b->created && b->states && b->slots && b->ok;
+}
+
+/* Encode job i into its own body buffer. */
+static wh_code encode_one(wharf_client *c, const wharf_job *j, batch *b, size_t i, wharf_submitted *out, wh_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    wh_code rc = make_spec(c, j, out->id, &b->specs[i], err);
+    if(!rc)
+        rc = wh_env_encode(&b->specs[i], c->env, err);
+    if(rc)
+        return rc;
+    size_t len;
+    const char *data = wh_mp_pack_data(c->env, &len);
+    if(!(b->bodies[i] = malloc(len)))
+        return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+    memcpy(b->bodies[i], data, len);
+    b->lens[i] = len;
+    b->specs[i].args = NULL; /* pointed into scratch; enqueue does not need it */
+    b->specs[i].id = out->id;
+    b->max_attempts[i] = b->specs[i].max_attempts ? b->specs[i].max_attempts : c->cfg.max_attempts;
+    b->ok[i] = true;
+    return WH_OK;
+}
+
 int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_submitted *out, wharf_error *errs)
 {
-    slot *slots = calloc(n ? n : 1, sizeof(*slots));
+    batch b;
     wh_err e, batch_err;
-    if(!slots) {
+    int first = 0;
+    if(!batch_alloc(&b, n)) {
+        batch_free(&b, n);
         wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
         return fail(errs, &e);
     }
-    int first = 0;
+    /* 1. Encode; a bad job fails alone. */
+    size_t good = 0;
     for(size_t i = 0; i < n; i++) {
-        if(submit_one(c, &jobs[i], &out[i], &slots[i], &e) != WH_OK && !first)
+        if(encode_one(c, &jobs[i], &b, i, &out[i], &e) != WH_OK && !first)
             first = fail(errs ? &errs[i] : NULL, &e);
-        /* Read confirms as we go, so neither side's buffers fill up. */
-        if(i % DRAIN_EVERY == DRAIN_EVERY - 1 && c->amqp)
-            await_confirms(c, slots, out, i + 1, 0, &batch_err);
+        good += b.ok[i];
     }
-    wh_code brc = await_confirms(c, slots, out, n, c->timeout_ms, &batch_err);
+    /* 2. Enqueue every good one in one round trip (compacted to the front). */
+    size_t *idx = calloc(good ? good : 1, sizeof(*idx));
+    wh_env_spec *specs = calloc(good ? good : 1, sizeof(*specs));
+    int *maxa = calloc(good ? good : 1, sizeof(*maxa));
+    size_t k = 0;
+    for(size_t i = 0; idx && specs && maxa && i < n; i++)
+        if(b.ok[i]) {
+            idx[k] = i;
+            specs[k] = b.specs[i];
+            maxa[k++] = b.max_attempts[i];
+        }
+    wh_code rc = idx && specs && maxa ? WH_OK : wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
+    if(!rc && good)
+        rc = wh_status_enqueue_many(c->redis, c->cfg.redis_prefix, specs, maxa, good, b.created, b.states, &e);
+    for(size_t j = 0; j < good; j++) {
+        size_t i = idx[j];
+        if(rc) {
+            if(!first)
+                first = fail(errs ? &errs[i] : NULL, &e);
+            continue;
+        }
+        snprintf(out[i].state, sizeof(out[i].state), "%s", b.states[j]);
+        if(!(out[i].created = b.created[j]))
+            continue;
+        /* 3. Publish; confirms are read as we go so no buffer fills up. */
+        if(publish_one(c, &b.specs[i], b.bodies[i], b.lens[i], &out[i], &b.slots[i], &e) != WH_OK && !first)
+            first = fail(errs ? &errs[i] : NULL, &e);
+        if(j % DRAIN_EVERY == DRAIN_EVERY - 1 && c->amqp)
+            await_confirms(c, b.slots, out, n, 0, &batch_err);
+    }
+    /* 4. Wait for every confirm; undo the enqueue of any job not confirmed. */
+    wh_code brc = await_confirms(c, b.slots, out, n, c->timeout_ms, &batch_err);
     if(brc && c->amqp && !wh_amqp_alive(c->amqp)) {
         wh_amqp_free(c->amqp);
         c->amqp = NULL;
     }
     for(size_t i = 0; i < n; i++)
-        if(settle(c, &slots[i], &out[i], brc, &batch_err, &e) != WH_OK && !first)
+        if(settle(c, &b.slots[i], &out[i], brc, &batch_err, &e) != WH_OK && !first)
             first = fail(errs ? &errs[i] : NULL, &e);
-    free(slots);
+    free(idx);
+    free(specs);
+    free(maxa);
+    batch_free(&b, n);
     return first;
 }
 

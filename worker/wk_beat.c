@@ -18,6 +18,7 @@ struct wk_beat {
     const wh_cfg *cfg;
     const char *worker_id;
     const wk_pool *pool;
+    wk_stats *stats;
     wh_redis *redis;
     pthread_t tid;
     pthread_mutex_t mu;
@@ -77,34 +78,50 @@ static wh_code beat(wk_beat *b, wh_err *err)
     return rc;
 }
 
+#define FLUSH_MS 1000 /* stats flush period */
+
+static void flush_stats(wk_beat *b)
+{
+    wh_err err;
+    if(wk_stats_flush(b->stats, b->redis, b->cfg->redis_prefix, &err) != WH_OK)
+        wh_log(WH_LOG_WARN, NULL, "stats flush failed; kept for the next one", "error", err.msg, NULL);
+}
+
 static void *beat_main(void *arg)
 {
     wk_beat *b = arg;
+    int64_t next_beat = 0;
     pthread_mutex_lock(&b->mu);
     while(!b->stop) {
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += b->cfg->worker_heartbeat_s;
+        until.tv_nsec += FLUSH_MS % 1000 * 1000000L;
+        until.tv_sec += FLUSH_MS / 1000 + until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
         int rc = 0;
         while(!b->stop && !b->kicked && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&b->cond, &b->mu, &until);
         if(b->stop)
             break;
-        b->started |= b->kicked;
+        bool kicked = b->kicked;
+        b->started |= kicked;
         b->kicked = false;
-        if(!b->started)
-            continue;
         pthread_mutex_unlock(&b->mu);
-        wh_err err;
-        if(beat(b, &err) != WH_OK)
-            wh_log(WH_LOG_WARN, NULL, "heartbeat failed", "error", err.msg, NULL);
+        flush_stats(b);
+        if(b->started && (kicked || wh_mono_ms() >= next_beat)) {
+            wh_err err;
+            if(beat(b, &err) != WH_OK)
+                wh_log(WH_LOG_WARN, NULL, "heartbeat failed", "error", err.msg, NULL);
+            next_beat = wh_mono_ms() + 1000LL * b->cfg->worker_heartbeat_s;
+        }
         pthread_mutex_lock(&b->mu);
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
 }
 
-wk_beat *wk_beat_start(const wh_cfg *cfg, const char *worker_id, const wk_pool *pool, wh_err *err)
+wk_beat *wk_beat_start(const wh_cfg *cfg, const char *worker_id, const wk_pool *pool, wk_stats *stats,
+                       wh_err *err)
 {
     wk_beat *b = calloc(1, sizeof(*b));
     if(!b) {
@@ -114,6 +131,7 @@ wk_beat *wk_beat_start(const wh_cfg *cfg, const char *worker_id, const wk_pool *
     b->cfg = cfg;
     b->worker_id = worker_id;
     b->pool = pool;
+    b->stats = stats;
     if(gethostname(b->host, sizeof(b->host) - 1) != 0)
         snprintf(b->host, sizeof(b->host), "unknown");
     snprintf(b->started_at, sizeof(b->started_at), "%lld", (long long)wh_now_ms());
@@ -147,7 +165,7 @@ void wk_beat_kick(void *beat)
 
 void wk_beat_stop(wk_beat *b)
 {
-    if(!b)
+    if(!b || b->stop)
         return;
     pthread_mutex_lock(&b->mu);
     b->stop = true;
@@ -159,6 +177,14 @@ void wk_beat_stop(wk_beat *b)
     wh_err err;
     wh_redis_cmdv(b->redis, NULL, &err, 2, del);
     wh_redis_cmdv(b->redis, NULL, &err, 3, zrem);
+}
+
+void wk_beat_free(wk_beat *b)
+{
+    if(!b)
+        return;
+    wk_beat_stop(b);
+    flush_stats(b);
     wh_redis_free(b->redis);
     pthread_cond_destroy(&b->cond);
     pthread_mutex_destroy(&b->mu);

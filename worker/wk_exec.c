@@ -71,16 +71,20 @@ static wh_code op_requeue(wk_job *job, void *arg, wh_err *err)
     return wh_status_requeue(job->t->redis, job->t->cfg->redis_prefix, job->env.id, job->t->worker_id, err);
 }
 
-/* Record an outcome; on a write that could not be made, the delivery is
- * requeued instead (nothing was acked, nothing is lost). */
-static bool record(wk_job *job, wh_finish *f)
+/* Record an outcome and count it in the stats (for a known type); on a
+ * write that could not be made, the delivery is requeued instead (nothing
+ * was acked, nothing is lost). */
+static bool record(wk_job *job, wh_finish *f, int64_t run_us, bool count)
 {
     f->id = job->d->id;
     f->ttl_s = job->t->cfg->job_ttl_s;
     f->created_at = job->env.created_at;
     wh_err err;
-    if(persist(job, "finish", op_finish, f, &err) == WH_OK)
+    if(persist(job, "finish", op_finish, f, &err) == WH_OK) {
+        if(count)
+            wk_stats_add(job->t->stats, f->type, f->state, run_us);
         return true;
+    }
     wh_log(WH_LOG_ERROR, job->d->id, "cannot record job outcome; requeueing", "error", err.msg, NULL);
     job->d->verdict = WK_REQUEUE;
     return false;
@@ -101,9 +105,9 @@ static void reject(wk_job *job, const wh_err *why, bool known_type)
     wh_log(WH_LOG_WARN, d->id, "rejected message", "reason", wh_code_name(why->code), "error", why->msg, NULL);
     if(d->id[0]) {
         /* Stats are per known type only, so junk cannot mint stats keys. */
-        wh_finish f = {.type = d->type, .no_stats = !known_type, .state = "failed", .error = wh_code_name(why->code),
-                       .error_message = why->msg, .run_us = -1};
-        if(!record(job, &f))
+        wh_finish f = {.type = d->type, .state = "failed", .error = wh_code_name(why->code),
+                       .error_message = why->msg};
+        if(!record(job, &f, -1, known_type))
             return;
     }
     dead_letter(d, why->code, why->msg);
@@ -129,21 +133,21 @@ static void on_failure(wk_job *job, const wh_start *st, int64_t run_us)
 {
     wk_delivery *d = job->d;
     const char *code = wh_err_name(&job->err);
-    wh_finish f = {.type = d->type, .error = code, .error_message = job->err.msg, .run_us = run_us};
+    wh_finish f = {.type = d->type, .error = code, .error_message = job->err.msg};
     if(!job->transient) {
         f.state = "failed";
         d->failed = true;
-        if(record(job, &f))
+        if(record(job, &f, run_us, true))
             d->verdict = WK_ACK;
     } else if(st->attempt < st->max_attempts) {
         f.state = "retrying";
-        if(record(job, &f)) {
+        if(record(job, &f, run_us, true)) {
             d->verdict = WK_RETRY;
             d->retry_ms = wh_topo_retry_tier(job->t->cfg, st->attempt, wh_random_u64());
         }
     } else {
         f.state = "dead";
-        if(record(job, &f)) {
+        if(record(job, &f, run_us, true)) {
             char msg[300];
             snprintf(msg, sizeof(msg), "%s: %s", code, job->err.msg);
             dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, msg);
@@ -169,8 +173,8 @@ static void run_handler(wk_job *job, const wh_start *st)
     }
     char *result = r == WK_RUN_OK ? result_text(job) : NULL;
     if(r == WK_RUN_OK && job->err.code == WH_OK) {
-        wh_finish f = {.type = d->type, .state = "succeeded", .result = result, .run_us = run_us};
-        if(record(job, &f))
+        wh_finish f = {.type = d->type, .state = "succeeded", .result = result};
+        if(record(job, &f, run_us, true))
             d->verdict = WK_ACK;
         wh_log(WH_LOG_DEBUG, d->id, "job succeeded", "type", d->type, NULL);
     } else {
@@ -229,8 +233,8 @@ void wk_exec(wk_thread *t, wk_delivery *d)
             run_handler(&job, &st);
         } else if(st.kind == WH_START_DEAD) {
             wh_finish f = {.type = d->type, .state = "dead", .error = "redelivery_limit",
-                           .error_message = "delivered too many times without finishing", .run_us = -1};
-            if(record(&job, &f))
+                           .error_message = "delivered too many times without finishing"};
+            if(record(&job, &f, -1, true))
                 dead_letter(d, WH_E_REDELIVERY_LIMIT, f.error_message);
         } else if(strcmp(st.state, "dead") == 0) {
             /* Dead but redelivered: the copy in wharf.dead may not have been

@@ -10,6 +10,7 @@
 #include "wh_redis.h"
 #include "wk_job.h"
 #include "wk_pool.h"
+#include "wk_stats.h"
 
 /* Per-thread state. The Redis connection is used by this thread only. */
 typedef struct wk_thread {
@@ -17,6 +18,7 @@ typedef struct wk_thread {
     wk_pool *pool;
     const wh_cfg *cfg;
     const char *worker_id;
+    wk_stats *stats;
     wh_redis *redis;
 } wk_thread;
 

@@ -13,6 +13,7 @@
 #include "wk_beat.h"
 #include "wk_loop.h"
 #include "wk_pool.h"
+#include "wk_stats.h"
 
 #define MAX_SETS 64
 
@@ -124,22 +125,27 @@ int main(int argc, char **argv)
         snprintf(worker_id, sizeof(worker_id), "%s-%d", host, (int)getpid());
     }
     int sigfd = signal_fd(); /* before any thread starts, so all inherit the mask */
-    wk_pool *pool = sigfd >= 0 ? wk_pool_new(cfg.concurrency, &cfg, worker_id, &err) : NULL;
-    wk_beat *beat = pool ? wk_beat_start(&cfg, worker_id, pool, &err) : NULL;
+    wk_stats *stats = wk_stats_new();
+    wk_pool *pool = sigfd >= 0 && stats ? wk_pool_new(cfg.concurrency, &cfg, worker_id, stats, &err) : NULL;
+    wk_beat *beat = pool ? wk_beat_start(&cfg, worker_id, pool, stats, &err) : NULL;
     wk_loop *loop = beat ? wk_loop_new(&cfg, worker_id, pool, sigfd, wk_beat_kick, beat) : NULL;
     if(!loop) {
         wh_log(WH_LOG_ERROR, NULL, "cannot start", "error", sigfd < 0 ? "signalfd failed" : err.msg, NULL);
-        wk_beat_stop(beat);
+        wk_beat_free(beat);
         wk_pool_free(pool);
+        wk_stats_free(stats);
         return 1;
     }
     wh_log(WH_LOG_INFO, NULL, "worker started", "worker", worker_id, "families", cfg.families, NULL);
     int status = wk_loop_run(loop);
-    /* Threads are joined before the connection closes, so no verdict is in
-     * flight when unacked messages go back to the queue. */
+    /* Deregister first (the beat thread reads the pool's counters); join the
+     * job threads before the connection closes, so no verdict is in flight
+     * when unacked messages go back to the queue; flush stats last. */
+    wk_beat_stop(beat);
     wk_pool_free(pool);
     wk_loop_free(loop);
-    wk_beat_stop(beat);
+    wk_beat_free(beat);
+    wk_stats_free(stats);
     close(sigfd);
     return status;
 }

@@ -76,7 +76,7 @@ static void *thread_main(void *arg)
     }
 }
 
-wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wh_err *err)
+wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wk_stats *stats, wh_err *err)
 {
     wk_pool *p = calloc(1, sizeof(*p));
     wk_thread *threads = calloc((size_t)n, sizeof(*threads));
@@ -101,6 +101,7 @@ wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wh_err *er
         t->pool = p;
         t->cfg = cfg;
         t->worker_id = worker_id;
+        t->stats = stats;
         /* A connection that fails now is retried on first use. */
         t->redis = wh_redis_new(cfg->redis_url, 5000, NULL);
         if(!t->redis || pthread_create(&t->tid, NULL, thread_main, t) != 0) {

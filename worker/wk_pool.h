@@ -45,9 +45,11 @@ typedef struct wk_delivery {
 
 typedef struct wk_pool wk_pool;
 
-/* Start `n` threads that execute deliveries for worker `worker_id`. Both
- * `cfg` and `worker_id` must outlive the pool. */
-wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wh_err *err);
+typedef struct wk_stats wk_stats;
+
+/* Start `n` threads that execute deliveries for worker `worker_id`, adding
+ * outcomes to `stats`. All three must outlive the pool. */
+wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wk_stats *stats, wh_err *err);
 
 /* Ask threads to finish, join them and free everything. Deliveries still
  * queued are freed unexecuted (their messages are requeued by the broker).

@@ -175,7 +175,6 @@ static int run_submit(void)
         }
     }
     double submit_s = (double)(wh_mono_us() - t0) / 1e6;
-    fprintf(stderr, "submitted %ld in %.3f s (%.0f/s)\n", n_total, submit_s, (double)n_total / submit_s);
     while(succeeded(r) < n_total) {
         if(wh_mono_us() - t0 > 600 * 1000000LL) {
             fprintf(stderr, "wharf-bench: only %ld of %ld succeeded after 600 s\n", succeeded(r), n_total);

@@ -29,7 +29,7 @@ static void test_defaults_validate(void **state)
     unsetenv("WHARF_WORKER_CONCURRENCY");
     assert_int_equal(wh_cfg_load(&c, NULL, NULL, 0, NULL), WH_OK);
     assert_int_equal(c.concurrency, 8);
-    assert_int_equal(c.prefetch, 16);
+    assert_int_equal(c.prefetch, 32);
     assert_string_equal(c.queue_type, "quorum");
     assert_int_equal(c.ntiers, 5);
     assert_int_equal(c.tiers[0], 1000);
