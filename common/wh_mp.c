@@ -116,6 +116,9 @@ wh_code wh_mp_check(const void *buf, size_t len, int max_depth, wh_err *err)
         pos += (size_t)s.hdr;
         if(s.per_item) {
             uint64_t items = (s.hdr ? n : s.items) * (uint64_t)s.per_item;
+            /* Depth counts containers, empty ones too (schemas/README.md). */
+            if(depth + 1 > max_depth)
+                return wh_err_set(err, WH_E_BAD_MSGPACK, "", "nesting deeper than %d", max_depth);
             if(items == 0)
                 continue;
             /* Every child takes at least one byte, so more children than
@@ -124,8 +127,6 @@ wh_code wh_mp_check(const void *buf, size_t len, int max_depth, wh_err *err)
                 return wh_err_set(err, WH_E_BAD_MSGPACK, "",
                                   "container declares %llu items but %zu bytes remain",
                                   (unsigned long long)items, len - pos);
-            if(depth + 1 > max_depth)
-                return wh_err_set(err, WH_E_BAD_MSGPACK, "", "nesting deeper than %d", max_depth);
             need[++depth] = items;
             continue;
         }

@@ -60,6 +60,12 @@ static void test_depth_limit(void **state)
         assert_int_equal(d != NULL, want == WH_OK);
         wh_mp_doc_free(d);
     }
+    /* An empty container still counts as a level. */
+    memset(buf, 0x91, WH_MP_MAX_DEPTH);
+    buf[WH_MP_MAX_DEPTH] = (char)0x90;
+    assert_int_equal(check(buf, WH_MP_MAX_DEPTH + 1), WH_E_BAD_MSGPACK);
+    buf[WH_MP_MAX_DEPTH - 1] = (char)0x90;
+    assert_int_equal(check(buf, WH_MP_MAX_DEPTH), WH_OK);
 }
 
 /* Random and mutated bytes: never crash, and check and parse agree. */
