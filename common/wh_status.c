@@ -260,26 +260,24 @@ bool wh_status_terminal(const char *s)
            strcmp(s, "cancelled") == 0;
 }
 
-/* Hash fields that hold integers; everything else is text. */
-static bool numeric_field(const char *k)
+static bool listed(const char *k, const char *const *names)
 {
-    static const char *const names[] = {"attempt", "max_attempts", "progress", "redeliveries", "created_at",
-                                        "queued_at", "started_at", "finished_at", NULL};
-    for(int i = 0; names[i]; i++)
+    for(int i = 0; names && names[i]; i++)
         if(strcmp(k, names[i]) == 0)
             return true;
     return false;
 }
 
-static wh_json *field_value(const char *k, const char *v, size_t n)
+static wh_json *field_value(const char *k, const char *v, size_t n, const char *const *numeric,
+                            const char *json_field)
 {
-    if(numeric_field(k)) {
+    if(listed(k, numeric)) {
         char *end;
         long long x = strtoll(v, &end, 10);
         if(end != v && *end == '\0')
             return wh_json_int(x);
     }
-    if(strcmp(k, "result") == 0) {
+    if(json_field && strcmp(k, json_field) == 0) {
         wh_json *j = wh_json_parse(v, n, NULL);
         if(j)
             return j;
@@ -287,10 +285,9 @@ static wh_json *field_value(const char *k, const char *v, size_t n)
     return wh_json_strn(v, n);
 }
 
-wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err *err)
+wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *numeric, const char *json_field,
+                             wh_err *err)
 {
-    char key[WH_KEY_MAX];
-    wh_key_job(key, prefix, id);
     const char *argv[] = {"HGETALL", key};
     wh_redis_reply *rep;
     if(wh_redis_cmdv(r, &rep, err, 2, argv))
@@ -298,7 +295,7 @@ wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err 
     size_t n = wh_redis_reply_len(rep);
     if(n == 0) {
         wh_redis_reply_free(rep);
-        wh_err_set(err, WH_E_NOT_FOUND, "id", "no job with id \"%s\"", id);
+        wh_err_set(err, WH_E_NOT_FOUND, "", "%s does not exist", key);
         return NULL;
     }
     wh_json *obj = wh_json_object();
@@ -311,7 +308,7 @@ wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err 
             continue;
         memcpy(kb, k, kn);
         kb[kn] = '\0';
-        wh_json *jv = field_value(kb, v, vn);
+        wh_json *jv = field_value(kb, v, vn, numeric, json_field);
         if(jv)
             wh_json_setc(obj, kb, jv);
     }
@@ -319,6 +316,18 @@ wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err 
     if(!obj)
         wh_err_set(err, WH_E_NOMEM, "", "out of memory");
     return obj;
+}
+
+wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err *err)
+{
+    static const char *const numeric[] = {"attempt", "max_attempts", "progress", "redeliveries", "created_at",
+                                          "queued_at", "started_at", "finished_at", NULL};
+    char key[WH_KEY_MAX];
+    wh_key_job(key, prefix, id);
+    wh_json *j = wh_status_hash_json(r, key, numeric, "result", err);
+    if(!j && err && err->code == WH_E_NOT_FOUND)
+        wh_err_set(err, WH_E_NOT_FOUND, "id", "no job with id \"%s\"", id);
+    return j;
 }
 
 wh_code wh_status_state(wh_redis *r, const char *prefix, const char *id, char *state, int *progress, char *step,

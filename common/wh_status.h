@@ -71,6 +71,13 @@ wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const
  * it is running. */
 wh_code wh_status_revive(wh_redis *r, const char *prefix, const char *id, wh_err *err);
 
+/* Any hash as a JSON object of strings, except the fields named in the
+ * NULL-terminated `numeric` (integers) and `json` (embedded JSON), which are
+ * converted when they parse. NULL with WH_E_NOT_FOUND when the key does not
+ * exist. Caller frees with wh_json_free(). */
+wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *numeric, const char *json_field,
+                             wh_err *err);
+
 /* The job hash as a JSON object: numeric fields (attempt, progress, *_at,
  * ...) as numbers, `result` as embedded JSON. NULL with WH_E_NOT_FOUND when
  * the job does not exist. Caller frees with wh_json_free(). */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "wh_cfg.h"
+#include "wh_json.h"
 #include "wh_redis.h"
 #include "wharf.h"
 
@@ -42,6 +43,10 @@ const cli_cmd *cli_find(const char *name);
 
 /* Parse a whole positive int option; false (after an error message) if bad. */
 bool cli_int(const char *opt, const char *s, int lo, int hi, int *out);
+
+/* Print a JSON value on one line of stdout; `fallback` if it cannot be
+ * serialised. */
+void cli_print_json(const wh_json *j, const char *fallback);
 
 /* Format ms since the epoch as "2026-11-23T16:34:10.062Z". */
 void cli_time(long long ms, char *out, size_t cap);

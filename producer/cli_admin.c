@@ -41,30 +41,28 @@ static int parse_admin(const cli_cmd *self, int argc, char **argv, admin_opts *a
     return CLI_OK;
 }
 
-/* HGETALL `key` as a JSON object of strings; NULL when absent or on error. */
-static wh_json *hash_json(wh_redis *r, const char *key)
+/* The worker hash, with its counters as numbers; NULL when expired. */
+static wh_json *worker_json(wh_redis *r, const char *key)
 {
-    const char *argv[] = {"HGETALL", key};
-    wh_redis_reply *rep;
+    static const char *const numeric[] = {"pid", "concurrency", "started_at", "heartbeat_at", "jobs_running",
+                                          "jobs_done", "jobs_failed", "rss", NULL};
     wh_err err;
-    if(wh_redis_cmdv(r, &rep, &err, 2, argv) != WH_OK)
-        return NULL;
-    wh_json *obj = wh_redis_reply_len(rep) ? wh_json_object() : NULL;
-    for(size_t i = 0; obj && i + 1 < wh_redis_reply_len(rep); i += 2) {
-        size_t kn, vn;
-        const char *k = wh_redis_reply_str(wh_redis_reply_at(rep, i), &kn);
-        const char *v = wh_redis_reply_str(wh_redis_reply_at(rep, i + 1), &vn);
-        if(k && v)
-            wh_json_set(obj, k, kn, wh_json_strn(v, vn));
-    }
-    wh_redis_reply_free(rep);
-    return obj;
+    return wh_status_hash_json(r, key, numeric, NULL, &err);
 }
 
+/* A string field, "" when absent. */
 static const char *sget(const wh_json *o, const char *k)
 {
-    const char *s = wh_json_strv(wh_json_get(o, k), NULL);
+    const wh_json *v = wh_json_get(o, k);
+    const char *s = v ? wh_json_strv(v, NULL) : NULL;
     return s ? s : "";
+}
+
+/* An integer field, 0 when absent. */
+static long long iget(const wh_json *o, const char *k)
+{
+    const wh_json *v = wh_json_get(o, k);
+    return v ? (long long)wh_json_intv(v) : 0;
 }
 
 int cli_workers(cli *c, int argc, char **argv)
@@ -93,24 +91,21 @@ int cli_workers(cli *c, int argc, char **argv)
         char key[WH_KEY_MAX], wid[200];
         snprintf(wid, sizeof(wid), "%.*s", (int)n, id);
         wh_key_worker(key, c->cfg.redis_prefix, wid);
-        wh_json *w = hash_json(r, key);
+        wh_json *w = worker_json(r, key);
         if(!w) /* expired: the worker stopped beating */
             continue;
         if(a.json) {
             wh_json_push(all, w);
             continue;
         }
-        double age = (double)(wh_now_ms() - strtoll(sget(w, "heartbeat_at"), NULL, 10)) / 1000.0;
-        printf("%-28s %-16s %7s %-30s %4s %7s %9s %7s %8.1f %6.1f\n", wid, sget(w, "host"), sget(w, "pid"),
-               sget(w, "queues"), sget(w, "concurrency"), sget(w, "jobs_running"), sget(w, "jobs_done"),
-               sget(w, "jobs_failed"), (double)strtoll(sget(w, "rss"), NULL, 10) / 1048576.0, age);
+        double age = (double)(wh_now_ms() - iget(w, "heartbeat_at")) / 1000.0;
+        printf("%-28s %-16s %7lld %-30s %4lld %7lld %9lld %7lld %8.1f %6.1f\n", wid, sget(w, "host"),
+               iget(w, "pid"), sget(w, "queues"), iget(w, "concurrency"), iget(w, "jobs_running"),
+               iget(w, "jobs_done"), iget(w, "jobs_failed"), (double)iget(w, "rss") / 1048576.0, age);
         wh_json_free(w);
     }
-    if(a.json) {
-        char *t = wh_json_dump(all);
-        printf("%s\n", t ? t : "[]");
-        free(t);
-    }
+    if(a.json)
+        cli_print_json(all, "[]");
     wh_json_free(all);
     wh_redis_reply_free(ids);
     return CLI_OK;
@@ -216,11 +211,8 @@ int cli_stats(cli *c, int argc, char **argv)
                    (double)t.dur_max / 1000.0);
         }
     }
-    if(a.json && status == CLI_OK) {
-        char *txt = wh_json_dump(all);
-        printf("%s\n", txt ? txt : "{}");
-        free(txt);
-    }
+    if(a.json && status == CLI_OK)
+        cli_print_json(all, "{}");
     wh_json_free(all);
     wh_redis_reply_free(types);
     return status;
@@ -295,9 +287,7 @@ static int dead_list(cli *c, const admin_opts *a)
         wh_amqp_event_clear(&ev);
     }
     if(arr) {
-        char *t = wh_json_dump(arr);
-        printf("%s\n", t ? t : "[]");
-        free(t);
+        cli_print_json(arr, "[]");
         wh_json_free(arr);
     }
     wh_amqp_free(amqp);
@@ -377,6 +367,8 @@ int cli_dead(cli *c, int argc, char **argv)
     if(argc < 2)
         return cli_usage(self, stderr);
     const char *sub = argv[1];
+    if(strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
+        return cli_usage(self, stdout);
     admin_opts a = {0};
     int rc = parse_admin(self, argc - 1, argv + 1, &a);
     if(rc)

@@ -68,9 +68,7 @@ int cli_status(cli *c, int argc, char **argv)
     if(!j)
         return cli_error(CLI_FAIL, "%s", err.msg);
     if(json) {
-        char *text = wh_json_dump(j);
-        printf("%s\n", text ? text : "{}");
-        free(text);
+        cli_print_json(j, "{}");
     } else {
         /* Familiar fields first, in a fixed order; any others after. */
         static const char *const order[] = {"id", "type", "target", "state", "attempt", "max_attempts",

@@ -95,6 +95,13 @@ bool cli_int(const char *opt, const char *s, int lo, int hi, int *out)
     return true;
 }
 
+void cli_print_json(const wh_json *j, const char *fallback)
+{
+    char *text = j ? wh_json_dump(j) : NULL;
+    printf("%s\n", text ? text : fallback);
+    free(text);
+}
+
 void cli_time(long long ms, char *out, size_t cap)
 {
     time_t s = (time_t)(ms / 1000);

@@ -1,0 +1,147 @@
+#!/usr/bin/python3
+"""The wharf CLI against real servers: exit codes, usage errors that name the
+problem, JSON outputs, following logs, waiting, and the dead-letter commands."""
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
+import wharftest  # noqa: E402
+
+env = wharftest.Env()
+wait_for = wharftest.wait_for
+
+
+class CliTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.amqp = env.new_vhost()
+        cls.prefix = env.new_prefix()
+        cls.worker = env.start_worker(cls.amqp, cls.prefix, concurrency=4)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.worker.stop()
+
+    def cli(self, *args, **kw):
+        return env.wharf(list(args), self.amqp, self.prefix, **kw)
+
+    def test_usage_errors_exit_2_and_name_the_problem(self):
+        cases = [
+            (["submit"], "missing TYPE"),
+            (["submit", "system.nope"], 'unknown job type "system.nope"'),
+            (["submit", "system.sleep"], "args.ms: is required"),
+            (["submit", "system.sleep", "--arg", "ms=-1"], "args.ms: must be an integer in 0..3600000"),
+            (["submit", "system.sleep", "--arg", "ms=1", "--arg", "typo=1"], "args.typo: is not a known argument"),
+            (["submit", "system.noop", "--id", "a b"], "id: must match"),
+            (["submit", "system.noop", "--args-json", "[1]"], "must be a JSON object"),
+            (["submit", "system.noop", "--args-json", "{bad"], "--args-json"),
+            (["submit", "system.noop", "--arg", "novalue"], "expected KEY=VALUE"),
+            (["submit", "system.noop", "--max-attempts", "0"], "--max-attempts"),
+            (["frobnicate"], 'unknown command "frobnicate"'),
+            (["status"], "exactly one job id"),
+            (["dead", "explode"], "Usage"),
+            (["--set", "worker.concurrency=0", "status", "x"], "worker.concurrency"),
+        ]
+        for args, needle in cases:
+            p = self.cli(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(needle, p.stderr, args)
+
+    def test_help_everywhere(self):
+        p = self.cli("--help")
+        self.assertEqual(p.returncode, 0)
+        for cmd in ("submit", "status", "logs", "wait", "workers", "stats", "dead"):
+            self.assertIn("wharf " + cmd, p.stdout)
+            h = self.cli(cmd, "--help")
+            self.assertEqual(h.returncode, 0, cmd)
+            self.assertTrue(h.stdout.startswith("Usage: wharf " + cmd), h.stdout)
+
+    def test_status_json_types_fields(self):
+        p = self.cli("submit", "system.noop", "--args-json", '{"a":[1,"x"]}', "--arg", "b=true", "--wait")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        id = p.stdout.split()[0]
+        s = json.loads(self.cli("status", "--json", id).stdout)
+        self.assertEqual(s["state"], "succeeded")
+        self.assertEqual(s["attempt"], 1)
+        self.assertIsInstance(s["finished_at"], int)
+        self.assertEqual(s["result"], {"a": [1, "x"], "b": True})
+        human = self.cli("status", id).stdout
+        self.assertIn("state          succeeded", human)
+        missing = self.cli("status", "no-such-job")
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn('no job with id "no-such-job"', missing.stderr)
+
+    def test_logs_follow_streams_until_the_job_ends(self):
+        p = self.cli("submit", "system.log", "--arg", "lines=20000", "--arg", "bytes=30")
+        id = p.stdout.strip()
+        f = self.cli("logs", "-f", id, timeout=60)
+        self.assertEqual(f.returncode, 0, f.stderr)
+        lines = f.stdout.splitlines()
+        self.assertEqual(len(lines), 20000)
+        self.assertTrue(lines[0].startswith("line 1 "))
+        self.assertTrue(lines[-1].startswith("line 20000 "))
+        self.assertEqual(self.cli("status", "--json", id).stdout and
+                         json.loads(self.cli("status", "--json", id).stdout)["state"], "succeeded")
+
+    def test_wait_many_exits_0_only_if_all_succeeded(self):
+        ok = [self.cli("submit", "system.sleep", "--arg", "ms=200").stdout.strip() for _ in range(3)]
+        w = self.cli("wait", *ok, timeout=60)
+        self.assertEqual(w.returncode, 0, w.stderr)
+        self.assertEqual(sorted(w.stdout.split()), sorted(sum(([i, "succeeded"] for i in ok), [])))
+        bad = self.cli("submit", "system.fail", "--arg", "code=nope").stdout.strip()
+        w = self.cli("wait", ok[0], bad, timeout=60)
+        self.assertEqual(w.returncode, 1)
+        self.assertIn("%s failed" % bad, w.stdout)
+        self.assertIn("nope", w.stderr)
+        t = self.cli("submit", "system.sleep", "--arg", "ms=5000", "--wait", "--timeout", "1")
+        self.assertEqual(t.returncode, 1)
+        self.assertIn("timed out", t.stderr)
+
+    def test_workers_and_stats_json(self):
+        ws = json.loads(self.cli("workers", "--json").stdout)
+        mine = [w for w in ws if w["pid"] == self.worker.pid]
+        self.assertEqual(len(mine), 1, ws)
+        self.assertEqual(mine[0]["concurrency"], 4)
+        self.assertEqual(mine[0]["queues"], "system")
+        self.assertIn(self.worker.worker_id, self.cli("workers").stdout)
+        for _ in range(3):
+            self.assertEqual(self.cli("submit", "system.noop", "--wait").returncode, 0)
+        # Stats are flushed by the worker about once a second.
+        stats = wait_for(lambda: json.loads(self.cli("stats", "--json").stdout).get("system.noop", {})
+                         .get("ok", 0) >= 3 and json.loads(self.cli("stats", "--json").stdout), 10,
+                         what="noop stats")
+        self.assertGreaterEqual(stats["system.noop"]["ok"], 3)
+        self.assertGreaterEqual(stats["system.noop"]["max_ms"], 0)
+
+    def test_dead_list_retry_purge(self):
+        p = self.cli("submit", "system.fail", "--id", "deadcli", "--arg", "transient=true", "--max-attempts", "1",
+                     "--wait")
+        self.assertEqual(p.returncode, 1)
+        wait_for(lambda: env.queue_depth(self.amqp, "wharf.dead") >= 1, 15, what="a dead letter")
+        lst = json.loads(self.cli("dead", "list", "--json").stdout)
+        entry = [d for d in lst if d["id"] == "deadcli"]
+        self.assertEqual(len(entry), 1, lst)
+        self.assertEqual(entry[0]["reason"], "attempts_exhausted")
+        self.assertIn("deadcli", self.cli("dead", "list").stdout)
+        # Listing leaves the messages in the queue.
+        wait_for(lambda: env.queue_depth(self.amqp, "wharf.dead") >= 1, 15, what="dead letter still there")
+        r = self.cli("dead", "retry", "deadcli")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("deadcli requeued", r.stdout)
+        # The revived job ran again from attempt 1 (and, being a failing job, died again).
+        wait_for(lambda: env.redis().hget(self.prefix + "job:deadcli", "state") == "dead", 20, what="dead again")
+        self.assertEqual(env.redis().hget(self.prefix + "job:deadcli", "attempt"), "1")
+        self.assertEqual(self.cli("dead", "retry", "no-such").returncode, 1)
+        wait_for(lambda: env.queue_depth(self.amqp, "wharf.dead") >= 1, 15, what="dead again in queue")
+        pg = self.cli("dead", "purge")
+        self.assertEqual(pg.returncode, 0, pg.stderr)
+        self.assertRegex(pg.stdout, r"purged [1-9]\d* dead messages")
+        wait_for(lambda: env.queue_depth(self.amqp, "wharf.dead") == 0, 15, what="dead queue empty")
+
+
+if __name__ == "__main__":
+    unittest.main()
