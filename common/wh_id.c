@@ -29,7 +29,10 @@ void wh_id_new(char *out)
 {
     unsigned char raw[WH_ID_GEN_LEN];
     fill_random(raw, sizeof(raw));
-    for(int i = 0; i < WH_ID_GEN_LEN; i++)
+    /* The first character is a letter or digit (62 of them), so an id never
+     * looks like a command-line option. */
+    out[0] = alphabet[raw[0] % 62];
+    for(int i = 1; i < WH_ID_GEN_LEN; i++)
         out[i] = alphabet[raw[i] & 63];
     out[WH_ID_GEN_LEN] = '\0';
 }

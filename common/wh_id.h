@@ -1,8 +1,9 @@
 /* wh_id: job ids and randomness.
  *
  * A job id matches [A-Za-z0-9_-]{1,64}. Generated ids are 22 characters of
- * that alphabet from the kernel's CSPRNG (131 bits), so they never collide in
- * practice and are safe in Redis keys, AMQP message ids and URLs. */
+ * that alphabet from the kernel's CSPRNG (about 131 bits), starting with a
+ * letter or digit so they never look like a command-line option. They never
+ * collide in practice and are safe in Redis keys, AMQP message ids and URLs. */
 #ifndef WH_ID_H
 #define WH_ID_H
 

@@ -90,11 +90,14 @@ static bool record(wk_job *job, wh_finish *f, int64_t run_us, bool count)
     return false;
 }
 
-static void dead_letter(wk_delivery *d, wh_code code, const char *fmt_msg)
+/* Dead-letter `d`: `reason` says why it is dead, `job_code` is the job's own
+ * last error code (the same as the reason for bad input). */
+static void dead_letter(wk_delivery *d, wh_code reason, const char *job_code, const char *msg)
 {
     d->verdict = WK_DEAD;
     d->failed = true;
-    wh_err_set(&d->err, code, "", "%s", fmt_msg);
+    wh_err_set(&d->err, reason, "", "%s", msg);
+    snprintf(d->error_code, sizeof(d->error_code), "%s", job_code);
 }
 
 /* Bad input: record `failed` under the id if there is one, then dead-letter
@@ -110,7 +113,7 @@ static void reject(wk_job *job, const wh_err *why, bool known_type)
         if(!record(job, &f, -1, known_type))
             return;
     }
-    dead_letter(d, why->code, why->msg);
+    dead_letter(d, why->code, wh_code_name(why->code), why->msg);
 }
 
 /* ---- running the handler ---- */
@@ -150,7 +153,7 @@ static void on_failure(wk_job *job, const wh_start *st, int64_t run_us)
         if(record(job, &f, run_us, true)) {
             char msg[300];
             snprintf(msg, sizeof(msg), "%s: %s", code, job->err.msg);
-            dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, msg);
+            dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, code, msg);
         }
     }
     wh_log(WH_LOG_INFO, d->id, "job failed", "type", d->type, "error", code, "state", f.state, NULL);
@@ -235,11 +238,11 @@ void wk_exec(wk_thread *t, wk_delivery *d)
             wh_finish f = {.type = d->type, .state = "dead", .error = "redelivery_limit",
                            .error_message = "delivered too many times without finishing"};
             if(record(&job, &f, -1, true))
-                dead_letter(d, WH_E_REDELIVERY_LIMIT, f.error_message);
+                dead_letter(d, WH_E_REDELIVERY_LIMIT, f.error, f.error_message);
         } else if(strcmp(st.state, "dead") == 0) {
             /* Dead but redelivered: the copy in wharf.dead may not have been
              * confirmed, so publish it again (at-least-once). */
-            dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, st.error);
+            dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, st.error, "dead; delivered again, copied again");
         }
         /* Any other terminal state: already done; ack and skip. */
     }

@@ -150,7 +150,7 @@ static bool add_pending(wk_loop *L, uint64_t seq, uint64_t tag, const char *msgi
 static wh_code republish(wk_loop *L, wk_delivery *d, wh_err *err)
 {
     char ms[16], body_size[24];
-    wh_amqp_field h[8];
+    wh_amqp_field h[10];
     int n = 0;
     h[n++] = (wh_amqp_field){WH_HDR_SCHEMA, NULL, 1};
     const char *exchange, *key;
@@ -162,6 +162,7 @@ static wh_code republish(wk_loop *L, wk_delivery *d, wh_err *err)
     } else {
         h[n++] = (wh_amqp_field){"wharf-reason", wh_err_name(&d->err), 0};
         h[n++] = (wh_amqp_field){"wharf-error", d->err.msg, 0};
+        h[n++] = (wh_amqp_field){"wharf-error-code", d->error_code, 0};
         h[n++] = (wh_amqp_field){"wharf-attempts", NULL, d->attempts};
         h[n++] = (wh_amqp_field){"wharf-family", d->family >= 0 ? wh_family_name((wh_family)d->family) : "", 0};
         h[n++] = (wh_amqp_field){"wharf-dead-at", NULL, wh_now_ms()};

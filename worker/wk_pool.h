@@ -41,6 +41,7 @@ typedef struct wk_delivery {
     char id[WH_ID_MAX + 1];    /* "" when the id did not parse */
     char type[WH_TYPE_MAX + 1];
     wh_err err;                /* WK_DEAD: reason code and message */
+    char error_code[40];       /* WK_DEAD: the job's own last error code */
 } wk_delivery;
 
 typedef struct wk_pool wk_pool;

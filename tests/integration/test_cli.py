@@ -87,6 +87,14 @@ class CliTest(unittest.TestCase):
         self.assertEqual(self.cli("status", "--json", id).stdout and
                          json.loads(self.cli("status", "--json", id).stdout)["state"], "succeeded")
 
+    def test_ids_that_start_with_a_dash_work_after_double_dash(self):
+        p = self.cli("submit", "system.noop", "--id=-dash-id", "--wait")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        s = self.cli("status", "--json", "--", "-dash-id")
+        self.assertEqual(s.returncode, 0, s.stderr)
+        self.assertEqual(json.loads(s.stdout)["state"], "succeeded")
+        self.assertEqual(self.cli("wait", "--", "-dash-id").returncode, 0)
+
     def test_wait_many_exits_0_only_if_all_succeeded(self):
         ok = [self.cli("submit", "system.sleep", "--arg", "ms=200").stdout.strip() for _ in range(3)]
         w = self.cli("wait", *ok, timeout=60)

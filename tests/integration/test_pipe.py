@@ -169,6 +169,10 @@ class PipeTest(unittest.TestCase):
                 self.assertEqual(h.get("error"), reason, id)
                 self.assertTrue(h.get("error_message"), id)
         self.assertEqual(self.job("h-args")["error_message"], "args.ms: must be an integer in 0..3600000")
+        big = [m for m in msgs if m["properties"]["headers"].get("wharf-job-id") == "h-big"][0]
+        self.assertEqual(big["properties"]["headers"]["wharf-error-code"], "too_large")
+        self.assertGreater(int(big["properties"]["headers"]["wharf-body-size"]), 4096)
+        self.assertEqual(big["payload"], b"")
         self.assertTrue(w.alive())
         self.assertNotIn("AddressSanitizer", w.log_text())
 
@@ -182,6 +186,7 @@ class PipeTest(unittest.TestCase):
         msgs = self.dead_messages(1)
         hdr = msgs[0]["properties"]["headers"]
         self.assertEqual(hdr["wharf-reason"], "attempts_exhausted")
+        self.assertEqual(hdr["wharf-error-code"], "flaky")
         self.assertEqual(hdr["wharf-attempts"], 3)
         self.assertEqual(hdr["wharf-job-id"], "flaky")
         stats = {}
@@ -273,6 +278,15 @@ class PipeTest(unittest.TestCase):
         p = self.cli("submit", "system.noop", "--wait", "--timeout", "30")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertTrue(w.alive())
+
+    def test_idle_worker_keeps_its_connection_with_heartbeats(self):
+        # With a 1 s heartbeat the broker closes a silent connection after ~2 s;
+        # an idle worker must keep answering and still consume afterwards.
+        w = self.worker(extra_env={"WHARF_AMQP_HEARTBEAT_S": "1"})
+        time.sleep(5)
+        p = self.cli("submit", "system.noop", "--wait", "--timeout", "20")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("broker connection lost", w.log_text())
 
     def test_queue_type_conflict_fails_at_start(self):
         env.start_worker(self.amqp, self.prefix, queue_type="quorum").stop()

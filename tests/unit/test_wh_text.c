@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "wh_env.h"
+#include "wh_id.h"
 #include "wh_text.h"
 
 #define U(s) wh_utf8_valid(s, sizeof(s) - 1)
@@ -42,8 +43,24 @@ static void test_idents(void **state)
     assert_false(wh_env_target_valid("web 1", 5));
 }
 
+static void test_generated_ids(void **state)
+{
+    (void)state;
+    for(int i = 0; i < 20000; i++) {
+        char id[WH_ID_GEN_LEN + 1];
+        wh_id_new(id);
+        assert_int_equal(strlen(id), WH_ID_GEN_LEN);
+        assert_true(wh_id_valid(id, strlen(id)));
+        assert_true(strchr(WH_CS_ALNUM, id[0]) != NULL);
+    }
+    assert_false(wh_id_valid("", 0));
+    assert_false(wh_id_valid("a:b", 3));
+    assert_true(wh_id_valid("-leading-dash", 13));
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_utf8), cmocka_unit_test(test_idents)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_utf8), cmocka_unit_test(test_idents),
+                                       cmocka_unit_test(test_generated_ids)};
     return cmocka_run_group_tests_name("wh_text", tests, NULL, NULL);
 }
