@@ -1,5 +1,7 @@
-/* wh_amqp: librabbitmq-c adapter. See wh_amqp.h for the design note. */
-#include "wh_amqp.h"
+/* wh_amqp: librabbitmq-c adapter, connection side: connect, RPCs,
+ * publishing and acks. Incoming frames are read in wh_amqp_read.c. See
+ * wh_amqp.h for the design note. */
+#include "wh_amqp_int.h"
 
 #include <amqp.h>
 #include <amqp_ssl_socket.h>
@@ -8,28 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_CHANNELS 8 /* channels we track confirm sequences for */
-#define MAX_CONSUMERS 8
-
-struct wh_amqp {
-    amqp_connection_state_t conn;
-    bool alive;
-    int timeout_ms;
-    size_t body_cap;
-    uint64_t seq[MAX_CHANNELS];         /* last publish sequence per channel */
-    bool confirming[MAX_CHANNELS];
-    char consumers[MAX_CONSUMERS][128]; /* tags of our consumers on channel 1.. */
-    uint16_t consumer_ch[MAX_CONSUMERS];
-    int nconsumers;
-};
-
-static amqp_bytes_t B(const char *s)
+amqp_bytes_t wh_amqp__bytes(const char *s)
 {
     return amqp_cstring_bytes(s ? s : "");
 }
 
-/* Copy amqp bytes into a C string buffer, cut to fit. */
-static void copy_bytes(char *dst, size_t cap, amqp_bytes_t b)
+void wh_amqp__copy(char *dst, size_t cap, amqp_bytes_t b)
 {
     size_t n = b.len < cap - 1 ? b.len : cap - 1;
     if(n)
@@ -37,14 +23,13 @@ static void copy_bytes(char *dst, size_t cap, amqp_bytes_t b)
     dst[n] = '\0';
 }
 
-static struct timeval tv_ms(int ms)
+struct timeval wh_amqp__tv(int ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     return tv;
 }
 
-/* Mark the connection unusable and describe why. */
-static wh_code broken(wh_amqp *c, wh_err *err, const char *what, const char *why)
+wh_code wh_amqp__broken(wh_amqp *c, wh_err *err, const char *what, const char *why)
 {
     c->alive = false;
     return wh_err_set(err, WH_E_BROKER, "", "amqp %s: %s", what, why);
@@ -52,22 +37,22 @@ static wh_code broken(wh_amqp *c, wh_err *err, const char *what, const char *why
 
 /* Interpret an RPC reply. Server closes are answered with close-ok so the
  * broker logs a clean close; either way the connection is then dead. */
-static wh_code rpc_check(wh_amqp *c, amqp_rpc_reply_t r, uint16_t ch, const char *what, wh_err *err)
+wh_code wh_amqp__rpc_check(wh_amqp *c, amqp_rpc_reply_t r, uint16_t ch, const char *what, wh_err *err)
 {
     char text[256];
     switch(r.reply_type) {
     case AMQP_RESPONSE_NORMAL:
         return WH_OK;
     case AMQP_RESPONSE_NONE:
-        return broken(c, err, what, "missing RPC reply");
+        return wh_amqp__broken(c, err, what, "missing RPC reply");
     case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-        return broken(c, err, what, amqp_error_string2(r.library_error));
+        return wh_amqp__broken(c, err, what, amqp_error_string2(r.library_error));
     default:
         break;
     }
     if(r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
         amqp_connection_close_t *m = r.reply.decoded;
-        copy_bytes(text, sizeof(text), m->reply_text);
+        wh_amqp__copy(text, sizeof(text), m->reply_text);
         amqp_connection_close_ok_t ok = {0};
         amqp_send_method(c->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
         c->alive = false;
@@ -75,7 +60,7 @@ static wh_code rpc_check(wh_amqp *c, amqp_rpc_reply_t r, uint16_t ch, const char
     }
     if(r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
         amqp_channel_close_t *m = r.reply.decoded;
-        copy_bytes(text, sizeof(text), m->reply_text);
+        wh_amqp__copy(text, sizeof(text), m->reply_text);
         amqp_channel_close_ok_t ok = {0};
         amqp_send_method(c->conn, ch, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
         c->alive = false;
@@ -84,7 +69,7 @@ static wh_code rpc_check(wh_amqp *c, amqp_rpc_reply_t r, uint16_t ch, const char
         wh_code code = m->reply_code == 406 ? WH_E_CONFLICT : m->reply_code == 404 ? WH_E_NOT_FOUND : WH_E_BROKER;
         return wh_err_set(err, code, "", "amqp %s: %s", what, text);
     }
-    return broken(c, err, what, "unexpected server reply");
+    return wh_amqp__broken(c, err, what, "unexpected server reply");
 }
 
 static void client_properties(amqp_table_t *t, amqp_table_entry_t *e, amqp_table_entry_t *caps_e,
@@ -122,19 +107,19 @@ static wh_code open_socket(wh_amqp *c, const struct amqp_connection_info *ci, wh
             amqp_ssl_socket_set_verify_hostname(s, 1);
             const char *ca = getenv("WHARF_AMQP_CACERT");
             if(amqp_ssl_socket_set_cacert(s, ca ? ca : "/etc/ssl/certs/ca-certificates.crt") != AMQP_STATUS_OK)
-                return broken(c, err, "tls", "cannot load CA certificates");
+                return wh_amqp__broken(c, err, "tls", "cannot load CA certificates");
         }
     } else {
         s = amqp_tcp_socket_new(c->conn);
     }
     if(!s)
-        return broken(c, err, "connect", "cannot create socket");
-    struct timeval tv = tv_ms(c->timeout_ms);
+        return wh_amqp__broken(c, err, "connect", "cannot create socket");
+    struct timeval tv = wh_amqp__tv(c->timeout_ms);
     int st = amqp_socket_open_noblock(s, ci->host, ci->port, &tv);
     if(st != AMQP_STATUS_OK) {
         char why[300];
         snprintf(why, sizeof(why), "%s:%d: %s", ci->host, ci->port, amqp_error_string2(st));
-        return broken(c, err, "connect", why);
+        return wh_amqp__broken(c, err, "connect", why);
     }
     return WH_OK;
 }
@@ -147,8 +132,8 @@ static wh_code login(wh_amqp *c, const wh_amqp_opts *o, const struct amqp_connec
     amqp_rpc_reply_t r = amqp_login_with_properties(c->conn, ci->vhost, 0, 131072, o->heartbeat_s, &props,
                                                     AMQP_SASL_METHOD_PLAIN, ci->user, ci->password);
     if(r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_CONNECTION_CLOSED)
-        return broken(c, err, "login", "refused (wrong user or password, or no access to the vhost)");
-    return rpc_check(c, r, 0, "login", err);
+        return wh_amqp__broken(c, err, "login", "refused (wrong user or password, or no access to the vhost)");
+    return wh_amqp__rpc_check(c, r, 0, "login", err);
 }
 
 wh_amqp *wh_amqp_connect(const wh_amqp_opts *o, wh_err *err)
@@ -176,7 +161,7 @@ wh_amqp *wh_amqp_connect(const wh_amqp_opts *o, wh_err *err)
         ci.vhost = "/";
     c->conn = amqp_new_connection();
     c->alive = c->conn != NULL;
-    struct timeval tv = tv_ms(c->timeout_ms);
+    struct timeval tv = wh_amqp__tv(c->timeout_ms);
     wh_code rc = c->conn ? WH_OK : wh_err_set(err, WH_E_NOMEM, "", "out of memory");
     if(!rc) {
         amqp_set_handshake_timeout(c->conn, &tv);
@@ -220,15 +205,15 @@ bool wh_amqp_buffered(const wh_amqp *c)
 wh_code wh_amqp_channel_open(wh_amqp *c, uint16_t ch, wh_err *err)
 {
     amqp_channel_open(c->conn, ch);
-    return rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "channel.open", err);
+    return wh_amqp__rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "channel.open", err);
 }
 
 wh_code wh_amqp_confirm_select(wh_amqp *c, uint16_t ch, wh_err *err)
 {
-    if(ch >= MAX_CHANNELS)
+    if(ch >= WH_AMQP_CHANNELS)
         return wh_err_set(err, WH_E_INTERNAL, "", "amqp: channel %u out of range", ch);
     amqp_confirm_select(c->conn, ch);
-    wh_code rc = rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "confirm.select", err);
+    wh_code rc = wh_amqp__rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "confirm.select", err);
     if(!rc) {
         c->confirming[ch] = true;
         c->seq[ch] = 0;
@@ -239,7 +224,7 @@ wh_code wh_amqp_confirm_select(wh_amqp *c, uint16_t ch, wh_err *err)
 wh_code wh_amqp_qos(wh_amqp *c, uint16_t ch, uint16_t prefetch, wh_err *err)
 {
     amqp_basic_qos(c->conn, ch, 0, prefetch, 0);
-    return rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "basic.qos", err);
+    return wh_amqp__rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "basic.qos", err);
 }
 
 /* Build an AMQP table from fields; `e` must have room for n entries. */
@@ -262,7 +247,7 @@ static amqp_table_t make_table(const wh_amqp_field *f, int n, amqp_table_entry_t
 wh_code wh_amqp_declare_exchange(wh_amqp *c, uint16_t ch, const char *name, const char *type, wh_err *err)
 {
     amqp_exchange_declare(c->conn, ch, B(name), B(type), 0, 1, 0, 0, amqp_empty_table);
-    return rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "exchange.declare", err);
+    return wh_amqp__rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "exchange.declare", err);
 }
 
 wh_code wh_amqp_declare_queue(wh_amqp *c, uint16_t ch, const char *name, const wh_amqp_field *args, int nargs,
@@ -275,7 +260,7 @@ wh_code wh_amqp_declare_queue(wh_amqp *c, uint16_t ch, const char *name, const w
         amqp_queue_declare(c->conn, ch, B(name), 0, 1, 0, 0, make_table(args, nargs, e));
     char what[300];
     snprintf(what, sizeof(what), "queue.declare %s", name);
-    wh_code rc = rpc_check(c, amqp_get_rpc_reply(c->conn), ch, what, err);
+    wh_code rc = wh_amqp__rpc_check(c, amqp_get_rpc_reply(c->conn), ch, what, err);
     if(!rc && ok && messages)
         *messages = ok->message_count;
     return rc;
@@ -287,7 +272,7 @@ wh_code wh_amqp_queue_count(wh_amqp *c, uint16_t ch, const char *name, uint32_t 
     amqp_queue_declare_ok_t *ok = amqp_queue_declare(c->conn, ch, B(name), 1, 0, 0, 0, amqp_empty_table);
     char what[300];
     snprintf(what, sizeof(what), "queue %s", name);
-    wh_code rc = rpc_check(c, amqp_get_rpc_reply(c->conn), ch, what, err);
+    wh_code rc = wh_amqp__rpc_check(c, amqp_get_rpc_reply(c->conn), ch, what, err);
     if(!rc && ok) {
         if(messages)
             *messages = ok->message_count;
@@ -304,13 +289,13 @@ wh_code wh_amqp_bind(wh_amqp *c, uint16_t ch, const char *queue, const char *exc
     if(nargs > WH_AMQP_MAX_HEADERS)
         return wh_err_set(err, WH_E_INTERNAL, "", "amqp: too many binding arguments");
     amqp_queue_bind(c->conn, ch, B(queue), B(exchange), B(key), make_table(args, nargs, e));
-    return rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "queue.bind", err);
+    return wh_amqp__rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "queue.bind", err);
 }
 
 wh_code wh_amqp_purge(wh_amqp *c, uint16_t ch, const char *queue, uint32_t *purged, wh_err *err)
 {
     amqp_queue_purge_ok_t *ok = amqp_queue_purge(c->conn, ch, B(queue));
-    wh_code rc = rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "queue.purge", err);
+    wh_code rc = wh_amqp__rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "queue.purge", err);
     if(!rc && ok && purged)
         *purged = ok->message_count;
     return rc;
@@ -318,13 +303,13 @@ wh_code wh_amqp_purge(wh_amqp *c, uint16_t ch, const char *queue, uint32_t *purg
 
 wh_code wh_amqp_consume(wh_amqp *c, uint16_t ch, const char *queue, wh_err *err)
 {
-    if(c->nconsumers == MAX_CONSUMERS)
+    if(c->nconsumers == WH_AMQP_CONSUMERS)
         return wh_err_set(err, WH_E_INTERNAL, "", "amqp: too many consumers");
     amqp_basic_consume_ok_t *ok = amqp_basic_consume(c->conn, ch, B(queue), amqp_empty_bytes, 0, 0, 0,
                                                      amqp_empty_table);
-    wh_code rc = rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "basic.consume", err);
+    wh_code rc = wh_amqp__rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "basic.consume", err);
     if(!rc && ok) {
-        copy_bytes(c->consumers[c->nconsumers], sizeof(c->consumers[0]), ok->consumer_tag);
+        wh_amqp__copy(c->consumers[c->nconsumers], sizeof(c->consumers[0]), ok->consumer_tag);
         c->consumer_ch[c->nconsumers++] = ch;
     }
     return rc;
@@ -337,7 +322,7 @@ wh_code wh_amqp_cancel_all(wh_amqp *c, uint16_t ch, wh_err *err)
         if(c->consumer_ch[i] != ch || !c->consumers[i][0])
             continue;
         amqp_basic_cancel(c->conn, ch, B(c->consumers[i]));
-        wh_code rc = rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "basic.cancel", err);
+        wh_code rc = wh_amqp__rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "basic.cancel", err);
         c->consumers[i][0] = '\0';
         if(rc && !first)
             first = rc;
@@ -374,8 +359,8 @@ wh_code wh_amqp_publish(wh_amqp *c, uint16_t ch, const char *exchange, const cha
     amqp_bytes_t body = {m->len, (void *)m->body};
     int st = amqp_basic_publish(c->conn, ch, B(exchange), B(key), mandatory, 0, &p, body);
     if(st != AMQP_STATUS_OK)
-        return broken(c, err, "publish", amqp_error_string2(st));
-    if(ch < MAX_CHANNELS && c->confirming[ch] && seq)
+        return wh_amqp__broken(c, err, "publish", amqp_error_string2(st));
+    if(ch < WH_AMQP_CHANNELS && c->confirming[ch] && seq)
         *seq = ++c->seq[ch];
     return WH_OK;
 }
@@ -383,211 +368,12 @@ wh_code wh_amqp_publish(wh_amqp *c, uint16_t ch, const char *exchange, const cha
 wh_code wh_amqp_ack(wh_amqp *c, uint16_t ch, uint64_t tag, bool multiple, wh_err *err)
 {
     int st = amqp_basic_ack(c->conn, ch, tag, multiple);
-    return st == AMQP_STATUS_OK ? WH_OK : broken(c, err, "basic.ack", amqp_error_string2(st));
+    return st == AMQP_STATUS_OK ? WH_OK : wh_amqp__broken(c, err, "basic.ack", amqp_error_string2(st));
 }
 
 wh_code wh_amqp_nack(wh_amqp *c, uint16_t ch, uint64_t tag, bool multiple, bool requeue, wh_err *err)
 {
     int st = amqp_basic_nack(c->conn, ch, tag, multiple, requeue);
-    return st == AMQP_STATUS_OK ? WH_OK : broken(c, err, "basic.nack", amqp_error_string2(st));
+    return st == AMQP_STATUS_OK ? WH_OK : wh_amqp__broken(c, err, "basic.nack", amqp_error_string2(st));
 }
 
-static void copy_headers(wh_amqp_event *ev, const amqp_table_t *t)
-{
-    for(int i = 0; i < t->num_entries && ev->nheaders < WH_AMQP_MAX_HEADERS; i++) {
-        const amqp_table_entry_t *e = &t->entries[i];
-        wh_amqp_header *h = &ev->headers[ev->nheaders];
-        const amqp_field_value_t *v = &e->value;
-        h->is_num = true;
-        switch(v->kind) {
-        case AMQP_FIELD_KIND_I8: h->num = v->value.i8; break;
-        case AMQP_FIELD_KIND_U8: h->num = v->value.u8; break;
-        case AMQP_FIELD_KIND_I16: h->num = v->value.i16; break;
-        case AMQP_FIELD_KIND_U16: h->num = v->value.u16; break;
-        case AMQP_FIELD_KIND_I32: h->num = v->value.i32; break;
-        case AMQP_FIELD_KIND_U32: h->num = v->value.u32; break;
-        case AMQP_FIELD_KIND_I64: h->num = v->value.i64; break;
-        case AMQP_FIELD_KIND_U64: h->num = (int64_t)v->value.u64; break;
-        case AMQP_FIELD_KIND_TIMESTAMP: h->num = (int64_t)v->value.u64; break;
-        case AMQP_FIELD_KIND_BOOLEAN: h->num = v->value.boolean; break;
-        case AMQP_FIELD_KIND_UTF8:
-        case AMQP_FIELD_KIND_BYTES:
-            h->is_num = false;
-            copy_bytes(h->str, sizeof(h->str), v->value.bytes);
-            break;
-        default: continue; /* tables, arrays, floats: not used by wharf */
-        }
-        if(h->is_num)
-            snprintf(h->str, sizeof(h->str), "%lld", (long long)h->num);
-        copy_bytes(h->key, sizeof(h->key), e->key);
-        ev->nheaders++;
-    }
-}
-
-static wh_code wait_frame(wh_amqp *c, uint16_t ch, uint8_t type, amqp_frame_t *f, wh_err *err)
-{
-    struct timeval tv = tv_ms(c->timeout_ms);
-    int st = amqp_simple_wait_frame_noblock(c->conn, f, &tv);
-    if(st != AMQP_STATUS_OK)
-        return broken(c, err, "read content", amqp_error_string2(st));
-    if(f->frame_type != type || f->channel != ch)
-        return broken(c, err, "read content", "unexpected frame inside a message");
-    return WH_OK;
-}
-
-/* Read the header and body frames that follow a deliver/get-ok/return. The
- * size cap is enforced here, before any allocation for the body. */
-static wh_code read_content(wh_amqp *c, uint16_t ch, wh_amqp_event *ev, wh_err *err)
-{
-    amqp_frame_t f;
-    wh_code rc = wait_frame(c, ch, AMQP_FRAME_HEADER, &f, err);
-    if(rc)
-        return rc;
-    ev->body_size = f.payload.properties.body_size;
-    const amqp_basic_properties_t *p = f.payload.properties.decoded;
-    if(p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG)
-        copy_bytes(ev->message_id, sizeof(ev->message_id), p->message_id);
-    if(p->_flags & AMQP_BASIC_TYPE_FLAG)
-        copy_bytes(ev->type, sizeof(ev->type), p->type);
-    if(p->_flags & AMQP_BASIC_HEADERS_FLAG)
-        copy_headers(ev, &p->headers);
-    ev->too_large = ev->body_size > c->body_cap;
-    if(!ev->too_large && !(ev->body = malloc(ev->body_size ? ev->body_size : 1)))
-        return broken(c, err, "read content", "out of memory");
-    uint64_t got = 0;
-    while(got < ev->body_size) {
-        if((rc = wait_frame(c, ch, AMQP_FRAME_BODY, &f, err)))
-            return rc;
-        size_t n = f.payload.body_fragment.len;
-        if(n > ev->body_size - got)
-            return broken(c, err, "read content", "body longer than declared");
-        if(ev->body)
-            memcpy(ev->body + got, f.payload.body_fragment.bytes, n);
-        got += n;
-    }
-    ev->len = ev->body ? (size_t)ev->body_size : 0;
-    return WH_OK;
-}
-
-static wh_code on_close(wh_amqp *c, const amqp_frame_t *f, wh_err *err)
-{
-    char why[300];
-    const amqp_channel_close_t *m = f->payload.method.decoded; /* same layout as connection.close */
-    char text[256];
-    copy_bytes(text, sizeof(text), m->reply_text);
-    snprintf(why, sizeof(why), "closed by broker: %u %s", m->reply_code, text);
-    if(f->payload.method.id == AMQP_CHANNEL_CLOSE_METHOD) {
-        amqp_channel_close_ok_t ok = {0};
-        amqp_send_method(c->conn, f->channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
-    } else {
-        amqp_connection_close_ok_t ok = {0};
-        amqp_send_method(c->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-    }
-    return broken(c, err, "session", why);
-}
-
-static wh_code on_method(wh_amqp *c, const amqp_frame_t *f, wh_amqp_event *ev, wh_err *err)
-{
-    const void *d = f->payload.method.decoded;
-    ev->channel = f->channel;
-    switch(f->payload.method.id) {
-    case AMQP_BASIC_DELIVER_METHOD: {
-        const amqp_basic_deliver_t *m = d;
-        ev->kind = WH_AMQP_EV_DELIVERY;
-        ev->tag = m->delivery_tag;
-        ev->redelivered = m->redelivered;
-        copy_bytes(ev->routing_key, sizeof(ev->routing_key), m->routing_key);
-        return read_content(c, f->channel, ev, err);
-    }
-    case AMQP_BASIC_ACK_METHOD:
-    case AMQP_BASIC_NACK_METHOD: {
-        const amqp_basic_ack_t *m = d; /* nack shares the leading fields */
-        ev->kind = WH_AMQP_EV_CONFIRM;
-        ev->tag = m->delivery_tag;
-        ev->multiple = m->multiple;
-        ev->nack = f->payload.method.id == AMQP_BASIC_NACK_METHOD;
-        return WH_OK;
-    }
-    case AMQP_BASIC_RETURN_METHOD: {
-        const amqp_basic_return_t *m = d;
-        ev->kind = WH_AMQP_EV_RETURN;
-        ev->reply_code = m->reply_code;
-        copy_bytes(ev->reply_text, sizeof(ev->reply_text), m->reply_text);
-        copy_bytes(ev->routing_key, sizeof(ev->routing_key), m->routing_key);
-        return read_content(c, f->channel, ev, err);
-    }
-    case AMQP_BASIC_CANCEL_METHOD:
-        ev->kind = WH_AMQP_EV_CANCEL;
-        return WH_OK;
-    case AMQP_CONNECTION_BLOCKED_METHOD:
-        ev->kind = WH_AMQP_EV_BLOCKED;
-        copy_bytes(ev->reply_text, sizeof(ev->reply_text), ((const amqp_connection_blocked_t *)d)->reason);
-        return WH_OK;
-    case AMQP_CONNECTION_UNBLOCKED_METHOD:
-        ev->kind = WH_AMQP_EV_UNBLOCKED;
-        return WH_OK;
-    case AMQP_CHANNEL_CLOSE_METHOD:
-    case AMQP_CONNECTION_CLOSE_METHOD:
-        return on_close(c, f, err);
-    default:
-        return WH_OK; /* stray replies (e.g. a late cancel-ok) carry nothing */
-    }
-}
-
-wh_code wh_amqp_next(wh_amqp *c, int timeout_ms, wh_amqp_event *ev, wh_err *err)
-{
-    memset(ev, 0, offsetof(wh_amqp_event, headers));
-    if(!c->alive)
-        return wh_err_set(err, WH_E_BROKER, "", "amqp: connection is closed");
-    struct timeval tv = tv_ms(timeout_ms < 0 ? 0 : timeout_ms);
-    amqp_frame_t f;
-    int st = amqp_simple_wait_frame_noblock(c->conn, &f, &tv);
-    if(st == AMQP_STATUS_TIMEOUT)
-        return WH_OK;
-    if(st != AMQP_STATUS_OK)
-        return broken(c, err, "connection", amqp_error_string2(st));
-    wh_code rc = f.frame_type == AMQP_FRAME_METHOD ? on_method(c, &f, ev, err)
-                                                   : broken(c, err, "connection", "unexpected content frame");
-    if(rc)
-        wh_amqp_event_clear(ev);
-    amqp_maybe_release_buffers(c->conn);
-    return rc;
-}
-
-wh_code wh_amqp_get(wh_amqp *c, uint16_t ch, const char *queue, wh_amqp_event *ev, bool *empty, wh_err *err)
-{
-    memset(ev, 0, offsetof(wh_amqp_event, headers));
-    *empty = false;
-    amqp_rpc_reply_t r = amqp_basic_get(c->conn, ch, B(queue), 0);
-    wh_code rc = rpc_check(c, r, ch, "basic.get", err);
-    if(rc)
-        return rc;
-    if(r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD) {
-        *empty = true;
-        return WH_OK;
-    }
-    const amqp_basic_get_ok_t *m = r.reply.decoded;
-    ev->kind = WH_AMQP_EV_DELIVERY;
-    ev->channel = ch;
-    ev->tag = m->delivery_tag;
-    ev->redelivered = m->redelivered;
-    copy_bytes(ev->routing_key, sizeof(ev->routing_key), m->routing_key);
-    rc = read_content(c, ch, ev, err);
-    amqp_maybe_release_buffers(c->conn);
-    return rc;
-}
-
-void wh_amqp_event_clear(wh_amqp_event *ev)
-{
-    free(ev->body);
-    ev->body = NULL;
-    ev->len = 0;
-}
-
-const wh_amqp_header *wh_amqp_event_header(const wh_amqp_event *ev, const char *key)
-{
-    for(int i = 0; i < ev->nheaders; i++)
-        if(strcmp(ev->headers[i].key, key) == 0)
-            return &ev->headers[i];
-    return NULL;
-}

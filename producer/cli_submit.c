@@ -83,7 +83,18 @@ static bool validate(const char *type, const char *args_json)
     return ok;
 }
 
-int cli_submit(cli *c, int argc, char **argv)
+/* What `wharf submit` was asked to do. */
+typedef struct submit_opts {
+    wharf_job job;
+    const char *kvs[MAX_ARGS];  /* --arg KEY=VALUE */
+    int nkv;
+    const char *args_json;      /* --args-json */
+    bool wait, check;
+    int wait_timeout;           /* s; -1: forever */
+} submit_opts;
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_submit(int argc, char **argv, submit_opts *o)
 {
     static const struct option opts[] = {
         {"target", required_argument, NULL, 't'}, {"arg", required_argument, NULL, 'a'},
@@ -92,25 +103,22 @@ int cli_submit(cli *c, int argc, char **argv)
         {"wait", no_argument, NULL, 'w'}, {"timeout", required_argument, NULL, 'o'},
         {"no-validate", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const cli_cmd *self = cli_find("submit");
-    wharf_job job = {0};
-    const char *kvs[MAX_ARGS], *args_json = NULL;
-    int nkv = 0, wait_timeout = -1, o;
-    bool wait = false, check = true;
-    while((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch(o) {
-        case 't': job.target = optarg; break;
+    int opt;
+    while((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch(opt) {
+        case 't': o->job.target = optarg; break;
         case 'a':
-            if(nkv == MAX_ARGS)
+            if(o->nkv == MAX_ARGS)
                 return cli_error(CLI_USAGE, "at most %d --arg options", MAX_ARGS);
-            kvs[nkv++] = optarg;
+            o->kvs[o->nkv++] = optarg;
             break;
-        case 'j': args_json = optarg; break;
-        case 'i': job.id = optarg; break;
-        case 'm': if(!cli_int("--max-attempts", optarg, 1, 100, &job.max_attempts)) return CLI_USAGE; break;
-        case 'T': if(!cli_int("--job-timeout", optarg, 1, 2592000, &job.timeout_s)) return CLI_USAGE; break;
-        case 'w': wait = true; break;
-        case 'n': check = false; break;
-        case 'o': if(!cli_int("--timeout", optarg, 0, 31536000, &wait_timeout)) return CLI_USAGE; break;
+        case 'j': o->args_json = optarg; break;
+        case 'i': o->job.id = optarg; break;
+        case 'm': if(!cli_int("--max-attempts", optarg, 1, 100, &o->job.max_attempts)) return CLI_USAGE; break;
+        case 'T': if(!cli_int("--job-timeout", optarg, 1, 2592000, &o->job.timeout_s)) return CLI_USAGE; break;
+        case 'w': o->wait = true; break;
+        case 'o': if(!cli_int("--timeout", optarg, 0, 31536000, &o->wait_timeout)) return CLI_USAGE; break;
+        case 'n': o->check = false; break;
         case 'h': return cli_usage(self, stdout);
         default: return cli_usage(self, stderr);
         }
@@ -118,19 +126,28 @@ int cli_submit(cli *c, int argc, char **argv)
     if(optind != argc - 1)
         return optind >= argc ? cli_error(CLI_USAGE, "submit: missing TYPE (e.g. system.noop)")
                               : cli_error(CLI_USAGE, "submit: unexpected argument \"%s\"", argv[optind + 1]);
-    job.type = argv[optind];
-    char *args = build_args(args_json, kvs, nkv);
+    o->job.type = argv[optind];
+    return -1;
+}
+
+int cli_submit(cli *c, int argc, char **argv)
+{
+    submit_opts o = {.check = true, .wait_timeout = -1};
+    int st = parse_submit(argc, argv, &o);
+    if(st >= 0)
+        return st;
+    char *args = build_args(o.args_json, o.kvs, o.nkv);
     if(!args)
         return CLI_USAGE;
-    job.args_json = args;
-    if(check && !validate(job.type, args)) {
+    o.job.args_json = args;
+    if(o.check && !validate(o.job.type, args)) {
         free(args);
         return CLI_USAGE;
     }
     wharf_client *client = cli_client(c);
     wharf_submitted s;
     wharf_error err;
-    int rc = client ? wharf_submit(client, &job, &s, &err) : -1;
+    int rc = client ? wharf_submit(client, &o.job, &s, &err) : -1;
     free(args);
     if(rc > 0)
         return cli_error(rc == WH_E_BAD_ARGS || rc == WH_E_BAD_ENVELOPE || rc == WH_E_UNKNOWN_TYPE ? CLI_USAGE
@@ -142,7 +159,7 @@ int cli_submit(cli *c, int argc, char **argv)
     fflush(stdout);
     if(!s.created)
         fprintf(stderr, "wharf: job %s already exists (state %s); nothing was enqueued\n", s.id, s.state);
-    return wait ? cli_wait_one(c, s.id, wait_timeout) : CLI_OK;
+    return o.wait ? cli_wait_one(c, s.id, o.wait_timeout) : CLI_OK;
 }
 
 static void draw_bar(const char *id, const char *state, int pct, const char *step)

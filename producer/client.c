@@ -307,6 +307,44 @@ static wh_code encode_one(wharf_client *c, const wharf_job *j, batch *b, size_t 
     return WH_OK;
 }
 
+/* Enqueue every encoded job in one round trip, then publish the new ones;
+ * confirms are read as we go so no buffer fills up. */
+static int enqueue_and_publish(wharf_client *c, batch *b, size_t n, wharf_submitted *out, wharf_error *errs)
+{
+    wh_err e, batch_err;
+    int first = 0;
+    size_t good = 0, *idx = calloc(n ? n : 1, sizeof(*idx));
+    wh_env_spec *specs = calloc(n ? n : 1, sizeof(*specs));
+    int *maxa = calloc(n ? n : 1, sizeof(*maxa));
+    for(size_t i = 0; idx && specs && maxa && i < n; i++)
+        if(b->ok[i]) { /* compact the good ones to the front */
+            idx[good] = i;
+            specs[good] = b->specs[i];
+            maxa[good++] = b->max_attempts[i];
+        }
+    wh_code rc = idx && specs && maxa ? WH_OK : wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
+    if(!rc && good)
+        rc = wh_status_enqueue_many(c->redis, c->cfg.redis_prefix, specs, maxa, good, b->created, b->states, &e);
+    for(size_t j = 0; j < good; j++) {
+        size_t i = idx[j];
+        if(rc) {
+            first = first ? first : fail(errs ? &errs[i] : NULL, &e);
+            continue;
+        }
+        snprintf(out[i].state, sizeof(out[i].state), "%s", b->states[j]);
+        if(!(out[i].created = b->created[j]))
+            continue;
+        if(publish_one(c, &b->specs[i], b->bodies[i], b->lens[i], &out[i], &b->slots[i], &e) != WH_OK && !first)
+            first = fail(errs ? &errs[i] : NULL, &e);
+        if(j % DRAIN_EVERY == DRAIN_EVERY - 1 && c->amqp)
+            await_confirms(c, b->slots, out, n, 0, &batch_err);
+    }
+    free(idx);
+    free(specs);
+    free(maxa);
+    return first;
+}
+
 int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_submitted *out, wharf_error *errs)
 {
     batch b;
@@ -317,44 +355,12 @@ int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_su
         wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
         return fail(errs, &e);
     }
-    /* 1. Encode; a bad job fails alone. */
-    size_t good = 0;
-    for(size_t i = 0; i < n; i++) {
+    for(size_t i = 0; i < n; i++) /* a job that does not encode fails alone */
         if(encode_one(c, &jobs[i], &b, i, &out[i], &e) != WH_OK && !first)
             first = fail(errs ? &errs[i] : NULL, &e);
-        good += b.ok[i];
-    }
-    /* 2. Enqueue every good one in one round trip (compacted to the front). */
-    size_t *idx = calloc(good ? good : 1, sizeof(*idx));
-    wh_env_spec *specs = calloc(good ? good : 1, sizeof(*specs));
-    int *maxa = calloc(good ? good : 1, sizeof(*maxa));
-    size_t k = 0;
-    for(size_t i = 0; idx && specs && maxa && i < n; i++)
-        if(b.ok[i]) {
-            idx[k] = i;
-            specs[k] = b.specs[i];
-            maxa[k++] = b.max_attempts[i];
-        }
-    wh_code rc = idx && specs && maxa ? WH_OK : wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
-    if(!rc && good)
-        rc = wh_status_enqueue_many(c->redis, c->cfg.redis_prefix, specs, maxa, good, b.created, b.states, &e);
-    for(size_t j = 0; j < good; j++) {
-        size_t i = idx[j];
-        if(rc) {
-            if(!first)
-                first = fail(errs ? &errs[i] : NULL, &e);
-            continue;
-        }
-        snprintf(out[i].state, sizeof(out[i].state), "%s", b.states[j]);
-        if(!(out[i].created = b.created[j]))
-            continue;
-        /* 3. Publish; confirms are read as we go so no buffer fills up. */
-        if(publish_one(c, &b.specs[i], b.bodies[i], b.lens[i], &out[i], &b.slots[i], &e) != WH_OK && !first)
-            first = fail(errs ? &errs[i] : NULL, &e);
-        if(j % DRAIN_EVERY == DRAIN_EVERY - 1 && c->amqp)
-            await_confirms(c, b.slots, out, n, 0, &batch_err);
-    }
-    /* 4. Wait for every confirm; undo the enqueue of any job not confirmed. */
+    int rc = enqueue_and_publish(c, &b, n, out, errs);
+    first = first ? first : rc;
+    /* Wait for every confirm; undo the enqueue of any job not confirmed. */
     wh_code brc = await_confirms(c, b.slots, out, n, c->timeout_ms, &batch_err);
     if(brc && c->amqp && !wh_amqp_alive(c->amqp)) {
         wh_amqp_free(c->amqp);
@@ -363,9 +369,6 @@ int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_su
     for(size_t i = 0; i < n; i++)
         if(settle(c, &b.slots[i], &out[i], brc, &batch_err, &e) != WH_OK && !first)
             first = fail(errs ? &errs[i] : NULL, &e);
-    free(idx);
-    free(specs);
-    free(maxa);
     batch_free(&b, n);
     return first;
 }
