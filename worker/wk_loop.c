@@ -44,6 +44,7 @@ struct wk_loop {
     int64_t connect_at;     /* mono ms: next connection attempt */
     int64_t backoff_ms;
     int fatal;              /* exit status when the config cannot work */
+    bool resync;            /* a copy was refused: reconnect and re-declare */
     wk_loop_ready_fn on_ready;
     void *ready_ud;
 };
@@ -218,11 +219,16 @@ static void on_confirm(wk_loop *L, const wh_amqp_event *ev, wh_err *err)
             L->pend[keep++] = *p;
             continue;
         }
-        /* Not stored (nack) or not routed (returned): put the original back,
-         * so its verdict is worked out again. */
-        wh_code rc = (ev->nack || p->returned) ? wh_amqp_nack(L->amqp, CH_CONSUME, p->tag, false, true, err)
-                                               : wh_amqp_ack(L->amqp, CH_CONSUME, p->tag, false, err);
-        if(rc)
+        /* A copy the broker did not store (nack) or could not route (its
+         * queue was deleted?): leave the original unacked and reconnect with
+         * backoff. The original returns to the queue, the topology is
+         * declared again, and a refusing broker cannot make us spin. */
+        if(ev->nack || p->returned) {
+            L->resync = true;
+            L->pend[keep++] = *p;
+            continue;
+        }
+        if(wh_amqp_ack(L->amqp, CH_CONSUME, p->tag, false, err))
             return;
     }
     L->npend = keep;
@@ -286,6 +292,12 @@ static void read_events(wk_loop *L)
         wh_amqp_event_clear(&ev);
         if(L->amqp && !wh_amqp_alive(L->amqp))
             disconnect(L, &err);
+        if(L->amqp && L->resync) {
+            L->resync = false;
+            wh_err_set(&err, WH_E_BROKER, "", "a retry or dead-letter copy was refused; re-declaring the topology");
+            disconnect(L, &err);
+            L->backoff_ms = L->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : L->backoff_ms * 2;
+        }
     }
 }
 

@@ -288,6 +288,23 @@ class PipeTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn("broker connection lost", w.log_text())
 
+    def test_deleted_dead_queue_is_redeclared_and_nothing_is_lost(self):
+        w = self.worker()
+        vhost = env._q(env.vhost_of(self.amqp))
+        env.mgmt("DELETE", "/api/queues/%s/wharf.dead" % vhost)
+        # Published raw: the CLI's client would declare the topology again.
+        pub = Publisher(self.amqp)
+        pub.publish(envelope("orphan", type="system.fail", args={"transient": True}, max_attempts=1),
+                    message_id="orphan")
+        pub.close()
+        self.wait_state("orphan", "dead")
+        # The copy was unroutable, so the worker reconnected, declared
+        # wharf.dead again and delivered the copy there.
+        msgs = self.dead_messages(1, timeout=30)
+        self.assertEqual(msgs[0]["properties"]["headers"]["wharf-job-id"], "orphan")
+        self.assertIn("re-declaring the topology", w.log_text())
+        self.assertTrue(w.alive())
+
     def test_queue_type_conflict_fails_at_start(self):
         env.start_worker(self.amqp, self.prefix, queue_type="quorum").stop()
         exe = os.path.join(env.bin, "wharf-worker")
