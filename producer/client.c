@@ -345,6 +345,18 @@ static int enqueue_and_publish(wharf_client *c, batch *b, size_t n, wharf_submit
     return first;
 }
 
+/* Between batches no confirm is outstanding, so anything waiting on the
+ * socket is news: typically a close the broker sent while we were idle.
+ * Reading it now lets the batch reconnect first instead of failing. */
+static void notice_idle_close(wharf_client *c)
+{
+    wh_amqp_event ev;
+    wh_err ignored;
+    while(c->amqp && wh_amqp_alive(c->amqp) && wh_amqp_next(c->amqp, 0, &ev, &ignored) == WH_OK &&
+          ev.kind != WH_AMQP_EV_NONE)
+        wh_amqp_event_clear(&ev);
+}
+
 int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_submitted *out, wharf_error *errs)
 {
     batch b;
@@ -355,6 +367,7 @@ int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_su
         wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
         return fail(errs, &e);
     }
+    notice_idle_close(c);
     for(size_t i = 0; i < n; i++) /* a job that does not encode fails alone */
         if(encode_one(c, &jobs[i], &b, i, &out[i], &e) != WH_OK && !first)
             first = fail(errs ? &errs[i] : NULL, &e);
