@@ -22,7 +22,7 @@
 #include "wh_time.h"
 #include "wh_topo.h"
 
-#define PERSIST_REPLY_TRIES 10 /* Redis error replies tolerated per write */
+#define PERSIST_REPLY_TRIES 5 /* Redis error replies tolerated per write (about 1.5 s) */
 
 typedef wh_code (*persist_fn)(wk_job *job, void *arg, wh_err *err);
 
@@ -71,6 +71,34 @@ static wh_code op_requeue(wk_job *job, void *arg, wh_err *err)
     return wh_status_requeue(job->t->redis, job->t->cfg->redis_prefix, job->env.id, job->t->worker_id, err);
 }
 
+/* Dead-letter `d`: `reason` says why it is dead, `job_code` is the job's own
+ * last error code (the same as the reason for bad input). */
+static void dead_letter(wk_delivery *d, wh_code reason, const char *job_code, const char *msg)
+{
+    d->verdict = WK_DEAD;
+    d->failed = true;
+    wh_err_set(&d->err, reason, "", "%s", msg);
+    snprintf(d->error_code, sizeof(d->error_code), "%s", job_code);
+}
+
+/* A status write could not be made. With Redis unreachable (or the worker
+ * shutting down) the delivery goes back to the queue unacked: nothing is
+ * lost and the write happens later. With Redis answering but refusing (a
+ * job key overwritten with another type, say) a retry would fail the same
+ * way forever, so the message is dead-lettered as redis_error instead. */
+static void give_up(wk_job *job, const char *what, const wh_err *err)
+{
+    if(wh_redis_connected(job->t->redis) && !wk_pool_abandoned(job->t->pool)) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "cannot %s: %s", what, err->msg);
+        wh_log(WH_LOG_ERROR, job->d->id, "status write refused; dead-lettering", "error", err->msg, NULL);
+        dead_letter(job->d, WH_E_REDIS, wh_code_name(WH_E_REDIS), msg);
+        return;
+    }
+    wh_log(WH_LOG_ERROR, job->d->id, "status write failed; requeueing", "op", what, "error", err->msg, NULL);
+    job->d->verdict = WK_REQUEUE;
+}
+
 /* Record an outcome and count it in the stats (for a known type); on a
  * write that could not be made, the delivery is requeued instead (nothing
  * was acked, nothing is lost). */
@@ -85,19 +113,8 @@ static bool record(wk_job *job, wh_finish *f, int64_t run_us, bool count)
             wk_stats_add(job->t->stats, f->type, f->state, run_us);
         return true;
     }
-    wh_log(WH_LOG_ERROR, job->d->id, "cannot record job outcome; requeueing", "error", err.msg, NULL);
-    job->d->verdict = WK_REQUEUE;
+    give_up(job, "record the job outcome", &err);
     return false;
-}
-
-/* Dead-letter `d`: `reason` says why it is dead, `job_code` is the job's own
- * last error code (the same as the reason for bad input). */
-static void dead_letter(wk_delivery *d, wh_code reason, const char *job_code, const char *msg)
-{
-    d->verdict = WK_DEAD;
-    d->failed = true;
-    wh_err_set(&d->err, reason, "", "%s", msg);
-    snprintf(d->error_code, sizeof(d->error_code), "%s", job_code);
 }
 
 /* Bad input: record `failed` under the id if there is one, then dead-letter
@@ -230,8 +247,7 @@ void wk_exec(wk_thread *t, wk_delivery *d)
         wh_start st;
         wh_err err;
         if(persist(&job, "start", op_start, &st, &err) != WH_OK) {
-            wh_log(WH_LOG_ERROR, d->id, "cannot mark job running; requeueing", "error", err.msg, NULL);
-            d->verdict = WK_REQUEUE;
+            give_up(&job, "mark the job running", &err);
         } else if(st.kind == WH_START_RUN) {
             run_handler(&job, &st);
         } else if(st.kind == WH_START_DEAD) {

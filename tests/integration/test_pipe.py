@@ -305,6 +305,20 @@ class PipeTest(unittest.TestCase):
         self.assertIn("re-declaring the topology", w.log_text())
         self.assertTrue(w.alive())
 
+    def test_a_corrupted_job_key_is_dead_lettered_not_looped(self):
+        w = self.worker()
+        self.r.set(self.prefix + "job:clobbered", "not a hash")
+        pub = Publisher(self.amqp)
+        pub.publish(envelope("clobbered"), message_id="clobbered")
+        pub.publish(envelope("fine"), message_id="fine")
+        pub.close()
+        self.wait_state("fine", "succeeded")
+        msgs = self.dead_messages(1, timeout=20)
+        hdr = msgs[0]["properties"]["headers"]
+        self.assertEqual((hdr["wharf-reason"], hdr["wharf-job-id"]), ("redis_error", "clobbered"))
+        self.assertIn("WRONGTYPE", hdr["wharf-error"])
+        self.assertTrue(w.alive())
+
     def test_queue_type_conflict_fails_at_start(self):
         env.start_worker(self.amqp, self.prefix, queue_type="quorum").stop()
         exe = os.path.join(env.bin, "wharf-worker")
