@@ -334,6 +334,43 @@ class PipeTest(unittest.TestCase):
         self.assertEqual(p.returncode, 78)
         self.assertIn("worker.concurrency", p.stderr)
 
+    def test_config_file_env_and_flags_layer_and_secrets_are_masked(self):
+        ini = os.path.join(env.tmp, "layer-%s.ini" % self.prefix.rstrip(":"))
+        with open(ini, "w") as f:
+            f.write("[amqp]\nurl = amqp://wharf:canary-Pw-123@127.0.0.1:5672/%2f\n"
+                    "[worker]\nconcurrency = 3\ngrace_s = 7\n[redis]\nprefix = fromfile:\n")
+        exe = os.path.join(env.bin, "wharf-worker")
+        e = env.child_env(self.amqp, self.prefix, extra_env={
+            "WHARF_AMQP_URL": None, "WHARF_REDIS_PREFIX": None, "WHARF_WORKER_GRACE_S": "9"})
+        p = subprocess.run([exe, "--config", ini, "-c", "5", "--check-config"], env=e, capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("concurrency = 5", p.stdout)      # flag beats file
+        self.assertIn("grace_s = 9", p.stdout)          # env beats file
+        self.assertIn("prefix = fromfile:", p.stdout)   # file beats default
+        self.assertIn("url = amqp://wharf:***@127.0.0.1:5672/%2f", p.stdout)
+        self.assertNotIn("canary-Pw-123", p.stdout + p.stderr)
+        with open(ini, "a") as f:
+            f.write("[worker]\nconcurrency = many\n")
+        bad = subprocess.run([exe, "--config", ini], env=e, capture_output=True, text=True, timeout=30)
+        self.assertEqual(bad.returncode, 78)
+        self.assertIn("worker.concurrency", bad.stderr)
+        self.assertIn(ini + ":", bad.stderr)
+        self.assertNotIn("canary-Pw-123", bad.stderr)
+
+    def test_wrong_broker_password_is_retried_and_not_logged(self):
+        url = self.amqp.replace("guest:guest@", "guest:canary-Wrong-9@")
+        exe = os.path.join(env.bin, "wharf-worker")
+        e = env.child_env(url, self.prefix)
+        p = subprocess.Popen([exe], env=e, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        time.sleep(2)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("broker connection lost", err)
+        self.assertIn("refused", err)
+        self.assertNotIn("canary-Wrong-9", err)
+
     def test_log_stream_is_capped_and_expires(self):
         self.worker(extra_env={"WHARF_JOBS_LOG_MAX_LINES": "100"})
         p = self.cli("submit", "system.log", "--id", "logs", "--arg", "lines=3000", "--arg", "bytes=50", "--wait")
