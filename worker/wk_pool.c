@@ -67,12 +67,18 @@ static void *thread_main(void *arg)
         if(d->failed)
             atomic_fetch_add(&p->failed_count, 1);
 
+        /* Wake the loop only when the list stops being empty: a loop that has
+         * not drained the list yet was woken already. No wake-up is lost,
+         * because the loop resets the eventfd before it takes the list. */
         pthread_mutex_lock(&p->mu);
+        bool wake = p->done_head == NULL;
         push(&p->done_head, &p->done_tail, d);
         pthread_mutex_unlock(&p->mu);
-        uint64_t one = 1;
-        ssize_t w = write(p->evfd, &one, sizeof(one)); /* never blocks: counter */
-        (void)w;
+        if(wake) {
+            uint64_t one = 1;
+            ssize_t w = write(p->evfd, &one, sizeof(one)); /* never blocks: counter */
+            (void)w;
+        }
     }
 }
 
