@@ -15,7 +15,7 @@
 #include "wh_mp.h"
 
 #define WH_ENV_VERSION 1
-#define WH_TYPE_MAX 96     /* longest job type, bytes */
+#define WH_TYPE_MAX 97     /* longest job type: 32 + "." + 64 bytes */
 #define WH_TARGET_MAX 253  /* longest target host name, bytes */
 #define WH_META_MAX 64     /* meta entries */
 #define WH_META_KEY_MAX 64 /* meta key bytes */

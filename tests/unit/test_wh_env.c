@@ -129,6 +129,32 @@ static void test_encode_round_trip(void **state)
     wh_mp_pack_free(p);
 }
 
+/* The longest valid type (32 + "." + 64 bytes) survives decoding whole. */
+static void test_longest_type(void **state)
+{
+    (void)state;
+    char type[WH_TYPE_MAX + 2];
+    memset(type, 'a', 32);
+    type[32] = '.';
+    memset(type + 33, 'b', 64);
+    type[97] = '\0';
+    assert_int_equal(strlen(type), WH_TYPE_MAX);
+    wh_mp_pack *p = wh_mp_pack_new(4096);
+    wh_env_spec s = {"t", type, NULL, 1, 0, 0, NULL, 0};
+    assert_int_equal(wh_env_encode(&s, p, NULL), WH_OK);
+    size_t len;
+    const char *b = wh_mp_pack_data(p, &len);
+    wh_env env;
+    assert_int_equal(wh_env_decode(b, len, 4096, &env, NULL), WH_OK);
+    assert_string_equal(env.type, type);
+    wh_env_release(&env);
+    type[97] = 'b';
+    type[98] = '\0'; /* one byte too many */
+    wh_env_spec s2 = {"t", type, NULL, 1, 0, 0, NULL, 0};
+    assert_int_equal(wh_env_encode(&s2, p, NULL), WH_E_BAD_ENVELOPE);
+    wh_mp_pack_free(p);
+}
+
 static void test_encode_rejects(void **state)
 {
     (void)state;
@@ -157,6 +183,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_encode_round_trip),
         cmocka_unit_test(test_encode_rejects),
+        cmocka_unit_test(test_longest_type),
     };
     return cmocka_run_group_tests_name("wh_env", tests, NULL, NULL);
 }
