@@ -8,8 +8,11 @@
  *   4. finish.lua records the outcome;
  *   5. only then does the loop ack (or publish the retry / dead copy and ack
  *      once the broker confirmed it).
- * A status write that fails is retried until it succeeds; the delivery is not
- * acked meanwhile, so a crash at any point leaves the message in the queue. */
+ * A status write that fails for want of Redis is retried until it succeeds
+ * (or, at a hard shutdown, the delivery is requeued); the delivery is not
+ * acked meanwhile, so a crash at any point leaves the message in the queue.
+ * A write that a live Redis refuses (a corrupted key) is retried briefly and
+ * then dead-lettered as redis_error, so it cannot loop. */
 #include "wk_exec.h"
 
 #include <stdio.h>

@@ -2,7 +2,9 @@
  * the configured families' queues, hands deliveries to the pool, and carries
  * out the verdicts that come back (ack; nack-requeue; publish to wharf.retry
  * or wharf.dead with confirms, then ack). It reconnects with backoff after
- * any broker failure and drains on SIGTERM/SIGINT:
+ * any broker failure, and also when the broker refuses a retry or dead copy
+ * (the original stays unacked, returns to the queue, and the reconnect
+ * declares the topology again). It drains on SIGTERM/SIGINT:
  *
  *   1. cancel the consumers and requeue deliveries not yet started;
  *   2. let running jobs finish for worker.grace_s seconds;
