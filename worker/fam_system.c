@@ -69,9 +69,17 @@ static wk_run log_run(wk_job *job)
     size_t bytes = (size_t)wh_args_int(wk_job_args(job), "bytes", 80);
     char line[4096 + 32];
     long long total = 0;
+    int reported = 0; /* progress in steps of 5%: at most 20 writes a job */
     for(int64_t i = 0; i < lines; i++) {
         if((i & 1023) == 0 && wk_job_interrupted(job))
             return WK_RUN_INTERRUPTED;
+        int pct = (int)(i * 100 / lines);
+        if(pct >= reported + 5) {
+            char step[64];
+            snprintf(step, sizeof(step), "line %lld of %lld", (long long)i, (long long)lines);
+            wk_job_progress(job, pct, step);
+            reported = pct - pct % 5;
+        }
         /* "line <n> " then filler to exactly `bytes` bytes. */
         int n = snprintf(line, sizeof(line), "line %lld ", (long long)i + 1);
         size_t len = (size_t)n < bytes ? bytes : (size_t)n;

@@ -87,6 +87,23 @@ class CliTest(unittest.TestCase):
         self.assertEqual(self.cli("status", "--json", id).stdout and
                          json.loads(self.cli("status", "--json", id).stdout)["state"], "succeeded")
 
+    def test_progress_is_reported_while_running(self):
+        id = self.cli("submit", "system.log", "--arg", "lines=400000", "--arg", "bytes=20").stdout.strip()
+        seen = set()
+
+        def mid():
+            s = json.loads(self.cli("status", "--json", id).stdout)
+            if s["state"] == "running" and 0 < s["progress"] < 100:
+                seen.add(s["progress"])
+                return s
+            return None
+        s = wait_for(mid, 30, interval=0.02, what="a progress value between 0 and 100")
+        self.assertEqual(s["progress"] % 5, 0)
+        self.assertRegex(s["step"], r"^line \d+ of 400000$")
+        w = self.cli("wait", id, timeout=60)
+        self.assertEqual(w.returncode, 0, w.stderr)
+        self.assertEqual(json.loads(self.cli("status", "--json", id).stdout)["progress"], 100)
+
     def test_ids_that_start_with_a_dash_work_after_double_dash(self):
         p = self.cli("submit", "system.noop", "--id=-dash-id", "--wait")
         self.assertEqual(p.returncode, 0, p.stderr)
