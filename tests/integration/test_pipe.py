@@ -384,6 +384,19 @@ class PipeTest(unittest.TestCase):
         self.assertEqual(len(last["l"]), 50)
         self.assertGreater(self.r.ttl(key), 0)
 
+    def test_json_log_lines_carry_the_job_id(self):
+        w = self.worker(extra_env={"WHARF_LOG_FORMAT": "json"})
+        self.cli("submit", "system.fail", "--id", "logged-1", "--arg", "code=oops", "--arg", 'message=a "quoted"\nline',
+                 "--wait")
+        w.stop()
+        lines = [l for l in w.log_text().splitlines() if l and not l.startswith("#")]
+        records = [json.loads(l) for l in lines]  # every line is one JSON object
+        for r in records:
+            self.assertEqual(set(r) >= {"ts", "level", "component", "msg"}, True, r)
+        failed = [r for r in records if r["msg"] == "job failed"]
+        self.assertEqual(len(failed), 1, records)
+        self.assertEqual((failed[0]["job"], failed[0]["error"]), ("logged-1", "oops"))
+
     def test_worker_registry_heartbeat(self):
         w = self.worker(concurrency=5)
         key = self.prefix + "worker:" + w.worker_id
