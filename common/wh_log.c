@@ -134,7 +134,7 @@ static void emit(wh_log_level level, const char *job, const char *msg, va_list *
     (void)w;
 }
 
-void wh_log(wh_log_level level, const char *job, const char *msg, ...)
+void wh_log_fields(wh_log_level level, const char *job, const char *msg, ...)
 {
     va_list ap;
     va_start(ap, msg);

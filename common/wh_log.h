@@ -25,10 +25,14 @@ void wh_log_setup(bool json, wh_log_level min_level, const char *component);
 /* Parse "debug"/"info"/"warn"/"error"; returns -1 if unknown. */
 int wh_log_level_parse(const char *s);
 
-/* Log `msg` with optional fields given as a NULL-terminated list of
- * key, value string pairs. `job` may be NULL. Example:
- *   wh_log(WH_LOG_INFO, id, "job finished", "state", "succeeded", NULL); */
-void wh_log(wh_log_level level, const char *job, const char *msg, ...);
+/* Log `msg` with optional fields given as key, value string pairs. `job`
+ * may be NULL. The macro ends the list itself, so call sites cannot forget
+ * the terminator:
+ *   wh_log(WH_LOG_INFO, id, "job finished", "state", "succeeded"); */
+#define wh_log(level, job, ...) wh_log_fields(level, job, __VA_ARGS__, (const char *)0)
+
+/* What wh_log expands to: the field list ends with a (const char *)0. */
+void wh_log_fields(wh_log_level level, const char *job, const char *msg, ...) __attribute__((sentinel));
 
 /* printf-style message without extra fields. */
 void wh_logf(wh_log_level level, const char *job, const char *fmt, ...)

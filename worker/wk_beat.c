@@ -84,7 +84,7 @@ static void flush_stats(wk_beat *b)
 {
     wh_err err;
     if(wk_stats_flush(b->stats, b->redis, b->cfg->redis_prefix, &err) != WH_OK)
-        wh_log(WH_LOG_WARN, NULL, "stats flush failed; kept for the next one", "error", err.msg, NULL);
+        wh_log(WH_LOG_WARN, NULL, "stats flush failed; kept for the next one", "error", err.msg);
 }
 
 static void *beat_main(void *arg)
@@ -111,7 +111,7 @@ static void *beat_main(void *arg)
         if(b->started && (kicked || wh_mono_ms() >= next_beat)) {
             wh_err err;
             if(beat(b, &err) != WH_OK)
-                wh_log(WH_LOG_WARN, NULL, "heartbeat failed", "error", err.msg, NULL);
+                wh_log(WH_LOG_WARN, NULL, "heartbeat failed", "error", err.msg);
             next_beat = wh_mono_ms() + 1000LL * b->cfg->worker_heartbeat_s;
         }
         pthread_mutex_lock(&b->mu);

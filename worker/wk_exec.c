@@ -44,7 +44,7 @@ static wh_code persist(wk_job *job, const char *what, persist_fn fn, void *arg, 
         bool connected = wh_redis_connected(job->t->redis);
         if(connected && ++reply_errors >= PERSIST_REPLY_TRIES)
             return rc;
-        wh_log(WH_LOG_WARN, job->d->id, "status write failed; retrying", "op", what, "error", err->msg, NULL);
+        wh_log(WH_LOG_WARN, job->d->id, "status write failed; retrying", "op", what, "error", err->msg);
         if(wk_pool_abandoned(job->t->pool))
             return rc;
         wh_sleep_ms(backoff);
@@ -94,11 +94,11 @@ static void give_up(wk_job *job, const char *what, const wh_err *err)
     if(wh_redis_connected(job->t->redis) && !wk_pool_abandoned(job->t->pool)) {
         char msg[300];
         snprintf(msg, sizeof(msg), "cannot %s: %s", what, err->msg);
-        wh_log(WH_LOG_ERROR, job->d->id, "status write refused; dead-lettering", "error", err->msg, NULL);
+        wh_log(WH_LOG_ERROR, job->d->id, "status write refused; dead-lettering", "error", err->msg);
         dead_letter(job->d, WH_E_REDIS, wh_code_name(WH_E_REDIS), msg);
         return;
     }
-    wh_log(WH_LOG_ERROR, job->d->id, "status write failed; requeueing", "op", what, "error", err->msg, NULL);
+    wh_log(WH_LOG_ERROR, job->d->id, "status write failed; requeueing", "op", what, "error", err->msg);
     job->d->verdict = WK_REQUEUE;
 }
 
@@ -125,7 +125,7 @@ static bool record(wk_job *job, wh_finish *f, int64_t run_us, bool count)
 static void reject(wk_job *job, const wh_err *why, bool known_type)
 {
     wk_delivery *d = job->d;
-    wh_log(WH_LOG_WARN, d->id, "rejected message", "reason", wh_code_name(why->code), "error", why->msg, NULL);
+    wh_log(WH_LOG_WARN, d->id, "rejected message", "reason", wh_code_name(why->code), "error", why->msg);
     if(d->id[0]) {
         /* Stats are per known type only, so junk cannot mint stats keys. */
         wh_finish f = {.type = d->type, .state = "failed", .error = wh_code_name(why->code),
@@ -176,7 +176,7 @@ static void on_failure(wk_job *job, const wh_start *st, int64_t run_us)
             dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, code, msg);
         }
     }
-    wh_log(WH_LOG_INFO, d->id, "job failed", "type", d->type, "error", code, "state", f.state, NULL);
+    wh_log(WH_LOG_INFO, d->id, "job failed", "type", d->type, "error", code, "state", f.state);
 }
 
 static void run_handler(wk_job *job, const wh_start *st)
@@ -190,7 +190,7 @@ static void run_handler(wk_job *job, const wh_start *st)
     if(r == WK_RUN_INTERRUPTED) {
         wh_err err;
         if(persist(job, "requeue", op_requeue, NULL, &err) != WH_OK)
-            wh_log(WH_LOG_WARN, d->id, "could not mark job queued", "error", err.msg, NULL);
+            wh_log(WH_LOG_WARN, d->id, "could not mark job queued", "error", err.msg);
         d->verdict = WK_REQUEUE;
         return;
     }
@@ -199,7 +199,7 @@ static void run_handler(wk_job *job, const wh_start *st)
         wh_finish f = {.type = d->type, .state = "succeeded", .result = result};
         if(record(job, &f, run_us, true))
             d->verdict = WK_ACK;
-        wh_log(WH_LOG_DEBUG, d->id, "job succeeded", "type", d->type, NULL);
+        wh_log(WH_LOG_DEBUG, d->id, "job succeeded", "type", d->type);
     } else {
         on_failure(job, st, run_us);
     }

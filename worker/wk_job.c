@@ -21,7 +21,7 @@ void wk_job_flush_log(wk_job *job)
     if(wh_redis_drain(job->t->redis, n, &err) != WH_OK && !job->log_failed) {
         /* Logs are best effort: a lost line must not fail or wedge the job. */
         job->log_failed = true;
-        wh_log(WH_LOG_WARN, job->env.id, "job log lines lost", "error", err.msg, NULL);
+        wh_log(WH_LOG_WARN, job->env.id, "job log lines lost", "error", err.msg);
     }
 }
 
@@ -67,7 +67,7 @@ void wk_job_progress(wk_job *job, int pct, const char *step)
     wh_err err;
     /* Progress is advisory: a failed write is not worth failing the job. */
     if(wh_redis_cmdv(job->t->redis, NULL, &err, 6, argv) != WH_OK)
-        wh_log(WH_LOG_DEBUG, job->env.id, "progress write failed", "error", err.msg, NULL);
+        wh_log(WH_LOG_DEBUG, job->env.id, "progress write failed", "error", err.msg);
 }
 
 void wk_job_set_result(wk_job *job, wh_json *v)

@@ -79,7 +79,7 @@ void wk_loop_free(wk_loop *L)
 static void disconnect(wk_loop *L, const wh_err *why)
 {
     if(why)
-        wh_log(WH_LOG_WARN, NULL, "broker connection lost", "error", why->msg, NULL);
+        wh_log(WH_LOG_WARN, NULL, "broker connection lost", "error", why->msg);
     wh_amqp_free(L->amqp);
     L->amqp = NULL;
     L->npend = 0;
@@ -116,13 +116,13 @@ static void connect_broker(wk_loop *L)
     if(rc == WH_OK) {
         L->gen++;
         L->backoff_ms = 250;
-        wh_log(WH_LOG_INFO, NULL, "consuming", "families", L->cfg->families, NULL);
+        wh_log(WH_LOG_INFO, NULL, "consuming", "families", L->cfg->families);
         if(L->on_ready)
             L->on_ready(L->ready_ud);
         return;
     }
     if(rc == WH_E_CONFLICT || rc == WH_E_BAD_CONFIG) {
-        wh_log(WH_LOG_ERROR, NULL, "broker refused the configuration", "error", err.msg, NULL);
+        wh_log(WH_LOG_ERROR, NULL, "broker refused the configuration", "error", err.msg);
         L->fatal = 78;
     }
     disconnect(L, &err);
@@ -241,7 +241,7 @@ static void on_return(wk_loop *L, const wh_amqp_event *ev)
             L->pend[i].returned = true;
             break;
         }
-    wh_log(WH_LOG_ERROR, ev->message_id, "republished copy was unroutable", "reply", ev->reply_text, NULL);
+    wh_log(WH_LOG_ERROR, ev->message_id, "republished copy was unroutable", "reply", ev->reply_text);
 }
 
 static void on_delivery(wk_loop *L, wh_amqp_event *ev, wh_err *err)
@@ -285,9 +285,9 @@ static void read_events(wk_loop *L)
             disconnect(L, &err);
             break;
         case WH_AMQP_EV_BLOCKED:
-            wh_log(WH_LOG_WARN, NULL, "broker blocked publishing", "reason", ev.reply_text, NULL);
+            wh_log(WH_LOG_WARN, NULL, "broker blocked publishing", "reason", ev.reply_text);
             break;
-        case WH_AMQP_EV_UNBLOCKED: wh_log(WH_LOG_INFO, NULL, "broker unblocked publishing", NULL); break;
+        case WH_AMQP_EV_UNBLOCKED: wh_log(WH_LOG_INFO, NULL, "broker unblocked publishing"); break;
         }
         wh_amqp_event_clear(&ev);
         if(L->amqp && !wh_amqp_alive(L->amqp))
@@ -328,7 +328,7 @@ static void read_signals(wk_loop *L)
 {
     struct signalfd_siginfo si;
     while(read(L->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        wh_log(WH_LOG_INFO, NULL, "signal received", "signal", si.ssi_signo == 15 ? "TERM" : "INT", NULL);
+        wh_log(WH_LOG_INFO, NULL, "signal received", "signal", si.ssi_signo == 15 ? "TERM" : "INT");
         begin_drain(L);
     }
 }
@@ -340,13 +340,13 @@ static bool drain_step(wk_loop *L, int64_t now)
     if(wk_pool_inflight(L->pool) == 0 && L->npend == 0)
         return true;
     if(!L->interrupted && now >= L->grace_at) {
-        wh_log(WH_LOG_WARN, NULL, "grace period over; interrupting running jobs", NULL);
+        wh_log(WH_LOG_WARN, NULL, "grace period over; interrupting running jobs");
         wk_pool_interrupt(L->pool);
         L->interrupted = true;
         L->hard_at = now + HARD_EXTRA_MS;
     }
     if(L->interrupted && now >= L->hard_at) {
-        wh_log(WH_LOG_WARN, NULL, "jobs did not stop in time; their messages return to the queue", NULL);
+        wh_log(WH_LOG_WARN, NULL, "jobs did not stop in time; their messages return to the queue");
         wk_pool_abandon(L->pool);
         return true;
     }
@@ -393,6 +393,6 @@ int wk_loop_run(wk_loop *L)
         if(L->amqp)
             read_events(L);
     }
-    wh_log(WH_LOG_INFO, NULL, "drained; exiting", NULL);
+    wh_log(WH_LOG_INFO, NULL, "drained; exiting");
     return 0;
 }

@@ -130,13 +130,13 @@ int main(int argc, char **argv)
     wk_beat *beat = pool ? wk_beat_start(&cfg, worker_id, pool, stats, &err) : NULL;
     wk_loop *loop = beat ? wk_loop_new(&cfg, worker_id, pool, sigfd, wk_beat_kick, beat) : NULL;
     if(!loop) {
-        wh_log(WH_LOG_ERROR, NULL, "cannot start", "error", sigfd < 0 ? "signalfd failed" : err.msg, NULL);
+        wh_log(WH_LOG_ERROR, NULL, "cannot start", "error", sigfd < 0 ? "signalfd failed" : err.msg);
         wk_beat_free(beat);
         wk_pool_free(pool);
         wk_stats_free(stats);
         return 1;
     }
-    wh_log(WH_LOG_INFO, NULL, "worker started", "worker", worker_id, "families", cfg.families, NULL);
+    wh_log(WH_LOG_INFO, NULL, "worker started", "worker", worker_id, "families", cfg.families);
     int status = wk_loop_run(loop);
     /* Deregister first (the beat thread reads the pool's counters); join the
      * job threads before the connection closes, so no verdict is in flight
