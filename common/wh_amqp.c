@@ -25,7 +25,7 @@ void wh_amqp__copy(char *dst, size_t cap, amqp_bytes_t b)
 
 struct timeval wh_amqp__tv(int ms)
 {
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
     return tv;
 }
 

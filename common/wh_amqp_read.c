@@ -16,14 +16,14 @@ static void copy_headers(wh_amqp_event *ev, const amqp_table_t *t)
         const amqp_field_value_t *v = &e->value;
         h->is_num = true;
         switch(v->kind) {
-        case AMQP_FIELD_KIND_I8: h->num = v->value.i8; break;
+        case AMQP_FIELD_KIND_I8: h->num = (int64_t)v->value.i8; break; /* signed: sign-extends */
         case AMQP_FIELD_KIND_U8: h->num = v->value.u8; break;
         case AMQP_FIELD_KIND_I16: h->num = v->value.i16; break;
         case AMQP_FIELD_KIND_U16: h->num = v->value.u16; break;
         case AMQP_FIELD_KIND_I32: h->num = v->value.i32; break;
         case AMQP_FIELD_KIND_U32: h->num = v->value.u32; break;
         case AMQP_FIELD_KIND_I64: h->num = v->value.i64; break;
-        case AMQP_FIELD_KIND_U64: h->num = (int64_t)v->value.u64; break;
+        case AMQP_FIELD_KIND_U64:
         case AMQP_FIELD_KIND_TIMESTAMP: h->num = (int64_t)v->value.u64; break;
         case AMQP_FIELD_KIND_BOOLEAN: h->num = v->value.boolean; break;
         case AMQP_FIELD_KIND_UTF8:

@@ -145,7 +145,7 @@ wh_code wh_redis_connect(wh_redis *r, wh_err *err)
 {
     if(r->ctx)
         return WH_OK;
-    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
+    struct timeval tv = {r->timeout_ms / 1000, (suseconds_t)(r->timeout_ms % 1000) * 1000};
     r->ctx = r->path[0] ? redisConnectUnixWithTimeout(r->path, tv) : redisConnectWithTimeout(r->host, r->port, tv);
     if(!r->ctx || r->ctx->err) {
         wh_err_set(err, WH_E_REDIS, "", "redis connect to %s:%d failed: %s", r->path[0] ? r->path : r->host,

@@ -142,7 +142,7 @@ static bool type_totals(cli *c, wh_redis *r, const char *type, int minutes, tota
     memset(t, 0, sizeof(*t));
     for(int m = 0; m < minutes; m++) {
         char key[WH_KEY_MAX];
-        wh_key_stats(key, c->cfg.redis_prefix, type, "1m", first + m * 60);
+        wh_key_stats(key, c->cfg.redis_prefix, type, "1m", first + (int64_t)m * 60);
         const char *argv[] = {"HGETALL", key};
         if(wh_redis_append(r, 2, argv, NULL, &err) != WH_OK)
             return false;
