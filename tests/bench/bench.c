@@ -8,7 +8,10 @@
  *   wharf-bench submit -n N   submits N system.noop jobs through the client
  *                             library (idempotent enqueue, publish, confirm)
  *                             and waits until workers have recorded all N as
- *                             succeeded (read from the stats rollup).
+ *                             succeeded: it counts "<id> succeeded" messages
+ *                             on <prefix>events, subscribed before the first
+ *                             submit. (Not the stats rollup: workers flush it
+ *                             once a second, which would add up to 1 s.)
  *
  * Both print one line: "<mode> n=<N> seconds=<s> rate=<per second>".
  * Configuration comes from WHARF_AMQP_URL, WHARF_REDIS_URL,
@@ -132,23 +135,57 @@ static int run_floor(void)
     return 0;
 }
 
-/* Succeeded count for system.noop: the sum of its minute buckets. */
-static long succeeded(wh_redis *r)
+/* Counts "<id> succeeded" events; `ready` once subscribed. */
+typedef struct watch {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool ready, failed;
+    long succeeded;
+} watch;
+
+static void watch_set(watch *w, bool ready, bool failed)
 {
-    int64_t now = wh_now_ms() / 1000, bucket = now - now % 60;
-    long sum = 0;
-    for(int i = 0; i < 3; i++) {
-        char key[WH_KEY_MAX];
-        wh_key_stats(key, cfg.redis_prefix, "system.noop", "1m", bucket - i * 60);
-        const char *argv[] = {"HGET", key, "ok"};
-        wh_redis_reply *rep;
-        wh_err e;
-        if(wh_redis_cmdv(r, &rep, &e, 3, argv) == WH_OK) {
-            sum += wh_redis_reply_kind(rep) == WH_REDIS_STRING ? wh_redis_reply_int(rep) : 0;
-            wh_redis_reply_free(rep);
-        }
+    pthread_mutex_lock(&w->mu);
+    w->ready |= ready;
+    w->failed |= failed;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *watch_events(void *arg)
+{
+    watch *w = arg;
+    wh_err e;
+    char chan[WH_KEY_MAX];
+    wh_key_events(chan, cfg.redis_prefix);
+    wh_redis *r = wh_redis_new(cfg.redis_url, 600000, &e);
+    const char *argv[] = {"SUBSCRIBE", chan};
+    if(!r || wh_redis_cmdv(r, NULL, &e, 2, argv) != WH_OK) {
+        fprintf(stderr, "wharf-bench: subscribe: %s\n", e.msg);
+        watch_set(w, true, true);
+        wh_redis_free(r);
+        return NULL;
     }
-    return sum;
+    watch_set(w, true, false);
+    long n = 0;
+    while(n < n_total) {
+        wh_redis_reply *rep;
+        if(wh_redis_read(r, &rep, &e) != WH_OK) {
+            fprintf(stderr, "wharf-bench: events: %s\n", e.msg);
+            watch_set(w, false, true);
+            break;
+        }
+        size_t len = 0;
+        const char *msg = wh_redis_reply_len(rep) == 3 ? wh_redis_reply_str(wh_redis_reply_at(rep, 2), &len) : NULL;
+        if(msg && len > 10 && memcmp(msg + len - 10, " succeeded", 10) == 0)
+            n++;
+        wh_redis_reply_free(rep);
+    }
+    pthread_mutex_lock(&w->mu);
+    w->succeeded = n;
+    pthread_mutex_unlock(&w->mu);
+    wh_redis_free(r);
+    return NULL;
 }
 
 static int run_submit(void)
@@ -160,14 +197,19 @@ static int run_submit(void)
         fprintf(stderr, "wharf-bench: %s\n", err.message);
         return 1;
     }
-    wh_err e;
-    wh_redis *r = wh_redis_new(cfg.redis_url, 10000, &e);
+    watch w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    pthread_t watcher;
+    pthread_create(&watcher, NULL, watch_events, &w);
+    pthread_mutex_lock(&w.mu);
+    while(!w.ready)
+        pthread_cond_wait(&w.cond, &w.mu);
+    pthread_mutex_unlock(&w.mu);
     wharf_job jobs[BATCH];
     wharf_submitted out[BATCH];
     for(int i = 0; i < BATCH; i++)
         jobs[i] = (wharf_job){.type = "system.noop", .args_json = "{\"i\":1}"};
     int64_t t0 = wh_mono_us();
-    for(long sent = 0; sent < n_total; sent += BATCH) {
+    for(long sent = 0; sent < n_total && !w.failed; sent += BATCH) {
         size_t n = (size_t)(n_total - sent < BATCH ? n_total - sent : BATCH);
         if(wharf_submit_many(c, jobs, n, out, NULL) != 0) {
             fprintf(stderr, "wharf-bench: submit failed\n");
@@ -175,16 +217,11 @@ static int run_submit(void)
         }
     }
     double submit_s = (double)(wh_mono_us() - t0) / 1e6;
-    while(succeeded(r) < n_total) {
-        if(wh_mono_us() - t0 > 600 * 1000000LL) {
-            fprintf(stderr, "wharf-bench: only %ld of %ld succeeded after 600 s\n", succeeded(r), n_total);
-            return 1;
-        }
-        wh_sleep_ms(5);
-    }
+    pthread_join(watcher, NULL);
+    if(w.failed || w.succeeded < n_total)
+        return 1;
     double s = (double)(wh_mono_us() - t0) / 1e6;
     printf("wharf n=%ld seconds=%.3f rate=%.0f submit_seconds=%.3f\n", n_total, s, (double)n_total / s, submit_s);
-    wh_redis_free(r);
     wharf_client_free(c);
     return 0;
 }
