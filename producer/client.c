@@ -136,9 +136,10 @@ static wh_code make_spec(wharf_client *c, const wharf_job *j, char *id, wh_env_s
         s->args = j->args_msgpack;
         s->args_len = j->args_msgpack_len;
     } else if(j->args_json) {
-        wh_json *a = wh_json_parse(j->args_json, strlen(j->args_json), err);
-        if(!a)
-            return wh_err_set(err, WH_E_BAD_ARGS, "args", "args: %s", err->msg);
+        wh_err perr;
+        wh_json *a = wh_json_parse(j->args_json, strlen(j->args_json), &perr);
+        if(!a) /* perr is separate: err->msg must not be formatted into itself */
+            return wh_err_set(err, WH_E_BAD_ARGS, "args", "args: %s", perr.msg);
         wh_code rc = wh_json_kind_of(a) == WH_JSON_OBJECT
                          ? WH_OK
                          : wh_err_set(err, WH_E_BAD_ARGS, "args", "args: must be a JSON object");
