@@ -58,6 +58,9 @@ class ClientLibTest(unittest.TestCase):
         self.assertEqual(json.loads(st[1] + (" " + st[2] if len(st) > 2 else ""))["result"], {"k": [1, 2]})
         bad = self.probe("submit nosuchfamily.x {}")
         self.assertEqual(bad[:2], ["err", "unknown_type"])
+        badjson = self.probe("submit system.noop {not json")
+        self.assertEqual(badjson[:2], ["err", "bad_args"], badjson)
+        self.assertRegex(badjson[2], r"^args: invalid JSON at line 1 column \d+")
         missing = self.probe("status nope")
         self.assertEqual(missing[:2], ["err", "not_found"])
 
