@@ -117,8 +117,13 @@ class PipeTest(unittest.TestCase):
         time.sleep(0.5)
         self.assertEqual(json.loads(self.job("same-1")["result"]), {})
         self.assertEqual(env.queue_depth(self.amqp, "wharf.system"), 0)
-        ok = sum(int(self.r.hget(k, "ok") or 0) for k in self.r.keys(self.prefix + "stats:system.noop:1m:*"))
-        self.assertEqual(ok, 1)
+        def ok_count():
+            return sum(int(self.r.hget(k, "ok") or 0) for k in self.r.keys(self.prefix + "stats:system.noop:1m:*"))
+        # Stats are flushed about once a second: wait for the first count, give
+        # a duplicate run one more flush to show up, then it must be exactly 1.
+        wait_for(ok_count, 5, what="the ok count in the stats")
+        time.sleep(1.5)
+        self.assertEqual(ok_count(), 1)
 
     def test_direct_publish_creates_the_hash(self):
         self.worker()
@@ -189,10 +194,16 @@ class PipeTest(unittest.TestCase):
         self.assertEqual(hdr["wharf-error-code"], "flaky")
         self.assertEqual(hdr["wharf-attempts"], 3)
         self.assertEqual(hdr["wharf-job-id"], "flaky")
-        stats = {}
-        for k in self.r.keys(self.prefix + "stats:system.fail:1m:*"):
-            for f, v in self.r.hgetall(k).items():
-                stats[f] = stats.get(f, 0) + int(v)
+        def fail_stats():
+            stats = {}
+            for k in self.r.keys(self.prefix + "stats:system.fail:1m:*"):
+                for f, v in self.r.hgetall(k).items():
+                    stats[f] = stats.get(f, 0) + int(v)
+            return stats
+        # Workers flush stats about once a second: wait for the last flush,
+        # then the counts must be exact.
+        wait_for(lambda: fail_stats().get("dead"), 5, what="the dead count in the stats")
+        stats = fail_stats()
         self.assertEqual((stats.get("retried"), stats.get("dead")), (2, 1))
 
     def test_permanent_failure_is_not_retried(self):
