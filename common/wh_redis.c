@@ -229,17 +229,11 @@ wh_code wh_redis_cmd(wh_redis *r, wh_redis_reply **out, int argc, const char **a
     wh_code rc = wh_redis_connect(r, err);
     if(rc)
         return rc;
-    redisReply *rep = redisCommandArgv(r->ctx, argc, argv, lens);
-    if(!rep) {
-        /* One reconnect covers a server restart or an idle connection the
-         * server closed; anything beyond that is the caller's retry policy.
-         * Commands we send are idempotent or guarded by their Lua script. */
-        drop(r);
-        if((rc = wh_redis_connect(r, err)))
-            return rc;
-        rep = redisCommandArgv(r->ctx, argc, argv, lens);
-    }
-    return take_reply(r, rep, out, err);
+    /* No silent resend on an I/O error: the server may have run the command
+     * before the reply was lost, and not every command is idempotent (stats
+     * increments, XADD). take_reply drops the connection; the caller's retry
+     * policy decides, and its next call reconnects. */
+    return take_reply(r, redisCommandArgv(r->ctx, argc, argv, lens), out, err);
 }
 
 wh_code wh_redis_cmdv(wh_redis *r, wh_redis_reply **out, wh_err *err, int argc, const char **argv)

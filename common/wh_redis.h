@@ -1,9 +1,10 @@
 /* wh_redis: the Redis adapter (hiredis). No other file includes <hiredis.h>.
  *
  * A wh_redis is one synchronous connection, used by one thread at a time. It
- * remembers its URL: after any I/O error the connection is dropped, and the
- * next call reconnects once before giving up, so callers only implement the
- * retry policy (how long, how often), never the reconnect mechanics.
+ * remembers its URL: after any I/O error the connection is dropped and the
+ * failed command is reported, never resent (it may have run before its reply
+ * was lost); the next call reconnects. Callers own the retry policy (how long,
+ * how often, and whether a repeat is safe), never the reconnect mechanics.
  *
  * URLs: redis://[[user]:password@]host[:port][/db] and unix:///path[?db=N].
  * The password is sent with AUTH and never appears in errors or logs.

@@ -5,7 +5,9 @@
  * one stats.lua call per (type, minute). A worker that dies loses at most
  * the last unflushed second of *stats*; job statuses are written per job and
  * are never batched. If Redis is down the totals are kept and retried, up to
- * WK_STATS_SLOTS (type, minute) pairs; beyond that the oldest are dropped. */
+ * WK_STATS_SLOTS (type, minute) pairs; beyond that the oldest are dropped. A
+ * flush whose reply was lost after Redis applied it is retried too, so such a
+ * failure can count a batch twice: stats are approximate at the edges. */
 #ifndef WK_STATS_H
 #define WK_STATS_H
 
