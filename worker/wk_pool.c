@@ -94,7 +94,13 @@ wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wk_stats *
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
-    pthread_cond_init(&p->nap, NULL);
+    /* Naps are measured on the monotonic clock, so a wall-clock jump cannot
+     * stretch or cut a sleeping job. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->nap, &ca);
+    pthread_condattr_destroy(&ca);
     p->threads = threads;
     p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if(p->evfd < 0) {
@@ -221,7 +227,7 @@ void wk_pool_abandon(wk_pool *p)
 bool wk_pool_sleep(wk_pool *p, int64_t ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += (time_t)(ms / 1000);
     until.tv_nsec += (long)(ms % 1000) * 1000000;
     if(until.tv_nsec >= 1000000000) {
