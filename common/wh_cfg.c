@@ -159,8 +159,39 @@ static int on_ini(void *user, const char *section, const char *name, const char 
     return 1;
 }
 
+/* inih reads each line into a fixed INI_MAX_LINE buffer and would split a
+ * longer line, parsing its tail as a line of its own (and echoing part of a
+ * password back in the error). Refuse such files first, naming the line but
+ * never its text. */
+static wh_code check_line_lengths(const char *path, wh_err *err)
+{
+    FILE *f = fopen(path, "r");
+    if(!f)
+        return WH_OK; /* ini_parse reports the open error */
+    char buf[INI_MAX_LINE];
+    int line = 0;
+    wh_code rc = WH_OK;
+    while(!rc && fgets(buf, sizeof(buf), f)) {
+        size_t n = strlen(buf);
+        line++;
+        if(n == sizeof(buf) - 1 && buf[n - 1] != '\n') {
+            int next = getc(f);
+            if(next != EOF && next != '\n')
+                rc = wh_err_set(err, WH_E_BAD_CONFIG, "", "%s:%d: line longer than %d bytes (give long values "
+                                "such as URLs in the environment or with --set)", path, line, INI_MAX_LINE - 1);
+            else if(next == '\n')
+                continue;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
 wh_code wh_cfg_load_file(wh_cfg *c, const char *path, wh_err *err)
 {
+    wh_code lrc = check_line_lengths(path, err);
+    if(lrc)
+        return lrc;
     ini_ctx ctx = {.c = c, .path = path};
     int r = ini_parse(path, on_ini, &ctx);
     if(r == -1)

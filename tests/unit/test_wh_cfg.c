@@ -84,6 +84,41 @@ static void test_errors_name_the_key(void **state)
     unsetenv("WHARF_JOBS_MAX_BODY");
 }
 
+static void test_overlong_line_is_refused_without_echo(void **state)
+{
+    (void)state;
+    char text[600];
+    char pw[400];
+    memset(pw, 'p', sizeof(pw) - 1);
+    pw[sizeof(pw) - 1] = '\0';
+    memcpy(pw, "canary", 6);
+    snprintf(text, sizeof(text), "[amqp]\nurl = amqp://u:%s@h:5672/%%2f\n", pw);
+    write_ini(text);
+    wh_cfg c;
+    wh_err err;
+    assert_int_equal(wh_cfg_load(&c, ini_path, NULL, 0, &err), WH_E_BAD_CONFIG);
+    assert_non_null(strstr(err.msg, ":2: line longer than"));
+    assert_null(strstr(err.msg, "canary"));
+    assert_null(strstr(err.msg, "ppp"));
+    /* The limit is exact: a 199-byte line parses, a 200-byte one does not. */
+    char fits[256], over[256];
+    memset(fits, 'x', 199);
+    fits[0] = ';';
+    fits[199] = '\0';
+    snprintf(text, sizeof(text), "%s\n[worker]\nconcurrency = 2\n", fits);
+    write_ini(text);
+    assert_int_equal(wh_cfg_load(&c, ini_path, NULL, 0, &err), WH_OK);
+    assert_int_equal(c.concurrency, 2);
+    memset(over, 'x', 200);
+    over[0] = ';';
+    over[200] = '\0';
+    snprintf(text, sizeof(text), "%s\n", over);
+    write_ini(text);
+    assert_int_equal(wh_cfg_load(&c, ini_path, NULL, 0, &err), WH_E_BAD_CONFIG);
+    assert_non_null(strstr(err.msg, ":1: line longer than 199 bytes"));
+    unlink(ini_path);
+}
+
 static void test_redact(void **state)
 {
     (void)state;
@@ -100,6 +135,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_validate), cmocka_unit_test(test_layers_in_order),
         cmocka_unit_test(test_errors_name_the_key), cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_overlong_line_is_refused_without_echo),
     };
     return cmocka_run_group_tests_name("wh_cfg", tests, NULL, NULL);
 }
