@@ -325,9 +325,16 @@ wh_code wh_cfg_load(wh_cfg *c, const char *file, const char *const *sets, int ns
 
 void wh_cfg_redact_url(const char *url, char *out, size_t cap)
 {
+    /* The userinfo ends at the *last* '@' of the authority (scheme:// up to
+     * the next '/'), so a password holding a raw '@' is masked whole. */
     const char *scheme = strstr(url, "://");
-    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    const char *auth = scheme ? scheme + 3 : NULL;
+    size_t alen = auth ? strcspn(auth, "/?#") : 0;
+    const char *at = NULL;
+    for(size_t i = 0; i < alen; i++)
+        if(auth[i] == '@')
+            at = auth + i;
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
     if(!colon) {
         snprintf(out, cap, "%s", url);
         return;

@@ -126,6 +126,10 @@ static void test_redact(void **state)
     wh_cfg_redact_url("amqp://user:s3cret@host:5672/vh", out, sizeof(out));
     assert_string_equal(out, "amqp://user:***@host:5672/vh");
     assert_null(strstr(out, "s3cret"));
+    wh_cfg_redact_url("amqp://u:p@ss-secret@host:5672/%2f", out, sizeof(out));
+    assert_string_equal(out, "amqp://u:***@host:5672/%2f");
+    wh_cfg_redact_url("redis://:s3cret@h/0?x=a@b", out, sizeof(out));
+    assert_string_equal(out, "redis://:***@h/0?x=a@b");
     wh_cfg_redact_url("redis://127.0.0.1:6379/0", out, sizeof(out));
     assert_string_equal(out, "redis://127.0.0.1:6379/0");
 }
