@@ -78,30 +78,31 @@ wh_code wh_status_enqueue(wh_redis *r, const char *prefix, const wh_env_spec *s,
     return WH_OK;
 }
 
-wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, const wh_env_spec *specs, const int *max_attempts,
-                               size_t n, bool *created, char (*states)[16], wh_err *err)
+wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, wh_enqueue *reqs, size_t n, wh_err *err)
 {
     enq_args a;
     int64_t now = wh_now_ms();
     wh_code rc = WH_OK;
     size_t sent = 0;
     for(size_t i = 0; i < n; i++)
-        states[i][0] = '\0'; /* "" marks a spec whose reply was not read */
-    for(; sent < n && !rc; sent++) {
-        enq_fill(&a, prefix, &specs[sent], max_attempts[sent], now);
-        rc = wh_redis_eval_append(r, &s_enqueue, 1, 8, a.argv, NULL, err);
-    }
+        reqs[i].state[0] = '\0'; /* "" marks a request whose reply was not read */
+    for(; sent < n && !rc; sent++)
+        if(reqs[sent].spec) {
+            enq_fill(&a, prefix, reqs[sent].spec, reqs[sent].max_attempts, now);
+            rc = wh_redis_eval_append(r, &s_enqueue, 1, 8, a.argv, NULL, err);
+        }
     bool reload = false;
     for(size_t i = 0; i < sent; i++) {
+        if(!reqs[i].spec)
+            continue;
         wh_redis_reply *rep;
         wh_err e;
         wh_code rrc = wh_redis_read(r, &rep, &e);
         if(rrc == WH_OK) {
-            enq_result(rep, &created[i], states[i]);
+            enq_result(rep, &reqs[i].created, reqs[i].state);
             wh_redis_reply_free(rep);
             continue;
         }
-        states[i][0] = '\0'; /* not run: redo below */
         reload |= wh_redis_noscript(&e);
         if(!reload && !rc) {
             rc = rrc;
@@ -113,8 +114,9 @@ wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, const wh_env_spe
     }
     /* The server lost its script cache (a restart): redo the ones refused. */
     for(size_t i = 0; !rc && reload && i < n; i++)
-        if(!states[i][0])
-            rc = wh_status_enqueue(r, prefix, &specs[i], max_attempts[i], &created[i], states[i], err);
+        if(reqs[i].spec && !reqs[i].state[0])
+            rc = wh_status_enqueue(r, prefix, reqs[i].spec, reqs[i].max_attempts, &reqs[i].created, reqs[i].state,
+                                   err);
     return rc;
 }
 

@@ -22,10 +22,17 @@
 wh_code wh_status_enqueue(wh_redis *r, const char *prefix, const wh_env_spec *s, int max_attempts, bool *created,
                           char *state, wh_err *err);
 
-/* enqueue for n specs in one round trip (pipelined). created[i] and
- * states[i] as for wh_status_enqueue. Fails as a whole on a Redis error. */
-wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, const wh_env_spec *specs, const int *max_attempts,
-                               size_t n, bool *created, char (*states)[16], wh_err *err);
+/* One request of wh_status_enqueue_many. */
+typedef struct wh_enqueue {
+    const wh_env_spec *spec; /* in; NULL: skip this one */
+    int max_attempts;        /* in */
+    bool created;            /* out, as for wh_status_enqueue */
+    char state[16];          /* out; "" until its reply is read */
+} wh_enqueue;
+
+/* enqueue for n requests in one round trip (pipelined). Fails as a whole on
+ * a Redis error. */
+wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, wh_enqueue *reqs, size_t n, wh_err *err);
 
 /* Remove a hash created by enqueue whose publish failed (only if untouched). */
 wh_code wh_status_unenqueue(wh_redis *r, const char *prefix, const char *id, wh_err *err);

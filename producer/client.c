@@ -245,66 +245,57 @@ static wh_code settle(wharf_client *c, slot *s, wharf_submitted *out, wh_code ba
     return rc;
 }
 
-/* A batch in flight: per job its spec, encoded body and confirm slot. */
+/* A batch in flight, one entry per job (all indexed alike): the encoded
+ * job, its enqueue request (no spec when it did not encode) and its confirm
+ * slot (a separate array: await_confirms and settle walk slots). */
+typedef struct item {
+    wh_env_spec spec;
+    char *body;
+    size_t len;
+} item;
+
 typedef struct batch {
-    wh_env_spec *specs;
-    char **bodies;
-    size_t *lens;
-    int *max_attempts;
-    bool *created;
-    char (*states)[16];
+    item *items;
+    wh_enqueue *reqs;
     slot *slots;
-    bool *ok;            /* spec encoded */
 } batch;
 
 static void batch_free(batch *b, size_t n)
 {
-    for(size_t i = 0; b->bodies && i < n; i++)
-        free(b->bodies[i]);
-    free(b->specs);
-    free(b->bodies);
-    free(b->lens);
-    free(b->max_attempts);
-    free(b->created);
-    free(b->states);
+    for(size_t i = 0; b->items && i < n; i++)
+        free(b->items[i].body);
+    free(b->items);
+    free(b->reqs);
     free(b->slots);
-    free(b->ok);
 }
 
 static bool batch_alloc(batch *b, size_t n)
 {
-    memset(b, 0, sizeof(*b));
     n = n ? n : 1;
-    b->specs = calloc(n, sizeof(*b->specs));
-    b->bodies = calloc(n, sizeof(*b->bodies));
-    b->lens = calloc(n, sizeof(*b->lens));
-    b->max_attempts = calloc(n, sizeof(*b->max_attempts));
-    b->created = calloc(n, sizeof(*b->created));
-    b->states = calloc(n, sizeof(*b->states));
+    b->items = calloc(n, sizeof(*b->items));
+    b->reqs = calloc(n, sizeof(*b->reqs));
     b->slots = calloc(n, sizeof(*b->slots));
-    b->ok = calloc(n, sizeof(*b->ok));
-    return b->specs && b->bodies && b->lens && b->max_attempts && b->created && b->states && b->slots && b->ok;
+    return b->items && b->reqs && b->slots;
 }
 
-/* Encode job i into its own body buffer. */
+/* Encode job i into its own body buffer and make its enqueue request. */
 static wh_code encode_one(wharf_client *c, const wharf_job *j, batch *b, size_t i, wharf_submitted *out, wh_err *err)
 {
+    item *it = &b->items[i];
     memset(out, 0, sizeof(*out));
-    wh_code rc = make_spec(c, j, out->id, &b->specs[i], err);
+    wh_code rc = make_spec(c, j, out->id, &it->spec, err);
     if(!rc)
-        rc = wh_env_encode(&b->specs[i], c->env, err);
+        rc = wh_env_encode(&it->spec, c->env, err);
     if(rc)
         return rc;
-    size_t len;
-    const char *data = wh_mp_pack_data(c->env, &len);
-    if(!(b->bodies[i] = malloc(len)))
+    const char *data = wh_mp_pack_data(c->env, &it->len);
+    if(!(it->body = malloc(it->len)))
         return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
-    memcpy(b->bodies[i], data, len);
-    b->lens[i] = len;
-    b->specs[i].args = NULL; /* pointed into scratch; enqueue does not need it */
-    b->specs[i].id = out->id;
-    b->max_attempts[i] = b->specs[i].max_attempts ? b->specs[i].max_attempts : c->cfg.max_attempts;
-    b->ok[i] = true;
+    memcpy(it->body, data, it->len);
+    it->spec.args = NULL; /* pointed into scratch; enqueue does not need it */
+    it->spec.id = out->id;
+    b->reqs[i].spec = &it->spec;
+    b->reqs[i].max_attempts = it->spec.max_attempts ? it->spec.max_attempts : c->cfg.max_attempts;
     return WH_OK;
 }
 
@@ -314,35 +305,24 @@ static int enqueue_and_publish(wharf_client *c, batch *b, size_t n, wharf_submit
 {
     wh_err e, batch_err;
     int first = 0;
-    size_t good = 0, *idx = calloc(n ? n : 1, sizeof(*idx));
-    wh_env_spec *specs = calloc(n ? n : 1, sizeof(*specs));
-    int *maxa = calloc(n ? n : 1, sizeof(*maxa));
-    for(size_t i = 0; idx && specs && maxa && i < n; i++)
-        if(b->ok[i]) { /* compact the good ones to the front */
-            idx[good] = i;
-            specs[good] = b->specs[i];
-            maxa[good++] = b->max_attempts[i];
-        }
-    wh_code rc = idx && specs && maxa ? WH_OK : wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
-    if(!rc && good)
-        rc = wh_status_enqueue_many(c->redis, c->cfg.redis_prefix, specs, maxa, good, b->created, b->states, &e);
-    for(size_t j = 0; j < good; j++) {
-        size_t i = idx[j];
+    wh_code rc = wh_status_enqueue_many(c->redis, c->cfg.redis_prefix, b->reqs, n, &e);
+    for(size_t i = 0, sent = 0; i < n; i++) {
+        if(!b->reqs[i].spec)
+            continue;
         if(rc) {
             first = first ? first : fail(errs ? &errs[i] : NULL, &e);
             continue;
         }
-        snprintf(out[i].state, sizeof(out[i].state), "%s", b->states[j]);
-        if(!(out[i].created = b->created[j]))
+        snprintf(out[i].state, sizeof(out[i].state), "%s", b->reqs[i].state);
+        if(!(out[i].created = b->reqs[i].created))
             continue;
-        if(publish_one(c, &b->specs[i], b->bodies[i], b->lens[i], &out[i], &b->slots[i], &e) != WH_OK && !first)
+        if(publish_one(c, &b->items[i].spec, b->items[i].body, b->items[i].len, &out[i], &b->slots[i], &e) !=
+               WH_OK &&
+           !first)
             first = fail(errs ? &errs[i] : NULL, &e);
-        if(j % DRAIN_EVERY == DRAIN_EVERY - 1 && c->amqp)
+        if(++sent % DRAIN_EVERY == 0 && c->amqp)
             await_confirms(c, b->slots, out, n, 0, &batch_err);
     }
-    free(idx);
-    free(specs);
-    free(maxa);
     return first;
 }
 
@@ -360,7 +340,7 @@ static void notice_idle_close(wharf_client *c)
 
 int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_submitted *out, wharf_error *errs)
 {
-    batch b;
+    batch b = {0};
     wh_err e, batch_err;
     int first = 0;
     if(!batch_alloc(&b, n)) {

@@ -36,7 +36,7 @@ static wh_code admit(const char *buf, size_t len, char *field, size_t cap)
 static int check_vector(const char *name)
 {
     char path[512];
-    size_t jlen, mlen;
+    size_t jlen = 0, mlen = 0;
     snprintf(path, sizeof(path), "%s/%s.json", vectors_dir, name);
     char *json = test_read_file(path, &jlen);
     snprintf(path, sizeof(path), "%s/%s.msgpack", vectors_dir, name);
