@@ -126,6 +126,11 @@ static wh_code apply(wh_cfg *c, const key_def *k, const char *value, wh_err *err
 
 wh_code wh_cfg_set_kv(wh_cfg *c, const char *section, const char *key, const char *value, wh_err *err)
 {
+    if(wh_inv_section(section)) {
+        if(!c->inv && !(c->inv = wh_inv_new()))
+            return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+        return wh_inv_set(c->inv, section, key, value, err);
+    }
     const key_def *k = find_key(section, key);
     if(!k)
         return wh_err_set(err, WH_E_BAD_CONFIG, key, "%s.%s: unknown configuration key", section, key);
@@ -137,6 +142,12 @@ void wh_cfg_defaults(wh_cfg *c)
     memset(c, 0, sizeof(*c));
     for(size_t i = 0; i < NKEYS; i++)
         apply(c, &keys[i], keys[i].def, NULL);
+}
+
+void wh_cfg_free(wh_cfg *c)
+{
+    wh_inv_free(c->inv);
+    c->inv = NULL;
 }
 
 /* inih state: the config plus the first error, with the file for messages. */
@@ -224,11 +235,14 @@ wh_code wh_cfg_load_env(wh_cfg *c, wh_err *err)
 
 wh_code wh_cfg_set(wh_cfg *c, const char *assignment, wh_err *err)
 {
-    const char *dot = strchr(assignment, '.');
     const char *eq = strchr(assignment, '=');
-    if(!dot || !eq || dot > eq)
-        return wh_err_set(err, WH_E_BAD_CONFIG, "", "--set %s: expected section.key=value", assignment);
-    char section[32], key[64];
+    const char *dot = NULL;
+    for(const char *p = assignment; eq && p < eq; p++)
+        if(*p == '.')
+            dot = p;
+    if(!dot || !eq)
+        return wh_err_set(err, WH_E_BAD_CONFIG, "", "--set: expected section.key=value");
+    char section[WH_INV_NAME_MAX + 16], key[64];
     size_t sn = (size_t)(dot - assignment), kn = (size_t)(eq - dot - 1);
     if(sn >= sizeof(section) || kn >= sizeof(key))
         return wh_err_set(err, WH_E_BAD_CONFIG, "", "--set: key name too long");
@@ -304,6 +318,8 @@ wh_code wh_cfg_validate(wh_cfg *c, wh_err *err)
         return rc;
     if((rc = parse_families(c, err)))
         return rc;
+    if((rc = wh_inv_validate(c->inv, err)))
+        return rc;
     /* Like Celery's prefetch multiplier: enough in hand to keep the threads
      * busy between round trips, few enough that one worker does not hoard
      * long jobs. Raise it for floods of tiny jobs (see README, Performance). */
@@ -361,4 +377,5 @@ void wh_cfg_print(const wh_cfg *c, FILE *out)
         } else
             fprintf(out, "%s = %s\n", k->key, field);
     }
+    wh_inv_print(c->inv, out);
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "wh_err.h"
+#include "wh_inv.h"
 
 #define WH_CFG_MAX_TIERS 16
 #define WH_CFG_URL_MAX 1024
@@ -56,14 +57,21 @@ typedef struct wh_cfg {
     char log_format[16];      /* "logfmt" or "json" */
     char log_level[16];       /* "debug", "info", "warn", "error" */
 
+    /* [host.NAME] and [registry.NAME] sections; NULL until one is given. */
+    wh_inv *inv;
+
     /* Derived by wh_cfg_validate(). */
     int tiers[WH_CFG_MAX_TIERS]; /* ascending, ms */
     int ntiers;
     bool family_on[WH_FAM__COUNT];
 } wh_cfg;
 
-/* Fill `c` with the built-in defaults. */
+/* Fill `c` with the built-in defaults (an empty inventory). */
 void wh_cfg_defaults(wh_cfg *c);
+
+/* Free what the loaders allocated (the inventory). `c` stays usable as a
+ * config without inventory. */
+void wh_cfg_free(wh_cfg *c);
 
 /* Apply an INI file. Unknown sections or keys are errors naming file:line. */
 wh_code wh_cfg_load_file(wh_cfg *c, const char *path, wh_err *err);
@@ -71,7 +79,9 @@ wh_code wh_cfg_load_file(wh_cfg *c, const char *path, wh_err *err);
 /* Apply every WHARF_<SECTION>_<KEY> variable present in the environment. */
 wh_code wh_cfg_load_env(wh_cfg *c, wh_err *err);
 
-/* Apply one "section.key=value" assignment (the --set flag). */
+/* Apply one "section.key=value" assignment (the --set flag). Inventory
+ * sections contain a dot themselves: "host.web1.address=..."; the key is
+ * the part after the last dot before '='. */
 wh_code wh_cfg_set(wh_cfg *c, const char *assignment, wh_err *err);
 
 /* Apply one key by section and name. */

@@ -31,6 +31,15 @@ static const char *const code_names[WH_E__LAST] = {
     [WH_E_INTERRUPTED] = "interrupted",
     [WH_E_USAGE] = "usage",
     [WH_E_ATTEMPTS_EXHAUSTED] = "attempts_exhausted",
+    [WH_E_UNKNOWN_HOST] = "unknown_host",
+    [WH_E_UNREACHABLE] = "unreachable",
+    [WH_E_ENGINE] = "engine_error",
+    [WH_E_AUTH_FAILED] = "auth_failed",
+    [WH_E_HOST_KEY] = "host_key_mismatch",
+    [WH_E_COMMAND_FAILED] = "command_failed",
+    [WH_E_RATE_LIMITED] = "rate_limited",
+    [WH_E_UNAUTHORIZED] = "unauthorized",
+    [WH_E_REGISTRY] = "registry_error",
 };
 
 const char *wh_code_name(wh_code code)

@@ -36,6 +36,15 @@ typedef enum wh_code {
     WH_E_INTERRUPTED = 21,       /* stopped by worker shutdown; the job is requeued */
     WH_E_USAGE = 22,             /* bad command-line usage */
     WH_E_ATTEMPTS_EXHAUSTED = 23,/* transient failures used up max_attempts */
+    WH_E_UNKNOWN_HOST = 24,      /* the job's target is not in the worker's inventory */
+    WH_E_UNREACHABLE = 25,       /* a host, engine or registry could not be reached (transient) */
+    WH_E_ENGINE = 26,            /* the Docker Engine answered with an error */
+    WH_E_AUTH_FAILED = 27,       /* credentials were refused */
+    WH_E_HOST_KEY = 28,          /* an SSH host key is unknown or changed */
+    WH_E_COMMAND_FAILED = 29,    /* a remote command exited non-zero */
+    WH_E_RATE_LIMITED = 30,      /* the remote side asked us to slow down (transient) */
+    WH_E_UNAUTHORIZED = 31,      /* an API request lacked a valid token */
+    WH_E_REGISTRY = 32,          /* a registry answered with an unexpected error */
     WH_E__LAST                   /* sentinel, never a real code */
 } wh_code;
 

@@ -98,10 +98,10 @@ static wk_run log_run(wk_job *job)
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const wk_type system_types[] = {
-    {"system.noop", NULL, 0, true, noop_check, noop_run, 0},
-    {"system.sleep", sleep_args, N(sleep_args), false, NULL, sleep_run, 0},
-    {"system.fail", fail_args, N(fail_args), false, NULL, fail_run, 0},
-    {"system.log", log_args, N(log_args), false, NULL, log_run, 0},
+    {.name = "system.noop", .open_args = true, .check = noop_check, .run = noop_run},
+    {.name = "system.sleep", .args = sleep_args, .nargs = N(sleep_args), .run = sleep_run},
+    {.name = "system.fail", .args = fail_args, .nargs = N(fail_args), .run = fail_run},
+    {.name = "system.log", .args = log_args, .nargs = N(log_args), .run = log_run},
 };
 
 const wk_family wk_family_system = {"system", system_types, N(system_types)};

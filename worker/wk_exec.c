@@ -184,7 +184,15 @@ static void run_handler(wk_job *job, const wh_start *st)
     wk_delivery *d = job->d;
     d->attempts = st->attempt;
     int64_t t0 = wh_mono_us();
-    wk_run r = job->type->run(job);
+    int timeout_s = job->env.timeout_s ? job->env.timeout_s : job->type->timeout_s;
+    job->deadline_us = timeout_s ? t0 + (int64_t)timeout_s * 1000000 : 0;
+    job->host = job->env.target[0] ? wh_inv_host_find(job->t->cfg->inv, job->env.target) : NULL;
+    wk_run r;
+    if(job->type->needs_host && !job->host)
+        r = wk_job_fail(job, WH_E_UNKNOWN_HOST, NULL, false, "target: \"%s\" is not a host in this worker's inventory",
+                        job->env.target);
+    else
+        r = job->type->run(job);
     int64_t run_us = wh_mono_us() - t0;
     wk_job_flush_log(job);
     if(r == WK_RUN_INTERRUPTED) {

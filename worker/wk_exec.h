@@ -5,6 +5,7 @@
 #define WK_EXEC_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "wh_keys.h"
 #include "wh_redis.h"
@@ -35,7 +36,14 @@ struct wk_job {
     char logkey[WH_KEY_MAX];
     int log_pending;        /* XADDs queued on the pipeline */
     bool log_failed;        /* a log write failed; warned once */
+    const wh_inv_host *host;/* the target's inventory entry, or NULL */
+    int64_t deadline_us;    /* monotonic timeout; 0: none */
+    atomic_bool cancel;     /* set (by the beat thread) when cancel was asked */
 };
+
+/* Why wk_job_interrupted() said stop. */
+typedef enum wk_stop { WK_STOP_NONE, WK_STOP_SHUTDOWN, WK_STOP_CANCEL, WK_STOP_TIMEOUT } wk_stop;
+wk_stop wk_job_stop_reason(const wk_job *job);
 
 /* Execute `d` on thread `t`; sets d->verdict and friends. Never fails: every
  * outcome, including Redis being down until shutdown, is a verdict. */

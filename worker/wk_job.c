@@ -1,9 +1,11 @@
 /* wk_job: the handler-facing job calls. See wk_job.h. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "wh_log.h"
+#include "wh_time.h"
 #include "wk_exec.h"
 
 #define LOG_BATCH 256 /* XADDs pipelined before reading the replies */
@@ -91,10 +93,40 @@ wk_run wk_job_fail(wk_job *job, wh_code code, const char *custom, bool transient
 
 bool wk_job_interrupted(const wk_job *job)
 {
-    return wk_pool_interrupted(job->t->pool);
+    return wk_job_stop_reason(job) != WK_STOP_NONE;
 }
 
 bool wk_job_sleep(wk_job *job, int64_t ms)
 {
-    return wk_pool_sleep(job->t->pool, ms);
+    int64_t left = wk_job_remaining_ms(job);
+    if(left < ms) {
+        wk_pool_sleep(job->t->pool, left, &job->cancel);
+        return true;
+    }
+    return wk_pool_sleep(job->t->pool, ms, &job->cancel) || wk_job_interrupted(job);
 }
+
+int64_t wk_job_remaining_ms(const wk_job *job)
+{
+    if(!job->deadline_us)
+        return INT64_MAX;
+    int64_t left = (job->deadline_us - wh_mono_us()) / 1000;
+    return left > 0 ? left : 0;
+}
+
+wk_stop wk_job_stop_reason(const wk_job *job)
+{
+    if(wk_pool_interrupted(job->t->pool))
+        return WK_STOP_SHUTDOWN;
+    if(atomic_load(&job->cancel))
+        return WK_STOP_CANCEL;
+    if(job->deadline_us && wh_mono_us() >= job->deadline_us)
+        return WK_STOP_TIMEOUT;
+    return WK_STOP_NONE;
+}
+
+const wh_cfg *wk_job_cfg(const wk_job *job) { return job->t->cfg; }
+const wh_inv_host *wk_job_host(const wk_job *job) { return job->host; }
+wh_redis *wk_job_redis(wk_job *job) { return job->t->redis; }
+const char *wk_job_prefix(const wk_job *job) { return job->t->cfg->redis_prefix; }
+void wk_job_flush(wk_job *job) { wk_job_flush_log(job); }

@@ -17,6 +17,8 @@
 
 #include "wh_args.h"
 #include "wh_env.h"
+#include "wh_inv.h"
+#include "wh_redis.h"
 #include "wh_json.h"
 
 #define WK_LOG_LINE_MAX 8192   /* bytes of one log line kept; longer is cut */
@@ -44,6 +46,14 @@ typedef struct wk_type {
     wh_code (*check)(const wh_mp_obj *args, wh_json **result, wh_err *err);
     wk_run (*run)(wk_job *job);
     int max_attempts;             /* default for the type; 0: config default */
+    int timeout_s;                /* default run-time limit; 0: config default */
+    bool needs_host;              /* `target` must name an inventory host, else
+                                   * the job fails unknown_host (permanent) */
+    /* Optional per-resource lock: write a key such as "ctr:api" derived from
+     * the (validated) args into `out` and return true. The pipe prefixes it
+     * with the target, and two jobs holding the same key never run at the
+     * same time (the envelope's `lock` field does the same per job). */
+    bool (*lock_key)(const wh_mp_obj *args, char *out, size_t cap);
 } wk_type;
 
 typedef struct wk_family {
@@ -73,11 +83,36 @@ void wk_job_set_result(wk_job *job, wh_json *v);
 wk_run wk_job_fail(wk_job *job, wh_code code, const char *custom, bool transient, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* True once the worker asked running jobs to stop (shutdown past grace). */
+/* True once the job must stop: worker shutdown past grace, a cancel request
+ * or its timeout. Cheap enough to call in every loop iteration; long I/O
+ * must poll it (at least every ~100 ms) and return WK_RUN_INTERRUPTED. The
+ * pipe then records the right outcome: requeued, cancelled or failed with
+ * `timeout`. */
 bool wk_job_interrupted(const wk_job *job);
 
 /* Sleep `ms`, waking early on interruption. Returns true if interrupted. */
 bool wk_job_sleep(wk_job *job, int64_t ms);
+
+/* Milliseconds left before the job's timeout (INT64_MAX when it has none),
+ * for bounding I/O waits. */
+int64_t wk_job_remaining_ms(const wk_job *job);
+
+/* The worker's configuration, and the inventory entry named by the job's
+ * target (NULL when the job has no target or it is not in the inventory;
+ * types with needs_host never see NULL). */
+const wh_cfg *wk_job_cfg(const wk_job *job);
+const wh_inv_host *wk_job_host(const wk_job *job);
+
+/* This job thread's own Redis connection and the key prefix, for families
+ * that keep data of their own (container logs, rollups, port maps). Use it
+ * only from the handler's thread. Log lines are pipelined on the same
+ * connection, so a handler that has logged calls wk_job_flush() before its
+ * own commands. */
+wh_redis *wk_job_redis(wk_job *job);
+const char *wk_job_prefix(const wk_job *job);
+
+/* Send pipelined log lines now (before using wk_job_redis directly). */
+void wk_job_flush(wk_job *job);
 
 /* Look a type up in every family table; NULL when unknown. */
 const wk_type *wk_type_find(const char *type);

@@ -224,7 +224,14 @@ void wk_pool_abandon(wk_pool *p)
     wk_pool_interrupt(p);
 }
 
-bool wk_pool_sleep(wk_pool *p, int64_t ms)
+void wk_pool_wake(wk_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->nap);
+    pthread_mutex_unlock(&p->mu);
+}
+
+bool wk_pool_sleep(wk_pool *p, int64_t ms, const atomic_bool *flag)
 {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -236,9 +243,9 @@ bool wk_pool_sleep(wk_pool *p, int64_t ms)
     }
     pthread_mutex_lock(&p->mu);
     int rc = 0;
-    while(!atomic_load(&p->interrupted) && !p->quit && rc != ETIMEDOUT)
+    while(!atomic_load(&p->interrupted) && !p->quit && !(flag && atomic_load(flag)) && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&p->nap, &p->mu, &until);
-    bool woken = atomic_load(&p->interrupted) || p->quit;
+    bool woken = atomic_load(&p->interrupted) || p->quit || (flag && atomic_load(flag));
     pthread_mutex_unlock(&p->mu);
     return woken;
 }

@@ -82,9 +82,13 @@ void wk_pool_abandon(wk_pool *p);
 bool wk_pool_interrupted(const wk_pool *p);
 bool wk_pool_abandoned(const wk_pool *p);
 
-/* For job threads: sleep `ms`, waking early on interrupt. True if woken by
- * an interrupt. */
-bool wk_pool_sleep(wk_pool *p, int64_t ms);
+/* For job threads: sleep `ms`, waking early on interrupt or when `flag`
+ * (may be NULL) becomes true; wk_pool_wake() wakes sleepers to look at their
+ * flags. True if woken by an interrupt or the flag. */
+bool wk_pool_sleep(wk_pool *p, int64_t ms, const atomic_bool *flag);
+
+/* Wake every sleeping job thread (after setting a job's cancel flag). */
+void wk_pool_wake(wk_pool *p);
 
 /* Counters for the worker registry. */
 typedef struct wk_counts {
