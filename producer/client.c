@@ -403,3 +403,36 @@ int wharf_wait(wharf_client *c, const char *id, int timeout_ms, char *state, wha
         wh_sleep_ms(20);
     }
 }
+
+/* ---- job control (being implemented; see wharf.h) ---- */
+
+static int not_yet(wharf_error *err, const char *what)
+{
+    wh_err e;
+    wh_err_set(&e, WH_E_INTERNAL, "", "%s is not implemented yet", what);
+    return fail(err, &e);
+}
+
+int wharf_cancel(wharf_client *c, const char *id, char *state, wharf_error *err)
+{
+    (void)c, (void)id, (void)state;
+    return not_yet(err, "cancel");
+}
+
+int wharf_schedule_add(wharf_client *c, const wharf_schedule *s, wharf_error *err)
+{
+    (void)c, (void)s;
+    return not_yet(err, "schedule add");
+}
+
+int wharf_schedule_rm(wharf_client *c, const char *name, wharf_error *err)
+{
+    (void)c, (void)name;
+    return not_yet(err, "schedule rm");
+}
+
+int wharf_schedule_list_json(wharf_client *c, char **json, wharf_error *err)
+{
+    (void)c, (void)json;
+    return not_yet(err, "schedule list");
+}

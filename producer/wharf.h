@@ -62,12 +62,23 @@ typedef struct wharf_job {
     size_t args_msgpack_len;
     int max_attempts;         /* 0: the type's default */
     int timeout_s;            /* 0: the type's default */
+    int64_t run_at;           /* ms since the epoch; 0 or past: run now. A
+                               * future time parks the job in state
+                               * `scheduled` (Redis, never the broker) */
+    int priority;             /* 0..9, higher first; -1 or 0: normal (0) */
+    int unique_for_s;         /* > 0: while a job of the same type, target and
+                               * args is queued, scheduled or running (at most
+                               * this long), submit returns that job's id */
+    const char *lock;         /* NULL, or a resource key: jobs sharing it never
+                               * run at the same time */
+    const char *meta_json;    /* NULL, or a JSON object of string values */
 } wharf_job;
 
 typedef struct wharf_submitted {
     char id[65];
-    int created;              /* 1: enqueued now; 0: the id already existed */
-    char state[16];           /* "queued", or the existing job's state */
+    int created;              /* 1: enqueued now; 0: the id (or, with
+                               * unique_for_s, an equal live job) existed */
+    char state[16];           /* "queued"/"scheduled", or the existing job's state */
 } wharf_submitted;
 
 /* Connect to RabbitMQ and Redis and declare the topology. NULL on failure. */
@@ -92,7 +103,41 @@ int wharf_status_json(wharf_client *c, const char *id, char **json, wharf_error 
  * state[16]. Returns 7 (timeout) if none arrived in time. */
 int wharf_wait(wharf_client *c, const char *id, int timeout_ms, char *state, wharf_error *err);
 
+/* Cancel a job. A queued, scheduled or retrying job becomes `cancelled` at
+ * once and never runs; a running one is asked to stop and becomes
+ * `cancelled` when its handler reaches its next cancellation point
+ * (state[16] receives "cancelled" or "running" accordingly). Returns
+ * WHARF_NOT_FOUND for an unknown id and WHARF_CONFLICT (16) when the job
+ * already finished (its state is still written to state). */
+int wharf_cancel(wharf_client *c, const char *id, char *state, wharf_error *err);
+
+/* A periodic schedule: fires `type` every `every_s` seconds or on a 5-field
+ * cron expression (UTC). Each firing is a job with the deterministic id
+ * "<name>-<fire time in unix s>", so two schedulers never enqueue one
+ * firing twice. */
+typedef struct wharf_schedule {
+    const char *name;         /* [A-Za-z0-9_-]{1,40} */
+    const char *type;
+    const char *target;       /* NULL for none */
+    const char *args_json;    /* NULL: {} */
+    int every_s;              /* > 0, or 0 when cron is given */
+    const char *cron;         /* 5 fields, e.g. "0 3 * * 1", or NULL */
+    int max_attempts, timeout_s; /* 0: defaults */
+} wharf_schedule;
+
+/* Create or replace a schedule. WH bad_args/bad_envelope errors name the
+ * field. */
+int wharf_schedule_add(wharf_client *c, const wharf_schedule *s, wharf_error *err);
+
+/* Remove a schedule; WHARF_NOT_FOUND when there is none of that name. */
+int wharf_schedule_rm(wharf_client *c, const char *name, wharf_error *err);
+
+/* Every schedule as a JSON array of objects {name, type, target, args,
+ * every_s | cron, next_at, last_at, last_id} (malloc'd; free() it). */
+int wharf_schedule_list_json(wharf_client *c, char **json, wharf_error *err);
+
 #define WHARF_NOT_FOUND 15
+#define WHARF_CONFLICT 16
 #define WHARF_TIMEOUT 7
 
 #ifdef __cplusplus
