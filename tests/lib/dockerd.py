@@ -1,0 +1,220 @@
+"""A private Docker Engine for the runtime tests (Debian's docker.io).
+
+    import dockerd
+    d = dockerd.Dockerd.start(tmpdir)     # own data-root, exec-root, pidfile, socket
+    d.sock                                # unix socket path; no TCP listener
+    d.docker(["ps", "-a"])                # the docker CLI against this engine only
+    img = d.busybox_image()               # "wharf-busybox:test", imported, never pulled
+    d.stop()                              # SIGTERM by pidfile, SIGKILL after 20 s
+
+The daemon never touches the host's own engine: it listens only on its own
+unix socket, has no default bridge (--bridge=none), changes no iptables rules
+and no sysctl (--iptables=false --ip-masq=false --ip-forward=false), and the
+subnets of networks it creates come from a private pool (10.213.0.0/16), so
+tests create networks with names of their own. Containers are reached only
+through ports published on 127.0.0.1 (docker-proxy) or through exec. dockerd
+starts its own containerd under the exec-root and stops it with itself.
+
+The storage driver is vfs: it works on any filesystem (the test dir may be
+on overlayfs, where overlay2 cannot nest) and busybox images are ~1 MB.
+
+Every daemon started here is stopped at interpreter exit; with
+PR_SET_PDEATHSIG the kernel kills it if the test process dies outright.
+"""
+
+import atexit
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+__all__ = ["Dockerd", "BUSYBOX_IMAGE"]
+
+BUSYBOX_IMAGE = "wharf-busybox:test"
+ADDRESS_POOL = "base=10.213.0.0/16,size=24"
+
+_live = []
+
+
+def _pdeathsig():
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except Exception:
+        pass
+
+
+def _need(prog):
+    path = shutil.which(prog, path="/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/bin")
+    if not path:
+        # Fail, never skip: tests/run installs docker.io (tests/lib/packages.txt).
+        raise RuntimeError("%s not found: install Debian's docker.io (tests/lib/packages.txt)" % prog)
+    return path
+
+
+class Dockerd:
+    """One private dockerd. Use Dockerd.start(); stop() is idempotent."""
+
+    def __init__(self, root):
+        self.root = root
+        self.sock = os.path.join(root, "docker.sock")
+        self.pidfile = os.path.join(root, "docker.pid")
+        self.log_path = os.path.join(root, "dockerd.log")
+        self.proc = None
+        self.start_s = None  # seconds from exec to the first answered /version
+
+    @classmethod
+    def start(cls, parent=None, timeout=60):
+        """Start a daemon in a new dir under `parent` (default: WHARF_TEST_TMP
+        or the system temp dir) and wait until it answers. Raises
+        RuntimeError with the log tail if it does not come up."""
+        parent = parent or os.environ.get("WHARF_TEST_TMP") or tempfile.gettempdir()
+        os.makedirs(parent, exist_ok=True)
+        # A short path: unix socket paths are capped at 107 bytes.
+        root = tempfile.mkdtemp(prefix="dkd-", dir=parent)
+        d = cls(root)
+        if len(d.sock) > 100:
+            root = tempfile.mkdtemp(prefix="wharf-dkd-")
+            d = cls(root)
+        d._spawn(timeout)
+        return d
+
+    def _spawn(self, timeout):
+        exe = _need("dockerd")
+        _need("containerd")
+        _need("docker")
+        cmd = [exe,
+               "--data-root", os.path.join(self.root, "data"),
+               "--exec-root", os.path.join(self.root, "exec"),
+               "--pidfile", self.pidfile,
+               "-H", "unix://" + self.sock,
+               "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
+               "--userland-proxy=true",
+               "--default-address-pool", ADDRESS_POOL,
+               "--storage-driver=vfs",
+               "--log-level=warn"]
+        logf = open(self.log_path, "ab")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                     preexec_fn=_pdeathsig, start_new_session=True)
+        logf.close()
+        _live.append(self)
+        deadline = t0 + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("dockerd exited with %s:\n%s" % (self.proc.returncode, self.log_tail()))
+            if os.path.exists(self.sock) and self.docker(["version", "--format", "{{.Server.Version}}"],
+                                                         check=False).returncode == 0:
+                self.start_s = time.monotonic() - t0
+                return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("dockerd did not answer within %ss:\n%s" % (timeout, self.log_tail()))
+            time.sleep(0.05)
+
+    def log_tail(self, lines=40):
+        try:
+            with open(self.log_path, "r", errors="replace") as f:
+                return "\n".join(f.read().splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def env(self):
+        """Environment for the docker CLI pointed at this daemon only."""
+        e = dict(os.environ)
+        e["DOCKER_HOST"] = "unix://" + self.sock
+        e["DOCKER_CONFIG"] = os.path.join(self.root, "cli-config")
+        e.pop("DOCKER_CONTEXT", None)
+        e.pop("DOCKER_TLS_VERIFY", None)
+        e.pop("DOCKER_CERT_PATH", None)
+        return e
+
+    def docker(self, args, check=True, input=None, timeout=120):
+        """Run the docker CLI against this daemon; CompletedProcess (bytes)."""
+        cp = subprocess.run([_need("docker"), "-H", "unix://" + self.sock] + list(args), env=self.env(),
+                            input=input, capture_output=True, timeout=timeout,
+                            stdin=None if input is not None else subprocess.DEVNULL)
+        if check and cp.returncode != 0:
+            raise RuntimeError("docker %s -> %d: %s" % (" ".join(args), cp.returncode,
+                                                        cp.stderr.decode(errors="replace")))
+        return cp
+
+    def busybox_image(self, tag=BUSYBOX_IMAGE):
+        """Import busybox-static as `tag` (once per daemon) and return the tag.
+        The rootfs is /bin/busybox plus one symlink per applet, /tmp and /etc."""
+        if self.docker(["image", "inspect", tag], check=False).returncode == 0:
+            return tag
+        bb = shutil.which("busybox", path="/bin:/usr/bin")
+        if not bb:
+            raise RuntimeError("busybox not found: install busybox-static (tests/lib/packages.txt)")
+        rootfs = tempfile.mkdtemp(prefix="rootfs-", dir=self.root)
+        for d in ("bin", "tmp", "etc", "data"):
+            os.makedirs(os.path.join(rootfs, d))
+        shutil.copy2(bb, os.path.join(rootfs, "bin", "busybox"))
+        applets = subprocess.run([bb, "--list"], capture_output=True, text=True, check=True).stdout.split()
+        for a in applets:
+            if a != "busybox" and "/" not in a:
+                os.symlink("busybox", os.path.join(rootfs, "bin", a))
+        with open(os.path.join(rootfs, "etc", "passwd"), "w") as f:
+            f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
+        with open(os.path.join(rootfs, "etc", "group"), "w") as f:
+            f.write("root:x:0:\nnogroup:x:65534:\n")
+        tar = subprocess.run(["tar", "-C", rootfs, "-c", "."], capture_output=True, check=True).stdout
+        self.docker(["import", "-c", "CMD [\"/bin/sh\"]", "-", tag], input=tar)
+        shutil.rmtree(rootfs, ignore_errors=True)
+        return tag
+
+    def pid(self):
+        try:
+            with open(self.pidfile) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self, timeout=20):
+        """SIGTERM the daemon named by our pidfile (it stops its containers
+        and its containerd), SIGKILL after `timeout` s, then remove the dir."""
+        if self in _live:
+            _live.remove(self)
+        if self.proc is None:
+            return
+        pid = self.pid()
+        if pid != self.proc.pid:
+            pid = self.proc.pid  # pidfile not written yet: our own child
+        if self.proc.poll() is None:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        # vfs layers may hold read-only dirs; containers are gone with dockerd.
+        subprocess.run(["rm", "-rf", "--one-file-system", self.root], check=False)
+
+
+@atexit.register
+def _stop_all():
+    for d in list(_live):
+        try:
+            d.stop()
+        except Exception:
+            pass
+
+
+if __name__ == "__main__":
+    # Self check and start-time measurement: python3 tests/lib/dockerd.py
+    t = time.monotonic()
+    d = Dockerd.start()
+    print("dockerd up in %.2fs at %s" % (d.start_s, d.sock))
+    t = time.monotonic()
+    print("image", d.busybox_image(), "imported in %.2fs" % (time.monotonic() - t))
+    print(d.docker(["run", "--rm", BUSYBOX_IMAGE, "echo", "hello from busybox"]).stdout.decode().strip())
+    t = time.monotonic()
+    d.stop()
+    print("stopped in %.2fs" % (time.monotonic() - t))
