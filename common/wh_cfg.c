@@ -56,6 +56,12 @@ static const key_def keys[] = {
     STR("retry", "tiers", retry_tiers, "1000,5000,30000,120000,600000", NULL),
     STR("log", "format", log_format, "logfmt", log_formats),
     STR("log", "level", log_level, "info", log_levels),
+    STR("serve", "listen", serve_listen, "127.0.0.1:8080", NULL),
+    STR("serve", "token", serve_token, "", NULL),
+    STR("serve", "token_file", serve_token_file, "", NULL),
+    I64("serve", "max_body", serve_max_body, 1024, 134217728, "1048576"),
+    INT("serve", "timeout_s", serve_timeout_s, 1, 3600, "30"),
+    INT("serve", "max_connections", serve_max_connections, 1, 10000, "64"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -374,7 +380,9 @@ void wh_cfg_print(const wh_cfg *c, FILE *out)
             char red[WH_CFG_URL_MAX];
             wh_cfg_redact_url(field, red, sizeof(red));
             fprintf(out, "%s = %s\n", k->key, red);
-        } else
+        } else if(strcmp(k->key, "token") == 0) /* a secret, like URL passwords */
+            fprintf(out, "%s = %s\n", k->key, *field ? "***" : "");
+        else
             fprintf(out, "%s = %s\n", k->key, field);
     }
     wh_inv_print(c->inv, out);

@@ -56,6 +56,13 @@ typedef struct wh_cfg {
     /* [log] */
     char log_format[16];      /* "logfmt" or "json" */
     char log_level[16];       /* "debug", "info", "warn", "error" */
+    /* [serve] (`wharf serve`, the HTTP API) */
+    char serve_listen[128];     /* "host:port" or "[v6]:port" */
+    char serve_token[256];      /* one bearer token; a secret: never printed */
+    char serve_token_file[512]; /* file of bearer tokens, one per line */
+    int64_t serve_max_body;     /* HTTP request body cap, bytes */
+    int serve_timeout_s;        /* idle HTTP connection timeout, s */
+    int serve_max_connections;  /* HTTP connections at once */
 
     /* [host.NAME] and [registry.NAME] sections; NULL until one is given. */
     wh_inv *inv;

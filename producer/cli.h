@@ -62,5 +62,6 @@ int cli_logs(cli *c, int argc, char **argv);
 int cli_workers(cli *c, int argc, char **argv);
 int cli_stats(cli *c, int argc, char **argv);
 int cli_dead(cli *c, int argc, char **argv);
+int cli_serve(cli *c, int argc, char **argv); /* srv_main.c */
 
 #endif

@@ -43,6 +43,12 @@ static const cli_cmd commands[] = {
      "  list      show dead messages (they stay in the queue)\n"
      "  retry ID  republish job ID with fresh attempts\n"
      "  purge     delete every dead message\n"},
+    {"serve", cli_serve,
+     "wharf serve [--listen HOST:PORT] [--token-file FILE] [--insecure-no-auth]\n"
+     "Serve the HTTP API (schemas/openapi.yaml) until SIGINT or SIGTERM.\n"
+     "  --listen HOST:PORT    numeric address and port (default serve.listen, 127.0.0.1:8080)\n"
+     "  --token-file FILE     bearer tokens, one per line (default serve.token_file)\n"
+     "  --insecure-no-auth    no tokens; refused unless HOST is loopback\n"},
 };
 
 static void main_usage(FILE *out)

@@ -1,0 +1,103 @@
+/* srv: `wharf serve`, the HTTP API over the client library.
+ *
+ * srv_main.c starts the server (flags, tokens, listen address, the connection
+ * pool), srv_http.c authenticates and routes every request through one table
+ * and holds the JSON reply helpers, and the route handlers live by topic in
+ * srv_jobs.c, srv_logs.c, srv_admin.c and srv_ops.c. schemas/openapi.yaml
+ * documents every route; tests/integration/test_serve.py walks it.
+ *
+ * Threads: libmicrohttpd runs each connection on its own thread. The client
+ * library is one-thread-at-a-time, so handlers borrow a srv_conn (a
+ * wharf_client and a wh_redis, both connected lazily) from a small pool
+ * guarded by a mutex and give it back before answering. Log followers open
+ * their own Redis connection for the life of the stream instead. */
+#ifndef SRV_H
+#define SRV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "wh_cfg.h"
+#include "wh_json.h"
+#include "wh_mhd.h"
+#include "wh_redis.h"
+#include "wharf.h"
+
+#define SRV_POOL 4          /* pooled client connections */
+#define SRV_MAX_TOKENS 64   /* bearer tokens accepted at once */
+#define SRV_TOKEN_MIN 16    /* shortest token accepted, bytes */
+#define SRV_TOKEN_MAX 256   /* longest token accepted, bytes */
+#define SRV_LIST_SCAN 5000  /* recent-index entries GET /v1/jobs looks at, at most */
+#define SRV_LIST_MAX 1000   /* largest `limit` of GET /v1/jobs */
+#define SRV_LOG_MAX 10000   /* log lines one GET .../logs returns, at most */
+
+/* One pooled set of connections. */
+typedef struct srv_conn {
+    wharf_client *client; /* NULL until first needed */
+    wh_redis *redis;      /* NULL until first needed */
+    bool busy;
+} srv_conn;
+
+typedef struct srv {
+    const wh_cfg *cfg;
+    bool no_auth;                      /* --insecure-no-auth (loopback only) */
+    char *tokens[SRV_MAX_TOKENS];      /* malloc'd; compared in constant time */
+    int ntokens;
+    pthread_mutex_t mu;                /* guards pool[].busy */
+    pthread_cond_t cv;                 /* signalled when a conn is returned */
+    srv_conn pool[SRV_POOL];
+} srv;
+
+/* One request being handled. */
+typedef struct srv_call {
+    srv *s;
+    wh_mhd_req *req;
+    char param[128];  /* the {} path segment of the route, "" if none */
+    srv_conn *conn;   /* borrowed from the pool on first use */
+} srv_call;
+
+/* The MHD handler: authenticate, route, answer (srv_http.c). */
+void srv_handle(void *ud, wh_mhd_req *req);
+
+/* Connections for this call (borrowed from the pool on first use; returned
+ * by srv_handle after the handler). NULL after answering 503 with why. */
+wharf_client *srv_client(srv_call *c);
+wh_redis *srv_redis(srv_call *c);
+
+/* Answer with JSON `j` (stolen; NULL answers 500). */
+void srv_reply_json(srv_call *c, unsigned status, wh_json *j);
+/* Answer {"error":{"code","message","field"}}. */
+void srv_error(srv_call *c, unsigned status, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Answer an error from a wh_err / wharf_error, the status chosen by code. */
+void srv_error_wh(srv_call *c, const wh_err *err);
+void srv_error_client(srv_call *c, const wharf_error *err);
+/* The HTTP status for a stable code. */
+unsigned srv_status_of(wh_code code);
+
+/* True (after answering 400) unless c->param is a valid job id. */
+bool srv_bad_id(srv_call *c);
+/* Parse the JSON object body of a POST; NULL after answering 415 or 400. */
+wh_json *srv_body_object(srv_call *c);
+/* An integer query parameter in lo..hi, `def` when absent; false after
+ * answering 400 naming it. */
+bool srv_query_int(srv_call *c, const char *key, long lo, long hi, long def, long *out);
+
+/* Route handlers. */
+void srv_jobs_post(srv_call *c);
+void srv_jobs_get(srv_call *c);
+void srv_jobs_list(srv_call *c);
+void srv_jobs_cancel(srv_call *c);
+void srv_logs_get(srv_call *c);
+void srv_workers_get(srv_call *c);
+void srv_stats_get(srv_call *c);
+void srv_schedules_get(srv_call *c);
+void srv_schedules_post(srv_call *c);
+void srv_schedules_delete(srv_call *c);
+void srv_dead_get(srv_call *c);
+void srv_dead_retry(srv_call *c);
+void srv_dead_purge(srv_call *c);
+void srv_healthz(srv_call *c);
+void srv_metrics(srv_call *c);
+
+#endif

@@ -1,0 +1,286 @@
+/* srv_http: authentication, the route table and the reply helpers of
+ * `wharf serve`. See srv.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "srv.h"
+#include "wh_id.h"
+
+/* One route. A pattern segment "{}" matches one path segment, which is
+ * copied to call->param (handlers validate it). */
+typedef struct srv_route {
+    const char *method;
+    const char *pattern;
+    void (*fn)(srv_call *c);
+    bool open; /* served without a token */
+} srv_route;
+
+static const srv_route routes[] = {
+    {"POST", "/v1/jobs", srv_jobs_post, false},
+    {"GET", "/v1/jobs", srv_jobs_list, false},
+    {"GET", "/v1/jobs/{}", srv_jobs_get, false},
+    {"POST", "/v1/jobs/{}/cancel", srv_jobs_cancel, false},
+    {"GET", "/v1/jobs/{}/logs", srv_logs_get, false},
+    {"GET", "/v1/workers", srv_workers_get, false},
+    {"GET", "/v1/stats", srv_stats_get, false},
+    {"GET", "/v1/schedules", srv_schedules_get, false},
+    {"POST", "/v1/schedules", srv_schedules_post, false},
+    {"DELETE", "/v1/schedules/{}", srv_schedules_delete, false},
+    {"GET", "/v1/dead", srv_dead_get, false},
+    {"POST", "/v1/dead/retry", srv_dead_retry, false},
+    {"POST", "/v1/dead/purge", srv_dead_purge, false},
+    {"GET", "/healthz", srv_healthz, true},
+    {"GET", "/metrics", srv_metrics, false},
+};
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Match `path` against `pattern`; the {} segment goes to param. */
+static bool match(const char *pattern, const char *path, char *param, size_t cap)
+{
+    while(*pattern && *path) {
+        if(pattern[0] == '{' && pattern[1] == '}') {
+            size_t n = strcspn(path, "/");
+            if(n == 0 || n >= cap)
+                return false;
+            memcpy(param, path, n);
+            param[n] = '\0';
+            path += n;
+            pattern += 2;
+            continue;
+        }
+        if(*pattern++ != *path++)
+            return false;
+    }
+    return !*pattern && !*path;
+}
+
+/* Constant-time equality of a presented token with each configured one:
+ * the time depends only on the configured tokens' count and lengths. */
+static bool token_ok(const srv *s, const char *got)
+{
+    size_t gn = strlen(got);
+    unsigned ok = 0;
+    for(int i = 0; i < s->ntokens; i++) {
+        const char *want = s->tokens[i];
+        size_t wn = strlen(want);
+        unsigned diff = (unsigned)(gn ^ wn);
+        for(size_t k = 0; k < wn; k++)
+            diff |= (unsigned)(unsigned char)want[k] ^ (unsigned)(unsigned char)(k < gn ? got[k] : 0);
+        ok |= (diff == 0);
+    }
+    return ok != 0;
+}
+
+static bool authorized(srv_call *c)
+{
+    if(c->s->no_auth)
+        return true;
+    const char *h = wh_mhd_header(c->req, "Authorization");
+    if(h && strncasecmp(h, "Bearer ", 7) == 0) {
+        h += 7;
+        while(*h == ' ')
+            h++;
+        if(strlen(h) <= SRV_TOKEN_MAX && token_ok(c->s, h))
+            return true;
+    }
+    static const wh_mhd_hdr www[] = {{"WWW-Authenticate", "Bearer realm=\"wharf\""}};
+    static const char body[] =
+        "{\"error\":{\"code\":\"unauthorized\",\"message\":\"a valid bearer token is required\",\"field\":"
+        "\"Authorization\"}}";
+    wh_mhd_reply(c->req, 401, "application/json", body, sizeof(body) - 1, www, 1);
+    return false;
+}
+
+static void release(srv_call *c)
+{
+    if(!c->conn)
+        return;
+    pthread_mutex_lock(&c->s->mu);
+    c->conn->busy = false;
+    pthread_cond_signal(&c->s->cv);
+    pthread_mutex_unlock(&c->s->mu);
+    c->conn = NULL;
+}
+
+void srv_handle(void *ud, wh_mhd_req *req)
+{
+    srv_call c = {.s = ud, .req = req};
+    const char *path = wh_mhd_path(req), *method = wh_mhd_method(req);
+    bool path_known = false;
+    for(size_t i = 0; i < NROUTES; i++) {
+        if(!match(routes[i].pattern, path, c.param, sizeof(c.param)))
+            continue;
+        path_known = true;
+        if(strcmp(routes[i].method, method) != 0)
+            continue;
+        if(routes[i].open || authorized(&c))
+            routes[i].fn(&c);
+        release(&c);
+        return;
+    }
+    /* Unknown routes need a token too, so probing reveals nothing. */
+    if(!authorized(&c))
+        return;
+    if(path_known)
+        srv_error(&c, 405, "usage", "", "method %s not allowed on %s", method, path);
+    else
+        srv_error(&c, 404, "not_found", "", "no such route");
+}
+
+/* Borrow a pooled connection set (blocking while all are busy). */
+static srv_conn *borrow(srv_call *c)
+{
+    if(c->conn)
+        return c->conn;
+    srv *s = c->s;
+    pthread_mutex_lock(&s->mu);
+    for(;;) {
+        for(int i = 0; i < SRV_POOL; i++)
+            if(!s->pool[i].busy) {
+                s->pool[i].busy = true;
+                c->conn = &s->pool[i];
+                pthread_mutex_unlock(&s->mu);
+                return c->conn;
+            }
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+}
+
+wharf_client *srv_client(srv_call *c)
+{
+    srv_conn *k = borrow(c);
+    if(k->client)
+        return k->client;
+    const wh_cfg *cfg = c->s->cfg;
+    wharf_client_opts o = {cfg->amqp_url, cfg->redis_url, cfg->redis_prefix, cfg->queue_type, 10000,
+                           cfg->max_attempts};
+    wharf_error err;
+    if(!(k->client = wharf_client_new(&o, &err)))
+        srv_error_client(c, &err);
+    return k->client;
+}
+
+wh_redis *srv_redis(srv_call *c)
+{
+    srv_conn *k = borrow(c);
+    wh_err err;
+    if(!k->redis && !(k->redis = wh_redis_new(c->s->cfg->redis_url, 10000, &err))) {
+        srv_error_wh(c, &err);
+        return NULL;
+    }
+    if(wh_redis_connect(k->redis, &err) != WH_OK) {
+        srv_error_wh(c, &err);
+        return NULL;
+    }
+    return k->redis;
+}
+
+void srv_reply_json(srv_call *c, unsigned status, wh_json *j)
+{
+    char *text = j ? wh_json_dump(j) : NULL;
+    wh_json_free(j);
+    if(!text) {
+        static const char oom[] = "{\"error\":{\"code\":\"nomem\",\"message\":\"cannot build the reply\",\"field\":\"\"}}";
+        wh_mhd_reply(c->req, 500, "application/json", oom, sizeof(oom) - 1, NULL, 0);
+        return;
+    }
+    wh_mhd_reply(c->req, status, "application/json", text, strlen(text), NULL, 0);
+    free(text);
+}
+
+void srv_error(srv_call *c, unsigned status, const char *code, const char *field, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    wh_json *e = wh_json_object();
+    wh_json_setc(e, "code", wh_json_str(code));
+    /* A message can quote user input that is not UTF-8: fall back. */
+    wh_json *m = wh_json_str(msg);
+    wh_json_setc(e, "message", m ? m : wh_json_str("(message not representable)"));
+    wh_json *f = wh_json_str(field ? field : "");
+    wh_json_setc(e, "field", f ? f : wh_json_str(""));
+    wh_json *o = wh_json_object();
+    wh_json_setc(o, "error", e);
+    srv_reply_json(c, status, o);
+}
+
+unsigned srv_status_of(wh_code code)
+{
+    switch(code) {
+    case WH_E_BAD_MSGPACK: case WH_E_BAD_ENVELOPE: case WH_E_UNSUPPORTED_SCHEMA: case WH_E_UNKNOWN_TYPE:
+    case WH_E_BAD_ARGS: case WH_E_USAGE: case WH_E_UNKNOWN_HOST:
+        return 400;
+    case WH_E_UNAUTHORIZED: return 401;
+    case WH_E_NOT_FOUND: return 404;
+    case WH_E_CONFLICT: case WH_E_BUSY: return 409;
+    case WH_E_TOO_LARGE: return 413;
+    case WH_E_BROKER: case WH_E_UNROUTABLE: case WH_E_REDIS: case WH_E_TIMEOUT: case WH_E_UNREACHABLE:
+        return 503;
+    default: return 500;
+    }
+}
+
+void srv_error_wh(srv_call *c, const wh_err *err)
+{
+    srv_error(c, srv_status_of(err->code), wh_err_name(err), err->field, "%s", err->msg);
+}
+
+void srv_error_client(srv_call *c, const wharf_error *err)
+{
+    srv_error(c, srv_status_of((wh_code)err->code), err->name, err->field, "%s", err->message);
+}
+
+bool srv_bad_id(srv_call *c)
+{
+    if(wh_id_valid(c->param, strlen(c->param)))
+        return false;
+    srv_error(c, 400, "bad_envelope", "id", "a job id is 1-64 characters of A-Z a-z 0-9 _ -");
+    return true;
+}
+
+wh_json *srv_body_object(srv_call *c)
+{
+    const char *ct = wh_mhd_header(c->req, "Content-Type");
+    size_t n = ct ? strcspn(ct, "; \t") : 0;
+    if(!ct || n != 16 || strncasecmp(ct, "application/json", 16) != 0) {
+        srv_error(c, 415, "bad_envelope", "Content-Type", "the body must be application/json");
+        return NULL;
+    }
+    size_t len;
+    const char *body = wh_mhd_body(c->req, &len);
+    wh_err err;
+    wh_json *j = wh_json_parse(body, len, &err);
+    if(!j) {
+        srv_error(c, 400, "bad_envelope", "body", "the body is not valid JSON: %s", err.msg);
+        return NULL;
+    }
+    if(wh_json_kind_of(j) != WH_JSON_OBJECT) {
+        wh_json_free(j);
+        srv_error(c, 400, "bad_envelope", "body", "the body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+bool srv_query_int(srv_call *c, const char *key, long lo, long hi, long def, long *out)
+{
+    const char *v = wh_mhd_query(c->req, key);
+    if(!v) {
+        *out = def;
+        return true;
+    }
+    char *end;
+    long x = strtol(v, &end, 10);
+    if(!*v || *end || x < lo || x > hi) {
+        srv_error(c, 400, "usage", key, "%s: expected an integer in %ld..%ld", key, lo, hi);
+        return false;
+    }
+    *out = x;
+    return true;
+}

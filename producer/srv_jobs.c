@@ -1,0 +1,251 @@
+/* srv_jobs: POST /v1/jobs, GET /v1/jobs[/{id}], POST /v1/jobs/{id}/cancel.
+ *
+ * The JSON envelope is checked field by field here (types and ranges of
+ * schemas/envelope.schema.json, naming the field), then the type and args
+ * against the workers' own handler tables, exactly like `wharf submit`, and
+ * then handed to wharf_submit(), which owns idempotency and the publish. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "srv.h"
+#include "wh_conv.h"
+#include "wh_keys.h"
+#include "wh_mp.h"
+#include "wh_status.h"
+#include "wk_job.h"
+
+/* Integer envelope fields and their ranges (null means absent). */
+typedef struct int_field {
+    const char *key;
+    int64_t lo, hi;
+} int_field;
+
+static const int_field int_fields[] = {
+    {"v", 1, 1},
+    {"max_attempts", 1, 100},
+    {"timeout_s", 1, 2592000},
+    {"run_at", 0, INT64_MAX},
+    {"priority", 0, 9},
+    {"unique_for_s", 1, 2592000},
+    {"created_at", 0, INT64_MAX}, /* accepted for symmetry with the envelope; the client stamps its own */
+};
+#define NINT (sizeof(int_fields) / sizeof(int_fields[0]))
+
+/* String fields: key, required. */
+static const char *const str_fields[] = {"id", "type", "target", "lock"};
+
+/* Read the fields of `o` into *job. false after answering 400. Strings are
+ * borrowed from `o`; *args and *meta are malloc'd JSON texts. */
+static bool read_envelope(srv_call *c, const wh_json *o, wharf_job *job, int64_t *ints, char **args, char **meta)
+{
+    const char *strs[4] = {NULL, NULL, NULL, NULL};
+    for(size_t i = 0; i < 4; i++) {
+        const wh_json *v = wh_json_get(o, str_fields[i]);
+        if(!v || wh_json_kind_of(v) == WH_JSON_NULL)
+            continue;
+        if(!(strs[i] = wh_json_strv(v, NULL)))
+            return srv_error(c, 400, "bad_envelope", str_fields[i], "%s must be a string", str_fields[i]), false;
+    }
+    if(!strs[1])
+        return srv_error(c, 400, "bad_envelope", "type", "type is required (\"family.action\")"), false;
+    for(size_t i = 0; i < NINT; i++) {
+        const wh_json *v = wh_json_get(o, int_fields[i].key);
+        ints[i] = 0;
+        if(!v || wh_json_kind_of(v) == WH_JSON_NULL)
+            continue;
+        if(wh_json_kind_of(v) != WH_JSON_INT || wh_json_intv(v) < int_fields[i].lo ||
+           wh_json_intv(v) > int_fields[i].hi)
+            return srv_error(c, 400, i == 0 ? "unsupported_schema" : "bad_envelope", int_fields[i].key,
+                             "%s must be an integer in %lld..%lld", int_fields[i].key, (long long)int_fields[i].lo,
+                             (long long)int_fields[i].hi),
+                   false;
+        ints[i] = wh_json_intv(v);
+    }
+    const wh_json *a = wh_json_get(o, "args"), *m = wh_json_get(o, "meta");
+    if(a && wh_json_kind_of(a) != WH_JSON_OBJECT)
+        return srv_error(c, 400, "bad_envelope", "args", "args must be a JSON object"), false;
+    if(m && wh_json_kind_of(m) != WH_JSON_OBJECT && wh_json_kind_of(m) != WH_JSON_NULL)
+        return srv_error(c, 400, "bad_envelope", "meta", "meta must be an object of strings"), false;
+    *args = a ? wh_json_dump(a) : strdup("{}");
+    *meta = m && wh_json_kind_of(m) == WH_JSON_OBJECT ? wh_json_dump(m) : NULL;
+    *job = (wharf_job){.id = strs[0], .type = strs[1], .target = strs[2], .lock = strs[3], .args_json = *args,
+                       .max_attempts = (int)ints[1], .timeout_s = (int)ints[2], .run_at = ints[3],
+                       .priority = (int)ints[4], .unique_for_s = (int)ints[5], .meta_json = *meta};
+    return *args != NULL;
+}
+
+/* The worker tables' verdict on type and args (as `wharf submit` checks). */
+static bool admit(srv_call *c, const char *type, const char *args_json)
+{
+    wh_err err;
+    if(!wk_type_find(type))
+        return srv_error(c, 400, "unknown_type", "type", "unknown job type \"%s\"", type), false;
+    wh_json *j = wh_json_parse(args_json, strlen(args_json), &err);
+    wh_mp_pack *p = wh_mp_pack_new(1u << 20);
+    size_t len = 0;
+    const char *mp = NULL;
+    wh_mp_doc *doc = NULL;
+    const wk_type *t;
+    bool ok = j && p && wh_conv_to_mp(j, p, &err) == WH_OK && (mp = wh_mp_pack_data(p, &len)) &&
+              (doc = wh_mp_parse(mp, len, WH_MP_MAX_DEPTH, &err)) &&
+              wk_type_admit(type, wh_mp_root(doc), &t, NULL, &err) == WH_OK;
+    if(!ok) {
+        if(!err.field[0] && err.code == WH_E_BAD_ARGS)
+            snprintf(err.field, sizeof(err.field), "args");
+        srv_error_wh(c, &err);
+    }
+    wh_mp_doc_free(doc);
+    wh_mp_pack_free(p);
+    wh_json_free(j);
+    return ok;
+}
+
+/* Answer with the job hash (or a minimal object if it expired already). */
+static void reply_job(srv_call *c, unsigned status, const char *id, const char *state)
+{
+    wh_redis *r = srv_redis(c);
+    if(!r)
+        return;
+    wh_err err;
+    wh_json *j = wh_status_json(r, c->s->cfg->redis_prefix, id, &err);
+    if(!j && err.code != WH_E_NOT_FOUND)
+        return srv_error_wh(c, &err);
+    if(!j) {
+        j = wh_json_object();
+        wh_json_setc(j, "id", wh_json_str(id));
+        wh_json_setc(j, "state", wh_json_str(state));
+    }
+    srv_reply_json(c, status, j);
+}
+
+void srv_jobs_post(srv_call *c)
+{
+    wh_json *o = srv_body_object(c);
+    if(!o)
+        return;
+    wharf_job job;
+    int64_t ints[NINT];
+    char *args = NULL, *meta = NULL;
+    if(read_envelope(c, o, &job, ints, &args, &meta) && admit(c, job.type, args)) {
+        wharf_client *wc = srv_client(c);
+        wharf_submitted out;
+        wharf_error err;
+        if(wc && wharf_submit(wc, &job, &out, &err) != 0)
+            srv_error_client(c, &err);
+        else if(wc)
+            reply_job(c, out.created ? 201 : 200, out.id, out.state);
+    }
+    free(args);
+    free(meta);
+    wh_json_free(o);
+}
+
+void srv_jobs_get(srv_call *c)
+{
+    if(srv_bad_id(c))
+        return;
+    wh_redis *r = srv_redis(c);
+    if(!r)
+        return;
+    wh_err err;
+    wh_json *j = wh_status_json(r, c->s->cfg->redis_prefix, c->param, &err);
+    if(!j)
+        return srv_error_wh(c, &err);
+    srv_reply_json(c, 200, j);
+}
+
+void srv_jobs_cancel(srv_call *c)
+{
+    if(srv_bad_id(c))
+        return;
+    wharf_client *wc = srv_client(c);
+    if(!wc)
+        return;
+    char state[16] = "";
+    wharf_error err;
+    if(wharf_cancel(wc, c->param, state, &err) != 0) {
+        if(err.code == WHARF_CONFLICT)
+            return srv_error(c, 409, err.name, "state", "job %s already finished (%s)", c->param, state);
+        return srv_error_client(c, &err);
+    }
+    wh_json *o = wh_json_object();
+    wh_json_setc(o, "id", wh_json_str(c->param));
+    wh_json_setc(o, "state", wh_json_str(state));
+    srv_reply_json(c, strcmp(state, "cancelled") == 0 ? 200 : 202, o);
+}
+
+/* ---- GET /v1/jobs: the recent-jobs index ---- */
+
+/* Filters and progress of one listing. */
+typedef struct list_q {
+    const char *state, *type;
+    long limit;
+    long scanned;
+    wh_json *jobs;
+} list_q;
+
+/* Look at one page of ids (newest first); false on a Redis error (answered). */
+static bool list_page(srv_call *c, wh_redis *r, const wh_redis_reply *ids, list_q *q)
+{
+    const char *prefix = c->s->cfg->redis_prefix;
+    for(size_t i = 0; i < wh_redis_reply_len(ids) && (long)wh_json_size(q->jobs) < q->limit; i++) {
+        size_t n;
+        const char *s = wh_redis_reply_str(wh_redis_reply_at(ids, i), &n);
+        char id[80];
+        q->scanned++;
+        if(!s || n >= sizeof(id))
+            continue;
+        snprintf(id, sizeof(id), "%.*s", (int)n, s);
+        wh_err err;
+        wh_json *j = wh_status_json(r, prefix, id, &err);
+        if(!j && err.code != WH_E_NOT_FOUND)
+            return srv_error_wh(c, &err), false;
+        if(!j) /* expired: the index outlives some hashes */
+            continue;
+        const char *st = wh_json_strv(wh_json_get(j, "state"), NULL), *ty = wh_json_strv(wh_json_get(j, "type"), NULL);
+        if((q->state && (!st || strcmp(st, q->state) != 0)) || (q->type && (!ty || strcmp(ty, q->type) != 0)))
+            wh_json_free(j);
+        else
+            wh_json_push(q->jobs, j);
+    }
+    return true;
+}
+
+void srv_jobs_list(srv_call *c)
+{
+    list_q q = {wh_mhd_query(c->req, "state"), wh_mhd_query(c->req, "type"), 0, 0, NULL};
+    if(!srv_query_int(c, "limit", 1, SRV_LIST_MAX, 50, &q.limit))
+        return;
+    wh_redis *r = srv_redis(c);
+    if(!r)
+        return;
+    /* <prefix>recent: zset of job ids scored by created_at (ms), capped by
+     * the writers (enqueue and start). Newest first, in pages. */
+    char key[WH_KEY_MAX];
+    snprintf(key, sizeof(key), "%srecent", c->s->cfg->redis_prefix);
+    q.jobs = wh_json_array();
+    bool more = true;
+    while(more && q.scanned < SRV_LIST_SCAN && (long)wh_json_size(q.jobs) < q.limit) {
+        char from[24], to[24];
+        snprintf(from, sizeof(from), "%ld", q.scanned);
+        snprintf(to, sizeof(to), "%ld", q.scanned + 99);
+        const char *argv[] = {"ZREVRANGE", key, from, to};
+        wh_redis_reply *ids;
+        wh_err err;
+        if(wh_redis_cmdv(r, &ids, &err, 4, argv) != WH_OK) {
+            wh_json_free(q.jobs);
+            return srv_error_wh(c, &err);
+        }
+        more = wh_redis_reply_len(ids) == 100;
+        bool ok = list_page(c, r, ids, &q);
+        wh_redis_reply_free(ids);
+        if(!ok)
+            return wh_json_free(q.jobs);
+    }
+    wh_json *o = wh_json_object();
+    wh_json_setc(o, "jobs", q.jobs);
+    wh_json_setc(o, "scanned", wh_json_int(q.scanned));
+    wh_json_setc(o, "truncated", wh_json_bool(more && (long)wh_json_size(q.jobs) < q.limit));
+    srv_reply_json(c, 200, o);
+}

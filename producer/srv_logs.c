@@ -1,0 +1,291 @@
+/* srv_logs: GET /v1/jobs/{id}/logs[?tail=N][&follow=1].
+ *
+ * Without follow: {"lines":[{"id","s","l"}...]} from the stream
+ * <prefix>job:<id>:log (all of it, or the last `tail` entries; at most
+ * SRV_LOG_MAX). With follow=1: Server-Sent Events, one `line` event per
+ * entry (data = {"s","l"}, id = the stream entry id, so a reconnecting
+ * client resumes with Last-Event-ID), until the job is terminal and the
+ * stream is drained; then one `end` event {"state"} and the stream closes.
+ * Each follower has its own Redis connection (XREAD BLOCK 1 s), so a slow
+ * reader holds no pooled connection; `: keepalive` comments flow every
+ * ~10 s of silence so idle timeouts do not cut a quiet job. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "srv.h"
+#include "wh_keys.h"
+#include "wh_status.h"
+
+#define FOLLOW_PAGE "100"    /* entries per XREAD */
+#define KEEPALIVE_MS 10000   /* silence before a keepalive comment, ms */
+
+/* A line value as JSON; bytes that are not UTF-8 become '?'. */
+static wh_json *line_str(const char *s, size_t n)
+{
+    wh_json *j = wh_json_strn(s, n);
+    if(j)
+        return j;
+    char *copy = malloc(n + 1);
+    if(!copy)
+        return NULL;
+    for(size_t i = 0; i < n; i++)
+        copy[i] = (unsigned char)s[i] < 0x80 && s[i] ? s[i] : '?';
+    j = wh_json_strn(copy, n);
+    free(copy);
+    return j;
+}
+
+/* One stream entry as {"id","s","l"}; its id copied to last[64]. */
+static wh_json *entry_json(const wh_redis_reply *e, char *last)
+{
+    if(wh_redis_reply_len(e) < 2)
+        return NULL;
+    size_t idn, sn = 3, ln = 0;
+    const char *eid = wh_redis_reply_str(wh_redis_reply_at(e, 0), &idn);
+    const wh_redis_reply *f = wh_redis_reply_at(e, 1);
+    const char *s = "out", *l = "";
+    for(size_t k = 0; k + 1 < wh_redis_reply_len(f); k += 2) {
+        size_t kn;
+        const char *key = wh_redis_reply_str(wh_redis_reply_at(f, k), &kn);
+        const char **dst = key && kn == 1 && key[0] == 's' ? &s : key && kn == 1 && key[0] == 'l' ? &l : NULL;
+        if(dst)
+            *dst = wh_redis_reply_str(wh_redis_reply_at(f, k + 1), dst == &s ? &sn : &ln);
+    }
+    if(!eid || !s || !l)
+        return NULL;
+    snprintf(last, 64, "%.*s", (int)(idn < 63 ? idn : 63), eid);
+    wh_json *o = wh_json_object();
+    wh_json_setc(o, "id", wh_json_strn(eid, idn));
+    wh_json_setc(o, "s", line_str(s, sn));
+    wh_json_setc(o, "l", line_str(l, ln));
+    return o;
+}
+
+/* Non-follow: the whole log or its tail. */
+static void logs_plain(srv_call *c, wh_redis *r, const char *key, long tail)
+{
+    char count[24], last[64] = "0-0";
+    snprintf(count, sizeof(count), "%ld", tail ? tail : SRV_LOG_MAX);
+    const char *rev[] = {"XREVRANGE", key, "+", "-", "COUNT", count};
+    const char *fwd[] = {"XRANGE", key, "-", "+", "COUNT", count};
+    wh_redis_reply *rep;
+    wh_err err;
+    if(wh_redis_cmdv(r, &rep, &err, 6, tail ? rev : fwd) != WH_OK)
+        return srv_error_wh(c, &err);
+    wh_json *lines = wh_json_array();
+    size_t n = wh_redis_reply_len(rep);
+    for(size_t i = 0; i < n; i++) {
+        wh_json *e = entry_json(wh_redis_reply_at(rep, tail ? n - 1 - i : i), last);
+        if(e)
+            wh_json_push(lines, e);
+    }
+    wh_redis_reply_free(rep);
+    wh_json *o = wh_json_object();
+    wh_json_setc(o, "lines", lines);
+    srv_reply_json(c, 200, o);
+}
+
+/* ---- follow (SSE) ---- */
+
+typedef struct follower {
+    wh_redis *r;              /* own connection */
+    char prefix[64];
+    char id[128];
+    char key[WH_KEY_MAX];
+    char last[64];            /* last stream id sent */
+    char *buf;                /* formatted events not yet sent */
+    size_t len, off, cap;
+    bool terminal;            /* the job finished: drain then end */
+    bool ended;               /* the end event is queued */
+    int quiet_ms;             /* since the last byte queued, ms */
+} follower;
+
+static bool put(follower *f, const char *s, size_t n)
+{
+    if(f->len + n > f->cap) {
+        size_t cap = f->cap ? f->cap : 8192;
+        while(cap < f->len + n)
+            cap *= 2;
+        char *b = realloc(f->buf, cap);
+        if(!b)
+            return false;
+        f->buf = b;
+        f->cap = cap;
+    }
+    memcpy(f->buf + f->len, s, n);
+    f->len += n;
+    f->quiet_ms = 0;
+    return true;
+}
+
+/* Queue "id: ..\nevent: line\ndata: {...}\n\n" for each entry. */
+static bool put_entries(follower *f, const wh_redis_reply *entries)
+{
+    for(size_t i = 0; i < wh_redis_reply_len(entries); i++) {
+        wh_json *o = entry_json(wh_redis_reply_at(entries, i), f->last);
+        if(!o)
+            continue;
+        wh_json *data = wh_json_object();
+        wh_json_setc(data, "s", wh_json_get(o, "s") ? wh_json_str(wh_json_strv(wh_json_get(o, "s"), NULL)) : NULL);
+        wh_json_setc(data, "l", wh_json_get(o, "l") ? wh_json_str(wh_json_strv(wh_json_get(o, "l"), NULL)) : NULL);
+        char *text = wh_json_dump(data);
+        wh_json_free(data);
+        wh_json_free(o);
+        char head[128];
+        int hn = snprintf(head, sizeof(head), "id: %s\nevent: line\ndata: ", f->last);
+        bool ok = text && put(f, head, (size_t)hn) && put(f, text, strlen(text)) && put(f, "\n\n", 2);
+        free(text);
+        if(!ok)
+            return false;
+    }
+    return true;
+}
+
+/* One fetch: blocking XREAD while the job runs, XRANGE once it finished.
+ * Returns entries queued, or -1 on a Redis error. */
+static long fetch(follower *f, bool block)
+{
+    char from[80];
+    snprintf(from, sizeof(from), "(%s", f->last);
+    const char *range[] = {"XRANGE", f->key, from, "+", "COUNT", FOLLOW_PAGE};
+    const char *xread[] = {"XREAD", "COUNT", FOLLOW_PAGE, "BLOCK", "1000", "STREAMS", f->key, f->last};
+    wh_redis_reply *rep;
+    wh_err err;
+    if(wh_redis_cmdv(f->r, &rep, &err, block ? 8 : 6, block ? xread : range) != WH_OK)
+        return -1;
+    const wh_redis_reply *entries = rep;
+    if(block)
+        entries = wh_redis_reply_kind(rep) == WH_REDIS_ARRAY && wh_redis_reply_len(rep) > 0
+                      ? wh_redis_reply_at(wh_redis_reply_at(rep, 0), 1)
+                      : NULL;
+    long n = entries ? (long)wh_redis_reply_len(entries) : 0;
+    bool ok = !entries || put_entries(f, entries);
+    wh_redis_reply_free(rep);
+    return ok ? n : -1;
+}
+
+/* Produce more events into f->buf. false on a fatal error. */
+static bool advance(follower *f)
+{
+    if(f->terminal) {
+        long n = fetch(f, false);
+        if(n < 0)
+            return false;
+        if(n == 0) {
+            char state[16], end[96];
+            wh_err err;
+            if(wh_status_state(f->r, f->prefix, f->id, state, NULL, NULL, 0, &err) != WH_OK)
+                snprintf(state, sizeof(state), "unknown");
+            int en = snprintf(end, sizeof(end), "event: end\ndata: {\"state\":\"%s\"}\n\n", state);
+            f->ended = true;
+            return put(f, end, (size_t)en);
+        }
+        return true;
+    }
+    /* Read the state before the lines: a line written before the job turned
+     * terminal is then always fetched by the drain that follows. */
+    char state[16];
+    wh_err err;
+    wh_code rc = wh_status_state(f->r, f->prefix, f->id, state, NULL, NULL, 0, &err);
+    if(rc == WH_E_NOT_FOUND || (rc == WH_OK && wh_status_terminal(state)))
+        f->terminal = true;
+    else if(rc)
+        return false;
+    if(f->terminal)
+        return true;
+    long n = fetch(f, true);
+    if(n < 0)
+        return false;
+    if(n == 0 && (f->quiet_ms += 1000) >= KEEPALIVE_MS)
+        return put(f, ": keepalive\n\n", 13);
+    return true;
+}
+
+static ssize_t follow_read(void *ud, char *out, size_t cap)
+{
+    follower *f = ud;
+    if(f->off == f->len) {
+        f->off = f->len = 0;
+        if(f->ended)
+            return WH_MHD_STREAM_END;
+        if(!advance(f))
+            return WH_MHD_STREAM_ERROR;
+    }
+    size_t n = f->len - f->off < cap ? f->len - f->off : cap;
+    if(n == 0) /* nothing yet: MHD calls again (we blocked up to 1 s in XREAD) */
+        return 0;
+    memcpy(out, f->buf + f->off, n);
+    f->off += n;
+    return (ssize_t)n;
+}
+
+static void follow_done(void *ud)
+{
+    follower *f = ud;
+    wh_redis_free(f->r);
+    free(f->buf);
+    free(f);
+}
+
+/* A stream id as Redis writes it: digits '-' digits. */
+static bool stream_id_ok(const char *s)
+{
+    size_t a = strspn(s, "0123456789");
+    return a > 0 && a < 21 && s[a] == '-' && strspn(s + a + 1, "0123456789") == strlen(s + a + 1) &&
+           strlen(s + a + 1) > 0 && strlen(s + a + 1) < 21;
+}
+
+static void logs_follow(srv_call *c, const char *key, const char *start)
+{
+    follower *f = calloc(1, sizeof(*f));
+    wh_err err;
+    if(!f)
+        return srv_error(c, 500, "nomem", "", "out of memory");
+    snprintf(f->prefix, sizeof(f->prefix), "%s", c->s->cfg->redis_prefix);
+    snprintf(f->id, sizeof(f->id), "%s", c->param);
+    snprintf(f->key, sizeof(f->key), "%s", key);
+    const char *resume = wh_mhd_header(c->req, "Last-Event-ID");
+    snprintf(f->last, sizeof(f->last), "%s", resume && stream_id_ok(resume) ? resume : start);
+    if(!(f->r = wh_redis_new(c->s->cfg->redis_url, 5000, &err)) || wh_redis_connect(f->r, &err) != WH_OK) {
+        follow_done(f);
+        return srv_error_wh(c, &err);
+    }
+    static const wh_mhd_hdr h[] = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+    wh_mhd_reply_stream(c->req, 200, "text/event-stream", follow_read, f, follow_done, h, 2);
+}
+
+void srv_logs_get(srv_call *c)
+{
+    if(srv_bad_id(c))
+        return;
+    long tail, follow;
+    if(!srv_query_int(c, "tail", 1, SRV_LOG_MAX, 0, &tail) || !srv_query_int(c, "follow", 0, 1, 0, &follow))
+        return;
+    wh_redis *r = srv_redis(c);
+    if(!r)
+        return;
+    char state[16], key[WH_KEY_MAX];
+    wh_err err;
+    if(wh_status_state(r, c->s->cfg->redis_prefix, c->param, state, NULL, NULL, 0, &err) != WH_OK)
+        return srv_error_wh(c, &err);
+    wh_key_log(key, c->s->cfg->redis_prefix, c->param);
+    if(!follow)
+        return logs_plain(c, r, key, tail);
+    if(tail) {
+        /* Start after the entry before the last `tail` ones. */
+        char count[24];
+        snprintf(count, sizeof(count), "%ld", tail + 1);
+        const char *rev[] = {"XREVRANGE", key, "+", "-", "COUNT", count};
+        wh_redis_reply *rep;
+        if(wh_redis_cmdv(r, &rep, &err, 6, rev) != WH_OK)
+            return srv_error_wh(c, &err);
+        size_t n = wh_redis_reply_len(rep);
+        char first[64] = "0-0";
+        if(n == (size_t)tail + 1)
+            wh_json_free(entry_json(wh_redis_reply_at(rep, n - 1), first));
+        wh_redis_reply_free(rep);
+        return logs_follow(c, key, first);
+    }
+    logs_follow(c, key, "0-0");
+}
