@@ -159,7 +159,7 @@ void srv_metrics(srv_call *c)
     if(!workers || !job_metrics(c, r, &t)) {
         wh_json_free(workers);
         free(t.buf);
-        return srv_error(c, 503, "redis", "", "cannot read the stats from Redis");
+        return srv_error(c, 503, wh_code_name(WH_E_REDIS), "", "cannot read the stats from Redis");
     }
     long long running = 0;
     for(size_t i = 0; i < wh_json_size(workers); i++) {
