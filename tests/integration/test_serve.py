@@ -367,6 +367,14 @@ class ServeTest(unittest.TestCase):
         time.sleep(0.5)
         self.assertEqual(self.req("GET", "/v1/jobs/" + queued)[2]["state"], "cancelled")
 
+    def test_cancel_running_job_is_202_then_cancelled(self):
+        jid = self.submit({"type": "system.sleep", "args": {"ms": 20000}})["id"]
+        self.wait_state(jid, states=("running",))
+        st, _, b = self.req("POST", "/v1/jobs/%s/cancel" % jid)
+        self.assertIn(st, (200, 202), b)
+        self.assertEqual(b["state"], "cancelled" if st == 200 else "running")
+        self.assertEqual(self.wait_state(jid, timeout=10)["state"], "cancelled")
+
     def test_schedules_add_list_delete(self):
         st, _, b = self.req("POST", "/v1/schedules", {"name": "nightly-noop", "type": "system.noop",
                                                       "cron": "0 3 * * *", "args": {"a": 1}})
