@@ -166,6 +166,14 @@ class Sshd:
         except OSError:
             return ""
 
+    def log_text_count(self, needle):
+        """How many lines of this sshd's log contain `needle`."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return sum(1 for line in f if needle in line)
+        except OSError:
+            return 0
+
     def ssh_cmd(self, *remote):
         """argv running `remote` through the ssh client with this host's settings."""
         return ["/usr/bin/ssh", "-F", "/dev/null", "-i", self.key_file, "-p", str(self.port),
