@@ -356,6 +356,10 @@ wh_code wh_amqp_publish(wh_amqp *c, uint16_t ch, const char *exchange, const cha
         p._flags |= AMQP_BASIC_HEADERS_FLAG;
         p.headers = make_table(m->headers, m->nheaders, e);
     }
+    if(m->priority > 0) {
+        p._flags |= AMQP_BASIC_PRIORITY_FLAG;
+        p.priority = (uint8_t)m->priority;
+    }
     amqp_bytes_t body = {m->len, (void *)m->body};
     int st = amqp_basic_publish(c->conn, ch, B(exchange), B(key), mandatory, 0, &p, body);
     if(st != AMQP_STATUS_OK)

@@ -48,6 +48,7 @@ typedef struct wh_amqp_msg {
     const char *type;         /* may be NULL */
     const wh_amqp_field *headers;
     int nheaders;
+    int priority;             /* 1..9 sets the priority property; 0: none */
 } wh_amqp_msg;
 
 typedef enum wh_amqp_ev_kind {

@@ -38,6 +38,7 @@ static const key_def keys[] = {
     STR("amqp", "url", amqp_url, "amqp://guest:guest@127.0.0.1:5672/%2f", NULL),
     STR("amqp", "queue_type", queue_type, "quorum", queue_types),
     INT("amqp", "heartbeat_s", amqp_heartbeat_s, 0, 3600, "10"),
+    INT("amqp", "max_priority", max_priority, 0, 9, "0"),
     STR("redis", "url", redis_url, "redis://127.0.0.1:6379/0", NULL),
     STR("redis", "prefix", redis_prefix, "wharf:", NULL),
     STR("worker", "id", worker_id, "", NULL),
@@ -51,9 +52,16 @@ static const key_def keys[] = {
     INT("jobs", "log_max_lines", log_max_lines, 10, 10000000, "10000"),
     INT("jobs", "max_attempts", max_attempts, 1, 100, "3"),
     INT("jobs", "max_redeliveries", max_redeliveries, 1, 1000, "5"),
+    INT("jobs", "timeout_s", job_timeout_s, 0, 2592000, "900"),
+    INT("jobs", "max_hold_s", max_hold_s, 1, 86400, "1500"),
+    INT("jobs", "lease_s", lease_s, 3, 3600, "30"),
+    INT("jobs", "republish_s", republish_s, 5, 86400, "600"),
     INT("retry", "base_ms", retry_base_ms, 1, 86400000, "1000"),
     INT("retry", "cap_ms", retry_cap_ms, 1, 86400000, "600000"),
     STR("retry", "tiers", retry_tiers, "1000,5000,30000,120000,600000", NULL),
+    INT("scheduler", "enabled", scheduler_on_int, 0, 1, "1"),
+    INT("scheduler", "tick_ms", scheduler_tick_ms, 10, 60000, "200"),
+    INT("scheduler", "leader_ttl_ms", leader_ttl_ms, 1000, 600000, "5000"),
     STR("log", "format", log_format, "logfmt", log_formats),
     STR("log", "level", log_level, "info", log_levels),
     STR("serve", "listen", serve_listen, "127.0.0.1:8080", NULL),
@@ -315,6 +323,10 @@ wh_code wh_cfg_validate(wh_cfg *c, wh_err *err)
     if(!c->redis_prefix[0] || strcspn(c->redis_prefix, " \t\r\n*?[]") != strlen(c->redis_prefix))
         return wh_err_set(err, WH_E_BAD_CONFIG, "prefix",
                           "redis.prefix: must be non-empty without spaces or glob characters");
+    c->scheduler_on = c->scheduler_on_int != 0;
+    if(c->max_priority && strcmp(c->queue_type, "classic") != 0)
+        return wh_err_set(err, WH_E_BAD_CONFIG, "max_priority",
+                          "amqp.max_priority: priorities need amqp.queue_type = classic (quorum queues ignore them)");
     if(c->retry_base_ms > c->retry_cap_ms)
         return wh_err_set(err, WH_E_BAD_CONFIG, "base_ms", "retry.base_ms: must not exceed retry.cap_ms");
     if(strcspn(c->worker_id, " \t\r\n") != strlen(c->worker_id))

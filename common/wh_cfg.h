@@ -33,6 +33,7 @@ typedef struct wh_cfg {
     char amqp_url[WH_CFG_URL_MAX]; /* may hold a password: never log it raw */
     char queue_type[16];           /* "quorum" or "classic" */
     int amqp_heartbeat_s;          /* AMQP heartbeat, seconds; 0 disables */
+    int max_priority;              /* x-max-priority of classic family queues; 0: none */
     /* [redis] */
     char redis_url[WH_CFG_URL_MAX]; /* may hold a password: never log it raw */
     char redis_prefix[64];          /* key prefix, e.g. "wharf:" */
@@ -49,10 +50,22 @@ typedef struct wh_cfg {
     int log_max_lines;        /* job log stream MAXLEN ~ */
     int max_attempts;         /* default when neither job nor type sets it */
     int max_redeliveries;     /* interrupted deliveries before a job is dead */
+    int job_timeout_s;        /* default run-time limit; 0: none */
+    int max_hold_s;           /* longest a delivery is held unacked; jobs whose
+                               * timeout is longer (or none) are acked at start
+                               * and kept under a Redis lease instead */
+    int lease_s;              /* lease of an early-acked job; renewed every second */
+    int republish_s;          /* a message handed to the broker from Redis that
+                               * no worker has started by then is published again */
     /* [retry] */
     int retry_base_ms;        /* first retry delay before jitter, ms */
     int retry_cap_ms;         /* largest retry delay, ms */
     char retry_tiers[256];    /* comma list of delay-queue TTLs, ms */
+    /* [scheduler] */
+    int scheduler_on_int;     /* scheduler.enabled as read: 0 or 1 */
+    bool scheduler_on;        /* derived: run the scheduler/reaper loop (leader-elected) */
+    int scheduler_tick_ms;    /* how often the leader looks for due work */
+    int leader_ttl_ms;        /* leader lease; a new leader takes over after it */
     /* [log] */
     char log_format[16];      /* "logfmt" or "json" */
     char log_level[16];       /* "debug", "info", "warn", "error" */

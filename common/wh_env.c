@@ -1,6 +1,7 @@
 /* wh_env: envelope decode/encode. See wh_env.h; rules in schemas/README.md. */
 #include "wh_env.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "wh_text.h"
@@ -21,6 +22,13 @@ bool wh_env_target_valid(const char *s, size_t n)
 {
     return n >= 1 && n <= WH_TARGET_MAX && s[0] && strchr(WH_CS_ALNUM, s[0]) &&
            wh_text_only(s + 1, n - 1, WH_CS_ALNUM "._-");
+}
+
+/* lock: [A-Za-z0-9][A-Za-z0-9._:/@-]{0,199} */
+bool wh_env_lock_valid(const char *s, size_t n)
+{
+    return n >= 1 && n <= WH_LOCK_MAX && s[0] && strchr(WH_CS_ALNUM, s[0]) &&
+           wh_text_only(s + 1, n - 1, WH_CS_ALNUM "._:/@-");
 }
 
 static void copy_str(char *dst, size_t cap, const char *s, size_t n)
@@ -121,6 +129,21 @@ static wh_code decode_fields(const wh_mp_obj *root, wh_env *env, wh_err *err)
             return rc;
         env->meta = o;
     }
+    if((rc = opt_int(root, "run_at", 0, INT64_MAX, &env->run_at, err)))
+        return rc;
+    if((rc = opt_int(root, "priority", 0, 9, &v, err)))
+        return rc;
+    env->priority = (int)v;
+    if((rc = opt_int(root, "unique_for_s", 1, WH_UNIQUE_MAX_S, &v, err)))
+        return rc;
+    env->unique_for_s = (int)v;
+    if((o = wh_mp_map_get(root, "lock")) && wh_mp_kind_of(o) != WH_MP_NIL) {
+        if(!wh_mp_str(o, &s, &n) || !wh_env_lock_valid(s, n))
+            return wh_err_set(err, WH_E_BAD_ENVELOPE, "lock",
+                              "lock: must be 1..%d bytes of A-Z a-z 0-9 . _ : / @ - starting with a letter or digit",
+                              WH_LOCK_MAX);
+        copy_str(env->lock, sizeof(env->lock), s, n);
+    }
     return WH_OK;
 }
 
@@ -179,12 +202,36 @@ wh_code wh_env_encode(const wh_env_spec *s, wh_mp_pack *p, wh_err *err)
         return wh_err_set(err, WH_E_BAD_ENVELOPE, "max_attempts", "max_attempts: must be 1..100");
     if(s->timeout_s < 0 || s->timeout_s > 2592000)
         return wh_err_set(err, WH_E_BAD_ENVELOPE, "timeout_s", "timeout_s: must be 1..2592000");
+    if(s->run_at < 0)
+        return wh_err_set(err, WH_E_BAD_ENVELOPE, "run_at", "run_at: must be ms since the epoch");
+    if(s->priority < 0 || s->priority > 9)
+        return wh_err_set(err, WH_E_BAD_ENVELOPE, "priority", "priority: must be 0..9");
+    if(s->unique_for_s < 0 || s->unique_for_s > WH_UNIQUE_MAX_S)
+        return wh_err_set(err, WH_E_BAD_ENVELOPE, "unique_for_s", "unique_for_s: must be 1..%d", WH_UNIQUE_MAX_S);
+    bool has_lock = s->lock && s->lock[0];
+    if(has_lock && !wh_env_lock_valid(s->lock, strlen(s->lock)))
+        return wh_err_set(err, WH_E_BAD_ENVELOPE, "lock",
+                          "lock: must be 1..%d bytes of A-Z a-z 0-9 . _ : / @ - starting with a letter or digit",
+                          WH_LOCK_MAX);
+    wh_mp_doc *meta = NULL;
+    if(s->meta) {
+        wh_err merr;
+        meta = wh_mp_parse(s->meta, s->meta_len, WH_MP_MAX_DEPTH, NULL);
+        if(!meta || check_meta(wh_mp_root(meta), &merr) != WH_OK) {
+            wh_mp_doc_free(meta);
+            return wh_err_set(err, WH_E_BAD_ENVELOPE, "meta",
+                              "meta: keys must be 1..%d and values at most %d bytes of UTF-8 text, at most %d entries",
+                              WH_META_KEY_MAX, WH_META_VAL_MAX, WH_META_MAX);
+        }
+    }
     wh_mp_doc *args = s->args ? wh_mp_parse(s->args, s->args_len, WH_MP_MAX_DEPTH, NULL) : NULL;
     if(s->args && (!args || wh_mp_kind_of(wh_mp_root(args)) != WH_MP_MAP)) {
         wh_mp_doc_free(args);
+        wh_mp_doc_free(meta);
         return wh_err_set(err, WH_E_BAD_ARGS, "args", "args: must be one msgpack map");
     }
-    uint32_t n = 5 + has_target + (s->max_attempts > 0) + (s->timeout_s > 0);
+    uint32_t n = 5 + has_target + (s->max_attempts > 0) + (s->timeout_s > 0) + (s->run_at > 0) +
+                 (s->priority > 0) + (s->unique_for_s > 0) + has_lock + (meta != NULL);
     wh_mp_pack_reset(p);
     wh_mp_pack_map(p, n);
     wh_mp_pack_cstr(p, "v");
@@ -206,6 +253,24 @@ wh_code wh_env_encode(const wh_env_spec *s, wh_mp_pack *p, wh_err *err)
     if(s->timeout_s > 0) {
         wh_mp_pack_cstr(p, "timeout_s");
         wh_mp_pack_int(p, s->timeout_s);
+    }
+    const struct {
+        const char *key;
+        int64_t v;
+    } ints[] = {{"run_at", s->run_at}, {"priority", s->priority}, {"unique_for_s", s->unique_for_s}};
+    for(size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+        if(ints[i].v > 0) {
+            wh_mp_pack_cstr(p, ints[i].key);
+            wh_mp_pack_int(p, ints[i].v);
+        }
+    if(has_lock) {
+        wh_mp_pack_cstr(p, "lock");
+        wh_mp_pack_cstr(p, s->lock);
+    }
+    if(meta) {
+        wh_mp_pack_cstr(p, "meta");
+        wh_mp_pack_obj(p, wh_mp_root(meta));
+        wh_mp_doc_free(meta);
     }
     wh_mp_pack_cstr(p, "args");
     if(args)

@@ -20,6 +20,8 @@
 #define WH_META_MAX 64     /* meta entries */
 #define WH_META_KEY_MAX 64 /* meta key bytes */
 #define WH_META_VAL_MAX 1024 /* meta value bytes */
+#define WH_LOCK_MAX 200    /* lock key bytes */
+#define WH_UNIQUE_MAX_S 2592000 /* longest unique_for_s (30 days) */
 
 typedef struct wh_env {
     wh_mp_doc *doc;                /* owns the tree; references the body */
@@ -30,6 +32,10 @@ typedef struct wh_env {
     int64_t created_at;            /* ms since the epoch */
     int max_attempts;              /* 0 when absent */
     int timeout_s;                 /* 0 when absent */
+    int64_t run_at;                /* ms since the epoch; 0 when absent */
+    int priority;                  /* 0..9; 0 when absent */
+    int unique_for_s;              /* 0 when absent */
+    char lock[WH_LOCK_MAX + 1];    /* empty when absent */
     const wh_mp_obj *args;         /* the args map, inside doc */
     const wh_mp_obj *meta;         /* the meta map, or NULL */
 } wh_env;
@@ -53,8 +59,14 @@ typedef struct wh_env_spec {
     int64_t created_at;      /* ms */
     int max_attempts;        /* 0 to omit */
     int timeout_s;           /* 0 to omit */
+    int64_t run_at;          /* 0 to omit */
+    int priority;            /* 0 to omit */
+    int unique_for_s;        /* 0 to omit */
+    const char *lock;        /* NULL or "" to omit */
     const void *args;        /* packed msgpack map */
     size_t args_len;
+    const void *meta;        /* packed msgpack map of strings, or NULL */
+    size_t meta_len;
 } wh_env_spec;
 
 /* Check a spec's id, type and target against the contract, then pack it
@@ -65,5 +77,6 @@ wh_code wh_env_encode(const wh_env_spec *s, wh_mp_pack *p, wh_err *err);
 /* Contract checks on single fields, shared by encode, decode and the CLI. */
 bool wh_env_type_valid(const char *s, size_t n);
 bool wh_env_target_valid(const char *s, size_t n);
+bool wh_env_lock_valid(const char *s, size_t n);
 
 #endif

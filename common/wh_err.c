@@ -40,6 +40,7 @@ static const char *const code_names[WH_E__LAST] = {
     [WH_E_RATE_LIMITED] = "rate_limited",
     [WH_E_UNAUTHORIZED] = "unauthorized",
     [WH_E_REGISTRY] = "registry_error",
+    [WH_E_ABANDONED] = "abandoned",
 };
 
 const char *wh_code_name(wh_code code)

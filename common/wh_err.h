@@ -45,6 +45,7 @@ typedef enum wh_code {
     WH_E_RATE_LIMITED = 30,      /* the remote side asked us to slow down (transient) */
     WH_E_UNAUTHORIZED = 31,      /* an API request lacked a valid token */
     WH_E_REGISTRY = 32,          /* a registry answered with an unexpected error */
+    WH_E_ABANDONED = 33,         /* its worker stopped renewing the job's lease */
     WH_E__LAST                   /* sentinel, never a real code */
 } wh_code;
 

@@ -24,6 +24,11 @@ char *wh_json_dump(const wh_json *j)
     return json_dumps(J(j), JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
+char *wh_json_dump_sorted(const wh_json *j)
+{
+    return json_dumps(J(j), JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+}
+
 void wh_json_free(wh_json *j)
 {
     if(j)

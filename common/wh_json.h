@@ -34,6 +34,9 @@ wh_json *wh_json_parse(const char *text, size_t len, wh_err *err);
  * the caller frees with free(), or NULL on ENOMEM. */
 char *wh_json_dump(const wh_json *j);
 
+/* The same with object keys sorted: a canonical text for comparing values. */
+char *wh_json_dump_sorted(const wh_json *j);
+
 /* Drop one reference. NULL is a no-op. */
 void wh_json_free(wh_json *j);
 

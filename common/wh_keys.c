@@ -14,3 +14,11 @@ void wh_key_stats(char *out, const char *p, const char *type, const char *span, 
 {
     snprintf(out, WH_KEY_MAX, "%sstats:%s:%s:%lld", p, type, span, (long long)bucket_s);
 }
+
+void wh_key_scheduled(char *out, const char *p) { snprintf(out, WH_KEY_MAX, "%sscheduled", p); }
+void wh_key_recent(char *out, const char *p) { snprintf(out, WH_KEY_MAX, "%srecent", p); }
+void wh_key_leases(char *out, const char *p) { snprintf(out, WH_KEY_MAX, "%sleases", p); }
+void wh_key_lock(char *out, const char *p, const char *lock) { snprintf(out, WH_KEY_MAX, "%slock:%s", p, lock); }
+void wh_key_schedules(char *out, const char *p) { snprintf(out, WH_KEY_MAX, "%sschedules", p); }
+void wh_key_schedules_next(char *out, const char *p) { snprintf(out, WH_KEY_MAX, "%sschedules:next", p); }
+void wh_key_leader(char *out, const char *p) { snprintf(out, WH_KEY_MAX, "%sleader", p); }

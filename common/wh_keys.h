@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WH_KEY_MAX 320 /* longest key we build, bytes (prefix + type + id) */
+#define WH_KEY_MAX 640 /* longest key we build, bytes (prefix + "lock:" + target + lock) */
 
 /* Each writes a NUL-terminated key into out[WH_KEY_MAX]. */
 void wh_key_job(char *out, const char *prefix, const char *id);          /* <p>job:<id> */
@@ -19,5 +19,14 @@ void wh_key_workers(char *out, const char *prefix);                      /* <p>w
 void wh_key_stats_types(char *out, const char *prefix);                  /* <p>stats:types */
 /* <p>stats:<type>:<span>:<bucket_start_s>, span "1m" or "1h". */
 void wh_key_stats(char *out, const char *prefix, const char *type, const char *span, int64_t bucket_s);
+
+/* Job control (schemas/README.md section 15). */
+void wh_key_scheduled(char *out, const char *prefix);                    /* <p>scheduled (zset) */
+void wh_key_recent(char *out, const char *prefix);                       /* <p>recent (zset) */
+void wh_key_leases(char *out, const char *prefix);                       /* <p>leases (zset) */
+void wh_key_lock(char *out, const char *prefix, const char *lock);       /* <p>lock:<lock> */
+void wh_key_schedules(char *out, const char *prefix);                    /* <p>schedules (hash) */
+void wh_key_schedules_next(char *out, const char *prefix);               /* <p>schedules:next (zset) */
+void wh_key_leader(char *out, const char *prefix);                       /* <p>leader */
 
 #endif

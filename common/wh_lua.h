@@ -10,5 +10,10 @@ extern const char wh_lua_finish[];
 extern const char wh_lua_requeue[];
 extern const char wh_lua_revive[];
 extern const char wh_lua_stats[];
+extern const char wh_lua_cancel[];
+extern const char wh_lua_due[];
+extern const char wh_lua_renew[];
+extern const char wh_lua_reap[];
+extern const char wh_lua_lead[];
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wh_conv.h"
 #include "wh_keys.h"
 #include "wh_lua.h"
 #include "wh_time.h"
@@ -40,40 +41,58 @@ static int reply_int(const wh_redis_reply *rep, size_t i)
     return (int)wh_redis_reply_int(wh_redis_reply_at(rep, i));
 }
 
-/* enqueue.lua arguments for one spec; buffers are the caller's. */
+/* enqueue.lua arguments for one request; buffers are the caller's. */
 typedef struct enq_args {
-    char key[WH_KEY_MAX], chan[WH_KEY_MAX], created_at[24], maxa[16], now[24];
-    const char *argv[8];
+    char key[WH_KEY_MAX], recent[WH_KEY_MAX], sched[WH_KEY_MAX], chan[WH_KEY_MAX];
+    char created_at[24], maxa[16], now[24], run_at[24], uniq_s[16], cap[16], prio[8];
+    const char *argv[19];
+    size_t lens[19];
 } enq_args;
 
-static void enq_fill(enq_args *a, const char *prefix, const wh_env_spec *s, int max_attempts, int64_t now)
+#define ENQ_KEYS 3
+#define ENQ_ARGC 19
+
+static void enq_fill(enq_args *a, const char *prefix, const wh_enqueue *q, int64_t now)
 {
+    const wh_env_spec *s = q->spec;
     wh_key_job(a->key, prefix, s->id);
+    wh_key_recent(a->recent, prefix);
+    wh_key_scheduled(a->sched, prefix);
     wh_key_events(a->chan, prefix);
     snprintf(a->created_at, sizeof(a->created_at), "%lld", (long long)s->created_at);
-    snprintf(a->maxa, sizeof(a->maxa), "%d", max_attempts);
+    snprintf(a->maxa, sizeof(a->maxa), "%d", q->max_attempts);
     snprintf(a->now, sizeof(a->now), "%lld", (long long)now);
-    const char *argv[] = {a->key, s->id, s->type, s->target ? s->target : "", a->created_at, a->maxa, a->now,
-                          a->chan};
+    snprintf(a->run_at, sizeof(a->run_at), "%lld", (long long)s->run_at);
+    snprintf(a->uniq_s, sizeof(a->uniq_s), "%d", q->unique ? s->unique_for_s : 0);
+    snprintf(a->cap, sizeof(a->cap), "%d", WH_RECENT_MAX);
+    snprintf(a->prio, sizeof(a->prio), "%d", s->priority);
+    const char *argv[ENQ_ARGC] = {a->key, a->recent, a->sched, s->id, s->type, s->target ? s->target : "",
+                                  a->created_at, a->maxa, a->now, a->chan, a->run_at, q->body ? q->body : "",
+                                  a->uniq_s, a->cap, s->lock ? s->lock : "", a->prio, prefix,
+                                  q->unique ? q->unique : "", q->park ? "1" : "0"};
     memcpy(a->argv, argv, sizeof(argv));
+    for(int i = 0; i < ENQ_ARGC; i++)
+        a->lens[i] = strlen(argv[i]);
+    a->lens[11] = q->body ? q->body_len : 0;
+    a->lens[17] = q->unique ? q->unique_len : 0;
 }
 
-static void enq_result(const wh_redis_reply *rep, bool *created, char *state)
+static void enq_result(const wh_redis_reply *rep, wh_enqueue *q)
 {
-    *created = reply_int(rep, 0) == 1;
-    reply_field(rep, 1, state, 16);
+    q->created = reply_int(rep, 0) == 1;
+    reply_field(rep, 1, q->state, sizeof(q->state));
+    reply_field(rep, 2, q->id, sizeof(q->id));
 }
 
-wh_code wh_status_enqueue(wh_redis *r, const char *prefix, const wh_env_spec *s, int max_attempts, bool *created,
-                          char *state, wh_err *err)
+wh_code wh_status_enqueue(wh_redis *r, const char *prefix, wh_enqueue *q, wh_err *err)
 {
     enq_args a;
-    enq_fill(&a, prefix, s, max_attempts, wh_now_ms());
+    enq_fill(&a, prefix, q, wh_now_ms());
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_enqueue, &rep, 1, 8, a.argv, NULL, err);
+    wh_code rc = wh_redis_eval(r, &s_enqueue, &rep, ENQ_KEYS, ENQ_ARGC, a.argv, a.lens, err);
     if(rc)
         return rc;
-    enq_result(rep, created, state);
+    enq_result(rep, q);
     wh_redis_reply_free(rep);
     return WH_OK;
 }
@@ -88,8 +107,8 @@ wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, wh_enqueue *reqs
         reqs[i].state[0] = '\0'; /* "" marks a request whose reply was not read */
     for(; sent < n && !rc; sent++)
         if(reqs[sent].spec) {
-            enq_fill(&a, prefix, reqs[sent].spec, reqs[sent].max_attempts, now);
-            rc = wh_redis_eval_append(r, &s_enqueue, 1, 8, a.argv, NULL, err);
+            enq_fill(&a, prefix, &reqs[sent], now);
+            rc = wh_redis_eval_append(r, &s_enqueue, ENQ_KEYS, ENQ_ARGC, a.argv, a.lens, err);
         }
     bool reload = false;
     for(size_t i = 0; i < sent; i++) {
@@ -99,7 +118,7 @@ wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, wh_enqueue *reqs
         wh_err e;
         wh_code rrc = wh_redis_read(r, &rep, &e);
         if(rrc == WH_OK) {
-            enq_result(rep, &reqs[i].created, reqs[i].state);
+            enq_result(rep, &reqs[i]);
             wh_redis_reply_free(rep);
             continue;
         }
@@ -115,32 +134,70 @@ wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, wh_enqueue *reqs
     /* The server lost its script cache (a restart): redo the ones refused. */
     for(size_t i = 0; !rc && reload && i < n; i++)
         if(reqs[i].spec && !reqs[i].state[0])
-            rc = wh_status_enqueue(r, prefix, reqs[i].spec, reqs[i].max_attempts, &reqs[i].created, reqs[i].state,
-                                   err);
+            rc = wh_status_enqueue(r, prefix, &reqs[i], err);
     return rc;
+}
+
+char *wh_status_unique_material(const wh_env_spec *s, size_t *len)
+{
+    wh_mp_doc *doc = s->args ? wh_mp_parse(s->args, s->args_len, WH_MP_MAX_DEPTH, NULL) : NULL;
+    wh_json *j = doc ? wh_conv_to_json(wh_mp_root(doc), "args", NULL) : wh_json_object();
+    char *args = j ? wh_json_dump_sorted(j) : NULL;
+    wh_json_free(j);
+    wh_mp_doc_free(doc);
+    if(!args)
+        return NULL;
+    const char *target = s->target ? s->target : "";
+    size_t n = strlen(s->type) + 1 + strlen(target) + 1 + strlen(args);
+    char *out = malloc(n + 1);
+    if(out) {
+        int w = snprintf(out, n + 1, "%s%c%s%c%s", s->type, 0, target, 0, args);
+        *len = w > 0 ? (size_t)w : 0;
+    }
+    free(args);
+    return out;
 }
 
 wh_code wh_status_unenqueue(wh_redis *r, const char *prefix, const char *id, wh_err *err)
 {
-    char key[WH_KEY_MAX];
+    char key[WH_KEY_MAX], recent[WH_KEY_MAX], sched[WH_KEY_MAX];
     wh_key_job(key, prefix, id);
-    const char *argv[] = {key};
-    return wh_redis_eval(r, &s_unenqueue, NULL, 1, 1, argv, NULL, err);
+    wh_key_recent(recent, prefix);
+    wh_key_scheduled(sched, prefix);
+    const char *argv[] = {key, recent, sched, id};
+    return wh_redis_eval(r, &s_unenqueue, NULL, 3, 4, argv, NULL, err);
 }
 
-wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, int max_attempts, const char *worker,
-                        int max_redeliveries, wh_start *out, wh_err *err)
+wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, const wh_start_opts *o, wh_start *out,
+                        wh_err *err)
 {
-    char key[WH_KEY_MAX], chan[WH_KEY_MAX], created_at[24], maxa[16], now[24], maxr[16];
+    char key[WH_KEY_MAX], recent[WH_KEY_MAX], sched[WH_KEY_MAX], leases[WH_KEY_MAX], lock[WH_KEY_MAX];
+    char chan[WH_KEY_MAX], created_at[24], maxa[16], now[24], maxr[16], lock_ms[24], run_at[24], lease[24],
+        cap[16];
     wh_key_job(key, prefix, env->id);
+    wh_key_recent(recent, prefix);
+    wh_key_scheduled(sched, prefix);
+    wh_key_leases(leases, prefix);
+    wh_key_lock(lock, prefix, o->lock ? o->lock : "");
     wh_key_events(chan, prefix);
     snprintf(created_at, sizeof(created_at), "%lld", (long long)env->created_at);
-    snprintf(maxa, sizeof(maxa), "%d", max_attempts);
+    snprintf(maxa, sizeof(maxa), "%d", o->max_attempts);
     snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
-    snprintf(maxr, sizeof(maxr), "%d", max_redeliveries);
-    const char *argv[] = {key, env->id, env->type, env->target, created_at, maxa, now, worker, chan, maxr};
+    snprintf(maxr, sizeof(maxr), "%d", o->max_redeliveries);
+    snprintf(lock_ms, sizeof(lock_ms), "%lld", (long long)o->lock_ms);
+    snprintf(run_at, sizeof(run_at), "%lld", (long long)env->run_at);
+    snprintf(lease, sizeof(lease), "%lld", (long long)o->lease_until);
+    snprintf(cap, sizeof(cap), "%d", WH_RECENT_MAX);
+    const char *argv[] = {key, recent, sched, leases, lock, env->id, env->type, env->target, created_at, maxa,
+                          now, o->worker, chan, maxr, o->park ? "park" : "run", o->lock ? o->lock : "", lock_ms,
+                          run_at, o->body ? o->body : "", lease, cap};
+    enum { ARGC = sizeof(argv) / sizeof(argv[0]) };
+    size_t lens[ARGC];
+    for(size_t i = 0; i < ARGC; i++)
+        lens[i] = strlen(argv[i]);
+    lens[18] = o->body ? o->body_len : 0;
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_start, &rep, 1, 10, argv, NULL, err);
+    wh_code rc = wh_redis_eval(r, &s_start, &rep, 5, ARGC, argv, lens, err);
     if(rc)
         return rc;
     char kind[8];
@@ -160,6 +217,12 @@ wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, int 
         out->kind = WH_START_DEAD;
         reply_field(rep, 1, out->error, sizeof(out->error));
         out->attempt = reply_int(rep, 2);
+    } else if(strcmp(kind, "parked") == 0) {
+        out->kind = WH_START_PARKED;
+        snprintf(out->state, sizeof(out->state), "scheduled");
+    } else if(strcmp(kind, "locked") == 0) {
+        out->kind = WH_START_LOCKED;
+        reply_field(rep, 1, out->error, sizeof(out->error));
     } else {
         rc = wh_err_set(err, WH_E_INTERNAL, "", "start script returned \"%s\"", kind);
     }
@@ -186,18 +249,21 @@ const char *wh_status_hist_name(int i)
 
 wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped, wh_err *err)
 {
-    char job[WH_KEY_MAX], log[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], ttl[24], created[24];
+    char job[WH_KEY_MAX], log[WH_KEY_MAX], leases[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], ttl[24], created[24],
+        lease[24];
     wh_key_job(job, prefix, f->id);
     wh_key_log(log, prefix, f->id);
+    wh_key_leases(leases, prefix);
+    snprintf(lease, sizeof(lease), "%lld", (long long)f->lease_until);
     wh_key_events(chan, prefix);
     snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
     snprintf(ttl, sizeof(ttl), "%lld", (long long)f->ttl_s);
     snprintf(created, sizeof(created), "%lld", (long long)f->created_at);
-    const char *argv[] = {job, log, f->id, f->state, f->result ? f->result : "", f->error ? f->error : "",
+    const char *argv[] = {job, log, leases, f->id, f->state, f->result ? f->result : "", f->error ? f->error : "",
                           f->error_message ? f->error_message : "", now, ttl, chan, f->type ? f->type : "",
-                          f->created_at ? created : ""};
+                          f->created_at ? created : "", lease};
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_finish, &rep, 2, 12, argv, NULL, err);
+    wh_code rc = wh_redis_eval(r, &s_finish, &rep, 3, 14, argv, NULL, err);
     if(rc)
         return rc;
     char kind[8];
@@ -247,13 +313,16 @@ wh_code wh_status_stats_add(wh_redis *r, const char *prefix, const char *type, i
     return wh_redis_eval(r, &s_stats, NULL, 3, n, argv, NULL, err);
 }
 
-wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const char *worker, wh_err *err)
+wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const char *worker, const char *step,
+                          int64_t lease_until, wh_err *err)
 {
-    char key[WH_KEY_MAX], chan[WH_KEY_MAX];
+    char key[WH_KEY_MAX], leases[WH_KEY_MAX], chan[WH_KEY_MAX], lease[24];
     wh_key_job(key, prefix, id);
+    wh_key_leases(leases, prefix);
     wh_key_events(chan, prefix);
-    const char *argv[] = {key, id, worker, chan};
-    return wh_redis_eval(r, &s_requeue, NULL, 1, 4, argv, NULL, err);
+    snprintf(lease, sizeof(lease), "%lld", (long long)lease_until);
+    const char *argv[] = {key, leases, id, worker, chan, step, lease};
+    return wh_redis_eval(r, &s_requeue, NULL, 2, 7, argv, NULL, err);
 }
 
 bool wh_status_terminal(const char *s)
@@ -306,7 +375,9 @@ wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *nu
         const char *k = wh_redis_reply_str(wh_redis_reply_at(rep, i), &kn);
         const char *v = wh_redis_reply_str(wh_redis_reply_at(rep, i + 1), &vn);
         char kb[64];
-        if(!k || !v || kn >= sizeof(kb))
+        /* `body` is the stored message of a scheduled or early-acked job:
+         * msgpack, not for display. */
+        if(!k || !v || kn >= sizeof(kb) || (kn == 4 && memcmp(k, "body", 4) == 0))
             continue;
         memcpy(kb, k, kn);
         kb[kn] = '\0';
@@ -323,7 +394,7 @@ wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *nu
 wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err *err)
 {
     static const char *const numeric[] = {"attempt", "max_attempts", "progress", "redeliveries", "created_at",
-                                          "queued_at", "started_at", "finished_at", NULL};
+                                          "queued_at", "started_at", "finished_at", "run_at", "priority", NULL};
     char key[WH_KEY_MAX];
     wh_key_job(key, prefix, id);
     wh_json *j = wh_status_hash_json(r, key, numeric, "result", err);

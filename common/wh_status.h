@@ -17,30 +17,48 @@
 #define WH_STATS_TTL_1M (48 * 3600)       /* minute buckets live 48 h, s */
 #define WH_STATS_TTL_1H (30 * 24 * 3600)  /* hour buckets live 30 days, s */
 
-/* Create the hash in state queued unless the id exists. *created tells
- * which; `state` (16 bytes) receives the state found or "queued". */
-wh_code wh_status_enqueue(wh_redis *r, const char *prefix, const wh_env_spec *s, int max_attempts, bool *created,
-                          char *state, wh_err *err);
+#define WH_RECENT_MAX 100000 /* ids kept in the <p>recent index */
 
-/* One request of wh_status_enqueue_many. */
+/* One enqueue request: create the hash in state `queued` (or `scheduled`,
+ * with the message kept in Redis, when run_at is in the future or `park`
+ * is set) unless the id exists, or, with spec->unique_for_s, unless a live
+ * job of the same uniqueness material exists. */
 typedef struct wh_enqueue {
     const wh_env_spec *spec; /* in; NULL: skip this one */
     int max_attempts;        /* in */
-    bool created;            /* out, as for wh_status_enqueue */
-    char state[16];          /* out; "" until its reply is read */
+    const char *body;        /* in: the packed envelope (stored when scheduled) */
+    size_t body_len;
+    const char *unique;      /* in: uniqueness material, NULL without unique_for_s */
+    size_t unique_len;
+    bool park;               /* in: schedule even when run_at has come */
+    bool created;            /* out: true when this request created the job */
+    char state[16];          /* out: state found or created; "" until read */
+    char id[WH_ID_MAX + 1];  /* out: the job that stands (another id when
+                              * uniqueness found a live equal job) */
 } wh_enqueue;
+
+/* One request, one round trip. */
+wh_code wh_status_enqueue(wh_redis *r, const char *prefix, wh_enqueue *req, wh_err *err);
 
 /* enqueue for n requests in one round trip (pipelined). Fails as a whole on
  * a Redis error. */
 wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, wh_enqueue *reqs, size_t n, wh_err *err);
 
+/* The uniqueness material of a job: type, target and its args as canonical
+ * JSON (keys sorted), NUL-separated, so equal jobs from any client compare
+ * equal. Returns a malloc'd string (length in *len) or NULL. */
+char *wh_status_unique_material(const wh_env_spec *s, size_t *len);
+
 /* Remove a hash created by enqueue whose publish failed (only if untouched). */
 wh_code wh_status_unenqueue(wh_redis *r, const char *prefix, const char *id, wh_err *err);
 
 typedef enum wh_start_kind {
-    WH_START_RUN,  /* run it: attempt and max_attempts are set */
-    WH_START_SKIP, /* already terminal: state (and error) are set */
-    WH_START_DEAD  /* delivered more than max_redeliveries times */
+    WH_START_RUN,    /* run it: attempt and max_attempts are set */
+    WH_START_SKIP,   /* already terminal (or running under a live lease):
+                      * state (and error) are set */
+    WH_START_DEAD,   /* delivered more than max_redeliveries times */
+    WH_START_PARKED, /* held in `scheduled` until run_at */
+    WH_START_LOCKED  /* its lock is held by job `error` (the holder's id) */
 } wh_start_kind;
 
 typedef struct wh_start {
@@ -48,13 +66,27 @@ typedef struct wh_start {
     int attempt;
     int max_attempts;
     char state[16];
-    char error[40];
+    char error[WH_ID_MAX + 1];
 } wh_start;
 
-/* Mark the job running for `worker`, creating the hash if a client published
- * straight to RabbitMQ. */
-wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, int max_attempts, const char *worker,
-                        int max_redeliveries, wh_start *out, wh_err *err);
+/* How a worker starts a delivery. */
+typedef struct wh_start_opts {
+    int max_attempts;
+    const char *worker;
+    int max_redeliveries;
+    bool park;               /* run_at is in the future: park, do not run */
+    const char *lock;        /* full lock name (without prefix), or NULL */
+    int64_t lock_ms;         /* lock expiry; renewed while the job runs */
+    const char *body;        /* the message, kept in Redis when parking or
+                              * acking early; NULL otherwise */
+    size_t body_len;
+    int64_t lease_until;     /* ms; with body when not parking */
+} wh_start_opts;
+
+/* Mark the job running for o->worker (or park it), creating the hash if a
+ * client published straight to RabbitMQ. */
+wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, const wh_start_opts *o, wh_start *out,
+                        wh_err *err);
 
 /* The outcome of one attempt. */
 typedef struct wh_finish {
@@ -66,13 +98,17 @@ typedef struct wh_finish {
     const char *error_message; /* or NULL */
     int64_t created_at;        /* for a hash first created here; 0 unknown */
     int64_t ttl_s;             /* expiry of a terminal job */
+    int64_t lease_until;       /* retrying, message in Redis: reaper's deadline */
 } wh_finish;
 
 /* Record an outcome. *skipped is set when the job was already terminal. */
 wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped, wh_err *err);
 
-/* Hand a running job of `worker` back to queued (worker shutdown). */
-wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const char *worker, wh_err *err);
+/* Hand a running job of `worker` back to queued (worker shutdown, or a
+ * lock wait), with `step` saying why. Its lock is released. A job whose
+ * message lives in Redis gets a lease until `lease_until` (ms). */
+wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const char *worker, const char *step,
+                          int64_t lease_until, wh_err *err);
 
 /* Make a dead or failed job queued again with fresh attempts. WH_E_BUSY when
  * it is running. */

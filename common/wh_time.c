@@ -1,6 +1,8 @@
 /* wh_time: clocks and sleeps. See wh_time.h. */
 #include "wh_time.h"
 
+#include <string.h>
+
 #include <errno.h>
 #include <time.h>
 
@@ -20,4 +22,26 @@ void wh_sleep_ms(int64_t ms)
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
     while(nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+bool wh_duration_ms(const char *s, int64_t *out)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+    if(!s || *s < '0' || *s > '9')
+        return false;
+    int64_t v = 0;
+    for(; *s >= '0' && *s <= '9'; s++) {
+        if(v > INT64_MAX / 10 / 86400000)
+            return false;
+        v = v * 10 + (*s - '0');
+    }
+    for(size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if(strcmp(s, units[i].unit) == 0) {
+            *out = v * units[i].ms;
+            return true;
+        }
+    return false;
 }

@@ -2,6 +2,7 @@
 #ifndef WH_TIME_H
 #define WH_TIME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Wall-clock time, ms since the Unix epoch (for timestamps users read). */
@@ -15,5 +16,10 @@ int64_t wh_mono_us(void);
 
 /* Sleep `ms` milliseconds, resuming after signals. */
 void wh_sleep_ms(int64_t ms);
+
+/* Parse a duration: an integer with an optional unit, ms, s, m, h or d
+ * (no unit: seconds), e.g. "250ms", "60s", "5m". False on anything else or
+ * on overflow. */
+bool wh_duration_ms(const char *s, int64_t *out);
 
 #endif

@@ -56,6 +56,12 @@ void cli_time(long long ms, char *out, size_t cap);
 int cli_wait_one(cli *c, const char *id, int timeout_s);
 
 int cli_submit(cli *c, int argc, char **argv);
+int cli_cancel(cli *c, int argc, char **argv);
+int cli_schedule(cli *c, int argc, char **argv);
+
+/* Build an args JSON object from --args-json and KEY=VALUE pairs (VALUE
+ * read as JSON when it parses). malloc'd text, or NULL after an error. */
+char *cli_build_args(const char *json, const char **kvs, int n);
 int cli_wait(cli *c, int argc, char **argv);
 int cli_status(cli *c, int argc, char **argv);
 int cli_logs(cli *c, int argc, char **argv);

@@ -19,6 +19,11 @@ static const cli_cmd commands[] = {
      "  --id ID               job id ([A-Za-z0-9_-]{1,64}); resubmitting an id is a no-op\n"
      "  --max-attempts N      attempts before the job is dead (1..100)\n"
      "  --job-timeout S       the job's own timeout in seconds\n"
+     "  --delay DURATION      run no earlier than now + DURATION (30s, 5m, 250ms)\n"
+     "  --at MS               run no earlier than MS (ms since the Unix epoch)\n"
+     "  --priority N          0..9, higher first (classic queues with amqp.max_priority)\n"
+     "  --unique-for DURATION while an equal job (type, target, args) is live, return its id\n"
+     "  --lock KEY            jobs sharing KEY never run at the same time\n"
      "  --wait                wait for the job to finish; exit 0 only if it succeeded\n"
      "  --timeout S           give up waiting after S seconds (with --wait)\n"
      "  --no-validate         skip the local type and args check (newer workers)\n"},
@@ -43,6 +48,16 @@ static const cli_cmd commands[] = {
      "  list      show dead messages (they stay in the queue)\n"
      "  retry ID  republish job ID with fresh attempts\n"
      "  purge     delete every dead message\n"},
+    {"cancel", cli_cancel,
+     "wharf cancel ID...\n"
+     "Cancel jobs: a queued, scheduled or retrying job never runs; a running one is\n"
+     "interrupted at its next cancellation point. Cancelling a finished job fails.\n"},
+    {"schedule", cli_schedule,
+     "wharf schedule add NAME (--every DURATION | --cron 'M H DOM MON DOW') TYPE [--target H]\n"
+     "               [--arg K=V]... [--args-json JSON] [--max-attempts N] [--job-timeout S]\n"
+     "       schedule list [--json] | schedule rm NAME\n"
+     "Periodic jobs, stored in Redis and fired by the leader among workers and servers.\n"
+     "Each firing is job NAME-<unix seconds of the firing>, so none fires twice. Cron is UTC.\n"},
     {"serve", cli_serve,
      "wharf serve [--listen HOST:PORT] [--token-file FILE] [--insecure-no-auth]\n"
      "Serve the HTTP API (schemas/openapi.yaml) until SIGINT or SIGTERM.\n"

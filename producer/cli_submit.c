@@ -33,8 +33,7 @@ static bool add_arg(wh_json *obj, const char *kv)
     return true;
 }
 
-/* Build the args object from --args-json and every --arg. */
-static char *build_args(const char *json, const char **kvs, int n)
+char *cli_build_args(const char *json, const char **kvs, int n)
 {
     wh_err err;
     wh_json *obj = json ? wh_json_parse(json, strlen(json), &err) : wh_json_object();
@@ -101,7 +100,11 @@ static int parse_submit(int argc, char **argv, submit_opts *o)
         {"args-json", required_argument, NULL, 'j'}, {"id", required_argument, NULL, 'i'},
         {"max-attempts", required_argument, NULL, 'm'}, {"job-timeout", required_argument, NULL, 'T'},
         {"wait", no_argument, NULL, 'w'}, {"timeout", required_argument, NULL, 'o'},
-        {"no-validate", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"no-validate", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
+        {"delay", required_argument, NULL, 'D'}, {"at", required_argument, NULL, 'A'},
+        {"priority", required_argument, NULL, 'P'}, {"unique-for", required_argument, NULL, 'U'},
+        {"lock", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
+    int64_t ms;
     const cli_cmd *self = cli_find("submit");
     int opt;
     while((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -119,6 +122,26 @@ static int parse_submit(int argc, char **argv, submit_opts *o)
         case 'w': o->wait = true; break;
         case 'o': if(!cli_int("--timeout", optarg, 0, 31536000, &o->wait_timeout)) return CLI_USAGE; break;
         case 'n': o->check = false; break;
+        case 'D':
+            if(!wh_duration_ms(optarg, &ms))
+                return cli_error(CLI_USAGE, "--delay %s: expected a duration such as 30s, 5m or 250ms", optarg);
+            o->job.run_at = wh_now_ms() + ms;
+            break;
+        case 'A': {
+            char *end;
+            long long at = strtoll(optarg, &end, 10);
+            if(*end || at < 0)
+                return cli_error(CLI_USAGE, "--at %s: expected ms since the Unix epoch", optarg);
+            o->job.run_at = at;
+            break;
+        }
+        case 'P': if(!cli_int("--priority", optarg, 0, 9, &o->job.priority)) return CLI_USAGE; break;
+        case 'U':
+            if(!wh_duration_ms(optarg, &ms) || ms < 1000 || ms > 2592000000LL)
+                return cli_error(CLI_USAGE, "--unique-for %s: expected a duration from 1s to 30d", optarg);
+            o->job.unique_for_s = (int)(ms / 1000);
+            break;
+        case 'L': o->job.lock = optarg; break;
         case 'h': return cli_usage(self, stdout);
         default: return cli_usage(self, stderr);
         }
@@ -136,7 +159,7 @@ int cli_submit(cli *c, int argc, char **argv)
     int st = parse_submit(argc, argv, &o);
     if(st >= 0)
         return st;
-    char *args = build_args(o.args_json, o.kvs, o.nkv);
+    char *args = cli_build_args(o.args_json, o.kvs, o.nkv);
     if(!args)
         return CLI_USAGE;
     o.job.args_json = args;
@@ -159,6 +182,8 @@ int cli_submit(cli *c, int argc, char **argv)
     fflush(stdout);
     if(!s.created)
         fprintf(stderr, "wharf: job %s already exists (state %s); nothing was enqueued\n", s.id, s.state);
+    else if(strcmp(s.state, "scheduled") == 0)
+        fprintf(stderr, "wharf: job %s is scheduled\n", s.id);
     return o.wait ? cli_wait_one(c, s.id, o.wait_timeout) : CLI_OK;
 }
 

@@ -13,6 +13,8 @@
 
 #include "wh_amqp.h"
 #include "wh_conv.h"
+#include "wh_jobctl.h"
+#include "wh_sched.h"
 #include "wh_redis.h"
 #include "wh_status.h"
 #include "wh_time.h"
@@ -28,6 +30,7 @@ struct wharf_client {
     int timeout_ms;
     wh_mp_pack *args;       /* scratch: args converted from JSON */
     wh_mp_pack *env;        /* scratch: the envelope */
+    wh_mp_pack *meta;       /* scratch: meta converted from JSON */
 };
 
 /* Per job state of a batch. */
@@ -91,7 +94,7 @@ wharf_client *wharf_client_new(const wharf_client_opts *o, wharf_error *err)
         rc = wh_cfg_validate(&c->cfg, &e);
     c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
     if(!rc && (!(c->args = wh_mp_pack_new((size_t)c->cfg.max_body)) ||
-               !(c->env = wh_mp_pack_new((size_t)c->cfg.max_body))))
+               !(c->env = wh_mp_pack_new((size_t)c->cfg.max_body)) || !(c->meta = wh_mp_pack_new(1u << 20))))
         rc = wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
     if(!rc && !(c->redis = wh_redis_new(c->cfg.redis_url, c->timeout_ms, &e)))
         rc = e.code;
@@ -115,6 +118,7 @@ void wharf_client_free(wharf_client *c)
     wh_redis_free(c->redis);
     wh_mp_pack_free(c->args);
     wh_mp_pack_free(c->env);
+    wh_mp_pack_free(c->meta);
     free(c);
 }
 
@@ -132,6 +136,24 @@ static wh_code make_spec(wharf_client *c, const wharf_job *j, char *id, wh_env_s
     s->created_at = wh_now_ms();
     s->max_attempts = j->max_attempts;
     s->timeout_s = j->timeout_s;
+    s->run_at = j->run_at;
+    s->priority = j->priority > 0 ? j->priority : 0;
+    s->unique_for_s = j->unique_for_s;
+    s->lock = j->lock;
+    if(j->meta_json) {
+        wh_err perr;
+        wh_json *m = wh_json_parse(j->meta_json, strlen(j->meta_json), &perr);
+        if(!m || wh_json_kind_of(m) != WH_JSON_OBJECT) {
+            wh_json_free(m);
+            return wh_err_set(err, WH_E_BAD_ENVELOPE, "meta", "meta: must be a JSON object of strings");
+        }
+        wh_mp_pack_reset(c->meta);
+        wh_code rc = wh_conv_to_mp(m, c->meta, err);
+        wh_json_free(m);
+        if(rc)
+            return wh_err_set(err, WH_E_BAD_ENVELOPE, "meta", "meta: must be a JSON object of strings");
+        s->meta = wh_mp_pack_data(c->meta, &s->meta_len);
+    }
     if(j->args_msgpack) {
         s->args = j->args_msgpack;
         s->args_len = j->args_msgpack_len;
@@ -164,7 +186,7 @@ static wh_code publish_one(wharf_client *c, const wh_env_spec *s, const char *bo
                            wharf_submitted *out, slot *sl, wh_err *err)
 {
     wh_amqp_field h[1] = {{WH_HDR_SCHEMA, NULL, 1}};
-    wh_amqp_msg m = {body, len, WH_CONTENT_TYPE, out->id, s->type, h, 1};
+    wh_amqp_msg m = {body, len, WH_CONTENT_TYPE, out->id, s->type, h, 1, s->priority};
     char family[40];
     snprintf(family, sizeof(family), "%.*s", (int)strcspn(s->type, "."), s->type);
     wh_code rc = connect_amqp(c, err);
@@ -252,6 +274,7 @@ typedef struct item {
     wh_env_spec spec;
     char *body;
     size_t len;
+    char *unique;           /* uniqueness material, or NULL */
 } item;
 
 typedef struct batch {
@@ -262,8 +285,10 @@ typedef struct batch {
 
 static void batch_free(batch *b, size_t n)
 {
-    for(size_t i = 0; b->items && i < n; i++)
+    for(size_t i = 0; b->items && i < n; i++) {
         free(b->items[i].body);
+        free(b->items[i].unique);
+    }
     free(b->items);
     free(b->reqs);
     free(b->slots);
@@ -292,10 +317,23 @@ static wh_code encode_one(wharf_client *c, const wharf_job *j, batch *b, size_t 
     if(!(it->body = malloc(it->len)))
         return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
     memcpy(it->body, data, it->len);
+    wh_enqueue *q = &b->reqs[i];
+    if(it->spec.unique_for_s) {
+        size_t ulen;
+        if(!(it->unique = wh_status_unique_material(&it->spec, &ulen)))
+            return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+        q->unique = it->unique; /* NUL-separated parts; the length is what counts */
+        q->unique_len = ulen;
+    }
+    if(it->spec.run_at) { /* a future job waits in Redis with its message */
+        q->body = it->body;
+        q->body_len = it->len;
+    }
     it->spec.args = NULL; /* pointed into scratch; enqueue does not need it */
+    it->spec.meta = NULL;
     it->spec.id = out->id;
-    b->reqs[i].spec = &it->spec;
-    b->reqs[i].max_attempts = it->spec.max_attempts ? it->spec.max_attempts : c->cfg.max_attempts;
+    q->spec = &it->spec;
+    q->max_attempts = it->spec.max_attempts ? it->spec.max_attempts : c->cfg.max_attempts;
     return WH_OK;
 }
 
@@ -314,8 +352,10 @@ static int enqueue_and_publish(wharf_client *c, batch *b, size_t n, wharf_submit
             continue;
         }
         snprintf(out[i].state, sizeof(out[i].state), "%s", b->reqs[i].state);
-        if(!(out[i].created = b->reqs[i].created))
-            continue;
+        if(b->reqs[i].id[0]) /* uniqueness may name an equal live job */
+            snprintf(out[i].id, sizeof(out[i].id), "%s", b->reqs[i].id);
+        if(!(out[i].created = b->reqs[i].created) || strcmp(b->reqs[i].state, "queued") != 0)
+            continue; /* existing, or scheduled: the scheduler publishes it when due */
         if(publish_one(c, &b->items[i].spec, b->items[i].body, b->items[i].len, &out[i], &b->slots[i], &e) !=
                WH_OK &&
            !first)
@@ -404,35 +444,47 @@ int wharf_wait(wharf_client *c, const char *id, int timeout_ms, char *state, wha
     }
 }
 
-/* ---- job control (being implemented; see wharf.h) ---- */
-
-static int not_yet(wharf_error *err, const char *what)
-{
-    wh_err e;
-    wh_err_set(&e, WH_E_INTERNAL, "", "%s is not implemented yet", what);
-    return fail(err, &e);
-}
+/* ---- job control ---- */
 
 int wharf_cancel(wharf_client *c, const char *id, char *state, wharf_error *err)
 {
-    (void)c, (void)id, (void)state;
-    return not_yet(err, "cancel");
+    wh_err e;
+    char st[16];
+    wh_code rc = wh_jobctl_cancel(c->redis, c->cfg.redis_prefix, id ? id : "", c->cfg.job_ttl_s, st, &e);
+    if(state)
+        snprintf(state, 16, "%s", st);
+    return rc ? fail(err, &e) : 0;
 }
 
 int wharf_schedule_add(wharf_client *c, const wharf_schedule *s, wharf_error *err)
 {
-    (void)c, (void)s;
-    return not_yet(err, "schedule add");
+    wh_sched_spec sp = {s->name, s->type, s->target, s->args_json, s->every_s, s->cron, s->max_attempts,
+                        s->timeout_s};
+    wh_err e;
+    if(s->type && wh_family_parse(s->type, strcspn(s->type, ".")) < 0) {
+        wh_err_set(&e, WH_E_UNKNOWN_TYPE, "type", "type: \"%s\" is not family.action of a known family", s->type);
+        return fail(err, &e);
+    }
+    return wh_sched_add(c->redis, c->cfg.redis_prefix, &sp, &e) ? fail(err, &e) : 0;
 }
 
 int wharf_schedule_rm(wharf_client *c, const char *name, wharf_error *err)
 {
-    (void)c, (void)name;
-    return not_yet(err, "schedule rm");
+    wh_err e;
+    return wh_sched_rm(c->redis, c->cfg.redis_prefix, name ? name : "", &e) ? fail(err, &e) : 0;
 }
 
 int wharf_schedule_list_json(wharf_client *c, char **json, wharf_error *err)
 {
-    (void)c, (void)json;
-    return not_yet(err, "schedule list");
+    wh_err e;
+    wh_json *j = wh_sched_list(c->redis, c->cfg.redis_prefix, &e);
+    if(!j)
+        return fail(err, &e);
+    *json = wh_json_dump(j);
+    wh_json_free(j);
+    if(!*json) {
+        wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
+        return fail(err, &e);
+    }
+    return 0;
 }

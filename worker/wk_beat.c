@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wh_jobctl.h"
 #include "wh_keys.h"
 #include "wh_log.h"
 #include "wh_redis.h"
@@ -17,7 +18,7 @@
 struct wk_beat {
     const wh_cfg *cfg;
     const char *worker_id;
-    const wk_pool *pool;
+    wk_pool *pool;
     wk_stats *stats;
     wh_redis *redis;
     pthread_t tid;
@@ -87,6 +88,29 @@ static void flush_stats(wk_beat *b)
         wh_log(WH_LOG_WARN, NULL, "stats flush failed; kept for the next one", "error", err.msg);
 }
 
+static void on_cancel(void *ud, const char *id)
+{
+    wk_beat *b = ud;
+    wh_log(WH_LOG_INFO, id, "cancel requested; interrupting the job");
+    wk_pool_cancel(b->pool, id);
+}
+
+/* Renew the leases and locks of the jobs running here and pick up cancel
+ * requests for them: one script call a second while jobs run. */
+static void renew_running(wk_beat *b)
+{
+    enum { MAX = 1024 };
+    static char ids[MAX][WH_ID_MAX + 1]; /* only the beat thread uses it */
+    int n = wk_pool_running_ids(b->pool, ids, MAX);
+    if(!n)
+        return;
+    wh_err err;
+    int64_t lease_ms = (int64_t)b->cfg->lease_s * 1000;
+    if(wh_jobctl_renew(b->redis, b->cfg->redis_prefix, ids, n, wh_now_ms() + lease_ms, lease_ms, on_cancel, b,
+                       &err) != WH_OK)
+        wh_log(WH_LOG_WARN, NULL, "lease renewal failed", "error", err.msg);
+}
+
 static void *beat_main(void *arg)
 {
     wk_beat *b = arg;
@@ -108,6 +132,7 @@ static void *beat_main(void *arg)
         b->kicked = false;
         pthread_mutex_unlock(&b->mu);
         flush_stats(b);
+        renew_running(b);
         if(b->started && (kicked || wh_mono_ms() >= next_beat)) {
             wh_err err;
             if(beat(b, &err) != WH_OK)
@@ -120,7 +145,7 @@ static void *beat_main(void *arg)
     return NULL;
 }
 
-wk_beat *wk_beat_start(const wh_cfg *cfg, const char *worker_id, const wk_pool *pool, wk_stats *stats,
+wk_beat *wk_beat_start(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, wk_stats *stats,
                        wh_err *err)
 {
     wk_beat *b = calloc(1, sizeof(*b));

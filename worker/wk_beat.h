@@ -7,7 +7,8 @@
  * heartbeat time. A worker that stops beating disappears by itself.
  *
  * The same thread flushes the worker's aggregated stats (wk_stats) every
- * second, and once more when stopped. */
+ * second, and once more when stopped, and renews the leases and locks of the
+ * running jobs, interrupting those whose cancel was requested. */
 #ifndef WK_BEAT_H
 #define WK_BEAT_H
 
@@ -20,7 +21,7 @@ typedef struct wk_beat wk_beat;
 /* Start the heartbeat thread. It writes nothing until the first
  * wk_beat_kick(), so a registered worker is one that consumes; then it beats
  * every period. NULL only on ENOMEM or a bad URL. */
-wk_beat *wk_beat_start(const wh_cfg *cfg, const char *worker_id, const wk_pool *pool, wk_stats *stats,
+wk_beat *wk_beat_start(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, wk_stats *stats,
                        wh_err *err);
 
 /* Beat now (thread-safe). Matches wk_loop_ready_fn. */

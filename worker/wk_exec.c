@@ -54,13 +54,18 @@ static wh_code persist(wk_job *job, const char *what, persist_fn fn, void *arg, 
 
 /* ---- the persisted operations ---- */
 
+/* start.lua's inputs and output. */
+typedef struct start_ctx {
+    wh_start_opts o;
+    wh_start st;
+} start_ctx;
+
 static wh_code op_start(wk_job *job, void *arg, wh_err *err)
 {
-    const wh_cfg *c = job->t->cfg;
-    int max_attempts = job->env.max_attempts ? job->env.max_attempts
-                     : job->type->max_attempts ? job->type->max_attempts : c->max_attempts;
-    return wh_status_start(job->t->redis, c->redis_prefix, &job->env, max_attempts, job->t->worker_id,
-                           c->max_redeliveries, arg, err);
+    start_ctx *sc = arg;
+    if(sc->o.body && !sc->o.park)
+        sc->o.lease_until = wh_now_ms() + (int64_t)job->t->cfg->lease_s * 1000;
+    return wh_status_start(job->t->redis, job->t->cfg->redis_prefix, &job->env, &sc->o, &sc->st, err);
 }
 
 static wh_code op_finish(wk_job *job, void *arg, wh_err *err)
@@ -71,7 +76,9 @@ static wh_code op_finish(wk_job *job, void *arg, wh_err *err)
 static wh_code op_requeue(wk_job *job, void *arg, wh_err *err)
 {
     (void)arg;
-    return wh_status_requeue(job->t->redis, job->t->cfg->redis_prefix, job->env.id, job->t->worker_id, err);
+    int64_t lease = wh_now_ms() + (int64_t)job->t->cfg->republish_s * 1000;
+    return wh_status_requeue(job->t->redis, job->t->cfg->redis_prefix, job->env.id, job->t->worker_id,
+                             "requeued: worker shutdown", lease, err);
 }
 
 /* Dead-letter `d`: `reason` says why it is dead, `job_code` is the job's own
@@ -110,6 +117,9 @@ static bool record(wk_job *job, wh_finish *f, int64_t run_us, bool count)
     f->id = job->d->id;
     f->ttl_s = job->t->cfg->job_ttl_s;
     f->created_at = job->env.created_at;
+    /* A retry copy of an early-acked job must arrive within the retry delay;
+     * if it does not, the reaper publishes the job again from Redis. */
+    f->lease_until = wh_now_ms() + job->d->retry_ms + (int64_t)job->t->cfg->republish_s * 1000;
     wh_err err;
     if(persist(job, "finish", op_finish, f, &err) == WH_OK) {
         if(count)
@@ -164,10 +174,9 @@ static void on_failure(wk_job *job, const wh_start *st, int64_t run_us)
             d->verdict = WK_ACK;
     } else if(st->attempt < st->max_attempts) {
         f.state = "retrying";
-        if(record(job, &f, run_us, true)) {
+        d->retry_ms = wh_topo_retry_tier(job->t->cfg, st->attempt, wh_random_u64());
+        if(record(job, &f, run_us, true))
             d->verdict = WK_RETRY;
-            d->retry_ms = wh_topo_retry_tier(job->t->cfg, st->attempt, wh_random_u64());
-        }
     } else {
         f.state = "dead";
         if(record(job, &f, run_us, true)) {
@@ -179,27 +188,63 @@ static void on_failure(wk_job *job, const wh_start *st, int64_t run_us)
     wh_log(WH_LOG_INFO, d->id, "job failed", "type", d->type, "error", code, "state", f.state);
 }
 
+/* The handler stopped because wk_job_interrupted() said so: record why. */
+static void on_interrupt(wk_job *job, int64_t run_us)
+{
+    wk_delivery *d = job->d;
+    wk_stop why = wk_job_stop_reason(job);
+    if(why == WK_STOP_CANCEL || why == WK_STOP_TIMEOUT) {
+        char msg[128];
+        wh_finish f = {.type = d->type};
+        if(why == WK_STOP_CANCEL) {
+            f.state = "cancelled";
+            f.error = wh_code_name(WH_E_CANCELLED);
+            f.error_message = "cancelled while running";
+        } else {
+            int64_t limit = (job->deadline_us - job->started_us) / 1000000;
+            snprintf(msg, sizeof(msg), "timed out after %lld s", (long long)limit);
+            f.state = "failed";
+            f.error = wh_code_name(WH_E_TIMEOUT);
+            f.error_message = msg;
+            d->failed = true;
+        }
+        if(record(job, &f, run_us, true))
+            d->verdict = WK_ACK;
+        wh_log(WH_LOG_INFO, d->id, "job stopped", "type", d->type, "state", f.state);
+        return;
+    }
+    wh_err err;
+    if(persist(job, "requeue", op_requeue, NULL, &err) != WH_OK)
+        wh_log(WH_LOG_WARN, d->id, "could not mark job queued", "error", err.msg);
+    if(d->early_acked) {
+        /* Acked already: hand it back through the shortest retry tier. */
+        d->verdict = WK_RETRY;
+        d->retry_ms = job->t->cfg->tiers[0];
+    } else {
+        d->verdict = WK_REQUEUE;
+    }
+}
+
 static void run_handler(wk_job *job, const wh_start *st)
 {
     wk_delivery *d = job->d;
     d->attempts = st->attempt;
     int64_t t0 = wh_mono_us();
-    int timeout_s = job->env.timeout_s ? job->env.timeout_s : job->type->timeout_s;
-    job->deadline_us = timeout_s ? t0 + (int64_t)timeout_s * 1000000 : 0;
+    job->started_us = t0;
+    job->deadline_us = job->timeout_s ? t0 + (int64_t)job->timeout_s * 1000000 : 0;
     job->host = job->env.target[0] ? wh_inv_host_find(job->t->cfg->inv, job->env.target) : NULL;
+    wk_pool_job_begin(job->t, d->id, &job->cancel);
     wk_run r;
     if(job->type->needs_host && !job->host)
         r = wk_job_fail(job, WH_E_UNKNOWN_HOST, NULL, false, "target: \"%s\" is not a host in this worker's inventory",
                         job->env.target);
     else
         r = job->type->run(job);
+    wk_pool_job_end(job->t);
     int64_t run_us = wh_mono_us() - t0;
     wk_job_flush_log(job);
     if(r == WK_RUN_INTERRUPTED) {
-        wh_err err;
-        if(persist(job, "requeue", op_requeue, NULL, &err) != WH_OK)
-            wh_log(WH_LOG_WARN, d->id, "could not mark job queued", "error", err.msg);
-        d->verdict = WK_REQUEUE;
+        on_interrupt(job, run_us);
         return;
     }
     char *result = r == WK_RUN_OK ? result_text(job) : NULL;
@@ -244,10 +289,89 @@ static bool admit(wk_job *job)
     return true;
 }
 
+/* The job's lock: the envelope's, else the type's key on its target. False
+ * when the type's key does not fit (the job then fails bad_args). */
+static bool lock_name(wk_job *job, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if(job->env.lock[0]) {
+        snprintf(out, cap, "%s", job->env.lock);
+        return true;
+    }
+    char key[WH_LOCK_MAX + 1];
+    if(!job->type->lock_key || !job->type->lock_key(job->env.args, key, sizeof(key)))
+        return true;
+    int n = snprintf(out, cap, "%s/%s", job->env.target, key);
+    return n > 0 && (size_t)n < cap;
+}
+
+/* After admission: park, wait for the lock, skip, or run. */
+static void start_and_run(wk_job *job)
+{
+    wk_thread *t = job->t;
+    wk_delivery *d = job->d;
+    const wh_cfg *c = t->cfg;
+    char lock[WH_LOCK_MAX + WH_TARGET_MAX + 2];
+    d->priority = job->env.priority;
+    if(!lock_name(job, lock, sizeof(lock)))
+        lock[0] = '\0';
+    job->timeout_s = job->env.timeout_s ? job->env.timeout_s : job->type->timeout_s ? job->type->timeout_s
+                                                                                     : c->job_timeout_s;
+    start_ctx sc = {.o = {.worker = t->worker_id, .max_redeliveries = c->max_redeliveries,
+                          .lock = lock[0] ? lock : NULL, .lock_ms = (int64_t)c->lease_s * 1000}};
+    sc.o.max_attempts = job->env.max_attempts ? job->env.max_attempts
+                      : job->type->max_attempts ? job->type->max_attempts : c->max_attempts;
+    /* Park a job whose time has not come; hold long jobs under a lease. */
+    sc.o.park = job->env.run_at > wh_now_ms();
+    bool early = !sc.o.park && (job->timeout_s == 0 || job->timeout_s > c->max_hold_s);
+    if(sc.o.park || early) {
+        sc.o.body = d->body;
+        sc.o.body_len = d->len;
+    }
+    wh_err err;
+    if(persist(job, "start", op_start, &sc, &err) != WH_OK) {
+        give_up(job, "mark the job running", &err);
+        return;
+    }
+    const wh_start *st = &sc.st;
+    switch(st->kind) {
+    case WH_START_RUN:
+        if(early)
+            wk_pool_ack_early(t->pool, d);
+        run_handler(job, st);
+        break;
+    case WH_START_PARKED:
+        wh_log(WH_LOG_DEBUG, d->id, "parked until run_at", "type", d->type);
+        break;
+    case WH_START_LOCKED:
+        /* Wait through the shortest retry tier: no attempt is used, no thread
+         * is held, and other jobs keep flowing meanwhile. */
+        d->verdict = WK_RETRY;
+        d->retry_ms = c->tiers[0];
+        wh_log(WH_LOG_DEBUG, d->id, "waiting for lock", "lock", lock, "holder", st->error);
+        break;
+    case WH_START_DEAD: {
+        wh_finish f = {.type = d->type, .state = "dead", .error = "redelivery_limit",
+                       .error_message = "delivered too many times without finishing"};
+        if(record(job, &f, -1, true))
+            dead_letter(d, WH_E_REDELIVERY_LIMIT, f.error, f.error_message);
+        break;
+    }
+    case WH_START_SKIP:
+        /* Dead but redelivered: the copy in wharf.dead may not have been
+         * confirmed, so publish it again (at-least-once). Any other state:
+         * already done, or running elsewhere under a live lease; ack. */
+        if(strcmp(st->state, "dead") == 0)
+            dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, st->error, "dead; delivered again, copied again");
+        break;
+    }
+}
+
 void wk_exec(wk_thread *t, wk_delivery *d)
 {
     wk_job job;
     memset(&job, 0, sizeof(job));
+    atomic_init(&job.cancel, false);
     job.t = t;
     job.d = d;
     d->family = -1;
@@ -255,23 +379,7 @@ void wk_exec(wk_thread *t, wk_delivery *d)
     if(admit(&job)) {
         wh_key_job(job.key, t->cfg->redis_prefix, job.env.id);
         wh_key_log(job.logkey, t->cfg->redis_prefix, job.env.id);
-        wh_start st;
-        wh_err err;
-        if(persist(&job, "start", op_start, &st, &err) != WH_OK) {
-            give_up(&job, "mark the job running", &err);
-        } else if(st.kind == WH_START_RUN) {
-            run_handler(&job, &st);
-        } else if(st.kind == WH_START_DEAD) {
-            wh_finish f = {.type = d->type, .state = "dead", .error = "redelivery_limit",
-                           .error_message = "delivered too many times without finishing"};
-            if(record(&job, &f, -1, true))
-                dead_letter(d, WH_E_REDELIVERY_LIMIT, f.error, f.error_message);
-        } else if(strcmp(st.state, "dead") == 0) {
-            /* Dead but redelivered: the copy in wharf.dead may not have been
-             * confirmed, so publish it again (at-least-once). */
-            dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, st.error, "dead; delivered again, copied again");
-        }
-        /* Any other terminal state: already done; ack and skip. */
+        start_and_run(&job);
     }
     wh_json_free(job.result);
     wh_env_release(&job.env);

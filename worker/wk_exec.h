@@ -14,14 +14,17 @@
 #include "wk_stats.h"
 
 /* Per-thread state. The Redis connection is used by this thread only. */
-typedef struct wk_thread {
+struct wk_thread {
     pthread_t tid;
     wk_pool *pool;
     const wh_cfg *cfg;
     const char *worker_id;
     wk_stats *stats;
     wh_redis *redis;
-} wk_thread;
+    /* The job running now, for the beat thread (guarded by the pool lock). */
+    char cur_id[WH_ID_MAX + 1];
+    atomic_bool *cur_cancel;
+};
 
 /* The job context behind the wk_job_* calls of wk_job.h. */
 struct wk_job {
@@ -37,6 +40,8 @@ struct wk_job {
     int log_pending;        /* XADDs queued on the pipeline */
     bool log_failed;        /* a log write failed; warned once */
     const wh_inv_host *host;/* the target's inventory entry, or NULL */
+    int timeout_s;          /* effective run-time limit; 0: none */
+    int64_t started_us;     /* monotonic start of the handler */
     int64_t deadline_us;    /* monotonic timeout; 0: none */
     atomic_bool cancel;     /* set (by the beat thread) when cancel was asked */
 };

@@ -177,16 +177,19 @@ static wh_code republish(wk_loop *L, wk_delivery *d, wh_err *err)
         key = WH_QUEUE_DEAD;
     }
     wh_amqp_msg m = {d->body, d->body ? d->len : 0, WH_CONTENT_TYPE, d->message_id[0] ? d->message_id : NULL,
-                     d->type[0] ? d->type : NULL, h, n};
+                     d->type[0] ? d->type : NULL, h, n, d->priority};
     uint64_t seq = 0;
     wh_code rc = wh_amqp_publish(L->amqp, CH_PUBLISH, exchange, key, &m, true, &seq, err);
-    if(rc == WH_OK && !add_pending(L, seq, d->tag, d->message_id))
+    /* An early-acked original has nothing left to ack (tag 0). */
+    if(rc == WH_OK && !add_pending(L, seq, d->early_acked ? 0 : d->tag, d->message_id))
         rc = wh_err_set(err, WH_E_NOMEM, "", "out of memory tracking confirms");
     return rc;
 }
 
 static wh_code carry_out(wk_loop *L, wk_delivery *d, wh_err *err)
 {
+    if(d->early_acked && (d->verdict == WK_ACK || d->verdict == WK_REQUEUE))
+        return WH_OK; /* acked at start; a lost copy is the reaper's to republish */
     switch(d->verdict) {
     case WK_ACK: return wh_amqp_ack(L->amqp, CH_CONSUME, d->tag, false, err);
     case WK_REQUEUE: return wh_amqp_nack(L->amqp, CH_CONSUME, d->tag, false, true, err);
@@ -201,8 +204,9 @@ static void serve_done(wk_loop *L)
         wk_delivery *next = d->next;
         wh_err err;
         /* A verdict from an older connection cannot be acked: the broker has
-         * requeued that delivery and will hand it out again. */
-        if(L->amqp && d->gen == L->gen && carry_out(L, d, &err) != WH_OK)
+         * requeued that delivery and will hand it out again. An early-acked
+         * job's copy does not depend on its delivery. */
+        if(L->amqp && (d->gen == L->gen || d->early_acked) && carry_out(L, d, &err) != WH_OK)
             disconnect(L, &err);
         wk_delivery_free(d);
         d = next;
@@ -228,7 +232,7 @@ static void on_confirm(wk_loop *L, const wh_amqp_event *ev, wh_err *err)
             L->pend[keep++] = *p;
             continue;
         }
-        if(wh_amqp_ack(L->amqp, CH_CONSUME, p->tag, false, err))
+        if(p->tag && wh_amqp_ack(L->amqp, CH_CONSUME, p->tag, false, err))
             return;
     }
     L->npend = keep;

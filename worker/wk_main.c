@@ -10,6 +10,7 @@
 
 #include "wh_cfg.h"
 #include "wh_log.h"
+#include "wh_sched.h"
 #include "wk_beat.h"
 #include "wk_loop.h"
 #include "wk_pool.h"
@@ -137,7 +138,12 @@ int main(int argc, char **argv)
         return 1;
     }
     wh_log(WH_LOG_INFO, NULL, "worker started", "worker", worker_id, "families", cfg.families);
+    /* Every worker is a scheduler candidate; one leader acts at a time. */
+    wh_sched *sched = cfg.scheduler_on ? wh_sched_start(&cfg, worker_id, &err) : NULL;
+    if(cfg.scheduler_on && !sched)
+        wh_log(WH_LOG_WARN, NULL, "scheduler not started", "error", err.msg);
     int status = wk_loop_run(loop);
+    wh_sched_stop(sched);
     /* Deregister first (the beat thread reads the pool's counters); join the
      * job threads before the connection closes, so no verdict is in flight
      * when unacked messages go back to the queue; flush stats last. */
@@ -147,5 +153,6 @@ int main(int argc, char **argv)
     wk_beat_free(beat);
     wk_stats_free(stats);
     close(sigfd);
+    wh_cfg_free(&cfg);
     return status;
 }

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -42,6 +43,8 @@ static void push(wk_delivery **head, wk_delivery **tail, wk_delivery *d)
     *tail = d;
 }
 
+static void push_done(wk_pool *p, wk_delivery *d);
+
 static void *thread_main(void *arg)
 {
     wk_thread *t = arg;
@@ -67,18 +70,7 @@ static void *thread_main(void *arg)
         if(d->failed)
             atomic_fetch_add(&p->failed_count, 1);
 
-        /* Wake the loop only when the list stops being empty: a loop that has
-         * not drained the list yet was woken already. No wake-up is lost,
-         * because the loop resets the eventfd before it takes the list. */
-        pthread_mutex_lock(&p->mu);
-        bool wake = p->done_head == NULL;
-        push(&p->done_head, &p->done_tail, d);
-        pthread_mutex_unlock(&p->mu);
-        if(wake) {
-            uint64_t one = 1;
-            ssize_t w = write(p->evfd, &one, sizeof(one)); /* never blocks: counter */
-            (void)w;
-        }
+        push_done(p, d);
     }
 }
 
@@ -222,6 +214,73 @@ void wk_pool_abandon(wk_pool *p)
 {
     atomic_store(&p->abandoned, true);
     wk_pool_interrupt(p);
+}
+
+static void push_done(wk_pool *p, wk_delivery *d)
+{
+    /* Wake the loop only when the list stops being empty: a loop that has
+     * not drained the list yet was woken already. No wake-up is lost,
+     * because the loop resets the eventfd before it takes the list. */
+    pthread_mutex_lock(&p->mu);
+    bool wake = p->done_head == NULL;
+    push(&p->done_head, &p->done_tail, d);
+    pthread_mutex_unlock(&p->mu);
+    if(wake) {
+        uint64_t one = 1;
+        ssize_t w = write(p->evfd, &one, sizeof(one)); /* never blocks: counter */
+        (void)w;
+    }
+}
+
+void wk_pool_ack_early(wk_pool *p, wk_delivery *d)
+{
+    wk_delivery *ack = calloc(1, sizeof(*ack));
+    if(!ack)
+        return; /* the delivery is then acked at the end, as usual */
+    ack->tag = d->tag;
+    ack->gen = d->gen;
+    ack->verdict = WK_ACK;
+    snprintf(ack->id, sizeof(ack->id), "%s", d->id);
+    d->early_acked = true;
+    atomic_fetch_add(&p->inflight, 1); /* taken back like any delivery */
+    push_done(p, ack);
+}
+
+void wk_pool_job_begin(wk_thread *t, const char *id, atomic_bool *cancel)
+{
+    pthread_mutex_lock(&t->pool->mu);
+    snprintf(t->cur_id, sizeof(t->cur_id), "%s", id);
+    t->cur_cancel = cancel;
+    pthread_mutex_unlock(&t->pool->mu);
+}
+
+void wk_pool_job_end(wk_thread *t)
+{
+    pthread_mutex_lock(&t->pool->mu);
+    t->cur_id[0] = '\0';
+    t->cur_cancel = NULL;
+    pthread_mutex_unlock(&t->pool->mu);
+}
+
+int wk_pool_running_ids(wk_pool *p, char (*ids)[WH_ID_MAX + 1], int max)
+{
+    int n = 0;
+    pthread_mutex_lock(&p->mu);
+    for(int i = 0; i < p->nthreads && n < max; i++)
+        if(p->threads[i].cur_id[0])
+            memcpy(ids[n++], p->threads[i].cur_id, sizeof(ids[0]));
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+void wk_pool_cancel(wk_pool *p, const char *id)
+{
+    pthread_mutex_lock(&p->mu);
+    for(int i = 0; i < p->nthreads; i++)
+        if(p->threads[i].cur_cancel && strcmp(p->threads[i].cur_id, id) == 0)
+            atomic_store(p->threads[i].cur_cancel, true);
+    pthread_cond_broadcast(&p->nap);
+    pthread_mutex_unlock(&p->mu);
 }
 
 void wk_pool_wake(wk_pool *p)

@@ -41,7 +41,10 @@ typedef struct wk_delivery {
     char id[WH_ID_MAX + 1];    /* "" when the id did not parse */
     char type[WH_TYPE_MAX + 1];
     wh_err err;                /* WK_DEAD: reason code and message */
-    char error_code[40];       /* WK_DEAD: the job's own last error code */
+    char error_code[72];       /* WK_DEAD: the job's own last error code */
+    int priority;              /* envelope priority, kept on copies */
+    bool early_acked;          /* acked at start (the job lives under a Redis
+                                * lease): verdicts publish copies, never ack */
 } wk_delivery;
 
 typedef struct wk_pool wk_pool;
@@ -71,6 +74,23 @@ int wk_pool_fd(const wk_pool *p);
 
 /* Deliveries submitted and not yet taken back. */
 int wk_pool_inflight(const wk_pool *p);
+
+/* For job threads: ack `d` now while its job goes on running (the job is
+ * kept under a Redis lease instead). Marks d->early_acked. */
+void wk_pool_ack_early(wk_pool *p, wk_delivery *d);
+
+typedef struct wk_thread wk_thread;
+
+/* For job threads: the job `id` runs on thread `t`; `cancel` is its flag.
+ * wk_pool_job_end clears it. */
+void wk_pool_job_begin(wk_thread *t, const char *id, atomic_bool *cancel);
+void wk_pool_job_end(wk_thread *t);
+
+/* Copy the ids of the running jobs into ids (max of them); returns how many. */
+int wk_pool_running_ids(wk_pool *p, char (*ids)[WH_ID_MAX + 1], int max);
+
+/* Set the cancel flag of running job `id` (if it runs here) and wake it. */
+void wk_pool_cancel(wk_pool *p, const char *id);
 
 /* Ask running handlers to stop (they requeue their jobs). */
 void wk_pool_interrupt(wk_pool *p);

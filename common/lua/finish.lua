@@ -1,21 +1,24 @@
 -- finish: record the outcome of an attempt and publish the event, in one
 -- atomic step. States only move forward: a terminal job is never rewritten,
--- so a late or duplicate finish changes nothing.
+-- so a late or duplicate finish changes nothing. The job's lock is released;
+-- a terminal job also releases its uniqueness key, its lease and its body.
 -- Stats are not rolled up here: workers aggregate them (stats.lua).
--- KEYS[1] job hash, KEYS[2] job log stream
--- ARGV[1] id          ARGV[2] new state (succeeded|failed|dead|retrying)
+-- KEYS[1] job hash, KEYS[2] job log stream, KEYS[3] leases
+-- ARGV[1] id          ARGV[2] new state (succeeded|failed|dead|retrying|cancelled)
 -- ARGV[3] result JSON or ''                ARGV[4] error code or ''
 -- ARGV[5] error message or ''              ARGV[6] now_ms
 -- ARGV[7] ttl_s for a terminal job         ARGV[8] events channel
 -- ARGV[9] type, ARGV[10] created_at, for a job first seen here
+-- ARGV[11] lease until (ms) for a retrying job whose message lives in Redis
 -- Returns {"skip", state} or {"ok", previous state}.
 local h = KEYS[1]
+local id = ARGV[1]
 local st = redis.call('HGET', h, 'state')
 if st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'cancelled' then
   return {'skip', st}
 end
 if not st then
-  redis.call('HSET', h, 'id', ARGV[1], 'type', ARGV[9], 'attempt', '0',
+  redis.call('HSET', h, 'id', id, 'type', ARGV[9], 'attempt', '0',
     'created_at', ARGV[10], 'queued_at', ARGV[6])
 end
 if ARGV[4] == '' then
@@ -28,14 +31,25 @@ if ARGV[4] == '' then
 else
   redis.call('HSET', h, 'state', ARGV[2], 'error', ARGV[4], 'error_message', ARGV[5])
 end
+local lk = redis.call('HGET', h, 'lock_key')
+if lk then
+  if redis.call('GET', lk) == id then redis.call('DEL', lk) end
+  redis.call('HDEL', h, 'lock_key')
+end
 if ARGV[2] ~= 'retrying' then
   if ARGV[2] == 'succeeded' then
     redis.call('HSET', h, 'finished_at', ARGV[6], 'progress', '100')
   else
     redis.call('HSET', h, 'finished_at', ARGV[6])
   end
+  local uk = redis.call('HGET', h, 'unique_key')
+  if uk and redis.call('GET', uk) == id then redis.call('DEL', uk) end
+  redis.call('HDEL', h, 'body', 'cancel_requested')
+  redis.call('ZREM', KEYS[3], id)
   redis.call('EXPIRE', h, ARGV[7])
   redis.call('EXPIRE', KEYS[2], ARGV[7])
+elseif redis.call('HEXISTS', h, 'body') == 1 then
+  redis.call('ZADD', KEYS[3], ARGV[11], id)
 end
-redis.call('PUBLISH', ARGV[8], ARGV[1] .. ' ' .. ARGV[2])
+redis.call('PUBLISH', ARGV[8], id .. ' ' .. ARGV[2])
 return {'ok', st or ''}

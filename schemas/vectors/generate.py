@@ -437,7 +437,32 @@ def build():
             created_at=DROP),
         "bad_envelope", "created_at")
 
-    # ---- rule 14: unknown_type ---------------------------------------------
+    # ---- rules 13-16: run_at, priority, unique_for_s, lock ----------------
+    ok("ok_job_control",
+       "Every job-control field at a valid value: run_at in the past (runs "
+       "now), priority 9, unique_for_s 60, a lock key with all its "
+       "punctuation.",
+       env("ok_job_control", "system.noop", {}, run_at=1, priority=9,
+           unique_for_s=60, lock="host:web1/ctr:api_1.v2@x-y"))
+    for name, desc, field, value in [
+            ("bad_run_at_negative", "run_at is -1.", "run_at", -1),
+            ("bad_run_at_string", "run_at is a str.", "run_at", "soon"),
+            ("bad_run_at_float", "run_at is a float with a fraction.", "run_at", 1.5),
+            ("bad_priority_10", "priority is 10 (max 9).", "priority", 10),
+            ("bad_priority_negative", "priority is -1.", "priority", -1),
+            ("bad_unique_for_s_0", "unique_for_s is 0 (min 1).",
+             "unique_for_s", 0),
+            ("bad_unique_for_s_too_big", "unique_for_s is 2592001 (max 2592000).",
+             "unique_for_s", 2592001),
+            ("bad_lock_empty", "lock is the empty string.", "lock", ""),
+            ("bad_lock_space", "lock contains a space.", "lock", "ctr api"),
+            ("bad_lock_leading_dash", "lock starts with '-'.", "lock", "-x"),
+            ("bad_lock_int", "lock is an int.", "lock", 5),
+            ("bad_lock_201", "lock is 201 bytes (max 200).", "lock", "l" * 201)]:
+        bad(name, desc, env(name, "system.noop", {}, **{field: value}),
+            "bad_envelope", field)
+
+    # ---- rule 18: unknown_type ---------------------------------------------
     bad("bad_unknown_type", "Well-formed type with no handler: system.nope.",
         env("bad_unknown_type", "system.nope", {}), "unknown_type", "type")
     bad("bad_order_unknown_type_before_args",
@@ -447,7 +472,7 @@ def build():
             {"ms": "x"}),
         "unknown_type", "type")
 
-    # ---- rule 15: bad_args ------------------------------------------------
+    # ---- rule 19: bad_args ------------------------------------------------
     for name, type_, args, field, desc in [
             ("bad_sleep_ms_missing", "system.sleep", {}, "ms",
              "system.sleep without ms."),

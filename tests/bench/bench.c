@@ -60,7 +60,7 @@ static void *floor_publisher(void *arg)
         die("confirm.select", &e);
     char body[64];
     memset(body, 'x', sizeof(body));
-    wh_amqp_msg m = {body, sizeof(body), "application/msgpack", NULL, "system.noop", NULL, 0};
+    wh_amqp_msg m = {body, sizeof(body), "application/msgpack", NULL, "system.noop", NULL, 0, 0};
     uint64_t sent = 0, confirmed = 0;
     while(confirmed < (uint64_t)n_total) {
         while(sent < (uint64_t)n_total && sent - confirmed < WINDOW) {

@@ -109,7 +109,8 @@ static void test_encode_round_trip(void **state)
     wh_mp_pack_int(args, 250);
     size_t alen, len;
     const char *a = wh_mp_pack_data(args, &alen);
-    wh_env_spec s = {"job-1", "system.sleep", "web1", 1700000000000LL, 4, 30, a, alen};
+    wh_env_spec s = {.id = "job-1", .type = "system.sleep", .target = "web1", .created_at = 1700000000000LL, .max_attempts = 4, .timeout_s = 30, .args = a, .args_len = alen,
+                     .run_at = 1700000005000LL, .priority = 7, .unique_for_s = 60, .lock = "host:web1/ctr:api"};
     assert_int_equal(wh_env_encode(&s, p, NULL), WH_OK);
     const char *body = wh_mp_pack_data(p, &len);
     wh_env env;
@@ -121,6 +122,10 @@ static void test_encode_round_trip(void **state)
     assert_int_equal(env.created_at, 1700000000000LL);
     assert_int_equal(env.max_attempts, 4);
     assert_int_equal(env.timeout_s, 30);
+    assert_int_equal(env.run_at, 1700000005000LL);
+    assert_int_equal(env.priority, 7);
+    assert_int_equal(env.unique_for_s, 60);
+    assert_string_equal(env.lock, "host:web1/ctr:api");
     int64_t ms = 0;
     assert_true(wh_mp_int(wh_mp_map_get(env.args, "ms"), &ms));
     assert_int_equal(ms, 250);
@@ -140,7 +145,7 @@ static void test_longest_type(void **state)
     type[97] = '\0';
     assert_int_equal(strlen(type), WH_TYPE_MAX);
     wh_mp_pack *p = wh_mp_pack_new(4096);
-    wh_env_spec s = {"t", type, NULL, 1, 0, 0, NULL, 0};
+    wh_env_spec s = {.id = "t", .type = type, .target = NULL, .created_at = 1, .max_attempts = 0, .timeout_s = 0, .args = NULL, .args_len = 0};
     assert_int_equal(wh_env_encode(&s, p, NULL), WH_OK);
     size_t len;
     const char *b = wh_mp_pack_data(p, &len);
@@ -150,7 +155,7 @@ static void test_longest_type(void **state)
     wh_env_release(&env);
     type[97] = 'b';
     type[98] = '\0'; /* one byte too many */
-    wh_env_spec s2 = {"t", type, NULL, 1, 0, 0, NULL, 0};
+    wh_env_spec s2 = {.id = "t", .type = type, .target = NULL, .created_at = 1, .max_attempts = 0, .timeout_s = 0, .args = NULL, .args_len = 0};
     assert_int_equal(wh_env_encode(&s2, p, NULL), WH_E_BAD_ENVELOPE);
     wh_mp_pack_free(p);
 }
@@ -160,17 +165,17 @@ static void test_encode_rejects(void **state)
     (void)state;
     wh_mp_pack *p = wh_mp_pack_new(4096);
     wh_err err;
-    wh_env_spec bad_id = {"a:b", "system.noop", NULL, 0, 0, 0, NULL, 0};
+    wh_env_spec bad_id = {.id = "a:b", .type = "system.noop", .target = NULL, .created_at = 0, .max_attempts = 0, .timeout_s = 0, .args = NULL, .args_len = 0};
     assert_int_equal(wh_env_encode(&bad_id, p, &err), WH_E_BAD_ENVELOPE);
     assert_string_equal(err.field, "id");
-    wh_env_spec bad_type = {"a", "System.noop", NULL, 0, 0, 0, NULL, 0};
+    wh_env_spec bad_type = {.id = "a", .type = "System.noop", .target = NULL, .created_at = 0, .max_attempts = 0, .timeout_s = 0, .args = NULL, .args_len = 0};
     assert_int_equal(wh_env_encode(&bad_type, p, &err), WH_E_BAD_ENVELOPE);
     assert_string_equal(err.field, "type");
-    wh_env_spec bad_target = {"a", "system.noop", "-x", 0, 0, 0, NULL, 0};
+    wh_env_spec bad_target = {.id = "a", .type = "system.noop", .target = "-x", .created_at = 0, .max_attempts = 0, .timeout_s = 0, .args = NULL, .args_len = 0};
     assert_int_equal(wh_env_encode(&bad_target, p, &err), WH_E_BAD_ENVELOPE);
     assert_string_equal(err.field, "target");
     const char arr[] = {(char)0x91, 0x01};
-    wh_env_spec bad_args = {"a", "system.noop", NULL, 0, 0, 0, arr, sizeof(arr)};
+    wh_env_spec bad_args = {.id = "a", .type = "system.noop", .target = NULL, .created_at = 0, .max_attempts = 0, .timeout_s = 0, .args = arr, .args_len = sizeof(arr)};
     assert_int_equal(wh_env_encode(&bad_args, p, &err), WH_E_BAD_ARGS);
     wh_mp_pack_free(p);
 }

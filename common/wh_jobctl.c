@@ -1,0 +1,177 @@
+/* wh_jobctl: cancel, leadership, due jobs, renewals and the reaper. See
+ * wh_jobctl.h. */
+#include "wh_jobctl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "wh_keys.h"
+#include "wh_lua.h"
+#include "wh_time.h"
+
+static wh_redis_script s_cancel = {"cancel", wh_lua_cancel, {0}};
+static wh_redis_script s_due = {"due", wh_lua_due, {0}};
+static wh_redis_script s_renew = {"renew", wh_lua_renew, {0}};
+static wh_redis_script s_reap = {"reap", wh_lua_reap, {0}};
+static wh_redis_script s_lead = {"lead", wh_lua_lead, {0}};
+
+/* String element i of an array reply (length in *n); NULL if absent. */
+static const char *elem(const wh_redis_reply *rep, size_t i, size_t *n)
+{
+    *n = 0;
+    if(wh_redis_reply_kind(rep) != WH_REDIS_ARRAY || i >= wh_redis_reply_len(rep))
+        return NULL;
+    return wh_redis_reply_str(wh_redis_reply_at(rep, i), n);
+}
+
+static void elem_copy(const wh_redis_reply *rep, size_t i, char *out, size_t cap)
+{
+    size_t n;
+    const char *s = elem(rep, i, &n);
+    snprintf(out, cap, "%.*s", s ? (int)n : 0, s ? s : "");
+}
+
+wh_code wh_jobctl_cancel(wh_redis *r, const char *prefix, const char *id, int64_t ttl_s, char *state, wh_err *err)
+{
+    char job[WH_KEY_MAX], log[WH_KEY_MAX], sched[WH_KEY_MAX], leases[WH_KEY_MAX], chan[WH_KEY_MAX], now[24],
+        ttl[24];
+    state[0] = '\0';
+    if(!wh_id_valid(id, strlen(id)))
+        return wh_err_set(err, WH_E_NOT_FOUND, "id", "\"%.64s\" is not a job id", id);
+    wh_key_job(job, prefix, id);
+    wh_key_log(log, prefix, id);
+    wh_key_scheduled(sched, prefix);
+    wh_key_leases(leases, prefix);
+    wh_key_events(chan, prefix);
+    snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_s);
+    const char *argv[] = {job, log, sched, leases, id, now, ttl, chan};
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_eval(r, &s_cancel, &rep, 4, 8, argv, NULL, err);
+    if(rc)
+        return rc;
+    char kind[16];
+    elem_copy(rep, 0, kind, sizeof(kind));
+    elem_copy(rep, 1, state, 16);
+    wh_redis_reply_free(rep);
+    if(strcmp(kind, "missing") == 0)
+        return wh_err_set(err, WH_E_NOT_FOUND, "id", "no job with id \"%s\"", id);
+    if(strcmp(kind, "finished") == 0)
+        return wh_err_set(err, WH_E_CONFLICT, "id", "job %s already finished: it is %s", id, state);
+    if(strcmp(kind, "cancelled") == 0)
+        snprintf(state, 16, "cancelled");
+    return WH_OK;
+}
+
+wh_code wh_jobctl_lead(wh_redis *r, const char *prefix, const char *me, int64_t ttl_ms, bool *leader, wh_err *err)
+{
+    char key[WH_KEY_MAX], ttl[24];
+    wh_key_leader(key, prefix);
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
+    const char *argv[] = {key, me, ttl};
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_eval(r, &s_lead, &rep, 1, 3, argv, NULL, err);
+    if(rc)
+        return rc;
+    *leader = wh_redis_reply_int(rep) == 1;
+    wh_redis_reply_free(rep);
+    return WH_OK;
+}
+
+/* Walk a flat reply of `stride` strings per job: id, [action,] body, [type]. */
+static void each_msg(const wh_redis_reply *rep, bool reaped, wh_jobctl_msg_fn fn, void *ud, int *count)
+{
+    size_t stride = reaped ? 4 : 2, n = wh_redis_reply_len(rep);
+    *count = 0;
+    for(size_t i = 0; i + stride <= n; i += stride) {
+        char id[WH_ID_MAX + 1], action[16] = "publish", type[128] = "";
+        size_t blen;
+        elem_copy(rep, i, id, sizeof(id));
+        if(reaped) {
+            elem_copy(rep, i + 1, action, sizeof(action));
+            elem_copy(rep, i + 3, type, sizeof(type));
+            if(strcmp(action, "requeue") == 0)
+                snprintf(action, sizeof(action), "publish");
+        }
+        const char *body = elem(rep, i + (reaped ? 2 : 1), &blen);
+        if(body) {
+            fn(ud, id, type, action, body, blen);
+            (*count)++;
+        }
+    }
+}
+
+wh_code wh_jobctl_due(wh_redis *r, const char *prefix, int max, int64_t lease_until, wh_jobctl_msg_fn fn, void *ud,
+                      int *n, wh_err *err)
+{
+    char sched[WH_KEY_MAX], leases[WH_KEY_MAX], jobp[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], maxs[16], lease[24];
+    wh_key_scheduled(sched, prefix);
+    wh_key_leases(leases, prefix);
+    snprintf(jobp, sizeof(jobp), "%sjob:", prefix);
+    wh_key_events(chan, prefix);
+    snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+    snprintf(maxs, sizeof(maxs), "%d", max);
+    snprintf(lease, sizeof(lease), "%lld", (long long)lease_until);
+    const char *argv[] = {sched, leases, now, maxs, jobp, chan, lease};
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_eval(r, &s_due, &rep, 2, 7, argv, NULL, err);
+    if(rc)
+        return rc;
+    each_msg(rep, false, fn, ud, n);
+    wh_redis_reply_free(rep);
+    return WH_OK;
+}
+
+wh_code wh_jobctl_reap(wh_redis *r, const char *prefix, int max, int64_t lease_until, int64_t ttl_s,
+                       wh_jobctl_msg_fn fn, void *ud, int *n, wh_err *err)
+{
+    char leases[WH_KEY_MAX], jobp[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], maxs[16], lease[24], ttl[24];
+    wh_key_leases(leases, prefix);
+    snprintf(jobp, sizeof(jobp), "%sjob:", prefix);
+    wh_key_events(chan, prefix);
+    snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+    snprintf(maxs, sizeof(maxs), "%d", max);
+    snprintf(lease, sizeof(lease), "%lld", (long long)lease_until);
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_s);
+    const char *argv[] = {leases, now, maxs, jobp, chan, lease, ttl};
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_eval(r, &s_reap, &rep, 1, 7, argv, NULL, err);
+    if(rc)
+        return rc;
+    each_msg(rep, true, fn, ud, n);
+    wh_redis_reply_free(rep);
+    return WH_OK;
+}
+
+wh_code wh_jobctl_renew(wh_redis *r, const char *prefix, char (*ids)[WH_ID_MAX + 1], int n, int64_t lease_until,
+                        int64_t lock_ms, void (*cancel)(void *ud, const char *id), void *ud, wh_err *err)
+{
+    enum { MAX = 1024 };
+    char leases[WH_KEY_MAX], jobp[WH_KEY_MAX], lease[24], lms[24];
+    const char *argv[4 + MAX];
+    if(n <= 0)
+        return WH_OK;
+    if(n > MAX)
+        n = MAX;
+    wh_key_leases(leases, prefix);
+    snprintf(jobp, sizeof(jobp), "%sjob:", prefix);
+    snprintf(lease, sizeof(lease), "%lld", (long long)lease_until);
+    snprintf(lms, sizeof(lms), "%lld", (long long)lock_ms);
+    argv[0] = leases;
+    argv[1] = lease;
+    argv[2] = lms;
+    argv[3] = jobp;
+    for(int i = 0; i < n; i++)
+        argv[4 + i] = ids[i];
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_eval(r, &s_renew, &rep, 1, 4 + n, argv, NULL, err);
+    if(rc)
+        return rc;
+    for(size_t i = 0; i < wh_redis_reply_len(rep); i++) {
+        char id[WH_ID_MAX + 1];
+        elem_copy(rep, i, id, sizeof(id));
+        cancel(ud, id);
+    }
+    wh_redis_reply_free(rep);
+    return WH_OK;
+}
