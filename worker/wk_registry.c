@@ -7,6 +7,7 @@
 
 static const wk_family *const families[] = {
     &wk_family_system,
+    &wk_family_registry,
     &wk_family_provision,
 };
 
