@@ -43,7 +43,7 @@ static int schedule_add(cli *c, int argc, char **argv, const cli_cmd *self)
     const char *kvs[MAX_ARGS], *args_json = NULL;
     int nkv = 0, opt;
     int64_t ms;
-    optind = 1;
+    optind = 0; /* 0: a full restart of GNU getopt (main already used it) */
     while((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch(opt) {
         case 'e':

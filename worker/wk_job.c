@@ -100,7 +100,11 @@ bool wk_job_sleep(wk_job *job, int64_t ms)
 {
     int64_t left = wk_job_remaining_ms(job);
     if(left < ms) {
-        wk_pool_sleep(job->t->pool, left, &job->cancel);
+        /* Sleep past the deadline (ms are rounded down), so the stop reason
+         * reads as the timeout. */
+        wk_pool_sleep(job->t->pool, left + 1, &job->cancel);
+        while(!wk_job_interrupted(job))
+            wk_pool_sleep(job->t->pool, 1, &job->cancel);
         return true;
     }
     return wk_pool_sleep(job->t->pool, ms, &job->cancel) || wk_job_interrupted(job);

@@ -1,0 +1,248 @@
+#!/usr/bin/python3
+"""Job control against real servers: delayed jobs, periodic schedules with two
+schedulers, cancel in every state, timeouts, the reaper after SIGKILL,
+uniqueness, locks and the lease that keeps a running job from running twice."""
+import os
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
+import wharftest  # noqa: E402
+
+env = wharftest.Env()
+wait_for = wharftest.wait_for
+
+
+class JobControlTest(unittest.TestCase):
+    def setUp(self):
+        self.amqp = env.new_vhost()
+        self.prefix = env.new_prefix()
+        self.r = env.redis()
+        self.workers = []
+
+    def tearDown(self):
+        for w in self.workers:
+            if w.alive():
+                w.stop()
+
+    def worker(self, *sets, concurrency=4):
+        args = []
+        for s in sets:
+            args += ["--set", s]
+        w = env.start_worker(self.amqp, self.prefix, concurrency=concurrency, args=args)
+        self.workers.append(w)
+        return w
+
+    def cli(self, *args, **kw):
+        return env.wharf(list(args), self.amqp, self.prefix, **kw)
+
+    def submit(self, *args):
+        p = self.cli("submit", *args)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout.strip()
+
+    def job(self, jid):
+        raw = env.redis_raw().hgetall(self.prefix + "job:" + jid)
+        return {k.decode(): v.decode(errors="replace") for k, v in raw.items()}
+
+    def state(self, jid):
+        return self.job(jid).get("state")
+
+    def wait_state(self, jid, state, timeout=15):
+        return wait_for(lambda: self.state(jid) == state, timeout=timeout, what="%s %s" % (jid, state))
+
+    # ---- delayed jobs ------------------------------------------------------
+
+    def test_delayed_job_waits_in_redis_and_runs_on_time(self):
+        self.worker()
+        t0 = int(time.time() * 1000)
+        jid = self.submit("system.noop", "--delay", "2s")
+        h = self.job(jid)
+        self.assertEqual(h["state"], "scheduled")
+        run_at = int(h["run_at"])
+        self.assertGreaterEqual(run_at, t0 + 2000)
+        self.assertIsNotNone(self.r.zscore(self.prefix + "scheduled", jid))
+        # never in the broker while it waits
+        self.assertEqual(env.queue_depth(self.amqp, "wharf.system"), 0)
+        self.wait_state(jid, "succeeded", timeout=10)
+        started = int(self.job(jid)["started_at"])
+        self.assertGreaterEqual(started, run_at)
+        self.assertLess(started - run_at, 1000, "started %d ms late" % (started - run_at))
+        self.assertIsNone(self.r.zscore(self.prefix + "scheduled", jid))
+        self.assertNotIn("body", self.job(jid))
+
+    def test_future_run_at_published_straight_is_parked_and_acked(self):
+        self.worker()
+        import msgpack  # noqa: E402
+        now = int(time.time() * 1000)
+        body = msgpack.packb({"v": 1, "id": "direct-later", "type": "system.noop", "args": {},
+                              "created_at": now, "run_at": now + 2000})
+        env.publish_raw(self.amqp, "wharf.jobs", "system", body,
+                        {"message_id": "direct-later", "headers": {"wharf-schema": 1}})
+        self.wait_state("direct-later", "scheduled")
+        wait_for(lambda: env.queue_depth(self.amqp, "wharf.system") == 0, what="parked message acked")
+        self.wait_state("direct-later", "succeeded", timeout=10)
+        self.assertGreaterEqual(int(self.job("direct-later")["started_at"]), now + 2000)
+
+    # ---- periodic schedules ------------------------------------------------
+
+    def test_schedule_fires_once_per_tick_with_two_schedulers(self):
+        self.worker()
+        self.worker()
+        p = self.cli("schedule", "add", "tick", "--every", "1s", "system.noop", "--arg", "n=1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lst = self.cli("schedule", "list", "--json")
+        self.assertIn('"tick"', lst.stdout)
+        time.sleep(5.5)
+        self.assertEqual(self.cli("schedule", "rm", "tick").returncode, 0)
+        time.sleep(1.5)
+        ids = [k[len(self.prefix) + 4:] for k in self.r.keys(self.prefix + "job:tick-*") if not k.endswith(":log")]
+        fires = sorted(int(i.split("-")[1]) for i in ids)
+        self.assertGreaterEqual(len(fires), 4, fires)
+        self.assertEqual(len(fires), len(set(fires)))
+        # one job per whole second, none skipped, none twice
+        self.assertEqual(fires, list(range(fires[0], fires[0] + len(fires))), fires)
+        for i in ids:
+            wait_for(lambda i=i: self.state(i) == "succeeded", what=i)
+            h = self.job(i)
+            self.assertEqual(h["attempt"], "1")
+            self.assertNotIn("redeliveries", h)
+        # exactly one leader between the two workers
+        self.assertIn(self.r.get(self.prefix + "leader"), [w.worker_id for w in self.workers])
+
+    def test_cron_schedule_and_bad_input(self):
+        p = self.cli("schedule", "add", "nightly", "--cron", "30 2 * * *", "system.noop")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        nxt = self.r.zscore(self.prefix + "schedules:next", "nightly")
+        self.assertEqual(time.gmtime(nxt / 1000).tm_hour, 2)
+        self.assertEqual(time.gmtime(nxt / 1000).tm_min, 30)
+        p = self.cli("schedule", "add", "bad", "--cron", "61 * * * *", "system.noop")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("cron.minute", p.stderr)
+        p = self.cli("schedule", "add", "bad name", "--every", "5s", "system.noop")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("name", p.stderr)
+        p = self.cli("schedule", "rm", "nope")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("no schedule", p.stderr)
+
+    # ---- cancel ------------------------------------------------------------
+
+    def test_cancel_in_every_state(self):
+        # queued, with no worker yet: never runs
+        q = self.submit("system.noop")
+        self.assertEqual(self.cli("cancel", q).returncode, 0)
+        self.assertEqual(self.state(q), "cancelled")
+        # scheduled: leaves the set
+        s = self.submit("system.noop", "--delay", "60s")
+        self.assertEqual(self.cli("cancel", s).returncode, 0)
+        self.assertEqual(self.state(s), "cancelled")
+        self.assertIsNone(self.r.zscore(self.prefix + "scheduled", s))
+        self.worker()
+        wait_for(lambda: env.queue_depth(self.amqp, "wharf.system") == 0, what="queued copy consumed")
+        self.assertNotIn("started_at", self.job(q))
+        # retrying: the retry copy is skipped
+        rt = self.submit("system.fail", "--arg", "transient=true", "--max-attempts", "5")
+        self.wait_state(rt, "retrying")
+        self.assertEqual(self.cli("cancel", rt).returncode, 0)
+        self.assertEqual(self.state(rt), "cancelled")
+        time.sleep(1.5)  # past the first retry tier
+        self.assertEqual(self.job(rt)["attempt"], "1")
+        # running: interrupted, ends cancelled
+        run = self.submit("system.sleep", "--arg", "ms=60000")
+        self.wait_state(run, "running")
+        t = time.monotonic()
+        p = self.cli("cancel", run)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("cancelling", p.stdout)
+        self.wait_state(run, "cancelled", timeout=5)
+        self.assertLess(time.monotonic() - t, 3)
+        self.assertEqual(self.job(run)["error"], "cancelled")
+        # finished: a clear error
+        p = self.cli("cancel", run)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("already finished", p.stderr)
+        p = self.cli("cancel", "no-such-job")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no job", p.stderr)
+
+    # ---- timeouts ----------------------------------------------------------
+
+    def test_timeout_interrupts_a_long_sleep(self):
+        self.worker()
+        t = time.monotonic()
+        jid = self.submit("system.sleep", "--arg", "ms=60000", "--job-timeout", "1")
+        self.wait_state(jid, "failed", timeout=10)
+        self.assertLess(time.monotonic() - t, 5)
+        h = self.job(jid)
+        self.assertEqual(h["error"], "timeout")
+        self.assertIn("timed out after 1 s", h["error_message"])
+
+    # ---- the reaper --------------------------------------------------------
+
+    def test_reaper_requeues_the_job_of_a_killed_worker(self):
+        # Jobs with a timeout above max_hold_s are acked at start and kept
+        # under a lease: RabbitMQ cannot redeliver them, only the reaper can.
+        sets = ("jobs.max_hold_s=1", "jobs.lease_s=3")
+        a = self.worker(*sets)
+        jid = self.submit("system.sleep", "--arg", "ms=3000", "--job-timeout", "60")
+        self.wait_state(jid, "running")
+        wait_for(lambda: self.r.zscore(self.prefix + "leases", jid) is not None, what="lease")
+        wait_for(lambda: env.queue_depth(self.amqp, "wharf.system") == 0, what="early ack")
+        self.assertEqual(self.job(jid)["worker"], a.worker_id)
+        a.kill()
+        b = self.worker(*sets)
+        self.wait_state(jid, "succeeded", timeout=30)
+        h = self.job(jid)
+        self.assertEqual(h["worker"], b.worker_id)
+        self.assertEqual(h["attempt"], "2")
+        self.assertIsNone(self.r.zscore(self.prefix + "leases", jid))
+        self.assertIn("reaper", b.log_text())
+
+    def test_running_job_under_live_lease_is_not_run_twice(self):
+        self.worker("jobs.max_hold_s=1", "jobs.lease_s=5")
+        jid = self.submit("system.sleep", "--arg", "ms=2500", "--job-timeout", "60", "--id", "leased-1")
+        self.wait_state(jid, "running")
+        import msgpack  # noqa: E402
+        body = msgpack.packb({"v": 1, "id": jid, "type": "system.sleep", "args": {"ms": 2500},
+                              "created_at": int(time.time() * 1000), "timeout_s": 60})
+        env.publish_raw(self.amqp, "wharf.jobs", "system", body, {"message_id": jid, "headers": {"wharf-schema": 1}})
+        self.wait_state(jid, "succeeded", timeout=15)
+        h = self.job(jid)
+        self.assertEqual(h["attempt"], "1")
+        self.assertNotIn("redeliveries", h)
+
+    # ---- uniqueness and locks ---------------------------------------------
+
+    def test_unique_submit_returns_the_live_job(self):
+        a = self.submit("system.sleep", "--arg", "ms=1500", "--unique-for", "60s")
+        p = self.cli("submit", "system.sleep", "--arg", "ms=1500", "--unique-for", "60s")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), a)
+        self.assertIn("already exists", p.stderr)
+        other = self.submit("system.sleep", "--arg", "ms=1501", "--unique-for", "60s")
+        self.assertNotEqual(other, a)
+        self.worker()
+        self.wait_state(a, "succeeded")
+        # once finished, an equal job is new again
+        again = self.submit("system.sleep", "--arg", "ms=1500", "--unique-for", "60s")
+        self.assertNotEqual(again, a)
+
+    def test_locked_jobs_never_overlap(self):
+        self.worker(concurrency=4)
+        ids = [self.submit("system.sleep", "--arg", "ms=400", "--lock", "host:web1/ctr:api") for _ in range(4)]
+        free = self.submit("system.sleep", "--arg", "ms=400")
+        for jid in ids + [free]:
+            self.wait_state(jid, "succeeded", timeout=30)
+        spans = sorted((int(self.job(j)["started_at"]), int(self.job(j)["finished_at"])) for j in ids)
+        for (s1, e1), (s2, e2) in zip(spans, spans[1:]):
+            self.assertLessEqual(e1, s2, "locked jobs overlapped: %r" % spans)
+        for j in ids:
+            self.assertEqual(self.job(j)["attempt"], "1")  # waiting used no attempt
+        self.assertIsNone(self.r.get(self.prefix + "lock:host:web1/ctr:api"))
+
+
+if __name__ == "__main__":
+    unittest.main()
