@@ -501,27 +501,47 @@ int wh_ssh_chan_close(wh_ssh_chan *ch)
 
 /* ---- exec ------------------------------------------------------------------- */
 
-/* Splits one output stream into lines of at most WH_SSH_LINE_MAX bytes. */
+/* Splits one output stream into lines of at most WH_SSH_LINE_MAX bytes.
+ * The stderr splitter first takes the "wharf-pid:N" line that the exec
+ * prefix writes (see wh_ssh_exec) and keeps N instead of passing it on. */
 typedef struct splitter {
     int fd;
     char buf[WH_SSH_LINE_MAX];
     size_t len;
-    bool skipping; /* dropping the rest of a cut line */
+    bool skipping;  /* dropping the rest of a cut line */
+    bool want_pid;  /* the next complete line is the pid line */
+    long pid;       /* the remote process group, 0 until known */
 } splitter;
+
+#define PID_PREFIX "wharf-pid:"
+
+static void split_line(splitter *sp, const wh_ssh_exec_opts *o)
+{
+    size_t pn = sizeof(PID_PREFIX) - 1;
+    if(sp->want_pid) {
+        sp->want_pid = false;
+        if(sp->len > pn && sp->len < pn + 12 && memcmp(sp->buf, PID_PREFIX, pn) == 0) {
+            sp->buf[sp->len] = '\0';
+            sp->pid = strtol(sp->buf + pn, NULL, 10);
+            return;
+        }
+    }
+    if(o->line)
+        o->line(o->ud, sp->fd, sp->buf, sp->len);
+}
 
 static void split_feed(splitter *sp, const wh_ssh_exec_opts *o, const char *p, size_t n)
 {
     for(size_t i = 0; i < n; i++) {
         if(p[i] == '\n') {
-            if(!sp->skipping && o->line)
-                o->line(o->ud, sp->fd, sp->buf, sp->len);
+            if(!sp->skipping)
+                split_line(sp, o);
             sp->len = 0;
             sp->skipping = false;
         } else if(sp->skipping) {
             continue;
-        } else if(sp->len == sizeof(sp->buf)) {
-            if(o->line)
-                o->line(o->ud, sp->fd, sp->buf, sp->len);
+        } else if(sp->len == sizeof(sp->buf) - 1) {
+            split_line(sp, o);
             sp->len = 0;
             sp->skipping = true;
         } else {
@@ -532,22 +552,49 @@ static void split_feed(splitter *sp, const wh_ssh_exec_opts *o, const char *p, s
 
 static void split_end(splitter *sp, const wh_ssh_exec_opts *o)
 {
-    if(sp->len && !sp->skipping && o->line)
-        o->line(o->ud, sp->fd, sp->buf, sp->len);
+    if(sp->len && !sp->skipping)
+        split_line(sp, o);
     sp->len = 0;
 }
 
-/* TERM, a moment for it to act, then KILL. */
-static void stop_remote(wh_ssh_chan *ch)
+/* Send `sig` to the remote process group `pid` from a second channel.
+ * Needed because OpenSSH refuses "signal" channel requests in sessions
+ * without post-auth privilege separation, which includes every root login
+ * ("session signalling requires privilege separation"). sshd makes each
+ * exec'd command a session and process group leader (setsid), so the group
+ * is the command and everything it started. */
+static void kill_group(wh_ssh_conn *c, long pid, const char *sig)
+{
+    if(pid <= 1)
+        return;
+    char line[96];
+    snprintf(line, sizeof(line), "kill -%s -- -%ld 2>/dev/null", sig, pid);
+    ssh_channel k = ssh_channel_new(c->s);
+    if(k && ssh_channel_open_session(k) == SSH_OK && ssh_channel_request_exec(k, line) == SSH_OK) {
+        char sink[256];
+        while(ssh_channel_read_timeout(k, sink, sizeof(sink), 0, 2000) > 0)
+            ;
+        ssh_channel_close(k);
+    }
+    if(k)
+        ssh_channel_free(k);
+}
+
+/* TERM (a signal request, and kill(1) on the group), half a second for it
+ * to act, then KILL. */
+static void stop_remote(wh_ssh_chan *ch, long pid)
 {
     ssh_channel_request_send_signal(ch->ch, "TERM");
+    kill_group(ch->conn, pid, "TERM");
     int64_t until = wh_mono_ms() + 500;
     char sink[4096];
     while(wh_mono_ms() < until && !ssh_channel_is_eof(ch->ch))
         if(ssh_channel_read_timeout(ch->ch, sink, sizeof(sink), 0, 50) == SSH_ERROR)
             return;
-    if(!ssh_channel_is_eof(ch->ch))
+    if(!ssh_channel_is_eof(ch->ch)) {
         ssh_channel_request_send_signal(ch->ch, "KILL");
+        kill_group(ch->conn, pid, "KILL");
+    }
 }
 
 /* Read what is there on both streams; true when both reached EOF. */
@@ -579,8 +626,16 @@ wh_code wh_ssh_exec(wh_ssh_conn *c, const wh_ssh_exec_opts *o, wh_ssh_exec_res *
     res->exit_code = -1;
     if(o->stdin_len > WH_SSH_STDIN_MAX)
         return wh_err_set(err, WH_E_TOO_LARGE, "args.stdin", "args.stdin: over %u bytes", WH_SSH_STDIN_MAX);
+    /* The prefix reports the shell's pid (= the command's, after exec, and
+     * its process group) as the first stderr line, for stop_remote. */
+    size_t n = strlen(o->command);
+    char *line = malloc(n + 64);
+    if(!line)
+        return wh_err_set(err, WH_E_NOMEM, NULL, "out of memory");
+    snprintf(line, n + 64, "printf '" PID_PREFIX "%%s\\n' \"$$\" >&2; %s", o->command);
     wh_ssh_chan *ch = NULL;
-    wh_code rc = wh_ssh_chan_open(c, o->command, &ch, err);
+    wh_code rc = wh_ssh_chan_open(c, line, &ch, err);
+    free(line);
     if(rc)
         return rc;
     res->started = true;
@@ -594,15 +649,16 @@ wh_code wh_ssh_exec(wh_ssh_conn *c, const wh_ssh_exec_opts *o, wh_ssh_exec_res *
     if(sp) {
         sp[0].fd = 1;
         sp[1].fd = 2;
+        sp[1].want_pid = true;
     }
     int64_t deadline = o->timeout_ms > 0 ? wh_mono_ms() + o->timeout_ms : INT64_MAX;
     bool done = false;
     while(!rc && !done) {
         if(o->abort && o->abort(o->ud)) {
-            stop_remote(ch);
+            stop_remote(ch, sp ? sp[1].pid : 0);
             rc = wh_err_set(err, WH_E_INTERRUPTED, NULL, "interrupted");
         } else if(wh_mono_ms() >= deadline) {
-            stop_remote(ch);
+            stop_remote(ch, sp ? sp[1].pid : 0);
             rc = wh_err_set(err, WH_E_TIMEOUT, "args.timeout_s", "the command did not finish within %lld ms",
                             (long long)o->timeout_ms);
         } else {

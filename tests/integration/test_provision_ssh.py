@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -73,7 +74,8 @@ def tearDownModule():
     finally:
         A.stop()
         B.stop()
-        shutil.rmtree(TMP, ignore_errors=True)
+        if os.environ.get("WHARF_TEST_KEEP_TMP") != "1":
+            shutil.rmtree(TMP, ignore_errors=True)
 
 
 def submit(type, args, target="a", wait=True, extra=(), timeout=60):
@@ -232,6 +234,8 @@ class Exec(unittest.TestCase):
         self.assertLess(time.monotonic() - t0, 20)
         time.sleep(0.5)
         self.assertFalse(os.path.exists(marker))
+        ps = subprocess.run(["pgrep", "-f", "sleep 30; touch %s" % marker], capture_output=True, text=True)
+        self.assertEqual(ps.stdout.strip(), "", "remote process still running after the timeout")
 
     def test_job_timeout_stops_a_hanging_command(self):
         t0 = time.monotonic()
@@ -239,6 +243,23 @@ class Exec(unittest.TestCase):
         h = finished(jid)
         self.assertEqual((h["state"], h["error"]), ("failed", "timeout"), h)
         self.assertLess(time.monotonic() - t0, 20)
+
+    def test_cancel_stops_a_hanging_command(self):
+        marker = os.path.join(ROOT, "cancel-%d" % os.getpid())
+        cp, jid = submit("provision.host.exec", {"argv": ["sh", "-c", "echo started; sleep 30; touch %s" % marker]},
+                         wait=False)
+        wait_for(lambda: ("out", "started") in log_lines(jid), timeout=15, what="the command to start")
+        t0 = time.monotonic()
+        cp = env.wharf(["cancel", jid], URL, PREFIX)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        h = finished(jid)
+        self.assertEqual(h["state"], "cancelled", h)
+        self.assertLess(time.monotonic() - t0, 10)
+        time.sleep(0.5)
+        self.assertFalse(os.path.exists(marker), "the remote command was stopped")
+        # the remote sleep is gone too (sent TERM, then KILL)
+        ps = subprocess.run(["pgrep", "-f", "sleep 30; touch %s" % marker], capture_output=True, text=True)
+        self.assertEqual(ps.stdout.strip(), "", "remote process still running")
 
     def test_bad_args_are_refused_with_the_field(self):
         for args, field in [({}, "argv"), ({"argv": ["a"], "script": "b"}, "argv"),

@@ -118,7 +118,7 @@ class Sshd:
                 "MaxSessions 64",
                 "MaxStartups 100:30:200",
                 "Subsystem sftp internal-sftp",
-                "LogLevel VERBOSE",
+                "LogLevel %s" % os.environ.get("WHARF_TEST_SSHD_LOGLEVEL", "VERBOSE"),
                 "AcceptEnv WHARF_*",
                 "",
             ]))
