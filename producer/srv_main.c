@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "srv.h"
+#include "wh_sched.h"
 
 /* Add one token (trimmed); false after printing why. */
 static bool add_token(srv *s, const char *tok, size_t n, const char *where)
@@ -160,14 +162,21 @@ int cli_serve(cli *c, int argc, char **argv)
         srv_free_tokens(&s);
         return cli_error(CLI_FAIL, "%s", err.msg);
     }
-    /* TODO(issue 3): start the scheduler-leader loop here (common/wh_sched.h,
-     * from the job-control work) once it exists, and stop it below. */
+    /* Like every worker, the server is a scheduler candidate (delayed jobs,
+     * schedules, the reaper); a Redis lease lets one leader act at a time. */
+    char me[128], hostname[64] = "host";
+    gethostname(hostname, sizeof(hostname) - 1);
+    snprintf(me, sizeof(me), "serve-%s-%ld", hostname, (long)getpid());
+    wh_sched *sched = c->cfg.scheduler_on ? wh_sched_start(&c->cfg, me, &err) : NULL;
+    if(c->cfg.scheduler_on && !sched)
+        fprintf(stderr, "wharf serve: scheduler not started: %s\n", err.msg);
     fprintf(stderr, "wharf serve: listening on %s%s%s:%u (%s)\n", strchr(host, ':') ? "[" : "", host,
             strchr(host, ':') ? "]" : "", wh_mhd_port(d), s.no_auth ? "NO AUTH" : "bearer tokens");
     int sig = 0;
     sigwait(&stop, &sig);
     fprintf(stderr, "wharf serve: signal %d, stopping\n", sig);
     wh_mhd_stop(d);
+    wh_sched_stop(sched);
     srv_free_tokens(&s);
     return CLI_OK;
 }

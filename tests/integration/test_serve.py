@@ -515,6 +515,22 @@ class ServeStartupTest(unittest.TestCase):
         finally:
             self.assertEqual(srv.stop(), 0)
 
+    def test_serve_runs_the_scheduler_for_delayed_jobs(self):
+        # the worker's own scheduler is off: only wharf serve can move the job
+        w = env.start_worker(self.amqp, self.prefix, concurrency=1, extra_env={"WHARF_SCHEDULER_ENABLED": "0"})
+        srv = wharfserve.start(env, self.amqp, self.prefix)
+        try:
+            run_at = int(time.time() * 1000) + 1500
+            st, _, b = srv.request("POST", "/v1/jobs", {"type": "system.noop", "run_at": run_at})
+            self.assertEqual(st, 201, b)
+            self.assertEqual(b["state"], "scheduled")
+            done = wait_for(lambda: (lambda j: j if j["state"] == "succeeded" else None)(
+                srv.request("GET", "/v1/jobs/" + b["id"])[2]), timeout=15, what="the delayed job to run")
+            self.assertGreaterEqual(done["started_at"], run_at)
+        finally:
+            srv.stop()
+            w.stop()
+
     def test_token_from_config_works_next_to_the_file(self):
         tok = "cfg-token-0123456789abcdef"
         srv = wharfserve.start(env, self.amqp, self.prefix, extra_env={"WHARF_SERVE_TOKEN": tok})
