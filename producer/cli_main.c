@@ -137,7 +137,7 @@ wharf_client *cli_client(cli *c)
     if(c->client)
         return c->client;
     wharf_client_opts o = {c->cfg.amqp_url, c->cfg.redis_url, c->cfg.redis_prefix, c->cfg.queue_type, 10000,
-                           c->cfg.max_attempts};
+                           c->cfg.max_attempts, c->cfg.max_priority};
     wharf_error err;
     if(!(c->client = wharf_client_new(&o, &err)))
         cli_error(CLI_FAIL, "%s (%s)", err.message, err.name);

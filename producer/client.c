@@ -90,6 +90,8 @@ wharf_client *wharf_client_new(const wharf_client_opts *o, wharf_error *err)
         rc = wh_cfg_set_kv(&c->cfg, "amqp", "queue_type", o->queue_type, &e);
     if(!rc && o->max_attempts)
         c->cfg.max_attempts = o->max_attempts;
+    if(!rc && o->max_priority > 0 && o->max_priority <= 9)
+        c->cfg.max_priority = o->max_priority;
     if(!rc)
         rc = wh_cfg_validate(&c->cfg, &e);
     c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;

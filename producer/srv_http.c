@@ -156,7 +156,7 @@ wharf_client *srv_client(srv_call *c)
         return k->client;
     const wh_cfg *cfg = c->s->cfg;
     wharf_client_opts o = {cfg->amqp_url, cfg->redis_url, cfg->redis_prefix, cfg->queue_type, 10000,
-                           cfg->max_attempts};
+                           cfg->max_attempts, cfg->max_priority};
     wharf_error err;
     if(!(k->client = wharf_client_new(&o, &err)))
         srv_error_client(c, &err);

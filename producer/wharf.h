@@ -49,6 +49,8 @@ typedef struct wharf_client_opts {
     const char *queue_type;   /* "quorum" (default) or "classic" */
     int timeout_ms;           /* connect, RPC and confirm timeout; default 10000 */
     int max_attempts;         /* recorded for jobs that set none; default 3 */
+    int max_priority;         /* x-max-priority of classic family queues, as the
+                               * workers declare them (amqp.max_priority); 0 */
 } wharf_client_opts;
 
 /* A job to submit. Either args_json (a JSON object) or args_msgpack (a packed

@@ -190,7 +190,7 @@ static void *watch_events(void *arg)
 
 static int run_submit(void)
 {
-    wharf_client_opts o = {cfg.amqp_url, cfg.redis_url, cfg.redis_prefix, cfg.queue_type, 30000, 0};
+    wharf_client_opts o = {cfg.amqp_url, cfg.redis_url, cfg.redis_prefix, cfg.queue_type, 30000, 0, 0};
     wharf_error err;
     wharf_client *c = wharf_client_new(&o, &err);
     if(!c) {

@@ -52,7 +52,7 @@ static void run(wharf_client *c, char *line)
 int main(void)
 {
     wharf_client_opts o = {getenv("WHARF_AMQP_URL"), getenv("WHARF_REDIS_URL"), getenv("WHARF_REDIS_PREFIX"),
-                           getenv("WHARF_AMQP_QUEUE_TYPE"), 10000, 0};
+                           getenv("WHARF_AMQP_QUEUE_TYPE"), 10000, 0, 0};
     wharf_error err;
     wharf_client *c = wharf_client_new(&o, &err);
     if(!c) {

@@ -214,6 +214,35 @@ class JobControlTest(unittest.TestCase):
         self.assertEqual(h["attempt"], "1")
         self.assertNotIn("redeliveries", h)
 
+    # ---- priorities -------------------------------------------------------
+
+    def test_priority_orders_a_classic_queue(self):
+        extra = {"WHARF_AMQP_MAX_PRIORITY": "9"}
+        # declare the queues (with x-max-priority) before anything is queued
+        w = env.start_worker(self.amqp, self.prefix, concurrency=1, queue_type="classic", extra_env=extra,
+                             args=["--set", "worker.prefetch=1"])
+        w.stop()
+        low = []
+        for _ in range(10):
+            p = env.wharf(["submit", "system.noop"], self.amqp, self.prefix, queue_type="classic", extra_env=extra)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            low.append(p.stdout.strip())
+        p = env.wharf(["submit", "system.noop", "--priority", "9"], self.amqp, self.prefix, queue_type="classic",
+                      extra_env=extra)
+        high = p.stdout.strip()
+        w = env.start_worker(self.amqp, self.prefix, concurrency=1, queue_type="classic", extra_env=extra,
+                             args=["--set", "worker.prefetch=1"])
+        self.workers.append(w)
+        for jid in low + [high]:
+            self.wait_state(jid, "succeeded")
+        first_low = min(int(self.job(j)["started_at"]) for j in low)
+        self.assertLessEqual(int(self.job(high)["started_at"]), first_low)
+        self.assertEqual(self.job(high)["priority"], "9")
+        # quorum queues cannot take priorities: a clear configuration error
+        p = env.wharf(["status", "x"], self.amqp, self.prefix, extra_env=extra)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("amqp.max_priority", p.stderr)
+
     # ---- uniqueness and locks ---------------------------------------------
 
     def test_unique_submit_returns_the_live_job(self):
