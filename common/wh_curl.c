@@ -256,6 +256,12 @@ static CURLcode set_transport(CURL *e, const wh_curl_req *r, xfer *x)
         rc = curl_easy_setopt(e, CURLOPT_SSLCERT, r->cert_file);
     if(!rc && r->key_file)
         rc = curl_easy_setopt(e, CURLOPT_SSLKEY, r->key_file);
+    /* Request signing (ECR's GetAuthorizationToken): libcurl computes the
+     * SigV4 Authorization header from userpwd = key id:secret. */
+    if(!rc && r->aws_sigv4)
+        rc = curl_easy_setopt(e, CURLOPT_AWS_SIGV4, r->aws_sigv4);
+    if(!rc && r->userpwd)
+        rc = curl_easy_setopt(e, CURLOPT_USERPWD, r->userpwd);
     return rc;
 }
 

@@ -80,6 +80,10 @@ typedef struct wh_curl_req {
     size_t max_body;                /* buffered body cap; 0: WH_CURL_BODY_MAX_DEFAULT */
     wh_curl_abort_fn abort;         /* optional */
     void *abort_ud;
+    const char *aws_sigv4;          /* sign the request with AWS SigV4, e.g. "aws:amz:eu-west-1:ecr"
+                                     * (CURLOPT_AWS_SIGV4); NULL: no signing */
+    const char *userpwd;            /* "user:password" for libcurl's own auth; with aws_sigv4 it is
+                                     * "access key id:secret key". A secret: never logged */
 } wh_curl_req;
 
 typedef struct wh_curl_resp {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "rg_api.h"
+#include "rg_ecr.h"
 #include "rg_semver.h"
 #include "rg_tagf.h"
 #include "wk_job.h"
@@ -66,9 +67,9 @@ static wh_code connect(wk_job *job, const char *name, const char *host, rg_conn 
                           "args.image: no registry in the inventory serves host \"%s\"", host);
     rg_ops ops = {job_abort, job_sleep, job};
     wh_code rc = rg_conn_open(c, reg, &ops, err);
+    /* ECR: a password given directly wins; else ask AWS for one. */
     if(!rc && strcmp(reg->provider, "ecr") == 0 && !reg->password[0] && !reg->token[0])
-        rc = wh_err_set(err, WH_E_BAD_CONFIG, "provider", "registry.%s: ecr GetAuthorizationToken is not built yet; "
-                        "give password (from `aws ecr get-login-password`)", reg->name);
+        rc = rg_ecr_login(c, NULL, err);
     return rc;
 }
 
