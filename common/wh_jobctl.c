@@ -101,10 +101,15 @@ static void each_msg(const wh_redis_reply *rep, bool reaped, wh_jobctl_msg_fn fn
     }
 }
 
-wh_code wh_jobctl_due(wh_redis *r, const char *prefix, int max, int64_t lease_until, wh_jobctl_msg_fn fn, void *ud,
-                      int *n, wh_err *err)
+/* Run due.lua or reap.lua: both take the key of their zset(s), then now,
+ * a batch size, the job key prefix, the events channel and a lease; reap
+ * adds the ttl of a job it buries. */
+static wh_code sweep(wh_redis *r, const char *prefix, wh_redis_script *script, int max, int64_t lease_until,
+                     int64_t ttl_s, wh_jobctl_msg_fn fn, void *ud, int *n, wh_err *err)
 {
-    char sched[WH_KEY_MAX], leases[WH_KEY_MAX], jobp[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], maxs[16], lease[24];
+    bool reap = script == &s_reap;
+    char sched[WH_KEY_MAX], leases[WH_KEY_MAX], jobp[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], maxs[16], lease[24],
+        ttl[24];
     wh_key_scheduled(sched, prefix);
     wh_key_leases(leases, prefix);
     snprintf(jobp, sizeof(jobp), "%sjob:", prefix);
@@ -112,35 +117,28 @@ wh_code wh_jobctl_due(wh_redis *r, const char *prefix, int max, int64_t lease_un
     snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
     snprintf(maxs, sizeof(maxs), "%d", max);
     snprintf(lease, sizeof(lease), "%lld", (long long)lease_until);
-    const char *argv[] = {sched, leases, now, maxs, jobp, chan, lease};
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_s);
+    const char *due_argv[] = {sched, leases, now, maxs, jobp, chan, lease};
+    const char *reap_argv[] = {leases, now, maxs, jobp, chan, lease, ttl};
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_due, &rep, 2, 7, argv, NULL, err);
+    wh_code rc = wh_redis_eval(r, script, &rep, reap ? 1 : 2, 7, reap ? reap_argv : due_argv, NULL, err);
     if(rc)
         return rc;
-    each_msg(rep, false, fn, ud, n);
+    each_msg(rep, reap, fn, ud, n);
     wh_redis_reply_free(rep);
     return WH_OK;
+}
+
+wh_code wh_jobctl_due(wh_redis *r, const char *prefix, int max, int64_t lease_until, wh_jobctl_msg_fn fn, void *ud,
+                      int *n, wh_err *err)
+{
+    return sweep(r, prefix, &s_due, max, lease_until, 0, fn, ud, n, err);
 }
 
 wh_code wh_jobctl_reap(wh_redis *r, const char *prefix, int max, int64_t lease_until, int64_t ttl_s,
                        wh_jobctl_msg_fn fn, void *ud, int *n, wh_err *err)
 {
-    char leases[WH_KEY_MAX], jobp[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], maxs[16], lease[24], ttl[24];
-    wh_key_leases(leases, prefix);
-    snprintf(jobp, sizeof(jobp), "%sjob:", prefix);
-    wh_key_events(chan, prefix);
-    snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
-    snprintf(maxs, sizeof(maxs), "%d", max);
-    snprintf(lease, sizeof(lease), "%lld", (long long)lease_until);
-    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_s);
-    const char *argv[] = {leases, now, maxs, jobp, chan, lease, ttl};
-    wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_reap, &rep, 1, 7, argv, NULL, err);
-    if(rc)
-        return rc;
-    each_msg(rep, true, fn, ud, n);
-    wh_redis_reply_free(rep);
-    return WH_OK;
+    return sweep(r, prefix, &s_reap, max, lease_until, ttl_s, fn, ud, n, err);
 }
 
 wh_code wh_jobctl_renew(wh_redis *r, const char *prefix, char (*ids)[WH_ID_MAX + 1], int n, int64_t lease_until,

@@ -416,11 +416,7 @@ static void *sched_main(void *arg)
         pthread_mutex_unlock(&s->mu);
         tick(s);
         pthread_mutex_lock(&s->mu);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        int64_t ns = until.tv_nsec + (int64_t)s->cfg->scheduler_tick_ms * 1000000;
-        until.tv_sec += (time_t)(ns / 1000000000);
-        until.tv_nsec = (long)(ns % 1000000000);
+        struct timespec until = wh_mono_deadline(s->cfg->scheduler_tick_ms);
         int rc = 0;
         while(!s->stop && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&s->cond, &s->mu, &until);
@@ -440,11 +436,7 @@ wh_sched *wh_sched_start(const wh_cfg *cfg, const char *me, wh_err *err)
     s->cfg = cfg;
     snprintf(s->me, sizeof(s->me), "%s", me);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    wh_cond_init_mono(&s->cond);
     s->redis = wh_redis_new(cfg->redis_url, 5000, err);
     if(!s->redis || pthread_create(&s->tid, NULL, sched_main, s) != 0) {
         wh_redis_free(s->redis);

@@ -414,19 +414,24 @@ int wharf_submit(wharf_client *c, const wharf_job *job, wharf_submitted *out, wh
     return wharf_submit_many(c, job, 1, out, err);
 }
 
-int wharf_status_json(wharf_client *c, const char *id, char **json, wharf_error *err)
+/* Hand `j` (NULL: failed with `e`) to the caller as malloc'd JSON text. */
+static int json_out(wh_json *j, wh_err *e, char **json, wharf_error *err)
 {
-    wh_err e;
-    wh_json *j = wh_status_json(c->redis, c->cfg.redis_prefix, id, &e);
     if(!j)
-        return fail(err, &e);
+        return fail(err, e);
     *json = wh_json_dump(j);
     wh_json_free(j);
     if(!*json) {
-        wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
-        return fail(err, &e);
+        wh_err_set(e, WH_E_NOMEM, "", "out of memory");
+        return fail(err, e);
     }
     return 0;
+}
+
+int wharf_status_json(wharf_client *c, const char *id, char **json, wharf_error *err)
+{
+    wh_err e;
+    return json_out(wh_status_json(c->redis, c->cfg.redis_prefix, id, &e), &e, json, err);
 }
 
 int wharf_wait(wharf_client *c, const char *id, int timeout_ms, char *state, wharf_error *err)
@@ -479,14 +484,5 @@ int wharf_schedule_rm(wharf_client *c, const char *name, wharf_error *err)
 int wharf_schedule_list_json(wharf_client *c, char **json, wharf_error *err)
 {
     wh_err e;
-    wh_json *j = wh_sched_list(c->redis, c->cfg.redis_prefix, &e);
-    if(!j)
-        return fail(err, &e);
-    *json = wh_json_dump(j);
-    wh_json_free(j);
-    if(!*json) {
-        wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
-        return fail(err, &e);
-    }
-    return 0;
+    return json_out(wh_sched_list(c->redis, c->cfg.redis_prefix, &e), &e, json, err);
 }

@@ -117,11 +117,7 @@ static void *beat_main(void *arg)
     int64_t next_beat = 0;
     pthread_mutex_lock(&b->mu);
     while(!b->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += FLUSH_MS % 1000 * 1000000L;
-        until.tv_sec += FLUSH_MS / 1000 + until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
+        struct timespec until = wh_mono_deadline(FLUSH_MS);
         int rc = 0;
         while(!b->stop && !b->kicked && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&b->cond, &b->mu, &until);
@@ -163,11 +159,7 @@ wk_beat *wk_beat_start(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, 
     wh_key_worker(b->key, cfg->redis_prefix, worker_id);
     wh_key_workers(b->index, cfg->redis_prefix);
     pthread_mutex_init(&b->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    wh_cond_init_mono(&b->cond);
     b->redis = wh_redis_new(cfg->redis_url, 5000, err);
     if(!b->redis || pthread_create(&b->tid, NULL, beat_main, b) != 0) {
         wh_redis_free(b->redis);

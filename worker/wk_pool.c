@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "wh_log.h"
+#include "wh_time.h"
 #include "wk_exec.h"
 
 struct wk_pool {
@@ -88,11 +89,7 @@ wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wk_stats *
     pthread_cond_init(&p->work, NULL);
     /* Naps are measured on the monotonic clock, so a wall-clock jump cannot
      * stretch or cut a sleeping job. */
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->nap, &ca);
-    pthread_condattr_destroy(&ca);
+    wh_cond_init_mono(&p->nap);
     p->threads = threads;
     p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if(p->evfd < 0) {
@@ -292,14 +289,7 @@ void wk_pool_wake(wk_pool *p)
 
 bool wk_pool_sleep(wk_pool *p, int64_t ms, const atomic_bool *flag)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000;
-    if(until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = wh_mono_deadline(ms);
     pthread_mutex_lock(&p->mu);
     int rc = 0;
     while(!atomic_load(&p->interrupted) && !p->quit && !(flag && atomic_load(flag)) && rc != ETIMEDOUT)
