@@ -112,6 +112,19 @@ class JobControlTest(unittest.TestCase):
         # exactly one leader between the two workers
         self.assertIn(self.r.get(self.prefix + "leader"), [w.worker_id for w in self.workers])
 
+    def test_leadership_moves_when_the_leader_dies(self):
+        ws = [self.worker("scheduler.leader_ttl_ms=2000"), self.worker("scheduler.leader_ttl_ms=2000")]
+        leader = wait_for(lambda: self.r.get(self.prefix + "leader"), what="a leader")
+        dead = next(w for w in ws if w.worker_id == leader)
+        alive = next(w for w in ws if w is not dead)
+        dead.kill()
+        t = time.monotonic()
+        jid = self.submit("system.noop", "--delay", "1s")
+        wait_for(lambda: self.r.get(self.prefix + "leader") == alive.worker_id, timeout=10, what="takeover")
+        self.assertLess(time.monotonic() - t, 5)
+        self.wait_state(jid, "succeeded", timeout=10)
+        self.assertEqual(self.job(jid)["worker"], alive.worker_id)
+
     def test_cron_schedule_and_bad_input(self):
         p = self.cli("schedule", "add", "nightly", "--cron", "30 2 * * *", "system.noop")
         self.assertEqual(p.returncode, 0, p.stderr)
