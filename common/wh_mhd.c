@@ -44,6 +44,7 @@ struct wh_mhd_req {
     size_t len, cap;       /* bytes held / allocated */
     bool too_large;        /* the body passed max_body: 413 at the end */
     bool answered;
+    unsigned status;       /* of the queued answer; 0 before */
 };
 
 /* A streaming response in flight. */
@@ -285,6 +286,11 @@ const char *wh_mhd_header(const wh_mhd_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+unsigned wh_mhd_status(const wh_mhd_req *req)
+{
+    return req->status;
+}
+
 const char *wh_mhd_body(const wh_mhd_req *req, size_t *len)
 {
     if(len)
@@ -296,6 +302,7 @@ static int queue(wh_mhd_req *req, unsigned status, const char *ctype, struct MHD
                  size_t n)
 {
     req->answered = true;
+    req->status = status;
     if(!r)
         return -1;
     if(ctype)

@@ -70,6 +70,8 @@ const char *wh_mhd_query(const wh_mhd_req *req, const char *key);
 const char *wh_mhd_header(const wh_mhd_req *req, const char *name);
 /* The body (NUL-terminated for convenience; may contain NULs) and length. */
 const char *wh_mhd_body(const wh_mhd_req *req, size_t *len);
+/* The status of the answer queued so far, 0 before one (for access logs). */
+unsigned wh_mhd_status(const wh_mhd_req *req);
 
 /* One extra response header. */
 typedef struct wh_mhd_hdr {

@@ -8,6 +8,8 @@
 
 #include "srv.h"
 #include "wh_id.h"
+#include "wh_log.h"
+#include "wh_time.h"
 
 /* One route. A pattern segment "{}" matches one path segment, which is
  * copied to call->param (handlers validate it). */
@@ -105,29 +107,52 @@ static void release(srv_call *c)
     c->conn = NULL;
 }
 
+/* One access-log line per request: method, path (escaped by wh_log), status
+ * and time. Never headers or bodies: they may hold tokens or secrets. */
+static void access_log(const wh_mhd_req *req, int64_t t0)
+{
+    char status[8], ms[24];
+    unsigned st = wh_mhd_status(req);
+    snprintf(status, sizeof(status), "%u", st);
+    snprintf(ms, sizeof(ms), "%lld", (long long)(wh_now_ms() - t0));
+    wh_log(st >= 500 ? WH_LOG_WARN : WH_LOG_INFO, NULL, "request", "method", wh_mhd_method(req), "path",
+           wh_mhd_path(req), "status", status, "ms", ms);
+}
+
+static void route(srv_call *c);
+
 void srv_handle(void *ud, wh_mhd_req *req)
 {
     srv_call c = {.s = ud, .req = req};
+    int64_t t0 = wh_now_ms();
+    route(&c);
+    access_log(req, t0);
+}
+
+/* Find the route, authenticate, run the handler, give the connection back. */
+static void route(srv_call *c)
+{
+    wh_mhd_req *req = c->req;
     const char *path = wh_mhd_path(req), *method = wh_mhd_method(req);
     bool path_known = false;
     for(size_t i = 0; i < NROUTES; i++) {
-        if(!match(routes[i].pattern, path, c.param, sizeof(c.param)))
+        if(!match(routes[i].pattern, path, c->param, sizeof(c->param)))
             continue;
         path_known = true;
         if(strcmp(routes[i].method, method) != 0)
             continue;
-        if(routes[i].open || authorized(&c))
-            routes[i].fn(&c);
-        release(&c);
+        if(routes[i].open || authorized(c))
+            routes[i].fn(c);
+        release(c);
         return;
     }
     /* Unknown routes need a token too, so probing reveals nothing. */
-    if(!authorized(&c))
+    if(!authorized(c))
         return;
     if(path_known)
-        srv_error(&c, 405, "usage", "", "method %s not allowed on %s", method, path);
+        srv_error(c, 405, "usage", "", "method %s not allowed on %s", method, path);
     else
-        srv_error(&c, 404, "not_found", "", "no such route");
+        srv_error(c, 404, "not_found", "", "no such route");
 }
 
 /* Borrow a pooled connection set (blocking while all are busy). */

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "srv.h"
+#include "wh_log.h"
 #include "wh_sched.h"
 
 /* Add one token (trimmed); false after printing why. */
@@ -144,6 +145,8 @@ int cli_serve(cli *c, int argc, char **argv)
         srv_free_tokens(&s);
         return rc < 0 ? CLI_OK : rc;
     }
+    int level = wh_log_level_parse(c->cfg.log_level);
+    wh_log_setup(strcmp(c->cfg.log_format, "json") == 0, level < 0 ? WH_LOG_INFO : (wh_log_level)level, "serve");
     pthread_mutex_init(&s.mu, NULL);
     pthread_cond_init(&s.cv, NULL);
     /* Block the stop signals in every thread; this one waits for them. */
@@ -169,12 +172,15 @@ int cli_serve(cli *c, int argc, char **argv)
     snprintf(me, sizeof(me), "serve-%s-%ld", hostname, (long)getpid());
     wh_sched *sched = c->cfg.scheduler_on ? wh_sched_start(&c->cfg, me, &err) : NULL;
     if(c->cfg.scheduler_on && !sched)
-        fprintf(stderr, "wharf serve: scheduler not started: %s\n", err.msg);
-    fprintf(stderr, "wharf serve: listening on %s%s%s:%u (%s)\n", strchr(host, ':') ? "[" : "", host,
-            strchr(host, ':') ? "]" : "", wh_mhd_port(d), s.no_auth ? "NO AUTH" : "bearer tokens");
+        wh_log(WH_LOG_WARN, NULL, "scheduler not started", "error", err.msg);
+    char addr[96], sigs[8];
+    snprintf(addr, sizeof(addr), "%s%s%s:%u", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+             wh_mhd_port(d));
+    wh_log(WH_LOG_INFO, NULL, "listening", "addr", addr, "auth", s.no_auth ? "NO AUTH" : "bearer tokens");
     int sig = 0;
     sigwait(&stop, &sig);
-    fprintf(stderr, "wharf serve: signal %d, stopping\n", sig);
+    snprintf(sigs, sizeof(sigs), "%d", sig);
+    wh_log(WH_LOG_INFO, NULL, "stopping", "signal", sigs);
     wh_mhd_stop(d);
     wh_sched_stop(sched);
     srv_free_tokens(&s);

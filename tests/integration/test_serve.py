@@ -136,6 +136,10 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(st, 401)
         st, _, b = self.req("GET", "/v1/workers")
         self.assertEqual(st, 200, b)
+        # one access-log line per request, and never the token
+        log = self.srv.log_text()
+        self.assertRegex(log, r"msg=request method=GET path=/v1/secret status=401 ms=\d+")
+        self.assertNotIn(self.srv.token, log)
 
     def test_healthz_is_open_and_reports_both_servers(self):
         st, _, b = self.req("GET", "/healthz", token=None)
