@@ -362,6 +362,8 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(b["error"]["code"], "conflict")
         # fill both slots, then cancel a queued job
         busy = [self.submit({"type": "system.sleep", "args": {"ms": 3000}})["id"] for _ in range(2)]
+        for j in busy:
+            self.wait_state(j, states=("running",))
         queued = self.submit({"type": "system.noop"})["id"]
         st, _, b = self.req("POST", "/v1/jobs/%s/cancel" % queued)
         self.assertEqual(st, 200, b)
@@ -444,31 +446,40 @@ class ServeTest(unittest.TestCase):
         self.assertGreaterEqual(b["purged"], 1)
         self.assertEqual(self.req("GET", "/v1/dead")[2], {"dead": []})
 
-    def test_metrics_parse_as_prometheus_text(self):
-        jid = self.submit({"type": "system.sleep", "args": {"ms": 20}})["id"]
-        self.wait_state(jid)
-        time.sleep(1.5)  # the worker flushes stats every second
+    def sleep_histogram(self):
         st, h, text = self.req("GET", "/metrics")
         self.assertEqual(st, 200, text)
         self.assertTrue(h["content-type"].startswith("text/plain; version=0.0.4"), h)
         fams = parse_prometheus(text)
+        hist = fams["wharf_job_run_seconds"]
+        self.assertEqual(hist["type"], "histogram")
+        buckets = [(l["le"], v) for n, l, v in hist["samples"]
+                   if n.endswith("_bucket") and l["type"] == "system.sleep"]
+        count = [v for n, l, v in hist["samples"] if n.endswith("_count") and l["type"] == "system.sleep"]
+        return fams, buckets, count[0] if count else 0
+
+    def test_metrics_parse_as_prometheus_text(self):
+        self.wait_state(self.submit({"type": "system.sleep", "args": {"ms": 1}})["id"])
+        time.sleep(1.5)  # the worker flushes stats every second
+        _, before, count0 = self.sleep_histogram()
+        jid = self.submit({"type": "system.sleep", "args": {"ms": 20}})["id"]
+        self.wait_state(jid)
+        time.sleep(1.5)
+        fams, buckets, count = self.sleep_histogram()
         self.assertEqual(fams["wharf_workers"]["samples"][0][2], 1)
         queues = {l["queue"]: v for _, l, v in fams["wharf_queue_messages"]["samples"]}
         for q in ("wharf.system", "wharf.dead", "wharf.retry.1000"):
             self.assertIn(q, queues)
         jobs = {(l["type"], l["state"]): v for _, l, v in fams["wharf_jobs"]["samples"]}
-        self.assertGreaterEqual(jobs[("system.sleep", "succeeded")], 1)
-        hist = fams["wharf_job_run_seconds"]
-        self.assertEqual(hist["type"], "histogram")
-        buckets = [(l["le"], v) for n, l, v in hist["samples"]
-                   if n.endswith("_bucket") and l["type"] == "system.sleep"]
+        self.assertGreaterEqual(jobs[("system.sleep", "succeeded")], 2)
         self.assertEqual([b[0] for b in buckets], ["0.001", "0.01", "0.1", "1", "10", "60", "+Inf"])
         vals = [b[1] for b in buckets]
         self.assertEqual(vals, sorted(vals))  # cumulative
-        self.assertEqual(vals[1], 0)  # a 20 ms sleep is not under 10 ms
-        self.assertGreaterEqual(vals[2], 1)
-        count = [v for n, l, v in hist["samples"] if n.endswith("_count") and l["type"] == "system.sleep"][0]
         self.assertEqual(count, vals[-1])
+        delta = [v - b[1] for v, b in zip(vals, before)]
+        # one 20 ms run: not under 10 ms, under 100 ms
+        self.assertEqual(delta, [0, 0, 1, 1, 1, 1, 1], (before, buckets))
+        self.assertEqual(count - count0, 1)
 
     def test_unknown_route_404_wrong_method_405(self):
         st, _, b = self.req("GET", "/v1/nothing")
