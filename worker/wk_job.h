@@ -127,6 +127,7 @@ wh_code wk_type_admit(const char *type_name, const wh_mp_obj *args, const wk_typ
 /* The family tables (wk_registry.c lists them). */
 extern const wk_family wk_family_system;
 extern const wk_family wk_family_registry;
+extern const wk_family wk_family_runtime;
 extern const wk_family wk_family_provision;
 
 #endif

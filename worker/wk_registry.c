@@ -8,6 +8,7 @@
 static const wk_family *const families[] = {
     &wk_family_system,
     &wk_family_registry,
+    &wk_family_runtime,
     &wk_family_provision,
 };
 

@@ -1,0 +1,269 @@
+#!/usr/bin/python3
+"""The runtime family against a real, private dockerd over its unix socket:
+container lifecycle and state guards, binds inside the host's roots, logs
+into the Redis stream, volumes, networks, images, and unreachable engines."""
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
+import dockerd  # noqa: E402
+import wharftest  # noqa: E402
+
+env = wharftest.Env()
+wait_for = wharftest.wait_for
+IMG = dockerd.BUSYBOX_IMAGE
+
+
+class RuntimeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = dockerd.Dockerd.start(env.tmp)
+        cls.d.busybox_image()
+        cls.roots = tempfile.mkdtemp(prefix="roots-", dir=env.tmp)
+        cls.amqp = env.new_vhost()
+        cls.prefix = env.new_prefix()
+        cfg = os.path.join(env.tmp, "runtime-%s.ini" % cls.prefix.rstrip(":"))
+        with open(cfg, "w") as f:
+            f.write("[host.dock]\ndocker = unix://%s\nroots = %s\n" % (cls.d.sock, cls.roots))
+            f.write("[host.gone]\ndocker = unix://%s/nothing.sock\n" % cls.roots)
+        cls.worker = env.start_worker(cls.amqp, cls.prefix, concurrency=4, families="runtime",
+                                      args=["--config", cfg])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.worker.stop()
+        cls.d.stop()
+
+    # ---------------------------------------------------------------- helpers
+
+    def job(self, type_, args=None, target="dock", ok=True, extra=()):
+        """Submit runtime.TYPE, wait, and return the status as JSON."""
+        cmd = ["submit", "runtime." + type_, "--target", target, "--args-json", json.dumps(args or {}),
+               "--wait", "--timeout", "60"] + list(extra)
+        p = env.wharf(cmd, self.amqp, self.prefix, timeout=90)
+        jid = p.stdout.split()[0] if p.stdout.split() else None
+        self.assertIsNotNone(jid, p.stderr)
+        s = json.loads(env.wharf(["status", "--json", jid], self.amqp, self.prefix).stdout)
+        if ok is True:
+            self.assertEqual(s["state"], "succeeded", s)
+        elif ok:
+            self.assertEqual(s.get("error"), ok, s)
+        return s
+
+    def docker_state(self, name):
+        cp = self.d.docker(["inspect", "-f", "{{.State.Status}}", name], check=False)
+        return cp.stdout.decode().strip() if cp.returncode == 0 else None
+
+    # ---------------------------------------------------------------- tests
+
+    def test_host_ping_and_info(self):
+        s = self.job("host.ping")
+        self.assertEqual(s["result"]["api_version"], "1.41")
+        self.assertTrue(s["result"]["engine_version"].startswith("20.10"))
+        info = self.job("host.info")["result"]
+        self.assertEqual(info["Driver"], "vfs")
+        self.assertGreaterEqual(info["NCPU"], 1)
+
+    def test_unknown_target_and_unreachable_engine(self):
+        s = self.job("host.ping", target="nohost", ok="unknown_host")
+        s = self.job("host.ping", target="gone", ok="unreachable",
+                     extra=["--max-attempts", "1"])
+        self.assertIn("gone", s["error_message"])
+
+    def test_container_lifecycle_and_state_guards(self):
+        s = self.job("container.create", {"name": "life", "image": IMG, "cmd": ["sleep", "300"],
+                                          "env": {"A": "1"}, "labels": {"app": "t"}})
+        self.assertEqual(len(s["result"]["id"]), 64)
+        self.assertEqual(self.docker_state("life"), "created")
+        self.job("container.rename", {"name": "life", "new_name": "life2"})
+        self.job("container.rename", {"name": "life2", "new_name": "life"})
+        self.job("container.rename", {"name": "nope", "new_name": "x"}, ok="not_found")
+        s = self.job("container.stop", {"name": "life"}, ok="conflict")
+        self.assertIn("container life is not running", s["error_message"])
+        self.job("container.start", {"name": "life"})
+        self.assertEqual(self.docker_state("life"), "running")
+        s = self.job("container.start", {"name": "life"}, ok="conflict")
+        self.assertIn("container life is already running", s["error_message"])
+        s = self.job("container.remove", {"name": "life"}, ok="busy")
+        self.assertIn("force", s["error_message"])
+        self.job("container.pause", {"name": "life"})
+        self.assertEqual(self.docker_state("life"), "paused")
+        self.job("container.pause", {"name": "life"}, ok="conflict")
+        self.job("container.unpause", {"name": "life"})
+        self.job("container.restart", {"name": "life", "timeout_s": 1})
+        # (dockerd 20.10 cannot rename a running container whose network is
+        # "none", which is all this bridge-less private engine offers.)
+        self.job("container.stop", {"name": "life", "timeout_s": 1})
+        self.job("container.rename", {"name": "life", "new_name": "life2"})
+        self.job("container.start", {"name": "life2"})
+        self.assertEqual(self.docker_state("life2"), "running")
+        self.job("container.update", {"name": "life2", "restart": "on-failure", "restart_max": 3})
+        ins = self.job("container.inspect", {"name": "life2"})["result"]
+        self.assertEqual(ins["HostConfig"]["RestartPolicy"], {"Name": "on-failure", "MaximumRetryCount": 3})
+        self.assertIn("A=1", ins["Config"]["Env"])
+        lst = self.job("container.list")["result"]
+        self.assertIn("/life2", [n for c in lst["items"] for n in c["Names"]])
+        self.job("container.kill", {"name": "life2", "signal": "KILL"})
+        self.assertEqual(self.docker_state("life2"), "exited")
+        self.job("container.stop", {"name": "life2"}, ok="conflict")
+        self.job("container.remove", {"name": "life2"})
+        self.assertIsNone(self.docker_state("life2"))
+        self.job("container.remove", {"name": "life2"}, ok="not_found")
+        self.job("container.start", {"name": "never-was"}, ok="not_found")
+
+    def test_remove_running_with_force(self):
+        self.job("container.run", {"name": "forced", "image": IMG, "cmd": ["sleep", "300"]})
+        self.assertEqual(self.docker_state("forced"), "running")
+        self.job("container.remove", {"name": "forced", "force": True})
+        self.assertIsNone(self.docker_state("forced"))
+
+    def test_run_to_exit_gives_code_and_log_tail(self):
+        s = self.job("container.run", {"name": "once", "image": IMG, "wait": "exit", "tail": 5,
+                                       "cmd": ["sh", "-c", "for i in 1 2 3; do echo out$i; done; echo bad >&2; exit 3"]})
+        self.assertEqual(s["result"]["exit_code"], 3)
+        self.assertEqual(s["result"]["log_tail"], ["out1", "out2", "out3", "bad"])
+        self.job("container.remove", {"name": "once"})
+
+    def test_binds_are_checked_against_roots_existence_and_duplicates(self):
+        inside = tempfile.mkdtemp(dir=self.roots)
+        with open(os.path.join(inside, "f.txt"), "w") as f:
+            f.write("from the host\n")
+        s = self.job("container.run", {"name": "bound", "image": IMG, "wait": "exit",
+                                       "binds": [{"source": inside, "target": "/data", "read_only": True}],
+                                       "cmd": ["cat", "/data/f.txt"]})
+        self.assertEqual(s["result"]["log_tail"], ["from the host"])
+        self.job("container.remove", {"name": "bound"})
+        s = self.job("container.create", {"name": "b2", "image": IMG,
+                                          "binds": [{"source": inside + "/missing", "target": "/d"}]},
+                     ok="bad_args")
+        self.assertIn("does not exist", s["error_message"])
+        s = self.job("container.create", {"name": "b3", "image": IMG,
+                                          "binds": [{"source": "/etc", "target": "/d"}]}, ok="bad_args")
+        self.assertIn("outside the roots", s["error_message"])
+        s = self.job("container.create", {"name": "b4", "image": IMG,
+                                          "binds": [{"source": inside, "target": "/a"},
+                                                    {"source": inside, "target": "/b"}]}, ok="conflict")
+        self.assertIn("already bound", s["error_message"])
+        for n in ("b2", "b3", "b4"):
+            self.assertIsNone(self.docker_state(n))
+
+    def test_bad_args_are_refused_before_the_engine(self):
+        p = env.wharf(["submit", "runtime.container.create", "--target", "dock", "--args-json",
+                       json.dumps({"image": IMG, "ports": [{"container": 70000}]})], self.amqp, self.prefix)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("args.ports.0", p.stderr)
+        p = env.wharf(["submit", "runtime.container.stop", "--target", "dock", "--arg", "name=../x"],
+                      self.amqp, self.prefix)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("args.name", p.stderr)
+
+    def test_published_port_on_loopback(self):
+        # The private engine has no default bridge: publish through a network of the test's own.
+        self.job("network.create", {"name": "webnet", "subnet": "10.213.79.0/24"})
+        self.job("container.run", {"name": "web", "image": IMG, "ports": [{"container": 8080}], "network": "webnet",
+                                   "cmd": ["sh", "-c", "echo served > /tmp/i.html; httpd -f -p 8080 -h /tmp"]})
+        ins = self.job("container.inspect", {"name": "web"})["result"]
+        b = ins["NetworkSettings"]["Ports"]["8080/tcp"][0]
+        self.assertEqual(b["HostIp"], "127.0.0.1")
+
+        def fetch():
+            try:
+                return urllib.request.urlopen("http://127.0.0.1:%s/i.html" % b["HostPort"], timeout=2).read()
+            except OSError:
+                return None
+        self.assertEqual(wait_for(fetch, timeout=15, what="httpd behind the published port"), b"served\n")
+        self.job("container.remove", {"name": "web", "force": True})
+        self.job("network.remove", {"name": "webnet"})
+
+    def test_logs_go_to_the_redis_stream(self):
+        self.job("container.run", {"name": "talker", "image": IMG, "wait": "exit",
+                                   "cmd": ["sh", "-c", "i=0; while [ $i -lt 500 ]; do echo line$i; i=$((i+1)); done;"
+                                           " echo oops >&2"]})
+        s = self.job("container.logs", {"name": "talker"})
+        key = "%shost:dock:ctr:talker:log" % self.prefix
+        self.assertEqual(s["result"], {"key": key, "lines": 501})
+        r = env.redis()
+        entries = r.xrange(key)
+        self.assertEqual(len(entries), 501)
+        outs = [e[1] for e in entries if e[1]["s"] == "out"]
+        self.assertEqual(outs[0], {"s": "out", "l": "line0"})
+        self.assertEqual(outs[-1]["l"], "line499")
+        self.assertEqual([e[1]["l"] for e in entries if e[1]["s"] == "err"], ["oops"])
+        self.assertGreater(r.ttl(key), 0)
+        r.delete(key)
+        s = self.job("container.logs", {"name": "talker", "tail": 2, "timestamps": True})
+        e = r.xrange(key)
+        self.assertEqual(s["result"]["lines"], 2)
+        self.assertRegex(e[0][1]["t"], r"^\d{4}-\d\d-\d\dT")
+        self.job("container.remove", {"name": "talker"})
+        self.job("container.logs", {"name": "talker"}, ok="not_found")
+
+    def test_logs_follow_until_the_window_ends(self):
+        self.job("container.run", {"name": "ticker", "image": IMG,
+                                   "cmd": ["sh", "-c", "i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.2; done"]})
+        t0 = time.monotonic()
+        s = self.job("container.logs", {"name": "ticker", "follow_s": 2})
+        took = time.monotonic() - t0
+        self.assertGreaterEqual(s["result"]["lines"], 5)
+        self.assertGreaterEqual(took, 2.0)
+        key = "%shost:dock:ctr:ticker:log" % self.prefix
+        self.assertEqual(env.redis().xlen(key), s["result"]["lines"])
+        self.job("container.remove", {"name": "ticker", "force": True})
+
+    def test_volumes_idempotent_create_conflict_list_remove(self):
+        s = self.job("volume.create", {"name": "v1", "labels": {"k": "v"}})
+        self.assertTrue(s["result"]["created"])
+        s = self.job("volume.create", {"name": "v1"})
+        self.assertFalse(s["result"]["created"])
+        s = self.job("volume.create", {"name": "v1", "options": {"type": "tmpfs", "device": "tmpfs"}},
+                     ok="conflict")
+        names = [v["Name"] for v in self.job("volume.list")["result"]["items"]]
+        self.assertIn("v1", names)
+        self.job("container.run", {"name": "vuser", "image": IMG, "wait": "exit",
+                                   "volumes": [{"name": "v1", "target": "/v"}],
+                                   "cmd": ["sh", "-c", "echo kept > /v/x"]})
+        self.job("volume.remove", {"name": "v1"}, ok="busy")
+        self.job("container.remove", {"name": "vuser"})
+        self.job("volume.remove", {"name": "v1"})
+        self.job("volume.remove", {"name": "v1"}, ok="not_found")
+
+    def test_networks_create_connect_list_remove(self):
+        s = self.job("network.create", {"name": "tnet", "subnet": "10.213.77.0/24"})
+        self.assertEqual(len(s["result"]["id"]), 64)
+        self.job("network.create", {"name": "tnet"}, ok="conflict")
+        self.job("container.run", {"name": "netted", "image": IMG, "cmd": ["sleep", "300"], "network": "tnet",
+                                   "aliases": ["db"]})
+        ins = self.job("container.inspect", {"name": "netted"})["result"]
+        self.assertIn("db", ins["NetworkSettings"]["Networks"]["tnet"]["Aliases"])
+        self.job("network.create", {"name": "tnet2", "subnet": "10.213.78.0/24"})
+        self.job("network.connect", {"name": "tnet2", "container": "netted", "aliases": ["x"]})
+        ins = self.job("container.inspect", {"name": "netted"})["result"]
+        self.assertIn("tnet2", ins["NetworkSettings"]["Networks"])
+        self.job("network.disconnect", {"name": "tnet2", "container": "netted"})
+        names = [n["Name"] for n in self.job("network.list")["result"]["items"]]
+        self.assertIn("tnet", names)
+        self.job("network.remove", {"name": "tnet"}, ok="busy")
+        self.job("container.remove", {"name": "netted", "force": True})
+        self.job("network.remove", {"name": "tnet"})
+        self.job("network.remove", {"name": "tnet2"})
+        self.job("network.remove", {"name": "tnet"}, ok="not_found")
+
+    def test_images_list_inspect_remove(self):
+        self.d.docker(["tag", IMG, "wharf-extra:1"])
+        tags = [t for i in self.job("image.list")["result"]["items"] for t in (i["RepoTags"] or [])]
+        self.assertIn(IMG, tags)
+        ins = self.job("image.inspect", {"image": "wharf-extra:1"})["result"]
+        self.assertIn("wharf-extra:1", ins["RepoTags"])
+        self.job("image.remove", {"image": "wharf-extra:1"})
+        self.job("image.inspect", {"image": "wharf-extra:1"}, ok="not_found")
+        self.job("container.create", {"name": "noimg", "image": "wharf-none:0"}, ok="not_found")
+
+
+if __name__ == "__main__":
+    unittest.main()

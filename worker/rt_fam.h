@@ -1,0 +1,45 @@
+/* rt_fam: what the runtime family's handler files share (fam_runtime.c,
+ * rt_create.c, rt_logs.c). Internal to the worker. */
+#ifndef RT_FAM_H
+#define RT_FAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rt_engine.h"
+#include "wk_job.h"
+
+#define RT_NAME_MAX 128 /* container, volume, network names */
+
+/* Docker object names and ids: [A-Za-z0-9][A-Za-z0-9_.-]{0,127}. */
+bool rt_name_ok(const char *s, size_t n);
+
+/* Copy a msgpack str of at most cap-1 bytes into out; false otherwise. */
+bool rt_mp_cstr(const wh_mp_obj *o, char *out, size_t cap);
+
+/* Open the job's target engine, polling the job for interruption. */
+wh_code rt_open(wk_job *job, rt_conn *c, wh_err *err);
+
+/* Finish a job from a code: WK_RUN_INTERRUPTED for WH_E_INTERRUPTED, else
+ * wk_job_fail (transient for unreachable). */
+wk_run rt_fail(wk_job *job, wh_code rc, const wh_err *err);
+
+/* The args' `name` escaped for a URL path, into out[cap]. */
+void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap);
+
+/* Build the /containers/create body from validated args. With h == NULL
+ * only the shapes are checked (admission); with the host, binds must lie
+ * in its roots, exist (local unix engines) and not repeat (conflict). */
+wh_code rt_create_body(const wh_mp_obj *args, const wh_inv_host *h, wh_json **body, wh_err *err);
+
+#define RT_CREATE_NARGS 20
+extern const wh_arg_spec rt_create_args[RT_CREATE_NARGS];
+wh_code rt_create_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
+wk_run rt_create_run(wk_job *job);
+wk_run rt_run_run(wk_job *job);
+
+#define RT_LOGS_NARGS 5
+extern const wh_arg_spec rt_logs_args[RT_LOGS_NARGS];
+wk_run rt_logs_run(wk_job *job);
+
+#endif
