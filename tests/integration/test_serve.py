@@ -350,6 +350,23 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(events[-1][0], "end")
         self.assertEqual(json.loads(events[-1][2])["state"], "succeeded")
 
+    def test_sigterm_ends_open_followers_promptly(self):
+        other = wharfserve.start(env, self.amqp, self.prefix)
+        jid = self.submit({"type": "system.sleep", "args": {"ms": 30000}})["id"]
+        c = other.conn(timeout=30)
+        try:
+            c.request("GET", "/v1/jobs/%s/logs?follow=1" % jid, headers={"Authorization": "Bearer " + other.token})
+            r = c.getresponse()
+            self.assertEqual(r.status, 200)
+            t0 = time.monotonic()
+            self.assertEqual(other.stop(timeout=10), 0)
+            self.assertLess(time.monotonic() - t0, 5)
+            with self.assertRaises((http.client.IncompleteRead, ConnectionError)):
+                r.read()  # the stream was cut, not completed with an end event
+        finally:
+            c.close()
+            self.req("POST", "/v1/jobs/%s/cancel" % jid)
+
     # ---- control ----
 
     def test_cancel_queued_finished_and_unknown(self):
