@@ -102,8 +102,10 @@ class ServeTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
+        rc = cls.srv.stop()
         cls.worker.stop()
+        # 0 also means LeakSanitizer (sanitizer builds) found nothing after every route ran
+        assert rc == 0, "wharf serve exited %s:\n%s" % (rc, cls.srv.log_text()[-4000:])
 
     def req(self, *a, **kw):
         return self.srv.request(*a, **kw)
