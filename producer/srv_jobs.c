@@ -54,12 +54,15 @@ static bool read_envelope(srv_call *c, const wh_json *o, wharf_job *job, int64_t
         ints[i] = 0;
         if(!v || wh_json_kind_of(v) == WH_JSON_NULL)
             continue;
-        if(wh_json_kind_of(v) != WH_JSON_INT || wh_json_intv(v) < int_fields[i].lo ||
-           wh_json_intv(v) > int_fields[i].hi)
-            return srv_error(c, 400, i == 0 ? "unsupported_schema" : "bad_envelope", int_fields[i].key,
-                             "%s must be an integer in %lld..%lld", int_fields[i].key, (long long)int_fields[i].lo,
-                             (long long)int_fields[i].hi),
-                   false;
+        bool is_int = wh_json_kind_of(v) == WH_JSON_INT;
+        if(!is_int || wh_json_intv(v) < int_fields[i].lo || wh_json_intv(v) > int_fields[i].hi) {
+            /* As the worker decodes: an int v other than 1 is an unknown
+             * version, anything else a bad envelope. */
+            const char *code = i == 0 && is_int ? "unsupported_schema" : "bad_envelope";
+            srv_error(c, 400, code, int_fields[i].key, "%s must be an integer in %lld..%lld", int_fields[i].key,
+                      (long long)int_fields[i].lo, (long long)int_fields[i].hi);
+            return false;
+        }
         ints[i] = wh_json_intv(v);
     }
     const wh_json *a = wh_json_get(o, "args"), *m = wh_json_get(o, "meta");

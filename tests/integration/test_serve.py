@@ -206,6 +206,7 @@ class ServeTest(unittest.TestCase):
             ({"type": "system.noop", "lock": 3}, "bad_envelope", "lock"),
             ({"type": "system.noop", "meta": [1]}, "bad_envelope", "meta"),
             ({"type": "system.noop", "v": 2}, "unsupported_schema", "v"),
+            ({"type": "system.noop", "v": "1"}, "bad_envelope", "v"),
         ]
         for body, code, field in cases:
             st, _, b = self.req("POST", "/v1/jobs", body)
