@@ -163,8 +163,25 @@ static char *bearer_header(const char *token)
     return h;
 }
 
+/* Token-cache key under which "this registry wants Basic" is remembered,
+ * so later jobs send credentials at once instead of collecting a 401 first.
+ * Real scopes look like "repository:..." or "registry:...". */
+#define BASIC_MEMO "auth:basic"
+#define BASIC_MEMO_MS (3600 * 1000)
+
+static char *pick_auth(rg_conn *c, const char *scope);
+
 /* What to send for `scope` now, malloc'd, or NULL for nothing. */
-static char *current_auth(const rg_conn *c, const char *scope)
+static char *current_auth(rg_conn *c, const char *scope)
+{
+    char *h = pick_auth(c, scope);
+    /* What the registry wants is known when we send something it took. */
+    if(h && !c->auth_seen[0])
+        snprintf(c->auth_seen, sizeof(c->auth_seen), "%s", strstr(h, " Basic ") ? "basic" : "bearer");
+    return h;
+}
+
+static char *pick_auth(rg_conn *c, const char *scope)
 {
     if(c->reg->token[0])
         return bearer_header(c->reg->token);
@@ -178,6 +195,9 @@ static char *current_auth(const rg_conn *c, const char *scope)
         return h;
     }
     free(buf);
+    char memo[4];
+    if(!c->use_basic && has_creds(c) && rg_tokc_get(c->reg->name, BASIC_MEMO, wh_mono_ms(), memo, sizeof(memo)))
+        c->use_basic = true;
     return c->use_basic ? basic_header(c) : NULL;
 }
 
@@ -334,9 +354,12 @@ static wh_code answer_challenge(rg_conn *c, const wh_curl_resp *resp, const char
     snprintf(c->auth_seen, sizeof(c->auth_seen), "basic");
     if(!has_creds(c))
         return wh_err_set(err, WH_E_AUTH_FAILED, NULL, "registry %s requires credentials (Basic)", c->reg->name);
-    if(c->use_basic)
+    if(c->use_basic) {
+        rg_tokc_drop(c->reg->name);
         return wh_err_set(err, WH_E_AUTH_FAILED, NULL, "registry %s refused the credentials (401)", c->reg->name);
+    }
     c->use_basic = true;
+    rg_tokc_put(c->reg->name, BASIC_MEMO, "1", wh_mono_ms(), BASIC_MEMO_MS);
     return WH_OK;
 }
 

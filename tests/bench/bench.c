@@ -5,7 +5,8 @@
  *                             (a window of WINDOW in flight); another consumes
  *                             them with manual acks and writes one HSET per
  *                             message, pipelined. Same broker, same queue type.
- *   wharf-bench submit -n N   submits N system.noop jobs through the client
+ *   wharf-bench submit -n N   submits N system.noop jobs (or WHARF_BENCH_TYPE
+ *                             with WHARF_BENCH_ARGS JSON) through the client
  *                             library (idempotent enqueue, publish, confirm)
  *                             and waits until workers have recorded all N as
  *                             succeeded: it counts "<id> succeeded" messages
@@ -206,8 +207,10 @@ static int run_submit(void)
     pthread_mutex_unlock(&w.mu);
     wharf_job jobs[BATCH];
     wharf_submitted out[BATCH];
+    /* Other job types can be measured the same way (tests/bench/registry_digest). */
+    const char *type = getenv("WHARF_BENCH_TYPE"), *args = getenv("WHARF_BENCH_ARGS");
     for(int i = 0; i < BATCH; i++)
-        jobs[i] = (wharf_job){.type = "system.noop", .args_json = "{\"i\":1}"};
+        jobs[i] = (wharf_job){.type = type ? type : "system.noop", .args_json = args ? args : "{\"i\":1}"};
     int64_t t0 = wh_mono_us();
     for(long sent = 0; sent < n_total && !w.failed; sent += BATCH) {
         size_t n = (size_t)(n_total - sent < BATCH ? n_total - sent : BATCH);
