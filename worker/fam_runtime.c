@@ -6,7 +6,8 @@
  * rt_engine.c; the state guards that need more than a status are here:
  *   start of a running container / stop of a stopped one -> conflict
  *   remove of a running container without force         -> busy
- * Container creation is in rt_create.c, logs into Redis in rt_logs.c. */
+ * Container creation is in rt_create.c, logs into Redis in rt_logs.c, exec
+ * and prunes in rt_exec.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -651,15 +652,20 @@ static const wk_type runtime_types[] = {
     T("runtime.container.update", update_args, update_run, ctr_lock),
     T("runtime.container.inspect", name_args, inspect_run, NULL),
     {.name = "runtime.container.list", .args = no_args, .nargs = 0, .run = list_run, .needs_host = true},
+    {.name = "runtime.container.exec", .args = rt_exec_args, .nargs = RT_EXEC_NARGS, .check = rt_exec_check,
+     .run = rt_exec_run, .needs_host = true, .lock_key = ctr_lock},
     {.name = "runtime.container.logs", .args = rt_logs_args, .nargs = RT_LOGS_NARGS, .run = rt_logs_run, .needs_host = true},
     {.name = "runtime.image.list", .args = no_args, .nargs = 0, .run = list_run, .needs_host = true},
     T("runtime.image.inspect", image_args, inspect_run, NULL),
     T("runtime.image.remove", image_remove_args, image_remove_run, img_lock),
+    {.name = "runtime.image.prune", .args = rt_prune_args, .nargs = RT_PRUNE_NARGS, .run = rt_prune_run,
+     .needs_host = true},
     {.name = "runtime.volume.create", .args = vol_create_args, .nargs = N(vol_create_args), .check = str_maps_check,
      .run = volume_create_run, .needs_host = true, .lock_key = vol_lock},
     T("runtime.volume.remove", vol_remove_args, remove_named_run, vol_lock),
     T("runtime.volume.inspect", name_args, inspect_run, NULL),
     {.name = "runtime.volume.list", .args = no_args, .nargs = 0, .run = list_run, .needs_host = true},
+    {.name = "runtime.volume.prune", .args = no_args, .nargs = 0, .run = rt_prune_run, .needs_host = true},
     {.name = "runtime.network.create", .args = net_create_args, .nargs = N(net_create_args), .check = str_maps_check,
      .run = network_create_run, .needs_host = true, .lock_key = net_lock},
     T("runtime.network.remove", name_args, remove_named_run, net_lock),

@@ -42,4 +42,13 @@ wk_run rt_run_run(wk_job *job);
 extern const wh_arg_spec rt_logs_args[RT_LOGS_NARGS];
 wk_run rt_logs_run(wk_job *job);
 
+#define RT_EXEC_NARGS 5
+extern const wh_arg_spec rt_exec_args[RT_EXEC_NARGS];
+wh_code rt_exec_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
+wk_run rt_exec_run(wk_job *job);
+
+#define RT_PRUNE_NARGS 1
+extern const wh_arg_spec rt_prune_args[RT_PRUNE_NARGS];
+wk_run rt_prune_run(wk_job *job);
+
 #endif

@@ -254,6 +254,31 @@ class RuntimeTest(unittest.TestCase):
         self.job("network.remove", {"name": "tnet2"})
         self.job("network.remove", {"name": "tnet"}, ok="not_found")
 
+    def test_exec_output_to_job_log_and_exit_code(self):
+        self.job("container.run", {"name": "execd", "image": IMG, "cmd": ["sleep", "300"]})
+        s = self.job("container.exec", {"name": "execd", "env": {"WHO": "wharf"}, "workdir": "/tmp",
+                                        "cmd": ["sh", "-c", "echo hi $WHO; pwd; echo warn >&2; exit 4"]})
+        self.assertEqual(s["result"], {"exit_code": 4, "lines": 3})
+        out = env.wharf(["logs", s["id"]], self.amqp, self.prefix)
+        self.assertEqual(out.stdout.splitlines(), ["hi wharf", "/tmp"])
+        self.assertIn("warn", out.stderr)
+        self.job("container.stop", {"name": "execd", "timeout_s": 0})
+        s = self.job("container.exec", {"name": "execd", "cmd": ["true"]}, ok="conflict")
+        self.assertIn("not running", s["error_message"])
+        self.job("container.remove", {"name": "execd"})
+        self.job("container.exec", {"name": "execd", "cmd": ["true"]}, ok="not_found")
+
+    def test_prunes(self):
+        self.job("volume.create", {"name": "prunable"})
+        s = self.job("volume.prune")
+        self.assertGreaterEqual(s["result"]["deleted"], 1)
+        self.assertNotIn("prunable", [v["Name"] for v in self.job("volume.list")["result"]["items"]])
+        self.d.docker(["tag", IMG, "wharf-prune:1"])
+        s = self.job("image.prune", {"all": True})
+        self.assertGreaterEqual(s["result"]["deleted"], 1)
+        self.job("image.inspect", {"image": "wharf-prune:1"}, ok="not_found")
+        self.d.busybox_image()  # the image itself is unused too: bring it back for the other tests
+
     def test_images_list_inspect_remove(self):
         self.d.docker(["tag", IMG, "wharf-extra:1"])
         tags = [t for i in self.job("image.list")["result"]["items"] for t in (i["RepoTags"] or [])]
