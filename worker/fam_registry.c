@@ -4,6 +4,7 @@
  *   registry.tags    {image, include?, exclude?, transform?, semver?, n?}
  *   registry.digest  {image, platform?}                          digest by HEAD
  *   registry.delete  {image, tag?, digest?}                      delete a manifest
+ *   registry.update_check {containers?} on a target host         see rg_upd.h
  * An image's registry is the inventory entry serving its host (a bare name
  * is docker.io); a host no entry serves is unknown_host. Credentials come
  * only from the inventory and never appear in results, logs or errors. */
@@ -15,6 +16,7 @@
 #include "rg_ecr.h"
 #include "rg_semver.h"
 #include "rg_tagf.h"
+#include "rg_upd.h"
 #include "wk_job.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -427,6 +429,8 @@ static const wk_type registry_types[] = {
      .run = digest_run},
     {.name = "registry.delete", .args = delete_args, .nargs = N(delete_args), .check = delete_check,
      .run = delete_run},
+    {.name = "registry.update_check", .args = rg_upd_args, .nargs = RG_UPD_NARGS, .check = rg_upd_check,
+     .run = rg_upd_run, .needs_host = true},
 };
 
 const wk_family wk_family_registry = {"registry", registry_types, N(registry_types)};

@@ -281,15 +281,23 @@ def layer_tar(files):
 
 
 def push_image(reg, repo, tag, creds=None, files=None, arch="amd64", os_="linux", variant=None, oci=False,
-               push_tag=True):
-    """Push a one-layer image; returns its manifest digest. `files` defaults
-    to a file whose content makes the image unique."""
-    files = files or {"hello.txt": ("%s:%s %s %f" % (repo, tag, arch, time.time())).encode()}
+               push_tag=True, cmd=None, labels=None):
+    """Push a one-layer image; returns its manifest digest. `files` are
+    added to a file whose content makes the image unique; `cmd` and
+    `labels` go to the image config (a runnable image needs a static binary
+    in `files`, e.g. busybox_files())."""
+    files = dict(files or {})
+    files["hello.txt"] = ("%s:%s %s %f" % (repo, tag, arch, time.time())).encode()
     auth = reg.creds_header(["repository:%s:pull,push" % repo], creds)
     tar, gz = layer_tar(files)
     layer = push_blob(reg, repo, gz, auth)
+    run = {}
+    if cmd:
+        run["Cmd"] = list(cmd)
+    if labels:
+        run["Labels"] = dict(labels)
     config = {"architecture": arch, "os": os_, "rootfs": {"type": "layers", "diff_ids": [_digest(tar)]},
-              "config": {}}
+              "config": run}
     if variant:
         config["variant"] = variant
     cfg_bytes = json.dumps(config, sort_keys=True).encode()
@@ -307,6 +315,15 @@ def push_image(reg, repo, tag, creds=None, files=None, arch="amd64", os_="linux"
     ref = tag if push_tag else _digest(body)
     _request("PUT", "%s/v2/%s/manifests/%s" % (reg.url, repo, ref), auth, body=body, headers={"Content-Type": mt})
     return _digest(body)
+
+
+def busybox_files():
+    """{"bin/busybox": the static busybox binary} for runnable test images."""
+    path = shutil.which("busybox", path="/bin:/usr/bin")
+    if not path:
+        raise RuntimeError("busybox not found: install busybox-static (tests/lib/packages.txt)")
+    with open(path, "rb") as f:
+        return {"bin/busybox": f.read()}
 
 
 def push_index(reg, repo, tag, platforms, creds=None):

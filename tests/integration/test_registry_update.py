@@ -1,0 +1,161 @@
+#!/usr/bin/python3
+"""registry.update_check against a private dockerd and a private registry:
+containers run images pulled from the registry; new digests and tags are
+pushed; the check reports digest and tag updates (with labels for include,
+exclude and transform), and writes them to <prefix>updates:<host>."""
+import base64
+import json
+import os
+import secrets
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
+import dockerd  # noqa: E402
+import registry  # noqa: E402
+import wharftest  # noqa: E402
+
+env = wharftest.Env()
+PW = "canary-upd-" + secrets.token_hex(8)
+
+
+class UpdateCheckTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="regupd-", dir=env.tmp)
+        cls.d = dockerd.Dockerd.start(env.tmp)
+        cls.reg = registry.Registry(cls.tmp, auth="htpasswd", users={"ci": PW})
+        cls.host = "127.0.0.1:%d" % cls.reg.port
+        cls.d.docker(["login", "-u", "ci", "--password-stdin", cls.host], input=PW.encode())
+        bb = registry.busybox_files()
+        cmd = ["/bin/busybox", "sleep", "3600"]
+
+        def push(repo, tag):
+            return registry.push_image(cls.reg, repo, tag, creds=("ci", PW), files=bb, cmd=cmd)
+
+        def run(name, repo, tag, labels=()):
+            ref = "%s/%s:%s" % (cls.host, repo, tag)
+            cls.d.docker(["pull", ref])
+            args = ["run", "-d", "--name", name]
+            for k, v in labels:
+                args += ["--label", "%s=%s" % (k, v)]
+            cls.d.docker(args + [ref])
+
+        cls.web_old = push("team/web", "1.0")
+        push("team/pin", "1.0")
+        push("team/ls", "12-ls33")
+        push("team/pre", "1.0.0")
+        run("web", "team/web", "1.0")
+        run("pinned", "team/pin", "1.0")
+        run("ls", "team/ls", "12-ls33", [("wharf.update.include", "-ls"),
+                                           ("wharf.update.transform", r"^(\d+)-ls.* => $1")])
+        run("pre", "team/pre", "1.0.0", [("wud.tag.exclude", "^1\\.1")])
+        cls.d.docker(["run", "-d", "--name", "local", cls.d.busybox_image(), "sleep", "3600"])
+        gone = push("team/gone", "1.0")
+        run("gone", "team/gone", "1.0")
+        registry._request("DELETE", "%s/v2/team/gone/manifests/%s" % (cls.reg.url, gone),
+                          cls.reg.creds_header([], ("ci", PW)))
+        # After the containers started: a new 1.0, newer tags, a prerelease.
+        cls.web_new = push("team/web", "1.0")
+        cls.web_11 = push("team/web", "1.1")
+        push("team/web", "2.0.0-rc.1")
+        cls.ls_13 = push("team/ls", "13-ls1")
+        push("team/ls", "14")            # not -ls: excluded by the include label
+        push("team/pre", "1.1.0")        # excluded by the wud.tag.exclude label
+        cls.pre_101 = push("team/pre", "1.0.1")
+        cls.amqp = env.new_vhost()
+        cls.prefix = env.new_prefix()
+        cfg = os.path.join(cls.tmp, "worker.ini")
+        with open(cfg, "w") as f:
+            f.write("[host.dock]\ndocker = unix://%s\n" % cls.d.sock)
+            pw = os.path.join(cls.tmp, "pw")
+            with open(pw, "w") as p:
+                p.write(PW)
+            f.write("[registry.local]\nprovider = custom\nurl = %s\nusername = ci\npassword_file = %s\n"
+                    % (cls.reg.url, pw))
+        cls.worker = env.start_worker(cls.amqp, cls.prefix, concurrency=2, families="registry",
+                                      args=["--config", cfg])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.worker.stop()
+        cls.d.stop()
+        cls.reg.stop()
+
+    def job(self, args, target="dock", ok=True):
+        p = env.wharf(["submit", "registry.update_check", "--target", target, "--args-json", json.dumps(args),
+                       "--wait", "--timeout", "90", "--max-attempts", "1"], self.amqp, self.prefix, timeout=120)
+        jid = p.stdout.split()[0] if p.stdout.split() else None
+        self.assertIsNotNone(jid, p.stderr)
+        s = json.loads(env.wharf(["status", "--json", jid], self.amqp, self.prefix).stdout)
+        if ok is True:
+            self.assertEqual(s["state"], "succeeded", s)
+        else:
+            self.assertEqual(s.get("error"), ok, s)
+        return s
+
+    def stored(self):
+        h = env.redis().hgetall(self.prefix + "updates:dock")
+        return {k: json.loads(v) for k, v in h.items()}
+
+    def test_all_containers(self):
+        r = self.job({})["result"]
+        by = {e["container"]: e for e in r["containers"]}
+        self.assertEqual(set(by), {"web", "pinned", "ls", "pre", "local", "gone"})
+        web = by["web"]
+        self.assertEqual((web["status"], web["kind"], web["digest_changed"]), ("ok", "tag", True), web)
+        self.assertEqual(web["current_digests"], [self.web_old])
+        self.assertEqual(web["registry_digest"], self.web_new)
+        self.assertEqual((web["candidate_tag"], web["candidate_digest"], web["semver_diff"]),
+                         ("1.1", self.web_11, "minor"))   # 2.0.0-rc.1: no prereleases for a release
+        pin = by["pinned"]
+        self.assertEqual((pin["status"], pin["kind"], pin["digest_changed"]), ("ok", "none", False), pin)
+        self.assertNotIn("candidate_tag", pin)
+        ls = by["ls"]
+        self.assertEqual((ls["kind"], ls["candidate_tag"], ls["candidate_digest"], ls["semver_diff"]),
+                         ("tag", "13-ls1", self.ls_13, "major"), ls)
+        pre = by["pre"]
+        self.assertEqual((pre["kind"], pre["candidate_tag"], pre["semver_diff"]), ("tag", "1.0.1", "patch"), pre)
+        self.assertEqual(by["local"]["status"], "no_registry")
+        gone = by["gone"]
+        self.assertEqual((gone["status"], gone["error"]), ("error", "not_found"), gone)
+        self.assertIn("team/gone:1.0", gone["error_message"])
+        for e in by.values():
+            self.assertGreater(e["checked_at"], 0)
+        # The same entries are in Redis, one hash per host.
+        self.assertEqual(self.stored(), by)
+
+    def test_named_containers_and_errors(self):
+        self.job({})
+        r = self.job({"containers": ["web"]})["result"]
+        self.assertEqual([e["container"] for e in r["containers"]], ["web"])
+        self.assertEqual(set(self.stored()), {"web", "pinned", "ls", "pre", "local", "gone"})  # others kept
+        self.job({}, target="nohost", ok="unknown_host")
+        p = env.wharf(["submit", "registry.update_check", "--target", "dock", "--args-json",
+                       json.dumps({"containers": ["bad name"]})], self.amqp, self.prefix)
+        self.assertIn("args.containers", p.stderr)
+
+    def test_zz_no_secret_in_redis_or_logs(self):
+        self.job({})
+        canaries = [PW, base64.b64encode(("ci:" + PW).encode()).decode()]
+        r = env.redis()
+        blob = []
+        for key in r.scan_iter(match=env._glob_escape(self.prefix) + "*", count=1000):
+            t = r.type(key)
+            blob.append(key)
+            if t == "hash":
+                blob.extend("%s=%s" % kv for kv in r.hgetall(key).items())
+            elif t == "stream":
+                blob.extend(json.dumps(e) for e in r.xrange(key))
+            elif t == "string":
+                blob.append(r.get(key) or "")
+        text = "\n".join(blob)
+        self.assertIn("registry_digest", text)
+        for c in canaries:
+            self.assertNotIn(c, text)
+            self.assertNotIn(c, self.worker.log_text())
+
+
+if __name__ == "__main__":
+    unittest.main()
