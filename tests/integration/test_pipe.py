@@ -222,7 +222,7 @@ class PipeTest(unittest.TestCase):
         w = self.worker(concurrency=3, extra_env={"WHARF_WORKER_GRACE_S": "1"})
         ids = []
         for i in range(12):
-            p = self.cli("submit", "system.sleep", "--arg", "ms=3000", "--id", "drain-%d" % i)
+            p = self.cli("submit", "system.sleep", "--arg", "ms=8000", "--id", "drain-%d" % i)
             self.assertEqual(p.returncode, 0, p.stderr)
             ids.append("drain-%d" % i)
         wait_for(lambda: sum(self.state(i) == "running" for i in ids) == 3, 10, what="3 jobs running")
