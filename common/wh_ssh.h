@@ -127,6 +127,12 @@ wh_code wh_ssh_exec(wh_ssh_conn *c, const wh_ssh_exec_opts *o, wh_ssh_exec_res *
  *  - wh_ssh_chan_close sends EOF and close, frees the channel and returns
  *    the remote exit status if it was received (else -1). NULL gives -1. */
 wh_code wh_ssh_chan_open(wh_ssh_conn *c, const char *command, wh_ssh_chan **out, wh_err *err);
+/* The same channel contract for a TCP connection made *from the host* to
+ * `host`:`port` (an SSH direct-tcpip channel; the server must allow TCP
+ * forwarding). WH_E_UNREACHABLE when the host could not connect there
+ * (the session stays usable: only the channel failed). Read with fd 1;
+ * wh_ssh_chan_close returns -1. */
+wh_code wh_ssh_chan_open_tcp(wh_ssh_conn *c, const char *host, int port, wh_ssh_chan **out, wh_err *err);
 wh_code wh_ssh_chan_read(wh_ssh_chan *ch, int fd, void *buf, size_t cap, int timeout_ms, size_t *got, bool *eof,
                          wh_err *err);
 wh_code wh_ssh_chan_write(wh_ssh_chan *ch, const void *buf, size_t len, wh_err *err);

@@ -28,65 +28,23 @@ static const wh_arg_spec exec_args[] = {
     {"timeout_s", WH_ARG_INT, false, 1, 86400, NULL, NULL},
 };
 
-/* The parsed command of a host.exec job (borrowing from the args). */
-typedef struct exec_plan {
-    wh_shq_str argv[PV_ARGV_MAX];
-    wh_shq_str names[PV_ENV_MAX], values[PV_ENV_MAX];
-    wh_shq_str cwd;
-    wh_shq_cmd cmd;
-} exec_plan;
-
-static wh_code exec_plan_make(const wh_mp_obj *a, exec_plan *p, char **line, wh_err *err)
-{
-    const wh_mp_obj *argv = wh_mp_map_get(a, "argv"), *env = wh_mp_map_get(a, "env");
-    bool script = wh_mp_map_get(a, "script") != NULL;
-    if(!argv == !script)
-        return wh_err_set(err, WH_E_BAD_ARGS, "args.argv", "args: give exactly one of argv and script");
-    if(script && wh_mp_map_get(a, "stdin"))
-        return wh_err_set(err, WH_E_BAD_ARGS, "args.stdin", "args.stdin: a script is sent on stdin; not both");
-    memset(&p->cmd, 0, sizeof(p->cmd));
-    if(argv) {
-        p->cmd.argc = pv_str_array(argv, p->argv, PV_ARGV_MAX);
-        if(p->cmd.argc < 0)
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.argv", "args.argv: every element must be a string");
-        p->cmd.argv = p->argv;
-    }
-    for(uint32_t i = 0; env && i < wh_mp_size(env); i++) {
-        if(!wh_mp_str(wh_mp_map_key(env, i), &p->names[i].p, &p->names[i].n) ||
-           !wh_mp_str(wh_mp_map_val(env, i), &p->values[i].p, &p->values[i].n))
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.env", "args.env: names and values must be strings");
-        p->cmd.nenv++;
-    }
-    p->cmd.env_names = p->names;
-    p->cmd.env_values = p->values;
-    if(wh_mp_map_get(a, "cwd")) {
-        p->cwd.p = wh_args_str(a, "cwd", "", &p->cwd.n);
-        p->cmd.cwd = &p->cwd;
-    }
-    return wh_shq_build(&p->cmd, line, err);
-}
-
 static wh_code exec_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
 {
     (void)result;
-    exec_plan *p = malloc(sizeof(*p));
-    if(!p)
-        return wh_err_set(err, WH_E_NOMEM, NULL, "out of memory");
+    if(wh_mp_map_get(args, "script") && wh_mp_map_get(args, "stdin"))
+        return wh_err_set(err, WH_E_BAD_ARGS, "args.stdin", "args.stdin: a script is sent on stdin; not both");
     char *line = NULL;
-    wh_code rc = exec_plan_make(args, p, &line, err);
+    wh_code rc = pv_cmd_build(args, false, NULL, "args", &line, err);
     free(line);
-    free(p);
     return rc;
 }
 
 static wk_run exec_run(wk_job *job)
 {
     const wh_mp_obj *a = wk_job_args(job);
-    exec_plan *p = malloc(sizeof(*p));
     char *line = NULL;
     wh_err err;
-    wh_code rc = p ? exec_plan_make(a, p, &line, &err) : wh_err_set(&err, WH_E_NOMEM, NULL, "out of memory");
-    free(p);
+    wh_code rc = pv_cmd_build(a, false, NULL, "args", &line, &err);
     if(rc)
         return pv_fail(job, rc, &err);
     pv_cmd cmd = {.command = line, .timeout_ms = wh_args_int(a, "timeout_s", 0) * 1000, .log = true};
@@ -112,7 +70,7 @@ static wk_run exec_run(wk_job *job)
 /* ---- paths ------------------------------------------------------------------ */
 
 /* Absolute, without empty, "." or ".." components, no trailing slash. */
-static bool path_clean(const char *s, size_t n)
+bool pv_path_clean(const char *s, size_t n)
 {
     if(n < 2 || s[0] != '/' || s[n - 1] == '/' || memchr(s, '\0', n))
         return false;
@@ -128,17 +86,21 @@ static bool path_clean(const char *s, size_t n)
     return true;
 }
 
+wh_code pv_path_allowed(wk_job *job, const char *path, const char *field, wh_err *err)
+{
+    const wh_inv_host *h = wk_job_host(job);
+    if(!pv_path_clean(path, strlen(path)) || !wh_inv_path_allowed(h, path))
+        return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: %s is outside the roots of host.%s", field, path, h->name);
+    return WH_OK;
+}
+
 /* Copy args.path into out and check it against the host's roots. */
 static wh_code job_path(wk_job *job, char *out, size_t cap, wh_err *err)
 {
     size_t n;
     const char *s = wh_args_str(wk_job_args(job), "path", "", &n);
     snprintf(out, cap, "%.*s", (int)n, s);
-    const wh_inv_host *h = wk_job_host(job);
-    if(!wh_inv_path_allowed(h, out))
-        return wh_err_set(err, WH_E_BAD_ARGS, "args.path", "args.path: %s is outside the roots of host.%s", out,
-                          h->name);
-    return WH_OK;
+    return pv_path_allowed(job, out, "args.path", err);
 }
 
 /* ---- host.upload -------------------------------------------------------------- */
@@ -150,7 +112,7 @@ static bool owner_ok(const char *s, size_t n)
 }
 
 static const wh_arg_spec upload_args[] = {
-    {"path", WH_ARG_STR, true, 2, WH_INV_PATH_MAX - 1, path_clean, "an absolute path without . or .. parts"},
+    {"path", WH_ARG_STR, true, 2, WH_INV_PATH_MAX - 1, pv_path_clean, "an absolute path without . or .. parts"},
     {"content", WH_ARG_STR, false, 0, 64 << 20, NULL, NULL},
     {"content_b64", WH_ARG_STR, false, 0, 88 << 20, NULL, NULL},
     {"mode", WH_ARG_INT, false, 0, 07777, NULL, NULL},
@@ -229,7 +191,7 @@ static wk_run upload_run(wk_job *job)
 #define PV_DOWNLOAD_MAX (512 * 1024) /* the result (1 MiB of JSON) must hold it as base64 */
 
 static const wh_arg_spec download_args[] = {
-    {"path", WH_ARG_STR, true, 2, WH_INV_PATH_MAX - 1, path_clean, "an absolute path without . or .. parts"},
+    {"path", WH_ARG_STR, true, 2, WH_INV_PATH_MAX - 1, pv_path_clean, "an absolute path without . or .. parts"},
     {"max_bytes", WH_ARG_INT, false, 0, PV_DOWNLOAD_MAX, NULL, NULL},
 };
 
@@ -271,6 +233,8 @@ static const wk_type provision_types[] = {
     {.name = "provision.host.exec", .args = exec_args, .nargs = N(exec_args), .check = exec_check, .run = exec_run,
      .needs_host = true},
     {.name = "provision.host.upload", .args = upload_args, .nargs = N(upload_args), .check = upload_check, .run = upload_run,
+     .needs_host = true},
+    {.name = "provision.run", .args = pv_run_args, .nargs = PV_RUN_NARGS, .check = pv_run_check, .run = pv_run,
      .needs_host = true},
     {.name = "provision.host.download", .args = download_args, .nargs = N(download_args), .run = download_run,
      .needs_host = true},

@@ -32,6 +32,8 @@ typedef struct pv_cmd {
     size_t stdin_len;
     int64_t timeout_ms;         /* 0: only the job's own limit */
     bool log;                   /* stream output lines into the job log */
+    bool rollback;              /* cleanup after a cancel or timeout: stop only for
+                                 * shutdown, ignore the job's deadline */
 } pv_cmd;
 
 /* Run `cmd` on the job's host through the pool. On WH_OK *exit_code is
@@ -53,8 +55,37 @@ bool pv_abort(void *ud);
  * permanent one with err's message. */
 wk_run pv_fail(wk_job *job, wh_code rc, const wh_err *err);
 
-/* Convert a validated args array of strings into wh_shq_str items (at most
- * `cap`); returns the count or -1 when an element is not a string. */
-int pv_str_array(const wh_mp_obj *arr, void *items, int cap);
+
+/* Absolute, no empty, "." or ".." components, no trailing slash. */
+bool pv_path_clean(const char *s, size_t n);
+
+/* Check `path` against the job host's roots (WH_E_BAD_ARGS naming `field`). */
+wh_code pv_path_allowed(wk_job *job, const char *path, const char *field, wh_err *err);
+
+/* True when the job should stop what it is doing: in rollback mode only for
+ * worker shutdown, else wk_job_interrupted(). */
+bool pv_stop(wk_job *job, bool rollback);
+
+/* The recipe job: provision.run (pv_run.c). */
+wh_code pv_run_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
+wk_run pv_run(wk_job *job);
+#define PV_RUN_NARGS 3
+extern const wh_arg_spec pv_run_args[PV_RUN_NARGS];
+
+#define PV_TPL_MAX (1 << 20) /* bytes of one rendered template */
+
+/* Render {{name}} references in `n` bytes of `s` from `vars` (a map of
+ * strings). A reference to a var that is absent or not a string is
+ * WH_E_BAD_ARGS naming `field`; "{{" not followed by a valid name and "}}"
+ * is kept as is. On WH_OK *out is malloc'd and NUL-terminated. */
+wh_code pv_tpl_render(const char *s, size_t n, const wh_mp_obj *vars, char **out, size_t *outn, const char *field,
+                      wh_err *err);
+
+/* Build the remote line for a command map {argv | script, env?, cwd?}
+ * (see pv_cmd.c), rendering templates from `vars` (may be NULL: then any
+ * reference is an error) when `render`. `fp` names the map in messages
+ * ("args" or "args.steps[2]"). *line is malloc'd. */
+wh_code pv_cmd_build(const wh_mp_obj *m, bool render, const wh_mp_obj *vars, const char *fp, char **line,
+                     wh_err *err);
 
 #endif

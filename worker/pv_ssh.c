@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pv.h"
+#include "wk_exec.h"
 #include "wh_shq.h"
 #include "wh_time.h"
 
@@ -61,6 +62,7 @@ typedef struct line_ctx {
     bool log;
     int pending;           /* lines logged since the last flush */
     int64_t flushed_ms;    /* monotonic time of the last flush */
+    bool rollback;
 } line_ctx;
 
 static void on_line(void *ud, int fd, const char *line, size_t len)
@@ -84,6 +86,11 @@ static void on_line(void *ud, int fd, const char *line, size_t len)
 /* Polled about every 100 ms while a command runs: also the moment to send
  * pipelined log lines, so `wharf logs -f` shows output as it comes (at most
  * ~5 flushes a second, whatever the output rate). */
+bool pv_stop(wk_job *job, bool rollback)
+{
+    return rollback ? wk_job_stop_reason(job) == WK_STOP_SHUTDOWN : wk_job_interrupted(job);
+}
+
 static bool abort_ctx(void *ud)
 {
     line_ctx *lc = ud;
@@ -93,13 +100,13 @@ static bool abort_ctx(void *ud)
         lc->pending = 0;
         lc->flushed_ms = now;
     }
-    return wk_job_interrupted(lc->job);
+    return pv_stop(lc->job, lc->rollback);
 }
 
 wh_code pv_exec(wk_job *job, const pv_cmd *cmd, int *exit_code, pv_tail *tail, wh_err *err)
 {
-    line_ctx lc = {job, tail, cmd->log, 0, wh_mono_ms()};
-    int64_t left = wk_job_remaining_ms(job);
+    line_ctx lc = {job, tail, cmd->log, 0, wh_mono_ms(), cmd->rollback};
+    int64_t left = cmd->rollback ? INT64_MAX : wk_job_remaining_ms(job);
     int64_t t = cmd->timeout_ms;
     wh_ssh_exec_opts o = {.command = cmd->command, .stdin_data = cmd->stdin_data, .stdin_len = cmd->stdin_len,
                           .timeout_ms = t > 0 && t < left ? t : 0, .abort = abort_ctx, .line = on_line, .ud = &lc};
@@ -125,16 +132,4 @@ wk_run pv_fail(wk_job *job, wh_code rc, const wh_err *err)
     if(rc == WH_E_INTERRUPTED || (rc && wk_job_interrupted(job)))
         return WK_RUN_INTERRUPTED;
     return wk_job_fail(job, rc, err->custom[0] ? err->custom : NULL, rc == WH_E_UNREACHABLE, "%s", err->msg);
-}
-
-int pv_str_array(const wh_mp_obj *arr, void *items, int cap)
-{
-    wh_shq_str *out = items;
-    uint32_t n = wh_mp_size(arr);
-    if(n > (uint32_t)cap)
-        return -1;
-    for(uint32_t i = 0; i < n; i++)
-        if(!wh_mp_str(wh_mp_arr_at(arr, i), &out[i].p, &out[i].n))
-            return -1;
-    return (int)n;
 }
