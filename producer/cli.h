@@ -56,6 +56,7 @@ void cli_time(long long ms, char *out, size_t cap);
 int cli_wait_one(cli *c, const char *id, int timeout_s);
 
 int cli_submit(cli *c, int argc, char **argv);
+int cli_updates(cli *c, int argc, char **argv);
 int cli_cancel(cli *c, int argc, char **argv);
 int cli_schedule(cli *c, int argc, char **argv);
 

@@ -42,6 +42,10 @@ static const cli_cmd commands[] = {
     {"stats", cli_stats,
      "wharf stats [--minutes N] [--json]\n"
      "Per job type counts and run times over the last N minutes (default 60).\n"},
+    {"updates", cli_updates,
+     "wharf updates HOST [--json]\n"
+     "Show the last registry.update_check of an inventory host: per container, the\n"
+     "status, kind (tag, digest, none), current and candidate tag, semver diff.\n"},
     {"dead", cli_dead,
      "wharf dead list [--limit N] [--json] | dead retry ID | dead purge\n"
      "Inspect, retry or purge the dead-letter queue wharf.dead.\n"

@@ -123,8 +123,18 @@ class UpdateCheckTest(unittest.TestCase):
         self.assertIn("team/gone:1.0", gone["error_message"])
         for e in by.values():
             self.assertGreater(e["checked_at"], 0)
-        # The same entries are in Redis, one hash per host.
+        # The same entries are in Redis, one hash per host, and `wharf updates` shows them.
         self.assertEqual(self.stored(), by)
+        p = env.wharf(["updates", "dock", "--json"], self.amqp, self.prefix)
+        self.assertEqual((p.returncode, json.loads(p.stdout)), (0, by), p.stderr)
+        p = env.wharf(["updates", "dock"], self.amqp, self.prefix)
+        rows = {ln.split()[0]: ln.split() for ln in p.stdout.splitlines()[1:]}
+        self.assertEqual(rows["web"][:6], ["web", "ok", "tag", "1.0", "1.1", "minor"])
+        self.assertEqual(rows["gone"][:3], ["gone", "not_found", "-"])
+        self.assertEqual(rows["pinned"][:3], ["pinned", "ok", "none"])
+        p = env.wharf(["updates", "nohost"], self.amqp, self.prefix)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("no update check recorded for host nohost", p.stderr)
 
     def test_named_containers_and_errors(self):
         self.job({})

@@ -1,0 +1,87 @@
+/* cli_updates: `wharf updates HOST [--json]`, the last registry.update_check
+ * of a host, read from <prefix>updates:<host> (see worker/rg_upd.h). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *str(const wh_json *e, const char *key)
+{
+    const char *s = wh_json_strv(wh_json_get(e, key), NULL);
+    return s ? s : "-";
+}
+
+/* One table row: what runs, what is newer, and how much. */
+static void print_row(const wh_json *e)
+{
+    char when[40] = "-";
+    const wh_json *t = wh_json_get(e, "checked_at");
+    if(t)
+        cli_time((long long)wh_json_intv(t), when, sizeof(when));
+    const char *status = str(e, "status");
+    printf("%-24s %-8s %-6s %-20s %-20s %-10s %s\n", str(e, "container"),
+           strcmp(status, "error") == 0 ? str(e, "error") : status, str(e, "kind"), str(e, "current_tag"),
+           str(e, "candidate_tag"), str(e, "semver_diff"), when);
+}
+
+/* HGETALL the host's hash into an object container -> entry. */
+static wh_json *load(wh_redis *r, const char *prefix, const char *host, wh_err *err)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "%supdates:%s", prefix, host);
+    const char *argv[] = {"HGETALL", key};
+    wh_redis_reply *rep = NULL;
+    if(wh_redis_cmdv(r, &rep, err, 2, argv))
+        return NULL;
+    wh_json *all = wh_json_object();
+    for(size_t i = 0; i + 1 < wh_redis_reply_len(rep); i += 2) {
+        size_t kn = 0, vn = 0;
+        const char *k = wh_redis_reply_str(wh_redis_reply_at(rep, i), &kn);
+        const char *v = wh_redis_reply_str(wh_redis_reply_at(rep, i + 1), &vn);
+        wh_json *e = v ? wh_json_parse(v, vn, NULL) : NULL;
+        if(k && e)
+            wh_json_set(all, k, kn, e);
+        else
+            wh_json_free(e);
+    }
+    wh_redis_reply_free(rep);
+    return all;
+}
+
+int cli_updates(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
+    bool json = false;
+    int o;
+    while((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if(o == 'h')
+            return cli_usage(cli_find("updates"), stdout), CLI_OK;
+        if(o != 'j')
+            return cli_usage(cli_find("updates"), stderr);
+        json = true;
+    }
+    if(optind != argc - 1)
+        return cli_usage(cli_find("updates"), stderr);
+    wh_redis *r = cli_redis(c);
+    if(!r)
+        return CLI_FAIL;
+    wh_err err;
+    wh_json *all = load(r, c->cfg.redis_prefix, argv[optind], &err);
+    if(!all)
+        return cli_error(CLI_FAIL, "%s", err.msg);
+    if(json) {
+        cli_print_json(all, "{}");
+    } else if(wh_json_size(all) == 0) {
+        fprintf(stderr, "no update check recorded for host %s (run registry.update_check --target %s)\n",
+                argv[optind], argv[optind]);
+    } else {
+        printf("%-24s %-8s %-6s %-20s %-20s %-10s %s\n", "CONTAINER", "STATUS", "KIND", "CURRENT", "CANDIDATE",
+               "DIFF", "CHECKED");
+        for(wh_json_iter *it = wh_json_iter_first(all); it; it = wh_json_iter_next(all, it))
+            print_row(wh_json_iter_val(it));
+    }
+    wh_json_free(all);
+    return CLI_OK;
+}
