@@ -14,10 +14,20 @@
  *                             submit. (Not the stats rollup: workers flush it
  *                             once a second, which would add up to 1 s.)
  *
- * Both print one line: "<mode> n=<N> seconds=<s> rate=<per second>".
+ *   wharf-bench latency -n N  submits N system.noop jobs at a fixed offered
+ *                             load (WHARF_BENCH_RATE jobs/s, default 1000, in
+ *                             batches every 10 ms), waits for all, then reads
+ *                             each job's created_at and finished_at and prints
+ *                             the enqueue -> succeeded p50, p99 and max (ms).
+ *   wharf-bench xadd -n N     the log-tail floor: N lines of 100 bytes into
+ *                             one stream with pipelined XADD MAXLEN ~ 10000,
+ *                             as workers write job logs.
+ *
+ * Each prints one line: "<mode> n=<N> seconds=<s> rate=<per second> ...".
  * Configuration comes from WHARF_AMQP_URL, WHARF_REDIS_URL,
  * WHARF_REDIS_PREFIX and WHARF_AMQP_QUEUE_TYPE, like the binaries. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,14 +199,17 @@ static void *watch_events(void *arg)
     return NULL;
 }
 
-static int run_submit(void)
+/* Submit n_total jobs (ids into ids[] when not NULL), paced at `rate` jobs
+ * per second when rate > 0, and wait until the watcher counted them all
+ * succeeded. Returns the seconds from the first submit, or -1. */
+static double submit_and_wait(char (*ids)[65], long rate, double *submit_s)
 {
     wharf_client_opts o = {cfg.amqp_url, cfg.redis_url, cfg.redis_prefix, cfg.queue_type, 30000, 0, 0};
     wharf_error err;
     wharf_client *c = wharf_client_new(&o, &err);
     if(!c) {
         fprintf(stderr, "wharf-bench: %s\n", err.message);
-        return 1;
+        return -1;
     }
     watch w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     pthread_t watcher;
@@ -211,28 +224,122 @@ static int run_submit(void)
     const char *type = getenv("WHARF_BENCH_TYPE"), *args = getenv("WHARF_BENCH_ARGS");
     for(int i = 0; i < BATCH; i++)
         jobs[i] = (wharf_job){.type = type ? type : "system.noop", .args_json = args ? args : "{\"i\":1}"};
+    long batch = rate > 0 ? (rate / 100 > 0 ? rate / 100 : 1) : BATCH; /* a batch per 10 ms when paced */
+    if(batch > BATCH)
+        batch = BATCH;
     int64_t t0 = wh_mono_us();
-    for(long sent = 0; sent < n_total && !w.failed; sent += BATCH) {
-        size_t n = (size_t)(n_total - sent < BATCH ? n_total - sent : BATCH);
+    for(long sent = 0; sent < n_total && !w.failed; sent += batch) {
+        size_t n = (size_t)(n_total - sent < batch ? n_total - sent : batch);
+        if(rate > 0) { /* the offered load: batch k leaves at t0 + k * batch / rate */
+            int64_t due = t0 + sent * 1000000 / rate;
+            int64_t now = wh_mono_us();
+            if(due > now)
+                wh_sleep_ms((due - now + 999) / 1000);
+        }
         if(wharf_submit_many(c, jobs, n, out, NULL) != 0) {
             fprintf(stderr, "wharf-bench: submit failed\n");
-            return 1;
+            return -1;
+        }
+        for(size_t i = 0; ids && i < n; i++)
+            memcpy(ids[sent + (long)i], out[i].id, sizeof(ids[0]));
+    }
+    *submit_s = (double)(wh_mono_us() - t0) / 1e6;
+    pthread_join(watcher, NULL);
+    wharf_client_free(c);
+    if(w.failed || w.succeeded < n_total)
+        return -1;
+    return (double)(wh_mono_us() - t0) / 1e6;
+}
+
+static int run_submit(void)
+{
+    double submit_s, s = submit_and_wait(NULL, 0, &submit_s);
+    if(s < 0)
+        return 1;
+    printf("wharf n=%ld seconds=%.3f rate=%.0f submit_seconds=%.3f\n", n_total, s, (double)n_total / s, submit_s);
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int run_latency(void)
+{
+    const char *r = getenv("WHARF_BENCH_RATE");
+    long rate = r ? strtol(r, NULL, 10) : 1000;
+    char (*ids)[65] = calloc((size_t)n_total, sizeof(*ids));
+    int64_t *lat = calloc((size_t)n_total, sizeof(*lat));
+    double submit_s, s = ids && lat ? submit_and_wait(ids, rate > 0 ? rate : 1000, &submit_s) : -1;
+    if(s < 0)
+        return 1;
+    wh_err e;
+    wh_redis *rd = wh_redis_new(cfg.redis_url, 30000, &e);
+    for(long i = 0; rd && i < n_total; i += 256) {
+        long n = n_total - i < 256 ? n_total - i : 256;
+        for(long j = 0; j < n; j++) {
+            char key[WH_KEY_MAX];
+            wh_key_job(key, cfg.redis_prefix, ids[i + j]);
+            const char *argv[] = {"HMGET", key, "created_at", "finished_at"};
+            if(wh_redis_append(rd, 4, argv, NULL, &e))
+                die("HMGET", &e);
+        }
+        for(long j = 0; j < n; j++) {
+            wh_redis_reply *rep;
+            if(wh_redis_read(rd, &rep, &e))
+                die("HMGET", &e);
+            size_t l1, l2;
+            const char *c = wh_redis_reply_str(wh_redis_reply_at(rep, 0), &l1);
+            const char *f = wh_redis_reply_str(wh_redis_reply_at(rep, 1), &l2);
+            lat[i + j] = c && f ? strtoll(f, NULL, 10) - strtoll(c, NULL, 10) : INT64_MAX;
+            wh_redis_reply_free(rep);
         }
     }
-    double submit_s = (double)(wh_mono_us() - t0) / 1e6;
-    pthread_join(watcher, NULL);
-    if(w.failed || w.succeeded < n_total)
-        return 1;
+    wh_redis_free(rd);
+    qsort(lat, (size_t)n_total, sizeof(*lat), cmp_i64);
+    printf("latency n=%ld seconds=%.3f rate=%.0f offered=%ld p50_ms=%lld p99_ms=%lld max_ms=%lld\n", n_total, s,
+           (double)n_total / s, rate, (long long)lat[n_total / 2], (long long)lat[n_total * 99 / 100],
+           (long long)lat[n_total - 1]);
+    free(ids);
+    free(lat);
+    return 0;
+}
+
+static int run_xadd(void)
+{
+    wh_err e;
+    wh_redis *r = wh_redis_new(cfg.redis_url, 30000, &e);
+    if(!r)
+        die("redis", &e);
+    char key[WH_KEY_MAX], line[101];
+    snprintf(key, sizeof(key), "%sbench:xadd", cfg.redis_prefix);
+    memset(line, 'x', 100);
+    line[100] = '\0';
+    int64_t t0 = wh_mono_us();
+    for(long i = 0; i < n_total; i += 256) {
+        long n = n_total - i < 256 ? n_total - i : 256;
+        for(long j = 0; j < n; j++) {
+            const char *argv[] = {"XADD", key, "MAXLEN", "~", "10000", "*", "s", "out", "l", line};
+            if(wh_redis_append(r, 10, argv, NULL, &e))
+                die("XADD", &e);
+        }
+        if(wh_redis_drain(r, (int)n, &e))
+            die("XADD", &e);
+    }
     double s = (double)(wh_mono_us() - t0) / 1e6;
-    printf("wharf n=%ld seconds=%.3f rate=%.0f submit_seconds=%.3f\n", n_total, s, (double)n_total / s, submit_s);
-    wharf_client_free(c);
+    const char *del[] = {"DEL", key};
+    wh_redis_cmdv(r, NULL, &e, 2, del);
+    wh_redis_free(r);
+    printf("xadd n=%ld seconds=%.3f rate=%.0f\n", n_total, s, (double)n_total / s);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
     if(argc != 4 || strcmp(argv[2], "-n") != 0 || (n_total = strtol(argv[3], NULL, 10)) <= 0) {
-        fprintf(stderr, "usage: wharf-bench floor|submit -n N\n");
+        fprintf(stderr, "usage: wharf-bench floor|submit|latency|xadd -n N\n");
         return 2;
     }
     wh_err e;
@@ -242,6 +349,10 @@ int main(int argc, char **argv)
         return run_floor();
     if(strcmp(argv[1], "submit") == 0)
         return run_submit();
-    fprintf(stderr, "usage: wharf-bench floor|submit -n N\n");
+    if(strcmp(argv[1], "latency") == 0)
+        return run_latency();
+    if(strcmp(argv[1], "xadd") == 0)
+        return run_xadd();
+    fprintf(stderr, "usage: wharf-bench floor|submit|latency|xadd -n N\n");
     return 2;
 }
