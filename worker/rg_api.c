@@ -69,26 +69,29 @@ static wh_code take_page(const wh_curl_resp *resp, const char *key, rg_list *out
     return rc;
 }
 
-/* The next page's URL: the Link header, or `last=` after a full page. */
-static bool next_page(const rg_conn *c, const wh_curl_resp *resp, const char *first, int page_n, size_t got,
-                      const rg_list *out, char *url, size_t cap)
+/* The next page's URL: the Link header, or `last=` after a full page.
+ * Returns 1 with url set, 0 at the end, -1 when a next link points to
+ * another origin or does not fit (refused, never silently cut). */
+static int next_page(const rg_conn *c, const wh_curl_resp *resp, const char *first, int page_n, size_t got,
+                     const rg_list *out, char *url, size_t cap)
 {
     char link[RG_URL_MAX];
     if(wh_curl_header(resp, "Link", link, sizeof(link)) >= 0) {
         char target[RG_URL_MAX];
-        return rg_link_next(link, strlen(link), target, sizeof(target)) &&
-               rg_link_resolve(c->base, target, url, cap);
+        if(!rg_link_next(link, strlen(link), target, sizeof(target)))
+            return 0;
+        return rg_link_resolve(c->base, target, url, cap) ? 1 : -1;
     }
     /* Only a page of exactly n says "maybe more": a registry that ignores
      * n sends everything at once. */
     if(page_n <= 0 || got != (size_t)page_n || out->n == 0)
-        return false;
+        return 0;
     char esc[600];
     const char *last = out->items[out->n - 1];
     if(!wh_curl_escape(last, strlen(last), esc, sizeof(esc)))
-        return false;
+        return -1;
     int k = snprintf(url, cap, "%s%s%clast=%s", c->base, first, strchr(first, '?') ? '&' : '?', esc);
-    return k > 0 && (size_t)k < cap;
+    return k > 0 && (size_t)k < cap ? 1 : -1;
 }
 
 static wh_code list_all(rg_conn *c, const char *first, const char *key, const char *scope, int page_n,
@@ -113,8 +116,13 @@ static wh_code list_all(rg_conn *c, const char *first, const char *key, const ch
         char prev_last[256] = "";
         if(before > 0)
             snprintf(prev_last, sizeof(prev_last), "%s", out->items[before - 1]);
-        bool more = !rc && next_page(c, &resp, first, page_n, out->n - before, out, url, sizeof(url));
+        int next = rc ? 0 : next_page(c, &resp, first, page_n, out->n - before, out, url, sizeof(url));
+        bool more = next > 0;
         wh_curl_resp_clear(&resp);
+        if(next < 0)
+            return wh_err_set(err, WH_E_REGISTRY, NULL,
+                              "registry %s: refused the next page of %s (a link to another origin, or too long)",
+                              c->reg->name, what);
         /* A registry that ignores `last` would repeat the page forever. */
         if(more && out->n > before && strcmp(prev_last, out->items[out->n - 1]) == 0)
             more = false;

@@ -50,6 +50,9 @@ class RegistryTest(unittest.TestCase):
             registry.push_image(cls.treg, "team/app", t, creds=("ci", PW_TOKEN))
         for r in ("a", "b", "c"):
             registry.push_image(cls.treg, "rate/" + r, "1", creds=("ci", PW_TOKEN))
+        cls.quay = registry.PagingProxy(cls.basic, "quay", page=2)
+        cls.nolink = registry.PagingProxy(cls.basic, "nolink")
+        cls.evil = registry.PagingProxy(cls.basic, "evil", page=2)
         cls.amqp = env.new_vhost()
         cls.prefix = env.new_prefix()
         pwdir = tempfile.mkdtemp(prefix="pw-", dir=cls.tmp)
@@ -70,6 +73,9 @@ class RegistryTest(unittest.TestCase):
                     % (cls.basic.url, pwfile("wrong", PW_WRONG)))
             f.write("[registry.wrongtok]\nprovider = custom\nurl = %s\nusername = ci\npassword_file = %s\n"
                     % (cls.treg.url, pwfile("wrongtok", PW_WRONG)))
+            for name, px in (("quaylike", cls.quay), ("nolink", cls.nolink), ("evil", cls.evil)):
+                f.write("[registry.%s]\nprovider = %s\nurl = %s\nusername = ci\npassword_file = %s\n"
+                        % (name, "quay" if name == "quaylike" else "custom", px.url, pwfile("px" + name, PW_BASIC)))
             f.write("[registry.static]\nprovider = custom\nauth = bearer\nurl = %s\ntoken_file = %s\n"
                     % (cls.treg.url, pwfile("static", STATIC_TOKEN)))
         cls.worker = env.start_worker(cls.amqp, cls.prefix, concurrency=3, families="registry",
@@ -78,6 +84,8 @@ class RegistryTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.worker.stop()
+        for px in (cls.quay, cls.nolink, cls.evil):
+            px.stop()
         cls.basic.stop()
         cls.treg.stop()
         cls.tok.stop()
@@ -163,6 +171,22 @@ class RegistryTest(unittest.TestCase):
         self.assertEqual(r["count"], len(repos))
         r2 = self.job("catalog", {"registry": "tok"})["result"]
         self.assertTrue({"rate/a", "rate/b", "rate/c", "team/app"} <= set(r2["repositories"]), r2)
+
+    def test_tags_paging_link_last_and_foreign_links(self):
+        # quay style: absolute same-origin Link with an opaque page token.
+        r = self.job("tags", {"image": "127.0.0.1:%d/team/app" % self.quay.port})["result"]
+        self.assertEqual((sorted(r["tags"]), r["pages"], r["registry"]), (sorted(APP_TAGS), 5, "quaylike"))
+        self.assertIn("/v2/team/app/tags/list?next_page=8", self.quay.paths)
+        # No Link: `last=` after each page of exactly n, until a short page.
+        r = self.job("tags", {"image": "127.0.0.1:%d/team/app" % self.nolink.port, "n": 3})["result"]
+        self.assertEqual((r["tags"], r["pages"]), (sorted(APP_TAGS), 4))
+        r = self.job("tags", {"image": "127.0.0.1:%d/team/app" % self.nolink.port, "n": 5})["result"]
+        self.assertEqual((r["tags"], r["pages"]), (sorted(APP_TAGS), 3))  # 5, 5, then an empty page
+        # A next link to another origin is refused, never followed or cut silently.
+        n0 = len(self.evil.paths)
+        s = self.job("tags", {"image": "127.0.0.1:%d/team/app" % self.evil.port}, ok="registry_error")
+        self.assertIn("another origin", s["error_message"])
+        self.assertFalse([p for p in self.evil.paths[n0:] if "next_page" in p])
 
     def test_tag_moved_to_new_digest(self):
         d1 = registry.push_image(self.basic, "team/mover", "1.0", creds=("ci", PW_BASIC))

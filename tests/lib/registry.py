@@ -239,6 +239,101 @@ class Registry:
             self.logf.close()
 
 
+class PagingProxy:
+    """A tiny HTTP proxy in front of a registry that pages tag lists the
+    ways other registries do (distribution 2.8 sends the whole tag list):
+
+      mode "quay"    pages of `page` tags, Link: <absolute URL?next_page=...>; rel="next"
+      mode "nolink"  honours n and last, sends no Link (older registries)
+      mode "evil"    like quay, but the next link names another origin
+
+    Everything else (auth challenges, tokens, manifests) passes through
+    unchanged. `paths` records the request paths it served."""
+
+    HOP = {"connection", "transfer-encoding", "keep-alive", "content-length", "date", "server"}
+
+    def __init__(self, upstream, mode="quay", page=2, host="127.0.0.1"):
+        self.upstream, self.mode, self.page = upstream, mode, page
+        self.paths = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                proxy._handle(self, "GET")
+
+            def do_HEAD(self):
+                proxy._handle(self, "HEAD")
+
+        self.httpd = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.url = "http://%s:%d" % (host, self.port)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        _live.append(self)
+
+    def _forward(self, h, method, path):
+        req = urllib.request.Request(self.upstream.url + path, method=method)
+        for k in ("Authorization", "Accept"):
+            if h.headers.get(k):
+                req.add_header(k, h.headers[k])
+        try:
+            r = urllib.request.urlopen(req, timeout=30)
+            return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def _page(self, path, status, headers, body):
+        u = urllib.parse.urlparse(path)
+        q = urllib.parse.parse_qs(u.query)
+        tags = sorted(json.loads(body).get("tags") or [])
+        link = None
+        if self.mode == "nolink":
+            if "last" in q:
+                tags = [t for t in tags if t > q["last"][0]]
+            n = int(q.get("n", [len(tags)])[0])
+            tags = tags[:n]
+        else:
+            start = int(q.get("next_page", ["0"])[0])
+            chunk = tags[start:start + self.page]
+            if start + self.page < len(tags):
+                origin = self.url if self.mode == "quay" else "http://127.0.0.2:%d" % self.port
+                link = '<%s%s?next_page=%d>; rel="next"' % (origin, u.path, start + self.page)
+            tags = chunk
+        out = json.dumps({"name": json.loads(body).get("name"), "tags": tags}).encode()
+        return status, link, out
+
+    def _handle(self, h, method):
+        self.paths.append(h.path)
+        upath = h.path
+        paged = method == "GET" and urllib.parse.urlparse(h.path).path.endswith("/tags/list")
+        if paged:
+            upath = urllib.parse.urlparse(h.path).path  # the upstream sends everything
+        status, headers, body = self._forward(h, method, upath)
+        link = None
+        if paged and status == 200:
+            status, link, body = self._page(h.path, status, headers, body)
+        h.send_response(status)
+        for k, v in headers.items():
+            if k.lower() not in self.HOP and not (paged and k.lower() == "link"):
+                h.send_header(k, v)
+        if link:
+            h.send_header("Link", link)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        if method != "HEAD":
+            h.wfile.write(body)
+
+    def stop(self):
+        if self in _live:
+            _live.remove(self)
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+
 def _request(method, url, auth=None, body=None, headers=None, ok=(200, 201, 202, 204)):
     req = urllib.request.Request(url, data=body, method=method)
     for k, v in (headers or {}).items():
