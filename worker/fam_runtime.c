@@ -655,6 +655,8 @@ static const wk_type runtime_types[] = {
     {.name = "runtime.container.exec", .args = rt_exec_args, .nargs = RT_EXEC_NARGS, .check = rt_exec_check,
      .run = rt_exec_run, .needs_host = true, .lock_key = ctr_lock},
     {.name = "runtime.container.logs", .args = rt_logs_args, .nargs = RT_LOGS_NARGS, .run = rt_logs_run, .needs_host = true},
+    {.name = "runtime.image.pull", .args = rt_pull_args, .nargs = RT_PULL_NARGS, .check = rt_pull_check,
+     .run = rt_pull_run, .needs_host = true, .lock_key = img_lock},
     {.name = "runtime.image.list", .args = no_args, .nargs = 0, .run = list_run, .needs_host = true},
     T("runtime.image.inspect", image_args, inspect_run, NULL),
     T("runtime.image.remove", image_remove_args, image_remove_run, img_lock),

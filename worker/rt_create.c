@@ -5,7 +5,8 @@
  * strings, env keys have no '=', binds are absolute host paths inside the
  * host's `roots` (wh_inv_path_allowed), exist (checked on local unix
  * engines, where the worker sees the host's filesystem) and are not bound
- * twice (conflict, checked when the job runs, so it is the job's error). Published ports bind 127.0.0.1 unless host_ip says
+ * twice (conflict, checked when the job runs, so it is the job's error).
+ * container.run pulls a missing image first (rt_pull.c). Published ports bind 127.0.0.1 unless host_ip says
  * otherwise. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,6 +371,14 @@ wk_run rt_run_run(wk_job *job)
     wh_code rc = rt_open(job, &c, &err);
     if(!rc)
         rc = create(job, &c, id, sizeof(id), &w, &err);
+    if(rc == WH_E_NOT_FOUND && strstr(err.msg, "No such image")) {
+        /* Missing image: pull it with the inventory's credentials, then create again. */
+        size_t n;
+        const char *image = wh_args_str(a, "image", "", &n);
+        rc = rt_pull_image(job, &c, image, n, NULL, 0, &err);
+        if(!rc)
+            rc = create(job, &c, id, sizeof(id), &w, &err);
+    }
     if(!rc) {
         snprintf(path, sizeof(path), "/containers/%s/start", id);
         rc = rt_call(&c, "POST", path, NULL, "start", NULL, &err);

@@ -183,6 +183,20 @@ wh_code rt_request_stream(rt_conn *c, const char *method, const char *path, cons
     return WH_OK;
 }
 
+wh_code rt_request_stream_h(rt_conn *c, const char *method, const char *path, const char *header, long timeout_ms,
+                            wh_curl_sink_fn sink, void *sink_ud, long *status, wh_err *err)
+{
+    const char *hdrs[] = {header, NULL};
+    wh_curl_req r = {.sink = sink, .sink_ud = sink_ud, .timeout_ms = timeout_ms, .headers = header ? hdrs : NULL};
+    wh_curl_resp resp;
+    wh_code rc = send_req(c, &r, method, path, NULL, &resp, err);
+    if(rc)
+        return rc;
+    *status = resp.status;
+    wh_curl_resp_clear(&resp);
+    return WH_OK;
+}
+
 wh_code rt_engine_status(long status, const wh_json *answer, const char *what, wh_err *err)
 {
     if(status >= 200 && status < 300)

@@ -48,6 +48,11 @@ wh_code rt_request(rt_conn *c, const char *method, const char *path, const wh_js
 wh_code rt_request_stream(rt_conn *c, const char *method, const char *path, const wh_json *body, long timeout_ms,
                   wh_curl_sink_fn sink, void *sink_ud, long *status, wh_err *err);
 
+/* rt_request_stream with one extra request header line ("Name: value", may
+ * be NULL) and no body, for X-Registry-Auth. The header is never logged. */
+wh_code rt_request_stream_h(rt_conn *c, const char *method, const char *path, const char *header, long timeout_ms,
+                            wh_curl_sink_fn sink, void *sink_ud, long *status, wh_err *err);
+
 /* Map an engine answer to a code: WH_OK for 2xx, else the code above with
  * the engine's message (from `answer`, may be NULL) prefixed by `what`. */
 wh_code rt_engine_status(long status, const wh_json *answer, const char *what, wh_err *err);

@@ -51,4 +51,12 @@ wk_run rt_exec_run(wk_job *job);
 extern const wh_arg_spec rt_prune_args[RT_PRUNE_NARGS];
 wk_run rt_prune_run(wk_job *job);
 
+#define RT_PULL_NARGS 1
+extern const wh_arg_spec rt_pull_args[RT_PULL_NARGS];
+wh_code rt_pull_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
+wk_run rt_pull_run(wk_job *job);
+/* Pull image[0..n) with the inventory's credentials for its registry;
+ * the digest (may be empty) into digest[dcap] when not NULL. */
+wh_code rt_pull_image(wk_job *job, rt_conn *c, const char *image, size_t n, char *digest, size_t dcap, wh_err *err);
+
 #endif

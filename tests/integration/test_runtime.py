@@ -13,6 +13,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
 import dockerd  # noqa: E402
+import registry  # noqa: E402
 import wharftest  # noqa: E402
 
 env = wharftest.Env()
@@ -26,12 +27,25 @@ class RuntimeTest(unittest.TestCase):
         cls.d = dockerd.Dockerd.start(env.tmp)
         cls.d.busybox_image()
         cls.roots = tempfile.mkdtemp(prefix="roots-", dir=env.tmp)
+        # A private registry with a password, and a copy of busybox in it.
+        cls.reg = registry.Registry(env.tmp, auth="htpasswd", users={"ci": "s3cret-pw"})
+        cls.reghost = cls.reg.url[len("http://"):]
+        cls.d.docker(["login", "-u", "ci", "--password-stdin", cls.reghost], input=b"s3cret-pw")
+        cls.d.docker(["tag", IMG, cls.reghost + "/team/bb:1"])
+        cls.d.docker(["push", cls.reghost + "/team/bb:1"])
+        cls.d.docker(["rmi", cls.reghost + "/team/bb:1"])
+        cls.d.docker(["logout", cls.reghost])
+        pwfile = os.path.join(cls.roots, "..", "regpw-%s" % os.getpid())
+        with open(pwfile, "w") as f:
+            f.write("s3cret-pw\n")
         cls.amqp = env.new_vhost()
         cls.prefix = env.new_prefix()
         cfg = os.path.join(env.tmp, "runtime-%s.ini" % cls.prefix.rstrip(":"))
         with open(cfg, "w") as f:
             f.write("[host.dock]\ndocker = unix://%s\nroots = %s\n" % (cls.d.sock, cls.roots))
             f.write("[host.gone]\ndocker = unix://%s/nothing.sock\n" % cls.roots)
+            f.write("[registry.local]\nprovider = custom\nurl = %s\nusername = ci\npassword_file = %s\n"
+                    % (cls.reg.url, os.path.abspath(pwfile)))
         cls.worker = env.start_worker(cls.amqp, cls.prefix, concurrency=4, families="runtime",
                                       args=["--config", cfg])
 
@@ -39,6 +53,7 @@ class RuntimeTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.worker.stop()
         cls.d.stop()
+        cls.reg.stop()
 
     # ---------------------------------------------------------------- helpers
 
@@ -127,7 +142,10 @@ class RuntimeTest(unittest.TestCase):
         s = self.job("container.run", {"name": "once", "image": IMG, "wait": "exit", "tail": 5,
                                        "cmd": ["sh", "-c", "for i in 1 2 3; do echo out$i; done; echo bad >&2; exit 3"]})
         self.assertEqual(s["result"]["exit_code"], 3)
-        self.assertEqual(s["result"]["log_tail"], ["out1", "out2", "out3", "bad"])
+        # stdout and stderr are logged separately: their relative order is the engine's guess
+        tail = s["result"]["log_tail"]
+        self.assertEqual([l for l in tail if l != "bad"], ["out1", "out2", "out3"])
+        self.assertEqual(tail.count("bad"), 1)
         self.job("container.remove", {"name": "once"})
 
     def test_binds_are_checked_against_roots_existence_and_duplicates(self):
@@ -278,6 +296,41 @@ class RuntimeTest(unittest.TestCase):
         self.assertGreaterEqual(s["result"]["deleted"], 1)
         self.job("image.inspect", {"image": "wharf-prune:1"}, ok="not_found")
         self.d.busybox_image()  # the image itself is unused too: bring it back for the other tests
+
+    def test_image_pull_uses_inventory_credentials(self):
+        ref = self.reghost + "/team/bb:1"
+        s = self.job("image.pull", {"image": ref})
+        self.assertRegex(s["result"]["digest"], r"^sha256:[0-9a-f]{64}$")
+        self.assertEqual(self.d.docker(["image", "inspect", ref], check=False).returncode, 0)
+        self.job("image.remove", {"image": ref})
+        s = self.job("image.pull", {"image": self.reghost + "/team/nope:1"}, ok="not_found")
+        # container.run pulls a missing image itself
+        s = self.job("container.run", {"name": "pulled", "image": ref, "wait": "exit", "cmd": ["echo", "ok"]})
+        self.assertEqual(s["result"]["log_tail"], ["ok"])
+        self.job("container.remove", {"name": "pulled"})
+        # the password never reaches Redis or the worker log
+        r = env.redis()
+        for key in r.scan_iter(match=self.prefix + "*"):
+            if r.type(key) == "hash":
+                self.assertNotIn("s3cret-pw", json.dumps(r.hgetall(key)), key)
+            elif r.type(key) == "stream":
+                self.assertNotIn("s3cret-pw", json.dumps(r.xrange(key)), key)
+        self.assertNotIn("s3cret-pw", self.worker.log_text())
+
+    def test_image_pull_without_credentials_is_auth_failed(self):
+        # host.dock2 uses another worker with no [registry.*] entry
+        cfg = os.path.join(env.tmp, "runtime-nocreds-%s.ini" % self.prefix.rstrip(":"))
+        with open(cfg, "w") as f:
+            f.write("[host.dock]\ndocker = unix://%s\n" % self.d.sock)
+        amqp = env.new_vhost()
+        w = env.start_worker(amqp, self.prefix, concurrency=1, families="runtime", args=["--config", cfg])
+        try:
+            p = env.wharf(["submit", "runtime.image.pull", "--target", "dock", "--arg",
+                           "image=%s/team/bb:1" % self.reghost, "--wait", "--timeout", "60"], amqp, self.prefix)
+            s = json.loads(env.wharf(["status", "--json", p.stdout.split()[0]], amqp, self.prefix).stdout)
+            self.assertEqual(s["error"], "auth_failed", s)
+        finally:
+            w.stop()
 
     def test_images_list_inspect_remove(self):
         self.d.docker(["tag", IMG, "wharf-extra:1"])
