@@ -66,6 +66,8 @@ wh_redis *srv_redis(srv_call *c);
 
 /* Answer with JSON `j` (stolen; NULL answers 500). */
 void srv_reply_json(srv_call *c, unsigned status, wh_json *j);
+/* The same with n extra headers. */
+void srv_reply_json_h(srv_call *c, unsigned status, wh_json *j, const wh_mhd_hdr *hdrs, size_t n);
 /* Answer {"error":{"code","message","field"}}. */
 void srv_error(srv_call *c, unsigned status, const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

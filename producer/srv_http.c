@@ -205,6 +205,11 @@ wh_redis *srv_redis(srv_call *c)
 
 void srv_reply_json(srv_call *c, unsigned status, wh_json *j)
 {
+    srv_reply_json_h(c, status, j, NULL, 0);
+}
+
+void srv_reply_json_h(srv_call *c, unsigned status, wh_json *j, const wh_mhd_hdr *hdrs, size_t n)
+{
     char *text = j ? wh_json_dump(j) : NULL;
     wh_json_free(j);
     if(!text) {
@@ -212,7 +217,7 @@ void srv_reply_json(srv_call *c, unsigned status, wh_json *j)
         wh_mhd_reply(c->req, 500, "application/json", oom, sizeof(oom) - 1, NULL, 0);
         return;
     }
-    wh_mhd_reply(c->req, status, "application/json", text, strlen(text), NULL, 0);
+    wh_mhd_reply(c->req, status, "application/json", text, strlen(text), hdrs, n);
     free(text);
 }
 

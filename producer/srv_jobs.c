@@ -119,7 +119,10 @@ static void reply_job(srv_call *c, unsigned status, const char *id, const char *
         wh_json_setc(j, "id", wh_json_str(id));
         wh_json_setc(j, "state", wh_json_str(state));
     }
-    srv_reply_json(c, status, j);
+    char location[96];
+    snprintf(location, sizeof(location), "/v1/jobs/%s", id);
+    wh_mhd_hdr h[] = {{"Location", location}};
+    srv_reply_json_h(c, status, j, h, 1);
 }
 
 void srv_jobs_post(srv_call *c)

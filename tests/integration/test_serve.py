@@ -169,7 +169,9 @@ class ServeTest(unittest.TestCase):
 
     def test_submit_is_idempotent_201_then_200(self):
         body = {"id": "idem-1", "type": "system.noop", "args": {"x": 1}}
-        first = self.submit(body, 201)
+        st, h, first = self.req("POST", "/v1/jobs", body)
+        self.assertEqual(st, 201, first)
+        self.assertEqual(h["location"], "/v1/jobs/idem-1")
         self.assertEqual(first["id"], "idem-1")
         self.assertEqual(first["type"], "system.noop")
         self.assertIn(first["state"], ("queued", "running", "succeeded"))
