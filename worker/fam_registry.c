@@ -5,6 +5,7 @@
  *   registry.digest  {image, platform?}                          digest by HEAD
  *   registry.delete  {image, tag?, digest?}                      delete a manifest
  *   registry.update_check {containers?} on a target host         see rg_upd.h
+ *   registry.update_container {name, tag?, dry_run?, health_timeout_s?}  see rg_cupd.h
  * An image's registry is the inventory entry serving its host (a bare name
  * is docker.io); a host no entry serves is unknown_host. Credentials come
  * only from the inventory and never appear in results, logs or errors. */
@@ -16,6 +17,7 @@
 #include "rg_ecr.h"
 #include "rg_semver.h"
 #include "rg_tagf.h"
+#include "rg_cupd.h"
 #include "rg_upd.h"
 #include "wk_job.h"
 
@@ -431,6 +433,8 @@ static const wk_type registry_types[] = {
      .run = delete_run},
     {.name = "registry.update_check", .args = rg_upd_args, .nargs = RG_UPD_NARGS, .check = rg_upd_check,
      .run = rg_upd_run, .needs_host = true},
+    {.name = "registry.update_container", .args = rg_cupd_args, .nargs = RG_CUPD_NARGS, .run = rg_cupd_run,
+     .needs_host = true, .lock_key = rg_cupd_lock, .timeout_s = 900},
 };
 
 const wk_family wk_family_registry = {"registry", registry_types, N(registry_types)};

@@ -146,6 +146,69 @@ class UpdateCheckTest(unittest.TestCase):
                        json.dumps({"containers": ["bad name"]})], self.amqp, self.prefix)
         self.assertIn("args.containers", p.stderr)
 
+    def update(self, args, ok=True):
+        p = env.wharf(["submit", "registry.update_container", "--target", "dock", "--args-json", json.dumps(args),
+                       "--wait", "--timeout", "120", "--max-attempts", "1"], self.amqp, self.prefix, timeout=150)
+        jid = p.stdout.split()[0] if p.stdout.split() else None
+        self.assertIsNotNone(jid, p.stderr)
+        s = json.loads(env.wharf(["status", "--json", jid], self.amqp, self.prefix).stdout)
+        if ok is True:
+            self.assertEqual(s["state"], "succeeded", s)
+        else:
+            self.assertEqual(s.get("error"), ok, s)
+        return s
+
+    def inspect(self, name):
+        cp = self.d.docker(["inspect", name], check=False)
+        return json.loads(cp.stdout)[0] if cp.returncode == 0 else None
+
+    def test_update_container_keeps_config_and_rolls_back(self):
+        bb = registry.busybox_files()
+        push = lambda tag, cmd: registry.push_image(self.reg, "team/svc", tag, creds=("ci", PW), files=bb, cmd=cmd)
+        push("1.0", ["/bin/busybox", "sleep", "3600"])
+        ref = "%s/team/svc:1.0" % self.host
+        self.d.docker(["pull", ref])
+        self.d.docker(["network", "create", "wharfupd"])
+        self.d.docker(["run", "-d", "--name", "svc", "--env", "FOO=bar", "--label", "app=svc",
+                       "--restart", "unless-stopped", "--cpu-shares", "512", "--network", "wharfupd",
+                       "--network-alias", "svcalias", ref])
+        old = self.inspect("svc")
+        new_digest = push("1.0", ["/bin/busybox", "sleep", "3600"])
+        # dry_run: the plan, and nothing changes.
+        r = self.update({"name": "svc", "dry_run": True})["result"]
+        self.assertEqual((r["dry_run"], r["updated"], r["to_image"], r["from_image"]), (True, False, ref, ref))
+        self.assertEqual(self.inspect("svc")["Id"], old["Id"])
+        # The update: a new container on the new digest with the same configuration.
+        r = self.update({"name": "svc"})["result"]
+        self.assertTrue(r["updated"], r)
+        new = self.inspect("svc")
+        self.assertNotEqual(new["Id"], old["Id"])
+        self.assertEqual(r["new_id"], new["Id"])
+        self.assertTrue(new["State"]["Running"])
+        img = json.loads(self.d.docker(["image", "inspect", new["Image"]]).stdout)[0]
+        self.assertIn("%s/team/svc@%s" % (self.host, new_digest), img["RepoDigests"])
+        self.assertIn("FOO=bar", new["Config"]["Env"])
+        self.assertEqual(new["Config"]["Labels"].get("app"), "svc")
+        self.assertEqual(new["HostConfig"]["RestartPolicy"]["Name"], "unless-stopped")
+        self.assertEqual(new["HostConfig"]["CpuShares"], 512)
+        self.assertIn("svcalias", new["NetworkSettings"]["Networks"]["wharfupd"]["Aliases"])
+        self.assertIsNone(self.inspect("svc-wharf-old"))
+        self.assertIsNone(self.inspect(old["Id"]))
+        # Nothing newer: left alone.
+        r = self.update({"name": "svc"})["result"]
+        self.assertFalse(r["updated"], r)
+        self.assertEqual(self.inspect("svc")["Id"], new["Id"])
+        # A broken image (its command exits at once) rolls back.
+        push("2.0", ["/bin/busybox", "false"])
+        s = self.update({"name": "svc", "tag": "2.0", "health_timeout_s": 20}, ok="rolled_back")
+        self.assertIn("stopped", s["error_message"])
+        back = self.inspect("svc")
+        self.assertEqual(back["Id"], new["Id"])
+        self.assertTrue(back["State"]["Running"])
+        self.assertIsNone(self.inspect("svc-wharf-new"))
+        self.assertIsNone(self.inspect("svc-wharf-old"))
+        self.update({"name": "nope"}, ok="not_found")
+
     def test_zz_no_secret_in_redis_or_logs(self):
         self.job({})
         canaries = [PW, base64.b64encode(("ci:" + PW).encode()).decode()]
