@@ -66,6 +66,7 @@ char *cli_build_args(const char *json, const char **kvs, int n);
 int cli_wait(cli *c, int argc, char **argv);
 int cli_status(cli *c, int argc, char **argv);
 int cli_logs(cli *c, int argc, char **argv);
+int cli_ctr_logs(cli *c, int argc, char **argv); /* cli_runtime.c */
 int cli_workers(cli *c, int argc, char **argv);
 int cli_stats(cli *c, int argc, char **argv);
 int cli_dead(cli *c, int argc, char **argv);

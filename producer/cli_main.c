@@ -33,6 +33,12 @@ static const cli_cmd commands[] = {
     {"logs", cli_logs,
      "wharf logs ID [-f]\n"
      "Print a job's log lines; -f follows them until the job finishes.\n"},
+    {"ctr-logs", cli_ctr_logs,
+     "wharf ctr-logs HOST NAME [-f] [-t]\n"
+     "Print a container's log lines that runtime.container.logs jobs copied to Redis\n"
+     "(stdout lines on stdout, stderr lines on stderr).\n"
+     "  -f, --follow       keep printing new lines until interrupted\n"
+     "  -t, --timestamps   prefix lines with the engine's timestamp, when recorded\n"},
     {"wait", cli_wait,
      "wharf wait ID... [--timeout S]\n"
      "Wait for jobs to finish; exit 0 only if all succeeded.\n"},

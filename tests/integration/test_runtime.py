@@ -4,6 +4,8 @@ container lifecycle and state guards, binds inside the host's roots, logs
 into the Redis stream, volumes, networks, images, and unreachable engines."""
 import json
 import os
+import signal
+import subprocess
 import socket
 import sys
 import tempfile
@@ -219,8 +221,15 @@ class RuntimeTest(unittest.TestCase):
         e = r.xrange(key)
         self.assertEqual(s["result"]["lines"], 2)
         self.assertRegex(e[0][1]["t"], r"^\d{4}-\d\d-\d\dT")
+        cli = env.wharf(["ctr-logs", "-t", "dock", "talker"], self.amqp, self.prefix)
+        self.assertEqual(cli.returncode, 0, cli.stderr)
+        self.assertEqual(len(cli.stdout.splitlines()), 2)
+        self.assertRegex(cli.stdout.splitlines()[-1], r"^\d{4}-\d\d-\d\dT\S+ (line499|oops)$")
         self.job("container.remove", {"name": "talker"})
         self.job("container.logs", {"name": "talker"}, ok="not_found")
+        bad = env.wharf(["ctr-logs", "dock", "../x"], self.amqp, self.prefix)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("NAME must match", bad.stderr)
 
     def test_logs_follow_until_the_window_ends(self):
         self.job("container.run", {"name": "ticker", "image": IMG,
@@ -232,6 +241,18 @@ class RuntimeTest(unittest.TestCase):
         self.assertGreaterEqual(took, 2.0)
         key = "%shost:dock:ctr:ticker:log" % self.prefix
         self.assertEqual(env.redis().xlen(key), s["result"]["lines"])
+        # the CLI prints what is there, then follows new lines until interrupted
+        cli = subprocess.Popen([os.path.join(env.bin, "wharf"), "ctr-logs", "-f", "dock", "ticker"],
+                               env=env.child_env(self.amqp, self.prefix), stdout=subprocess.PIPE, text=True)
+        try:
+            first = cli.stdout.readline()
+            self.assertTrue(first.startswith("tick"), first)
+            self.job("container.logs", {"name": "ticker", "tail": 1})
+            seen = [cli.stdout.readline() for _ in range(s["result"]["lines"])]
+            self.assertTrue(seen[-1].startswith("tick"), seen[-3:])
+        finally:
+            cli.send_signal(signal.SIGINT)
+            self.assertEqual(cli.wait(10), 0)
         self.job("container.remove", {"name": "ticker", "force": True})
 
     def test_volumes_idempotent_create_conflict_list_remove(self):
