@@ -136,7 +136,7 @@ static wh_code tag_update(rg_conn *c, const rg_ref *ref, const wh_json *labels, 
         return WH_OK;
     }
     char ver[RG_TAGF_OUT_MAX], best[RG_REF_TAG_MAX + 1];
-    rg_semver cur, bv;
+    rg_semver cur, bv = {0};
     wh_code rc = WH_OK;
     if(ref->tag[0] && rg_tagf_transform(f, ref->tag, ver, sizeof(ver)) && rg_semver_parse(ver, strlen(ver), &cur))
         rc = newest_tag(c, ref, f, &cur, best, sizeof(best), &bv, err);
