@@ -353,6 +353,38 @@ class RuntimeTest(unittest.TestCase):
         finally:
             w.stop()
 
+    def test_host_stats_rollups(self):
+        self.job("container.run", {"name": "busy", "image": IMG, "cmd": ["sh", "-c", "while :; do :; done"]})
+        self.job("container.run", {"name": "idle", "image": IMG, "cmd": ["sleep", "300"]})
+        first = self.job("host.stats")["result"]
+        time.sleep(2)
+        s = self.job("host.stats")["result"]
+        items = {i["name"]: i for i in s["items"]}
+        self.assertEqual(set(items), {"busy", "idle"})
+        ncpu = self.job("host.info")["result"]["NCPU"]
+        busy = items["busy"]["cpu_pct"]
+        # one busy loop is ~100% of one CPU by the CLI's formula (x online CPUs), whatever NCPU is
+        self.assertGreater(busy, 30, s)
+        self.assertLessEqual(busy, 100 * ncpu + 5, s)
+        self.assertLess(items["idle"]["cpu_pct"], 10, s)
+        self.assertGreater(items["idle"]["mem"], 0)
+        self.assertAlmostEqual(s["host"]["cpu_pct"], busy + items["idle"]["cpu_pct"], places=2)
+        r = env.redis()
+        now = s["sampled_at"]
+        base = "%shost:dock:stats:" % self.prefix
+        for name in ("busy", "_host"):
+            m = r.hgetall("%s%s:1m:%d" % (base, name, now - now % 60))
+            h = r.hgetall("%s%s:1h:%d" % (base, name, now - now % 3600))
+            self.assertGreaterEqual(int(m["n"]), 1, m)
+            self.assertGreaterEqual(int(h["n"]), 2 if first["sampled_at"] // 3600 == now // 3600 else 1, h)
+            self.assertGreaterEqual(float(h["cpu_max"]), float(h["cpu_sum"]) / int(h["cpu_n"]) - 1e-6, h)
+            self.assertGreater(int(h["mem_max"]), 0)
+            self.assertTrue(0 < r.ttl("%s%s:1m:%d" % (base, name, now - now % 60)) <= 48 * 3600)
+            self.assertTrue(48 * 3600 < r.ttl("%s%s:1h:%d" % (base, name, now - now % 3600)) <= 30 * 86400)
+        self.assertEqual(r.smembers(base + "names"), {"busy", "idle"})
+        self.job("container.remove", {"name": "busy", "force": True})
+        self.job("container.remove", {"name": "idle", "force": True})
+
     def test_images_list_inspect_remove(self):
         self.d.docker(["tag", IMG, "wharf-extra:1"])
         tags = [t for i in self.job("image.list")["result"]["items"] for t in (i["RepoTags"] or [])]
