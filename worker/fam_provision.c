@@ -236,6 +236,12 @@ static const wk_type provision_types[] = {
      .needs_host = true},
     {.name = "provision.run", .args = pv_run_args, .nargs = PV_RUN_NARGS, .check = pv_run_check, .run = pv_run,
      .needs_host = true},
+    {.name = "provision.validate", .args = pv_ct_args, .nargs = PV_CT_NARGS, .run = pv_validate_run,
+     .needs_host = true},
+    {.name = "provision.container", .args = pv_ct_args, .nargs = PV_CT_NARGS, .check = pv_ct_check,
+     .run = pv_ct_run, .needs_host = true, .timeout_s = 1800},
+    {.name = "provision.destroy", .args = pv_destroy_args, .nargs = PV_DESTROY_NARGS, .check = pv_destroy_check,
+     .run = pv_destroy_run, .needs_host = true},
     {.name = "provision.host.download", .args = download_args, .nargs = N(download_args), .run = download_run,
      .needs_host = true},
 };

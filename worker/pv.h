@@ -66,6 +66,42 @@ wh_code pv_path_allowed(wk_job *job, const char *path, const char *field, wh_err
  * worker shutdown, else wk_job_interrupted(). */
 bool pv_stop(wk_job *job, bool rollback);
 
+/* A recipe: steps (array of step maps, validated by pv_run_check's rules),
+ * an optional rollback list and vars; `field` names the steps in messages
+ * ("args.steps"). */
+typedef struct pv_recipe {
+    const wh_mp_obj *steps, *rollback, *vars;
+    const char *field;
+} pv_recipe;
+
+/* Run a recipe for `job` with resume and rollback (see pv_run.c). Returns
+ * the handler's verdict; *ended is false when the job will run again
+ * (shutdown or a retried transient failure: nothing was rolled back). */
+wk_run pv_recipe_run(wk_job *job, const pv_recipe *rp, bool *ended);
+
+/* The port map (pv_portmap.c). Reserve `hostname` -> `json` for this job
+ * (WH_E_CONFLICT naming the field when the hostname, or `http_port` on
+ * this host, belongs to another job; WH_OK again for the same job). */
+wh_code pv_portmap_reserve(wk_job *job, const char *hostname, const char *json, int http_port, wh_err *err);
+/* Set the entry's state, or delete it when `state` is "". Only this job's
+ * entry unless `any_owner`; never another host's. *found (if not NULL):
+ * 1 done, 0 no entry, -1 not ours. */
+wh_code pv_portmap_update(wk_job *job, const char *hostname, bool any_owner, const char *state, int *found,
+                          wh_err *err);
+/* True when `hostname` has an entry. */
+bool pv_portmap_taken(wk_job *job, const char *hostname);
+
+/* provision.validate, provision.container, provision.destroy (pv_ct.c). */
+#define PV_CT_NARGS 10
+#define PV_DESTROY_NARGS 3
+extern const wh_arg_spec pv_ct_args[PV_CT_NARGS];
+extern const wh_arg_spec pv_destroy_args[PV_DESTROY_NARGS];
+wh_code pv_ct_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
+wk_run pv_validate_run(wk_job *job);
+wk_run pv_ct_run(wk_job *job);
+wh_code pv_destroy_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
+wk_run pv_destroy_run(wk_job *job);
+
 /* The recipe job: provision.run (pv_run.c). */
 wh_code pv_run_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run pv_run(wk_job *job);

@@ -362,10 +362,10 @@ static wh_code run_one(run_ctx *rc, const wh_mp_obj *st, wh_err *err)
 
 /* Undo steps [0, done) newest first, then the recipe's rollback list.
  * Failures are logged; every rollback step is tried. */
-static void roll_back(wk_job *job, const wh_mp_obj *vars, int done)
+static void roll_back(wk_job *job, const pv_recipe *rp, int done)
 {
-    const wh_mp_obj *a = wk_job_args(job), *steps = wh_mp_map_get(a, "steps"), *extra = wh_mp_map_get(a, "rollback");
-    run_ctx rc = {job, vars, "", true};
+    const wh_mp_obj *steps = rp->steps, *extra = rp->rollback;
+    run_ctx rc = {job, rp->vars, "", true};
     int n = extra ? (int)wh_mp_size(extra) : 0;
     wk_job_logf(job, WK_SYS, "rolling back %d completed step(s)", done);
     for(int i = done + n - 1; i >= 0 && !pv_stop(job, true); i--) {
@@ -376,7 +376,7 @@ static void roll_back(wk_job *job, const wh_mp_obj *vars, int done)
         if(i >= done)
             snprintf(rc.field, sizeof(rc.field), "args.rollback[%d]", n - 1 - (i - done));
         else
-            snprintf(rc.field, sizeof(rc.field), "args.steps[%d].rollback", i);
+            snprintf(rc.field, sizeof(rc.field), "%s[%d].rollback", rp->field, i);
         wk_job_progress(job, 100 * i / (done + n ? done + n : 1), rc.field);
         wh_err err;
         if(run_one(&rc, st, &err))
@@ -396,18 +396,19 @@ static void set_step(wk_job *job, int i, int n, const wh_mp_obj *st)
     wk_job_progress(job, 100 * i / n, text);
 }
 
-wk_run pv_run(wk_job *job)
+wk_run pv_recipe_run(wk_job *job, const pv_recipe *rp, bool *ended)
 {
-    const wh_mp_obj *a = wk_job_args(job), *steps = wh_mp_map_get(a, "steps"), *vars = wh_mp_map_get(a, "vars");
+    const wh_mp_obj *steps = rp->steps;
     int n = (int)wh_mp_size(steps), done = record_get(job);
+    *ended = true;
     if(done > 0)
         wk_job_logf(job, WK_SYS, "resuming after %d completed step(s)", done);
-    run_ctx rc = {job, vars, "", false};
+    run_ctx rc = {job, rp->vars, "", false};
     wh_err err;
     wh_code r = WH_OK;
     for(int i = done; i < n && !r; i++) {
         const wh_mp_obj *st = wh_mp_arr_at(steps, (uint32_t)i);
-        snprintf(rc.field, sizeof(rc.field), "args.steps[%d]", i);
+        snprintf(rc.field, sizeof(rc.field), "%s[%d]", rp->field, i);
         set_step(job, i, n, st);
         r = run_one(&rc, st, &err);
         if(!r && !(r = record_set(job, i + 1, &err)))
@@ -415,21 +416,36 @@ wk_run pv_run(wk_job *job)
     }
     if(!r) {
         record_set(job, -1, &err);
-        wk_job_progress(job, 100, "done");
-        wh_json *res = wh_json_object();
-        wh_json_setc(res, "steps", wh_json_int(n));
-        wk_job_set_result(job, res);
         return WK_RUN_OK;
     }
     wk_stop why = wk_job_stop_reason(job);
-    if(why == WK_STOP_SHUTDOWN)
+    if(why == WK_STOP_SHUTDOWN) {
+        *ended = false;
         return WK_RUN_INTERRUPTED; /* requeued: the next run resumes */
+    }
     bool retry = (r == WH_E_UNREACHABLE || r == WH_E_REDIS) && why == WK_STOP_NONE && !last_attempt(job);
-    if(!retry) {
-        roll_back(job, vars, done);
+    if(retry) {
+        *ended = false;
+    } else {
+        roll_back(job, rp, done);
         record_set(job, -1, &err);
     }
     if(why != WK_STOP_NONE)
         return WK_RUN_INTERRUPTED; /* the pipe records cancelled or timeout */
     return wk_job_fail(job, r, err.custom[0] ? err.custom : NULL, retry, "%s", err.msg);
+}
+
+wk_run pv_run(wk_job *job)
+{
+    const wh_mp_obj *a = wk_job_args(job);
+    pv_recipe rp = {wh_mp_map_get(a, "steps"), wh_mp_map_get(a, "rollback"), wh_mp_map_get(a, "vars"), "args.steps"};
+    bool ended;
+    wk_run r = pv_recipe_run(job, &rp, &ended);
+    if(r == WK_RUN_OK) {
+        wk_job_progress(job, 100, "done");
+        wh_json *res = wh_json_object();
+        wh_json_setc(res, "steps", wh_json_int(wh_mp_size(rp.steps)));
+        wk_job_set_result(job, res);
+    }
+    return r;
 }

@@ -23,6 +23,12 @@ env = wharftest.Env()
 wait_for = wharftest.wait_for
 
 
+def job_hash(jid, prefix=None):
+    """The job hash as text (the binary `body` field, if any, left out)."""
+    raw = env.redis_raw().hgetall(((prefix or PREFIX) + "job:" + jid).encode())
+    return {k.decode(): v.decode("utf-8", "replace") for k, v in raw.items() if k != b"body"}
+
+
 def setUpModule():
     global TMP, A, URL, PREFIX, WORKER, ROOT, ARGS
     TMP = tempfile.mkdtemp(prefix="provision-run-", dir=env.tmp)
@@ -52,7 +58,7 @@ def submit(args, extra=(), target="a"):
 
 
 def job(jid):
-    return env.redis().hgetall(PREFIX + "job:" + jid)
+    return job_hash(jid)
 
 
 def logs(jid):
@@ -184,7 +190,7 @@ class Resume(unittest.TestCase):
         w2 = env.start_worker(url, prefix, concurrency=1, families="provision", args=ARGS)
         try:
             h = wait_for(lambda: (lambda x: x if x.get("state") in ("succeeded", "failed", "dead") else None)(
-                r.hgetall(prefix + "job:" + jid)), timeout=60, what="the job to finish on the second worker")
+                job_hash(jid, prefix)), timeout=60, what="the job to finish on the second worker")
         finally:
             w2.stop()
         self.assertEqual(h["state"], "succeeded", h)

@@ -25,6 +25,12 @@ env = wharftest.Env()
 wait_for = wharftest.wait_for
 
 
+def job_hash(jid, prefix=None):
+    """The job hash as text (the binary `body` field, if any, left out)."""
+    raw = env.redis_raw().hgetall(((prefix or PREFIX) + "job:" + jid).encode())
+    return {k.decode(): v.decode("utf-8", "replace") for k, v in raw.items() if k != b"body"}
+
+
 def setUpModule():
     global TMP, A, B, URL, PREFIX, WORKER, ROOT, CANARY
     TMP = tempfile.mkdtemp(prefix="provision-ssh-", dir=env.tmp)
@@ -86,7 +92,7 @@ def submit(type, args, target="a", wait=True, extra=(), timeout=60):
 
 
 def job(job_id):
-    return env.redis().hgetall(PREFIX + "job:" + job_id)
+    return job_hash(job_id)
 
 
 def log_lines(job_id):
