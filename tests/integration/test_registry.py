@@ -53,6 +53,7 @@ class RegistryTest(unittest.TestCase):
         cls.quay = registry.PagingProxy(cls.basic, "quay", page=2)
         cls.nolink = registry.PagingProxy(cls.basic, "nolink")
         cls.evil = registry.PagingProxy(cls.basic, "evil", page=2)
+        cls.endless = registry.PagingProxy(cls.basic, "endless", page=1)
         cls.amqp = env.new_vhost()
         cls.prefix = env.new_prefix()
         pwdir = tempfile.mkdtemp(prefix="pw-", dir=cls.tmp)
@@ -73,7 +74,8 @@ class RegistryTest(unittest.TestCase):
                     % (cls.basic.url, pwfile("wrong", PW_WRONG)))
             f.write("[registry.wrongtok]\nprovider = custom\nurl = %s\nusername = ci\npassword_file = %s\n"
                     % (cls.treg.url, pwfile("wrongtok", PW_WRONG)))
-            for name, px in (("quaylike", cls.quay), ("nolink", cls.nolink), ("evil", cls.evil)):
+            for name, px in (("quaylike", cls.quay), ("nolink", cls.nolink), ("evil", cls.evil),
+                             ("endless", cls.endless)):
                 f.write("[registry.%s]\nprovider = %s\nurl = %s\nusername = ci\npassword_file = %s\n"
                         % (name, "quay" if name == "quaylike" else "custom", px.url, pwfile("px" + name, PW_BASIC)))
             f.write("[registry.static]\nprovider = custom\nauth = bearer\nurl = %s\ntoken_file = %s\n"
@@ -84,7 +86,7 @@ class RegistryTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.worker.stop()
-        for px in (cls.quay, cls.nolink, cls.evil):
+        for px in (cls.quay, cls.nolink, cls.evil, cls.endless):
             px.stop()
         cls.basic.stop()
         cls.treg.stop()
@@ -187,6 +189,10 @@ class RegistryTest(unittest.TestCase):
         s = self.job("tags", {"image": "127.0.0.1:%d/team/app" % self.evil.port}, ok="registry_error")
         self.assertIn("another origin", s["error_message"])
         self.assertFalse([p for p in self.evil.paths[n0:] if "next_page" in p])
+        # A registry that pages forever hits the page cap, and the worker serves on.
+        s = self.job("tags", {"image": "127.0.0.1:%d/team/app" % self.endless.port}, ok="too_large")
+        self.assertIn("more than 1000 pages", s["error_message"])
+        self.job("check", {"registry": "basic"})
 
     def test_tag_moved_to_new_digest(self):
         d1 = registry.push_image(self.basic, "team/mover", "1.0", creds=("ci", PW_BASIC))
