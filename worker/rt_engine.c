@@ -42,6 +42,10 @@ static void fill_req(rt_conn *c, wh_curl_req *r)
 {
     if(c->host->docker_kind == WH_DOCKER_UNIX)
         r->unix_socket = c->host->docker_path;
+    if(c->host->docker_kind == WH_DOCKER_SSH) {
+        r->open_fd = rt_ssh_open;
+        r->open_ud = c;
+    }
     if(c->host->docker_kind == WH_DOCKER_TCP && c->host->tls_ca[0]) {
         r->ca_file = c->host->tls_ca;
         r->cert_file = c->host->tls_cert[0] ? c->host->tls_cert : NULL;
@@ -74,11 +78,13 @@ static wh_code negotiate(rt_conn *c, wh_err *err)
     fill_req(c, &r);
     wh_curl_resp resp;
     wh_code rc = wh_curl_do(c->curl, &r, &resp, err);
-    if(rc)
-        return rc == WH_E_INTERRUPTED || rc == WH_E_TIMEOUT ? rc
-                                                          : wh_err_set(err, WH_E_UNREACHABLE, "target",
-                                                                       "docker on host %s: %s", c->host->name,
-                                                                       err ? err->msg : "unreachable");
+    if(rc == WH_E_UNREACHABLE && err) {
+        char m[sizeof(err->msg)];
+        snprintf(m, sizeof(m), "%s", err->msg);
+        return wh_err_set(err, WH_E_UNREACHABLE, "target", "docker on host %s: %s", c->host->name, m);
+    }
+    if(rc) /* interrupted, timeout, or the SSH hook's own code (auth_failed, host_key) */
+        return rc;
     wh_json *v = resp.status == 200 ? wh_json_parse(resp.body, resp.body_len, NULL) : NULL;
     size_t n = 0;
     const char *s = v ? wh_json_strv(wh_json_get(v, "ApiVersion"), &n) : NULL;
@@ -112,8 +118,8 @@ wh_code rt_conn_open(rt_conn *c, const wh_inv_host *h, wh_curl_abort_fn abort, v
                  h->docker_port);
         break;
     case WH_DOCKER_SSH:
-        return wh_err_set(err, WH_E_ENGINE, "target", "host %s: ssh:// docker endpoints are not implemented yet",
-                          h->name);
+        snprintf(c->base, sizeof(c->base), "http://docker");
+        break;
     default:
         return wh_err_set(err, WH_E_ENGINE, "target", "host %s has no docker endpoint in the inventory", h->name);
     }

@@ -1,7 +1,7 @@
 /* rt_engine: a Docker Engine API client for one inventory host.
  *
- * The endpoint comes from the inventory only (unix socket, or tcp with TLS
- * files); the API version is the lower of the engine's (/version, cached per
+ * The endpoint comes from the inventory only (unix socket, tcp with TLS
+ * files, or ssh:// through `docker system dial-stdio`, rt_ssh.c); the API version is the lower of the engine's (/version, cached per
  * host for the process) and RT_API_MAX. Requests run on the calling
  * thread's keep-alive wh_curl client and poll an abort hook every 100 ms.
  *
@@ -52,6 +52,11 @@ wh_code rt_request_stream(rt_conn *c, const char *method, const char *path, cons
  * be NULL) and no body, for X-Registry-Auth. The header is never logged. */
 wh_code rt_request_stream_h(rt_conn *c, const char *method, const char *path, const char *header, long timeout_ms,
                             wh_curl_sink_fn sink, void *sink_ud, long *status, wh_err *err);
+
+/* wh_curl connection hook for ssh:// hosts (rt_ssh.c): `ud` is the
+ * rt_conn; returns a socket carrying `docker system dial-stdio` on the
+ * host, or -1 with err set (unreachable, auth_failed, host_key, ...). */
+int rt_ssh_open(void *ud, wh_err *err);
 
 /* Map an engine answer to a code: WH_OK for 2xx, else the code above with
  * the engine's message (from `answer`, may be NULL) prefixed by `what`. */

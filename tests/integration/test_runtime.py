@@ -185,7 +185,7 @@ class RuntimeTest(unittest.TestCase):
 
     def test_published_port_on_loopback(self):
         # The private engine has no default bridge: publish through a network of the test's own.
-        self.job("network.create", {"name": "webnet", "subnet": "10.213.79.0/24"})
+        self.job("network.create", {"name": "webnet", "subnet": self.d.subnet(79)})
         self.job("container.run", {"name": "web", "image": IMG, "ports": [{"container": 8080}], "network": "webnet",
                                    "cmd": ["sh", "-c", "echo served > /tmp/i.html; httpd -f -p 8080 -h /tmp"]})
         ins = self.job("container.inspect", {"name": "web"})["result"]
@@ -273,14 +273,14 @@ class RuntimeTest(unittest.TestCase):
         self.job("volume.remove", {"name": "v1"}, ok="not_found")
 
     def test_networks_create_connect_list_remove(self):
-        s = self.job("network.create", {"name": "tnet", "subnet": "10.213.77.0/24"})
+        s = self.job("network.create", {"name": "tnet", "subnet": self.d.subnet(77)})
         self.assertEqual(len(s["result"]["id"]), 64)
         self.job("network.create", {"name": "tnet"}, ok="conflict")
         self.job("container.run", {"name": "netted", "image": IMG, "cmd": ["sleep", "300"], "network": "tnet",
                                    "aliases": ["db"]})
         ins = self.job("container.inspect", {"name": "netted"})["result"]
         self.assertIn("db", ins["NetworkSettings"]["Networks"]["tnet"]["Aliases"])
-        self.job("network.create", {"name": "tnet2", "subnet": "10.213.78.0/24"})
+        self.job("network.create", {"name": "tnet2", "subnet": self.d.subnet(78)})
         self.job("network.connect", {"name": "tnet2", "container": "netted", "aliases": ["x"]})
         ins = self.job("container.inspect", {"name": "netted"})["result"]
         self.assertIn("tnet2", ins["NetworkSettings"]["Networks"])

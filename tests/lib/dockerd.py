@@ -10,8 +10,11 @@
 The daemon never touches the host's own engine: it listens only on its own
 unix socket, has no default bridge (--bridge=none), changes no iptables rules
 and no sysctl (--iptables=false --ip-masq=false --ip-forward=false), and the
-subnets of networks it creates come from a private pool (10.213.0.0/16), so
-tests create networks with names of their own. Containers are reached only
+subnets of networks it creates come from a /16 of its own (10.X.0.0/16 with X
+in 200..254 not used by any interface of the host when it starts; subnet(k)
+gives 10.X.k.0/24 for tests that name one). stop() removes the containers
+and networks first, then deletes any bridge of ours the daemon left behind,
+so nothing stays on the host. Containers are reached only
 through ports published on 127.0.0.1 (docker-proxy) or through exec. dockerd
 starts its own containerd under the exec-root and stops it with itself.
 
@@ -25,6 +28,8 @@ PR_SET_PDEATHSIG the kernel kills it if the test process dies outright.
 import atexit
 import ctypes
 import os
+import random
+import re
 import shutil
 import signal
 import subprocess
@@ -34,7 +39,6 @@ import time
 __all__ = ["Dockerd", "BUSYBOX_IMAGE"]
 
 BUSYBOX_IMAGE = "wharf-busybox:test"
-ADDRESS_POOL = "base=10.213.0.0/16,size=24"
 
 _live = []
 
@@ -64,6 +68,20 @@ class Dockerd:
         self.log_path = os.path.join(root, "dockerd.log")
         self.proc = None
         self.start_s = None  # seconds from exec to the first answered /version
+        self.pool_octet = self._free_octet()
+
+    @staticmethod
+    def _free_octet():
+        used = set(int(m) for m in re.findall(r"inet 10\.(\d+)\.", subprocess.run(
+            ["ip", "-o", "-4", "addr"], capture_output=True, text=True).stdout))
+        free = [x for x in range(200, 255) if x not in used]
+        if not free:
+            raise RuntimeError("no free 10.X.0.0/16 pool for a private dockerd")
+        return random.SystemRandom().choice(free)
+
+    def subnet(self, k):
+        """A /24 of this daemon's own pool, for tests that name a subnet."""
+        return "10.%d.%d.0/24" % (self.pool_octet, k)
 
     @classmethod
     def start(cls, parent=None, timeout=60):
@@ -92,7 +110,7 @@ class Dockerd:
                "-H", "unix://" + self.sock,
                "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
                "--userland-proxy=true",
-               "--default-address-pool", ADDRESS_POOL,
+               "--default-address-pool", "base=10.%d.0.0/16,size=24" % self.pool_octet,
                "--storage-driver=vfs",
                "--log-level=warn"]
         logf = open(self.log_path, "ab")
@@ -166,6 +184,22 @@ class Dockerd:
         shutil.rmtree(rootfs, ignore_errors=True)
         return tag
 
+    def _cleanup_objects(self):
+        """Remove every container and user network; return the bridge names
+        of our networks (br-<first 12 of the id>)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        try:
+            ids = self.docker(["ps", "-aq"], check=False, timeout=30).stdout.decode().split()
+            if ids:
+                self.docker(["rm", "-f"] + ids, check=False, timeout=60)
+            nets = self.docker(["network", "ls", "-q", "--no-trunc", "--filter", "driver=bridge"],
+                               check=False, timeout=30).stdout.decode().split()
+            self.docker(["network", "prune", "-f"], check=False, timeout=60)
+            return ["br-" + n[:12] for n in nets]
+        except Exception:
+            return []
+
     def pid(self):
         try:
             with open(self.pidfile) as f:
@@ -180,6 +214,7 @@ class Dockerd:
             _live.remove(self)
         if self.proc is None:
             return
+        bridges = self._cleanup_objects()
         pid = self.pid()
         if pid != self.proc.pid:
             pid = self.proc.pid  # pidfile not written yet: our own child
@@ -194,6 +229,9 @@ class Dockerd:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        for b in bridges:  # bridges outlive the daemon: delete ours that are left
+            if os.path.exists("/sys/class/net/" + b):
+                subprocess.run(["ip", "link", "del", b], check=False, capture_output=True)
         # vfs layers may hold read-only dirs; containers are gone with dockerd.
         subprocess.run(["rm", "-rf", "--one-file-system", self.root], check=False)
 
