@@ -637,6 +637,7 @@ static wh_code str_maps_check(const wh_mp_obj *args, wh_json **result, wh_err *e
 static const wk_type runtime_types[] = {
     {.name = "runtime.host.ping", .args = no_args, .nargs = 0, .run = host_ping_run, .needs_host = true, .max_attempts = 0},
     {.name = "runtime.host.info", .args = no_args, .nargs = 0, .run = host_info_run, .needs_host = true},
+    {.name = "runtime.host.sync", .args = no_args, .nargs = 0, .run = rt_sync_run, .needs_host = true},
     {.name = "runtime.host.stats", .args = no_args, .nargs = 0, .run = rt_stats_run, .needs_host = true,
      .max_attempts = 1},
     {.name = "runtime.container.create", .args = rt_create_args, .nargs = RT_CREATE_NARGS, .check = rt_create_check,

@@ -59,6 +59,9 @@ wk_run rt_pull_run(wk_job *job);
  * the digest (may be empty) into digest[dcap] when not NULL. */
 wh_code rt_pull_image(wk_job *job, rt_conn *c, const char *image, size_t n, char *digest, size_t dcap, wh_err *err);
 
+/* host.sync (rt_sync.c) */
+wk_run rt_sync_run(wk_job *job);
+
 /* host.stats (rt_stats.c) */
 wk_run rt_stats_run(wk_job *job);
 

@@ -385,6 +385,29 @@ class RuntimeTest(unittest.TestCase):
         self.job("container.remove", {"name": "busy", "force": True})
         self.job("container.remove", {"name": "idle", "force": True})
 
+    def test_host_sync_writes_the_inventory(self):
+        self.job("container.run", {"name": "syn-up", "image": IMG, "cmd": ["sleep", "300"]})
+        self.job("container.create", {"name": "syn-down", "image": IMG})
+        self.job("volume.create", {"name": "synvol"})
+        s = self.job("host.sync")["result"]
+        self.assertEqual((s["containers"], s["state_running"], s["state_created"]), (2, 1, 1), s)
+        self.assertGreaterEqual(s["images"], 1)
+        r = env.redis()
+        base = "%shost:dock:" % self.prefix
+        ctrs = r.hgetall(base + "containers")
+        self.assertEqual(set(ctrs), {"syn-up", "syn-down"})
+        self.assertEqual(json.loads(ctrs["syn-up"])["State"], "running")
+        self.assertIn("synvol", r.hgetall(base + "volumes"))
+        self.assertIn("none", r.hgetall(base + "networks"))
+        self.assertEqual(int(r.hget(base + "sync", "containers")), 2)
+        self.job("container.remove", {"name": "syn-up", "force": True})
+        self.job("container.remove", {"name": "syn-down"})
+        self.job("volume.remove", {"name": "synvol"})
+        s = self.job("host.sync")["result"]
+        self.assertEqual(s["containers"], 0)
+        self.assertFalse(r.exists(base + "containers"))
+        self.assertNotIn("state_running", r.hgetall(base + "sync"))
+
     def test_images_list_inspect_remove(self):
         self.d.docker(["tag", IMG, "wharf-extra:1"])
         tags = [t for i in self.job("image.list")["result"]["items"] for t in (i["RepoTags"] or [])]
