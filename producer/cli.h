@@ -67,6 +67,7 @@ int cli_wait(cli *c, int argc, char **argv);
 int cli_status(cli *c, int argc, char **argv);
 int cli_logs(cli *c, int argc, char **argv);
 int cli_ctr_logs(cli *c, int argc, char **argv); /* cli_runtime.c */
+int cli_host_stats(cli *c, int argc, char **argv); /* cli_runtime.c */
 int cli_workers(cli *c, int argc, char **argv);
 int cli_stats(cli *c, int argc, char **argv);
 int cli_dead(cli *c, int argc, char **argv);

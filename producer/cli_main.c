@@ -39,6 +39,10 @@ static const cli_cmd commands[] = {
      "(stdout lines on stdout, stderr lines on stderr).\n"
      "  -f, --follow       keep printing new lines until interrupted\n"
      "  -t, --timestamps   prefix lines with the engine's timestamp, when recorded\n"},
+    {"host-stats", cli_host_stats,
+     "wharf host-stats HOST [CONTAINER] [--minutes N | --hours N] [--json]\n"
+     "Per-minute (or per-hour) CPU and memory rollups that runtime.host.stats wrote for\n"
+     "a container, or for the whole host without CONTAINER (default: last 10 minutes).\n"},
     {"wait", cli_wait,
      "wharf wait ID... [--timeout S]\n"
      "Wait for jobs to finish; exit 0 only if all succeeded.\n"},

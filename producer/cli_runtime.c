@@ -1,9 +1,12 @@
 /* cli_runtime: commands for the runtime family's data in Redis.
- *   wharf ctr-logs HOST NAME [-f] [-t]   the stream runtime.container.logs fills */
+ *   wharf ctr-logs HOST NAME [-f] [-t]   the stream runtime.container.logs fills
+ *   wharf host-stats HOST [CONTAINER]    the rollups runtime.host.stats writes */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "wh_env.h"
@@ -128,4 +131,103 @@ int cli_ctr_logs(cli *c, int argc, char **argv)
     while(n >= 0 && follow && !g_stop)
         n = read_page(r, key, ts, last, sizeof(last), true);
     return n < 0 ? CLI_FAIL : CLI_OK;
+}
+
+/* Fields of one rollup bucket, as numbers (0 when absent). */
+typedef struct bucket {
+    double n, cpu_n, cpu_sum, cpu_max, mem_sum, mem_max;
+} bucket;
+
+static double hnum(const wh_redis_reply *rep, size_t i)
+{
+    size_t n = 0;
+    const char *s = wh_redis_reply_str(wh_redis_reply_at(rep, i), &n);
+    char buf[40];
+    if(!s || n == 0 || n >= sizeof(buf))
+        return 0;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return strtod(buf, NULL);
+}
+
+static bool read_bucket(wh_redis *r, const char *key, bucket *b)
+{
+    const char *argv[] = {"HMGET", key, "n", "cpu_n", "cpu_sum", "cpu_max", "mem_sum", "mem_max"};
+    wh_redis_reply *rep;
+    wh_err err;
+    if(wh_redis_cmdv(r, &rep, &err, 8, argv) != WH_OK) {
+        cli_error(CLI_FAIL, "%s", err.msg);
+        return false;
+    }
+    *b = (bucket){hnum(rep, 0), hnum(rep, 1), hnum(rep, 2), hnum(rep, 3), hnum(rep, 4), hnum(rep, 5)};
+    wh_redis_reply_free(rep);
+    return true;
+}
+
+int cli_host_stats(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"minutes", required_argument, NULL, 'm'},
+                                         {"hours", required_argument, NULL, 'H'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int count = 10, step = 60, o;
+    bool json = false;
+    while((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if(o == 'm' && !cli_int("--minutes", optarg, 1, 2880, &count))
+            return CLI_USAGE;
+        else if(o == 'H' && !cli_int("--hours", optarg, 1, 720, &count))
+            return CLI_USAGE;
+        else if(o == 'H')
+            step = 3600;
+        else if(o == 'j')
+            json = true;
+        else if(o == 'h' || o == '?')
+            return cli_usage(cli_find("host-stats"), o == 'h' ? stdout : stderr);
+    }
+    if(optind != argc - 1 && optind != argc - 2)
+        return cli_error(CLI_USAGE, "host-stats: expected HOST [CONTAINER]");
+    const char *host = argv[optind], *name = optind == argc - 2 ? argv[optind + 1] : "_host";
+    if(!wh_env_target_valid(host, strlen(host)))
+        return cli_error(CLI_USAGE, "host-stats: HOST is not a valid inventory host name");
+    if(strcmp(name, "_host") != 0 && !ctr_name_ok(name))
+        return cli_error(CLI_USAGE, "host-stats: CONTAINER must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
+    wh_redis *r = cli_redis(c);
+    if(!r)
+        return CLI_FAIL;
+    long long now = (long long)time(NULL), start = now - now % step - (long long)(count - 1) * step;
+    wh_json *rows = wh_json_array();
+    if(!json)
+        printf("%-20s %6s %8s %8s %12s %12s\n", "bucket (UTC)", "n", "cpu avg", "cpu max", "mem avg", "mem max");
+    for(long long t = start; t <= now; t += step) {
+        char key[1024];
+        snprintf(key, sizeof(key), "%shost:%s:stats:%s:%s:%lld", c->cfg.redis_prefix, host, name,
+                 step == 60 ? "1m" : "1h", t);
+        bucket b;
+        if(!read_bucket(r, key, &b)) {
+            wh_json_free(rows);
+            return CLI_FAIL;
+        }
+        if(b.n == 0)
+            continue;
+        double cpu = b.cpu_n > 0 ? b.cpu_sum / b.cpu_n : 0, mem = b.mem_sum / b.n;
+        char ts[40];
+        cli_time(t * 1000, ts, sizeof(ts));
+        if(json) {
+            wh_json *row = wh_json_object();
+            wh_json_setc(row, "t", wh_json_int(t));
+            wh_json_setc(row, "n", wh_json_int((int64_t)b.n));
+            wh_json_setc(row, "cpu_avg", wh_json_real(cpu));
+            wh_json_setc(row, "cpu_max", wh_json_real(b.cpu_max));
+            wh_json_setc(row, "mem_avg", wh_json_int((int64_t)mem));
+            wh_json_setc(row, "mem_max", wh_json_int((int64_t)b.mem_max));
+            wh_json_push(rows, row);
+        } else {
+            printf("%-20.19s %6.0f %7.1f%% %7.1f%% %12.0f %12.0f\n", ts, b.n, cpu, b.cpu_max, mem, b.mem_max);
+        }
+    }
+    if(json)
+        cli_print_json(rows, "[]");
+    wh_json_free(rows);
+    return CLI_OK;
 }
