@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rg_http.h"
 #include "rg_ref.h"
 #include "rt_fam.h"
 #include "wh_time.h"
@@ -129,6 +130,23 @@ static const char *net_mode(const cupd *u)
     return sget(wh_json_get(u->ctr, "HostConfig"), "NetworkMode");
 }
 
+/* The network the container is created on: its NetworkMode ("default" is
+ * the engine's "bridge"). */
+static const char *primary_net(const cupd *u)
+{
+    const char *m = net_mode(u);
+    return strcmp(m, "default") == 0 || !*m ? "bridge" : m;
+}
+
+/* Networks joined after create: user networks other than the primary one.
+ * "none", "host" and container:<id> modes carry no extra endpoints. */
+static bool joins_later(const cupd *u, const char *net)
+{
+    const char *m = net_mode(u);
+    return strcmp(net, primary_net(u)) != 0 && strcmp(net, "none") != 0 && strcmp(net, "host") != 0 &&
+           strcmp(m, "none") != 0 && strcmp(m, "host") != 0 && strncmp(m, "container:", 10) != 0;
+}
+
 /* The /containers/create body: step 4 of the header. */
 static wh_json *create_body(const cupd *u)
 {
@@ -151,10 +169,10 @@ static wh_json *create_body(const cupd *u)
     }
     wh_json_setc(body, "Image", wh_json_str(u->to));
     wh_json_setc(body, "HostConfig", copy(wh_json_get(u->ctr, "HostConfig")));
-    const wh_json *nets = networks(u), *primary = nets ? wh_json_get(nets, net_mode(u)) : NULL;
-    if(primary) {
+    const wh_json *nets = networks(u), *primary = nets ? wh_json_get(nets, primary_net(u)) : NULL;
+    if(primary && strcmp(primary_net(u), "none") != 0 && strcmp(primary_net(u), "host") != 0) {
         wh_json *eps = wh_json_object(), *nc = wh_json_object();
-        wh_json_setc(eps, net_mode(u), endpoint_of(u, primary));
+        wh_json_setc(eps, primary_net(u), endpoint_of(u, primary));
         wh_json_setc(nc, "EndpointsConfig", eps);
         wh_json_setc(body, "NetworkingConfig", nc);
     }
@@ -169,7 +187,7 @@ static wh_code connect_others(cupd *u, wh_err *err)
     wh_code rc = WH_OK;
     for(wh_json_iter *it = nets ? wh_json_iter_first(nets) : NULL; !rc && it; it = wh_json_iter_next(nets, it)) {
         const char *net = wh_json_iter_key(it, NULL);
-        if(strcmp(net, net_mode(u)) == 0)
+        if(!joins_later(u, net))
             continue;
         char path[RT_PATH_MAX], esc[400];
         wh_curl_escape(net, strlen(net), esc, sizeof(esc));
@@ -244,6 +262,7 @@ static wh_code wait_ready(cupd *u, int64_t timeout_ms, char *why, size_t cap, wh
 /* Undo what was done: the new container goes, the old one comes back. */
 static void rollback(cupd *u)
 {
+    wk_job_logf(u->job, WK_SYS, "rolling back to the old container %.12s", u->old_id);
     wh_err e;
     char path[RT_PATH_MAX];
     long st;
@@ -310,6 +329,7 @@ static wh_code swap(cupd *u, int64_t health_ms, char *why, size_t cap, wh_err *e
     if(rc)
         return rc;
     u->created = true;
+    wk_job_logf(u->job, WK_SYS, "created %s-wharf-new (%.12s) from %s", u->name, u->new_id, u->to);
     rc = connect_others(u, err);
     if(!rc && u->was_running)
         rc = act(u, u->old_id, "stop", "?t=10", true, err);
@@ -320,20 +340,28 @@ static wh_code swap(cupd *u, int64_t health_ms, char *why, size_t cap, wh_err *e
     if(!rc)
         rc = act(u, u->new_id, "rename", q, false, err);
     if(!rc)
-        rc = act(u, u->new_id, "start", NULL, false, err);
+        wk_job_logf(u->job, WK_SYS, "stopped and renamed the old container to %s-wharf-old", u->name);
     if(!rc)
+        rc = act(u, u->new_id, "start", NULL, false, err);
+    if(!rc) {
+        wk_job_logf(u->job, WK_SYS, "started the new container as %s; waiting for it", u->name);
         rc = wait_ready(u, health_ms, why, cap, err);
+    }
     return rc;
 }
 
+/* Before anything changed: the plain code. After the new container was
+ * created (and so rolled back): `rolled_back`, with the reason. */
 static wk_run finish_fail(cupd *u, wh_code rc, const char *why, const wh_err *err)
 {
-    if(rc == WH_E_INTERRUPTED)
+    if(rc == WH_E_INTERRUPTED && !u->created)
         return WK_RUN_INTERRUPTED;
-    return wk_job_fail(u->job, rc == WH_E_FAILED ? WH_E_FAILED : rc, rc == WH_E_FAILED ? "rolled_back" : NULL,
-                       rc == WH_E_UNREACHABLE, "update of %s to %s failed: %s; %s", u->name, u->to,
-                       rc == WH_E_FAILED ? why : err->msg,
-                       u->created ? "the old container is back" : "nothing was changed");
+    const char *reason = rc == WH_E_FAILED ? why : err->msg;
+    if(!u->created)
+        return wk_job_fail(u->job, rc, NULL, rg_http_transient(rc), "update of %s to %s failed: %s", u->name, u->to,
+                           reason);
+    return wk_job_fail(u->job, WH_E_FAILED, "rolled_back", false,
+                       "update of %s to %s rolled back, the old container is back: %s", u->name, u->to, reason);
 }
 
 static wk_run run(cupd *u)

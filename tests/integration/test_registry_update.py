@@ -169,9 +169,11 @@ class UpdateCheckTest(unittest.TestCase):
         ref = "%s/team/svc:1.0" % self.host
         self.d.docker(["pull", ref])
         self.d.docker(["network", "create", "wharfupd"])
+        bind = tempfile.mkdtemp(prefix="bind-", dir=self.tmp)
         self.d.docker(["run", "-d", "--name", "svc", "--env", "FOO=bar", "--label", "app=svc",
                        "--restart", "unless-stopped", "--cpu-shares", "512", "--network", "wharfupd",
-                       "--network-alias", "svcalias", ref])
+                       "--network-alias", "svcalias", "-p", "127.0.0.1::8080", "-v", "wharfupdvol:/data",
+                       "-v", bind + ":/bind:ro", "--entrypoint", "/bin/busybox", ref, "sleep", "3600"])
         old = self.inspect("svc")
         new_digest = push("1.0", ["/bin/busybox", "sleep", "3600"])
         # dry_run: the plan, and nothing changes.
@@ -192,22 +194,46 @@ class UpdateCheckTest(unittest.TestCase):
         self.assertEqual(new["HostConfig"]["RestartPolicy"]["Name"], "unless-stopped")
         self.assertEqual(new["HostConfig"]["CpuShares"], 512)
         self.assertIn("svcalias", new["NetworkSettings"]["Networks"]["wharfupd"]["Aliases"])
+        self.assertEqual(new["HostConfig"]["PortBindings"], old["HostConfig"]["PortBindings"])
+        self.assertEqual(new["HostConfig"]["Binds"], old["HostConfig"]["Binds"])
+        self.assertEqual(sorted((m["Type"], m["Destination"]) for m in new["Mounts"]),
+                         [("bind", "/bind"), ("volume", "/data")])
+        # The container's own command and entrypoint (not the image's) are kept.
+        self.assertEqual((new["Config"]["Entrypoint"], new["Config"]["Cmd"]), (["/bin/busybox"], ["sleep", "3600"]))
         self.assertIsNone(self.inspect("svc-wharf-old"))
         self.assertIsNone(self.inspect(old["Id"]))
         # Nothing newer: left alone.
         r = self.update({"name": "svc"})["result"]
         self.assertFalse(r["updated"], r)
         self.assertEqual(self.inspect("svc")["Id"], new["Id"])
-        # A broken image (its command exits at once) rolls back.
-        push("2.0", ["/bin/busybox", "false"])
+        # A broken image (no busybox: the container's entrypoint is missing) rolls back.
+        registry.push_image(self.reg, "team/svc", "2.0", creds=("ci", PW), cmd=["/bin/busybox", "true"])
         s = self.update({"name": "svc", "tag": "2.0", "health_timeout_s": 20}, ok="rolled_back")
-        self.assertIn("stopped", s["error_message"])
+        self.assertIn("rolled back, the old container is back: start:", s["error_message"])
         back = self.inspect("svc")
         self.assertEqual(back["Id"], new["Id"])
         self.assertTrue(back["State"]["Running"])
         self.assertIsNone(self.inspect("svc-wharf-new"))
         self.assertIsNone(self.inspect("svc-wharf-old"))
         self.update({"name": "nope"}, ok="not_found")
+
+    def test_update_container_that_exits_rolls_back(self):
+        bb = registry.busybox_files()
+        registry.push_image(self.reg, "team/crash", "1.0", creds=("ci", PW), files=bb,
+                            cmd=["/bin/busybox", "sleep", "3600"])
+        ref = "%s/team/crash:1.0" % self.host
+        self.d.docker(["pull", ref])
+        self.d.docker(["run", "-d", "--name", "crash", ref])
+        old = self.inspect("crash")
+        # The new image's own command (the container has none of its own) exits at once.
+        registry.push_image(self.reg, "team/crash", "2.0", creds=("ci", PW), files=bb, cmd=["/bin/busybox", "false"])
+        s = self.update({"name": "crash", "tag": "2.0"}, ok="rolled_back")
+        lp = env.wharf(["logs", s["id"]], self.amqp, self.prefix)
+        log = lp.stdout + lp.stderr
+        self.assertIn("the new container stopped (exit code 1)", s["error_message"], log)
+        back = self.inspect("crash")
+        self.assertEqual((back["Id"], back["State"]["Running"]), (old["Id"], True))
+        self.assertIsNone(self.inspect("crash-wharf-new"))
 
     def test_zz_no_secret_in_redis_or_logs(self):
         self.job({})
