@@ -53,6 +53,7 @@ const wh_arg_spec rt_create_args[RT_CREATE_NARGS] = {
     {"wait", WH_ARG_STR, false, 4, 4, wait_ok, "must be none or exit"},
     {"wait_timeout_s", WH_ARG_INT, false, 1, 86400, NULL, NULL},
     {"tail", WH_ARG_INT, false, 0, 1000, NULL, NULL},
+    {"health", WH_ARG_MAP, false, 1, 5, NULL, NULL},
 };
 
 /* An array of strings (each at most `max` bytes) as a JSON array. */
@@ -178,8 +179,10 @@ static wh_code ports(const wh_mp_obj *args, wh_json *cfg, wh_json *hc, wh_err *e
         const wh_mp_obj *p = wh_mp_arr_at(list, i);
         int64_t cport = 0, hport = 0;
         char proto[8] = "tcp", ip[64] = "127.0.0.1";
-        const wh_mp_obj *hp = wh_mp_map_get(p, "host");
-        bool ok = wh_mp_kind_of(p) == WH_MP_MAP && wh_mp_int(wh_mp_map_get(p, "container"), &cport) && cport >= 1 &&
+        bool is_map = wh_mp_kind_of(p) == WH_MP_MAP;
+        const wh_mp_obj *hp = is_map ? wh_mp_map_get(p, "host") : NULL;
+        const wh_mp_obj *cp = is_map ? wh_mp_map_get(p, "container") : NULL;
+        bool ok = cp && wh_mp_int(cp, &cport) && cport >= 1 &&
                   cport <= 65535 && (!hp || (wh_mp_int(hp, &hport) && hport >= 0 && hport <= 65535)) &&
                   field_str(p, "proto", proto, sizeof(proto)) >= 0 && field_str(p, "host_ip", ip, sizeof(ip)) >= 0 &&
                   (!strcmp(proto, "tcp") || !strcmp(proto, "udp"));
@@ -250,6 +253,8 @@ wh_code rt_create_body(const wh_mp_obj *a, const wh_inv_host *h, wh_json **body,
         wh_json_setc(cfg, "Labels", v);
     if(!rc)
         rc = str_array(wh_mp_map_get(a, "aliases"), "aliases", 253, &al, err);
+    if(!rc)
+        rc = rt_health_check_shape(wh_mp_map_get(a, "health"), err);
     if(!rc)
         rc = mounts(a, h, hc, err);
     if(!rc)
@@ -388,6 +393,13 @@ wk_run rt_run_run(wk_job *job)
         return rt_fail(job, rc, &err);
     }
     wh_json *r = id_result(id, w);
+    const wh_mp_obj *health = wh_mp_map_get(a, "health");
+    if(health && (rc = rt_health_wait(job, &c, id, health, r, &err)) != WH_OK) {
+        wh_json_free(r);
+        if(rc == WH_E_FAILED)
+            return wk_job_fail(job, WH_E_FAILED, "unhealthy", false, "%s", err.msg);
+        return rt_fail(job, rc, &err);
+    }
     size_t wn;
     const char *wait = wh_args_str(a, "wait", "none", &wn);
     if(wn == 4 && !memcmp(wait, "exit", 4)) {

@@ -32,7 +32,7 @@ void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap);
  * in its roots, exist (local unix engines) and not repeat (conflict). */
 wh_code rt_create_body(const wh_mp_obj *args, const wh_inv_host *h, wh_json **body, wh_err *err);
 
-#define RT_CREATE_NARGS 20
+#define RT_CREATE_NARGS 21
 extern const wh_arg_spec rt_create_args[RT_CREATE_NARGS];
 wh_code rt_create_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run rt_create_run(wk_job *job);
@@ -58,6 +58,12 @@ wk_run rt_pull_run(wk_job *job);
 /* Pull image[0..n) with the inventory's credentials for its registry;
  * the digest (may be empty) into digest[dcap] when not NULL. */
 wh_code rt_pull_image(wk_job *job, rt_conn *c, const char *image, size_t n, char *digest, size_t dcap, wh_err *err);
+
+/* container.run's health check (rt_health.c): args.health's shape, and the
+ * startup phase; on success `result` gets healthy_at (ms), health_probes and
+ * health_wait_ms; WH_E_FAILED when it never became healthy. */
+wh_code rt_health_check_shape(const wh_mp_obj *h, wh_err *err);
+wh_code rt_health_wait(wk_job *job, rt_conn *c, const char *id, const wh_mp_obj *h, wh_json *result, wh_err *err);
 
 /* host.sync (rt_sync.c) */
 wk_run rt_sync_run(wk_job *job);

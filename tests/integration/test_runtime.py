@@ -183,6 +183,32 @@ class RuntimeTest(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("args.name", p.stderr)
 
+    def test_hostile_shapes_are_bad_args_and_the_worker_survives(self):
+        cases = [
+            ("container.create", {"image": IMG, "ports": [{}]}),
+            ("container.create", {"image": IMG, "ports": ["x"]}),
+            ("container.create", {"image": IMG, "binds": [1]}),
+            ("container.create", {"image": IMG, "binds": [{"source": "rel", "target": "/x"}]}),
+            ("container.create", {"image": IMG, "volumes": [{"name": "../v", "target": "/x"}]}),
+            ("container.create", {"image": IMG, "env": {"A=B": "1"}}),
+            ("container.create", {"image": IMG, "cmd": [1, 2]}),
+            ("container.run", {"image": IMG, "health": {}}),
+            ("container.run", {"image": IMG, "health": {"cmd": "notalist"}}),
+            ("container.exec", {"name": "x1", "cmd": [{"a": 1}]}),
+            ("volume.create", {"name": "v1", "labels": {"a": 1}}),
+            ("image.pull", {"image": "UPPER/Case::bad"}),
+        ]
+        for type_, args in cases:
+            p = env.wharf(["submit", "runtime." + type_, "--target", "dock", "--args-json", json.dumps(args)],
+                          self.amqp, self.prefix)
+            self.assertEqual(p.returncode, 2, (type_, args, p.stderr))
+            self.assertIn("args.", p.stderr, (type_, args))
+            # and straight to the worker, past the CLI's check
+            s = self.job(type_, args, ok="bad_args", extra=["--no-validate"])
+            self.assertIn("args.", s["error_message"])
+        self.assertTrue(self.worker.alive())
+        self.job("host.ping")
+
     def test_published_port_on_loopback(self):
         # The private engine has no default bridge: publish through a network of the test's own.
         self.job("network.create", {"name": "webnet", "subnet": self.d.subnet(79)})
@@ -415,6 +441,34 @@ class RuntimeTest(unittest.TestCase):
         self.assertEqual(s["containers"], 0)
         self.assertFalse(r.exists(base + "containers"))
         self.assertNotIn("state_running", r.hgetall(base + "sync"))
+
+    def test_run_waits_for_health(self):
+        # exec probe: healthy once the file exists (after ~1 s)
+        s = self.job("container.run", {"name": "hc1", "image": IMG,
+                                       "cmd": ["sh", "-c", "sleep 1; touch /tmp/ready; sleep 300"],
+                                       "health": {"cmd": ["test", "-f", "/tmp/ready"], "interval_ms": 200,
+                                                  "retries": 50}})
+        self.assertGreaterEqual(s["result"]["health_probes"], 2)
+        self.assertGreater(s["result"]["healthy_at"], 0)
+        # HTTP probe on the port published on 127.0.0.1
+        self.job("network.create", {"name": "hcnet"})
+        s = self.job("container.run", {"name": "hc2", "image": IMG, "network": "hcnet",
+                                       "ports": [{"container": 8081}],
+                                       "cmd": ["sh", "-c", "sleep 1; echo ok > /tmp/h; httpd -f -p 8081 -h /tmp"],
+                                       "health": {"http_port": 8081, "path": "/h", "interval_ms": 200}})
+        self.assertGreaterEqual(s["result"]["health_probes"], 1)
+        # never healthy: the custom code unhealthy after the retries
+        s = self.job("container.run", {"name": "hc3", "image": IMG, "cmd": ["sleep", "300"],
+                                       "health": {"cmd": ["false"], "interval_ms": 50, "retries": 3}},
+                     ok="unhealthy")
+        self.assertIn("after 3 probes", s["error_message"])
+        for n in ("hc1", "hc2", "hc3"):
+            self.job("container.remove", {"name": n, "force": True})
+        self.job("network.remove", {"name": "hcnet"})
+        p = env.wharf(["submit", "runtime.container.run", "--target", "dock", "--args-json",
+                       json.dumps({"image": IMG, "health": {"cmd": ["x"], "http_port": 80}})], self.amqp, self.prefix)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("args.health", p.stderr)
 
     def test_images_list_inspect_remove(self):
         self.d.docker(["tag", IMG, "wharf-extra:1"])
