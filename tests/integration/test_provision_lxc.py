@@ -130,6 +130,46 @@ class Containers(unittest.TestCase):
         self.assertFalse(exists(host), "the clone was destroyed")
         self.assertIsNone(portmap(host), "the reservation was released")
 
+    def test_clone_failure_keeps_a_foreign_container_and_releases(self):
+        host = "taken-" + secrets.token_hex(3)
+        lxc("lxc-copy", "-P", LXCP, "-n", "tmpl", "-N", host)  # made outside wharf
+        jid, h = submit("provision.container", {"template": "tmpl", "hostname": host, "ssh_public_key": KEY})
+        self.assertEqual((h["state"], h["error"]), ("failed", "command_failed"), h)
+        self.assertIn("container[0]", h["error_message"], "the clone step failed")
+        self.assertTrue(exists(host), "a container wharf did not create is never destroyed")
+        self.assertIsNone(portmap(host))
+        lxc("lxc-destroy", "-P", LXCP, "-f", "-n", host)
+
+    def test_killed_worker_mid_provision_resumes(self):
+        host = "resume-" + secrets.token_hex(3)
+        gate = os.path.join(TMP, "gate-" + host)
+        args = []
+        for k, v in A.inventory("hv", lxc_path=LXCP, roots=TMP).items():
+            args += ["--set", "%s=%s" % (k, v)]
+        url, prefix = env.new_vhost(), env.new_prefix()
+        w1 = env.start_worker(url, prefix, concurrency=1, families="provision", args=args)
+        spec = {"template": "tmpl", "hostname": host, "ssh_public_key": KEY,
+                "setup": [["sh", "-c", "echo run >> /root/setup-runs"],
+                          ["sh", "-c", "while [ ! -e /root/gate ]; do sleep 0.2; done"]]}
+        cp = env.wharf(["submit", "provision.container", "--args-json", json.dumps(spec), "--target", "hv"],
+                       url, prefix)
+        jid = cp.stdout.split()[0]
+        r = env.redis()
+        wait_for(lambda: (r.hget(prefix + "job:" + jid, "step") or "").endswith(" setup[1]"), timeout=120,
+                 what="the job to wait in setup[1]")
+        w1.kill()
+        attach(host, "touch", "/root/gate")
+        w2 = env.start_worker(url, prefix, concurrency=1, families="provision", args=args)
+        try:
+            h = wait_for(lambda: (lambda x: x if x.get("state") in ("succeeded", "failed", "dead") else None)(
+                job_hash(jid, prefix)), timeout=120, what="the job to finish on the second worker")
+        finally:
+            w2.stop()
+        self.assertEqual(h["state"], "succeeded", h)
+        self.assertEqual(attach(host, "cat", "/root/setup-runs"), "run\n", "completed steps did not run again")
+        self.assertEqual(json.loads(r.hget(prefix + "portmap", host))["state"], "ready")
+        lxc("lxc-destroy", "-P", LXCP, "-f", "-n", host)
+
     def test_validate_reports_every_problem(self):
         jid, h = submit("provision.validate", {"template": "nope", "hostname": "Bad_Host",
                                                "ssh_public_key": "-----BEGIN OPENSSH PRIVATE KEY-----",
