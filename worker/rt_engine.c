@@ -203,6 +203,22 @@ wh_code rt_request_stream_h(rt_conn *c, const char *method, const char *path, co
     return WH_OK;
 }
 
+wh_code rt_request_upload(rt_conn *c, const char *method, const char *path, const char *content_type,
+                          wh_curl_source_fn source, void *source_ud, long *status, wh_err *err)
+{
+    char ct[96];
+    snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+    const char *hdrs[] = {ct, NULL};
+    wh_curl_req r = {.source = source, .source_ud = source_ud, .headers = hdrs, .max_body = 1u << 20};
+    wh_curl_resp resp;
+    wh_code rc = send_req(c, &r, method, path, NULL, &resp, err);
+    if(rc)
+        return rc;
+    *status = resp.status;
+    wh_curl_resp_clear(&resp);
+    return WH_OK;
+}
+
 wh_code rt_engine_status(long status, const wh_json *answer, const char *what, wh_err *err)
 {
     if(status >= 200 && status < 300)

@@ -58,6 +58,10 @@ wh_code rt_request_stream_h(rt_conn *c, const char *method, const char *path, co
  * host, or -1 with err set (unreachable, auth_failed, host_key, ...). */
 int rt_ssh_open(void *ud, wh_err *err);
 
+/* Upload a request body pulled from `source` (chunked), e.g. a tar archive. */
+wh_code rt_request_upload(rt_conn *c, const char *method, const char *path, const char *content_type,
+                          wh_curl_source_fn source, void *source_ud, long *status, wh_err *err);
+
 /* Map an engine answer to a code: WH_OK for 2xx, else the code above with
  * the engine's message (from `answer`, may be NULL) prefixed by `what`. */
 wh_code rt_engine_status(long status, const wh_json *answer, const char *what, wh_err *err);

@@ -65,6 +65,12 @@ wh_code rt_pull_image(wk_job *job, rt_conn *c, const char *image, size_t n, char
 wh_code rt_health_check_shape(const wh_mp_obj *h, wh_err *err);
 wh_code rt_health_wait(wk_job *job, rt_conn *c, const char *id, const wh_mp_obj *h, wh_json *result, wh_err *err);
 
+/* volume.backup / volume.restore (rt_backup.c) */
+#define RT_BACKUP_NARGS 4
+extern const wh_arg_spec rt_backup_args[RT_BACKUP_NARGS];
+wk_run rt_backup_run(wk_job *job);
+wk_run rt_restore_run(wk_job *job);
+
 /* host.sync (rt_sync.c) */
 wk_run rt_sync_run(wk_job *job);
 
