@@ -23,6 +23,8 @@
 #include <string.h>
 
 #include "pv.h"
+#include "pv_drv.h"
+#include "wh_shq.h"
 #include "wh_text.h"
 #include "wh_time.h"
 #include "wk_exec.h"
@@ -60,6 +62,18 @@ static const wh_arg_spec upload_spec[] = {
     {"mode", WH_ARG_INT, false, 0, 07777, NULL, NULL},
     {"owner", WH_ARG_STR, false, 1, 23, NULL, NULL},
 };
+static bool ct_name_ok(const char *s, size_t n)
+{
+    return n && wh_text_only(s, n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") && s[0] != '-';
+}
+static const wh_arg_spec lxc_spec[] = {
+    COMMON,
+    {"action", WH_ARG_STR, true, 1, 16, NULL, NULL},
+    {"container", WH_ARG_STR, true, 1, 64, ct_name_ok, "a container name"},
+    {"template", WH_ARG_STR, false, 1, 64, ct_name_ok, "a container name"},
+    {"argv", WH_ARG_ARRAY, false, 1, 48, NULL, NULL},
+    {"timeout_s", WH_ARG_INT, false, 1, 86400, NULL, NULL},
+};
 static const wh_arg_spec wait_port_spec[] = {COMMON, WAIT};
 static const wh_arg_spec wait_http_spec[] = {
     COMMON, WAIT,
@@ -79,6 +93,7 @@ typedef wh_code (*step_fn)(run_ctx *rc, const wh_mp_obj *step, wh_err *err);
 static wh_code do_exec(run_ctx *rc, const wh_mp_obj *step, wh_err *err);
 static wh_code do_upload(run_ctx *rc, const wh_mp_obj *step, wh_err *err);
 static wh_code do_wait(run_ctx *rc, const wh_mp_obj *step, wh_err *err);
+static wh_code do_lxc(run_ctx *rc, const wh_mp_obj *step, wh_err *err);
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -93,7 +108,23 @@ static const struct step_kind {
     {"upload", upload_spec, N(upload_spec), do_upload},
     {"wait_port", wait_port_spec, N(wait_port_spec), do_wait},
     {"wait_http", wait_http_spec, N(wait_http_spec), do_wait},
+    {"lxc", lxc_spec, N(lxc_spec), do_lxc},
 };
+
+/* lxc step actions and the driver action each maps to. */
+static const struct {
+    const char *name;
+    pv_action act;
+} lxc_actions[] = {{"clone", PV_CLONE}, {"start", PV_START}, {"wait", PV_WAIT}, {"exec", PV_EXEC},
+                   {"stop", PV_STOP},   {"destroy", PV_DESTROY}};
+
+static int lxc_action(const wh_mp_obj *st)
+{
+    for(int i = 0; i < (int)(sizeof(lxc_actions) / sizeof(lxc_actions[0])); i++)
+        if(wh_mp_str_eq(wh_mp_map_get(st, "action"), lxc_actions[i].name))
+            return i;
+    return -1;
+}
 
 static const struct step_kind *kind_of(const wh_mp_obj *step)
 {
@@ -122,7 +153,7 @@ static wh_code check_step(const wh_mp_obj *st, const wh_mp_obj *vars, const char
     const struct step_kind *k = kind_of(st);
     if(!k)
         return wh_err_set(err, WH_E_BAD_ARGS, fp,
-                          "%s.kind: must be one of exec, check, upload, wait_port, wait_http", fp);
+                          "%s.kind: must be one of exec, check, upload, wait_port, wait_http, lxc", fp);
     if(wh_args_validate(st, k->spec, k->nspec, false, err))
         return step_err(err, fp);
     wh_code rc = WH_OK;
@@ -132,6 +163,23 @@ static wh_code check_step(const wh_mp_obj *st, const wh_mp_obj *vars, const char
         if(wh_mp_map_get(st, "script") && wh_mp_map_get(st, "stdin"))
             return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.stdin: a script is sent on stdin; not both", fp);
         rc = pv_cmd_build(st, true, vars, fp, &out, err);
+    } else if(k->run == do_lxc) {
+        int a = lxc_action(st);
+        if(a < 0)
+            return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.action: must be clone, start, wait, exec, stop or destroy", fp);
+        if((lxc_actions[a].act == PV_EXEC) != (wh_mp_map_get(st, "argv") != NULL))
+            return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.argv: required by exec and only there", fp);
+        if(lxc_actions[a].act == PV_CLONE && !wh_mp_map_get(st, "template"))
+            return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.template: required by clone", fp);
+        const wh_mp_obj *argv = wh_mp_map_get(st, "argv");
+        for(uint32_t i = 0; !rc && argv && i < wh_mp_size(argv); i++) {
+            const char *s;
+            if(!wh_mp_str(wh_mp_arr_at(argv, i), &s, &n))
+                return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.argv: every element must be a string", fp);
+            rc = pv_tpl_render(s, n, vars, &out, &n, fp, err);
+            free(out);
+            out = NULL;
+        }
     } else if(k->run == do_upload) {
         const char *s = wh_args_str(st, "content", "", &n);
         rc = pv_tpl_render(s, n, vars, &out, &n, fp, err);
@@ -231,6 +279,57 @@ static wh_code do_upload(run_ctx *rc, const wh_mp_obj *st, wh_err *err)
         wk_job_logf(rc->job, WK_SYS, "%s: uploaded %zu bytes to %s (sha256 %s)", rc->field, put.len, path, sha);
     free(path);
     free(content);
+    return r;
+}
+
+/* An lxc action through the lxc driver, on the host's lxc_path. Strings are
+ * taken as given (container names are checked; argv is quoted like any). */
+static wh_code do_lxc(run_ctx *rc, const wh_mp_obj *st, wh_err *err)
+{
+    char name[65], tmpl[65];
+    size_t n;
+    const char *s = wh_args_str(st, "container", "", &n);
+    snprintf(name, sizeof(name), "%.*s", (int)n, s);
+    s = wh_args_str(st, "template", "", &n);
+    snprintf(tmpl, sizeof(tmpl), "%.*s", (int)n, s);
+    const char *cmd[48];
+    char *owned[48] = {0};
+    const wh_mp_obj *argv = wh_mp_map_get(st, "argv");
+    int nc = 0;
+    wh_code r = WH_OK;
+    for(uint32_t i = 0; !r && argv && i < wh_mp_size(argv) && i < 48; i++) {
+        wh_mp_str(wh_mp_arr_at(argv, i), &s, &n);
+        r = pv_tpl_render(s, n, rc->vars, &owned[nc], &n, rc->field, err);
+        cmd[nc] = owned[nc] ? owned[nc] : "";
+        nc++;
+    }
+    pv_drv_vals v = {.lxc_path = wk_job_host(rc->job)->lxc_path, .name = name, .template_ = tmpl, .cmd = cmd,
+                     .ncmd = nc};
+    pv_drv_line line = {.n = 0};
+    if(!r && pv_drv_argv(pv_drv_find("lxc", 3), lxc_actions[lxc_action(st)].act, &v, &line))
+        r = wh_err_set(err, WH_E_BAD_ARGS, rc->field, "%s: too many arguments", rc->field);
+    wh_shq_str words[PV_DRV_ARGV_MAX];
+    for(int i = 0; i < line.n; i++)
+        words[i] = (wh_shq_str){line.v[i], strlen(line.v[i])};
+    wh_shq_cmd c = {words, line.n, NULL, NULL, NULL, 0};
+    char *text = NULL;
+    if(!r)
+        r = wh_shq_build(&c, &text, err);
+    for(int i = 0; i < nc; i++)
+        free(owned[i]);
+    int64_t t = wh_args_int(st, "timeout_s", rc->rollback ? PV_ROLLBACK_S : 0);
+    pv_cmd pc = {.command = text, .timeout_ms = t * 1000, .log = true, .rollback = rc->rollback};
+    int code = -1;
+    pv_tail tail = {0};
+    if(!r)
+        r = pv_exec(rc->job, &pc, &code, &tail, err);
+    free(text);
+    if(!r && code != 0) {
+        char last[PV_TAIL_LINES * (PV_TAIL_BYTES + 3) + 1];
+        pv_tail_text(&tail, last, sizeof(last));
+        r = wh_err_set(err, WH_E_COMMAND_FAILED, rc->field, "%s: lxc %s %s: exit status %d%s%s", rc->field,
+                       lxc_actions[lxc_action(st)].name, name, code, last[0] ? ": " : "", last);
+    }
     return r;
 }
 

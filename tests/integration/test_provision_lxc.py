@@ -67,8 +67,8 @@ def tearDownModule():
         shutil.rmtree(TMP, ignore_errors=True)
 
 
-def submit(type, args, timeout=300):
-    cp = env.wharf(["submit", type, "--args-json", json.dumps(args), "--target", "hv"], URL, PREFIX)
+def submit(type, args, timeout=300, extra=()):
+    cp = env.wharf(["submit", type, "--args-json", json.dumps(args), "--target", "hv"] + list(extra), URL, PREFIX)
     assert cp.returncode == 0, cp.stderr
     jid = cp.stdout.split()[0]
     return jid, wait_for(lambda: (lambda h: h if h.get("state") in ("succeeded", "failed", "dead", "cancelled")
@@ -169,6 +169,29 @@ class Containers(unittest.TestCase):
         self.assertEqual(attach(host, "cat", "/root/setup-runs"), "run\n", "completed steps did not run again")
         self.assertEqual(json.loads(r.hget(prefix + "portmap", host))["state"], "ready")
         lxc("lxc-destroy", "-P", LXCP, "-f", "-n", host)
+
+    def test_recipe_lxc_steps_and_rollback(self):
+        name = "rcp-" + secrets.token_hex(3)
+        steps = [{"kind": "lxc", "action": "clone", "container": name, "template": "tmpl",
+                  "rollback": {"kind": "lxc", "action": "destroy", "container": name}},
+                 {"kind": "lxc", "action": "start", "container": name},
+                 {"kind": "lxc", "action": "wait", "container": name},
+                 {"kind": "lxc", "action": "exec", "container": name,
+                  "argv": ["sh", "-c", "echo \"$1\" > /root/hello", "sh", "{{msg}}"]}]
+        jid, h = submit("provision.run", {"vars": {"msg": "hi; $(reboot)"}, "steps": steps})
+        self.assertEqual(h["state"], "succeeded", h)
+        self.assertEqual(attach(name, "cat", "/root/hello"), "hi; $(reboot)\n")
+        # the same recipe failing at its last step destroys the clone again
+        name2 = name + "b"
+        bad = json.loads(json.dumps(steps).replace(name, name2))
+        bad.append({"kind": "lxc", "action": "exec", "container": name2, "argv": ["false"]})
+        jid, h = submit("provision.run", {"vars": {"msg": "x"}, "steps": bad})
+        self.assertEqual((h["state"], h["error"]), ("failed", "command_failed"), h)
+        self.assertFalse(exists(name2), "rolled back")
+        jid, h = submit("provision.run", {"steps": [{"kind": "lxc", "action": "exec", "container": name}]},
+                        extra=["--no-validate"])
+        self.assertEqual((h["state"], h["error"]), ("failed", "bad_args"), h)
+        lxc("lxc-destroy", "-P", LXCP, "-f", "-n", name)
 
     def test_validate_reports_every_problem(self):
         jid, h = submit("provision.validate", {"template": "nope", "hostname": "Bad_Host",
