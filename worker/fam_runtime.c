@@ -94,6 +94,7 @@ static bool ctr_lock(const wh_mp_obj *a, char *o, size_t c) { return lock_of(a, 
 static bool vol_lock(const wh_mp_obj *a, char *o, size_t c) { return lock_of(a, "vol", "name", o, c); }
 static bool net_lock(const wh_mp_obj *a, char *o, size_t c) { return lock_of(a, "net", "name", o, c); }
 static bool img_lock(const wh_mp_obj *a, char *o, size_t c) { return lock_of(a, "img", "image", o, c); }
+static bool stack_lock(const wh_mp_obj *a, char *o, size_t c) { return lock_of(a, "stack", "name", o, c); }
 
 /* ---- host ---- */
 
@@ -637,6 +638,10 @@ static wh_code str_maps_check(const wh_mp_obj *args, wh_json **result, wh_err *e
 static const wk_type runtime_types[] = {
     {.name = "runtime.host.ping", .args = no_args, .nargs = 0, .run = host_ping_run, .needs_host = true, .max_attempts = 0},
     {.name = "runtime.host.info", .args = no_args, .nargs = 0, .run = host_info_run, .needs_host = true},
+    {.name = "runtime.stack.deploy", .args = rt_stack_args, .nargs = RT_STACK_NARGS, .check = rt_stack_check,
+     .run = rt_stack_deploy_run, .needs_host = true, .lock_key = stack_lock, .max_attempts = 1},
+    {.name = "runtime.stack.remove", .args = rt_unstack_args, .nargs = RT_UNSTACK_NARGS,
+     .run = rt_stack_remove_run, .needs_host = true, .lock_key = stack_lock},
     {.name = "runtime.host.sync", .args = no_args, .nargs = 0, .run = rt_sync_run, .needs_host = true},
     {.name = "runtime.host.stats", .args = no_args, .nargs = 0, .run = rt_stats_run, .needs_host = true,
      .max_attempts = 1},

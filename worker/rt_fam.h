@@ -71,6 +71,15 @@ extern const wh_arg_spec rt_backup_args[RT_BACKUP_NARGS];
 wk_run rt_backup_run(wk_job *job);
 wk_run rt_restore_run(wk_job *job);
 
+/* stack.deploy / stack.remove (rt_stack.c) */
+#define RT_STACK_NARGS 4
+#define RT_UNSTACK_NARGS 2
+extern const wh_arg_spec rt_stack_args[RT_STACK_NARGS];
+extern const wh_arg_spec rt_unstack_args[RT_UNSTACK_NARGS];
+wh_code rt_stack_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
+wk_run rt_stack_deploy_run(wk_job *job);
+wk_run rt_stack_remove_run(wk_job *job);
+
 /* host.sync (rt_sync.c) */
 wk_run rt_sync_run(wk_job *job);
 
