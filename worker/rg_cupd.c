@@ -234,7 +234,8 @@ static wh_code wait_ready(cupd *u, int64_t timeout_ms, char *why, size_t cap, wh
             return rc;
         const wh_json *st = wh_json_get(c, "State"), *h = st ? wh_json_get(st, "Health") : NULL;
         bool running = st && wh_json_boolv(wh_json_get(st, "Running")) && !wh_json_boolv(wh_json_get(st, "Restarting"));
-        const char *health = h ? sget(h, "Status") : "";
+        char health[32]; /* copied: `c` is freed below */
+        snprintf(health, sizeof(health), "%s", h ? sget(h, "Status") : "");
         long long code = st ? (long long)wh_json_intv(wh_json_get(st, "ExitCode")) : 0;
         const wh_json *rcount = wh_json_get(c, "RestartCount");
         running = running && !(rcount && wh_json_intv(rcount) > 0); /* crashed and came back */
@@ -248,7 +249,7 @@ static wh_code wait_ready(cupd *u, int64_t timeout_ms, char *why, size_t cap, wh
             snprintf(why, cap, "the new container is unhealthy");
             return WH_E_FAILED;
         }
-        if(strcmp(health, "healthy") == 0 || (!h && age >= RG_CUPD_SETTLE_MS))
+        if(strcmp(health, "healthy") == 0 || (!health[0] && age >= RG_CUPD_SETTLE_MS))
             return WH_OK;
         if(age >= timeout_ms) {
             snprintf(why, cap, "the new container was not healthy within %lld s", (long long)(timeout_ms / 1000));
@@ -263,6 +264,9 @@ static wh_code wait_ready(cupd *u, int64_t timeout_ms, char *why, size_t cap, wh
 static void rollback(cupd *u)
 {
     wk_job_logf(u->job, WK_SYS, "rolling back to the old container %.12s", u->old_id);
+    /* A cancel, timeout or shutdown may be why we are here: the rollback
+     * itself must not be aborted, or the old container stays aside. */
+    u->rt.abort = NULL;
     wh_err e;
     char path[RT_PATH_MAX];
     long st;
@@ -354,7 +358,7 @@ static wh_code swap(cupd *u, int64_t health_ms, char *why, size_t cap, wh_err *e
  * created (and so rolled back): `rolled_back`, with the reason. */
 static wk_run finish_fail(cupd *u, wh_code rc, const char *why, const wh_err *err)
 {
-    if(rc == WH_E_INTERRUPTED && !u->created)
+    if(rc == WH_E_INTERRUPTED) /* rolled back first when needed; the pipe says why */
         return WK_RUN_INTERRUPTED;
     const char *reason = rc == WH_E_FAILED ? why : err->msg;
     if(!u->created)

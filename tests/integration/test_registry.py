@@ -302,6 +302,9 @@ class RegistryTest(unittest.TestCase):
         for c in canaries:
             self.assertNotIn(c, text, "secret found in Redis")
             self.assertNotIn(c, log, "secret found in the worker log")
+        # ... and the worker survived everything (a sanitizer abort would end it).
+        self.assertTrue(self.worker.alive(), self.worker.log_tail())
+        self.assertNotIn("AddressSanitizer", self.worker.log_text())
 
 
 if __name__ == "__main__":

@@ -235,6 +235,32 @@ class UpdateCheckTest(unittest.TestCase):
         self.assertEqual((back["Id"], back["State"]["Running"]), (old["Id"], True))
         self.assertIsNone(self.inspect("crash-wharf-new"))
 
+    def test_update_interrupted_by_its_timeout_rolls_back(self):
+        bb = registry.busybox_files()
+        registry.push_image(self.reg, "team/slow", "1.0", creds=("ci", PW), files=bb,
+                            cmd=["/bin/busybox", "sleep", "3600"])
+        ref = "%s/team/slow:1.0" % self.host
+        self.d.docker(["pull", ref])
+        self.d.docker(["run", "-d", "--name", "slow", ref])
+        old = self.inspect("slow")
+        # 2.0 has a health check that stays "starting" far longer than the job may run.
+        registry.push_image(self.reg, "team/slow", "2.0", creds=("ci", PW), files=bb,
+                            cmd=["/bin/busybox", "sleep", "3600"],
+                            healthcheck={"Test": ["CMD", "/bin/busybox", "false"], "Interval": 600 * 10**9,
+                                         "StartPeriod": 600 * 10**9})
+        p = env.wharf(["submit", "registry.update_container", "--target", "dock", "--args-json",
+                       json.dumps({"name": "slow", "tag": "2.0", "health_timeout_s": 600}), "--job-timeout", "15",
+                       "--wait", "--timeout", "60", "--max-attempts", "1"], self.amqp, self.prefix, timeout=150)
+        jid = p.stdout.split()[0]
+        s = json.loads(env.wharf(["status", "--json", jid], self.amqp, self.prefix).stdout)
+        lp = env.wharf(["logs", jid], self.amqp, self.prefix)
+        ps = self.d.docker(["ps", "-a", "--format", "{{.Names}} {{.Status}}"]).stdout.decode()
+        self.assertEqual(s.get("error"), "timeout", (s, lp.stdout + lp.stderr, ps))
+        back = self.inspect("slow")
+        self.assertEqual((back["Id"], back["State"]["Running"], back["Name"]), (old["Id"], True, "/slow"))
+        self.assertIsNone(self.inspect("slow-wharf-new"))
+        self.assertIsNone(self.inspect("slow-wharf-old"))
+
     def test_zz_no_secret_in_redis_or_logs(self):
         self.job({})
         canaries = [PW, base64.b64encode(("ci:" + PW).encode()).decode()]
@@ -254,6 +280,9 @@ class UpdateCheckTest(unittest.TestCase):
         for c in canaries:
             self.assertNotIn(c, text)
             self.assertNotIn(c, self.worker.log_text())
+        # ... and the worker survived everything (a sanitizer abort would end it).
+        self.assertTrue(self.worker.alive(), self.worker.log_tail())
+        self.assertNotIn("AddressSanitizer", self.worker.log_text())
 
 
 if __name__ == "__main__":

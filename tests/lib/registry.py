@@ -391,7 +391,7 @@ def layer_tar(files):
 
 
 def push_image(reg, repo, tag, creds=None, files=None, arch="amd64", os_="linux", variant=None, oci=False,
-               push_tag=True, cmd=None, labels=None):
+               push_tag=True, cmd=None, labels=None, healthcheck=None):
     """Push a one-layer image; returns its manifest digest. `files` are
     added to a file whose content makes the image unique; `cmd` and
     `labels` go to the image config (a runnable image needs a static binary
@@ -406,6 +406,8 @@ def push_image(reg, repo, tag, creds=None, files=None, arch="amd64", os_="linux"
         run["Cmd"] = list(cmd)
     if labels:
         run["Labels"] = dict(labels)
+    if healthcheck:
+        run["Healthcheck"] = dict(healthcheck)
     config = {"architecture": arch, "os": os_, "rootfs": {"type": "layers", "diff_ids": [_digest(tar)]},
               "config": run}
     if variant:
