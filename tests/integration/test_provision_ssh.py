@@ -44,7 +44,7 @@ def setUpModule():
     PREFIX = env.new_prefix()
     sets = {}
     sets.update(A.inventory("a", roots=ROOT))
-    sets.update(B.inventory("b", roots=ROOT))
+    sets.update(B.inventory("b", roots=ROOT, idle_s=2, keepalive_s=1))  # idle sessions closed after 2 s
     # a known_hosts that gives b's address a's key: b's key "changed"
     changed = os.path.join(TMP, "changed_known_hosts")
     with open(A.host_key + ".pub") as f:
@@ -67,11 +67,17 @@ def setUpModule():
     sets.update(A.inventory("wrong_key", key_file=other, roots=ROOT))
     # nothing listens there
     sets.update(A.inventory("down", port=sshd.free_port("127.0.0.11"), connect_timeout_s=3, roots=ROOT))
-    args = []
+    sets.update({"jobs.max_body": "16777216", "retry.base_ms": "100", "retry.tiers": "1000"})
+    # an INI file: more entries than the worker takes --set flags
+    sections = {}
     for k, v in sets.items():
-        args += ["--set", "%s=%s" % (k, v)]
-    args += ["--set", "jobs.max_body=16777216", "--set", "retry.base_ms=100", "--set", "retry.tiers=1000"]
-    WORKER = env.start_worker(URL, PREFIX, concurrency=4, families="provision", args=args)
+        sec, key = k.rsplit(".", 1)
+        sections.setdefault(sec, []).append("%s = %s" % (key, v))
+    ini = os.path.join(TMP, "worker.ini")
+    with open(ini, "w") as f:
+        for sec, lines in sections.items():
+            f.write("[%s]\n%s\n" % (sec, "\n".join(lines)))
+    WORKER = env.start_worker(URL, PREFIX, concurrency=4, families="provision", args=["--config", ini])
 
 
 def tearDownModule():
@@ -358,6 +364,20 @@ class Pool(unittest.TestCase):
         logins = A.log_text_count("Accepted publickey") - before
         self.assertLessEqual(logins, 4, "20 jobs on 4 threads made %d logins" % logins)
 
+
+    def test_idle_sessions_are_closed_after_idle_s(self):
+        time.sleep(3.5)  # host b: idle_s = 2, so no session of an earlier test is left
+        before = B.log_text_count("Accepted publickey")
+        gone = lambda: B.log_text_count("Closing connection to")
+        closed_before = gone()
+        for _ in range(2):
+            cp, jid = submit("provision.host.exec", {"argv": ["true"]}, target="b")
+            self.assertEqual(finished(jid)["state"], "succeeded")
+        self.assertEqual(B.log_text_count("Accepted publickey") - before, 1, "the second job reused the session")
+        wait_for(lambda: gone() > closed_before, timeout=10, what="the idle session to be closed")
+        cp, jid = submit("provision.host.exec", {"argv": ["true"]}, target="b")
+        self.assertEqual(finished(jid)["state"], "succeeded")
+        self.assertEqual(B.log_text_count("Accepted publickey") - before, 2, "a new session after idle_s")
 
 if __name__ == "__main__":
     unittest.main()
