@@ -642,6 +642,8 @@ static const wk_type runtime_types[] = {
      .run = rt_stack_deploy_run, .needs_host = true, .lock_key = stack_lock, .max_attempts = 1},
     {.name = "runtime.stack.remove", .args = rt_unstack_args, .nargs = RT_UNSTACK_NARGS,
      .run = rt_stack_remove_run, .needs_host = true, .lock_key = stack_lock},
+    {.name = "runtime.template.deploy", .args = rt_tmpl_args, .nargs = RT_TMPL_NARGS, .check = rt_tmpl_check,
+     .run = rt_tmpl_run, .needs_host = true, .lock_key = stack_lock, .max_attempts = 1},
     {.name = "runtime.host.sync", .args = no_args, .nargs = 0, .run = rt_sync_run, .needs_host = true},
     {.name = "runtime.host.stats", .args = no_args, .nargs = 0, .run = rt_stats_run, .needs_host = true,
      .max_attempts = 1},

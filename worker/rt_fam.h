@@ -78,7 +78,15 @@ extern const wh_arg_spec rt_stack_args[RT_STACK_NARGS];
 extern const wh_arg_spec rt_unstack_args[RT_UNSTACK_NARGS];
 wh_code rt_stack_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run rt_stack_deploy_run(wk_job *job);
+/* The same with stack args other than the job's (template.deploy). */
+wk_run rt_stack_deploy_args(wk_job *job, const wh_mp_obj *args);
 wk_run rt_stack_remove_run(wk_job *job);
+
+/* template.deploy (rt_tmpl.c) */
+#define RT_TMPL_NARGS 4
+extern const wh_arg_spec rt_tmpl_args[RT_TMPL_NARGS];
+wh_code rt_tmpl_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
+wk_run rt_tmpl_run(wk_job *job);
 
 /* host.sync (rt_sync.c) */
 wk_run rt_sync_run(wk_job *job);

@@ -311,7 +311,11 @@ static int rollback(deploy *d)
 
 wk_run rt_stack_deploy_run(wk_job *job)
 {
-    const wh_mp_obj *a = wk_job_args(job);
+    return rt_stack_deploy_args(job, wk_job_args(job));
+}
+
+wk_run rt_stack_deploy_args(wk_job *job, const wh_mp_obj *a)
+{
     deploy *d = calloc(1, sizeof(*d));
     if(!d)
         return wk_job_fail(job, WH_E_NOMEM, NULL, true, "out of memory");

@@ -585,6 +585,36 @@ class RuntimeTest(unittest.TestCase):
             self.assertEqual(p.returncode, 2, (bad, p.stderr))
             self.assertIn("args.containers", p.stderr)
 
+    def test_template_deploy_portainer_type_1(self):
+        bind = tempfile.mkdtemp(dir=self.roots)
+        template = {"type": 1, "title": "Busy web", "image": IMG, "restart_policy": "unless-stopped",
+                    "env": [{"name": "GREETING", "label": "Greeting", "default": "hello"},
+                            {"name": "COLOR", "label": "Color", "default": "blue"}],
+                    "ports": ["8083/tcp"],
+                    "volumes": [{"container": "/data"}, {"container": "/cfg", "bind": bind, "readonly": True}],
+                    "labels": [{"name": "app.kind", "value": "demo"}]}
+        s = self.job("template.deploy", {"name": "tpl1", "template": template, "env": {"COLOR": "red"}})
+        self.assertEqual(s["result"]["created"], ["volume:tpl1-vol0", "container:tpl1"])
+        ins = json.loads(self.d.docker(["inspect", "tpl1"]).stdout)[0]
+        self.assertIn("GREETING=hello", ins["Config"]["Env"])
+        self.assertIn("COLOR=red", ins["Config"]["Env"])
+        self.assertEqual(ins["Config"]["Labels"]["app.kind"], "demo")
+        self.assertEqual(ins["Config"]["Labels"]["wharf.stack"], "tpl1")
+        self.assertEqual(ins["HostConfig"]["RestartPolicy"]["Name"], "unless-stopped")
+        self.assertEqual(ins["HostConfig"]["PortBindings"]["8083/tcp"][0]["HostIp"], "127.0.0.1")
+        mounts = {m["Destination"]: m for m in ins["Mounts"]}
+        self.assertEqual(mounts["/data"]["Name"], "tpl1-vol0")
+        self.assertEqual(mounts["/cfg"]["Source"], bind)
+        self.assertFalse(mounts["/cfg"]["RW"])
+        s = self.job("stack.remove", {"name": "tpl1", "volumes": True})["result"]
+        self.assertEqual((s["containers"], s["volumes"]), (1, 1))
+        for bad, needle in (({"type": 2, "image": IMG}, "type 1"), ({"type": 1}, "image"),
+                            ({"type": 1, "image": IMG, "ports": ["80:x/tcp"]}, "ports.0")):
+            p = env.wharf(["submit", "runtime.template.deploy", "--target", "dock", "--args-json",
+                           json.dumps({"name": "t2", "template": bad})], self.amqp, self.prefix)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(needle, p.stderr)
+
     def test_images_list_inspect_remove(self):
         self.d.docker(["tag", IMG, "wharf-extra:1"])
         tags = [t for i in self.job("image.list")["result"]["items"] for t in (i["RepoTags"] or [])]
