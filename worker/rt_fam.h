@@ -88,6 +88,16 @@ extern const wh_arg_spec rt_tmpl_args[RT_TMPL_NARGS];
 wh_code rt_tmpl_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run rt_tmpl_run(wk_job *job);
 
+/* Lists, images, volumes, networks (rt_objs.c). rt_pick copies `keys`
+ * (NULL-terminated) of `from` into a new object, skipping missing ones. */
+wh_json *rt_pick(const wh_json *from, const char *const *keys);
+wk_run rt_list_run(wk_job *job);
+wk_run rt_image_remove_run(wk_job *job);
+wk_run rt_volume_create_run(wk_job *job);
+wk_run rt_remove_named_run(wk_job *job);
+wk_run rt_network_create_run(wk_job *job);
+wk_run rt_network_connect_run(wk_job *job);
+
 /* host.sync (rt_sync.c) */
 wk_run rt_sync_run(wk_job *job);
 
