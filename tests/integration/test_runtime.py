@@ -282,6 +282,18 @@ class RuntimeTest(unittest.TestCase):
         finally:
             cli.send_signal(signal.SIGINT)
             self.assertEqual(cli.wait(10), 0)
+        # cancel interrupts a long follow promptly (the HTTP transfer polls the job every 100 ms)
+        p = env.wharf(["submit", "runtime.container.logs", "--target", "dock", "--arg", "name=ticker",
+                       "--arg", "follow_s=120"], self.amqp, self.prefix)
+        jid = p.stdout.strip()
+        wait_for(lambda: env.redis().hget("%sjob:%s" % (self.prefix, jid), "state") == "running", timeout=20,
+                 what="the follow job to run")
+        t0 = time.monotonic()
+        c = env.wharf(["cancel", jid], self.amqp, self.prefix)
+        self.assertEqual(c.returncode, 0, c.stderr)
+        wait_for(lambda: env.redis().hget("%sjob:%s" % (self.prefix, jid), "state") == "cancelled", timeout=10,
+                 what="the follow job to be cancelled")
+        self.assertLess(time.monotonic() - t0, 5)
         self.job("container.remove", {"name": "ticker", "force": True})
 
     def test_volumes_idempotent_create_conflict_list_remove(self):
