@@ -6,7 +6,8 @@
  * (or the length of percpu_usage when the engine gives none). The delta is
  * taken against the previous sweep's sample (kept in Redis), so a
  * once-a-minute schedule gives the average over that minute; a container
- * seen for the first time is sampled by the engine over one second instead.
+ * seen for the first time has no CPU value until the next sweep (cpu_pct
+ * null, cpu_n not counted). Samples are one-shot: no per-container wait.
  * Memory is usage minus the page cache, as the CLI computes it:
  * total_inactive_file (cgroup v1), else inactive_file (v2), else cache.
  *
@@ -140,7 +141,9 @@ static wh_code sample_one(wk_job *job, rt_conn *c, const char *base, sample *o, 
     wh_curl_escape(o->name, strlen(o->name), esc, sizeof(esc));
     int64_t pt = 0, ps = 0;
     bool prev = prev_sample(wk_job_redis(job), base, &pt, &ps);
-    snprintf(path, sizeof(path), "/containers/%s/stats?stream=false%s", esc, prev ? "&one-shot=true" : "");
+    /* Always one-shot: without it the engine waits for a second sample
+     * (1-2 s per container, minutes for a host of 100). */
+    snprintf(path, sizeof(path), "/containers/%s/stats?stream=false&one-shot=true", esc);
     wh_json *s = NULL;
     wh_code rc = rt_call(c, "GET", path, NULL, esc, &s, err);
     if(rc)
@@ -149,12 +152,8 @@ static wh_code sample_one(wk_job *job, rt_conn *c, const char *base, sample *o, 
     o->total = num(wh_json_get(cpu, "cpu_usage"), "total_usage");
     o->system = num(cpu, "system_cpu_usage");
     o->online = num(cpu, "online_cpus");
-    if(!prev) {
-        wh_json *pre = wh_json_get(s, "precpu_stats");
-        pt = num(wh_json_get(pre, "cpu_usage"), "total_usage");
-        ps = num(pre, "system_cpu_usage");
-    }
-    cpu_pct(o, pt, ps, cpu);
+    if(prev)
+        cpu_pct(o, pt, ps, cpu); /* first sight: no CPU value until the next sweep */
     o->mem = mem_no_cache(wh_json_get(s, "memory_stats"));
     o->limit = num(wh_json_get(s, "memory_stats"), "limit");
     io_totals(s, o);
@@ -245,37 +244,46 @@ wk_run rt_stats_run(wk_job *job)
     sample host = {.name = "_host", .has_cpu = true};
     wh_json *items = wh_json_array();
     int pending = 0;
-    size_t n = wh_json_size(list);
-    for(size_t i = 0; i < n && i < RT_STATS_MAX_CTRS; i++) {
-        if(wk_job_interrupted(job))
-            break;
-        sample o = {0};
+    size_t n = wh_json_size(list), m = 0;
+    if(n > RT_STATS_MAX_CTRS)
+        n = RT_STATS_MAX_CTRS;
+    sample *all = calloc(n ? n : 1, sizeof(*all));
+    /* Sample everything first: the previous samples are read with plain
+     * commands, which must not interleave with the pipelined writes below. */
+    for(size_t i = 0; all && i < n && !wk_job_interrupted(job); i++) {
+        sample *o = &all[m];
         size_t nn = 0;
         const char *nm = wh_json_strv(wh_json_at(wh_json_get(wh_json_at(list, i), "Names"), 0), &nn);
         if(!nm || nn < 2 || nn > RT_NAME_MAX)
             continue;
-        snprintf(o.name, sizeof(o.name), "%.*s", (int)nn - 1, nm + 1);
+        snprintf(o->name, sizeof(o->name), "%.*s", (int)nn - 1, nm + 1);
         char base[1024];
-        snprintf(base, sizeof(base), "%s:%s", prefix, o.name);
-        if(sample_one(job, &c, base, &o, &err) != WH_OK)
-            continue; /* it stopped between the list and the sample */
-        queue_rollups(r, base, &o, now, &pending);
-        queue_last(r, base, &o, &pending);
-        const char *sadd[] = {"SADD", "", o.name};
-        char names[600];
+        snprintf(base, sizeof(base), "%s:%s", prefix, o->name);
+        if(sample_one(job, &c, base, o, &err) == WH_OK)
+            m++; /* else it stopped between the list and the sample */
+        else
+            memset(o, 0, sizeof(*o));
+    }
+    for(size_t i = 0; all && i < m; i++) {
+        const sample *o = &all[i];
+        char base[1024], names[600];
+        snprintf(base, sizeof(base), "%s:%s", prefix, o->name);
+        queue_rollups(r, base, o, now, &pending);
+        queue_last(r, base, o, &pending);
         snprintf(names, sizeof(names), "%s:names", prefix);
-        sadd[1] = names;
-        size_t sl[3] = {4, strlen(names), strlen(o.name)};
+        const char *sadd[] = {"SADD", names, o->name};
+        size_t sl[3] = {4, strlen(names), strlen(o->name)};
         if(wh_redis_append(r, 3, sadd, sl, NULL) == WH_OK)
             pending++;
-        host.cpu += o.has_cpu ? o.cpu : 0;
-        host.mem += o.mem;
-        host.rx += o.rx;
-        host.tx += o.tx;
-        host.br += o.br;
-        host.bw += o.bw;
-        wh_json_push(items, sample_json(&o));
+        host.cpu += o->has_cpu ? o->cpu : 0;
+        host.mem += o->mem;
+        host.rx += o->rx;
+        host.tx += o->tx;
+        host.br += o->br;
+        host.bw += o->bw;
+        wh_json_push(items, sample_json(o));
     }
+    free(all);
     wh_json_free(list);
     if(wk_job_interrupted(job)) {
         wh_redis_drain(r, pending, NULL);

@@ -449,6 +449,7 @@ class RuntimeTest(unittest.TestCase):
         self.job("container.run", {"name": "busy", "image": IMG, "cmd": ["sh", "-c", "while :; do :; done"]})
         self.job("container.run", {"name": "idle", "image": IMG, "cmd": ["sleep", "300"]})
         first = self.job("host.stats")["result"]
+        self.assertIsNone({i["name"]: i for i in first["items"]}["busy"]["cpu_pct"])  # no previous sample yet
         time.sleep(2)
         s = self.job("host.stats")["result"]
         items = {i["name"]: i for i in s["items"]}
