@@ -313,10 +313,15 @@ static void pack_inside(wh_mp_pack *p, const char *name, const pv_driver *d, pv_
     for(int i = 0; fixed && i < nfixed; i++)
         argv[n++] = fixed[i];
     for(uint32_t i = 0; cmd && i < wh_mp_size(cmd) && n < PV_DRV_ARGV_MAX - 8; i++) {
-        const char *s;
-        size_t sn;
-        wh_mp_str(wh_mp_arr_at(cmd, i), &s, &sn);
-        owned[n] = strndup(s, sn);
+        const char *s = "";
+        size_t sn = 0;
+        if(!wh_mp_str(wh_mp_arr_at(cmd, i), &s, &sn)) /* validated as strings; be safe anyway */
+            s = "", sn = 0;
+        /* msgpack strings are not NUL-terminated: copy exactly sn bytes. */
+        if((owned[n] = malloc(sn + 1))) {
+            memcpy(owned[n], s, sn);
+            owned[n][sn] = '\0';
+        }
         argv[n] = owned[n] ? owned[n] : "";
         n++;
     }
