@@ -71,9 +71,14 @@ def submit(type, args, timeout=300, extra=()):
     cp = env.wharf(["submit", type, "--args-json", json.dumps(args), "--target", "hv"] + list(extra), URL, PREFIX)
     assert cp.returncode == 0, cp.stderr
     jid = cp.stdout.split()[0]
-    return jid, wait_for(lambda: (lambda h: h if h.get("state") in ("succeeded", "failed", "dead", "cancelled")
-                                  else None)(job_hash(jid)),
-                         timeout=timeout, what="job %s" % jid)
+
+    def done():
+        # A crashed worker fails the test at once instead of after the timeout.
+        if not WORKER.alive():
+            raise AssertionError("the worker died:\n" + WORKER.log_tail())
+        h = job_hash(jid)
+        return h if h.get("state") in ("succeeded", "failed", "dead", "cancelled") else None
+    return jid, wait_for(done, timeout=timeout, what="job %s" % jid)
 
 
 def portmap(hostname):
