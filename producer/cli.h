@@ -55,6 +55,16 @@ void cli_time(long long ms, char *out, size_t cap);
  * (plus the error for failures) and returns the state's exit status. */
 int cli_wait_one(cli *c, const char *id, int timeout_s);
 
+/* Print the entries of one page of a stream (an XRANGE-shaped array),
+ * updating `last` to the last id; return how many. */
+typedef long (*cli_page_fn)(const wh_redis_reply *entries, void *ud, char *last, size_t cap);
+
+/* Read one page of stream `key` after entry id `last`: XRANGE, or with
+ * `block` an XREAD that waits up to block_ms. Returns entries printed, or
+ * -1 after printing the error. */
+long cli_stream_page(wh_redis *r, const char *key, char *last, size_t cap, bool block, int block_ms,
+                     cli_page_fn print, void *ud);
+
 int cli_submit(cli *c, int argc, char **argv);
 int cli_updates(cli *c, int argc, char **argv);
 int cli_cancel(cli *c, int argc, char **argv);

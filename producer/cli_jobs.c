@@ -121,13 +121,14 @@ static size_t print_entries(const wh_redis_reply *entries, char *last, size_t ca
     return n;
 }
 
-/* Fetch everything after `last` once; returns entries printed or -1. */
-static long read_page(wh_redis *r, const char *key, char *last, size_t cap, bool block)
+long cli_stream_page(wh_redis *r, const char *key, char *last, size_t cap, bool block, int block_ms,
+                     cli_page_fn print, void *ud)
 {
-    char from[80];
+    char from[80], ms[16];
     snprintf(from, sizeof(from), "(%s", last);
+    snprintf(ms, sizeof(ms), "%d", block_ms);
     const char *range[] = {"XRANGE", key, from, "+", "COUNT", LOG_PAGE};
-    const char *xread[] = {"XREAD", "COUNT", LOG_PAGE, "BLOCK", "1000", "STREAMS", key, last};
+    const char *xread[] = {"XREAD", "COUNT", LOG_PAGE, "BLOCK", ms, "STREAMS", key, last};
     wh_redis_reply *rep;
     wh_err err;
     if(wh_redis_cmdv(r, &rep, &err, block ? 8 : 6, block ? xread : range) != WH_OK) {
@@ -136,11 +137,23 @@ static long read_page(wh_redis *r, const char *key, char *last, size_t cap, bool
     }
     long n = 0;
     if(!block)
-        n = (long)print_entries(rep, last, cap);
+        n = print(rep, ud, last, cap);
     else if(wh_redis_reply_kind(rep) == WH_REDIS_ARRAY && wh_redis_reply_len(rep) > 0)
-        n = (long)print_entries(wh_redis_reply_at(wh_redis_reply_at(rep, 0), 1), last, cap);
+        n = print(wh_redis_reply_at(wh_redis_reply_at(rep, 0), 1), ud, last, cap);
     wh_redis_reply_free(rep);
     return n;
+}
+
+static long print_job_entries(const wh_redis_reply *entries, void *ud, char *last, size_t cap)
+{
+    (void)ud;
+    return (long)print_entries(entries, last, cap);
+}
+
+/* Fetch everything after `last` once; returns entries printed or -1. */
+static long read_page(wh_redis *r, const char *key, char *last, size_t cap, bool block)
+{
+    return cli_stream_page(r, key, last, cap, block, 1000, print_job_entries, NULL);
 }
 
 int cli_logs(cli *c, int argc, char **argv)

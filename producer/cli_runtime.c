@@ -11,7 +11,6 @@
 #include "cli.h"
 #include "wh_env.h"
 
-#define CTR_PAGE "1000" /* entries fetched per round trip */
 
 static volatile sig_atomic_t g_stop;
 
@@ -71,25 +70,14 @@ static long print_entries(const wh_redis_reply *arr, bool ts, char *last, size_t
     return n;
 }
 
+static long print_ctr_entries(const wh_redis_reply *entries, void *ud, char *last, size_t cap)
+{
+    return print_entries(entries, *(const bool *)ud, last, cap);
+}
+
 static long read_page(wh_redis *r, const char *key, bool ts, char *last, size_t cap, bool block)
 {
-    char from[80];
-    snprintf(from, sizeof(from), "(%s", last);
-    const char *range[] = {"XRANGE", key, from, "+", "COUNT", CTR_PAGE};
-    const char *xread[] = {"XREAD", "COUNT", CTR_PAGE, "BLOCK", "500", "STREAMS", key, last};
-    wh_redis_reply *rep;
-    wh_err err;
-    if(wh_redis_cmdv(r, &rep, &err, block ? 8 : 6, block ? xread : range) != WH_OK) {
-        cli_error(CLI_FAIL, "%s", err.msg);
-        return -1;
-    }
-    long n = 0;
-    if(!block)
-        n = print_entries(rep, ts, last, cap);
-    else if(wh_redis_reply_kind(rep) == WH_REDIS_ARRAY && wh_redis_reply_len(rep) > 0)
-        n = print_entries(wh_redis_reply_at(wh_redis_reply_at(rep, 0), 1), ts, last, cap);
-    wh_redis_reply_free(rep);
-    return n;
+    return cli_stream_page(r, key, last, cap, block, 500, print_ctr_entries, &ts);
 }
 
 int cli_ctr_logs(cli *c, int argc, char **argv)
