@@ -73,6 +73,16 @@ wk_run rt_fail(wk_job *job, wh_code rc, const wh_err *err)
     return wk_job_fail(job, rc, NULL, transient, "%s", err->msg);
 }
 
+wk_run rt_done_name(wk_job *job, wh_code rc, const wh_err *err, const char *name)
+{
+    if(rc)
+        return rt_fail(job, rc, err);
+    wh_json *r = wh_json_object();
+    wh_json_setc(r, "name", wh_json_str(name));
+    wk_job_set_result(job, r);
+    return WK_RUN_OK;
+}
+
 void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap)
 {
     size_t n = 0;
@@ -213,12 +223,7 @@ static wk_run verb_run(wk_job *job)
     }
     rc = rt_engine_status(st, ans, name, &err);
     wh_json_free(ans);
-    if(rc)
-        return rt_fail(job, rc, &err);
-    wh_json *r = wh_json_object();
-    wh_json_setc(r, "name", wh_json_str(name));
-    wk_job_set_result(job, r);
-    return WK_RUN_OK;
+    return rt_done_name(job, rc, &err, name);
 }
 
 static wk_run inspect_run(wk_job *job)

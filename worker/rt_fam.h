@@ -24,6 +24,10 @@ wh_code rt_open(wk_job *job, rt_conn *c, wh_err *err);
  * wk_job_fail (transient for unreachable). */
 wk_run rt_fail(wk_job *job, wh_code rc, const wh_err *err);
 
+/* End a job on object `name`: with rc set, as rt_fail; else succeed with
+ * the result {"name": name}. */
+wk_run rt_done_name(wk_job *job, wh_code rc, const wh_err *err, const char *name);
+
 /* The args' `name` escaped for a URL path, into out[cap]. */
 void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap);
 

@@ -190,12 +190,7 @@ wk_run rt_remove_named_run(wk_job *job)
     if(!rc)
         rc = rt_engine_status(st, ans, name, &err);
     wh_json_free(ans);
-    if(rc)
-        return rt_fail(job, rc, &err);
-    wh_json *r = wh_json_object();
-    wh_json_setc(r, "name", wh_json_str(name));
-    wk_job_set_result(job, r);
-    return WK_RUN_OK;
+    return rt_done_name(job, rc, &err, name);
 }
 
 wk_run rt_network_create_run(wk_job *job)
