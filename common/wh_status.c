@@ -375,9 +375,7 @@ wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *nu
         const char *k = wh_redis_reply_str(wh_redis_reply_at(rep, i), &kn);
         const char *v = wh_redis_reply_str(wh_redis_reply_at(rep, i + 1), &vn);
         char kb[64];
-        /* `body` is the stored message of a scheduled or early-acked job:
-         * msgpack, not for display. */
-        if(!k || !v || kn >= sizeof(kb) || (kn == 4 && memcmp(k, "body", 4) == 0))
+        if(!k || !v || kn >= sizeof(kb))
             continue;
         memcpy(kb, k, kn);
         kb[kn] = '\0';

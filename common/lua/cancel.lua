@@ -20,7 +20,7 @@ if st == 'running' then
 end
 redis.call('HSET', h, 'state', 'cancelled', 'error', 'cancelled',
   'error_message', 'cancelled before it ran (was ' .. st .. ')', 'finished_at', ARGV[2])
-redis.call('HDEL', h, 'body')
+redis.call('DEL', h .. ':body')
 redis.call('ZREM', KEYS[3], id)
 redis.call('ZREM', KEYS[4], id)
 local uk = redis.call('HGET', h, 'unique_key')

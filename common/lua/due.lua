@@ -1,6 +1,6 @@
 -- due: the scheduler takes jobs whose run_at has come. Each one is moved to
--- `queued` and its message returned for publishing; the body stays in the
--- hash, under a lease, until a worker starts the job, so a publish lost on
+-- `queued` and its message returned for publishing; the message stays in
+-- <p>job:<id>:body, under a lease, until a worker starts the job, so a publish lost on
 -- the way is republished by the reaper.
 -- KEYS[1] scheduled, KEYS[2] leases
 -- ARGV[1] now_ms  [2] max jobs  [3] job key prefix  [4] events channel
@@ -12,7 +12,7 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
   local h = ARGV[3] .. id
   if redis.call('HGET', h, 'state') == 'scheduled' then
-    local body = redis.call('HGET', h, 'body')
+    local body = redis.call('GET', h .. ':body')
     if body then
       redis.call('HSET', h, 'state', 'queued', 'queued_at', ARGV[1])
       redis.call('ZADD', KEYS[2], ARGV[5], id)

@@ -44,11 +44,12 @@ if ARGV[2] ~= 'retrying' then
   end
   local uk = redis.call('HGET', h, 'unique_key')
   if uk and redis.call('GET', uk) == id then redis.call('DEL', uk) end
-  redis.call('HDEL', h, 'body', 'cancel_requested')
+  redis.call('HDEL', h, 'cancel_requested')
+  redis.call('DEL', h .. ':body')
   redis.call('ZREM', KEYS[3], id)
   redis.call('EXPIRE', h, ARGV[7])
   redis.call('EXPIRE', KEYS[2], ARGV[7])
-elseif redis.call('HEXISTS', h, 'body') == 1 then
+elseif redis.call('EXISTS', h .. ':body') == 1 then
   redis.call('ZADD', KEYS[3], ARGV[11], id)
 end
 redis.call('PUBLISH', ARGV[8], id .. ' ' .. ARGV[2])

@@ -13,7 +13,7 @@ local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, to
 for _, id in ipairs(ids) do
   local h = ARGV[3] .. id
   local st = redis.call('HGET', h, 'state')
-  local body = redis.call('HGET', h, 'body')
+  local body = redis.call('GET', h .. ':body')
   if not body or not (st == 'running' or st == 'queued' or st == 'retrying') then
     redis.call('ZREM', KEYS[1], id)
   else
@@ -31,7 +31,7 @@ for _, id in ipairs(ids) do
         redis.call('HSET', h, 'state', 'dead', 'error', 'abandoned',
           'error_message', 'its worker stopped renewing the lease on attempt ' .. attempt .. ' of ' .. max,
           'finished_at', ARGV[1])
-        redis.call('HDEL', h, 'body')
+        redis.call('DEL', h .. ':body')
         redis.call('ZREM', KEYS[1], id)
         redis.call('EXPIRE', h, ARGV[6])
         redis.call('PUBLISH', ARGV[4], id .. ' dead')

@@ -44,7 +44,8 @@ if not st then
   st = 'queued'
 end
 if ARGV[10] == 'park' then
-  redis.call('HSET', h, 'state', 'scheduled', 'run_at', ARGV[13], 'body', ARGV[14])
+  redis.call('HSET', h, 'state', 'scheduled', 'run_at', ARGV[13])
+  redis.call('SET', h .. ':body', ARGV[14])
   redis.call('ZADD', KEYS[3], ARGV[13], id)
   if st ~= 'scheduled' then redis.call('PUBLISH', ARGV[8], id .. ' scheduled') end
   return {'parked'}
@@ -81,9 +82,9 @@ else
 end
 if st == 'scheduled' then redis.call('ZREM', KEYS[3], id) end
 if ARGV[14] ~= '' then
-  redis.call('HSET', h, 'body', ARGV[14])
+  redis.call('SET', h .. ':body', ARGV[14])
   redis.call('ZADD', KEYS[4], ARGV[15], id)
-elseif redis.call('HDEL', h, 'body') == 1 then
+elseif redis.call('DEL', h .. ':body') == 1 then
   redis.call('ZREM', KEYS[4], id)
 end
 redis.call('HSET', h, 'state', 'running', 'worker', ARGV[7],

@@ -7,7 +7,7 @@ local st = redis.call('HGET', KEYS[1], 'state')
 if (st == 'queued' or st == 'scheduled') and redis.call('HGET', KEYS[1], 'attempt') == '0' then
   local uk = redis.call('HGET', KEYS[1], 'unique_key')
   if uk and redis.call('GET', uk) == ARGV[1] then redis.call('DEL', uk) end
-  redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1], KEYS[1] .. ':body')
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
   return 1

@@ -64,6 +64,9 @@ class JobControlTest(unittest.TestCase):
         run_at = int(h["run_at"])
         self.assertGreaterEqual(run_at, t0 + 2000)
         self.assertIsNotNone(self.r.zscore(self.prefix + "scheduled", jid))
+        # the message waits beside the hash, whose values stay text
+        self.assertTrue(env.redis_raw().exists(self.prefix + "job:" + jid + ":body"))
+        self.assertNotIn("body", self.r.hgetall(self.prefix + "job:" + jid))
         # never in the broker while it waits
         self.assertEqual(env.queue_depth(self.amqp, "wharf.system"), 0)
         self.wait_state(jid, "succeeded", timeout=10)
@@ -71,7 +74,7 @@ class JobControlTest(unittest.TestCase):
         self.assertGreaterEqual(started, run_at)
         self.assertLess(started - run_at, 1000, "started %d ms late" % (started - run_at))
         self.assertIsNone(self.r.zscore(self.prefix + "scheduled", jid))
-        self.assertNotIn("body", self.job(jid))
+        self.assertFalse(self.r.exists(self.prefix + "job:" + jid + ":body"))
 
     def test_future_run_at_published_straight_is_parked_and_acked(self):
         self.worker()
@@ -137,6 +140,13 @@ class JobControlTest(unittest.TestCase):
         p = self.cli("schedule", "add", "bad name", "--every", "5s", "system.noop")
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("name", p.stderr)
+        p = self.cli("schedule", "add", "typo", "--every", "5s", "system.nope")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("unknown job type", p.stderr)
+        p = self.cli("schedule", "add", "badarg", "--every", "5s", "system.sleep", "--arg", "ms=-1")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("args.ms", p.stderr)
+        self.assertIsNone(self.r.hget(self.prefix + "schedules", "typo"))
         p = self.cli("schedule", "rm", "nope")
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("no schedule", p.stderr)
@@ -212,6 +222,7 @@ class JobControlTest(unittest.TestCase):
         self.assertEqual(h["worker"], b.worker_id)
         self.assertEqual(h["attempt"], "2")
         self.assertIsNone(self.r.zscore(self.prefix + "leases", jid))
+        self.assertFalse(self.r.exists(self.prefix + "job:" + jid + ":body"))
         self.assertIn("reaper", b.log_text())
 
     def test_running_job_under_live_lease_is_not_run_twice(self):
