@@ -72,13 +72,17 @@ static int schedule_add(cli *c, int argc, char **argv, const cli_cmd *self)
     char *args = cli_build_args(args_json, kvs, nkv);
     if(!args)
         return CLI_USAGE;
+    if(!cli_validate(s.type, args)) { /* a typo fails now, not at every firing */
+        free(args);
+        return CLI_USAGE;
+    }
     s.args_json = args;
     wharf_client *client = cli_client(c);
     wharf_error err;
     int rc = client ? wharf_schedule_add(client, &s, &err) : -1;
     free(args);
     if(rc > 0)
-        return cli_error(rc == 6 || rc == 5 ? CLI_USAGE : CLI_FAIL, "%s (%s)", err.message, err.name);
+        return cli_error(rc == WH_E_BAD_ARGS || rc == WH_E_UNKNOWN_TYPE ? CLI_USAGE : CLI_FAIL, "%s (%s)", err.message, err.name);
     if(rc < 0)
         return CLI_FAIL;
     printf("%s\n", s.name);

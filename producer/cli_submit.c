@@ -58,7 +58,7 @@ char *cli_build_args(const char *json, const char **kvs, int n)
 
 /* Check the type and args against the handler tables the worker runs, so a
  * typo fails here, at once, rather than in wharf.dead. */
-static bool validate(const char *type, const char *args_json)
+bool cli_validate(const char *type, const char *args_json)
 {
     const wk_type *t;
     wh_err err;
@@ -163,7 +163,7 @@ int cli_submit(cli *c, int argc, char **argv)
     if(!args)
         return CLI_USAGE;
     o.job.args_json = args;
-    if(o.check && !validate(o.job.type, args)) {
+    if(o.check && !cli_validate(o.job.type, args)) {
         free(args);
         return CLI_USAGE;
     }
