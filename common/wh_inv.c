@@ -324,9 +324,10 @@ static wh_code check_registry(wh_inv_registry *r, wh_err *err)
     if(!rc && r->url[0] && strncmp(r->url, "https://", 8) != 0 && strncmp(r->url, "http://", 7) != 0)
         rc = wh_err_set(err, WH_E_BAD_CONFIG, "url", "registry.%s.url: must start with https:// or http://",
                         r->name);
-    if(!rc && (!strcmp(r->provider, "custom") || !strcmp(r->provider, "gitea") || !strcmp(r->provider, "forgejo") ||
-               !strcmp(r->provider, "gitlab") || !strcmp(r->provider, "acr") || !strcmp(r->provider, "ecr")) &&
-       !r->url[0] && strcmp(r->provider, "ecr") != 0)
+    /* Self-hosted or per-tenant providers have no public default URL. */
+    if(!rc && !r->url[0] && (!strcmp(r->provider, "custom") || !strcmp(r->provider, "gitea") ||
+                             !strcmp(r->provider, "forgejo") || !strcmp(r->provider, "gitlab") ||
+                             !strcmp(r->provider, "acr")))
         rc = wh_err_set(err, WH_E_BAD_CONFIG, "url", "registry.%s.url: provider %s needs a url", r->name,
                         r->provider);
     return rc;
