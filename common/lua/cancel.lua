@@ -21,6 +21,7 @@ end
 redis.call('HSET', h, 'state', 'cancelled', 'error', 'cancelled',
   'error_message', 'cancelled before it ran (was ' .. st .. ')', 'finished_at', ARGV[2])
 redis.call('DEL', h .. ':body')
+redis.call('HDEL', h, 'held')
 redis.call('ZREM', KEYS[3], id)
 redis.call('ZREM', KEYS[4], id)
 local uk = redis.call('HGET', h, 'unique_key')

@@ -41,6 +41,7 @@ if ARGV[13] ~= '0' then redis.call('HSET', h, 'priority', ARGV[13]) end
 if ukey then redis.call('HSET', h, 'unique_key', ukey) end
 if state == 'scheduled' then
   redis.call('SET', h .. ':body', ARGV[9])
+  redis.call('HSET', h, 'held', '1')
   redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
 end
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])

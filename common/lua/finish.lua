@@ -13,7 +13,8 @@
 -- Returns {"skip", state} or {"ok", previous state}.
 local h = KEYS[1]
 local id = ARGV[1]
-local st = redis.call('HGET', h, 'state')
+local f = redis.call('HMGET', h, 'state', 'lock_key', 'unique_key', 'held', 'cancel_requested')
+local st = f[1]
 if st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'cancelled' then
   return {'skip', st}
 end
@@ -31,7 +32,7 @@ if ARGV[4] == '' then
 else
   redis.call('HSET', h, 'state', ARGV[2], 'error', ARGV[4], 'error_message', ARGV[5])
 end
-local lk = redis.call('HGET', h, 'lock_key')
+local lk = f[2]
 if lk then
   if redis.call('GET', lk) == id then redis.call('DEL', lk) end
   redis.call('HDEL', h, 'lock_key')
@@ -42,14 +43,17 @@ if ARGV[2] ~= 'retrying' then
   else
     redis.call('HSET', h, 'finished_at', ARGV[6])
   end
-  local uk = redis.call('HGET', h, 'unique_key')
+  local uk = f[3]
   if uk and redis.call('GET', uk) == id then redis.call('DEL', uk) end
-  redis.call('HDEL', h, 'cancel_requested')
-  redis.call('DEL', h .. ':body')
-  redis.call('ZREM', KEYS[3], id)
+  if f[5] then redis.call('HDEL', h, 'cancel_requested') end
+  if f[4] then
+    redis.call('DEL', h .. ':body')
+    redis.call('HDEL', h, 'held')
+    redis.call('ZREM', KEYS[3], id)
+  end
   redis.call('EXPIRE', h, ARGV[7])
   redis.call('EXPIRE', KEYS[2], ARGV[7])
-elseif redis.call('EXISTS', h .. ':body') == 1 then
+elseif f[4] then
   redis.call('ZADD', KEYS[3], ARGV[11], id)
 end
 redis.call('PUBLISH', ARGV[8], id .. ' ' .. ARGV[2])

@@ -32,6 +32,7 @@ for _, id in ipairs(ids) do
           'error_message', 'its worker stopped renewing the lease on attempt ' .. attempt .. ' of ' .. max,
           'finished_at', ARGV[1])
         redis.call('DEL', h .. ':body')
+        redis.call('HDEL', h, 'held')
         redis.call('ZREM', KEYS[1], id)
         redis.call('EXPIRE', h, ARGV[6])
         redis.call('PUBLISH', ARGV[4], id .. ' dead')

@@ -18,7 +18,7 @@ if lk then
   if redis.call('GET', lk) == ARGV[1] then redis.call('DEL', lk) end
   redis.call('HDEL', h, 'lock_key')
 end
-if redis.call('EXISTS', h .. ':body') == 1 then
+if redis.call('HGET', h, 'held') then
   redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 end
 redis.call('PUBLISH', ARGV[3], ARGV[1] .. ' queued')

@@ -21,15 +21,17 @@
 local h = KEYS[1]
 local id = ARGV[1]
 local now = tonumber(ARGV[6])
-local st = redis.call('HGET', h, 'state')
+-- One read for every field this script looks at (`held`: the message lives
+-- in <p>job:<id>:body).
+local f = redis.call('HMGET', h, 'state', 'attempt', 'max_attempts', 'cancel_requested', 'held', 'error')
+local st = f[1]
 if st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'cancelled' then
-  return {'skip', st, redis.call('HGET', h, 'error') or '',
-          redis.call('HGET', h, 'attempt') or '0'}
+  return {'skip', st, f[6] or '', f[2] or '0'}
 end
-if st == 'running' then
+if st == 'running' and f[5] then
   local lease = redis.call('ZSCORE', KEYS[4], id)
   if lease and tonumber(lease) > now then
-    return {'skip', 'running', '', redis.call('HGET', h, 'attempt') or '0'}
+    return {'skip', 'running', '', f[2] or '0'}
   end
 end
 if not st then
@@ -42,21 +44,26 @@ if not st then
   local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[16])
   if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1) end
   st = 'queued'
+  f = {st, '0', ARGV[5], false, false, false}
 end
 if ARGV[10] == 'park' then
-  redis.call('HSET', h, 'state', 'scheduled', 'run_at', ARGV[13])
+  redis.call('HSET', h, 'state', 'scheduled', 'run_at', ARGV[13], 'held', '1')
   redis.call('SET', h .. ':body', ARGV[14])
   redis.call('ZADD', KEYS[3], ARGV[13], id)
   if st ~= 'scheduled' then redis.call('PUBLISH', ARGV[8], id .. ' scheduled') end
   return {'parked'}
 end
-if redis.call('HGET', h, 'cancel_requested') == '1' then
+if f[4] == '1' then
   -- Cancelled while its worker died: finish it instead of running it.
   redis.call('HSET', h, 'state', 'cancelled', 'error', 'cancelled',
     'error_message', 'cancelled while running; its worker stopped', 'finished_at', ARGV[6])
+  if f[5] then
+    redis.call('DEL', h .. ':body')
+    redis.call('HDEL', h, 'held')
+  end
   redis.call('ZREM', KEYS[4], id)
   redis.call('PUBLISH', ARGV[8], id .. ' cancelled')
-  return {'skip', 'cancelled', 'cancelled', redis.call('HGET', h, 'attempt') or '0'}
+  return {'skip', 'cancelled', 'cancelled', f[2] or '0'}
 end
 local redelivery = st == 'running'
 if redelivery then
@@ -76,18 +83,21 @@ if ARGV[11] ~= '' then
 end
 local attempt
 if redelivery then
-  attempt = tonumber(redis.call('HGET', h, 'attempt') or '1')
+  attempt = tonumber(f[2] or '1')
 else
   attempt = redis.call('HINCRBY', h, 'attempt', 1)
 end
 if st == 'scheduled' then redis.call('ZREM', KEYS[3], id) end
 if ARGV[14] ~= '' then
   redis.call('SET', h .. ':body', ARGV[14])
+  redis.call('HSET', h, 'held', '1')
   redis.call('ZADD', KEYS[4], ARGV[15], id)
-elseif redis.call('DEL', h .. ':body') == 1 then
+elseif f[5] then
+  redis.call('DEL', h .. ':body')
+  redis.call('HDEL', h, 'held')
   redis.call('ZREM', KEYS[4], id)
 end
 redis.call('HSET', h, 'state', 'running', 'worker', ARGV[7],
   'started_at', ARGV[6], 'progress', '0', 'step', '')
 redis.call('PUBLISH', ARGV[8], id .. ' running')
-return {'run', tostring(attempt), redis.call('HGET', h, 'max_attempts') or ARGV[5]}
+return {'run', tostring(attempt), f[3] or ARGV[5]}
