@@ -4,6 +4,7 @@
  *   registry.tags    {image, include?, exclude?, transform?, semver?, n?}
  *   registry.digest  {image, platform?}                          digest by HEAD
  *   registry.delete  {image, tag?, digest?}                      delete a manifest
+ *                    (`unsupported` where the registry does not allow it)
  *   registry.update_check {containers?} on a target host         see rg_upd.h
  *   registry.update_container {name, tag?, dry_run?, health_timeout_s?}  see rg_cupd.h
  * An image's registry is the inventory entry serving its host (a bare name
@@ -22,6 +23,10 @@
 #include "wk_job.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* The error name of an operation the registry does not offer (a delete
+ * where deletes are off, Docker Hub deletes); its code is registry_error. */
+#define RG_UNSUPPORTED "unsupported"
 
 static bool job_abort(void *ud)
 {
@@ -402,16 +407,27 @@ static wk_run delete_run(wk_job *job)
     rg_head h;
     wh_err err;
     wh_err_clear(&err);
+    bool unsupported = false;
     wh_code rc = delete_ref(wk_job_args(job), &ref, &err);
     if(!rc)
         rc = connect(job, NULL, ref.host, &c, &err);
     if(rc)
         return fail(job, &err);
+    /* Docker Hub's registry refuses manifest deletes; its Hub API
+     * (hub.docker.com, a separate login) is not spoken here. */
+    if(strcmp(c.reg->provider, "dockerhub") == 0) {
+        rg_conn_close(&c);
+        return wk_job_fail(job, WH_E_REGISTRY, RG_UNSUPPORTED, false,
+                           "registry %s: Docker Hub does not delete through the registry API; delete the tag on "
+                           "hub.docker.com", c.reg->name);
+    }
     /* Registries delete by digest: resolve a tag first. */
     rc = rg_api_head(&c, &ref, &h, &err);
     if(!rc)
-        rc = rg_api_delete(&c, ref.path, h.digest, &err);
+        rc = rg_api_delete(&c, ref.path, h.digest, &unsupported, &err);
     rg_conn_close(&c);
+    if(rc && unsupported)
+        return wk_job_fail(job, rc, RG_UNSUPPORTED, false, "%s", err.msg);
     if(rc)
         return fail(job, &err);
     wh_json *r = wh_json_object();

@@ -212,8 +212,10 @@ wh_code rg_api_manifest(rg_conn *c, const char *path, const char *reference, wh_
     return rc;
 }
 
-wh_code rg_api_delete(rg_conn *c, const char *path, const char *digest, wh_err *err)
+wh_code rg_api_delete(rg_conn *c, const char *path, const char *digest, bool *unsupported, wh_err *err)
 {
+    if(unsupported)
+        *unsupported = false;
     char url[600], scope[300], what[600];
     snprintf(url, sizeof(url), "/v2/%s/manifests/%s", path, digest);
     snprintf(scope, sizeof(scope), "repository:%s:delete", path);
@@ -222,8 +224,15 @@ wh_code rg_api_delete(rg_conn *c, const char *path, const char *digest, wh_err *
     wh_code rc = rg_conn_do(c, "DELETE", url, NULL, scope, 65536, &resp, err);
     if(rc)
         return rc;
-    if(resp.status != 202 && resp.status != 200 && resp.status != 204)
+    if(resp.status == 405) /* distribution without storage.delete.enabled, and others */
+        rc = wh_err_set(err, WH_E_REGISTRY, NULL,
+                        "registry %s does not allow deleting %s (405 Method Not Allowed; distribution needs "
+                        "storage.delete.enabled, REGISTRY_STORAGE_DELETE_ENABLED=true)",
+                        c->reg->name, what);
+    else if(resp.status != 202 && resp.status != 200 && resp.status != 204)
         rc = rg_http_status_err(c, resp.status, what, err);
+    if(unsupported)
+        *unsupported = resp.status == 405;
     wh_curl_resp_clear(&resp);
     return rc;
 }

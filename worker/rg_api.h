@@ -56,7 +56,8 @@ wh_code rg_api_head(rg_conn *c, const rg_ref *r, rg_head *out, wh_err *err);
 /* The manifest body of path@reference (a tag or digest) into *resp. */
 wh_code rg_api_manifest(rg_conn *c, const char *path, const char *reference, wh_curl_resp *resp, wh_err *err);
 
-/* DELETE the manifest path@digest. */
-wh_code rg_api_delete(rg_conn *c, const char *path, const char *digest, wh_err *err);
+/* DELETE the manifest path@digest. A registry that does not allow it
+ * (405) fails WH_E_REGISTRY with *unsupported set (may be NULL). */
+wh_code rg_api_delete(rg_conn *c, const char *path, const char *digest, bool *unsupported, wh_err *err);
 
 #endif

@@ -302,6 +302,64 @@ static bool plan(cupd *u, const char *tag, char *why, size_t cap)
     return true;
 }
 
+/* The host paths the container binds (HostConfig.Binds "src:dst[:opts]"
+ * with an absolute src, and HostConfig.Mounts of Type "bind"), pushed to
+ * `out` as strings. */
+static void bind_sources(const cupd *u, wh_json *out)
+{
+    const wh_json *hc = wh_json_get(u->ctr, "HostConfig");
+    const wh_json *b = hc ? wh_json_get(hc, "Binds") : NULL, *m = hc ? wh_json_get(hc, "Mounts") : NULL;
+    for(size_t i = 0; b && wh_json_kind_of(b) == WH_JSON_ARRAY && i < wh_json_size(b); i++) {
+        size_t n = 0;
+        const char *s = wh_json_strv(wh_json_at(b, i), &n);
+        if(s && n && s[0] == '/')
+            wh_json_push(out, wh_json_strn(s, strcspn(s, ":")));
+    }
+    for(size_t i = 0; m && wh_json_kind_of(m) == WH_JSON_ARRAY && i < wh_json_size(m); i++) {
+        const wh_json *e = wh_json_at(m, i);
+        if(strcmp(sget(e, "Type"), "bind") == 0 && sget(e, "Source")[0])
+            wh_json_push(out, wh_json_str(sget(e, "Source")));
+    }
+}
+
+/* A recreated container may bind only what the host's `roots` allow now
+ * (the inventory may have changed since it was made, or it was made
+ * outside wharf): the first refused source into why, false. */
+static bool binds_allowed(const cupd *u, const wh_json *sources, char *why, size_t cap)
+{
+    const wh_inv_host *h = wk_job_host(u->job);
+    for(size_t i = 0; i < wh_json_size(sources); i++) {
+        const char *src = wh_json_strv(wh_json_at(sources, i), NULL);
+        if(src && !wh_inv_path_allowed(h, src)) {
+            snprintf(why, cap, "container %s binds %.300s, outside the roots of host %s: not recreated", u->name, src,
+                     h->name);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* dry_run's result: what the update would do. */
+static wh_json *plan_of(const cupd *u, wh_json *binds)
+{
+    const char *steps[] = {"pull", "create", "connect_networks", "stop_old", "rename_old", "start_new",
+                           "wait_ready", "remove_old"};
+    wh_json *p = wh_json_object(), *st = wh_json_array(), *nets = wh_json_array();
+    for(size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+        wh_json_push(st, wh_json_str(steps[i]));
+    const wh_json *ns = networks(u);
+    for(wh_json_iter *it = ns ? wh_json_iter_first(ns) : NULL; it; it = wh_json_iter_next(ns, it))
+        wh_json_push(nets, wh_json_str(wh_json_iter_key(it, NULL)));
+    wh_json_setc(p, "steps", st);
+    char tmp[RT_NAME_MAX + 16];
+    snprintf(tmp, sizeof(tmp), "%s-wharf-new", u->name);
+    wh_json_setc(p, "temp_name", wh_json_str(tmp));
+    wh_json_setc(p, "binds", binds);
+    wh_json_setc(p, "networks", nets);
+    wh_json_setc(p, "was_running", wh_json_bool(u->was_running));
+    return p;
+}
+
 static wh_json *result_of(const cupd *u, bool updated, const char *digest)
 {
     wh_json *r = wh_json_object();
@@ -371,7 +429,7 @@ static wk_run finish_fail(cupd *u, wh_code rc, const char *why, const wh_err *er
 static wk_run run(cupd *u)
 {
     const wh_mp_obj *a = wk_job_args(u->job);
-    char tag[RG_REF_TAG_MAX + 1], why[200] = "", digest[128] = "", path[RT_PATH_MAX];
+    char tag[RG_REF_TAG_MAX + 1], why[800] = "", digest[128] = "", path[RT_PATH_MAX];
     size_t n = 0;
     const char *t = wh_args_str(a, "tag", "", &n);
     snprintf(tag, sizeof(tag), "%.*s", (int)n, t);
@@ -389,12 +447,20 @@ static wk_run run(cupd *u)
         return rt_fail(u->job, rc, &err);
     if(!plan(u, tag, why, sizeof(why)))
         return wk_job_fail(u->job, WH_E_CONFLICT, NULL, false, "%s", why);
+    wh_json *binds = wh_json_array();
+    bind_sources(u, binds);
+    if(!binds_allowed(u, binds, why, sizeof(why))) {
+        wh_json_free(binds);
+        return wk_job_fail(u->job, WH_E_CONFLICT, NULL, false, "%s", why);
+    }
     if(wh_args_bool(a, "dry_run", false)) {
         wh_json *r = result_of(u, false, NULL);
         wh_json_setc(r, "dry_run", wh_json_bool(true));
+        wh_json_setc(r, "plan", plan_of(u, binds));
         wk_job_set_result(u->job, r);
         return WK_RUN_OK;
     }
+    wh_json_free(binds);
     wk_job_progress(u->job, 10, "pull");
     rc = rt_pull_image(u->job, &u->rt, u->to, strlen(u->to), digest, sizeof(digest), &err);
     wh_json *img = NULL;

@@ -96,10 +96,46 @@ bool rg_http_base64(const unsigned char *in, size_t n, char *out, size_t cap)
     return true;
 }
 
-long rg_http_retry_after(const char *v)
+/* Two digits at s (exactly), or -1. */
+static int two(const char *s)
+{
+    return s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' ? (s[0] - '0') * 10 + (s[1] - '0') : -1;
+}
+
+/* An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110 5.6.7, the
+ * form senders must use) as seconds since the epoch, or -1. */
+static int64_t http_date(const char *v)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    if(strlen(v) != 29 || v[3] != ',' || v[4] != ' ' || v[7] != ' ' || v[11] != ' ' || v[16] != ' ' ||
+       v[19] != ':' || v[22] != ':' || strcmp(v + 25, " GMT") != 0)
+        return -1;
+    const char *m = strstr(months, (char[4]){v[8], v[9], v[10], '\0'});
+    int day = two(v + 5), yh = two(v + 12), yl = two(v + 14), hh = two(v + 17), mi = two(v + 20), ss = two(v + 23);
+    if(!m || (m - months) % 3 || day < 1 || day > 31 || yh < 0 || yl < 0 || hh > 23 || mi > 59 || ss > 60 || hh < 0 ||
+       mi < 0 || ss < 0)
+        return -1;
+    /* Days from civil (proleptic Gregorian), then seconds. */
+    int64_t y = yh * 100 + yl, mon = (m - months) / 3 + 1;
+    y -= mon <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400, yoe = y - era * 400;
+    int64_t doy = (153 * (mon + (mon > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+    return days * 86400 + hh * 3600 + mi * 60 + ss;
+}
+
+long rg_http_retry_after(const char *v, int64_t now_s)
 {
     char *end;
-    if(!v || *v < '0' || *v > '9')
+    if(!v)
+        return -1;
+    if(*v >= 'A' && *v <= 'Z') {
+        int64_t t = http_date(v);
+        if(t < 0)
+            return -1;
+        return t <= now_s ? 0 : t - now_s < 86400 ? (long)(t - now_s) : -1;
+    }
+    if(*v < '0' || *v > '9')
         return -1;
     long s = strtol(v, &end, 10);
     return *end == '\0' && s >= 0 && s < 86400 ? s : -1;
@@ -241,7 +277,7 @@ static wh_code send_retry(rg_conn *c, const char *method, const char *url, const
         if(rc || (resp->status != 429 && resp->status < 500))
             return rc;
         char v[32];
-        long ra = wh_curl_header(resp, "Retry-After", v, sizeof(v)) >= 0 ? rg_http_retry_after(v) : -1;
+        long ra = wh_curl_header(resp, "Retry-After", v, sizeof(v)) >= 0 ? rg_http_retry_after(v, wh_now_ms() / 1000) : -1;
         int64_t wait = ra >= 0 ? ra * 1000 : 1000;
         long status = resp->status;
         wh_curl_resp_clear(resp);

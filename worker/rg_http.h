@@ -90,9 +90,11 @@ wh_code rg_http_status_err(const rg_conn *c, long status, const char *what, wh_e
 /* True for the codes a job should retry. */
 bool rg_http_transient(wh_code code);
 
-/* Seconds from a Retry-After value (delta-seconds only; an HTTP-date or
- * junk gives -1). */
-long rg_http_retry_after(const char *v);
+/* Seconds to wait from a Retry-After value at wall-clock time now_s
+ * (seconds since the epoch): delta-seconds, or an IMF-fixdate HTTP-date
+ * ("Wed, 21 Oct 2015 07:28:00 GMT"; a date past gives 0). Junk, and waits
+ * of a day or more, give -1. */
+long rg_http_retry_after(const char *v, int64_t now_s);
 
 /* Standard base64 of n bytes into out (cap bytes incl. NUL); false when it
  * does not fit. */

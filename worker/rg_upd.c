@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rg_api.h"
+#include "rg_memo.h"
 #include "rg_semver.h"
 #include "rg_tagf.h"
 #include "rt_engine.h"
@@ -44,6 +45,7 @@ typedef struct upd {
     wk_job *job;
     rt_conn rt;
     const wh_inv *inv;
+    rg_memo *memo;   /* registry answers shared by this job's containers */
 } upd;
 
 static bool job_abort(void *ud)
@@ -98,32 +100,31 @@ static bool has_digest(const wh_json *list, const char *d)
 }
 
 /* The highest tag above `cur` that passes the filters, into best. */
-static wh_code newest_tag(rg_conn *c, const rg_ref *ref, const rg_tagf *f, const rg_semver *cur, char *best,
-                          size_t cap, rg_semver *bv, wh_err *err)
+static wh_code newest_tag(upd *u, const wh_inv_registry *reg, const rg_ref *ref, const rg_tagf *f,
+                          const rg_semver *cur, char *best, size_t cap, rg_semver *bv, wh_err *err)
 {
-    rg_list l = {0};
-    int pages = 0;
+    const rg_list *l = NULL;
     best[0] = '\0';
-    wh_code rc = rg_api_tags(c, ref->path, 0, &l, &pages, err);
-    for(size_t i = 0; !rc && i < l.n; i++) {
+    wh_code rc = rg_memo_tags(u->memo, reg, ref->path, &l, err);
+    for(size_t i = 0; !rc && i < l->n; i++) {
         char ver[RG_TAGF_OUT_MAX];
         rg_semver v;
-        if(!rg_tagf_keep(f, l.items[i]) || !rg_tagf_transform(f, l.items[i], ver, sizeof(ver)) ||
+        if(!rg_tagf_keep(f, l->items[i]) || !rg_tagf_transform(f, l->items[i], ver, sizeof(ver)) ||
            !rg_semver_parse(ver, strlen(ver), &v))
             continue;
         if(v.pre[0] && !cur->pre[0])
             continue; /* no prereleases unless the container runs one */
         if(rg_semver_cmp(&v, cur) > 0 && (!best[0] || rg_semver_cmp(&v, bv) > 0)) {
-            snprintf(best, cap, "%s", l.items[i]);
+            snprintf(best, cap, "%s", l->items[i]);
             *bv = v;
         }
     }
-    rg_list_free(&l);
     return rc;
 }
 
 /* Step 3 of the header: a newer version tag, into entry e. */
-static wh_code tag_update(rg_conn *c, const rg_ref *ref, const wh_json *labels, wh_json *e, wh_err *err)
+static wh_code tag_update(upd *u, const wh_inv_registry *reg, const rg_ref *ref, const wh_json *labels, wh_json *e,
+                          wh_err *err)
 {
     char inc[RG_TAGF_PATTERN_MAX + 1], exc[RG_TAGF_PATTERN_MAX + 1], tr[RG_TAGF_PATTERN_MAX * 2 + 9];
     label(labels, "wharf.update.include", "wud.tag.include", inc, sizeof(inc));
@@ -139,7 +140,7 @@ static wh_code tag_update(rg_conn *c, const rg_ref *ref, const wh_json *labels, 
     rg_semver cur, bv = {0};
     wh_code rc = WH_OK;
     if(ref->tag[0] && rg_tagf_transform(f, ref->tag, ver, sizeof(ver)) && rg_semver_parse(ver, strlen(ver), &cur))
-        rc = newest_tag(c, ref, f, &cur, best, sizeof(best), &bv, err);
+        rc = newest_tag(u, reg, ref, f, &cur, best, sizeof(best), &bv, err);
     else
         best[0] = '\0';
     rg_tagf_free(f);
@@ -149,7 +150,7 @@ static wh_code tag_update(rg_conn *c, const rg_ref *ref, const wh_json *labels, 
     snprintf(cand.tag, sizeof(cand.tag), "%s", best);
     cand.digest[0] = '\0';
     rg_head h;
-    rc = rg_api_head(c, &cand, &h, err);
+    rc = rg_memo_head(u->memo, reg, &cand, &h, err);
     if(rc)
         return rc;
     wh_json_setc(e, "kind", wh_json_str("tag"));
@@ -163,18 +164,14 @@ static wh_code tag_update(rg_conn *c, const rg_ref *ref, const wh_json *labels, 
 static wh_code registry_side(upd *u, const wh_inv_registry *reg, const rg_ref *ref, const char *image_id,
                              const wh_json *labels, wh_json *e, wh_err *err)
 {
-    rg_conn c;
     rg_head h;
-    rg_ops ops = {job_abort, job_sleep, u->job};
     wh_json *local = wh_json_array();
     wh_code rc = local_digests(u, image_id, ref, local, err);
-    if(!rc)
-        rc = rg_conn_open(&c, reg, &ops, err);
     if(rc) {
         wh_json_free(local);
         return rc;
     }
-    rc = rg_api_head(&c, ref, &h, err);
+    rc = rg_memo_head(u->memo, reg, ref, &h, err);
     if(!rc) {
         bool moved = !has_digest(local, h.digest);
         wh_json_setc(e, "registry_digest", wh_json_str(h.digest));
@@ -184,10 +181,9 @@ static wh_code registry_side(upd *u, const wh_inv_registry *reg, const rg_ref *r
             wh_json_setc(e, "candidate_tag", wh_json_str(ref->tag));
             wh_json_setc(e, "candidate_digest", wh_json_str(h.digest));
         }
-        rc = tag_update(&c, ref, labels, e, err);
+        rc = tag_update(u, reg, ref, labels, e, err);
     }
     wh_json_setc(e, "current_digests", local);
-    rg_conn_close(&c);
     return rc;
 }
 
@@ -287,11 +283,14 @@ static wh_code check_all(upd *u, const wh_json *list, wh_json *entries, wh_err *
 
 wk_run rg_upd_run(wk_job *job)
 {
-    upd u = {.job = job, .inv = wk_job_cfg(job)->inv};
+    rg_ops ops = {job_abort, job_sleep, job};
+    upd u = {.job = job, .inv = wk_job_cfg(job)->inv, .memo = rg_memo_new(&ops)};
     wh_err err;
     wh_json *list = NULL, *entries = wh_json_array();
     wh_err_clear(&err);
-    wh_code rc = rt_conn_open(&u.rt, wk_job_host(job), job_abort, job, &err);
+    wh_code rc = u.memo ? WH_OK : wh_err_set(&err, WH_E_NOMEM, NULL, "out of memory");
+    if(!rc)
+        rc = rt_conn_open(&u.rt, wk_job_host(job), job_abort, job, &err);
     if(!rc)
         rc = rt_call(&u.rt, "GET", "/containers/json?all=1", NULL, "containers", &list, &err);
     if(!rc)
@@ -299,6 +298,10 @@ wk_run rg_upd_run(wk_job *job)
     wh_json_free(list);
     if(!rc)
         rc = store(job, wk_job_host(job)->name, entries, !wh_mp_map_get(wk_job_args(job), "containers"), &err);
+    int heads = 0, lists = 0;
+    if(u.memo)
+        rg_memo_counts(u.memo, &heads, &lists);
+    rg_memo_free(u.memo);
     if(rc) {
         wh_json_free(entries);
         if(rc == WH_E_INTERRUPTED)
@@ -308,6 +311,10 @@ wk_run rg_upd_run(wk_job *job)
     wh_json *r = wh_json_object();
     wh_json_setc(r, "host", wh_json_str(wk_job_host(job)->name));
     wh_json_setc(r, "containers", entries);
+    wh_json *look = wh_json_object();
+    wh_json_setc(look, "digests", wh_json_int(heads));
+    wh_json_setc(look, "tag_lists", wh_json_int(lists));
+    wh_json_setc(r, "registry_lookups", look);
     wk_job_set_result(job, r);
     return WK_RUN_OK;
 }

@@ -21,6 +21,9 @@
  *     {container, image, status, kind, digest_changed, current_tag,
  *      current_digests, registry_digest, candidate_tag, candidate_digest,
  *      semver_diff, error, error_message, checked_at (ms)}
+ * Registry answers are memoised for the job (rg_memo): containers on the
+ * same image cost one HEAD and one tag listing; the result's
+ * registry_lookups {digests, tag_lists} counts what reached registries.
  * A container's permanent registry error (auth_failed, not_found) is kept
  * in its entry; a transient one (rate_limited, unreachable) fails the job
  * so it is retried. */

@@ -73,14 +73,27 @@ static void test_base64_and_retry_after(void **state)
         assert_string_equal(out, want[i]);
     }
     assert_false(rg_http_base64((const unsigned char *)"foobar", 6, out, 8)); /* needs 9 */
-    assert_int_equal(rg_http_retry_after("0"), 0);
-    assert_int_equal(rg_http_retry_after("120"), 120);
-    assert_int_equal(rg_http_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), -1);
-    assert_int_equal(rg_http_retry_after("-1"), -1);
-    assert_int_equal(rg_http_retry_after("5s"), -1);
-    assert_int_equal(rg_http_retry_after(""), -1);
-    assert_int_equal(rg_http_retry_after(NULL), -1);
-    assert_int_equal(rg_http_retry_after("99999999999999999999"), -1);
+    const int64_t now = 1445412480; /* Wed, 21 Oct 2015 07:28:00 GMT */
+    assert_int_equal(rg_http_retry_after("0", now), 0);
+    assert_int_equal(rg_http_retry_after("120", now), 120);
+    assert_int_equal(rg_http_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), 0);
+    assert_int_equal(rg_http_retry_after("Wed, 21 Oct 2015 07:28:07 GMT", now), 7);
+    assert_int_equal(rg_http_retry_after("Wed, 21 Oct 2015 09:28:00 GMT", now), 7200);
+    assert_int_equal(rg_http_retry_after("Tue, 20 Oct 2015 07:28:00 GMT", now), 0);   /* past: now */
+    assert_int_equal(rg_http_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", 0), 0);
+    assert_int_equal(rg_http_retry_after("Sun, 01 Mar 2020 00:00:05 GMT", 1583020800), 5); /* after Feb 29 */
+    assert_int_equal(rg_http_retry_after("Sat, 29 Feb 2020 23:59:59 GMT", 1583020800 - 61), 60);
+    assert_int_equal(rg_http_retry_after("Fri, 01 Jan 2100 00:00:00 GMT", now), -1);  /* a day or more */
+    assert_int_equal(rg_http_retry_after("Wed, 21 Foo 2015 07:28:07 GMT", now), -1);
+    assert_int_equal(rg_http_retry_after("Wed, 21 Oct 2015 07:28:07 UTC", now), -1);
+    assert_int_equal(rg_http_retry_after("Wed, 21 Oct 2015 25:28:07 GMT", now), -1);
+    assert_int_equal(rg_http_retry_after("Wednesday, 21-Oct-15 07:28:07 GMT", now), -1);
+    assert_int_equal(rg_http_retry_after("Wed, 21 Oct 2015 07:28:0x GMT", now), -1);
+    assert_int_equal(rg_http_retry_after("-1", now), -1);
+    assert_int_equal(rg_http_retry_after("5s", now), -1);
+    assert_int_equal(rg_http_retry_after("", now), -1);
+    assert_int_equal(rg_http_retry_after(NULL, now), -1);
+    assert_int_equal(rg_http_retry_after("99999999999999999999", now), -1);
     assert_true(rg_http_transient(WH_E_RATE_LIMITED));
     assert_true(rg_http_transient(WH_E_UNREACHABLE));
     assert_false(rg_http_transient(WH_E_AUTH_FAILED));
