@@ -10,9 +10,13 @@ struct wh_mp_doc {
 };
 
 /* A node is msgpack-c's own object; the opaque type keeps msgpack.h private. */
+/* NULL (an absent value, e.g. from wh_mp_map_get) reads as nil, so every
+ * accessor below is safe on it. */
+static const msgpack_object nil_object = {.type = MSGPACK_OBJECT_NIL};
+
 static const msgpack_object *mo(const wh_mp_obj *o)
 {
-    return (const msgpack_object *)o;
+    return o ? (const msgpack_object *)o : &nil_object;
 }
 
 static const wh_mp_obj *wo(const msgpack_object *o)
@@ -227,7 +231,8 @@ bool wh_mp_str(const wh_mp_obj *o, const char **p, size_t *n)
 {
     if(mo(o)->type != MSGPACK_OBJECT_STR)
         return false;
-    *p = mo(o)->via.str.ptr;
+    /* msgpack-c leaves ptr NULL for an empty str; callers may memcmp it */
+    *p = mo(o)->via.str.size ? mo(o)->via.str.ptr : "";
     *n = mo(o)->via.str.size;
     return true;
 }

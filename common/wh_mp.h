@@ -51,6 +51,9 @@ void wh_mp_doc_free(wh_mp_doc *doc);
 
 const wh_mp_obj *wh_mp_root(const wh_mp_doc *doc);
 
+/* Every accessor below accepts NULL, the absent value that wh_mp_map_get
+ * returns, and treats it as nil: the kind is WH_MP_NIL, the typed reads
+ * return false, the size is 0 and wh_mp_map_get returns NULL. */
 wh_mp_kind wh_mp_kind_of(const wh_mp_obj *o);
 
 /* Scalar reads: return false (leaving *out alone) when the kind differs or an
@@ -59,7 +62,8 @@ bool wh_mp_int(const wh_mp_obj *o, int64_t *out);
 bool wh_mp_bool(const wh_mp_obj *o, bool *out);
 bool wh_mp_float(const wh_mp_obj *o, double *out);
 
-/* String read: msgpack str only (bin is not a string). Not NUL-terminated. */
+/* String read: msgpack str only (bin is not a string). Not NUL-terminated;
+ * *p is never NULL, even for the empty string. */
 bool wh_mp_str(const wh_mp_obj *o, const char **p, size_t *n);
 
 /* True when `o` is a str equal to the C string `lit`. */

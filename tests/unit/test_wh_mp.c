@@ -96,6 +96,41 @@ static void test_random_bytes(void **state)
     assert_true(parsed > 0);
 }
 
+/* Absent values (NULL from wh_mp_map_get) read as nil, and the empty string
+ * has a real pointer: both once crashed handlers (found by tests/fuzz). */
+static void test_absent_and_empty(void **state)
+{
+    (void)state;
+    const unsigned char map[] = {0x81, 0xa0, 0xa0}; /* {"": ""} */
+    wh_mp_doc *doc = wh_mp_parse(map, sizeof(map), WH_MP_MAX_DEPTH, NULL);
+    assert_non_null(doc);
+    const wh_mp_obj *root = wh_mp_root(doc);
+    const wh_mp_obj *none = wh_mp_map_get(root, "kind");
+    assert_null(none);
+    assert_int_equal(wh_mp_kind_of(none), WH_MP_NIL);
+    int64_t i = 7;
+    bool b = true;
+    double d = 1.5;
+    const char *p = NULL;
+    size_t n = 9;
+    assert_false(wh_mp_int(none, &i));
+    assert_false(wh_mp_bool(none, &b));
+    assert_false(wh_mp_float(none, &d));
+    assert_false(wh_mp_str(none, &p, &n));
+    assert_false(wh_mp_str_eq(none, ""));
+    assert_int_equal(wh_mp_size(none), 0);
+    assert_null(wh_mp_map_get(none, "x"));
+    assert_int_equal(i, 7);
+
+    const wh_mp_obj *empty = wh_mp_map_get(root, "");
+    assert_non_null(empty);
+    assert_true(wh_mp_str(empty, &p, &n));
+    assert_non_null(p);
+    assert_int_equal(n, 0);
+    assert_true(wh_mp_str_eq(empty, ""));
+    wh_mp_doc_free(doc);
+}
+
 static void test_pack_cap(void **state)
 {
     (void)state;
@@ -119,7 +154,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_values), cmocka_unit_test(test_lies_are_refused),
         cmocka_unit_test(test_depth_limit), cmocka_unit_test(test_random_bytes),
-        cmocka_unit_test(test_pack_cap),
+        cmocka_unit_test(test_pack_cap), cmocka_unit_test(test_absent_and_empty),
     };
     return cmocka_run_group_tests_name("wh_mp", tests, NULL, NULL);
 }
