@@ -136,10 +136,11 @@ static wh_code login(wh_amqp *c, const wh_amqp_opts *o, const struct amqp_connec
     return wh_amqp__rpc_check(c, r, 0, "login", err);
 }
 
-wh_amqp *wh_amqp_connect(const wh_amqp_opts *o, wh_err *err)
+/* Connect to one broker URL (see wh_amqp_connect). */
+static wh_amqp *connect_one(const wh_amqp_opts *o, const char *one, wh_err *err)
 {
     wh_amqp *c = calloc(1, sizeof(*c));
-    char *url = strdup(o->url);
+    char *url = strdup(one);
     if(!c || !url) {
         free(c);
         free(url);
@@ -173,13 +174,48 @@ wh_amqp *wh_amqp_connect(const wh_amqp_opts *o, wh_err *err)
     if(!rc)
         rc = wh_amqp_channel_open(c, 1, err);
     /* The parsed URL points into `url`, which holds the password. */
-    memset(url, 0, strlen(o->url));
+    memset(url, 0, strlen(one));
     free(url);
     if(rc) {
         wh_amqp_free(c);
         return NULL;
     }
     return c;
+}
+
+wh_amqp *wh_amqp_connect(const wh_amqp_opts *o, wh_err *err)
+{
+    const char *p = o->url ? o->url : "";
+    char one[WH_AMQP_URL_MAX];
+    int tried = 0;
+    wh_err last;
+    wh_err_set(&last, WH_E_BAD_CONFIG, "url", "amqp.url: no URL given");
+    for(;;) {
+        p += strspn(p, WH_AMQP_URL_SEPS);
+        size_t n = strcspn(p, WH_AMQP_URL_SEPS);
+        if(!n)
+            break;
+        if(n >= sizeof(one)) {
+            wh_err_set(err, WH_E_BAD_CONFIG, "url", "amqp.url: a URL is longer than %d bytes", WH_AMQP_URL_MAX - 1);
+            return NULL;
+        }
+        memcpy(one, p, n);
+        one[n] = '\0';
+        p += n;
+        tried++;
+        wh_amqp *c = connect_one(o, one, &last);
+        memset(one, 0, n); /* it may hold a password */
+        if(c)
+            return c;
+        /* A malformed URL is a configuration error, not a broker that is down. */
+        if(last.code == WH_E_BAD_CONFIG)
+            break;
+    }
+    if(tried > 1 && last.code != WH_E_BAD_CONFIG)
+        wh_err_set(err, last.code, last.field, "%.200s (tried all %d brokers of amqp.url)", last.msg, tried);
+    else if(err)
+        *err = last;
+    return NULL;
 }
 
 void wh_amqp_free(wh_amqp *c)

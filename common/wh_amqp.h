@@ -24,8 +24,13 @@
 
 typedef struct wh_amqp wh_amqp;
 
+#define WH_AMQP_URL_MAX 1024          /* bytes of one broker URL */
+#define WH_AMQP_URL_SEPS ", \t\r\n"    /* separators of a broker URL list */
+
 typedef struct wh_amqp_opts {
-    const char *url;      /* amqp[s]://user:pass@host:port/vhost (secret inside) */
+    const char *url;      /* amqp[s]://user:pass@host:port/vhost (secret inside), or
+                           * several separated by commas or white space: the
+                           * nodes of one cluster, tried in order */
     int heartbeat_s;      /* 0 disables heartbeats */
     int timeout_ms;       /* connect, handshake and RPC timeout */
     const char *name;     /* connection_name shown in the management UI */
@@ -90,8 +95,13 @@ typedef struct wh_amqp_event {
     wh_amqp_header headers[WH_AMQP_MAX_HEADERS];
 } wh_amqp_event;
 
-/* Connect, log in and open channel 1. Returns NULL with err set on failure;
- * the message names the host and the reason, never the password. */
+/* Connect, log in and open channel 1. With a list of URLs, each is tried in
+ * the order given and the first that logs in wins; a malformed URL stops the
+ * search (a configuration error). Returns NULL with err set on failure (the
+ * last broker's error, saying how many were tried); the message names the
+ * host and the reason, never the password. Reconnection after a loss is the
+ * owner's: it calls this again (with its own backoff), which starts over
+ * from the first URL. */
 wh_amqp *wh_amqp_connect(const wh_amqp_opts *o, wh_err *err);
 
 /* Close politely if still alive, then free. NULL is a no-op. */

@@ -41,6 +41,8 @@ static const key_def keys[] = {
     INT("amqp", "max_priority", max_priority, 0, 9, "0"),
     STR("redis", "url", redis_url, "redis://127.0.0.1:6379/0", NULL),
     STR("redis", "prefix", redis_prefix, "wharf:", NULL),
+    STR("redis", "sentinels", redis_sentinels, "", NULL),
+    STR("redis", "master_name", redis_master, "", NULL),
     STR("worker", "id", worker_id, "", NULL),
     INT("worker", "concurrency", concurrency, 1, 1024, "8"),
     INT("worker", "prefetch", prefetch, 0, 65535, "0"),
@@ -70,6 +72,9 @@ static const key_def keys[] = {
     I64("serve", "max_body", serve_max_body, 1024, 134217728, "1048576"),
     INT("serve", "timeout_s", serve_timeout_s, 1, 3600, "30"),
     INT("serve", "max_connections", serve_max_connections, 1, 10000, "64"),
+    STR("provision", "hook_dir", pv_hook_dir, "", NULL),
+    STR("provision", "protocols", pv_protocols, "http,https,ssh", NULL),
+    INT("provision", "secret_ttl_s", pv_secret_ttl_s, 60, 86400, "900"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -314,12 +319,99 @@ static bool has_prefix(const char *s, const char *p)
     return strncasecmp(s, p, strlen(p)) == 0;
 }
 
+#define URL_SEPS ", \t\r\n" /* separators of the amqp.url list */
+
+/* amqp.url: one URL or several (a cluster's nodes), each amqp[s]://. */
+static wh_code check_amqp_urls(const char *p, wh_err *err)
+{
+    int n = 0;
+    for(;;) {
+        p += strspn(p, URL_SEPS);
+        size_t len = strcspn(p, URL_SEPS);
+        if(!len)
+            break;
+        if(!has_prefix(p, "amqp://") && !has_prefix(p, "amqps://"))
+            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "amqp.url: URL %d must start with amqp:// or amqps:// "
+                              "(separate several with commas)", n + 1);
+        n++;
+        p += len;
+    }
+    if(!n)
+        return wh_err_set(err, WH_E_BAD_CONFIG, "url", "amqp.url: must start with amqp:// or amqps://");
+    return WH_OK;
+}
+
+/* "host:port,host:port" with plain host characters and a port each. */
+static bool sentinels_valid(const char *p)
+{
+    int n = 0;
+    while(*p) {
+        size_t len = strcspn(p, ",");
+        const char *colon = NULL;
+        for(size_t i = 0; i < len; i++)
+            if(p[i] == ':')
+                colon = p + i;
+        if(!colon || colon == p || (size_t)(colon - p) + 1 == len ||
+           strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") < len ||
+           strspn(colon + 1, "0123456789") != (size_t)(p + len - colon - 1))
+            return false;
+        n++;
+        p += len + (p[len] == ',');
+    }
+    return n > 0;
+}
+
+/* redis.sentinels + redis.master_name become the redis-sentinel:// form of
+ * redis.url, keeping its user, password and database (its host is then
+ * unused): redis-sentinel://[user:pass@]s1:p1,s2:p2/master[/db]. */
+static wh_code derive_sentinel_url(wh_cfg *c, wh_err *err)
+{
+    bool url_form = has_prefix(c->redis_url, "redis-sentinel://");
+    if(!c->redis_sentinels[0] || c->redis_sentinel_derived) {
+        if(c->redis_master[0] && !url_form)
+            return wh_err_set(err, WH_E_BAD_CONFIG, "master_name", "redis.master_name: needs redis.sentinels");
+        return WH_OK;
+    }
+    if(url_form)
+        return wh_err_set(err, WH_E_BAD_CONFIG, "sentinels",
+                          "redis.sentinels: give the Sentinels here or in a redis-sentinel:// redis.url, not both");
+    if(!has_prefix(c->redis_url, "redis://"))
+        return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: must be redis:// when redis.sentinels is set");
+    if(!sentinels_valid(c->redis_sentinels))
+        return wh_err_set(err, WH_E_BAD_CONFIG, "sentinels", "redis.sentinels: expected host:port[,host:port...]");
+    size_t mn = strlen(c->redis_master);
+    if(!mn || strspn(c->redis_master, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != mn)
+        return wh_err_set(err, WH_E_BAD_CONFIG, "master_name",
+                          "redis.master_name: required with redis.sentinels; letters, digits, '.', '_', '-'");
+    const char *auth = c->redis_url + 8;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = NULL;
+    for(size_t i = 0; i < alen; i++)
+        if(auth[i] == '@')
+            at = auth + i;
+    const char *path = auth + alen; /* "/db" or "" */
+    char out[WH_CFG_URL_MAX];
+    int n = snprintf(out, sizeof(out), "redis-sentinel://%.*s%s/%s%s", at ? (int)(at - auth + 1) : 0, auth,
+                     c->redis_sentinels, c->redis_master, strcmp(path, "/") == 0 ? "" : path);
+    if(n < 0 || (size_t)n >= sizeof(out))
+        return wh_err_set(err, WH_E_BAD_CONFIG, "sentinels", "redis.sentinels: too long with redis.url");
+    memcpy(c->redis_url, out, (size_t)n + 1);
+    memset(out, 0, sizeof(out)); /* it held the password */
+    c->redis_sentinel_derived = true;
+    return WH_OK;
+}
+
 wh_code wh_cfg_validate(wh_cfg *c, wh_err *err)
 {
-    if(!has_prefix(c->amqp_url, "amqp://") && !has_prefix(c->amqp_url, "amqps://"))
-        return wh_err_set(err, WH_E_BAD_CONFIG, "url", "amqp.url: must start with amqp:// or amqps://");
-    if(!has_prefix(c->redis_url, "redis://") && !has_prefix(c->redis_url, "unix://"))
-        return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: must start with redis:// or unix://");
+    wh_code rc = check_amqp_urls(c->amqp_url, err);
+    if(rc)
+        return rc;
+    if((rc = derive_sentinel_url(c, err)))
+        return rc;
+    if(!has_prefix(c->redis_url, "redis://") && !has_prefix(c->redis_url, "unix://") &&
+       !has_prefix(c->redis_url, "redis-sentinel://"))
+        return wh_err_set(err, WH_E_BAD_CONFIG, "url",
+                          "redis.url: must start with redis://, redis-sentinel:// or unix://");
     if(!c->redis_prefix[0] || strcspn(c->redis_prefix, " \t\r\n*?[]") != strlen(c->redis_prefix))
         return wh_err_set(err, WH_E_BAD_CONFIG, "prefix",
                           "redis.prefix: must be non-empty without spaces or glob characters");
@@ -331,8 +423,7 @@ wh_code wh_cfg_validate(wh_cfg *c, wh_err *err)
         return wh_err_set(err, WH_E_BAD_CONFIG, "base_ms", "retry.base_ms: must not exceed retry.cap_ms");
     if(strcspn(c->worker_id, " \t\r\n") != strlen(c->worker_id))
         return wh_err_set(err, WH_E_BAD_CONFIG, "id", "worker.id: must not contain spaces");
-    wh_code rc = parse_tiers(c, err);
-    if(rc)
+    if((rc = parse_tiers(c, err)))
         return rc;
     if((rc = parse_families(c, err)))
         return rc;
@@ -357,23 +448,51 @@ wh_code wh_cfg_load(wh_cfg *c, const char *file, const char *const *sets, int ns
     return rc ? rc : wh_cfg_validate(c, err);
 }
 
-void wh_cfg_redact_url(const char *url, char *out, size_t cap)
+/* Mask the password of the one URL url[0..n); returns the bytes written. */
+static size_t redact_one(const char *url, size_t n, char *out, size_t cap)
 {
     /* The userinfo ends at the *last* '@' of the authority (scheme:// up to
      * the next '/'), so a password holding a raw '@' is masked whole. */
     const char *scheme = strstr(url, "://");
-    const char *auth = scheme ? scheme + 3 : NULL;
+    const char *auth = scheme && scheme < url + n ? scheme + 3 : NULL;
     size_t alen = auth ? strcspn(auth, "/?#") : 0;
+    if(auth && auth + alen > url + n)
+        alen = (size_t)(url + n - auth);
     const char *at = NULL;
     for(size_t i = 0; i < alen; i++)
         if(auth[i] == '@')
             at = auth + i;
     const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if(!colon) {
-        snprintf(out, cap, "%s", url);
-        return;
+    int w = colon ? snprintf(out, cap, "%.*s:***%.*s", (int)(colon - url), url, (int)(url + n - at), at)
+                  : snprintf(out, cap, "%.*s", (int)n, url);
+    return w < 0 ? 0 : (size_t)w >= cap ? cap - 1 : (size_t)w;
+}
+
+/* True when a new URL ("scheme://") starts at p. */
+static bool url_starts(const char *p)
+{
+    size_t s = strspn(p, "abcdefghijklmnopqrstuvwxyz+.-");
+    return s > 0 && strncmp(p + s, "://", 3) == 0;
+}
+
+void wh_cfg_redact_url(const char *url, char *out, size_t cap)
+{
+    /* A list is cut where a separator run is followed by a scheme; text
+     * without one (a redis-sentinel:// host list) stays with its URL. */
+    size_t o = 0;
+    out[0] = '\0';
+    const char *p = url;
+    while(*p && o + 1 < cap) {
+        const char *q = p + strcspn(p, URL_SEPS);
+        while(*q && !url_starts(q + strspn(q, URL_SEPS)))
+            q += 1 + strcspn(q + 1, URL_SEPS);
+        const char *next = q + strspn(q, URL_SEPS);
+        o += redact_one(p, (size_t)(q - p), out + o, cap - o);
+        if(*next && o + 1 < cap)
+            o += (size_t)snprintf(out + o, cap - o, "%.*s", (int)(next - q) < (int)(cap - o - 1) ? (int)(next - q)
+                                  : (int)(cap - o - 1), q);
+        p = next;
     }
-    snprintf(out, cap, "%.*s:***%s", (int)(colon - url), url, at);
 }
 
 void wh_cfg_print(const wh_cfg *c, FILE *out)

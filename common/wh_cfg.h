@@ -30,13 +30,19 @@ typedef enum wh_family {
 
 typedef struct wh_cfg {
     /* [amqp] */
-    char amqp_url[WH_CFG_URL_MAX]; /* may hold a password: never log it raw */
+    char amqp_url[WH_CFG_URL_MAX]; /* may hold a password: never log it raw. One
+                                    * URL, or the nodes of a cluster separated by
+                                    * commas or spaces, tried in order */
     char queue_type[16];           /* "quorum" or "classic" */
     int amqp_heartbeat_s;          /* AMQP heartbeat, seconds; 0 disables */
     int max_priority;              /* x-max-priority of classic family queues; 0: none */
     /* [redis] */
     char redis_url[WH_CFG_URL_MAX]; /* may hold a password: never log it raw */
     char redis_prefix[64];          /* key prefix, e.g. "wharf:" */
+    char redis_sentinels[512];      /* "host:port,host:port": Sentinels to ask for the
+                                     * master; empty: redis.url names the server */
+    char redis_master[128];         /* redis.master_name: the master the Sentinels watch */
+    bool redis_sentinel_derived;    /* derived: redis_url was built from the two above */
     /* [worker] */
     char worker_id[128];      /* empty: derived from host and pid */
     int concurrency;          /* jobs run at once by one worker */
@@ -76,6 +82,10 @@ typedef struct wh_cfg {
     int64_t serve_max_body;     /* HTTP request body cap, bytes */
     int serve_timeout_s;        /* idle HTTP connection timeout, s */
     int serve_max_connections;  /* HTTP connections at once */
+    /* [provision] (the provision family) */
+    char pv_hook_dir[512];      /* hooks[] of provision.container are looked up only here; "" none */
+    char pv_protocols[256];     /* comma list: the protocols a container may ask for */
+    int pv_secret_ttl_s;        /* expiry of a job record whose result holds a secret */
 
     /* [host.NAME] and [registry.NAME] sections; NULL until one is given. */
     wh_inv *inv;
@@ -118,7 +128,9 @@ wh_code wh_cfg_load(wh_cfg *c, const char *file, const char *const *sets, int ns
 /* Print the effective configuration as INI, with URL passwords masked. */
 void wh_cfg_print(const wh_cfg *c, FILE *out);
 
-/* Copy `url` to `out` with any password replaced by "***". */
+/* Copy `url` to `out` with any password replaced by "***". `url` may be a
+ * list of URLs separated by commas or white space (amqp.url): every one is
+ * masked. */
 void wh_cfg_redact_url(const char *url, char *out, size_t cap);
 
 /* Family name ("system") by id, and id by name (-1 if unknown; `n` bytes). */

@@ -1,120 +1,12 @@
 /* wh_redis: hiredis adapter. See wh_redis.h for the contract. */
-#include "wh_redis.h"
+#include "wh_redis_int.h"
 
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct wh_redis {
-    redisContext *ctx; /* NULL while disconnected */
-    char host[256];
-    int port;
-    char path[256]; /* unix socket path, or empty */
-    char user[128];
-    char pass[256]; /* secret: never copied into an error */
-    int db;
-    int timeout_ms;
-};
-
 static const redisReply *R(const wh_redis_reply *r) { return (const redisReply *)r; }
-
-/* Decode %XX escapes from src[0..n) into out. False if it does not fit. */
-static bool pct_decode(const char *src, size_t n, char *out, size_t cap)
-{
-    size_t o = 0;
-    for(size_t i = 0; i < n; i++) {
-        if(o + 1 >= cap)
-            return false;
-        if(src[i] == '%' && i + 2 < n) {
-            char hex[3] = {src[i + 1], src[i + 2], 0};
-            char *end;
-            long v = strtol(hex, &end, 16);
-            if(*end == '\0') {
-                out[o++] = (char)v;
-                i += 2;
-                continue;
-            }
-        }
-        out[o++] = src[i];
-    }
-    out[o] = '\0';
-    return true;
-}
-
-static wh_code parse_tcp(wh_redis *r, const char *p, wh_err *err)
-{
-    const char *at = strrchr(p, '@');
-    if(at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        if(colon && !pct_decode(p, (size_t)(colon - p), r->user, sizeof(r->user)))
-            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: user name too long");
-        if(!pct_decode(pw, (size_t)(at - pw), r->pass, sizeof(r->pass)))
-            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: password too long");
-        p = at + 1;
-    }
-    size_t hostlen;
-    const char *rest;
-    if(*p == '[') { /* [ipv6] */
-        const char *close = strchr(p, ']');
-        if(!close)
-            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: unterminated [ in host");
-        p++;
-        hostlen = (size_t)(close - p);
-        rest = close + 1;
-    } else {
-        hostlen = strcspn(p, ":/");
-        rest = p + hostlen;
-    }
-    if(hostlen == 0 || hostlen >= sizeof(r->host))
-        return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: missing or overlong host");
-    memcpy(r->host, p, hostlen);
-    r->host[hostlen] = '\0';
-    r->port = 6379;
-    char *end = (char *)rest;
-    if(*rest == ':') {
-        long port = strtol(rest + 1, &end, 10);
-        if(end == rest + 1 || port < 1 || port > 65535)
-            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: bad port");
-        r->port = (int)port;
-    }
-    if(*end == '/' && end[1]) {
-        char *e2;
-        long db = strtol(end + 1, &e2, 10);
-        if(*e2 || db < 0 || db > 1000000)
-            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: bad database number");
-        r->db = (int)db;
-    } else if(*end && strcmp(end, "/") != 0)
-        return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: unexpected text after host");
-    return WH_OK;
-}
-
-static wh_code parse_url(wh_redis *r, const char *url, wh_err *err)
-{
-    if(strncmp(url, "unix://", 7) == 0) {
-        const char *q = strchr(url + 7, '?');
-        size_t n = q ? (size_t)(q - url - 7) : strlen(url + 7);
-        if(n == 0 || n >= sizeof(r->path))
-            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: bad unix socket path");
-        memcpy(r->path, url + 7, n);
-        r->path[n] = '\0';
-        if(q && strncmp(q, "?db=", 4) == 0) {
-            char *end;
-            long db = strtol(q + 4, &end, 10);
-            if(*end || db < 0 || db > 1000000)
-                return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: bad database number");
-            r->db = (int)db;
-        }
-        return WH_OK;
-    }
-    if(strncmp(url, "redis://", 8) == 0)
-        return parse_tcp(r, url + 8, err);
-    if(strncmp(url, "rediss://", 9) == 0)
-        return wh_err_set(err, WH_E_BAD_CONFIG, "url",
-                          "redis.url: TLS needs hiredis >= 1.0; use a TLS sidecar (see deploy/)");
-    return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: must start with redis:// or unix://");
-}
 
 static void drop(wh_redis *r)
 {
@@ -141,10 +33,31 @@ static wh_code setup_cmd(wh_redis *r, const char *what, int argc, const char **a
     return WH_OK;
 }
 
+/* Sentinel mode: the server we reached must say it is the master. Right
+ * after a failover a Sentinel may still name the old master, now a replica;
+ * the caller's next attempt asks the Sentinels again. */
+static wh_code check_master(wh_redis *r, wh_err *err)
+{
+    redisReply *rep = redisCommand(r->ctx, "ROLE");
+    bool master = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+                  rep->element[0]->type == REDIS_REPLY_STRING && strcmp(rep->element[0]->str, "master") == 0;
+    if(rep)
+        freeReplyObject(rep);
+    if(master)
+        return WH_OK;
+    wh_err_set(err, WH_E_REDIS, "", "redis %s:%d, named master \"%s\" by a Sentinel, is not a master (yet)", r->host,
+               r->port, r->master);
+    drop(r);
+    return WH_E_REDIS;
+}
+
 wh_code wh_redis_connect(wh_redis *r, wh_err *err)
 {
     if(r->ctx)
         return WH_OK;
+    wh_code rc = r->nsent ? wh_redis__discover(r, err) : WH_OK;
+    if(rc)
+        return rc;
     struct timeval tv = {r->timeout_ms / 1000, (suseconds_t)(r->timeout_ms % 1000) * 1000};
     r->ctx = r->path[0] ? redisConnectUnixWithTimeout(r->path, tv) : redisConnectWithTimeout(r->host, r->port, tv);
     if(!r->ctx || r->ctx->err) {
@@ -157,10 +70,12 @@ wh_code wh_redis_connect(wh_redis *r, wh_err *err)
     if(r->pass[0]) {
         const char *auth_user[] = {"AUTH", r->user, r->pass};
         const char *auth_pass[] = {"AUTH", r->pass};
-        wh_code rc = r->user[0] ? setup_cmd(r, "AUTH", 3, auth_user, err) : setup_cmd(r, "AUTH", 2, auth_pass, err);
+        rc = r->user[0] ? setup_cmd(r, "AUTH", 3, auth_user, err) : setup_cmd(r, "AUTH", 2, auth_pass, err);
         if(rc)
             return rc;
     }
+    if(r->nsent && (rc = check_master(r, err)))
+        return rc;
     if(r->db) {
         char db[16];
         snprintf(db, sizeof(db), "%d", r->db);
@@ -178,7 +93,7 @@ wh_redis *wh_redis_new(const char *url, int timeout_ms, wh_err *err)
         return NULL;
     }
     r->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
-    if(parse_url(r, url, err) != WH_OK) {
+    if(wh_redis__parse_url(r, url, err) != WH_OK) {
         wh_redis_free(r);
         return NULL;
     }
@@ -211,6 +126,14 @@ static wh_code take_reply(wh_redis *r, redisReply *rep, wh_redis_reply **out, wh
     }
     if(rep->type == REDIS_REPLY_ERROR) {
         wh_err_set(err, WH_E_REDIS, "", "redis: %.200s", rep->str);
+        /* A master demoted by a failover answers writes with READONLY (a
+         * script's write, too); a restarted one answers LOADING. The command
+         * did not run: drop the connection so the caller sees a lost
+         * connection and retries, and the next call finds the master anew. */
+        if(strncmp(rep->str, "READONLY", 8) == 0 || strstr(rep->str, "-READONLY ") ||
+           strstr(rep->str, "READONLY You can't write") || strncmp(rep->str, "LOADING", 7) == 0 ||
+           strncmp(rep->str, "MASTERDOWN", 10) == 0)
+            drop(r);
         freeReplyObject(rep);
         return WH_E_REDIS;
     }

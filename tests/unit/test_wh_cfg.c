@@ -134,9 +134,67 @@ static void test_redact(void **state)
     assert_string_equal(out, "redis://127.0.0.1:6379/0");
 }
 
+/* Lists in amqp.url and the redis-sentinel:// host list: every password is
+ * masked, every separator kept. */
+static void test_redact_lists(void **state)
+{
+    (void)state;
+    char out[512];
+    wh_cfg_redact_url("amqp://u:p1@h1:5672/%2f,amqp://u:p2@h2/%2f  amqps://u:p3@h3", out, sizeof(out));
+    assert_string_equal(out, "amqp://u:***@h1:5672/%2f,amqp://u:***@h2/%2f  amqps://u:***@h3");
+    wh_cfg_redact_url("amqp://u:p1@h1,amqp://u:p2@h2", out, sizeof(out));
+    assert_string_equal(out, "amqp://u:***@h1,amqp://u:***@h2");
+    wh_cfg_redact_url("redis-sentinel://:pw@h1:26379,h2:26380/mymaster/3", out, sizeof(out));
+    assert_string_equal(out, "redis-sentinel://:***@h1:26379,h2:26380/mymaster/3");
+    char small[12];
+    wh_cfg_redact_url("amqp://u:secret-longer@h1", small, sizeof(small));
+    assert_null(strstr(small, "secret"));
+}
+
+static void test_amqp_url_list(void **state)
+{
+    (void)state;
+    wh_cfg c;
+    wh_err err;
+    const char *ok[] = {"amqp.url=amqp://a:5672/%2f,amqp://b:5673/%2f amqps://c/%2f"};
+    assert_int_equal(wh_cfg_load(&c, NULL, ok, 1, &err), WH_OK);
+    const char *bad[] = {"amqp.url=amqp://a/%2f,http://b/"};
+    assert_int_equal(wh_cfg_load(&c, NULL, bad, 1, &err), WH_E_BAD_CONFIG);
+    assert_non_null(strstr(err.msg, "URL 2"));
+    const char *empty[] = {"amqp.url= , "};
+    assert_int_equal(wh_cfg_load(&c, NULL, empty, 1, &err), WH_E_BAD_CONFIG);
+}
+
+static void test_sentinels(void **state)
+{
+    (void)state;
+    wh_cfg c;
+    wh_err err;
+    const char *s1[] = {"redis.url=redis://:pw@ignored:6379/2", "redis.sentinels=127.0.0.1:26379,127.0.0.2:26380",
+                        "redis.master_name=main"};
+    assert_int_equal(wh_cfg_load(&c, NULL, s1, 3, &err), WH_OK);
+    assert_string_equal(c.redis_url, "redis-sentinel://:pw@127.0.0.1:26379,127.0.0.2:26380/main/2");
+    assert_int_equal(wh_cfg_validate(&c, &err), WH_OK); /* a second validate changes nothing */
+    assert_string_equal(c.redis_url, "redis-sentinel://:pw@127.0.0.1:26379,127.0.0.2:26380/main/2");
+    const char *s2[] = {"redis.sentinels=127.0.0.1:26379"};
+    assert_int_equal(wh_cfg_load(&c, NULL, s2, 1, &err), WH_E_BAD_CONFIG);
+    assert_string_equal(err.field, "master_name");
+    const char *s3[] = {"redis.master_name=main"};
+    assert_int_equal(wh_cfg_load(&c, NULL, s3, 1, &err), WH_E_BAD_CONFIG);
+    assert_string_equal(err.field, "master_name");
+    const char *s4[] = {"redis.sentinels=127.0.0.1", "redis.master_name=main"};
+    assert_int_equal(wh_cfg_load(&c, NULL, s4, 2, &err), WH_E_BAD_CONFIG);
+    assert_string_equal(err.field, "sentinels");
+    const char *s5[] = {"redis.url=redis-sentinel://h:1/m", "redis.sentinels=h:2", "redis.master_name=m"};
+    assert_int_equal(wh_cfg_load(&c, NULL, s5, 3, &err), WH_E_BAD_CONFIG);
+    const char *s6[] = {"redis.url=redis-sentinel://h:1,h:2/m/0"};
+    assert_int_equal(wh_cfg_load(&c, NULL, s6, 1, &err), WH_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_redact_lists), cmocka_unit_test(test_amqp_url_list), cmocka_unit_test(test_sentinels),
         cmocka_unit_test(test_defaults_validate), cmocka_unit_test(test_layers_in_order),
         cmocka_unit_test(test_errors_name_the_key), cmocka_unit_test(test_redact),
         cmocka_unit_test(test_overlong_line_is_refused_without_echo),

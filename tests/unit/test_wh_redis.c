@@ -41,9 +41,34 @@ static void test_password_not_in_errors(void **state)
     wh_redis_free(NULL);
 }
 
+static void test_sentinel_urls(void **state)
+{
+    (void)state;
+    const char *bad[] = {"redis-sentinel://", "redis-sentinel://h:1", "redis-sentinel://h:1/", "redis-sentinel://h/m",
+                         "redis-sentinel://h:0/m", "redis-sentinel://h:1,/m", "redis-sentinel://h:1/m/x",
+                         "redis-sentinel://:1/m", "redis-sentinel://h:123456/m",
+                         "redis-sentinel://a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1/m"};
+    for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        wh_err err;
+        assert_null(wh_redis_new(bad[i], 100, &err));
+        assert_int_equal(err.code, WH_E_BAD_CONFIG);
+    }
+    /* Sentinels that refuse: a handle for retries, an error naming the master,
+     * never the password. */
+    wh_err err = {0};
+    wh_redis *r = wh_redis_new("redis-sentinel://:canary-s3cret@127.0.0.1:1,[::1]:1/mymaster/1", 500, &err);
+    assert_non_null(r);
+    assert_int_equal(err.code, WH_E_REDIS);
+    assert_non_null(strstr(err.msg, "mymaster"));
+    assert_null(strstr(err.msg, "canary-s3cret"));
+    assert_false(wh_redis_connected(r));
+    wh_redis_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_bad_urls),
-                                       cmocka_unit_test(test_password_not_in_errors)};
+                                       cmocka_unit_test(test_password_not_in_errors),
+                                       cmocka_unit_test(test_sentinel_urls)};
     return cmocka_run_group_tests_name("wh_redis", tests, NULL, NULL);
 }
