@@ -188,10 +188,40 @@ static wh_code registry_side(upd *u, const wh_inv_registry *reg, const rg_ref *r
 }
 
 /* One container's entry; a transient registry error is returned instead. */
+/* The image reference the container was created with. The list's "Image"
+ * turns into the image id once its tag has moved to another image (a newer
+ * pull); then the container's own Config.Image says it. The text goes
+ * into buf; NULL when there is none. */
+static const char *configured_image(upd *u, const wh_json *ctr, char *buf, size_t cap, size_t *n)
+{
+    const char *image = wh_json_strv(wh_json_get(ctr, "Image"), n);
+    const char *id = wh_json_strv(wh_json_get(ctr, "Id"), NULL);
+    if(image && strncmp(image, "sha256:", 7) != 0 && strspn(image, "0123456789abcdef") != *n) {
+        snprintf(buf, cap, "%.*s", (int)(*n < cap ? *n : cap - 1), image);
+        return buf;
+    }
+    char path[200], esc[160];
+    wh_json *c = NULL;
+    wh_err e;
+    if(!id || !wh_curl_escape(id, strlen(id), esc, sizeof(esc)))
+        return NULL;
+    snprintf(path, sizeof(path), "/containers/%s/json", esc);
+    if(rt_call(&u->rt, "GET", path, NULL, "container", &c, &e))
+        return NULL;
+    const wh_json *cfg = wh_json_get(c, "Config");
+    const char *ci = cfg ? wh_json_strv(wh_json_get(cfg, "Image"), n) : NULL;
+    if(ci)
+        snprintf(buf, cap, "%.*s", (int)(*n < cap ? *n : cap - 1), ci);
+    wh_json_free(c);
+    *n = ci ? strlen(buf) : 0;
+    return ci ? buf : NULL;
+}
+
 static wh_code check_one(upd *u, const wh_json *ctr, const char *name, wh_json **out, wh_err *err)
 {
     size_t n = 0;
-    const char *image = wh_json_strv(wh_json_get(ctr, "Image"), &n);
+    char ibuf[RG_REF_MAX + 1];
+    const char *image = configured_image(u, ctr, ibuf, sizeof(ibuf), &n);
     const char *image_id = wh_json_strv(wh_json_get(ctr, "ImageID"), NULL);
     wh_json *e = wh_json_object();
     wh_json_setc(e, "container", wh_json_str(name));

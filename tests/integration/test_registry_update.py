@@ -1,8 +1,13 @@
 #!/usr/bin/python3
-"""registry.update_check against a private dockerd and a private registry:
-containers run images pulled from the registry; new digests and tags are
-pushed; the check reports digest and tag updates (with labels for include,
-exclude and transform), and writes them to <prefix>updates:<host>."""
+"""registry.update_check and registry.update_container against a private
+dockerd and a private registry (htpasswd): containers run images pulled
+from the registry; new digests and tags are pushed; the check reports digest
+and tag updates (with labels for include, exclude and transform), writes
+them to <prefix>updates:<host>, and costs one lookup per image however many
+containers run it. The end-to-end test builds and pushes its images with
+`docker push` from the private dockerd (loopback registries are insecure
+for dockerd by default), checks, updates a container keeping its whole
+configuration, and rolls back from a broken image."""
 import base64
 import json
 import os
@@ -64,11 +69,12 @@ class UpdateCheckTest(unittest.TestCase):
         push("team/ls", "14")            # not -ls: excluded by the include label
         push("team/pre", "1.1.0")        # excluded by the wud.tag.exclude label
         cls.pre_101 = push("team/pre", "1.0.1")
+        cls.roots = tempfile.mkdtemp(prefix="roots-", dir=cls.tmp)
         cls.amqp = env.new_vhost()
         cls.prefix = env.new_prefix()
         cfg = os.path.join(cls.tmp, "worker.ini")
         with open(cfg, "w") as f:
-            f.write("[host.dock]\ndocker = unix://%s\n" % cls.d.sock)
+            f.write("[host.dock]\ndocker = unix://%s\nroots = %s\n" % (cls.d.sock, cls.roots))
             pw = os.path.join(cls.tmp, "pw")
             with open(pw, "w") as p:
                 p.write(PW)
@@ -162,60 +168,148 @@ class UpdateCheckTest(unittest.TestCase):
         cp = self.d.docker(["inspect", name], check=False)
         return json.loads(cp.stdout)[0] if cp.returncode == 0 else None
 
-    def test_update_container_keeps_config_and_rolls_back(self):
-        bb = registry.busybox_files()
-        push = lambda tag, cmd: registry.push_image(self.reg, "team/svc", tag, creds=("ci", PW), files=bb, cmd=cmd)
-        push("1.0", ["/bin/busybox", "sleep", "3600"])
-        ref = "%s/team/svc:1.0" % self.host
-        self.d.docker(["pull", ref])
-        self.d.docker(["network", "create", "wharfupd"])
-        bind = tempfile.mkdtemp(prefix="bind-", dir=self.tmp)
-        self.d.docker(["run", "-d", "--name", "svc", "--env", "FOO=bar", "--label", "app=svc",
-                       "--restart", "unless-stopped", "--cpu-shares", "512", "--network", "wharfupd",
-                       "--network-alias", "svcalias", "-p", "127.0.0.1::8080", "-v", "wharfupdvol:/data",
-                       "-v", bind + ":/bind:ro", "--entrypoint", "/bin/busybox", ref, "sleep", "3600"])
-        old = self.inspect("svc")
-        new_digest = push("1.0", ["/bin/busybox", "sleep", "3600"])
+    def test_update_end_to_end_docker_push_check_update_rollback(self):
+        """The flow that matters most, with images pushed by dockerd itself."""
+        d, repo = self.d, "%s/team/e2e" % self.host
+        sleep = ["/bin/busybox", "sleep", "3600"]
+        # 1. img:1.0, built and pushed by the engine; two containers run it.
+        d.build_image(repo + ":1.0", cmd=sleep, labels={"img": "1.0"})
+        old_digest = d.push(repo + ":1.0")
+        d.docker(["network", "create", "e2e-front"])
+        d.docker(["network", "create", "e2e-back"])
+        bind = tempfile.mkdtemp(prefix="bind-", dir=self.roots)
+        with open(os.path.join(bind, "hello"), "w") as f:
+            f.write("from the host\n")
+        d.docker(["run", "-d", "--name", "e2e", "--env", "FOO=bar", "--env", "EMPTY=", "--label", "app=e2e",
+                  "--restart", "unless-stopped", "--cpu-shares", "512", "--memory", "64m", "--pids-limit", "100",
+                  "--network", "e2e-front", "--network-alias", "frontalias", "-p", "127.0.0.1::8080",
+                  "-v", "e2evol:/data", "-v", bind + ":/bind:ro", "--workdir", "/tmp", "--user", "0:0",
+                  "--entrypoint", "/bin/busybox", repo + ":1.0", "sleep", "3600"])
+        d.docker(["network", "connect", "--alias", "backalias", "e2e-back", "e2e"])
+        d.docker(["run", "-d", "--name", "e2e-pin", "--label", "wharf.update.include=^1\\.0$", repo + ":1.0"])
+        old = self.inspect("e2e")
+        # 2. A new 1.0 digest and a 1.1, pushed the same way; the local tags
+        # go, so the update pulls for real.
+        d.build_image(repo + ":1.0", cmd=sleep, labels={"img": "1.0-new"})
+        new_digest = d.push(repo + ":1.0")
+        d.build_image(repo + ":1.1", cmd=sleep, labels={"img": "1.1"})
+        d11 = d.push(repo + ":1.1")
+        d.docker(["rmi", repo + ":1.0", repo + ":1.1"])
+        self.assertEqual(len({old_digest, new_digest, d11}), 3)
+        # 3. The check reports both: a newer tag, and the same tag's new digest.
+        r = self.job({"containers": ["e2e", "e2e-pin"]})["result"]
+        by = {e["container"]: e for e in r["containers"]}
+        e2e, pin = by["e2e"], by["e2e-pin"]
+        self.assertEqual((e2e["kind"], e2e["candidate_tag"], e2e["candidate_digest"], e2e["semver_diff"]),
+                         ("tag", "1.1", d11, "minor"), e2e)
+        self.assertEqual((e2e["digest_changed"], e2e["current_digests"], e2e["registry_digest"]),
+                         (True, [old_digest], new_digest), e2e)
+        self.assertEqual((pin["kind"], pin["candidate_tag"], pin["candidate_digest"], pin["digest_changed"]),
+                         ("digest", "1.0", new_digest, True), pin)
+        self.assertEqual(self.stored()["e2e-pin"], pin)
         # dry_run: the plan, and nothing changes.
-        r = self.update({"name": "svc", "dry_run": True})["result"]
-        self.assertEqual((r["dry_run"], r["updated"], r["to_image"], r["from_image"]), (True, False, ref, ref))
-        self.assertEqual(self.inspect("svc")["Id"], old["Id"])
-        # The update: a new container on the new digest with the same configuration.
-        r = self.update({"name": "svc"})["result"]
-        self.assertTrue(r["updated"], r)
-        new = self.inspect("svc")
+        r = self.update({"name": "e2e", "dry_run": True})["result"]
+        self.assertEqual((r["dry_run"], r["updated"], r["to_image"], r["from_image"]),
+                         (True, False, repo + ":1.0", repo + ":1.0"))
+        plan = r["plan"]
+        self.assertEqual((plan["binds"], sorted(plan["networks"]), plan["temp_name"], plan["was_running"]),
+                         ([bind], ["e2e-back", "e2e-front"], "e2e-wharf-new", True), plan)
+        self.assertEqual(plan["steps"][0], "pull")
+        self.assertEqual(self.inspect("e2e")["Id"], old["Id"])
+        self.assertIsNone(self.inspect("e2e-wharf-new"))
+        # 4. The update: a new container on the new digest, the same configuration.
+        r = self.update({"name": "e2e"})["result"]
+        self.assertEqual((r["updated"], r["digest"]), (True, new_digest), r)
+        new = self.inspect("e2e")
         self.assertNotEqual(new["Id"], old["Id"])
         self.assertEqual(r["new_id"], new["Id"])
         self.assertTrue(new["State"]["Running"])
-        img = json.loads(self.d.docker(["image", "inspect", new["Image"]]).stdout)[0]
-        self.assertIn("%s/team/svc@%s" % (self.host, new_digest), img["RepoDigests"])
-        self.assertIn("FOO=bar", new["Config"]["Env"])
-        self.assertEqual(new["Config"]["Labels"].get("app"), "svc")
-        self.assertEqual(new["HostConfig"]["RestartPolicy"]["Name"], "unless-stopped")
-        self.assertEqual(new["HostConfig"]["CpuShares"], 512)
-        self.assertIn("svcalias", new["NetworkSettings"]["Networks"]["wharfupd"]["Aliases"])
-        self.assertEqual(new["HostConfig"]["PortBindings"], old["HostConfig"]["PortBindings"])
-        self.assertEqual(new["HostConfig"]["Binds"], old["HostConfig"]["Binds"])
-        self.assertEqual(sorted((m["Type"], m["Destination"]) for m in new["Mounts"]),
-                         [("bind", "/bind"), ("volume", "/data")])
-        # The container's own command and entrypoint (not the image's) are kept.
+        img = json.loads(d.docker(["image", "inspect", new["Image"]]).stdout)[0]
+        self.assertIn("%s@%s" % (repo, new_digest), img["RepoDigests"])
+        self.assertEqual(img["Config"]["Labels"]["img"], "1.0-new")
+        self.assertEqual(new["Config"]["Image"], repo + ":1.0")
+        self.assertEqual(new["Name"], "/e2e")
+        for k in ("FOO=bar", "EMPTY="):
+            self.assertIn(k, new["Config"]["Env"])
+        self.assertEqual(new["Config"]["Labels"].get("app"), "e2e")
+        self.assertEqual(new["Config"]["Labels"].get("img"), "1.0-new")  # the new image's own label
         self.assertEqual((new["Config"]["Entrypoint"], new["Config"]["Cmd"]), (["/bin/busybox"], ["sleep", "3600"]))
-        self.assertIsNone(self.inspect("svc-wharf-old"))
+        self.assertEqual((new["Config"]["WorkingDir"], new["Config"]["User"]), ("/tmp", "0:0"))
+        hc, ohc = new["HostConfig"], old["HostConfig"]
+        self.assertEqual(hc["RestartPolicy"]["Name"], "unless-stopped")
+        self.assertEqual((hc["CpuShares"], hc["Memory"], hc["PidsLimit"]), (512, 64 << 20, 100))
+        self.assertEqual(hc["PortBindings"], ohc["PortBindings"])
+        self.assertEqual(hc["Binds"], ohc["Binds"])
+        self.assertEqual(sorted((m["Type"], m.get("Name", m["Source"]), m["Destination"], m["RW"])
+                                for m in new["Mounts"]),
+                         [("bind", bind, "/bind", False), ("volume", "e2evol", "/data", True)])
+        nets = new["NetworkSettings"]["Networks"]
+        self.assertEqual(sorted(nets), ["e2e-back", "e2e-front"])
+        self.assertIn("frontalias", nets["e2e-front"]["Aliases"])
+        self.assertIn("backalias", nets["e2e-back"]["Aliases"])
+        # It really runs: the bind is there and the port is published on loopback.
+        out = d.docker(["exec", "e2e", "cat", "/bind/hello"]).stdout.decode()
+        self.assertEqual(out, "from the host\n")
+        self.assertEqual(new["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostIp"], "127.0.0.1")
+        self.assertIsNone(self.inspect("e2e-wharf-old"))
         self.assertIsNone(self.inspect(old["Id"]))
-        # Nothing newer: left alone.
-        r = self.update({"name": "svc"})["result"]
+        # The next check sees it up to date on 1.0 (1.1 is still newer).
+        e = self.job({"containers": ["e2e"]})["result"]["containers"][0]
+        self.assertEqual((e["digest_changed"], e["current_digests"], e["candidate_tag"]),
+                         (False, [new_digest], "1.1"), e)
+        # Nothing newer for the tag: left alone.
+        r = self.update({"name": "e2e"})["result"]
         self.assertFalse(r["updated"], r)
-        self.assertEqual(self.inspect("svc")["Id"], new["Id"])
-        # A broken image (no busybox: the container's entrypoint is missing) rolls back.
-        registry.push_image(self.reg, "team/svc", "2.0", creds=("ci", PW), cmd=["/bin/busybox", "true"])
-        s = self.update({"name": "svc", "tag": "2.0", "health_timeout_s": 20}, ok="rolled_back")
+        self.assertEqual(self.inspect("e2e")["Id"], new["Id"])
+        # 5. A broken new image (no busybox: the container's entrypoint is
+        # missing), pushed by dockerd: the update rolls back.
+        d.import_image(repo + ":2.0", {"hello.txt": b"broken"}, ['CMD ["/bin/busybox", "true"]'])
+        d.push(repo + ":2.0")
+        d.docker(["rmi", repo + ":2.0"])
+        s = self.update({"name": "e2e", "tag": "2.0", "health_timeout_s": 20}, ok="rolled_back")
         self.assertIn("rolled back, the old container is back: start:", s["error_message"])
-        back = self.inspect("svc")
-        self.assertEqual(back["Id"], new["Id"])
-        self.assertTrue(back["State"]["Running"])
-        self.assertIsNone(self.inspect("svc-wharf-new"))
-        self.assertIsNone(self.inspect("svc-wharf-old"))
+        back = self.inspect("e2e")
+        self.assertEqual((back["Id"], back["State"]["Running"], back["Name"]), (new["Id"], True, "/e2e"))
+        self.assertEqual(sorted(back["NetworkSettings"]["Networks"]), ["e2e-back", "e2e-front"])
+        self.assertIsNone(self.inspect("e2e-wharf-new"))
+        self.assertIsNone(self.inspect("e2e-wharf-old"))
         self.update({"name": "nope"}, ok="not_found")
+
+    def test_update_refuses_binds_outside_the_roots(self):
+        d, repo = self.d, "%s/team/outside" % self.host
+        d.build_image(repo + ":1.0", cmd=["/bin/busybox", "sleep", "3600"])
+        d.push(repo + ":1.0")
+        outside = tempfile.mkdtemp(prefix="outside-", dir=self.tmp)   # not under roots
+        inside = tempfile.mkdtemp(prefix="in-", dir=self.roots)
+        d.docker(["run", "-d", "--name", "outside", "-v", inside + ":/in", "--mount",
+                  "type=bind,source=%s,target=/out" % outside, repo + ":1.0"])
+        before = self.inspect("outside")
+        d.build_image(repo + ":1.0", cmd=["/bin/busybox", "sleep", "3600"])
+        d.push(repo + ":1.0")
+        for args in ({"name": "outside", "dry_run": True}, {"name": "outside"}):
+            s = self.update(args, ok="conflict")
+            self.assertIn("binds %s, outside the roots of host dock" % outside, s["error_message"])
+        after = self.inspect("outside")
+        self.assertEqual((after["Id"], after["State"]["Running"]), (before["Id"], True))
+        self.assertIsNone(self.inspect("outside-wharf-new"))
+
+    def test_update_check_memoises_per_image(self):
+        """Three containers on one image: one HEAD and one tag list."""
+        d, repo = self.d, "%s/team/memo" % self.host
+        d.build_image(repo + ":1.0", cmd=["/bin/busybox", "sleep", "3600"])
+        d.push(repo + ":1.0")
+        for n in ("memo1", "memo2", "memo3"):
+            d.docker(["run", "-d", "--name", n, repo + ":1.0"])
+        d.build_image(repo + ":1.2", cmd=["/bin/busybox", "sleep", "3600"])
+        d12 = d.push(repo + ":1.2")
+        mark = self.reg.log_size()
+        r = self.job({"containers": ["memo1", "memo2", "memo3"]})["result"]
+        self.assertEqual([(e["kind"], e["candidate_digest"]) for e in r["containers"]], [("tag", d12)] * 3)
+        self.assertEqual(r["registry_lookups"], {"digests": 2, "tag_lists": 1})
+        # What the registry itself answered (its log): one of each, not three.
+        got = [(m, u) for m, u, st in self.reg.requests(mark) if st == 200 and "/team/memo/" in u]
+        self.assertEqual(sorted(got), [("GET", "/v2/team/memo/tags/list"), ("HEAD", "/v2/team/memo/manifests/1.0"),
+                                       ("HEAD", "/v2/team/memo/manifests/1.2")], got)
 
     def test_update_container_that_exits_rolls_back(self):
         bb = registry.busybox_files()

@@ -5,6 +5,7 @@
     d.sock                                # unix socket path; no TCP listener
     d.docker(["ps", "-a"])                # the docker CLI against this engine only
     img = d.busybox_image()               # "wharf-busybox:test", imported, never pulled
+    d.build_image("h:5000/a:1", cmd=[...])  # FROM busybox, metadata only; d.push("h:5000/a:1") -> digest
     d.stop()                              # SIGTERM by pidfile, SIGKILL after 20 s
 
 The daemon never touches the host's own engine: it listens only on its own
@@ -27,12 +28,15 @@ PR_SET_PDEATHSIG the kernel kills it if the test process dies outright.
 
 import atexit
 import ctypes
+import io
+import json
 import os
 import random
 import re
 import shutil
 import signal
 import subprocess
+import tarfile
 import tempfile
 import time
 
@@ -183,6 +187,59 @@ class Dockerd:
         self.docker(["import", "-c", "CMD [\"/bin/sh\"]", "-", tag], input=tar)
         shutil.rmtree(rootfs, ignore_errors=True)
         return tag
+
+    def build_image(self, tag, base=BUSYBOX_IMAGE, cmd=None, entrypoint=None, labels=None, healthcheck=None,
+                    env=None):
+        """Build `tag` FROM `base` (default: the busybox image, imported
+        first) with the classic builder and no context. Only metadata is set
+        (CMD, ENTRYPOINT, LABEL, HEALTHCHECK, ENV), so no layer is added and
+        nothing is pulled; a unique label makes every build a new image (a
+        new digest once pushed). Returns the image id."""
+        if base == BUSYBOX_IMAGE:
+            self.busybox_image()
+        lines = ["FROM " + base, "LABEL wharf.test.build=%s" % os.urandom(8).hex()]
+        for k, v in sorted((labels or {}).items()):
+            lines.append("LABEL %s=%s" % (k, json.dumps(v)))
+        for k, v in sorted((env or {}).items()):
+            lines.append("ENV %s=%s" % (k, json.dumps(v)))
+        if entrypoint is not None:
+            lines.append("ENTRYPOINT " + json.dumps(list(entrypoint)))
+        if cmd is not None:
+            lines.append("CMD " + json.dumps(list(cmd)))
+        if healthcheck:
+            lines.append("HEALTHCHECK " + healthcheck)
+        e = self.env()
+        e["DOCKER_BUILDKIT"] = "0"  # the classic builder: no BuildKit frontend image to pull
+        cp = subprocess.run([_need("docker"), "-H", "unix://" + self.sock, "build", "-q", "-t", tag, "-"],
+                            env=e, input="\n".join(lines).encode() + b"\n", capture_output=True, timeout=120)
+        if cp.returncode != 0:
+            raise RuntimeError("docker build %s -> %d: %s" % (tag, cp.returncode, cp.stderr.decode(errors="replace")))
+        return cp.stdout.decode().strip()
+
+    def import_image(self, tag, files, changes=()):
+        """Import a one-layer image `tag` whose root holds only `files`
+        ({path: bytes}), with Dockerfile `changes` (e.g. 'CMD ["/x"]').
+        Without busybox in `files` nothing in it runs: a broken image."""
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w") as t:
+            for name, data in sorted(files.items()):
+                ti = tarfile.TarInfo(name)
+                ti.size, ti.mode = len(data), 0o755
+                t.addfile(ti, io.BytesIO(data))
+        args = ["import"]
+        for c in changes:
+            args += ["-c", c]
+        self.docker(args + ["-", tag], input=raw.getvalue())
+        return tag
+
+    def push(self, ref):
+        """`docker push ref` from this engine (log in first for a registry
+        with auth); returns the manifest digest the registry stored."""
+        out = self.docker(["push", ref], timeout=300).stdout.decode()
+        m = re.search(r"digest: (sha256:[0-9a-f]{64})", out)
+        if not m:
+            raise RuntimeError("docker push %s printed no digest:\n%s" % (ref, out))
+        return m.group(1)
 
     def _cleanup_objects(self):
         """Remove every container and user network; return the bridge names

@@ -16,7 +16,11 @@ requests (`tok.requests`) and make it answer 429 (`tok.fail_next(n)`). It
 signs RS256 JWTs with a key made here by openssl; the registry trusts the
 self-signed certificate through `rootcertbundle`, and each token carries it
 in the `x5c` header, which distribution 2.8 verifies against that bundle.
-Nothing here needs dockerd: images are pushed through the v2 API.
+Images are pushed through the v2 API here (push_image, push_index); the
+tests that need a real client push with dockerd (tests/lib/dockerd.py
+Dockerd.push). `requests()` reads what the registry answered from its own
+log, for tests that count lookups; `delete=False` starts a registry that
+refuses deletes (405), as distribution does by default.
 """
 
 import atexit
@@ -27,6 +31,7 @@ import http.server
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -187,7 +192,7 @@ class TokenServer:
 class Registry:
     """A private docker-registry on 127.0.0.1 (or `host`, e.g. 127.0.0.12)."""
 
-    def __init__(self, tmpdir, auth=None, users=None, token_server=None, host="127.0.0.1"):
+    def __init__(self, tmpdir, auth=None, users=None, token_server=None, host="127.0.0.1", delete=True):
         if not os.access(REGISTRY_BIN, os.X_OK):
             raise RuntimeError("%s is missing: apt-get install docker-registry" % REGISTRY_BIN)
         self.port = _free_port()
@@ -197,7 +202,7 @@ class Registry:
         self.auth, self.users, self.token_server = auth, dict(users or {}), token_server
         cfg = ["version: 0.1", "log:", "  level: info", "  accesslog:", "    disabled: true",
                "storage:", "  filesystem:", "    rootdirectory: %s" % os.path.join(self.dir, "data"),
-               "  delete:", "    enabled: true", "  maintenance:", "    uploadpurging:", "      enabled: false",
+               "  delete:", "    enabled: %s" % ("true" if delete else "false"), "  maintenance:", "    uploadpurging:", "      enabled: false",
                "http:", "  addr: %s:%d" % (host, self.port), "  secret: wharf-test-secret"]
         if auth == "htpasswd":
             pw = os.path.join(self.dir, "htpasswd")
@@ -219,6 +224,29 @@ class Registry:
         _live.append(self)
         self.url = "http://%s:%d" % (host, self.port)
         _wait_http(self.url + "/v2/", proc=self.proc, log=self.log)
+
+    def log_size(self):
+        """A mark for requests(since=...): the log's current length."""
+        self.logf.flush()
+        return os.path.getsize(self.log)
+
+    def requests(self, since=0):
+        """The requests the registry answered (from its own log, after byte
+        `since`): a list of (method, uri, status)."""
+        self.logf.flush()
+        with open(self.log, "r", errors="replace") as f:
+            f.seek(since)
+            text = f.read()
+        out = []
+        for ln in text.splitlines():
+            if 'msg="response completed"' not in ln:
+                continue
+            m = re.search(r'http\.request\.method=(\S+)', ln)
+            u = re.search(r'http\.request\.uri="?([^" ]+)', ln)
+            st = re.search(r'http\.response\.status=(\d+)', ln)
+            if m and u and st:
+                out.append((m.group(1), u.group(1), int(st.group(1))))
+        return out
 
     def creds_header(self, scopes, creds=None):
         """The Authorization header value a pusher uses for `scopes`."""
@@ -249,8 +277,10 @@ class PagingProxy:
       mode "evil"    like quay, but the next link names another origin
       mode "endless" every page links to one more page of new tags, forever
 
-    Everything else (auth challenges, tokens, manifests) passes through
-    unchanged. `paths` records the request paths it served."""
+    Everything else (auth challenges, tokens, manifests, DELETE) passes
+    through unchanged; a large `page` in mode "quay" makes it a plain
+    pass-through on its own port. `paths` records the request paths it
+    served."""
 
     HOP = {"connection", "transfer-encoding", "keep-alive", "content-length", "date", "server"}
 
@@ -276,6 +306,9 @@ class PagingProxy:
 
             def do_HEAD(self):
                 proxy._handle(self, "HEAD")
+
+            def do_DELETE(self):
+                proxy._handle(self, "DELETE")
 
         self.httpd = http.server.ThreadingHTTPServer((host, 0), Handler)
         self.port = self.httpd.server_address[1]
