@@ -493,6 +493,27 @@ def push_index(reg, repo, tag, platforms, creds=None):
     return _digest(body), digests
 
 
+_B64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+
+
+def leaked(text, canaries):
+    """The canaries found in `text`: as they are, or inside any base64 or
+    base64url run (an Authorization or X-Registry-Auth value made from
+    them, whatever its JSON field order). Returns a list of (canary, how)."""
+    found = [(c, "plain") for c in canaries if c in text]
+    for m in _B64.finditer(text):
+        run = m.group(0).rstrip("=")
+        for off in range(4):  # the run may start before the value does
+            tok = run[off:]
+            for dec in (base64.b64decode, base64.urlsafe_b64decode):
+                try:
+                    raw = dec(tok + "=" * (-len(tok) % 4)).decode("latin-1")
+                except Exception:
+                    continue
+                found += [(c, "base64") for c in canaries if c in raw]
+    return found
+
+
 @atexit.register
 def _stop_all():
     for x in list(_live):
