@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pv_drv.h"
 #include "wh_ssh.h"
 #include "wk_job.h"
 
@@ -25,6 +26,10 @@ typedef struct pv_tail {
 
 /* Write the tail as "a | b | c" into out. */
 void pv_tail_text(const pv_tail *t, char *out, size_t cap);
+
+/* Keep `len` bytes of `line` (cut to PV_TAIL_BYTES) as the newest line;
+ * empty lines are not kept. */
+void pv_tail_push(pv_tail *t, const char *line, size_t len);
 
 typedef struct pv_cmd {
     const char *command;        /* remote line, from wh_shq_build */
@@ -72,6 +77,9 @@ bool pv_stop(wk_job *job, bool rollback);
 typedef struct pv_recipe {
     const wh_mp_obj *steps, *rollback, *vars;
     const char *field;
+    int rerun;      /* a step that a resumed run does again even when it was
+                     * completed before (its effect depends on this attempt:
+                     * a fresh random password); -1 none */
 } pv_recipe;
 
 /* Run a recipe for `job` with resume and rollback (see pv_run.c). Returns
@@ -91,8 +99,9 @@ wh_code pv_portmap_update(wk_job *job, const char *hostname, bool any_owner, con
 /* True when `hostname` has an entry. */
 bool pv_portmap_taken(wk_job *job, const char *hostname);
 
-/* provision.validate, provision.container, provision.destroy (pv_ct.c). */
-#define PV_CT_NARGS 10
+/* provision.validate, provision.container, provision.destroy (pv_ct.c,
+ * pv_ctchk.c). */
+#define PV_CT_NARGS 13
 #define PV_DESTROY_NARGS 3
 extern const wh_arg_spec pv_ct_args[PV_CT_NARGS];
 extern const wh_arg_spec pv_destroy_args[PV_DESTROY_NARGS];
@@ -102,11 +111,72 @@ wk_run pv_ct_run(wk_job *job);
 wh_code pv_destroy_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run pv_destroy_run(wk_job *job);
 
+/* provision.container's recipe (pv_plan.c). */
+typedef struct pv_blob {
+    char name[64];              /* a hook's file name */
+    unsigned char *data;
+    size_t len;
+} pv_blob;
+
+typedef struct pv_plan_in {
+    const wh_mp_obj *args;      /* validated provision.container args */
+    const char *password;       /* root's new password, or NULL to lock it */
+    const pv_blob *hooks;       /* read from the hook directory, in args order */
+    int nhooks;
+    const pv_blob *repo;        /* a tar of the app, or NULL */
+} pv_plan_in;
+
+/* The recipe for `in` as a parsed msgpack array of steps (free the doc,
+ * then *packer, which holds its bytes). *rerun is the index of the step a
+ * resumed job runs again (the random password), or -1. */
+wh_mp_doc *pv_ct_plan(wk_job *job, const pv_plan_in *in, wh_mp_pack **packer, int *rerun, wh_err *err);
+
+/* The driver values of provision.container args `a` (name and template
+ * copied into the buffers). */
+void pv_ct_vals(wk_job *job, const wh_mp_obj *a, pv_drv_vals *v, char *name, size_t ncap, char *tmpl, size_t tcap);
+
+/* args.driver is "docker". */
+bool pv_ct_is_docker(const wh_mp_obj *a);
+/* The container's name on its host: the hostname (lxc, docker) or the VMID (pct). */
+void pv_ct_name(const wh_mp_obj *a, char *out, size_t cap);
+
+/* The checks (pv_ctchk.c). Without I/O: `allow` is the protocol allow
+ * list (comma list), or NULL to check only the shape of the names. */
+void pv_ct_check_static(const wh_mp_obj *a, const char *allow, wh_json *problems, wh_json *protocols);
+/* With I/O: port map, hooks, repo, target and template. */
+void pv_ct_check_live(wk_job *job, const wh_mp_obj *a, wh_json *problems);
+/* Every problem in one message: "2 problem(s): a: x; b: y". */
+void pv_ct_join(const wh_json *problems, char *out, size_t cap);
+/* RFC 1123 label in lowercase; a hook file name (no '/', no ".."). */
+bool pv_label_ok(const char *s, size_t n);
+bool pv_hook_name_ok(const char *s, size_t n);
+/* Read hook `name` from [provision] hook_dir (a regular file of at most
+ * 256 KiB, not a symlink) into *out; bad_args naming args.hooks when the
+ * worker has no hook directory or no such hook. */
+wh_code pv_hook_read(wk_job *job, const char *name, pv_blob *out, wh_err *err);
+/* Run one lxc/pct driver action over SSH (2 min limit). */
+wh_code pv_ct_drv_run(wk_job *job, const pv_driver *d, pv_action act, const pv_drv_vals *v, int *exit_code,
+                      wh_err *err);
+
+/* The app's repository (pv_git.c): `git clone --single-branch --no-checkout` of `url` on the
+ * worker, then `git archive HEAD` as a tar into *tar (malloc'd, at most
+ * PV_GIT_MAX bytes). No credentials, no prompts; http, https and file only.
+ * Errors: bad_args naming args.repo (clone failed, too large), interrupted. */
+#define PV_GIT_MAX (1u << 20)
+wh_code pv_git_archive(wk_job *job, const char *url, unsigned char **tar, size_t *len, wh_err *err);
+
 /* The recipe job: provision.run (pv_run.c). */
 wh_code pv_run_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run pv_run(wk_job *job);
 #define PV_RUN_NARGS 3
 extern const wh_arg_spec pv_run_args[PV_RUN_NARGS];
+
+/* The `docker` recipe step (pv_dstep.c): check its fields (the common ones
+ * were checked by the caller) against `vars`, naming `fp`; run it on the
+ * job's target engine. A non-zero exit of exec is command_failed. */
+wh_code pv_dstep_check(const wh_mp_obj *st, const wh_mp_obj *vars, const char *fp, wh_err *err);
+wh_code pv_dstep_run(wk_job *job, const wh_mp_obj *st, const wh_mp_obj *vars, const char *fp, bool rollback,
+                     int64_t default_timeout_s, wh_err *err);
 
 #define PV_TPL_MAX (1 << 20) /* bytes of one rendered template */
 

@@ -8,6 +8,9 @@
  *     upload    {path, content, mode?, owner?}: content is a {{var}} template
  *     wait_port {port, host?, timeout_s?}: a TCP connect from the target
  *     wait_http {port, host?, path?, status?, timeout_s?}: a GET from the target
+ *     lxc       {action, container, template?, argv?, timeout_s?} (pv_drv.h)
+ *     docker    {action, container, image?, argv?, stdin?, timeout_s?} on the
+ *               target's Docker Engine (pv_dstep.c, pv_dock.h)
  *
  * Progress: before step i of n, `step` = "i/n name" and progress = 100*i/n.
  * Resume: after each step the number of completed steps is stored in
@@ -74,6 +77,15 @@ static const wh_arg_spec lxc_spec[] = {
     {"argv", WH_ARG_ARRAY, false, 1, 48, NULL, NULL},
     {"timeout_s", WH_ARG_INT, false, 1, 86400, NULL, NULL},
 };
+static const wh_arg_spec docker_spec[] = {
+    COMMON,
+    {"action", WH_ARG_STR, true, 1, 16, NULL, NULL},
+    {"container", WH_ARG_STR, true, 1, 64, ct_name_ok, "a container name"},
+    {"image", WH_ARG_STR, false, 1, 255, NULL, NULL},
+    {"argv", WH_ARG_ARRAY, false, 1, 48, NULL, NULL},
+    {"stdin", WH_ARG_STR, false, 0, WH_SSH_STDIN_MAX, NULL, NULL},
+    {"timeout_s", WH_ARG_INT, false, 1, 86400, NULL, NULL},
+};
 static const wh_arg_spec wait_port_spec[] = {COMMON, WAIT};
 static const wh_arg_spec wait_http_spec[] = {
     COMMON, WAIT,
@@ -94,6 +106,7 @@ static wh_code do_exec(run_ctx *rc, const wh_mp_obj *step, wh_err *err);
 static wh_code do_upload(run_ctx *rc, const wh_mp_obj *step, wh_err *err);
 static wh_code do_wait(run_ctx *rc, const wh_mp_obj *step, wh_err *err);
 static wh_code do_lxc(run_ctx *rc, const wh_mp_obj *step, wh_err *err);
+static wh_code do_docker(run_ctx *rc, const wh_mp_obj *step, wh_err *err);
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -109,6 +122,7 @@ static const struct step_kind {
     {"wait_port", wait_port_spec, N(wait_port_spec), do_wait},
     {"wait_http", wait_http_spec, N(wait_http_spec), do_wait},
     {"lxc", lxc_spec, N(lxc_spec), do_lxc},
+    {"docker", docker_spec, N(docker_spec), do_docker},
 };
 
 /* lxc step actions and the driver action each maps to. */
@@ -153,7 +167,7 @@ static wh_code check_step(const wh_mp_obj *st, const wh_mp_obj *vars, const char
     const struct step_kind *k = kind_of(st);
     if(!k)
         return wh_err_set(err, WH_E_BAD_ARGS, fp,
-                          "%s.kind: must be one of exec, check, upload, wait_port, wait_http, lxc", fp);
+                          "%s.kind: must be one of exec, check, upload, wait_port, wait_http, lxc, docker", fp);
     if(wh_args_validate(st, k->spec, k->nspec, false, err))
         return step_err(err, fp);
     wh_code rc = WH_OK;
@@ -180,6 +194,8 @@ static wh_code check_step(const wh_mp_obj *st, const wh_mp_obj *vars, const char
             free(out);
             out = NULL;
         }
+    } else if(k->run == do_docker) {
+        rc = pv_dstep_check(st, vars, fp, err);
     } else if(k->run == do_upload) {
         const char *s = wh_args_str(st, "content", "", &n);
         rc = pv_tpl_render(s, n, vars, &out, &n, fp, err);
@@ -331,6 +347,11 @@ static wh_code do_lxc(run_ctx *rc, const wh_mp_obj *st, wh_err *err)
                        lxc_actions[lxc_action(st)].name, name, code, last[0] ? ": " : "", last);
     }
     return r;
+}
+
+static wh_code do_docker(run_ctx *rc, const wh_mp_obj *st, wh_err *err)
+{
+    return pv_dstep_run(rc->job, st, rc->vars, rc->field, rc->rollback, rc->rollback ? PV_ROLLBACK_S : 0, err);
 }
 
 /* One probe: connect from the target; for HTTP, GET and read the status. */
@@ -505,6 +526,12 @@ wk_run pv_recipe_run(wk_job *job, const pv_recipe *rp, bool *ended)
     run_ctx rc = {job, rp->vars, "", false};
     wh_err err;
     wh_code r = WH_OK;
+    if(rp->rerun >= 0 && rp->rerun < done) {
+        const wh_mp_obj *st = wh_mp_arr_at(steps, (uint32_t)rp->rerun);
+        snprintf(rc.field, sizeof(rc.field), "%s[%d]", rp->field, rp->rerun);
+        wk_job_logf(job, WK_SYS, "running %s again", rc.field);
+        r = run_one(&rc, st, &err);
+    }
     for(int i = done; i < n && !r; i++) {
         const wh_mp_obj *st = wh_mp_arr_at(steps, (uint32_t)i);
         snprintf(rc.field, sizeof(rc.field), "%s[%d]", rp->field, i);
@@ -537,7 +564,8 @@ wk_run pv_recipe_run(wk_job *job, const pv_recipe *rp, bool *ended)
 wk_run pv_run(wk_job *job)
 {
     const wh_mp_obj *a = wk_job_args(job);
-    pv_recipe rp = {wh_mp_map_get(a, "steps"), wh_mp_map_get(a, "rollback"), wh_mp_map_get(a, "vars"), "args.steps"};
+    pv_recipe rp = {wh_mp_map_get(a, "steps"), wh_mp_map_get(a, "rollback"), wh_mp_map_get(a, "vars"), "args.steps",
+                    -1};
     bool ended;
     wk_run r = pv_recipe_run(job, &rp, &ended);
     if(r == WK_RUN_OK) {

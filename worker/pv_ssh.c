@@ -72,15 +72,20 @@ static void on_line(void *ud, int fd, const char *line, size_t len)
         wk_job_log(lc->job, fd == 2 ? WK_ERR : WK_OUT, line, len);
         lc->pending++;
     }
-    if(lc->tail && len) {
-        pv_tail *t = lc->tail;
-        size_t n = len > PV_TAIL_BYTES ? PV_TAIL_BYTES : len;
-        memcpy(t->line[t->next], line, n);
-        t->line[t->next][n] = '\0';
-        t->next = (t->next + 1) % PV_TAIL_LINES;
-        if(t->count < PV_TAIL_LINES)
-            t->count++;
-    }
+    if(lc->tail)
+        pv_tail_push(lc->tail, line, len);
+}
+
+void pv_tail_push(pv_tail *t, const char *line, size_t len)
+{
+    if(!len)
+        return;
+    size_t n = len > PV_TAIL_BYTES ? PV_TAIL_BYTES : len;
+    memcpy(t->line[t->next], line, n);
+    t->line[t->next][n] = '\0';
+    t->next = (t->next + 1) % PV_TAIL_LINES;
+    if(t->count < PV_TAIL_LINES)
+        t->count++;
 }
 
 /* Polled about every 100 ms while a command runs: also the moment to send

@@ -116,6 +116,8 @@ static bool record(wk_job *job, wh_finish *f, int64_t run_us, bool count)
 {
     f->id = job->d->id;
     f->ttl_s = job->t->cfg->job_ttl_s;
+    if(job->ttl_s > 0 && job->ttl_s < f->ttl_s)
+        f->ttl_s = job->ttl_s;
     f->created_at = job->env.created_at;
     /* A retry copy of an early-acked job must arrive within the retry delay;
      * if it does not, the reaper publishes the job again from Redis. */

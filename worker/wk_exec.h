@@ -44,6 +44,7 @@ struct wk_job {
     int64_t started_us;     /* monotonic start of the handler */
     int64_t deadline_us;    /* monotonic timeout; 0: none */
     atomic_bool cancel;     /* set (by the beat thread) when cancel was asked */
+    int64_t ttl_s;          /* wk_job_set_ttl: a shorter record expiry; 0 none */
 };
 
 /* Why wk_job_interrupted() said stop. */

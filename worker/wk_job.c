@@ -78,6 +78,11 @@ void wk_job_set_result(wk_job *job, wh_json *v)
     job->result = v;
 }
 
+void wk_job_set_ttl(wk_job *job, int64_t ttl_s)
+{
+    job->ttl_s = ttl_s > 0 ? ttl_s : 0;
+}
+
 wk_run wk_job_fail(wk_job *job, wh_code code, const char *custom, bool transient, const char *fmt, ...)
 {
     job->err.code = code;

@@ -77,6 +77,11 @@ void wk_job_progress(wk_job *job, int pct, const char *step);
 /* Set the result, stealing `v` (replacing any earlier result). */
 void wk_job_set_result(wk_job *job, wh_json *v);
 
+/* Keep this job's record (hash, result, log) for at most `ttl_s` seconds
+ * once it ends, instead of jobs.ttl_s (a shorter value only): for results
+ * that carry a secret. 0 restores the default. */
+void wk_job_set_ttl(wk_job *job, int64_t ttl_s);
+
 /* Record a failure and return WK_RUN_FAIL. `code` is the stable code;
  * `custom` overrides its name (NULL to use the code's). A transient failure
  * is retried while attempts remain; a permanent one ends the job `failed`. */
