@@ -8,7 +8,6 @@ containers run it. The end-to-end test builds and pushes its images with
 `docker push` from the private dockerd (loopback registries are insecure
 for dockerd by default), checks, updates a container keeping its whole
 configuration, and rolls back from a broken image."""
-import base64
 import json
 import os
 import secrets
@@ -29,19 +28,22 @@ class UpdateCheckTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="regupd-", dir=env.tmp)
+        cls.statuses = []   # every job status seen, searched for the secret at the end
         cls.d = dockerd.Dockerd.start(env.tmp)
         cls.reg = registry.Registry(cls.tmp, auth="htpasswd", users={"ci": PW})
         cls.host = "127.0.0.1:%d" % cls.reg.port
         cls.d.docker(["login", "-u", "ci", "--password-stdin", cls.host], input=PW.encode())
-        bb = registry.busybox_files()
         cmd = ["/bin/busybox", "sleep", "3600"]
 
         def push(repo, tag):
-            return registry.push_image(cls.reg, repo, tag, creds=("ci", PW), files=bb, cmd=cmd)
+            # Built by the private engine (FROM busybox, a label of its own)
+            # and pushed with `docker push`.
+            ref = "%s/%s:%s" % (cls.host, repo, tag)
+            cls.d.build_image(ref, cmd=cmd)
+            return cls.d.push(ref)
 
         def run(name, repo, tag, labels=()):
             ref = "%s/%s:%s" % (cls.host, repo, tag)
-            cls.d.docker(["pull", ref])
             args = ["run", "-d", "--name", name]
             for k, v in labels:
                 args += ["--label", "%s=%s" % (k, v)]
@@ -95,6 +97,7 @@ class UpdateCheckTest(unittest.TestCase):
         jid = p.stdout.split()[0] if p.stdout.split() else None
         self.assertIsNotNone(jid, p.stderr)
         s = json.loads(env.wharf(["status", "--json", jid], self.amqp, self.prefix).stdout)
+        self.statuses.append(s)
         if ok is True:
             self.assertEqual(s["state"], "succeeded", s)
         else:
@@ -158,6 +161,7 @@ class UpdateCheckTest(unittest.TestCase):
         jid = p.stdout.split()[0] if p.stdout.split() else None
         self.assertIsNotNone(jid, p.stderr)
         s = json.loads(env.wharf(["status", "--json", jid], self.amqp, self.prefix).stdout)
+        self.statuses.append(s)
         if ok is True:
             self.assertEqual(s["state"], "succeeded", s)
         else:
@@ -312,15 +316,15 @@ class UpdateCheckTest(unittest.TestCase):
                                        ("HEAD", "/v2/team/memo/manifests/1.2")], got)
 
     def test_update_container_that_exits_rolls_back(self):
-        bb = registry.busybox_files()
-        registry.push_image(self.reg, "team/crash", "1.0", creds=("ci", PW), files=bb,
-                            cmd=["/bin/busybox", "sleep", "3600"])
         ref = "%s/team/crash:1.0" % self.host
-        self.d.docker(["pull", ref])
+        self.d.build_image(ref, cmd=["/bin/busybox", "sleep", "3600"])
+        self.d.push(ref)
         self.d.docker(["run", "-d", "--name", "crash", ref])
         old = self.inspect("crash")
         # The new image's own command (the container has none of its own) exits at once.
-        registry.push_image(self.reg, "team/crash", "2.0", creds=("ci", PW), files=bb, cmd=["/bin/busybox", "false"])
+        self.d.build_image(self.host + "/team/crash:2.0", cmd=["/bin/busybox", "false"])
+        self.d.push(self.host + "/team/crash:2.0")
+        self.d.docker(["rmi", self.host + "/team/crash:2.0"])
         s = self.update({"name": "crash", "tag": "2.0"}, ok="rolled_back")
         lp = env.wharf(["logs", s["id"]], self.amqp, self.prefix)
         log = lp.stdout + lp.stderr
@@ -330,18 +334,15 @@ class UpdateCheckTest(unittest.TestCase):
         self.assertIsNone(self.inspect("crash-wharf-new"))
 
     def test_update_interrupted_by_its_timeout_rolls_back(self):
-        bb = registry.busybox_files()
-        registry.push_image(self.reg, "team/slow", "1.0", creds=("ci", PW), files=bb,
-                            cmd=["/bin/busybox", "sleep", "3600"])
         ref = "%s/team/slow:1.0" % self.host
-        self.d.docker(["pull", ref])
+        self.d.build_image(ref, cmd=["/bin/busybox", "sleep", "3600"])
+        self.d.push(ref)
         self.d.docker(["run", "-d", "--name", "slow", ref])
         old = self.inspect("slow")
         # 2.0 has a health check that stays "starting" far longer than the job may run.
-        registry.push_image(self.reg, "team/slow", "2.0", creds=("ci", PW), files=bb,
-                            cmd=["/bin/busybox", "sleep", "3600"],
-                            healthcheck={"Test": ["CMD", "/bin/busybox", "false"], "Interval": 600 * 10**9,
-                                         "StartPeriod": 600 * 10**9})
+        self.d.build_image(self.host + "/team/slow:2.0", cmd=["/bin/busybox", "sleep", "3600"],
+                           healthcheck='--interval=600s --start-period=600s CMD ["/bin/busybox", "false"]')
+        self.d.push(self.host + "/team/slow:2.0")
         p = env.wharf(["submit", "registry.update_container", "--target", "dock", "--args-json",
                        json.dumps({"name": "slow", "tag": "2.0", "health_timeout_s": 600}), "--job-timeout", "15",
                        "--wait", "--timeout", "60", "--max-attempts", "1"], self.amqp, self.prefix, timeout=150)
@@ -356,8 +357,15 @@ class UpdateCheckTest(unittest.TestCase):
         self.assertIsNone(self.inspect("slow-wharf-old"))
 
     def test_zz_no_secret_in_redis_or_logs(self):
+        """The registry password (a canary) went into pulls as X-Registry-Auth
+        and into checks as Basic auth; after checks, updates, rollbacks and
+        failures it is nowhere: not in Redis (every key and value of the
+        prefix), job statuses and results, dead letters, or the worker's
+        log, as it is or base64-wrapped."""
         self.job({})
-        canaries = [PW, base64.b64encode(("ci:" + PW).encode()).decode()]
+        self.update({"name": "web", "dry_run": True})
+        self.update({"name": "nope"}, ok="not_found")
+        canaries = [PW]
         r = env.redis()
         blob = []
         for key in r.scan_iter(match=env._glob_escape(self.prefix) + "*", count=1000):
@@ -369,11 +377,18 @@ class UpdateCheckTest(unittest.TestCase):
                 blob.extend(json.dumps(e) for e in r.xrange(key))
             elif t == "string":
                 blob.append(r.get(key) or "")
+            elif t == "list":
+                blob.extend(r.lrange(key, 0, -1))
+            elif t in ("set", "zset"):
+                blob.extend(r.smembers(key) if t == "set" else r.zrange(key, 0, -1))
         text = "\n".join(blob)
         self.assertIn("registry_digest", text)
-        for c in canaries:
-            self.assertNotIn(c, text)
-            self.assertNotIn(c, self.worker.log_text())
+        self.assertIn("rolled_back", text)   # the failures are in what was searched
+        dead = env.get_messages(self.amqp, "wharf.dead", 1000)
+        dead_text = "\n".join(m["body"].decode("latin-1") + json.dumps(m["headers"], default=str) for m in dead)
+        for where, t in (("Redis", text), ("a job status or result", json.dumps(self.statuses)),
+                         ("a dead letter", dead_text), ("the worker log", self.worker.log_text())):
+            self.assertEqual(registry.leaked(t, canaries), [], "secret found in " + where)
         # ... and the worker survived everything (a sanitizer abort would end it).
         self.assertTrue(self.worker.alive(), self.worker.log_tail())
         self.assertNotIn("AddressSanitizer", self.worker.log_text())
