@@ -105,18 +105,12 @@ static wh_code job_path(wk_job *job, char *out, size_t cap, wh_err *err)
 
 /* ---- host.upload -------------------------------------------------------------- */
 
-static bool owner_ok(const char *s, size_t n)
-{
-    return n && wh_text_only(s, n, "0123456789:") && memchr(s, ':', n) == memrchr(s, ':', n) && s[0] != ':' &&
-           s[n - 1] != ':';
-}
-
 static const wh_arg_spec upload_args[] = {
     {"path", WH_ARG_STR, true, 2, WH_INV_PATH_MAX - 1, pv_path_clean, "an absolute path without . or .. parts"},
     {"content", WH_ARG_STR, false, 0, 64 << 20, NULL, NULL},
     {"content_b64", WH_ARG_STR, false, 0, 88 << 20, NULL, NULL},
     {"mode", WH_ARG_INT, false, 0, 07777, NULL, NULL},
-    {"owner", WH_ARG_STR, false, 1, 23, owner_ok, "a numeric uid or uid:gid"},
+    {"owner", WH_ARG_STR, false, 1, 65, pv_owner_ok, "user[:group], each a name or a number"},
 };
 
 static wh_code upload_check(const wh_mp_obj *a, wh_json **result, wh_err *err)
@@ -131,21 +125,6 @@ static wh_code upload_check(const wh_mp_obj *a, wh_json **result, wh_err *err)
     wh_code rc = b ? wh_base64_decode(b, n, &data, &len, "args.content_b64", err) : WH_OK;
     free(data);
     return rc;
-}
-
-static void parse_owner(const wh_mp_obj *a, long *uid, long *gid)
-{
-    size_t n;
-    const char *s = wh_args_str(a, "owner", "", &n);
-    *uid = *gid = -1;
-    if(!n)
-        return;
-    char buf[24];
-    snprintf(buf, sizeof(buf), "%.*s", (int)n, s);
-    char *colon = strchr(buf, ':');
-    *uid = strtol(buf, NULL, 10);
-    if(colon)
-        *gid = strtol(colon + 1, NULL, 10);
 }
 
 static wk_run upload_run(wk_job *job)
@@ -166,7 +145,10 @@ static wk_run upload_run(wk_job *job)
     } else {
         put.data = wh_args_str(a, "content", "", &put.len);
     }
-    parse_owner(a, &put.uid, &put.gid);
+    const char *own = wh_args_str(a, "owner", "", &n);
+    put.uid = put.gid = -1;
+    if(!rc && n)
+        rc = pv_owner_resolve(job, own, n, "args.owner", &put.uid, &put.gid, &err);
     char sha[WH_SSH_SHA256_HEX];
     wh_ssh_conn *c = NULL;
     if(!rc)

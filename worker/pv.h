@@ -158,6 +158,13 @@ wh_code pv_hook_read(wk_job *job, const char *name, pv_blob *out, wh_err *err);
 wh_code pv_ct_drv_run(wk_job *job, const pv_driver *d, pv_action act, const pv_drv_vals *v, int *exit_code,
                       wh_err *err);
 
+/* An upload's owner (pv_owner.c): "user[:group]", each a number or a name
+ * ([A-Za-z_][A-Za-z0-9_.-]*, at most 32). Resolve it on the job's host:
+ * numbers as given, names with id -u / getent group there; -1 for a part
+ * not given. An unknown name is bad_args naming `field`. */
+bool pv_owner_ok(const char *s, size_t n);
+wh_code pv_owner_resolve(wk_job *job, const char *s, size_t n, const char *field, long *uid, long *gid, wh_err *err);
+
 /* The app's repository (pv_git.c): `git clone --single-branch --no-checkout` of `url` on the
  * worker, then `git archive HEAD` as a tar into *tar (malloc'd, at most
  * PV_GIT_MAX bytes). No credentials, no prompts; http, https and file only.

@@ -63,7 +63,7 @@ static const wh_arg_spec upload_spec[] = {
     {"path", WH_ARG_STR, true, 2, WH_INV_PATH_MAX - 1, NULL, NULL},
     {"content", WH_ARG_STR, true, 0, PV_TPL_MAX, NULL, NULL},
     {"mode", WH_ARG_INT, false, 0, 07777, NULL, NULL},
-    {"owner", WH_ARG_STR, false, 1, 23, NULL, NULL},
+    {"owner", WH_ARG_STR, false, 1, 65, pv_owner_ok, "user[:group], each a name or a number"},
 };
 static bool ct_name_ok(const char *s, size_t n)
 {
@@ -277,13 +277,8 @@ static wh_code do_upload(run_ctx *rc, const wh_mp_obj *st, wh_err *err)
     wh_ssh_put put = {.path = path, .data = content, .len = n, .mode = (int)wh_args_int(st, "mode", 0644),
                       .uid = -1, .gid = -1, .abort = NULL, .ud = rc->job};
     const char *own = wh_args_str(st, "owner", NULL, &n);
-    if(own) {
-        char buf[24];
-        snprintf(buf, sizeof(buf), "%.*s", (int)n, own);
-        char *colon = strchr(buf, ':');
-        put.uid = strtol(buf, NULL, 10);
-        put.gid = colon ? strtol(colon + 1, NULL, 10) : -1;
-    }
+    if(!r && own)
+        r = pv_owner_resolve(rc->job, own, n, rc->field, &put.uid, &put.gid, err);
     char sha[WH_SSH_SHA256_HEX];
     wh_ssh_conn *c = NULL;
     if(!r)

@@ -327,6 +327,33 @@ class Files(unittest.TestCase):
         self.assertEqual(r["content"], "h\u00e9llo\n")
         self.assertEqual(r["sha256"], hashlib.sha256("h\u00e9llo\n".encode()).hexdigest())
 
+    def test_upload_owner_by_name_resolved_on_the_host(self):
+        import grp
+        import pwd
+        cases = [("nobody", (pwd.getpwnam("nobody").pw_uid, None)),
+                 ("daemon:nogroup", (pwd.getpwnam("daemon").pw_uid, grp.getgrnam("nogroup").gr_gid)),
+                 ("2:daemon", (2, grp.getgrnam("daemon").gr_gid))]
+        for i, (owner, (uid, gid)) in enumerate(cases):
+            path = os.path.join(ROOT, "owned-%d.txt" % i)
+            cp, jid = submit("provision.host.upload", {"path": path, "content": "x", "owner": owner})
+            h = finished(jid)
+            self.assertEqual(h["state"], "succeeded", h)
+            st = os.stat(path)
+            self.assertEqual(st.st_uid, uid, owner)
+            if gid is not None:
+                self.assertEqual(st.st_gid, gid, owner)
+        cp, jid = submit("provision.host.upload", {"path": os.path.join(ROOT, "x.txt"), "content": "x",
+                                                   "owner": "no-such-user-x"})
+        h = finished(jid)
+        self.assertEqual((h["state"], h["error"]), ("failed", "bad_args"), h)
+        self.assertIn("args.owner: no user no-such-user-x", h["error_message"])
+        self.assertFalse(os.path.exists(os.path.join(ROOT, "x.txt")))
+        for bad in ("-x", "a;b", "a:b:c", "$(id)"):
+            cp, jid = submit("provision.host.upload", {"path": os.path.join(ROOT, "y.txt"), "content": "x",
+                                                       "owner": bad}, wait=False)
+            self.assertNotEqual(cp.returncode, 0, bad)
+            self.assertIn("args.owner", cp.stderr, bad)
+
     def test_download_binary_and_cap(self):
         path = os.path.join(ROOT, "bin.dat")
         data = bytes(range(256)) * 8
