@@ -19,6 +19,13 @@ The test user is the user running the tests (root under tests/run): we log
 in with a key listed only in the private authorized_keys file, so no system
 account is created. StrictModes is off because the private dir lives under
 a world-writable temp tree.
+
+    s = sshd.Sshd.start("127.0.0.13", tmp, password="pw")
+
+also accepts password logins for the test user with that password. The
+system's /etc/shadow is not changed: sshd runs in a private mount namespace
+(unshare -m) where a copy of it, with the user's hash replaced, is bind
+mounted over /etc/shadow. Only that sshd sees the copy.
 """
 
 import atexit
@@ -78,7 +85,7 @@ def fingerprint(pub_path):
 class Sshd:
     """One private sshd. Use Sshd.start(); stop() is idempotent."""
 
-    def __init__(self, address, root):
+    def __init__(self, address, root, password=None):
         if not os.access(SSHD, os.X_OK):
             raise RuntimeError("%s is missing: install openssh-server (tests/lib/packages.txt)" % SSHD)
         self.address = address
@@ -98,6 +105,19 @@ class Sshd:
             kt, kb = f.read().split()[:2]
         with open(self.known_hosts, "w") as out:
             out.write("[%s]:%d %s %s\n" % (address, self.port, kt, kb))
+        self.password = password
+        self.shadow = None
+        if password is not None:
+            self.shadow = os.path.join(self.dir, "shadow")
+            hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password, text=True,
+                                    capture_output=True, check=True).stdout.strip()
+            with open("/etc/shadow") as f:
+                lines = f.read().splitlines()
+            out = [":".join([l.split(":")[0], hashed] + l.split(":")[2:]) if l.split(":")[0] == self.user else l
+                   for l in lines]
+            fd = os.open(self.shadow, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write("\n".join(out) + "\n")
         self.config = os.path.join(self.dir, "sshd_config")
         with open(self.config, "w") as f:
             f.write("\n".join([
@@ -105,9 +125,9 @@ class Sshd:
                 "HostKey %s" % self.host_key,
                 "PidFile %s" % self.pidfile,
                 "AuthorizedKeysFile %s" % self.authorized_keys,
-                "PermitRootLogin prohibit-password",
+                "PermitRootLogin %s" % ("yes" if password is not None else "prohibit-password"),
                 "PubkeyAuthentication yes",
-                "PasswordAuthentication no",
+                "PasswordAuthentication %s" % ("yes" if password is not None else "no"),
                 "KbdInteractiveAuthentication no",
                 "UsePAM no",
                 "StrictModes no",
@@ -125,8 +145,8 @@ class Sshd:
         self.proc = None
 
     @classmethod
-    def start(cls, address, root, timeout=10):
-        s = cls(address, root)
+    def start(cls, address, root, timeout=10, password=None):
+        s = cls(address, root, password=password)
         s._run(timeout)
         return s
 
@@ -137,7 +157,12 @@ class Sshd:
         if chk.returncode != 0:
             raise RuntimeError("sshd -t refused %s: %s" % (self.config, chk.stderr.strip()))
         logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", self.config, "-o", "PidFile=" + self.pidfile],
+        argv = [SSHD, "-D", "-e", "-f", self.config, "-o", "PidFile=" + self.pidfile]
+        if self.shadow:
+            # unshare execs sh, which execs sshd: the Popen pid stays sshd's
+            argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                    'mount --bind "$0" /etc/shadow && exec "$@"', self.shadow] + argv
+        self.proc = subprocess.Popen(argv,
                                      stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                                      preexec_fn=_pdeathsig)
         logf.close()
