@@ -187,11 +187,11 @@ class InstallTest(unittest.TestCase):
             flags |= self.help_options("wharf", c)
             self.assertRegex(wharf_man, r"\n {5,}%s\b" % re.escape(c), "wharf(1) lacks the command " + c)
         missing = sorted(f for f in flags if f not in wharf_man)
-        self.assertEqual(missing, [], "wharf(1) lacks these flags of the real CLI")
+        self.assertEqual(missing, [], "wharf(1) lacks these flags of the real CLI: document them in deploy/man/wharf.1")
         wflags = self.help_options("wharf-worker")
         self.assertGreaterEqual(len(wflags), 6)
         self.assertEqual(sorted(f for f in wflags if f not in worker_man), [],
-                         "wharf-worker(8) lacks these flags")
+                         "wharf-worker(8) lacks these flags: document them in deploy/man/wharf-worker.8")
 
     def test_worker_man_page_names_every_config_key(self):
         cp = run([self.p("bin", "wharf-worker"), "--check-config", "--set", "host.h.address=127.0.0.1",
@@ -209,7 +209,8 @@ class InstallTest(unittest.TestCase):
             src = f.read()
         missing = sorted("%s.%s" % k for k in keys if not re.search(r"^\.(It )?Cm %s( |$)" % re.escape(k[1]),
                                                                      src, re.M))
-        self.assertEqual(missing, [], "wharf-worker(8) does not document these keys of wharf-worker")
+        self.assertEqual(missing, [], "wharf-worker(8) does not document these keys of wharf-worker: add an "
+                         "`.It Cm KEY` line under `.Ss Section SECTION` in deploy/man/wharf-worker.8")
         for s in sorted(set(k[0] for k in keys) - {"host", "registry"}):
             self.assertIn(".Ss Section %s\n" % s, src)
 
