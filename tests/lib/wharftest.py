@@ -438,7 +438,8 @@ class Env:
         return env
 
     def start_worker(self, amqp_url, prefix, concurrency=4, families="system", extra_env=None,
-                     args=None, log_path=None, queue_type="quorum", ready_timeout=20, die_with_parent=True):
+                     args=None, log_path=None, queue_type="quorum", ready_timeout=20, die_with_parent=True,
+                     bin_dir=None):
         """Start $WHARF_BIN/wharf-worker and wait (<= ready_timeout s) until it
         has registered itself in Redis (a `<prefix>worker:*` hash with its pid,
         or a new such key). Raises RuntimeError with the log tail if it exits
@@ -447,8 +448,11 @@ class Env:
 
         die_with_parent: the kernel SIGKILLs the worker when the *thread* that
         started it exits (PR_SET_PDEATHSIG); pass False when starting workers
-        from short-lived threads."""
-        exe = self._bin("wharf-worker")
+        from short-lived threads.
+
+        bin_dir: take wharf-worker from there instead of WHARF_BIN (e.g. a
+        Release build from relbuild.ensure)."""
+        exe = os.path.join(bin_dir, "wharf-worker") if bin_dir else self._bin("wharf-worker")
         cmd = [exe]
         if concurrency is not None:
             cmd += ["-c", str(concurrency)]
