@@ -32,6 +32,7 @@ typedef struct cupd {
     wh_json *ctr, *oldimg;      /* inspections of the container and its image */
     char old_id[80], new_id[80];
     char from[700], to[700];    /* image references */
+    char host[RG_REF_NAME_MAX + 1]; /* the registry host of `to` */
     bool was_running, renamed, created;
 } cupd;
 
@@ -299,6 +300,7 @@ static bool plan(cupd *u, const char *tag, char *why, size_t cap)
         return false;
     }
     snprintf(u->to, sizeof(u->to), "%s/%s:%s", r.host, r.path, tag[0] ? tag : r.tag);
+    snprintf(u->host, sizeof(u->host), "%s", r.host);
     return true;
 }
 
@@ -447,6 +449,11 @@ static wk_run run(cupd *u)
         return rt_fail(u->job, rc, &err);
     if(!plan(u, tag, why, sizeof(why)))
         return wk_job_fail(u->job, WH_E_CONFLICT, NULL, false, "%s", why);
+    /* The family acts only on registries in the inventory. */
+    if(!rg_http_find(wk_job_cfg(u->job)->inv, u->host))
+        return wk_job_fail(u->job, WH_E_UNKNOWN_HOST, NULL, false,
+                           "container %s: no registry in the inventory serves host \"%s\" of %s", u->name, u->host,
+                           u->from);
     wh_json *binds = wh_json_array();
     bind_sources(u, binds);
     if(!binds_allowed(u, binds, why, sizeof(why))) {

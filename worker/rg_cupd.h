@@ -4,7 +4,9 @@
  *
  *   1. inspect the container and its current image;
  *   2. plan: the new reference (same repository, `tag` or the current tag);
- *      dry_run stops here and returns the plan;
+ *      its host must be served by an inventory registry (else
+ *      unknown_host) and every bind source must lie in the host's roots
+ *      (else conflict); dry_run stops here and returns the plan;
  *   3. pull it with the inventory's credentials (rt_pull_image);
  *   4. create "<name>-wharf-new" from the old Config (image defaults of the
  *      OLD image - Env entries, Labels, Cmd, Entrypoint equal to the old

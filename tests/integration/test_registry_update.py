@@ -296,6 +296,12 @@ class UpdateCheckTest(unittest.TestCase):
         after = self.inspect("outside")
         self.assertEqual((after["Id"], after["State"]["Running"]), (before["Id"], True))
         self.assertIsNone(self.inspect("outside-wharf-new"))
+        # Only registries in the inventory: "local" runs docker.io/library/wharf-busybox.
+        before = self.inspect("local")
+        for args in ({"name": "local", "dry_run": True}, {"name": "local"}):
+            s = self.update(args, ok="unknown_host")
+            self.assertIn('no registry in the inventory serves host "docker.io"', s["error_message"])
+        self.assertEqual(self.inspect("local")["Id"], before["Id"])
 
     def test_update_check_memoises_per_image(self):
         """Three containers on one image: one HEAD and one tag list."""

@@ -8,7 +8,8 @@
  *           service registry.docker.io; digests by HEAD (no pull counted)
  *   quay    relative Link paging with an opaque next_page, token at /v2/auth
  * plus scoped token caching: a second lookup with the same scope asks the
- * token service nothing. */
+ * token service nothing; and rg_memo (update_check's per-job memo): one
+ * request per reference or repository, failures included. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -26,6 +27,7 @@
 #include <cmocka.h>
 
 #include "rg_api.h"
+#include "rg_memo.h"
 #include "rg_tokc.h"
 
 #define DIGEST "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -367,12 +369,44 @@ static void test_quay_link_paging(void **state)
     stop(s);
 }
 
+static void test_memo_one_lookup_each(void **state)
+{
+    (void)state;
+    rg_tokc_clear();
+    server *s = start("quay");
+    wh_inv_registry r = mkreg(s, "quay", "org+robot", "robot-pw");
+    rg_memo *m = rg_memo_new(NULL);
+    assert_non_null(m);
+    rg_ref ref;
+    rg_head h;
+    wh_err err;
+    char image[128];
+    snprintf(image, sizeof(image), "127.0.0.1:%d/org/app:1.0", s->port);
+    assert_int_equal(rg_ref_parse(image, strlen(image), &ref, "image", &err), WH_OK);
+    for(int i = 0; i < 3; i++) {
+        const rg_list *l = NULL;
+        if(rg_memo_head(m, &r, &ref, &h, &err) || rg_memo_tags(m, &r, "org/app", &l, &err))
+            fail_msg("%s", err.msg);
+        assert_string_equal(h.digest, DIGEST);
+        assert_int_equal(l->n, 5);
+    }
+    assert_int_equal(count(s, "/v2/org/app/manifests/1.0"), 2);  /* 401 then 200, once */
+    assert_int_equal(count(s, "/v2/org/app/tags/list"), 3);      /* three pages, once */
+    int heads = 0, lists = 0;
+    rg_memo_counts(m, &heads, &lists);
+    assert_int_equal(heads, 1);
+    assert_int_equal(lists, 1);
+    rg_memo_free(m);
+    rg_memo_free(NULL);
+    stop(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ghcr_anonymous_token), cmocka_unit_test(test_gitlab_jwt_auth_with_caching),
         cmocka_unit_test(test_gcr_json_key_user),    cmocka_unit_test(test_dockerhub_library_and_head),
-        cmocka_unit_test(test_quay_link_paging),
+        cmocka_unit_test(test_quay_link_paging),     cmocka_unit_test(test_memo_one_lookup_each),
     };
     int rc = cmocka_run_group_tests_name("rg_prov", tests, NULL, NULL);
     rg_tokc_clear();
