@@ -250,6 +250,45 @@ class DockerProvision(unittest.TestCase):
         self.assertFalse(exists(host))
         self.assertIsNone(portmap(host))
 
+    def test_killed_worker_resumes_and_sets_its_own_password(self):
+        host = "resume-" + secrets.token_hex(3)
+        url, prefix = env.new_vhost(), env.new_prefix()
+        w1 = env.start_worker(url, prefix, concurrency=1, families="provision", args=ARGS)
+        spec = {"driver": "docker", "template": IMAGE, "hostname": host, "ssh_public_key": KEY,
+                "root_password": "random",
+                "setup": [["sh", "-c", "echo run >> /root/setup-runs"],
+                          ["sh", "-c", "while [ ! -e /root/gate ]; do sleep 0.2; done"]]}
+        cp = env.wharf(["submit", "provision.container", "--args-json", json.dumps(spec), "--target", "dk"],
+                       url, prefix)
+        jid = cp.stdout.split()[0]
+        r = env.redis()
+        try:
+            wait_for(lambda: (r.hget(prefix + "job:" + jid, "step") or "").endswith(" setup[1]"), timeout=120,
+                     what="the job to wait in setup[1]")
+        finally:
+            w1.kill()
+        dexec(host, "touch", "/root/gate")
+        w2 = env.start_worker(url, prefix, concurrency=1, families="provision", args=ARGS)
+        try:
+            h = wait_for(lambda: (lambda x: x if x.get("state") in ("succeeded", "failed", "dead") else None)(
+                job_hash(jid, prefix)), timeout=120, what="the job to finish on the second worker")
+        finally:
+            w2.stop()
+        self.assertEqual(h["state"], "succeeded", h)
+        self.assertEqual(dexec(host, "cat", "/root/setup-runs"), "run\n", "completed steps did not run again")
+        pw = json.loads(h["result"])["root_password"]
+        line = [l for l in dexec(host, "cat", "/etc/shadow").splitlines() if l.startswith("root:")][0]
+        hashed = line.split(":")[1]
+        m = re.match(r"^\$(\d)\$([^$]+)\$", hashed)
+        got = subprocess.run(["openssl", "passwd", "-" + m.group(1), "-salt", m.group(2), "-stdin"],
+                             input=pw, capture_output=True, text=True).stdout.strip()
+        self.assertEqual(got, hashed, "the resumed attempt set the password it returns")
+        logs = [f["l"] for _, f in r.xrange(prefix + "job:" + jid + ":log")]
+        self.assertIn("running container[4] again", logs)
+        self.assertNotIn(pw, json.dumps(logs))
+        self.assertEqual(json.loads(r.hget(prefix + "portmap", host))["state"], "ready")
+        D.docker(["rm", "-f", host])
+
     def test_locked_password_by_default_and_normal_ttl(self):
         host = "lk-" + secrets.token_hex(3)
         jid, h = submit("provision.container", {"driver": "docker", "template": IMAGE, "hostname": host,

@@ -6,6 +6,7 @@ busybox template with lxc.net.0.type = empty. Every container made here is
 destroyed at the end, even on failure."""
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -99,11 +100,22 @@ class Containers(unittest.TestCase):
         host = "web-" + secrets.token_hex(3)
         jid, h = submit("provision.container", {
             "template": "tmpl", "hostname": host, "ssh_public_key": KEY, "protocols": ["http", "ssh", "http"],
-            "http_port": 8080, "env": {"PORT": "8080", "GREETING": "it's $(not run)"},
+            "http_port": 8080, "env": {"PORT": "8080", "GREETING": "it's $(not run)"}, "root_password": "random",
             "setup": [["sh", "-c", "echo set up > /root/app/setup.txt"]], "services": [["true"]]})
         self.assertEqual(h["state"], "succeeded", h)
         self.assertEqual((h["progress"], h["step"]), ("100", "ready"))
         r = json.loads(h["result"])
+        pw = r.pop("root_password")
+        # root's hash (in shadow, or in passwd when shadow has no root line) is the returned password's
+        text = attach(host, "sh", "-c", "cat /etc/shadow /etc/passwd 2>/dev/null")
+        hashed = ([l.split(":")[1] for l in text.splitlines() if l.startswith("root:$")] + ["none"])[0]
+        m = re.match(r"^\$(\d)\$([^$]+)\$", hashed)
+        self.assertIsNotNone(m, "root has a crypt hash: " + hashed[:3])
+        got = subprocess.run(["openssl", "passwd", "-" + m.group(1), "-salt", m.group(2), "-stdin"],
+                             input=pw, capture_output=True, text=True).stdout.strip()
+        self.assertEqual(got, hashed)
+        logs = env.redis().xrange(PREFIX + "job:" + jid + ":log")
+        self.assertNotIn(pw, json.dumps(logs))
         self.assertEqual((r["hostname"], r["container"], r["state"], r["host"]), (host, host, "ready", "hv"))
         self.assertIn("RUNNING", lxc("lxc-info", "-P", LXCP, "-n", host, "-s").stdout)
         self.assertEqual(attach(host, "cat", "/root/.ssh/authorized_keys").strip(), KEY)
@@ -132,6 +144,22 @@ class Containers(unittest.TestCase):
                                                 "setup": [["sh", "-c", "echo boom >&2; exit 4"]]})
         self.assertEqual((h["state"], h["error"]), ("failed", "command_failed"), h)
         self.assertIn("exit status 4", h["error_message"])
+        self.assertFalse(exists(host), "the clone was destroyed")
+        self.assertIsNone(portmap(host), "the reservation was released")
+
+    def test_unwritable_authorized_keys_step7_leaves_nothing(self):
+        # a template whose /root/.ssh is a file: step 7 cannot write the key
+        bad = "tmpl-nokey"
+        if not exists(bad):
+            lxc("lxc-copy", "-P", LXCP, "-n", "tmpl", "-N", bad)
+            rootfs = os.path.join(LXCP, bad, "rootfs", "root")
+            os.makedirs(rootfs, exist_ok=True)
+            open(os.path.join(rootfs, ".ssh"), "w").close()
+        host = "nokey-" + secrets.token_hex(3)
+        jid, h = submit("provision.container", {"template": bad, "hostname": host, "ssh_public_key": KEY,
+                                                "http_port": 8082})
+        self.assertEqual((h["state"], h["error"]), ("failed", "command_failed"), h)
+        self.assertIn("container[3]", h["error_message"])  # clone, start, wait, authorized_keys
         self.assertFalse(exists(host), "the clone was destroyed")
         self.assertIsNone(portmap(host), "the reservation was released")
 
