@@ -6,6 +6,7 @@ submitted with the CLI of the build succeeds. Prints the image size."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -152,6 +153,55 @@ class ImageTest(unittest.TestCase):
             self.assertIn("worker started", self.logs(cid))
         finally:
             self.d.docker(["rm", "-f", cid], check=False)
+
+    def test_compose_scales_the_worker_service(self):
+        """deploy/compose's worker service from this image, --scale worker=3,
+        pointed at the test servers by an override (host network, the test
+        vhost): three consumers, healthy by their own healthcheck, a job runs."""
+        exe = shutil.which("docker-compose")
+        if not exe:  # fail, never skip: tests/lib/packages.txt has docker-compose
+            raise RuntimeError("docker-compose not found (tests/lib/packages.txt)")
+        amqp, prefix = env.new_vhost(), env.new_prefix()
+        wd = tempfile.mkdtemp(prefix="compose-run-", dir=env.tmp)
+        src = os.path.join(env.src, "deploy", "compose")
+        for f in os.listdir(src):
+            shutil.copy(os.path.join(src, f), wd)
+        with open(os.path.join(wd, "tokens"), "w") as f:
+            f.write("a-token-for-the-compose-test\n")
+        with open(os.path.join(wd, "override.yml"), "w") as f:
+            f.write('version: "3.8"\nservices:\n  worker:\n    network_mode: host\n    environment:\n'
+                    '      WHARF_AMQP_URL: "%s"\n      WHARF_REDIS_URL: "%s"\n      WHARF_REDIS_PREFIX: "%s"\n'
+                    % (amqp, env.redis_url, prefix))
+        cenv = self.d.env()
+        cenv["WHARF_IMAGE"] = TAG
+        project = "wharft" + prefix.rstrip(":")
+        base = [exe, "-p", project, "-f", os.path.join(wd, "docker-compose.yml"), "-f", os.path.join(wd, "override.yml")]
+
+        def compose(*args, timeout=180):
+            cp = subprocess.run(base + list(args), env=cenv, cwd=wd, capture_output=True, text=True, timeout=timeout,
+                                stdin=subprocess.DEVNULL)
+            self.assertEqual(cp.returncode, 0, "docker-compose %s:\n%s" % (" ".join(args), cp.stderr[-3000:]))
+            return cp
+        # --no-deps: RabbitMQ and Redis are the test's own, not images to pull
+        compose("up", "-d", "--no-deps", "--scale", "worker=3", "worker")
+        try:
+            ids = self.d.docker(["ps", "-q", "--filter", "label=com.docker.compose.service=worker"]).stdout.split()
+            self.assertEqual(len(ids), 3)
+            wait_for(lambda: (env.queue_info(amqp, "wharf.system") or {}).get("consumers") == 3, timeout=30,
+                     what="three consumers on wharf.system")
+
+            def healthy():
+                states = [self.d.docker(["inspect", "-f", "{{.State.Health.Status}}", i.decode()]).stdout.strip()
+                          for i in ids]
+                self.assertNotIn(b"unhealthy", states)
+                return all(s == b"healthy" for s in states)
+            wait_for(healthy, timeout=60, interval=1, what="the workers' healthcheck (wharf workers) to pass")
+            cp = env.wharf(["submit", "system.noop", "--wait", "--timeout", "60"], amqp, prefix, timeout=90)
+            self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        finally:
+            compose("down", "-t", "45")
+        self.assertEqual(self.d.docker(["ps", "-aq", "--filter", "label=com.docker.compose.service=worker"])
+                         .stdout.split(), [])
 
     def logs(self, cid):
         cp = self.d.docker(["logs", cid], check=False)
