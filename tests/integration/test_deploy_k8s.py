@@ -41,12 +41,13 @@ class K8sTest(unittest.TestCase):
         # The family queues as a real worker declares them (wh_topo.c).
         amqp, prefix = env.new_vhost(), env.new_prefix()
         w = env.start_worker(amqp, prefix, concurrency=1, families="system,runtime,registry,provision")
+        def family_queues():  # declared when the worker's AMQP side is up
+            qs = sorted(q for q in env.list_queues(amqp) if re.fullmatch(r"wharf\.[a-z]+", q) and q != "wharf.dead")
+            return qs if len(qs) >= 4 else None
         try:
-            names = env.list_queues(amqp)
+            cls.queues = wharftest.wait_for(family_queues, timeout=30, interval=0.2, what="the family queues")
         finally:
             w.stop()
-        cls.queues = sorted(q for q in names if re.fullmatch(r"wharf\.[a-z]+", q) and q != "wharf.dead")
-        assert len(cls.queues) == 4, names
 
     def validate(self, d, ok=True):
         cp = subprocess.run([node(), VALIDATOR, "--json", "--queues", ",".join(self.queues), d], capture_output=True,
