@@ -82,6 +82,8 @@ typedef struct wh_cfg {
     int64_t serve_max_body;     /* HTTP request body cap, bytes */
     int serve_timeout_s;        /* idle HTTP connection timeout, s */
     int serve_max_connections;  /* HTTP connections at once */
+    int serve_max_per_ip;       /* HTTP connections at once from one address; 0: no limit */
+    int serve_header_timeout_s; /* a request head must arrive within this, s */
     /* [provision] (the provision family) */
     char pv_hook_dir[512];      /* hooks[] of provision.container are looked up only here; "" none */
     char pv_protocols[256];     /* comma list: the protocols a container may ask for */

@@ -4,24 +4,36 @@
  * Design: we bind the listening socket ourselves (so a failed bind reports
  * errno) and hand it to MHD in thread-per-connection mode. Each connection
  * carries a conn_state that collects the body under the cap; the user's
- * handler runs once, on MHD's final call for the request. */
+ * handler runs once, on MHD's final call for the request.
+ *
+ * Slow request heads: MHD's connection timeout is an idle timeout, so a
+ * client that sends one header byte every few seconds (slowloris) would hold
+ * a thread for ever. Each connection is tracked from accept (MHD's connection
+ * notifications) with a deadline for its next request head; a watchdog thread
+ * answers 408 and shuts down the socket of any connection past it. The
+ * deadline is cleared while a request runs (SSE streams may last) and set
+ * again when it completes, which also bounds idle keep-alive connections. */
 #include "wh_mhd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEF_MAX_BODY (1u << 20)
 #define DEF_HEADER_CAP (32u * 1024u)
 #define DEF_TIMEOUT_S 30u
 #define DEF_MAX_CONN 64u
+#define DEF_HEAD_TIMEOUT_S 10u
+#define WATCHDOG_MS 100
 #define STREAM_BLOCK 4096 /* bytes asked of a stream callback at a time */
 
 struct wh_mhd {
@@ -32,7 +44,21 @@ struct wh_mhd {
     wh_mhd_handler handler;
     void *ud;
     atomic_bool stopping;  /* set by wh_mhd_stop: streams end */
+    int64_t head_ms;       /* a request head must arrive within this */
+    pthread_mutex_t mu;    /* guards tracks */
+    struct track *tracks;  /* every open connection */
+    pthread_t watchdog;
+    bool watchdog_on;
 };
+
+/* One open connection, MHD's socket context. deadline: when its next request
+ * head must be complete (monotonic ms), 0 while a request runs. */
+typedef struct track {
+    struct track *next, *prev;
+    int fd;
+    int64_t deadline;
+    bool timed_out;
+} track;
 
 /* Per connection/request state, MHD's *con_cls. */
 struct wh_mhd_req {
@@ -169,6 +195,131 @@ static enum MHD_Result on_first(wh_mhd *srv, struct MHD_Connection *conn, wh_mhd
     return MHD_YES;
 }
 
+static int hex_val(char c)
+{
+    if(c >= '0' && c <= '9')
+        return c - '0';
+    if(c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if(c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* MHD: percent-decode the path and query values in place, as MHD would,
+ * except that %00 stays as it is: a decoded NUL would cut the C string the
+ * handler sees ("/v1/jobs/a%00b" would look up job "a"); kept, the '%' makes
+ * such a value invalid wherever it is checked. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls, (void)conn;
+    char *w = s;
+    for(const char *r = s; *r; r++) {
+        int hi, lo;
+        if(r[0] == '%' && (hi = hex_val(r[1])) >= 0 && (lo = hex_val(r[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static track *track_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* deadline = 0: a request is running; else now + the head timeout. */
+static void track_arm(wh_mhd *srv, struct MHD_Connection *conn, bool arm)
+{
+    track *t = track_of(conn);
+    if(!t)
+        return;
+    pthread_mutex_lock(&srv->mu);
+    t->deadline = arm ? mono_ms() + srv->head_ms : 0;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+/* MHD: a connection was accepted or is about to be closed. MHD calls the
+ * CLOSED notification before it closes the socket, so a tracked fd is never
+ * a reused one. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    wh_mhd *srv = cls;
+    if(code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        track *t = calloc(1, sizeof(*t));
+        if(!t || !ci) {
+            free(t);
+            *socket_context = NULL;
+            return;
+        }
+        t->fd = ci->connect_fd;
+        pthread_mutex_lock(&srv->mu);
+        t->deadline = mono_ms() + srv->head_ms;
+        t->next = srv->tracks;
+        if(t->next)
+            t->next->prev = t;
+        srv->tracks = t;
+        pthread_mutex_unlock(&srv->mu);
+        *socket_context = t;
+        return;
+    }
+    track *t = *socket_context;
+    if(!t)
+        return;
+    pthread_mutex_lock(&srv->mu);
+    if(t->prev)
+        t->prev->next = t->next;
+    else
+        srv->tracks = t->next;
+    if(t->next)
+        t->next->prev = t->prev;
+    pthread_mutex_unlock(&srv->mu);
+    free(t);
+    *socket_context = NULL;
+}
+
+#define LATE_BODY "{\"error\":{\"code\":\"request_timeout\",\"message\":\"request head too slow\",\"field\":\"\"}}"
+#define LATE_LEN "81"
+_Static_assert(sizeof(LATE_BODY) - 1 == 81, "LATE_LEN must be the length of LATE_BODY");
+
+/* Answer 408 to every connection whose request head is late, and shut its
+ * socket down so that MHD's thread for it wakes up and closes it. */
+static void *watchdog_main(void *arg)
+{
+    static const char late[] = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: "
+                               "application/json\r\nContent-Length: " LATE_LEN "\r\n\r\n" LATE_BODY;
+    wh_mhd *srv = arg;
+    while(!atomic_load(&srv->stopping)) {
+        struct timespec nap = {0, WATCHDOG_MS * 1000000L};
+        nanosleep(&nap, NULL);
+        int64_t now = mono_ms();
+        pthread_mutex_lock(&srv->mu);
+        for(track *t = srv->tracks; t; t = t->next)
+            if(t->deadline && now >= t->deadline && !t->timed_out) {
+                t->timed_out = true;
+                ssize_t n = send(t->fd, late, sizeof(late) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                (void)n; /* best effort: the client may be gone or its window full */
+                shutdown(t->fd, SHUT_RDWR);
+            }
+        pthread_mutex_unlock(&srv->mu);
+    }
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -182,6 +333,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         q->srv = srv;
         q->conn = conn;
         *con_cls = q;
+        track_arm(srv, conn, false); /* the head is in: no deadline while the request runs */
         return on_first(srv, conn, q);
     }
     if(q->answered) { /* 413 already queued: discard the rest */
@@ -209,7 +361,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)conn, (void)toe;
+    (void)toe;
+    track_arm(cls, conn, true); /* the next request head, or idle keep-alive */
     wh_mhd_req *q = *con_cls;
     if(q) {
         free(q->body);
@@ -228,6 +381,8 @@ wh_mhd *wh_mhd_start(const wh_mhd_opts *o, wh_err *err)
     srv->max_body = o->max_body ? o->max_body : DEF_MAX_BODY;
     srv->handler = o->handler;
     srv->ud = o->ud;
+    srv->head_ms = 1000 * (int64_t)(o->head_timeout_s ? o->head_timeout_s : DEF_HEAD_TIMEOUT_S);
+    pthread_mutex_init(&srv->mu, NULL);
     atomic_init(&srv->stopping, false);
     bool v6 = false;
     srv->fd = listen_on(o->host, o->port, &v6, &srv->port, err);
@@ -243,11 +398,18 @@ wh_mhd *wh_mhd_start(const wh_mhd_opts *o, wh_err *err)
         o->timeout_s ? o->timeout_s : DEF_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
         o->max_connections ? o->max_connections : DEF_MAX_CONN, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         o->per_ip_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(o->header_cap ? o->header_cap : DEF_HEADER_CAP),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if(!srv->d) {
         close(srv->fd);
+        pthread_mutex_destroy(&srv->mu);
         free(srv);
         return wh_err_set(err, WH_E_IO, "listen", "libmicrohttpd refused to start on %s", o->host), NULL;
+    }
+    srv->watchdog_on = pthread_create(&srv->watchdog, NULL, watchdog_main, srv) == 0;
+    if(!srv->watchdog_on) {
+        wh_mhd_stop(srv);
+        return wh_err_set(err, WH_E_NOMEM, "", "cannot start the HTTP watchdog thread"), NULL;
     }
     return srv;
 }
@@ -257,7 +419,10 @@ void wh_mhd_stop(wh_mhd *d)
     if(!d)
         return;
     atomic_store(&d->stopping, true);
+    if(d->watchdog_on)
+        pthread_join(d->watchdog, NULL);
     MHD_stop_daemon(d->d);
+    pthread_mutex_destroy(&d->mu);
     free(d);
 }
 

@@ -10,7 +10,8 @@
  * bytes: a Content-Length over the cap is answered 413 before any of the body
  * is read, and a chunked body that grows past it is dropped as it arrives and
  * answered 413 at its end. Headers are bounded by MHD's per-connection memory
- * pool (`header_cap`): larger request heads get MHD's own 431/413.
+ * pool (`header_cap`): larger request heads get MHD's own 431/413. A head
+ * that trickles in slower than `head_timeout_s` gets 408 and is closed.
  *
  *   wh_mhd_opts o = {.host = "127.0.0.1", .port = 8080, .handler = fn, .ud = app};
  *   wh_mhd *d = wh_mhd_start(&o, &err);
@@ -42,6 +43,9 @@ typedef struct wh_mhd_opts {
     unsigned timeout_s;      /* idle connection timeout, s; 0: 30 */
     unsigned max_connections; /* at once, in all; 0: 64 */
     unsigned per_ip_limit;   /* at once, per client address; 0: no limit */
+    unsigned head_timeout_s; /* a request head must be complete within this many
+                              * seconds of accept (or of the previous request's
+                              * end), else 408 and close; 0: 10 */
     wh_mhd_handler handler;
     void *ud;                /* passed to handler */
 } wh_mhd_opts;

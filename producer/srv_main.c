@@ -158,7 +158,9 @@ int cli_serve(cli *c, int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     wh_mhd_opts o = {.host = host, .port = port, .max_body = (size_t)c->cfg.serve_max_body,
                      .timeout_s = (unsigned)c->cfg.serve_timeout_s,
-                     .max_connections = (unsigned)c->cfg.serve_max_connections, .handler = srv_handle, .ud = &s};
+                     .max_connections = (unsigned)c->cfg.serve_max_connections,
+                     .per_ip_limit = (unsigned)c->cfg.serve_max_per_ip,
+                     .head_timeout_s = (unsigned)c->cfg.serve_header_timeout_s, .handler = srv_handle, .ud = &s};
     wh_err err;
     wh_mhd *d = wh_mhd_start(&o, &err);
     if(!d) {
