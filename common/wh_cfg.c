@@ -171,10 +171,9 @@ void wh_cfg_free(wh_cfg *c)
     c->inv = NULL;
 }
 
-/* inih state: the config plus the first error, with the file for messages. */
+/* inih state: the config plus the first error. */
 typedef struct {
     wh_cfg *c;
-    const char *path;
     wh_err err;
     bool failed;
 } ini_ctx;
@@ -224,7 +223,7 @@ wh_code wh_cfg_load_file(wh_cfg *c, const char *path, wh_err *err)
     wh_code lrc = check_line_lengths(path, err);
     if(lrc)
         return lrc;
-    ini_ctx ctx = {.c = c, .path = path};
+    ini_ctx ctx = {.c = c};
     int r = ini_parse(path, on_ini, &ctx);
     if(r == -1)
         return wh_err_set(err, WH_E_BAD_CONFIG, "", "%s: cannot open: %s", path, strerror(errno));

@@ -353,8 +353,8 @@ static int pump_fds(wh_fdpump *p, struct curl_waitfd *wf)
     int n = wh_fdpump_fds(p, pf, 2);
     for(int i = 0; i < n; i++) {
         wf[i].fd = pf[i].fd;
-        wf[i].events = (short)((pf[i].events & POLLIN ? CURL_WAIT_POLLIN : 0) |
-                               (pf[i].events & POLLOUT ? CURL_WAIT_POLLOUT : 0));
+        wf[i].events = (short)(((pf[i].events & POLLIN) ? CURL_WAIT_POLLIN : 0) |
+                               ((pf[i].events & POLLOUT) ? CURL_WAIT_POLLOUT : 0));
         wf[i].revents = 0;
     }
     return n;

@@ -308,7 +308,7 @@ static wh_code check_registry(wh_inv_registry *r, wh_err *err)
 {
     char what[128];
     wh_code rc = WH_OK;
-    if(r->password_file[0] && !rc) {
+    if(r->password_file[0]) {
         snprintf(what, sizeof(what), "registry.%s.password_file", r->name);
         rc = read_secret(r->password_file, r->password, sizeof(r->password), what, err);
     }

@@ -52,7 +52,7 @@ static bool shape_of(unsigned char b, mp_shape *s)
     memset(s, 0, sizeof(*s));
     if(b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
         return true;
-    if(b >= 0x80 && b <= 0x8f) {
+    if(b <= 0x8f) { /* fixmap (0x00..0x7f returned above) */
         s->per_item = 2;
         s->items = b & 0x0f;
         return true;

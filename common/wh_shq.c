@@ -45,7 +45,7 @@ bool wh_shq_env_name(const char *s, size_t n)
 /* A growable line with a hard cap. */
 typedef struct line {
     char *buf;
-    size_t len, cap;
+    size_t len;
     bool over;
 } line;
 
@@ -94,7 +94,7 @@ wh_code wh_shq_build(const wh_shq_cmd *c, char **out, wh_err *err)
     wh_code rc = check_input(c, err);
     if(rc)
         return rc;
-    line l = {malloc(WH_SHQ_LINE_MAX), 0, WH_SHQ_LINE_MAX, false};
+    line l = {.buf = malloc(WH_SHQ_LINE_MAX)};
     if(!l.buf)
         return wh_err_set(err, WH_E_NOMEM, NULL, "out of memory");
     if(c->cwd && c->cwd->n) {

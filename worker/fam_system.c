@@ -82,9 +82,11 @@ static wk_run log_run(wk_job *job)
         }
         /* "line <n> " then filler to exactly `bytes` bytes. */
         int n = snprintf(line, sizeof(line), "line %lld ", (long long)i + 1);
-        size_t len = (size_t)n < bytes ? bytes : (size_t)n;
-        if((size_t)n < len)
-            memset(line + n, 'x', len - (size_t)n);
+        size_t len = (size_t)n;
+        if(bytes > len) {
+            memset(line + n, 'x', bytes - len);
+            len = bytes;
+        }
         wk_job_log(job, WK_OUT, line, len);
         total += (long long)len;
     }
