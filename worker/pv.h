@@ -172,6 +172,28 @@ wh_code pv_owner_resolve(wk_job *job, const char *s, size_t n, const char *field
 #define PV_GIT_MAX (1u << 20)
 wh_code pv_git_archive(wk_job *job, const char *url, unsigned char **tar, size_t *len, wh_err *err);
 
+/* One step of a recipe being run. */
+typedef struct pv_step_ctx {
+    wk_job *job;
+    const wh_mp_obj *vars;
+    char field[48];     /* "args.steps[3]": names the step in messages */
+    bool rollback;      /* running a rollback step */
+} pv_step_ctx;
+
+#define PV_ROLLBACK_S 120 /* default limit of one rollback step, in seconds */
+
+/* Run a (validated) step by its kind (pv_run.c's table). */
+wh_code pv_step_run(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err);
+
+/* The SSH step kinds (pv_step.c): exec and check, upload, wait_port and
+ * wait_http, lxc. A non-zero exit is command_failed naming rc->field. */
+wh_code pv_step_exec(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err);
+wh_code pv_step_upload(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err);
+wh_code pv_step_wait(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err);
+wh_code pv_step_lxc(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err);
+/* An lxc step's `action` as a driver action (and its name); -1 if unknown. */
+int pv_lxc_action(const wh_mp_obj *st, pv_action *act, const char **name);
+
 /* The recipe job: provision.run (pv_run.c). */
 wh_code pv_run_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run pv_run(wk_job *job);
