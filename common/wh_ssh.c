@@ -874,6 +874,88 @@ wh_code wh_ssh_download(wh_ssh_conn *c, const char *path, size_t max, wh_ssh_abo
     return WH_OK;
 }
 
+/* ---- streamed files (SFTP) ------------------------------------------------------ */
+
+struct wh_ssh_file {
+    wh_ssh_conn *c;
+    sftp_file f;
+    bool write;
+    char path[WH_INV_PATH_MAX + 1];
+    char tmp[WH_INV_PATH_MAX + 96];   /* the temp file written (write mode) */
+};
+
+wh_code wh_ssh_file_open(wh_ssh_conn *c, const char *path, bool write, wh_ssh_file **out, wh_err *err)
+{
+    if(strlen(path) > WH_INV_PATH_MAX || path[0] != '/')
+        return wh_err_set(err, WH_E_BAD_ARGS, "args.path", "%s: must be an absolute path of at most %d bytes",
+                          path, WH_INV_PATH_MAX);
+    wh_code rc = sftp_ready(c, err);
+    if(rc)
+        return rc;
+    wh_ssh_file *x = calloc(1, sizeof(*x));
+    if(!x)
+        return wh_err_set(err, WH_E_NOMEM, NULL, "out of memory");
+    x->c = c;
+    x->write = write;
+    snprintf(x->path, sizeof(x->path), "%s", path);
+    if(write)
+        temp_name(path, x->tmp, sizeof(x->tmp));
+    x->f = sftp_open(c->sftp, write ? x->tmp : path, write ? O_WRONLY | O_CREAT | O_EXCL : O_RDONLY, 0600);
+    if(!x->f) {
+        rc = sftp_fail(c, write ? "create" : "open", write ? x->tmp : path, err);
+        free(x);
+        return rc;
+    }
+    sftp_attributes a = write ? NULL : sftp_fstat(x->f);
+    if(a && a->type != SSH_FILEXFER_TYPE_REGULAR)
+        rc = wh_err_set(err, WH_E_CONFLICT, "args.path", "%s is not a regular file", path);
+    sftp_attributes_free(a);
+    if(rc) {
+        sftp_close(x->f);
+        free(x);
+        return rc;
+    }
+    *out = x;
+    return WH_OK;
+}
+
+wh_code wh_ssh_file_write(wh_ssh_file *f, const void *buf, size_t len, wh_err *err)
+{
+    const char *p = buf;
+    for(size_t off = 0; off < len;) {
+        size_t n = len - off > CHUNK ? CHUNK : len - off;
+        ssize_t w = sftp_write(f->f, p + off, n);
+        if(w <= 0)
+            return sftp_fail(f->c, "write", f->tmp, err);
+        off += (size_t)w;
+    }
+    return WH_OK;
+}
+
+wh_code wh_ssh_file_read(wh_ssh_file *f, void *buf, size_t cap, size_t *got, wh_err *err)
+{
+    ssize_t r = sftp_read(f->f, buf, cap > CHUNK ? CHUNK : cap);
+    if(r < 0)
+        return sftp_fail(f->c, "read", f->path, err);
+    *got = (size_t)r;
+    return WH_OK;
+}
+
+wh_code wh_ssh_file_close(wh_ssh_file *f, bool commit, wh_err *err)
+{
+    if(!f)
+        return WH_OK;
+    wh_code rc = WH_OK;
+    if(sftp_close(f->f) != SSH_OK && f->write && commit)
+        rc = sftp_fail(f->c, "close", f->tmp, err);
+    if(f->write && commit && !rc && sftp_rename(f->c->sftp, f->tmp, f->path) != SSH_OK)
+        rc = replace(f->c, f->tmp, f->path, err);
+    if(f->write && (rc || !commit) && !f->c->broken)
+        sftp_unlink(f->c->sftp, f->tmp);
+    free(f);
+    return rc;
+}
+
 /* ---- keys ----------------------------------------------------------------------- */
 
 wh_code wh_ssh_pubkey_check(const char *text, size_t n, const char *field, wh_err *err)

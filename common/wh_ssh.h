@@ -165,6 +165,27 @@ wh_code wh_ssh_upload(wh_ssh_conn *c, const wh_ssh_put *p, char sha256_hex[WH_SS
 wh_code wh_ssh_download(wh_ssh_conn *c, const char *path, size_t max, wh_ssh_abort_fn abort, void *ud,
                         unsigned char **out, size_t *len, char sha256_hex[WH_SSH_SHA256_HEX], wh_err *err);
 
+/* ---- streamed files (SFTP) ----------------------------------------------
+ *
+ * For files too large to hold in memory (volume backups). The file belongs
+ * to the conn's thread, like a channel; close it before putting the conn
+ * back.
+ *  - wh_ssh_file_open with write = true creates a temp file
+ *    `.<name>.wharf-<random>` (mode 0600) beside `path`; wh_ssh_file_close
+ *    with commit = true renames it over `path` (atomically replacing a
+ *    regular file), with commit = false (or on any failure) removes it.
+ *  - write = false opens `path` (a regular file, else WH_E_CONFLICT) for
+ *    wh_ssh_file_read, which returns *got = 0 at the end of the file.
+ *  - Errors as for wh_ssh_upload: WH_E_NOT_FOUND (no such file or
+ *    directory), WH_E_FAILED (refused, with the server's reason),
+ *    WH_E_UNREACHABLE (the session is lost). wh_ssh_file_close(NULL) is
+ *    WH_OK and the file is freed whatever it returns. */
+typedef struct wh_ssh_file wh_ssh_file;
+wh_code wh_ssh_file_open(wh_ssh_conn *c, const char *path, bool write, wh_ssh_file **out, wh_err *err);
+wh_code wh_ssh_file_write(wh_ssh_file *f, const void *buf, size_t len, wh_err *err);
+wh_code wh_ssh_file_read(wh_ssh_file *f, void *buf, size_t cap, size_t *got, wh_err *err);
+wh_code wh_ssh_file_close(wh_ssh_file *f, bool commit, wh_err *err);
+
 /* ---- keys --------------------------------------------------------------- */
 
 /* Check that `text` is one OpenSSH public key line ("type base64 [comment]")

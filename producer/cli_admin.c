@@ -87,6 +87,9 @@ int cli_workers(cli *c, int argc, char **argv)
 
 int cli_stats(cli *c, int argc, char **argv)
 {
+    /* `wharf stats HOST [CONTAINER] ...`: a host's container rollups */
+    if(argc > 1 && argv[1][0] != '-')
+        return cli_host_stats(c, argc, argv);
     admin_opts a = {.minutes = 60};
     int rc = parse_admin(cli_find("stats"), argc, argv, &a);
     if(rc)

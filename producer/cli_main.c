@@ -51,7 +51,9 @@ static const cli_cmd commands[] = {
      "List live workers from the registry.\n"},
     {"stats", cli_stats,
      "wharf stats [--minutes N] [--json]\n"
-     "Per job type counts and run times over the last N minutes (default 60).\n"},
+     "Per job type counts and run times over the last N minutes (default 60).\n"
+     "wharf stats HOST [CONTAINER] [--minutes N | --hours N] [--json]\n"
+     "The same as host-stats: a host's container rollups from runtime.host.stats.\n"},
     {"updates", cli_updates,
      "wharf updates HOST [--json]\n"
      "Show the last registry.update_check of an inventory host: per container, the\n"

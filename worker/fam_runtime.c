@@ -1,13 +1,13 @@
 /* fam_runtime: the `runtime` family, Docker Engine hosts of the inventory.
  *
- * Every type needs a target host (needs_host) and takes a lock per object
- * ("ctr:<name>", "vol:<name>", "net:<name>", "img:<ref>") so jobs on one
+ * This file holds the args tables and the handler table. Every type needs a
+ * target host (needs_host) and takes a lock per object ("ctr:<name>",
+ * "vol:<name>", "net:<name>", "img:<ref>", "stack:<name>") so jobs on one
  * container never overlap. Engine statuses map to stable codes in
- * rt_engine.c; the state guards that need more than a status are here:
- *   start of a running container / stop of a stopped one -> conflict
- *   remove of a running container without force         -> busy
- * Container creation is in rt_create.c, logs into Redis in rt_logs.c, exec
- * and prunes in rt_exec.c, lists, images, volumes and networks in rt_objs.c. */
+ * rt_engine.c; the one-call verbs and their state guards are in rt_verbs.c,
+ * shared helpers in rt_util.c, creation in rt_create.c, logs into Redis in
+ * rt_logs.c, exec and prunes in rt_exec.c, lists, images, volumes and
+ * networks in rt_objs.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,79 +16,6 @@
 #include "wh_text.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-bool rt_name_ok(const char *s, size_t n)
-{
-    if(n < 1 || n > RT_NAME_MAX)
-        return false;
-    for(size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if(!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
-            return false;
-    }
-    return true;
-}
-
-/* Image references: name[:tag][@digest], registry host and path included. */
-static bool ref_ok(const char *s, size_t n)
-{
-    if(n < 1 || n > 255 || s[0] == '-' || s[0] == '/' || s[0] == ':')
-        return false;
-    for(size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if(!alnum && !strchr("_.-/:@", c))
-            return false;
-    }
-    return true;
-}
-
-bool rt_mp_cstr(const wh_mp_obj *o, char *out, size_t cap)
-{
-    const char *p;
-    size_t n;
-    if(!o || !wh_mp_str(o, &p, &n) || n >= cap || memchr(p, '\0', n))
-        return false;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return true;
-}
-
-static bool job_abort(void *ud)
-{
-    return wk_job_interrupted(ud);
-}
-
-wh_code rt_open(wk_job *job, rt_conn *c, wh_err *err)
-{
-    return rt_conn_open(c, wk_job_host(job), job_abort, job, err);
-}
-
-wk_run rt_fail(wk_job *job, wh_code rc, const wh_err *err)
-{
-    if(rc == WH_E_INTERRUPTED)
-        return WK_RUN_INTERRUPTED;
-    bool transient = rc == WH_E_UNREACHABLE;
-    return wk_job_fail(job, rc, NULL, transient, "%s", err->msg);
-}
-
-wk_run rt_done_name(wk_job *job, wh_code rc, const wh_err *err, const char *name)
-{
-    if(rc)
-        return rt_fail(job, rc, err);
-    wh_json *r = wh_json_object();
-    wh_json_setc(r, "name", wh_json_str(name));
-    wk_job_set_result(job, r);
-    return WK_RUN_OK;
-}
-
-void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap)
-{
-    size_t n = 0;
-    const char *s = wh_args_str(wk_job_args(job), key, "", &n);
-    wh_curl_escape(s, n, out, cap);
-}
 
 /* Lock keys: one per named object. */
 static bool lock_of(const wh_mp_obj *args, const char *kind, const char *key, char *out, size_t cap)
@@ -106,206 +33,10 @@ static bool net_lock(const wh_mp_obj *a, char *o, size_t c) { return lock_of(a, 
 static bool img_lock(const wh_mp_obj *a, char *o, size_t c) { return lock_of(a, "img", "image", o, c); }
 static bool stack_lock(const wh_mp_obj *a, char *o, size_t c) { return lock_of(a, "stack", "name", o, c); }
 
-/* ---- host ---- */
-
-static wk_run host_ping_run(wk_job *job)
-{
-    rt_conn c;
-    wh_err err;
-    wh_json *v = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "GET", "/version", NULL, "version", &v, &err);
-    if(rc)
-        return rt_fail(job, rc, &err);
-    wh_json *r = wh_json_object();
-    wh_json_setc(r, "ok", wh_json_bool(true));
-    char api[16];
-    snprintf(api, sizeof(api), "1.%d", c.api_minor);
-    wh_json_setc(r, "api_version", wh_json_str(api));
-    size_t n = 0;
-    const char *ver = wh_json_strv(wh_json_get(v, "Version"), &n);
-    wh_json_setc(r, "engine_version", ver ? wh_json_strn(ver, n) : wh_json_null());
-    wh_json_free(v);
-    wk_job_set_result(job, r);
-    return WK_RUN_OK;
-}
-
-static wk_run host_info_run(wk_job *job)
-{
-    rt_conn c;
-    wh_err err;
-    wh_json *v = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "GET", "/info", NULL, "info", &v, &err);
-    if(rc)
-        return rt_fail(job, rc, &err);
-    static const char *const keys[] = {"Name", "ServerVersion", "OperatingSystem", "KernelVersion", "Architecture",
-                                       "NCPU", "MemTotal", "Containers", "ContainersRunning",
-                                       "ContainersPaused", "ContainersStopped", "Images", "Driver",
-                                       "CgroupVersion", NULL};
-    wk_job_set_result(job, rt_pick(v, keys));
-    wh_json_free(v);
-    return WK_RUN_OK;
-}
-
-/* ---- container verbs ---- */
-
-/* One container action: method, path suffix, query built from args, and
- * the message for a 304 (the engine's "nothing to do"). */
-typedef struct verb {
-    const char *type;
-    const char *method;
-    const char *suffix;       /* "/start"; "" for the container itself */
-    const char *not_modified; /* conflict message for 304, after "container <name> " */
-} verb;
-
-static const verb verbs[] = {
-    {"runtime.container.start", "POST", "/start", "is already running"},
-    {"runtime.container.stop", "POST", "/stop", "is not running"},
-    {"runtime.container.restart", "POST", "/restart", NULL},
-    {"runtime.container.pause", "POST", "/pause", NULL},
-    {"runtime.container.unpause", "POST", "/unpause", NULL},
-    {"runtime.container.kill", "POST", "/kill", NULL},
-    {"runtime.container.remove", "DELETE", "", NULL},
-};
-
-static const verb *verb_of(wk_job *job)
-{
-    const char *t = wk_job_env(job)->type;
-    for(int i = 0; i < N(verbs); i++)
-        if(strcmp(verbs[i].type, t) == 0)
-            return &verbs[i];
-    return NULL;
-}
-
-static void verb_query(wk_job *job, char *q, size_t cap)
-{
-    const wh_mp_obj *a = wk_job_args(job);
-    q[0] = '\0';
-    if(wh_mp_map_get(a, "timeout_s"))
-        snprintf(q, cap, "?t=%lld", (long long)wh_args_int(a, "timeout_s", 10));
-    else if(wh_mp_map_get(a, "signal")) {
-        size_t n;
-        const char *s = wh_args_str(a, "signal", "KILL", &n);
-        char esc[64];
-        wh_curl_escape(s, n, esc, sizeof(esc));
-        snprintf(q, cap, "?signal=%s", esc);
-    } else if(strcmp(wk_job_env(job)->type, "runtime.container.remove") == 0)
-        snprintf(q, cap, "?force=%d&v=%d", wh_args_bool(a, "force", false), wh_args_bool(a, "volumes", false));
-}
-
-static wk_run verb_run(wk_job *job)
-{
-    const verb *v = verb_of(job);
-    char name[3 * RT_NAME_MAX + 1], q[96], path[RT_PATH_MAX];
-    rt_arg_name(job, "name", name, sizeof(name));
-    verb_query(job, q, sizeof(q));
-    snprintf(path, sizeof(path), "/containers/%s%s%s", name, v->suffix, q);
-    rt_conn c;
-    wh_err err;
-    long st = 0;
-    wh_json *ans = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_request(&c, v->method, path, NULL, &st, &ans, &err);
-    if(rc)
-        return rt_fail(job, rc, &err);
-    if(st == 304 && v->not_modified) {
-        wh_json_free(ans);
-        return wk_job_fail(job, WH_E_CONFLICT, NULL, false, "container %s %s", name, v->not_modified);
-    }
-    if(st == 409 && strcmp(v->type, "runtime.container.remove") == 0) {
-        wh_json_free(ans);
-        return wk_job_fail(job, WH_E_BUSY, NULL, false,
-                           "container %s is running: stop it first or remove with force=true", name);
-    }
-    rc = rt_engine_status(st, ans, name, &err);
-    wh_json_free(ans);
-    return rt_done_name(job, rc, &err, name);
-}
-
-static wk_run inspect_run(wk_job *job)
-{
-    const char *t = wk_job_env(job)->type;
-    bool img = strncmp(t, "runtime.image.", 14) == 0, vol = strncmp(t, "runtime.volume.", 15) == 0;
-    char name[3 * 256 + 1], path[RT_PATH_MAX];
-    rt_arg_name(job, img ? "image" : "name", name, sizeof(name));
-    snprintf(path, sizeof(path), img ? "/images/%s/json" : vol ? "/volumes/%s" : "/containers/%s/json", name);
-    rt_conn c;
-    wh_err err;
-    wh_json *v = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "GET", path, NULL, name, &v, &err);
-    if(rc)
-        return rt_fail(job, rc, &err);
-    wk_job_set_result(job, v ? v : wh_json_null());
-    return WK_RUN_OK;
-}
-
-static wk_run rename_run(wk_job *job)
-{
-    char name[3 * RT_NAME_MAX + 1], to[3 * RT_NAME_MAX + 1], path[RT_PATH_MAX];
-    rt_arg_name(job, "name", name, sizeof(name));
-    rt_arg_name(job, "new_name", to, sizeof(to));
-    snprintf(path, sizeof(path), "/containers/%s/rename?name=%s", name, to);
-    rt_conn c;
-    wh_err err;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "POST", path, NULL, name, NULL, &err);
-    if(rc)
-        return rt_fail(job, rc, &err);
-    wh_json *r = wh_json_object();
-    wh_json_setc(r, "name", wh_json_str(to));
-    wk_job_set_result(job, r);
-    return WK_RUN_OK;
-}
-
-static wk_run update_run(wk_job *job)
-{
-    const wh_mp_obj *a = wk_job_args(job);
-    char name[3 * RT_NAME_MAX + 1], path[RT_PATH_MAX];
-    rt_arg_name(job, "name", name, sizeof(name));
-    snprintf(path, sizeof(path), "/containers/%s/update", name);
-    wh_json *body = wh_json_object();
-    if(wh_mp_map_get(a, "restart")) {
-        size_t n;
-        const char *s = wh_args_str(a, "restart", "no", &n);
-        wh_json *rp = wh_json_object();
-        wh_json_setc(rp, "Name", wh_json_strn(s, n));
-        if(n == 10 && memcmp(s, "on-failure", 10) == 0)
-            wh_json_setc(rp, "MaximumRetryCount", wh_json_int(wh_args_int(a, "restart_max", 0)));
-        wh_json_setc(body, "RestartPolicy", rp);
-    }
-    if(wh_mp_map_get(a, "memory"))
-        wh_json_setc(body, "Memory", wh_json_int(wh_args_int(a, "memory", 0)));
-    if(wh_mp_map_get(a, "cpu_millis"))
-        wh_json_setc(body, "NanoCpus", wh_json_int(wh_args_int(a, "cpu_millis", 0) * 1000000));
-    rt_conn c;
-    wh_err err;
-    wh_json *ans = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "POST", path, body, name, &ans, &err);
-    wh_json_free(body);
-    if(rc)
-        return rt_fail(job, rc, &err);
-    wh_json *r = wh_json_object();
-    wh_json_setc(r, "name", wh_json_str(name));
-    wh_json *w = wh_json_get(ans, "Warnings");
-    wh_json_setc(r, "warnings", w && wh_json_kind_of(w) == WH_JSON_ARRAY ? wh_json_array() : wh_json_array());
-    wh_json_free(ans);
-    wk_job_set_result(job, r);
-    return WK_RUN_OK;
-}
-
 /* ---- args tables ---- */
 
 #define NAME_ARG(req) {"name", WH_ARG_STR, req, 1, RT_NAME_MAX, rt_name_ok, "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}"}
-#define REF_ARG {"image", WH_ARG_STR, true, 1, 255, ref_ok, "must be an image reference name[:tag][@digest]"}
+#define REF_ARG {"image", WH_ARG_STR, true, 1, 255, rt_ref_ok, "must be an image reference name[:tag][@digest]"}
 
 static const wh_arg_spec no_args[] = {{"_", WH_ARG_BOOL, false, 0, 0, NULL, NULL}};
 static const wh_arg_spec name_args[] = {NAME_ARG(true)};
@@ -374,8 +105,8 @@ static wh_code str_maps_check(const wh_mp_obj *args, wh_json **result, wh_err *e
 #define T(nm, a, fn, lk) {.name = nm, .args = a, .nargs = N(a), .run = fn, .needs_host = true, .lock_key = lk}
 
 static const wk_type runtime_types[] = {
-    {.name = "runtime.host.ping", .args = no_args, .nargs = 0, .run = host_ping_run, .needs_host = true, .max_attempts = 0},
-    {.name = "runtime.host.info", .args = no_args, .nargs = 0, .run = host_info_run, .needs_host = true},
+    {.name = "runtime.host.ping", .args = no_args, .nargs = 0, .run = rt_host_ping_run, .needs_host = true, .max_attempts = 0},
+    {.name = "runtime.host.info", .args = no_args, .nargs = 0, .run = rt_host_info_run, .needs_host = true},
     {.name = "runtime.stack.deploy", .args = rt_stack_args, .nargs = RT_STACK_NARGS, .check = rt_stack_check,
      .run = rt_stack_deploy_run, .needs_host = true, .lock_key = stack_lock, .max_attempts = 1},
     {.name = "runtime.stack.remove", .args = rt_unstack_args, .nargs = RT_UNSTACK_NARGS,
@@ -389,16 +120,16 @@ static const wk_type runtime_types[] = {
      .run = rt_create_run, .needs_host = true, .lock_key = ctr_lock},
     {.name = "runtime.container.run", .args = rt_create_args, .nargs = RT_CREATE_NARGS, .check = rt_create_check, .run = rt_run_run,
      .needs_host = true, .lock_key = ctr_lock},
-    T("runtime.container.start", name_args, verb_run, ctr_lock),
-    T("runtime.container.stop", stop_args, verb_run, ctr_lock),
-    T("runtime.container.restart", stop_args, verb_run, ctr_lock),
-    T("runtime.container.pause", name_args, verb_run, ctr_lock),
-    T("runtime.container.unpause", name_args, verb_run, ctr_lock),
-    T("runtime.container.kill", kill_args, verb_run, ctr_lock),
-    T("runtime.container.remove", remove_args, verb_run, ctr_lock),
-    T("runtime.container.rename", rename_args, rename_run, ctr_lock),
-    T("runtime.container.update", update_args, update_run, ctr_lock),
-    T("runtime.container.inspect", name_args, inspect_run, NULL),
+    T("runtime.container.start", name_args, rt_verb_run, ctr_lock),
+    T("runtime.container.stop", stop_args, rt_verb_run, ctr_lock),
+    T("runtime.container.restart", stop_args, rt_verb_run, ctr_lock),
+    T("runtime.container.pause", name_args, rt_verb_run, ctr_lock),
+    T("runtime.container.unpause", name_args, rt_verb_run, ctr_lock),
+    T("runtime.container.kill", kill_args, rt_verb_run, ctr_lock),
+    T("runtime.container.remove", remove_args, rt_verb_run, ctr_lock),
+    T("runtime.container.rename", rename_args, rt_rename_run, ctr_lock),
+    T("runtime.container.update", update_args, rt_update_run, ctr_lock),
+    T("runtime.container.inspect", name_args, rt_inspect_run, NULL),
     {.name = "runtime.container.list", .args = no_args, .nargs = 0, .run = rt_list_run, .needs_host = true},
     {.name = "runtime.container.exec", .args = rt_exec_args, .nargs = RT_EXEC_NARGS, .check = rt_exec_check,
      .run = rt_exec_run, .needs_host = true, .lock_key = ctr_lock},
@@ -406,14 +137,14 @@ static const wk_type runtime_types[] = {
     {.name = "runtime.image.pull", .args = rt_pull_args, .nargs = RT_PULL_NARGS, .check = rt_pull_check,
      .run = rt_pull_run, .needs_host = true, .lock_key = img_lock},
     {.name = "runtime.image.list", .args = no_args, .nargs = 0, .run = rt_list_run, .needs_host = true},
-    T("runtime.image.inspect", image_args, inspect_run, NULL),
+    T("runtime.image.inspect", image_args, rt_inspect_run, NULL),
     T("runtime.image.remove", image_remove_args, rt_image_remove_run, img_lock),
     {.name = "runtime.image.prune", .args = rt_prune_args, .nargs = RT_PRUNE_NARGS, .run = rt_prune_run,
      .needs_host = true},
     {.name = "runtime.volume.create", .args = vol_create_args, .nargs = N(vol_create_args), .check = str_maps_check,
      .run = rt_volume_create_run, .needs_host = true, .lock_key = vol_lock},
     T("runtime.volume.remove", vol_remove_args, rt_remove_named_run, vol_lock),
-    T("runtime.volume.inspect", name_args, inspect_run, NULL),
+    T("runtime.volume.inspect", name_args, rt_inspect_run, NULL),
     {.name = "runtime.volume.backup", .args = rt_backup_args, .nargs = RT_BACKUP_NARGS, .run = rt_backup_run,
      .needs_host = true, .lock_key = vol_lock},
     {.name = "runtime.volume.restore", .args = rt_backup_args, .nargs = RT_BACKUP_NARGS, .run = rt_restore_run,

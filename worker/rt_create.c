@@ -3,9 +3,12 @@
  * The job's args are turned into the Engine's create body here, and every
  * rule the table cannot express is checked on the way: array elements are
  * strings, env keys have no '=', binds are absolute host paths inside the
- * host's `roots` (wh_inv_path_allowed), exist (checked on local unix
- * engines, where the worker sees the host's filesystem) and are not bound
- * twice (conflict, checked when the job runs, so it is the job's error).
+ * host's `roots` (wh_inv_path_allowed), exist (checked here on local unix
+ * engines, where the worker sees the host's filesystem; by the engine
+ * itself on the host for ssh:// and tcp:// ones, whose "bind source path
+ * does not exist" answer becomes bad_args, rt_create_call) and are not
+ * bound twice (conflict, checked when the job runs, so it is the job's
+ * error).
  * container.run pulls a missing image first (rt_pull.c). Published ports bind 127.0.0.1 unless host_ip says
  * otherwise. */
 #include <stdio.h>
@@ -289,6 +292,31 @@ wh_code rt_create_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
     return rc;
 }
 
+wh_code rt_create_call(rt_conn *c, const char *path, const wh_json *body, const char *what, wh_json **out,
+                       wh_err *err)
+{
+    static const char gone[] = "bind source path does not exist: ";
+    long st = 0;
+    wh_json *ans = NULL;
+    wh_code rc = rt_request(c, "POST", path, body, &st, &ans, err);
+    if(rc)
+        return rc;
+    size_t n = 0;
+    const char *m = st == 400 ? wh_json_strv(wh_json_get(ans, "message"), &n) : NULL;
+    const char *at = m ? (const char *)memmem(m, n, gone, sizeof(gone) - 1) : NULL;
+    if(at) {
+        size_t off = (size_t)(at - m) + sizeof(gone) - 1;
+        rc = wh_err_set(err, WH_E_BAD_ARGS, "args.binds", "args.binds: host directory %.*s does not exist on host %s",
+                        (int)(n - off > 600 ? 600 : n - off), m + off, c->host->name);
+    } else
+        rc = rt_engine_status(st, ans, what, err);
+    if(rc || !out)
+        wh_json_free(ans);
+    else
+        *out = ans;
+    return rc;
+}
+
 /* Create; on success *id gets the container id (64 hex + NUL). */
 static wh_code create(wk_job *job, rt_conn *c, char *id, size_t cap, wh_json **warnings, wh_err *err)
 {
@@ -301,7 +329,7 @@ static wh_code create(wk_job *job, rt_conn *c, char *id, size_t cap, wh_json **w
         snprintf(path, sizeof(path), "/containers/create?name=%s", name);
     }
     if(!rc)
-        rc = rt_call(c, "POST", path, body, "create", &ans, err);
+        rc = rt_create_call(c, path, body, "create", &ans, err);
     wh_json_free(body);
     size_t n = 0;
     const char *s = rc ? NULL : wh_json_strv(wh_json_get(ans, "Id"), &n);

@@ -58,6 +58,23 @@ wh_code rt_request_stream_h(rt_conn *c, const char *method, const char *path, co
  * host, or -1 with err set (unreachable, auth_failed, host_key, ...). */
 int rt_ssh_open(void *ud, wh_err *err);
 
+/* The same for a TCP connection made from an ssh:// host to ip:port (an
+ * SSH direct-tcpip channel): `ud` is an rt_ssh_tcp. Used for HTTP health
+ * probes of ports the host publishes on its own loopback. */
+typedef struct rt_ssh_tcp {
+    const wh_inv_host *host;
+    const char *ip;                 /* as the host sees it, e.g. "127.0.0.1" */
+    int port;
+} rt_ssh_tcp;
+int rt_ssh_open_tcp(void *ud, wh_err *err);
+
+/* A pooled SSH session to `h` for the calling thread (files on the host,
+ * wh_ssh_file_*), given back with rt_ssh_release (NULL ok). Errors as
+ * wh_ssh_pool_get. */
+struct wh_ssh_conn;
+wh_code rt_ssh_session(const wh_inv_host *h, struct wh_ssh_conn **out, wh_err *err);
+void rt_ssh_release(struct wh_ssh_conn *c);
+
 /* Upload a request body pulled from `source` (chunked), e.g. a tar archive. */
 wh_code rt_request_upload(rt_conn *c, const char *method, const char *path, const char *content_type,
                           wh_curl_source_fn source, void *source_ud, long *status, wh_err *err);

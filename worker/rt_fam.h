@@ -1,5 +1,5 @@
-/* rt_fam: what the runtime family's handler files share (fam_runtime.c,
- * rt_create.c, rt_logs.c). Internal to the worker. */
+/* rt_fam: what the runtime family's handler files share (fam_runtime.c and
+ * the rt_*.c files). Internal to the worker. */
 #ifndef RT_FAM_H
 #define RT_FAM_H
 
@@ -11,8 +11,14 @@
 
 #define RT_NAME_MAX 128 /* container, volume, network names */
 
+/* ---- rt_util.c ---- */
+
 /* Docker object names and ids: [A-Za-z0-9][A-Za-z0-9_.-]{0,127}. */
 bool rt_name_ok(const char *s, size_t n);
+
+/* Image references: name[:tag][@digest], registry host and path included
+ * (1..255 bytes of [A-Za-z0-9_.-/:@], not starting with - / or :). */
+bool rt_ref_ok(const char *s, size_t n);
 
 /* Copy a msgpack str of at most cap-1 bytes into out; false otherwise. */
 bool rt_mp_cstr(const wh_mp_obj *o, char *out, size_t cap);
@@ -31,10 +37,28 @@ wk_run rt_done_name(wk_job *job, wh_code rc, const wh_err *err, const char *name
 /* The args' `name` escaped for a URL path, into out[cap]. */
 void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap);
 
+/* ---- rt_verbs.c: one Engine call per job (the type name picks the verb) ---- */
+wk_run rt_host_ping_run(wk_job *job);
+wk_run rt_host_info_run(wk_job *job);
+/* container.start/stop/restart/pause/unpause/kill/remove: 304 on start or
+ * stop is conflict ("is already running" / "is not running"), 409 on
+ * remove is busy. */
+wk_run rt_verb_run(wk_job *job);
+/* container.inspect, image.inspect, volume.inspect: the engine's document. */
+wk_run rt_inspect_run(wk_job *job);
+wk_run rt_rename_run(wk_job *job);
+wk_run rt_update_run(wk_job *job);
+
 /* Build the /containers/create body from validated args. With h == NULL
  * only the shapes are checked (admission); with the host, binds must lie
  * in its roots, exist (local unix engines) and not repeat (conflict). */
 wh_code rt_create_body(const wh_mp_obj *args, const wh_inv_host *h, wh_json **body, wh_err *err);
+
+/* POST /containers/create (path with its ?name=) as rt_call does, except
+ * that the engine's refusal of a bind whose source does not exist on the
+ * host (400) becomes bad_args naming the directory. */
+wh_code rt_create_call(rt_conn *c, const char *path, const wh_json *body, const char *what, wh_json **out,
+                       wh_err *err);
 
 #define RT_CREATE_NARGS 21
 extern const wh_arg_spec rt_create_args[RT_CREATE_NARGS];
@@ -90,6 +114,10 @@ wk_run rt_stack_remove_run(wk_job *job);
 #define RT_TMPL_NARGS 4
 extern const wh_arg_spec rt_tmpl_args[RT_TMPL_NARGS];
 wh_code rt_tmpl_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
+/* The template.deploy args `a` as stack.deploy args (a new JSON object the
+ * caller frees), before the stack's own checks. WH_E_BAD_ARGS naming the
+ * template field that cannot be translated. */
+wh_code rt_tmpl_translate(const wh_mp_obj *a, wh_json **out, wh_err *err);
 wk_run rt_tmpl_run(wk_job *job);
 
 /* Lists, images, volumes, networks (rt_objs.c). rt_pick copies `keys`
@@ -107,5 +135,17 @@ wk_run rt_sync_run(wk_job *job);
 
 /* host.stats (rt_stats.c) */
 wk_run rt_stats_run(wk_job *job);
+/* CPU % of one container by the Docker CLI's formula, from the engine's
+ * `cpu_stats` and the previous sample's cpu_usage.total_usage (pt) and
+ * system_cpu_usage (ps): delta total / delta system x online CPUs x 100,
+ * online CPUs being online_cpus, else the length of percpu_usage (cgroup
+ * v1 engines before API 1.27). False (no value) when the system delta is
+ * not positive, the counters went back, or the CPU count is unknown. */
+bool rt_stats_cpu(const wh_json *cpu_stats, int64_t pt, int64_t ps, double *pct);
+/* Memory use without the page cache, from `memory_stats`, as the CLI
+ * shows it: usage - total_inactive_file (cgroup v1), else - inactive_file
+ * (v2), else - cache (old engines); never below zero; usage alone when the
+ * engine gives none of them. */
+int64_t rt_stats_mem(const wh_json *memory_stats);
 
 #endif

@@ -7,8 +7,9 @@
  *   the first healthy probe ends it, retries failures fail the job with
  *   the custom code `unhealthy` (the container is left as it is).
  * HTTP probes go to the published host address (127.0.0.1 unless the job
- * said otherwise) of unix:// and tcp:// engines only: never to a bridge
- * address. */
+ * said otherwise), never to a bridge address: straight for unix:// engines
+ * (the worker's own host) and tcp:// ones (the endpoint's address), and
+ * from the host itself through the SSH session for ssh:// ones. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,8 +92,16 @@ static bool probe_exec(rt_conn *c, const char *id, const wh_mp_obj *cmd)
     return ok;
 }
 
-/* The published host address of container port `port`/tcp into url. */
-static bool published(rt_conn *c, const char *id, int64_t port, const char *p, char *url, size_t cap)
+/* Where a probe of container port `port`/tcp goes: the address and port
+ * the engine's host publishes it on (the endpoint's own address for tcp://
+ * engines when published on every address). */
+typedef struct target {
+    char ip[300];                   /* host name or address */
+    int port;
+    char path[512];
+} target;
+
+static bool published(rt_conn *c, const char *id, int64_t port, target *t)
 {
     char path[RT_PATH_MAX], key[24];
     snprintf(path, sizeof(path), "/containers/%s/json", id);
@@ -105,23 +114,33 @@ static bool published(rt_conn *c, const char *id, int64_t port, const char *p, c
     size_t in = 0, pn = 0;
     const char *ip = wh_json_strv(wh_json_get(b, "HostIp"), &in);
     const char *hp = wh_json_strv(wh_json_get(b, "HostPort"), &pn);
-    bool ok = ip && hp && pn;
+    bool ok = ip && hp && pn && pn < 6 && in < sizeof(t->ip);
     if(ok) {
         bool any = in == 0 || (in == 7 && !memcmp(ip, "0.0.0.0", 7));
-        const char *host = c->host->docker_kind == WH_DOCKER_TCP ? c->host->docker_host : "127.0.0.1";
-        if(any || c->host->docker_kind == WH_DOCKER_TCP)
-            snprintf(url, cap, "http://%s:%.*s%s", host, (int)pn, hp, p);
+        if(c->host->docker_kind == WH_DOCKER_TCP)
+            snprintf(t->ip, sizeof(t->ip), "%s", c->host->docker_host);
         else
-            snprintf(url, cap, "http://%.*s:%.*s%s", (int)in, ip, (int)pn, hp, p);
+            snprintf(t->ip, sizeof(t->ip), "%.*s", (int)in, any ? "127.0.0.1" : ip);
+        char ps[8];
+        snprintf(ps, sizeof(ps), "%.*s", (int)pn, hp);
+        t->port = (int)strtol(ps, NULL, 10);
+        ok = t->port > 0;
     }
     wh_json_free(ins);
     return ok;
 }
 
-static bool probe_http(rt_conn *c, const char *url)
+/* One GET; 2xx/3xx is healthy. ssh:// hosts are probed from the host
+ * itself through a direct-tcpip channel of the session. */
+static bool probe_http(rt_conn *c, const target *t)
 {
+    char url[900];
+    bool ssh = c->host->docker_kind == WH_DOCKER_SSH;
+    snprintf(url, sizeof(url), "http://%s:%d%s", t->ip, t->port, t->path);
+    rt_ssh_tcp via = {.host = c->host, .ip = t->ip, .port = t->port};
     wh_curl_req r = {.url = url, .timeout_ms = 5000, .connect_timeout_ms = 2000, .max_body = 65536,
-                     .abort = c->abort, .abort_ud = c->abort_ud};
+                     .abort = c->abort, .abort_ud = c->abort_ud, .open_fd = ssh ? rt_ssh_open_tcp : NULL,
+                     .open_ud = ssh ? &via : NULL};
     wh_curl_resp resp;
     wh_err e;
     bool ok = wh_curl_do(c->curl, &r, &resp, &e) == WH_OK && resp.status >= 200 && resp.status < 400;
@@ -131,9 +150,6 @@ static bool probe_http(rt_conn *c, const char *url)
 
 wh_code rt_health_wait(wk_job *job, rt_conn *c, const char *id, const wh_mp_obj *h, wh_json *result, wh_err *err)
 {
-    if(c->host->docker_kind == WH_DOCKER_SSH && wh_mp_map_get(h, "http_port"))
-        return wh_err_set(err, WH_E_BAD_ARGS, "args.health.http_port",
-                          "args.health.http_port: HTTP probes need a unix:// or tcp:// engine; use cmd");
     int64_t interval = 1000, retries = 30, port = 0;
     const wh_mp_obj *o;
     if((o = wh_mp_map_get(h, "interval_ms")))
@@ -142,12 +158,12 @@ wh_code rt_health_wait(wk_job *job, rt_conn *c, const char *id, const wh_mp_obj 
         wh_mp_int(o, &retries);
     if((o = wh_mp_map_get(h, "http_port")))
         wh_mp_int(o, &port);
-    char p[512] = "/", url[700] = "";
-    rt_mp_cstr(wh_mp_map_get(h, "path"), p, sizeof(p));
+    target t = {.path = "/"};
+    rt_mp_cstr(wh_mp_map_get(h, "path"), t.path, sizeof(t.path));
     int64_t t0 = now_ms();
     for(int64_t i = 1; i <= retries; i++) {
         wk_job_progress(job, 50, "waiting for health");
-        bool ok = port ? (url[0] || published(c, id, port, p, url, sizeof(url))) && probe_http(c, url)
+        bool ok = port ? (t.port || published(c, id, port, &t)) && probe_http(c, &t)
                        : probe_exec(c, id, wh_mp_map_get(h, "cmd"));
         if(ok) {
             wh_json_setc(result, "healthy_at", wh_json_int(now_ms()));

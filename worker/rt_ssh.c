@@ -8,7 +8,9 @@
  * session and channel for the request's life and moves bytes between the
  * other end and the channel. When curl closes its end the pump closes the
  * channel and puts the session back. docker_cmd comes from the inventory,
- * never from a job. */
+ * never from a job. The same pump carries HTTP health probes to a port the
+ * host publishes (a direct-tcpip channel, rt_ssh_open_tcp), and the pool
+ * lends sessions for files on the host (volume backups over SFTP). */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -98,14 +100,21 @@ static void *pump_main(void *ud)
     return NULL;
 }
 
-int rt_ssh_open(void *ud, wh_err *err)
+static wh_ssh_pool *pool(wh_err *err)
 {
-    const rt_conn *c = ud;
     pthread_once(&g_once, pool_init);
-    if(!g_pool) {
+    if(!g_pool)
         wh_err_set(err, WH_E_NOMEM, "", "cannot create the SSH session pool");
+    return g_pool;
+}
+
+/* A socket whose other end a detached pump thread moves to a channel of a
+ * pooled session to `h`: `docker system dial-stdio` when tcp_host is NULL,
+ * else a direct-tcpip channel from the host to tcp_host:tcp_port. */
+static int open_pumped(const wh_inv_host *h, const char *tcp_host, int tcp_port, wh_err *err)
+{
+    if(!pool(err))
         return -1;
-    }
     pump *p = calloc(1, sizeof(*p));
     int sv[2] = {-1, -1};
     if(!p || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -114,10 +123,14 @@ int rt_ssh_open(void *ud, wh_err *err)
         return -1;
     }
     char cmd[300];
-    snprintf(cmd, sizeof(cmd), "%s system dial-stdio", c->host->docker_cmd[0] ? c->host->docker_cmd : "docker");
-    wh_code rc = wh_ssh_pool_get(g_pool, c->host, &p->conn, err);
-    if(!rc && (rc = wh_ssh_chan_open(p->conn, cmd, &p->ch, err)) != WH_OK)
-        wh_ssh_pool_put(g_pool, p->conn);
+    snprintf(cmd, sizeof(cmd), "%s system dial-stdio", h->docker_cmd[0] ? h->docker_cmd : "docker");
+    wh_code rc = wh_ssh_pool_get(g_pool, h, &p->conn, err);
+    if(!rc) {
+        rc = tcp_host ? wh_ssh_chan_open_tcp(p->conn, tcp_host, tcp_port, &p->ch, err)
+                      : wh_ssh_chan_open(p->conn, cmd, &p->ch, err);
+        if(rc)
+            wh_ssh_pool_put(g_pool, p->conn);
+    }
     pthread_t th;
     pthread_attr_t at;
     p->fd = sv[1];
@@ -138,4 +151,29 @@ int rt_ssh_open(void *ud, wh_err *err)
         return -1;
     }
     return sv[0];
+}
+
+int rt_ssh_open(void *ud, wh_err *err)
+{
+    const rt_conn *c = ud;
+    return open_pumped(c->host, NULL, 0, err);
+}
+
+int rt_ssh_open_tcp(void *ud, wh_err *err)
+{
+    const rt_ssh_tcp *t = ud;
+    return open_pumped(t->host, t->ip, t->port, err);
+}
+
+wh_code rt_ssh_session(const wh_inv_host *h, wh_ssh_conn **out, wh_err *err)
+{
+    if(!pool(err))
+        return WH_E_NOMEM;
+    return wh_ssh_pool_get(g_pool, h, out, err);
+}
+
+void rt_ssh_release(wh_ssh_conn *c)
+{
+    if(c && g_pool)
+        wh_ssh_pool_put(g_pool, c);
 }

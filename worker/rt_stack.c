@@ -270,7 +270,7 @@ static wh_code make_container(deploy *d, const wh_mp_obj *e, wh_err *err)
         return rc;
     wh_json_setc(wh_json_get(body, "Labels"), STACK_LABEL, wh_json_str(d->stack));
     snprintf(path, sizeof(path), "/containers/create?name=%s", name);
-    rc = rt_call(&d->c, "POST", path, body, name, &ans, err);
+    rc = rt_create_call(&d->c, path, body, name, &ans, err);
     wh_json_free(body);
     wh_json_free(ans);
     if(rc)

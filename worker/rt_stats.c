@@ -7,7 +7,12 @@
  * taken against the previous sweep's sample (kept in Redis), so a
  * once-a-minute schedule gives the average over that minute; a container
  * seen for the first time has no CPU value until the next sweep (cpu_pct
- * null, cpu_n not counted). Samples are one-shot: no per-container wait.
+ * null, cpu_n not counted). Samples are one-shot (stream=false&one-shot=true,
+ * API >= 1.41; older engines ignore it and prime a second sample), yet the
+ * engine still answers each one at its collector's next tick (~1 s): so a
+ * sweep samples up to RT_STATS_PAR containers at once (RT_STATS_PAR_SSH over
+ * ssh://, where each request holds an SSH session), each sampler thread on
+ * its own keep-alive client, and a sweep of 100 takes a few ticks, not 100.
  * Memory is usage minus the page cache, as the CLI computes it:
  * total_inactive_file (cgroup v1), else inactive_file (v2), else cache.
  *
@@ -19,6 +24,7 @@
  *   <p>host:<h>:stats:<c>:last    hash: the previous CPU sample (1 h)
  *   <p>host:<h>:stats:names       set of the names with rollups (30 days)
  * _host sums the containers of one sweep (cpu in percent of one CPU). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +36,8 @@
 #define RT_STATS_MAX_CTRS 1000  /* containers sampled per sweep */
 #define RT_TTL_1M (48 * 3600)
 #define RT_TTL_1H (30 * 86400)
+#define RT_STATS_PAR 16         /* stats requests in flight (unix://, tcp://) */
+#define RT_STATS_PAR_SSH 6      /* the same over ssh:// (one session each) */
 
 /* One bucket update: counts, sums, maxima, last counters and TTL. */
 static const char ROLLUP_LUA[] =
@@ -49,7 +57,9 @@ typedef struct sample {
     double cpu;            /* percent */
     int64_t mem, limit, rx, tx, br, bw;
     int64_t total, system; /* CPU counters for the next sweep */
-    int64_t online;
+    bool prev;             /* pt, ps hold the previous sweep's counters */
+    int64_t pt, ps;
+    bool ok;               /* sampled (else it stopped since the list) */
 } sample;
 
 static int64_t num(const wh_json *o, const char *k)
@@ -60,8 +70,7 @@ static int64_t num(const wh_json *o, const char *k)
     return wh_json_kind_of(v) == WH_JSON_REAL ? (int64_t)wh_json_realv(v) : wh_json_intv(v);
 }
 
-/* Memory without the page cache, as the Docker CLI reports it. */
-static int64_t mem_no_cache(const wh_json *ms)
+int64_t rt_stats_mem(const wh_json *ms)
 {
     int64_t usage = num(ms, "usage");
     wh_json *st = wh_json_get(ms, "stats");
@@ -69,7 +78,7 @@ static int64_t mem_no_cache(const wh_json *ms)
     for(int i = 0; i < 3; i++) {
         wh_json *v = wh_json_get(st, keys[i]);
         if(v) {
-            int64_t c = wh_json_intv(v);
+            int64_t c = num(st, keys[i]);
             return c < usage ? usage - c : usage;
         }
     }
@@ -94,19 +103,18 @@ static void io_totals(const wh_json *s, sample *o)
     }
 }
 
-/* The CLI's formula, against (pt, ps) = the previous total and system times. */
-static void cpu_pct(sample *o, int64_t pt, int64_t ps, const wh_json *cpu)
+bool rt_stats_cpu(const wh_json *cpu, int64_t pt, int64_t ps, double *pct)
 {
-    int64_t online = o->online;
+    int64_t online = num(cpu, "online_cpus");
     if(online <= 0) {
         wh_json *per = wh_json_get(wh_json_get(cpu, "cpu_usage"), "percpu_usage");
         online = per ? (int64_t)wh_json_size(per) : 0;
     }
-    int64_t dc = o->total - pt, ds = o->system - ps;
-    if(ds > 0 && dc >= 0 && online > 0) {
-        o->cpu = (double)dc / (double)ds * (double)online * 100.0;
-        o->has_cpu = true;
-    }
+    int64_t dc = num(wh_json_get(cpu, "cpu_usage"), "total_usage") - pt, ds = num(cpu, "system_cpu_usage") - ps;
+    if(ds <= 0 || dc < 0 || online <= 0)
+        return false;
+    *pct = (double)dc / (double)ds * (double)online * 100.0;
+    return true;
 }
 
 /* Previous CPU sample of `name` from Redis: false when there is none. */
@@ -134,15 +142,11 @@ static bool prev_sample(wh_redis *r, const char *base, int64_t *pt, int64_t *ps)
     return ok;
 }
 
-/* Sample one container. */
-static wh_code sample_one(wk_job *job, rt_conn *c, const char *base, sample *o, wh_err *err)
+/* Sample one container (its prev fields already read). */
+static wh_code sample_one(rt_conn *c, sample *o, wh_err *err)
 {
     char esc[3 * RT_NAME_MAX + 1], path[RT_PATH_MAX];
     wh_curl_escape(o->name, strlen(o->name), esc, sizeof(esc));
-    int64_t pt = 0, ps = 0;
-    bool prev = prev_sample(wk_job_redis(job), base, &pt, &ps);
-    /* Always one-shot: without it the engine waits for a second sample
-     * (1-2 s per container, minutes for a host of 100). */
     snprintf(path, sizeof(path), "/containers/%s/stats?stream=false&one-shot=true", esc);
     wh_json *s = NULL;
     wh_code rc = rt_call(c, "GET", path, NULL, esc, &s, err);
@@ -151,14 +155,56 @@ static wh_code sample_one(wk_job *job, rt_conn *c, const char *base, sample *o, 
     wh_json *cpu = wh_json_get(s, "cpu_stats");
     o->total = num(wh_json_get(cpu, "cpu_usage"), "total_usage");
     o->system = num(cpu, "system_cpu_usage");
-    o->online = num(cpu, "online_cpus");
-    if(prev)
-        cpu_pct(o, pt, ps, cpu); /* first sight: no CPU value until the next sweep */
-    o->mem = mem_no_cache(wh_json_get(s, "memory_stats"));
+    /* first sight: no CPU value until the next sweep */
+    o->has_cpu = o->prev && rt_stats_cpu(cpu, o->pt, o->ps, &o->cpu);
+    o->mem = rt_stats_mem(wh_json_get(s, "memory_stats"));
     o->limit = num(wh_json_get(s, "memory_stats"), "limit");
     io_totals(s, o);
     wh_json_free(s);
     return WH_OK;
+}
+
+/* The samplers' shared queue: each takes the next index until none is left. */
+typedef struct sweep {
+    wk_job *job;
+    sample *all;
+    size_t n;
+    size_t next;           /* under mu */
+    pthread_mutex_t mu;
+} sweep;
+
+static void *sampler(void *ud)
+{
+    sweep *w = ud;
+    rt_conn c;
+    wh_err e;
+    if(rt_open(w->job, &c, &e) != WH_OK)
+        return NULL; /* the others (the job's thread at least) go on */
+    for(;;) {
+        pthread_mutex_lock(&w->mu);
+        size_t i = w->next++;
+        pthread_mutex_unlock(&w->mu);
+        if(i >= w->n || wk_job_interrupted(w->job))
+            return NULL;
+        w->all[i].ok = sample_one(&c, &w->all[i], &e) == WH_OK;
+    }
+}
+
+/* Sample all[0..n) with up to `par` requests in flight, the calling
+ * thread being one of the samplers. */
+static void sample_all(wk_job *job, sample *all, size_t n, int par)
+{
+    sweep w = {.job = job, .all = all, .n = n};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_t th[RT_STATS_PAR];
+    int started = 0;
+    for(int k = 1; k < par && (size_t)k < n; k++)
+        if(pthread_create(&th[started], NULL, sampler, &w) == 0)
+            started++;
+    sampler(&w);
+    for(int k = 0; k < started; k++)
+        pthread_join(th[k], NULL);
+    pthread_mutex_destroy(&w.mu);
 }
 
 /* Queue the rollup updates of one name (and its last CPU sample). */
@@ -248,9 +294,9 @@ wk_run rt_stats_run(wk_job *job)
     if(n > RT_STATS_MAX_CTRS)
         n = RT_STATS_MAX_CTRS;
     sample *all = calloc(n ? n : 1, sizeof(*all));
-    /* Sample everything first: the previous samples are read with plain
-     * commands, which must not interleave with the pipelined writes below. */
-    for(size_t i = 0; all && i < n && !wk_job_interrupted(job); i++) {
+    /* The previous samples are read first with plain commands, which must
+     * not interleave with the pipelined writes below. */
+    for(size_t i = 0; all && i < n; i++) {
         sample *o = &all[m];
         size_t nn = 0;
         const char *nm = wh_json_strv(wh_json_at(wh_json_get(wh_json_at(list, i), "Names"), 0), &nn);
@@ -259,11 +305,16 @@ wk_run rt_stats_run(wk_job *job)
         snprintf(o->name, sizeof(o->name), "%.*s", (int)nn - 1, nm + 1);
         char base[1024];
         snprintf(base, sizeof(base), "%s:%s", prefix, o->name);
-        if(sample_one(job, &c, base, o, &err) == WH_OK)
-            m++; /* else it stopped between the list and the sample */
-        else
-            memset(o, 0, sizeof(*o));
+        o->prev = prev_sample(r, base, &o->pt, &o->ps);
+        m++;
     }
+    if(all)
+        sample_all(job, all, m, c.host->docker_kind == WH_DOCKER_SSH ? RT_STATS_PAR_SSH : RT_STATS_PAR);
+    size_t k = 0; /* keep the ones sampled, in order */
+    for(size_t i = 0; i < m; i++)
+        if(all[i].ok)
+            all[k++] = all[i];
+    m = k;
     for(size_t i = 0; all && i < m; i++) {
         const sample *o = &all[i];
         char base[1024], names[600];

@@ -132,8 +132,7 @@ static wh_code mounts_of(const wh_mp_obj *t, const char *name, wh_json *ctr, wh_
     return WH_OK;
 }
 
-/* Translate the template into stack args (JSON). */
-static wh_code translate(const wh_mp_obj *a, wh_json **out, wh_err *err)
+wh_code rt_tmpl_translate(const wh_mp_obj *a, wh_json **out, wh_err *err)
 {
     const wh_mp_obj *t = wh_mp_map_get(a, "template");
     int64_t type = 0;
@@ -196,7 +195,7 @@ static wh_code translate(const wh_mp_obj *a, wh_json **out, wh_err *err)
 static wh_code to_doc(const wh_mp_obj *a, wh_mp_pack **pk, wh_mp_doc **doc, wh_err *err)
 {
     wh_json *st = NULL;
-    wh_code rc = translate(a, &st, err);
+    wh_code rc = rt_tmpl_translate(a, &st, err);
     if(rc)
         return rc;
     *pk = wh_mp_pack_new(1u << 20);

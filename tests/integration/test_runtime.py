@@ -1,7 +1,12 @@
 #!/usr/bin/python3
 """The runtime family against a real, private dockerd over its unix socket:
 container lifecycle and state guards, binds inside the host's roots, logs
-into the Redis stream, volumes, networks, images, and unreachable engines."""
+into the Redis stream, volumes, networks, images, and unreachable engines.
+
+The cases live in RuntimeCases, a mixin that knows nothing of how the worker
+reaches the engine: RuntimeTest below runs them over unix://, and
+test_runtime_ssh.py runs the very same cases over ssh:// (it overrides
+host_sections and the start/stop hooks)."""
 import json
 import os
 import signal
@@ -23,10 +28,38 @@ wait_for = wharftest.wait_for
 IMG = dockerd.BUSYBOX_IMAGE
 
 
-class RuntimeTest(unittest.TestCase):
+class RuntimeCases:
+    """Every runtime case, against the engine of inventory host `dock`."""
+
+    @classmethod
+    def start_transport(cls):
+        """Start what the transport needs (after the engine is up)."""
+
+    @classmethod
+    def stop_transport(cls):
+        """Stop it again (before the engine goes)."""
+
+    @classmethod
+    def host_sections(cls, with_gone=True):
+        """INI text of [host.dock] (the private engine) and, with_gone, of
+        [host.gone] (an endpoint where nothing answers)."""
+        text = "[host.dock]\ndocker = unix://%s\nroots = %s\n" % (cls.d.sock, cls.roots)
+        if with_gone:
+            text += "[host.gone]\ndocker = unix://%s/nothing.sock\n" % cls.roots
+        return text
+
     @classmethod
     def setUpClass(cls):
         cls.d = dockerd.Dockerd.start(env.tmp)
+        cls.reg = None
+        try:
+            cls._set_up()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def _set_up(cls):
         cls.d.busybox_image()
         cls.roots = tempfile.mkdtemp(prefix="roots-", dir=env.tmp)
         # A private registry with a password, and a copy of busybox in it.
@@ -40,12 +73,12 @@ class RuntimeTest(unittest.TestCase):
         pwfile = os.path.join(cls.roots, "..", "regpw-%s" % os.getpid())
         with open(pwfile, "w") as f:
             f.write("s3cret-pw\n")
+        cls.start_transport()
         cls.amqp = env.new_vhost()
         cls.prefix = env.new_prefix()
         cfg = os.path.join(env.tmp, "runtime-%s.ini" % cls.prefix.rstrip(":"))
         with open(cfg, "w") as f:
-            f.write("[host.dock]\ndocker = unix://%s\nroots = %s\n" % (cls.d.sock, cls.roots))
-            f.write("[host.gone]\ndocker = unix://%s/nothing.sock\n" % cls.roots)
+            f.write(cls.host_sections())
             f.write("[registry.local]\nprovider = custom\nurl = %s\nusername = ci\npassword_file = %s\n"
                     % (cls.reg.url, os.path.abspath(pwfile)))
         cls.worker = env.start_worker(cls.amqp, cls.prefix, concurrency=4, families="runtime",
@@ -53,9 +86,11 @@ class RuntimeTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.worker.stop()
-        cls.d.stop()
-        cls.reg.stop()
+        for stop in (lambda: cls.worker.stop(), cls.stop_transport, cls.d.stop, lambda: cls.reg and cls.reg.stop()):
+            try:
+                stop()
+            except AttributeError:
+                pass  # set-up failed before it was made
 
     # ---------------------------------------------------------------- helpers
 
@@ -434,7 +469,7 @@ class RuntimeTest(unittest.TestCase):
         # host.dock2 uses another worker with no [registry.*] entry
         cfg = os.path.join(env.tmp, "runtime-nocreds-%s.ini" % self.prefix.rstrip(":"))
         with open(cfg, "w") as f:
-            f.write("[host.dock]\ndocker = unix://%s\n" % self.d.sock)
+            f.write(self.host_sections(with_gone=False))
         amqp = env.new_vhost()
         w = env.start_worker(amqp, self.prefix, concurrency=1, families="runtime", args=["--config", cfg])
         try:
@@ -480,6 +515,9 @@ class RuntimeTest(unittest.TestCase):
         rows = json.loads(cli.stdout)
         self.assertEqual(rows[-1]["t"], now - now % 60)
         self.assertGreater(rows[-1]["cpu_max"], 30)
+        same = env.wharf(["stats", "dock", "busy", "--json"], self.amqp, self.prefix)  # the issue's spelling
+        self.assertEqual(same.returncode, 0, same.stderr)
+        self.assertEqual(json.loads(same.stdout), rows)
         human = env.wharf(["host-stats", "dock", "--hours", "2"], self.amqp, self.prefix)
         self.assertIn("cpu avg", human.stdout)
         self.assertIn(len(human.stdout.splitlines()), (2, 3), human.stdout)  # header + this hour (+ the last)
@@ -637,6 +675,11 @@ class RuntimeTest(unittest.TestCase):
         self.job("image.remove", {"image": "wharf-extra:1"})
         self.job("image.inspect", {"image": "wharf-extra:1"}, ok="not_found")
         self.job("container.create", {"name": "noimg", "image": "wharf-none:0"}, ok="not_found")
+
+
+
+class RuntimeTest(RuntimeCases, unittest.TestCase):
+    """The cases over the engine's unix socket."""
 
 
 if __name__ == "__main__":

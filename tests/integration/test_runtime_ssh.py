@@ -1,83 +1,91 @@
 #!/usr/bin/python3
 """The runtime family over an ssh:// endpoint: `docker system dial-stdio` on
 a private sshd (127.0.0.11) whose user runs the docker CLI against a private
-dockerd. Sessions are reused across jobs; a changed host key is refused."""
-import json
+dockerd. Every case of test_runtime.py runs again here, unchanged, with the
+inventory host `dock` reached over SSH (backups are written on the host over
+SFTP, HTTP health probes go through a direct-tcpip channel, binds are
+checked by the engine on the host). On top: sessions are reused across
+jobs, and a changed host key is refused."""
 import os
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
-import dockerd  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sshd  # noqa: E402
-import wharftest  # noqa: E402
+import test_runtime  # noqa: E402
 
-env = wharftest.Env()
-IMG = dockerd.BUSYBOX_IMAGE
+env = test_runtime.env
+IMG = test_runtime.IMG
 
 
-class RuntimeSshTest(unittest.TestCase):
+class RuntimeSshTest(test_runtime.RuntimeCases, unittest.TestCase):
+    """The cases over ssh://, plus the SSH-only ones."""
+
     @classmethod
-    def setUpClass(cls):
-        cls.d = dockerd.Dockerd.start(env.tmp)
-        cls.d.busybox_image()
+    def start_transport(cls):
         cls.s = sshd.Sshd.start("127.0.0.11", env.tmp)
         # The remote "docker" is the CLI pointed at the private engine only.
         cls.dir = tempfile.mkdtemp(prefix="rtssh-", dir=env.tmp)
-        wrapper = os.path.join(cls.dir, "docker-private")
-        with open(wrapper, "w") as f:
-            f.write("#!/bin/sh\nexec /usr/local/bin/docker -H unix://%s \"$@\"\n" % cls.d.sock
-                    if os.path.exists("/usr/local/bin/docker") else
-                    "#!/bin/sh\nexec docker -H unix://%s \"$@\"\n" % cls.d.sock)
-        os.chmod(wrapper, 0o755)
-        cls.amqp = env.new_vhost()
-        cls.prefix = env.new_prefix()
-        cfg = os.path.join(cls.dir, "worker.ini")
-        with open(cfg, "w") as f:
-            for name, extra in (("remote", {}), ("badkey", {"fingerprint": "SHA256:" + "A" * 43})):
-                f.write("[host.%s]\n" % name)
-                for k, v in cls.s.inventory(name, docker="ssh://", docker_cmd=wrapper, **extra).items():
-                    f.write("%s = %s\n" % (k.split(".", 2)[2], v))
-        cls.worker = env.start_worker(cls.amqp, cls.prefix, concurrency=2, families="runtime",
-                                      args=["--config", cfg])
+        cls.wrapper = os.path.join(cls.dir, "docker-private")
+        with open(cls.wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec docker -H unix://%s \"$@\"\n" % cls.d.sock)
+        os.chmod(cls.wrapper, 0o755)
+        # Where nothing listens: an address of our own, a port no sshd has.
+        cls.gone_port = sshd.free_port("127.0.0.12")
 
     @classmethod
-    def tearDownClass(cls):
-        cls.worker.stop()
-        cls.s.stop()
-        cls.d.stop()
+    def stop_transport(cls):
+        if getattr(cls, "s", None):
+            cls.s.stop()
 
-    def job(self, type_, args=None, target="remote", ok=True):
-        p = env.wharf(["submit", "runtime." + type_, "--target", target, "--args-json", json.dumps(args or {}),
-                       "--max-attempts", "1", "--wait", "--timeout", "60"], self.amqp, self.prefix, timeout=90)
-        s = json.loads(env.wharf(["status", "--json", p.stdout.split()[0]], self.amqp, self.prefix).stdout)
-        if ok is True:
-            self.assertEqual(s["state"], "succeeded", s)
-        else:
-            self.assertEqual(s.get("error"), ok, s)
-        return s
+    @classmethod
+    def host_sections(cls, with_gone=True):
+        hosts = [("dock", {"roots": cls.roots}), ("badkey", {"fingerprint": "SHA256:" + "A" * 43})]
+        text = ""
+        for name, extra in hosts:
+            text += "[host.%s]\n" % name
+            for k, v in cls.s.inventory(name, docker="ssh://", docker_cmd=cls.wrapper, **extra).items():
+                text += "%s = %s\n" % (k.split(".", 2)[2], v)
+        if with_gone:
+            text += ("[host.gone]\ndocker = ssh://\naddress = 127.0.0.12\nport = %d\nuser = %s\nkey_file = %s\n"
+                     "known_hosts = %s\nconnect_timeout_s = 2\n"
+                     % (cls.gone_port, cls.s.user, cls.s.key_file, cls.s.known_hosts))
+        return text
 
-    def test_lifecycle_logs_and_exec_over_ssh(self):
-        s = self.job("host.ping")
-        self.assertEqual(s["result"]["api_version"], "1.41")
+    # ---------------------------------------------------------------- SSH only
+
+    def test_ssh_sessions_are_reused_across_jobs(self):
+        self.job("host.ping")
         logins = self.s.log_text_count("Accepted publickey")
         self.job("container.run", {"name": "sshc", "image": IMG, "cmd": ["sh", "-c", "echo over-ssh; sleep 300"]})
         s = self.job("container.exec", {"name": "sshc", "cmd": ["echo", "exec-ok"]})
         self.assertEqual(s["result"]["exit_code"], 0)
         self.job("container.logs", {"name": "sshc"})
-        key = "%shost:remote:ctr:sshc:log" % self.prefix
+        key = "%shost:dock:ctr:sshc:log" % self.prefix
         self.assertEqual([e[1]["l"] for e in env.redis().xrange(key)], ["over-ssh"])
         self.job("container.stop", {"name": "sshc", "timeout_s": 0})
-        s = self.job("container.stop", {"name": "sshc"}, ok="conflict")
-        self.assertIn("not running", s["error_message"])
         self.job("container.remove", {"name": "sshc"})
-        self.assertEqual(self.d.docker(["ps", "-aq"]).stdout.strip(), b"")
-        # every request above rode on the same pooled session(s): no new logins per job
-        self.assertLessEqual(self.s.log_text_count("Accepted publickey") - logins, 2)
+        # every request above rode on pooled sessions: a few logins at most
+        # (one per job thread that needed a second session), not one per request
+        self.assertLessEqual(self.s.log_text_count("Accepted publickey") - logins, 4)
+
+    def test_ssh_backup_goes_through_sftp_on_the_host(self):
+        before = self.s.log_text_count("subsystem 'sftp'")
+        self.job("volume.create", {"name": "sftpv"})
+        dest = os.path.join(self.roots, "sftpv.tar")
+        s = self.job("volume.backup", {"name": "sftpv", "image": IMG, "dest": dest})["result"]
+        self.assertEqual(s["bytes"], os.path.getsize(dest))
+        self.assertGreater(self.s.log_text_count("subsystem 'sftp'"), before)
+        # a directory that does not exist on the host: the error comes from there
+        s = self.job("volume.backup", {"name": "sftpv", "image": IMG, "dest": self.roots + "/no/dir/x.tar"},
+                     ok="io_error")
+        self.assertIn("on host dock", s["error_message"])
+        self.job("volume.remove", {"name": "sftpv"})
 
     def test_pinned_fingerprint_mismatch_is_refused(self):
-        s = self.job("host.ping", target="badkey", ok="host_key_mismatch")
+        s = self.job("host.ping", target="badkey", ok="host_key_mismatch", extra=["--max-attempts", "1"])
         self.assertIn("does not match the pinned fingerprint", s["error_message"])
 
 

@@ -6,7 +6,8 @@
     d.docker(["ps", "-a"])                # the docker CLI against this engine only
     img = d.busybox_image()               # "wharf-busybox:test", imported, never pulled
     d.build_image("h:5000/a:1", cmd=[...])  # FROM busybox, metadata only; d.push("h:5000/a:1") -> digest
-    d.stop()                              # SIGTERM by pidfile, SIGKILL after 20 s
+    d.stop()                              # SIGTERM by pidfile, SIGKILL after 20 s, then reap
+    d.reap_leftovers()                    # a dead daemon's shims, containers and mounts
 
 The daemon never touches the host's own engine: it listens only on its own
 unix socket, has no default bridge (--bridge=none), changes no iptables rules
@@ -28,6 +29,7 @@ PR_SET_PDEATHSIG the kernel kills it if the test process dies outright.
 
 import atexit
 import ctypes
+import glob
 import io
 import json
 import os
@@ -264,9 +266,86 @@ class Dockerd:
         except (OSError, ValueError):
             return None
 
+    # ------------------------------------------------------------ leftovers
+    #
+    # A daemon that dies (or is SIGKILLed) leaves its containerd, one
+    # containerd-shim per container (with the container's processes), and
+    # mounts under its own root (netns bind mounts, container shm). They are
+    # found only through this daemon's own exec-root and data-root: pidfiles
+    # under <exec-root>/containerd, each checked against /proc before any
+    # signal, and /proc/self/mountinfo entries under self.root. Nothing is
+    # ever found by name.
+
+    def _own_pids(self):
+        """(pid, kind) of what our exec-root names and /proc confirms:
+        container inits ('init': the pid in a bundle's init.pid, with the
+        bundle's id in its cgroup), their shims ('shim': a process whose
+        command line is `-id <a bundle id of ours> -address <our exec-root>/
+        containerd/containerd.sock`; containerd-shim-runc-v2 writes no
+        pidfile) and containerd ('containerd': containerd.pid, our exec-root
+        in its command line)."""
+        execroot = os.path.join(self.root, "exec")
+        found = []
+        bundles = glob.glob(os.path.join(execroot, "containerd", "daemon", "*", "*", "*"))
+        ids = set(os.path.basename(b) for b in bundles)
+        for b in bundles:
+            pid = _read_pid(os.path.join(b, "init.pid"))
+            if pid and os.path.basename(b) in _proc_text(pid, "cgroup"):
+                found.append((pid, "init"))
+        address = "-address %s " % os.path.join(execroot, "containerd", "containerd.sock")
+        for entry in os.listdir("/proc") if ids else ():
+            if entry.isdigit():
+                cmd = _proc_text(int(entry), "cmdline") + " "
+                m = re.search(r" -id (\S+) ", cmd)
+                if address in cmd and m and m.group(1) in ids:
+                    found.append((int(entry), "shim"))
+        pid = _read_pid(os.path.join(execroot, "containerd", "containerd.pid"))
+        if pid and execroot in _proc_text(pid, "cmdline"):
+            found.append((pid, "containerd"))
+        return found
+
+    def _own_mounts(self):
+        """Mount points under our root, deepest first."""
+        root = os.path.realpath(self.root) + "/"
+        points = []
+        try:
+            with open("/proc/self/mountinfo") as f:
+                for line in f:
+                    mp = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+                    if mp.startswith(root):
+                        points.append(mp)
+        except OSError:
+            pass
+        return sorted(set(points), key=lambda p: (-p.count("/"), p))
+
+    def reap_leftovers(self):
+        """Kill what a dead daemon left (container inits first, then shims,
+        then containerd) and unmount its mounts. Returns what it did, as
+        (pids killed, mount points unmounted). Safe to call any time after
+        the daemon itself is gone."""
+        killed = []
+        for want in ("init", "shim", "containerd"):
+            for pid, kind in self._own_pids():
+                if kind == want:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(pid)
+                    except ProcessLookupError:
+                        pass
+            deadline = time.monotonic() + 5
+            while any(k == want and _alive(p) for p, k in self._own_pids()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        unmounted = []
+        for mp in self._own_mounts():
+            if subprocess.run(["umount", "-l", mp], capture_output=True).returncode == 0:
+                unmounted.append(mp)
+        return killed, unmounted
+
     def stop(self, timeout=20):
         """SIGTERM the daemon named by our pidfile (it stops its containers
-        and its containerd), SIGKILL after `timeout` s, then remove the dir."""
+        and its containerd), SIGKILL after `timeout` s; then reap what it
+        left (reap_leftovers: always, as a daemon that died or was killed
+        leaves shims and mounts) and remove the dir."""
         if self in _live:
             _live.remove(self)
         if self.proc is None:
@@ -286,11 +365,37 @@ class Dockerd:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        self.reap_leftovers()
         for b in bridges:  # bridges outlive the daemon: delete ours that are left
             if os.path.exists("/sys/class/net/" + b):
                 subprocess.run(["ip", "link", "del", b], check=False, capture_output=True)
         # vfs layers may hold read-only dirs; containers are gone with dockerd.
         subprocess.run(["rm", "-rf", "--one-file-system", self.root], check=False)
+
+
+def _read_pid(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _proc_text(pid, name):
+    """/proc/<pid>/<name> as text ('' when the process is gone)."""
+    try:
+        with open("/proc/%d/%s" % (pid, name), "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 @atexit.register
@@ -313,3 +418,19 @@ if __name__ == "__main__":
     t = time.monotonic()
     d.stop()
     print("stopped in %.2fs" % (time.monotonic() - t))
+    # A killed daemon: stop() reaps its containerd, shims, containers and mounts.
+    d = Dockerd.start()
+    d.busybox_image()
+    for i in range(3):
+        d.docker(["run", "-d", "--name", "orphan%d" % i, BUSYBOX_IMAGE, "sleep", "300"])
+    os.kill(d.pid(), signal.SIGKILL)
+    d.proc.wait()
+    left, mounts = d._own_pids(), d._own_mounts()
+    print("killed dockerd left", sorted(k for _, k in left), "and", len(mounts), "mounts")
+    d.stop()
+    alive = [p for p, _ in left if _alive(p)]
+    with open("/proc/self/mountinfo") as f:
+        still = [m for m in mounts if (" %s " % m) in f.read()]
+    print("after stop(): %d of them alive, %d mounts left" % (len(alive), len(still)))
+    if alive or still or not any(k == "shim" for _, k in left):
+        raise SystemExit("leftovers not reaped (or none seen to reap)")
