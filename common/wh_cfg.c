@@ -43,6 +43,8 @@ static const key_def keys[] = {
     STR("redis", "prefix", redis_prefix, "wharf:", NULL),
     STR("redis", "sentinels", redis_sentinels, "", NULL),
     STR("redis", "master_name", redis_master, "", NULL),
+    INT("redis", "wait_replicas", redis_wait_replicas, 0, 16, "0"),
+    INT("redis", "wait_timeout_ms", redis_wait_ms, 10, 60000, "1000"),
     STR("worker", "id", worker_id, "", NULL),
     INT("worker", "concurrency", concurrency, 1, 1024, "8"),
     INT("worker", "prefetch", prefetch, 0, 65535, "0"),

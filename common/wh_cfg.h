@@ -43,6 +43,9 @@ typedef struct wh_cfg {
                                      * master; empty: redis.url names the server */
     char redis_master[128];         /* redis.master_name: the master the Sentinels watch */
     bool redis_sentinel_derived;    /* derived: redis_url was built from the two above */
+    int redis_wait_replicas;        /* workers WAIT for this many replicas after a job's
+                                     * status writes, before acking; 0: off */
+    int redis_wait_ms;              /* longest such WAIT, ms; then the write is redone */
     /* [worker] */
     char worker_id[128];      /* empty: derived from host and pid */
     int concurrency;          /* jobs run at once by one worker */

@@ -159,6 +159,33 @@ wh_code wh_redis_cmd(wh_redis *r, wh_redis_reply **out, int argc, const char **a
     return take_reply(r, redisCommandArgv(r->ctx, argc, argv, lens), out, err);
 }
 
+void wh_redis_set_wait(wh_redis *r, int replicas, int timeout_ms)
+{
+    r->wait_replicas = replicas > 0 ? replicas : 0;
+    r->wait_ms = timeout_ms > 0 ? timeout_ms : 1000;
+}
+
+wh_code wh_redis_wait(wh_redis *r, wh_err *err)
+{
+    if(!r->wait_replicas)
+        return WH_OK;
+    char n[16], ms[16];
+    snprintf(n, sizeof(n), "%d", r->wait_replicas);
+    snprintf(ms, sizeof(ms), "%d", r->wait_ms);
+    const char *argv[] = {"WAIT", n, ms};
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_cmdv(r, &rep, err, 3, argv);
+    if(rc)
+        return rc;
+    long long got = wh_redis_reply_int(rep);
+    wh_redis_reply_free(rep);
+    if(got >= r->wait_replicas)
+        return WH_OK;
+    drop(r);
+    return wh_err_set(err, WH_E_REDIS, "", "redis: write reached %lld of %d replica(s) in %d ms", got,
+                      r->wait_replicas, r->wait_ms);
+}
+
 wh_code wh_redis_cmdv(wh_redis *r, wh_redis_reply **out, wh_err *err, int argc, const char **argv)
 {
     return wh_redis_cmd(r, out, argc, argv, NULL, err);

@@ -6,8 +6,16 @@
  * was lost); the next call reconnects. Callers own the retry policy (how long,
  * how often, and whether a repeat is safe), never the reconnect mechanics.
  *
- * URLs: redis://[[user]:password@]host[:port][/db] and unix:///path[?db=N].
+ * URLs: redis://[[user]:password@]host[:port][/db], unix:///path[?db=N] and
+ * redis-sentinel://[[user]:password@]host:port[,host:port...]/master[/db].
  * The password is sent with AUTH and never appears in errors or logs.
+ *
+ * Sentinel (hiredis 0.14 has none; see wh_redis_sent.c): each (re)connect
+ * asks the Sentinels in order for the master's address, connects, and
+ * checks with ROLE that it is a master. A READONLY, LOADING or MASTERDOWN
+ * reply (a demoted or restarting server; the command did not run) drops the
+ * connection like an I/O error, so every caller's existing retry of a lost
+ * connection also follows a failover.
  *
  * Replies are owned by the caller and freed with wh_redis_reply_free(). */
 #ifndef WH_REDIS_H
@@ -53,6 +61,18 @@ wh_code wh_redis_connect(wh_redis *r, wh_err *err);
 
 /* True while the last operation left the connection usable. */
 bool wh_redis_connected(const wh_redis *r);
+
+/* Replication before acknowledging: wh_redis_wait() then waits (Redis WAIT)
+ * until `replicas` replicas hold the connection's writes, for at most
+ * `timeout_ms`. 0 replicas (the default) turns it off. */
+void wh_redis_set_wait(wh_redis *r, int replicas, int timeout_ms);
+
+/* WAIT as set by wh_redis_set_wait(); WH_OK at once when it is off. When
+ * fewer replicas acknowledged in time, the last writes could vanish in a
+ * failover: the connection is dropped (so the caller treats it as a lost
+ * connection, repeats its idempotent write and, with Sentinel, finds the
+ * master anew) and WH_E_REDIS is returned. */
+wh_code wh_redis_wait(wh_redis *r, wh_err *err);
 
 /* Run one command given as argv with lengths. On WH_OK, *out (if not NULL)
  * receives the reply; a Redis error reply is returned as WH_E_REDIS with its

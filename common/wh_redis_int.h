@@ -25,6 +25,8 @@ struct wh_redis {
     char pass[256]; /* secret: never copied into an error */
     int db;
     int timeout_ms;
+    int wait_replicas;   /* wh_redis_wait: replicas to wait for; 0 off */
+    int wait_ms;         /* wh_redis_wait: longest wait, ms */
     /* Sentinel mode (redis-sentinel:// URL): nsent > 0. */
     char master[128];                        /* master name the Sentinels watch */
     wh_redis_node sent[WH_REDIS_SENTINELS];  /* asked in this order; one that

@@ -200,6 +200,11 @@ wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, cons
     wh_code rc = wh_redis_eval(r, &s_start, &rep, 5, ARGC, argv, lens, err);
     if(rc)
         return rc;
+    /* An early ack follows this write: it must survive a failover. */
+    if((rc = wh_redis_wait(r, err))) {
+        wh_redis_reply_free(rep);
+        return rc;
+    }
     char kind[8];
     memset(out, 0, sizeof(*out));
     reply_field(rep, 0, kind, sizeof(kind));
@@ -266,6 +271,11 @@ wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bo
     wh_code rc = wh_redis_eval(r, &s_finish, &rep, 3, 14, argv, NULL, err);
     if(rc)
         return rc;
+    /* The ack follows this write: it must survive a failover. */
+    if((rc = wh_redis_wait(r, err))) {
+        wh_redis_reply_free(rep);
+        return rc;
+    }
     char kind[8];
     reply_field(rep, 0, kind, sizeof(kind));
     if(skipped)

@@ -84,7 +84,8 @@ typedef struct wh_start_opts {
 } wh_start_opts;
 
 /* Mark the job running for o->worker (or park it), creating the hash if a
- * client published straight to RabbitMQ. */
+ * client published straight to RabbitMQ. Then wh_redis_wait(r) (a no-op
+ * unless the handle was given replicas to wait for). */
 wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, const wh_start_opts *o, wh_start *out,
                         wh_err *err);
 
@@ -101,7 +102,8 @@ typedef struct wh_finish {
     int64_t lease_until;       /* retrying, message in Redis: reaper's deadline */
 } wh_finish;
 
-/* Record an outcome. *skipped is set when the job was already terminal. */
+/* Record an outcome. *skipped is set when the job was already terminal.
+ * Then wh_redis_wait(r), as for wh_status_start. */
 wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped, wh_err *err);
 
 /* Hand a running job of `worker` back to queued (worker shutdown, or a

@@ -402,9 +402,20 @@ int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_su
         wh_amqp_free(c->amqp);
         c->amqp = NULL;
     }
-    for(size_t i = 0; i < n; i++)
+    bool nacked = false;
+    for(size_t i = 0; i < n; i++) {
+        nacked = nacked || (b.slots[i].confirmed && b.slots[i].nack);
         if(settle(c, &b.slots[i], &out[i], brc, &batch_err, &e) != WH_OK && !first)
             first = fail(errs ? &errs[i] : NULL, &e);
+    }
+    /* A nack mostly means a quorum queue lost its leader (a cluster node
+     * died). The channel may keep refusing after a new leader is elected,
+     * so the next submit starts on a fresh connection (through amqp.url's
+     * list again). */
+    if(nacked && c->amqp) {
+        wh_amqp_free(c->amqp);
+        c->amqp = NULL;
+    }
     batch_free(&b, n);
     return first;
 }

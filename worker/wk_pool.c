@@ -105,6 +105,8 @@ wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wk_stats *
         t->stats = stats;
         /* A connection that fails now is retried on first use. */
         t->redis = wh_redis_new(cfg->redis_url, 5000, NULL);
+        if(t->redis) /* status writes then outlive a Redis failover before the ack */
+            wh_redis_set_wait(t->redis, cfg->redis_wait_replicas, cfg->redis_wait_ms);
         if(!t->redis || pthread_create(&t->tid, NULL, thread_main, t) != 0) {
             wh_err_set(err, WH_E_IO, "", "cannot start job thread %d", i);
             wh_redis_free(t->redis);

@@ -25,6 +25,11 @@
 #   WHARF_RMQ_CTL (wrapper script: rabbitmqctl for this node) WHARF_RMQ_START_SECONDS
 # After wharf_redis_start:
 #   WHARF_REDIS_DIR WHARF_REDIS_PORT
+#
+# Cluster nodes (tests/cluster): with WHARF_RMQ_EPMD_PORT set, the node uses
+# that (shared, already running) epmd instead of starting its own, and with
+# WHARF_RMQ_COOKIE set its HOME gets that Erlang cookie, so nodes started this
+# way can join one another (rabbitmqctl join_cluster).
 
 WHARF_SERVERS_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WHARF_PY=${WHARF_PY:-/usr/bin/python3}
@@ -206,6 +211,10 @@ wharf_rabbit_start() {
     rm -rf "${sd:?}/log" "${sd:?}/home" "${sd:?}/bin" "${sd:?}/conf.d"
     mkdir -p "$sd/mnesia" "$sd/log" "$sd/home" "$sd/bin" "$sd/conf.d" || return 1
     chmod 700 "$sd/home"
+    if [[ -n ${WHARF_RMQ_COOKIE:-} ]]; then
+        (umask 077 && printf '%s' "$WHARF_RMQ_COOKIE" >"$sd/home/.erlang.cookie") || return 1
+        chmod 400 "$sd/home/.erlang.cookie"
+    fi
 
     local -a ex=() picked
     [[ -n $amqp ]] && ex+=("$amqp")
@@ -218,7 +227,7 @@ wharf_rabbit_start() {
     ((${#picked[@]} == 4)) || { _wharf_say "could not pick free ports"; return 1; }
     [[ -n $amqp ]] || amqp=${picked[0]}
     [[ -n $mgmt ]] || mgmt=${picked[1]}
-    local dist=${picked[2]} epmd=${picked[3]} ctl
+    local dist=${picked[2]} epmd=${WHARF_RMQ_EPMD_PORT:-${picked[3]}} ctl
     ctl=$(_wharf_free_ports --block 10 --exclude "$amqp" "$mgmt" "$dist" "$epmd") || return 1
     local node="${base}@localhost"
     local tag="rmq-$$-$RANDOM$RANDOM"
@@ -293,8 +302,12 @@ EOF
     local t0 epid spid
     t0=$(_wharf_now)
     _wharf_track "rabbitmq:$sd"
-    epid=$(_wharf_spawn "$sd/epmd.pid" "$sd/log/epmd.log" "$sd/env.sh" \
-        epmd -port "$epmd" -address 127.0.0.1) || return 1
+    if [[ -n ${WHARF_RMQ_EPMD_PORT:-} ]]; then
+        epid="shared :$epmd"
+    else
+        epid=$(_wharf_spawn "$sd/epmd.pid" "$sd/log/epmd.log" "$sd/env.sh" \
+            epmd -port "$epmd" -address 127.0.0.1) || return 1
+    fi
     # let epmd bind before the node looks for it
     local i
     for ((i = 0; i < 50; i++)); do _wharf_port_open "$epmd" && break; sleep 0.05; done
