@@ -52,17 +52,17 @@ static bool shape_of(unsigned char b, mp_shape *s)
     memset(s, 0, sizeof(*s));
     if(b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
         return true;
-    if(b <= 0x8f) { /* fixmap (0x00..0x7f returned above) */
+    if((b & 0xf0) == 0x80) { /* fixmap */
         s->per_item = 2;
         s->items = b & 0x0f;
         return true;
     }
-    if(b >= 0x90 && b <= 0x9f) {
+    if((b & 0xf0) == 0x90) { /* fixarray */
         s->per_item = 1;
         s->items = b & 0x0f;
         return true;
     }
-    if(b >= 0xa0 && b <= 0xbf) {
+    if((b & 0xe0) == 0xa0) { /* fixstr */
         s->fixed = b & 0x1f;
         return true;
     }
