@@ -29,6 +29,8 @@ struct wh_ssh_conn {
     ssh_session s;
     sftp_session sftp;          /* opened on first file operation */
     const wh_inv_host *host;
+    int idle_s, keepalive_s;    /* the host's, copied: the sweeper must not read
+                                 * an inventory the worker may free at exit */
     int64_t idle_since_ms;      /* monotonic: when it was last put back */
     int64_t keepalive_ms;       /* monotonic: last keepalive sent */
     bool broken;
@@ -208,6 +210,8 @@ wh_code wh_ssh_connect(const wh_inv_host *h, wh_ssh_conn **out, wh_err *err)
         return wh_err_set(err, WH_E_NOMEM, NULL, "out of memory");
     }
     c->host = h;
+    c->idle_s = h->idle_s;
+    c->keepalive_s = h->keepalive_s;
     set_options(c->s, h);
     wh_code rc = WH_OK;
     if(ssh_connect(c->s) != SSH_OK)
@@ -266,8 +270,8 @@ static void sweep(wh_ssh_pool *p)
     pthread_mutex_lock(&p->mu);
     while(*pp) {
         wh_ssh_conn *c = *pp;
-        int idle_ms = (c->host->idle_s > 0 ? c->host->idle_s : 300) * 1000;
-        int ka_ms = (c->host->keepalive_s > 0 ? c->host->keepalive_s : 30) * 1000;
+        int idle_ms = (c->idle_s > 0 ? c->idle_s : 300) * 1000;
+        int ka_ms = (c->keepalive_s > 0 ? c->keepalive_s : 30) * 1000;
         if(now - c->idle_since_ms >= idle_ms || now - c->keepalive_ms >= ka_ms) {
             *pp = c->next;
             c->next = work;
@@ -280,7 +284,7 @@ static void sweep(wh_ssh_pool *p)
     while(work) {
         wh_ssh_conn *c = work;
         work = c->next;
-        int idle_ms = (c->host->idle_s > 0 ? c->host->idle_s : 300) * 1000;
+        int idle_ms = (c->idle_s > 0 ? c->idle_s : 300) * 1000;
         if(now - c->idle_since_ms >= idle_ms || ssh_send_ignore(c->s, "keepalive") != SSH_OK ||
            !ssh_is_connected(c->s)) {
             wh_ssh_conn_close(c);
@@ -371,6 +375,8 @@ wh_code wh_ssh_pool_get(wh_ssh_pool *p, const wh_inv_host *h, wh_ssh_conn **out,
                 return wh_ssh_pool_get(p, h, out, err);
             }
             c->host = h;
+            c->idle_s = h->idle_s;
+            c->keepalive_s = h->keepalive_s;
             c->reused = true;
             *out = c;
             return WH_OK;
