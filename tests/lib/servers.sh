@@ -241,6 +241,10 @@ collect_statistics_interval = 500
 log.console = false
 log.file.level = info
 EOF
+    # Extra settings from the caller, e.g. a TLS listener (tests/security).
+    if [[ -n ${WHARF_RMQ_EXTRA_CONF:-} ]]; then
+        cat "$WHARF_RMQ_EXTRA_CONF" >>"$sd/rabbitmq.conf" || return 1
+    fi
     # Quorum queues publish their message counts (what the management API
     # reports) once per tick: 5 s by default, too slow for tests.
     cat >"$sd/advanced.config" <<EOF
