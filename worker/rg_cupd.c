@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rg_cbody.h"
 #include "rg_http.h"
 #include "rg_ref.h"
 #include "rt_fam.h"
@@ -43,159 +44,25 @@ static bool job_abort(void *ud)
 
 static const char *sget(const wh_json *o, const char *k)
 {
-    const char *s = o ? wh_json_strv(wh_json_get(o, k), NULL) : NULL;
-    return s ? s : "";
-}
-
-/* Deep copy through text (wh_json has no copy). */
-static wh_json *copy(const wh_json *v)
-{
-    char *s = v ? wh_json_dump(v) : NULL;
-    wh_json *j = s ? wh_json_parse(s, strlen(s), NULL) : NULL;
-    free(s);
-    return j ? j : wh_json_null();
-}
-
-static bool same(const wh_json *a, const wh_json *b)
-{
-    char *x = a ? wh_json_dump(a) : NULL, *y = b ? wh_json_dump(b) : NULL;
-    bool eq = x && y && strcmp(x, y) == 0;
-    free(x);
-    free(y);
-    return eq;
-}
-
-static bool in_array(const wh_json *arr, const char *s)
-{
-    for(size_t i = 0; arr && wh_json_kind_of(arr) == WH_JSON_ARRAY && i < wh_json_size(arr); i++)
-        if(wh_json_strv(wh_json_at(arr, i), NULL) && strcmp(wh_json_strv(wh_json_at(arr, i), NULL), s) == 0)
-            return true;
-    return false;
-}
-
-/* Env without the old image's own entries (the new image brings its own). */
-static wh_json *env_of(const wh_json *env, const wh_json *img_env)
-{
-    wh_json *out = wh_json_array();
-    for(size_t i = 0; env && i < wh_json_size(env); i++) {
-        const char *e = wh_json_strv(wh_json_at(env, i), NULL);
-        if(e && !in_array(img_env, e))
-            wh_json_push(out, wh_json_str(e));
-    }
-    return out;
-}
-
-/* Labels without those equal to the old image's. */
-static wh_json *labels_of(const wh_json *labels, const wh_json *img_labels)
-{
-    wh_json *out = wh_json_object();
-    for(wh_json_iter *it = labels ? wh_json_iter_first(labels) : NULL; it; it = wh_json_iter_next(labels, it)) {
-        size_t kn = 0;
-        const char *k = wh_json_iter_key(it, &kn);
-        const wh_json *v = wh_json_iter_val(it);
-        const wh_json *iv = img_labels && wh_json_kind_of(img_labels) == WH_JSON_OBJECT ? wh_json_get(img_labels, k)
-                                                                                       : NULL;
-        if(!same(v, iv))
-            wh_json_set(out, k, kn, copy(v));
-    }
-    return out;
-}
-
-/* An endpoint's settings to recreate: aliases (without the old short id)
- * and the static IPAM config. */
-static wh_json *endpoint_of(const cupd *u, const wh_json *e)
-{
-    wh_json *out = wh_json_object(), *aliases = wh_json_array();
-    const wh_json *a = wh_json_get(e, "Aliases");
-    for(size_t i = 0; a && wh_json_kind_of(a) == WH_JSON_ARRAY && i < wh_json_size(a); i++) {
-        const char *s = wh_json_strv(wh_json_at(a, i), NULL);
-        if(s && strncmp(s, u->old_id, 12) != 0)
-            wh_json_push(aliases, wh_json_str(s));
-    }
-    wh_json_setc(out, "Aliases", aliases);
-    const wh_json *ipam = wh_json_get(e, "IPAMConfig");
-    if(ipam && wh_json_kind_of(ipam) == WH_JSON_OBJECT)
-        wh_json_setc(out, "IPAMConfig", copy(ipam));
-    return out;
-}
-
-static const wh_json *networks(const cupd *u)
-{
-    const wh_json *ns = wh_json_get(u->ctr, "NetworkSettings");
-    const wh_json *n = ns ? wh_json_get(ns, "Networks") : NULL;
-    return n && wh_json_kind_of(n) == WH_JSON_OBJECT ? n : NULL;
-}
-
-static const char *net_mode(const cupd *u)
-{
-    return sget(wh_json_get(u->ctr, "HostConfig"), "NetworkMode");
-}
-
-/* The network the container is created on: its NetworkMode ("default" is
- * the engine's "bridge"). */
-static const char *primary_net(const cupd *u)
-{
-    const char *m = net_mode(u);
-    return strcmp(m, "default") == 0 || !*m ? "bridge" : m;
-}
-
-/* Networks joined after create: user networks other than the primary one.
- * "none", "host" and container:<id> modes carry no extra endpoints. */
-static bool joins_later(const cupd *u, const char *net)
-{
-    const char *m = net_mode(u);
-    return strcmp(net, primary_net(u)) != 0 && strcmp(net, "none") != 0 && strcmp(net, "host") != 0 &&
-           strcmp(m, "none") != 0 && strcmp(m, "host") != 0 && strncmp(m, "container:", 10) != 0;
-}
-
-/* The /containers/create body: step 4 of the header. */
-static wh_json *create_body(const cupd *u)
-{
-    const wh_json *cfg = wh_json_get(u->ctr, "Config"), *icfg = wh_json_get(u->oldimg, "Config");
-    wh_json *body = wh_json_object();
-    for(wh_json_iter *it = cfg ? wh_json_iter_first(cfg) : NULL; it; it = wh_json_iter_next(cfg, it)) {
-        size_t kn = 0;
-        const char *k = wh_json_iter_key(it, &kn);
-        const wh_json *v = wh_json_iter_val(it);
-        if(strcmp(k, "Image") == 0 || (strcmp(k, "Hostname") == 0 && strncmp(sget(cfg, k), u->old_id, 12) == 0))
-            continue;
-        if(strcmp(k, "Env") == 0)
-            wh_json_setc(body, k, env_of(v, icfg ? wh_json_get(icfg, "Env") : NULL));
-        else if(strcmp(k, "Labels") == 0)
-            wh_json_setc(body, k, labels_of(v, icfg ? wh_json_get(icfg, "Labels") : NULL));
-        else if((strcmp(k, "Cmd") == 0 || strcmp(k, "Entrypoint") == 0) && icfg && same(v, wh_json_get(icfg, k)))
-            continue;
-        else
-            wh_json_set(body, k, kn, copy(v));
-    }
-    wh_json_setc(body, "Image", wh_json_str(u->to));
-    wh_json_setc(body, "HostConfig", copy(wh_json_get(u->ctr, "HostConfig")));
-    const wh_json *nets = networks(u), *primary = nets ? wh_json_get(nets, primary_net(u)) : NULL;
-    if(primary && strcmp(primary_net(u), "none") != 0 && strcmp(primary_net(u), "host") != 0) {
-        wh_json *eps = wh_json_object(), *nc = wh_json_object();
-        wh_json_setc(eps, primary_net(u), endpoint_of(u, primary));
-        wh_json_setc(nc, "EndpointsConfig", eps);
-        wh_json_setc(body, "NetworkingConfig", nc);
-    }
-    return body;
+    return rg_cbody_str(o, k);
 }
 
 /* Networks beyond the primary one are connected after create (API < 1.44
  * takes one endpoint at create). */
 static wh_code connect_others(cupd *u, wh_err *err)
 {
-    const wh_json *nets = networks(u);
+    const wh_json *nets = rg_cbody_networks(u->ctr);
     wh_code rc = WH_OK;
     for(wh_json_iter *it = nets ? wh_json_iter_first(nets) : NULL; !rc && it; it = wh_json_iter_next(nets, it)) {
         const char *net = wh_json_iter_key(it, NULL);
-        if(!joins_later(u, net))
+        if(!rg_cbody_joins_later(u->ctr, net))
             continue;
         char path[RT_PATH_MAX], esc[400];
         wh_curl_escape(net, strlen(net), esc, sizeof(esc));
         snprintf(path, sizeof(path), "/networks/%s/connect", esc);
         wh_json *b = wh_json_object();
         wh_json_setc(b, "Container", wh_json_str(u->new_id));
-        wh_json_setc(b, "EndpointConfig", endpoint_of(u, wh_json_iter_val(it)));
+        wh_json_setc(b, "EndpointConfig", rg_cbody_endpoint(u->ctr, wh_json_iter_val(it)));
         rc = rt_call(&u->rt, "POST", path, b, "network connect", NULL, err);
         wh_json_free(b);
     }
@@ -304,26 +171,6 @@ static bool plan(cupd *u, const char *tag, char *why, size_t cap)
     return true;
 }
 
-/* The host paths the container binds (HostConfig.Binds "src:dst[:opts]"
- * with an absolute src, and HostConfig.Mounts of Type "bind"), pushed to
- * `out` as strings. */
-static void bind_sources(const cupd *u, wh_json *out)
-{
-    const wh_json *hc = wh_json_get(u->ctr, "HostConfig");
-    const wh_json *b = hc ? wh_json_get(hc, "Binds") : NULL, *m = hc ? wh_json_get(hc, "Mounts") : NULL;
-    for(size_t i = 0; b && wh_json_kind_of(b) == WH_JSON_ARRAY && i < wh_json_size(b); i++) {
-        size_t n = 0;
-        const char *s = wh_json_strv(wh_json_at(b, i), &n);
-        if(s && n && s[0] == '/')
-            wh_json_push(out, wh_json_strn(s, strcspn(s, ":")));
-    }
-    for(size_t i = 0; m && wh_json_kind_of(m) == WH_JSON_ARRAY && i < wh_json_size(m); i++) {
-        const wh_json *e = wh_json_at(m, i);
-        if(strcmp(sget(e, "Type"), "bind") == 0 && sget(e, "Source")[0])
-            wh_json_push(out, wh_json_str(sget(e, "Source")));
-    }
-}
-
 /* A recreated container may bind only what the host's `roots` allow now
  * (the inventory may have changed since it was made, or it was made
  * outside wharf): the first refused source into why, false. */
@@ -349,7 +196,7 @@ static wh_json *plan_of(const cupd *u, wh_json *binds)
     wh_json *p = wh_json_object(), *st = wh_json_array(), *nets = wh_json_array();
     for(size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
         wh_json_push(st, wh_json_str(steps[i]));
-    const wh_json *ns = networks(u);
+    const wh_json *ns = rg_cbody_networks(u->ctr);
     for(wh_json_iter *it = ns ? wh_json_iter_first(ns) : NULL; it; it = wh_json_iter_next(ns, it))
         wh_json_push(nets, wh_json_str(wh_json_iter_key(it, NULL)));
     wh_json_setc(p, "steps", st);
@@ -385,7 +232,7 @@ static wh_code swap(cupd *u, int64_t health_ms, char *why, size_t cap, wh_err *e
     snprintf(path, sizeof(path), "/containers/%s-wharf-new?force=1", u->name); /* a leftover of a crash */
     rt_request(&u->rt, "DELETE", path, NULL, &st, NULL, err);
     snprintf(path, sizeof(path), "/containers/create?name=%s-wharf-new", u->name);
-    wh_json *body = create_body(u), *out = NULL;
+    wh_json *body = rg_cbody_create(u->ctr, u->oldimg, u->to), *out = NULL;
     wh_code rc = rt_call(&u->rt, "POST", path, body, "create", &out, err);
     wh_json_free(body);
     snprintf(u->new_id, sizeof(u->new_id), "%s", sget(out, "Id"));
@@ -398,20 +245,21 @@ static wh_code swap(cupd *u, int64_t health_ms, char *why, size_t cap, wh_err *e
     if(!rc && u->was_running)
         rc = act(u, u->old_id, "stop", "?t=10", true, err);
     snprintf(q, sizeof(q), "?name=%s-wharf-old", u->name);
-    if(!rc && !(rc = act(u, u->old_id, "rename", q, false, err)))
-        u->renamed = true;
+    if(!rc) {
+        rc = act(u, u->old_id, "rename", q, false, err);
+        u->renamed = !rc;
+    }
     snprintf(q, sizeof(q), "?name=%s", u->name);
     if(!rc)
         rc = act(u, u->new_id, "rename", q, false, err);
-    if(!rc)
-        wk_job_logf(u->job, WK_SYS, "stopped and renamed the old container to %s-wharf-old", u->name);
-    if(!rc)
-        rc = act(u, u->new_id, "start", NULL, false, err);
-    if(!rc) {
-        wk_job_logf(u->job, WK_SYS, "started the new container as %s; waiting for it", u->name);
-        rc = wait_ready(u, health_ms, why, cap, err);
-    }
-    return rc;
+    if(rc)
+        return rc;
+    wk_job_logf(u->job, WK_SYS, "stopped and renamed the old container to %s-wharf-old", u->name);
+    rc = act(u, u->new_id, "start", NULL, false, err);
+    if(rc)
+        return rc;
+    wk_job_logf(u->job, WK_SYS, "started the new container as %s; waiting for it", u->name);
+    return wait_ready(u, health_ms, why, cap, err);
 }
 
 /* Before anything changed: the plain code. After the new container was
@@ -428,10 +276,13 @@ static wk_run finish_fail(cupd *u, wh_code rc, const char *why, const wh_err *er
                        "update of %s to %s rolled back, the old container is back: %s", u->name, u->to, reason);
 }
 
-static wk_run run(cupd *u)
+/* Steps 1 and 2: inspect, plan and check (a registry in the inventory,
+ * binds in the roots); dry_run ends here with the plan. True to go on;
+ * false when the job is finished, *out saying how. */
+static bool prepare(cupd *u, wk_run *out)
 {
     const wh_mp_obj *a = wk_job_args(u->job);
-    char tag[RG_REF_TAG_MAX + 1], why[800] = "", digest[128] = "", path[RT_PATH_MAX];
+    char tag[RG_REF_TAG_MAX + 1], why[800] = "", path[RT_PATH_MAX];
     size_t n = 0;
     const char *t = wh_args_str(a, "tag", "", &n);
     snprintf(tag, sizeof(tag), "%.*s", (int)n, t);
@@ -440,36 +291,60 @@ static wk_run run(cupd *u)
     wh_code rc = rt_conn_open(&u->rt, wk_job_host(u->job), job_abort, u->job, &err);
     if(!rc)
         rc = inspect(u, u->name, &u->ctr, &err);
-    if(rc)
-        return rt_fail(u->job, rc, &err);
+    if(rc) {
+        *out = rt_fail(u->job, rc, &err);
+        return false;
+    }
     snprintf(u->old_id, sizeof(u->old_id), "%s", sget(u->ctr, "Id"));
     u->was_running = wh_json_boolv(wh_json_get(wh_json_get(u->ctr, "State"), "Running"));
     snprintf(path, sizeof(path), "/images/%s/json", sget(u->ctr, "Image"));
-    if((rc = rt_call(&u->rt, "GET", path, NULL, "image", &u->oldimg, &err)))
-        return rt_fail(u->job, rc, &err);
-    if(!plan(u, tag, why, sizeof(why)))
-        return wk_job_fail(u->job, WH_E_CONFLICT, NULL, false, "%s", why);
+    rc = rt_call(&u->rt, "GET", path, NULL, "image", &u->oldimg, &err);
+    if(rc) {
+        *out = rt_fail(u->job, rc, &err);
+        return false;
+    }
+    if(!plan(u, tag, why, sizeof(why))) {
+        *out = wk_job_fail(u->job, WH_E_CONFLICT, NULL, false, "%s", why);
+        return false;
+    }
     /* The family acts only on registries in the inventory. */
-    if(!rg_http_find(wk_job_cfg(u->job)->inv, u->host))
-        return wk_job_fail(u->job, WH_E_UNKNOWN_HOST, NULL, false,
+    if(!rg_http_find(wk_job_cfg(u->job)->inv, u->host)) {
+        *out = wk_job_fail(u->job, WH_E_UNKNOWN_HOST, NULL, false,
                            "container %s: no registry in the inventory serves host \"%s\" of %s", u->name, u->host,
                            u->from);
-    wh_json *binds = wh_json_array();
-    bind_sources(u, binds);
-    if(!binds_allowed(u, binds, why, sizeof(why))) {
-        wh_json_free(binds);
-        return wk_job_fail(u->job, WH_E_CONFLICT, NULL, false, "%s", why);
+        return false;
     }
-    if(wh_args_bool(a, "dry_run", false)) {
+    wh_json *binds = wh_json_array();
+    rg_cbody_binds(u->ctr, binds);
+    bool go_on = false;
+    if(!binds_allowed(u, binds, why, sizeof(why))) {
+        *out = wk_job_fail(u->job, WH_E_CONFLICT, NULL, false, "%s", why);
+    } else if(wh_args_bool(a, "dry_run", false)) {
         wh_json *r = result_of(u, false, NULL);
         wh_json_setc(r, "dry_run", wh_json_bool(true));
-        wh_json_setc(r, "plan", plan_of(u, binds));
+        wh_json_setc(r, "plan", plan_of(u, binds)); /* takes binds */
+        binds = NULL;
         wk_job_set_result(u->job, r);
-        return WK_RUN_OK;
+        *out = WK_RUN_OK;
+    } else {
+        go_on = true;
     }
     wh_json_free(binds);
+    return go_on;
+}
+
+/* Steps 3 to 6. */
+static wk_run run(cupd *u)
+{
+    wk_run done;
+    if(!prepare(u, &done))
+        return done;
+    const wh_mp_obj *a = wk_job_args(u->job);
+    char why[800] = "", digest[128] = "", path[RT_PATH_MAX];
+    wh_err err;
+    wh_err_clear(&err);
     wk_job_progress(u->job, 10, "pull");
-    rc = rt_pull_image(u->job, &u->rt, u->to, strlen(u->to), digest, sizeof(digest), &err);
+    wh_code rc = rt_pull_image(u->job, &u->rt, u->to, strlen(u->to), digest, sizeof(digest), &err);
     wh_json *img = NULL;
     snprintf(path, sizeof(path), "/images/%s/json", u->to);
     if(!rc)

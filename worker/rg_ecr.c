@@ -71,9 +71,11 @@ static wh_code parse_answer(const wh_curl_resp *resp, char **token, int64_t *ttl
     if(!t || n == 0 || n >= RG_TOKC_TOKEN_MAX || strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                                        "0123456789+/=") != n)
         rc = wh_err_set(err, WH_E_REGISTRY, NULL, "ECR GetAuthorizationToken sent no usable token");
-    else if(!(*token = strndup(t, n)))
-        rc = wh_err_set(err, WH_E_NOMEM, NULL, "out of memory");
     else
+        *token = strndup(t, n);
+    if(!rc && !*token)
+        rc = wh_err_set(err, WH_E_NOMEM, NULL, "out of memory");
+    else if(!rc)
         *ttl_ms = exp_s > 0 ? (int64_t)(exp_s * 1000) - wh_now_ms() : 3600 * 1000;
     wh_json_free(j);
     return rc;

@@ -231,7 +231,9 @@ static wh_code check_one(upd *u, const wh_json *ctr, const char *name, wh_json *
     const char *status = "ok";
     if(!image || !image_id || strncmp(image, "sha256:", 7) == 0 || rg_ref_parse(image, n, &ref, "image", NULL))
         status = "unsupported";
-    else if(!(reg = rg_http_find(u->inv, ref.host)))
+    else
+        reg = rg_http_find(u->inv, ref.host);
+    if(!strcmp(status, "ok") && !reg)
         status = "no_registry";
     wh_code rc = WH_OK;
     if(reg) {
