@@ -43,8 +43,11 @@ typedef struct wharf_error {
 } wharf_error;
 
 typedef struct wharf_client_opts {
-    const char *amqp_url;     /* default amqp://guest:guest@127.0.0.1:5672/%2f */
-    const char *redis_url;    /* default redis://127.0.0.1:6379/0 */
+    const char *amqp_url;     /* default amqp://guest:guest@127.0.0.1:5672/%2f; or the
+                               * nodes of a cluster, separated by commas or spaces,
+                               * tried in order on each (re)connect */
+    const char *redis_url;    /* default redis://127.0.0.1:6379/0; Sentinel:
+                               * redis-sentinel://[:pw@]host:port,host:port/master[/db] */
     const char *redis_prefix; /* default "wharf:" */
     const char *queue_type;   /* "quorum" (default) or "classic" */
     int timeout_ms;           /* connect, RPC and confirm timeout; default 10000 */

@@ -15,7 +15,7 @@ redis-sentinel:// URL. Asserts:
   * the documented guarantee: every job whose submit was confirmed ends in a
     terminal state (here: succeeded); with wait_replicas no acknowledged
     status is lost when the replica is promoted;
-  * the CLI follows the Sentinels too (`wharf status` after the failovers);
+  * the CLI and `wharf serve` follow the Sentinels too (after the failovers);
   * the workers exit cleanly and nothing we started is left running.
 WHARF_LONG=1 repeats both failovers three times.
 """
@@ -31,6 +31,7 @@ import redis.sentinel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import wharfserve  # noqa: E402
 import wharftest  # noqa: E402
 
 SCRIPT = os.path.join(HERE, "sentinel.sh")
@@ -43,6 +44,9 @@ RESUME_BOUND_S = 30
 FINISH_TIMEOUT_S = 60   # every confirmed job is terminal within this after the load
 TERMINAL = ("succeeded", "failed", "dead", "cancelled")
 LONG = os.environ.get("WHARF_LONG") == "1"
+# For measuring what a failover loses without replication waits (README,
+# Clusters): WHARF_SENTINEL_WAIT_REPLICAS=0. The assertions hold only with 1.
+WAIT_REPLICAS = os.environ.get("WHARF_SENTINEL_WAIT_REPLICAS", "1")
 
 
 def script(*args, timeout=120):
@@ -157,11 +161,12 @@ class SentinelTest(unittest.TestCase):
         prefix = self.env.new_prefix()
         sentinels = ",".join("127.0.0.1:%d" % p for _, p in self.sentinels)
         wenv = {"WHARF_REDIS_URL": "redis://127.0.0.1/0", "WHARF_REDIS_SENTINELS": sentinels,
-                "WHARF_REDIS_MASTER_NAME": MASTER, "WHARF_REDIS_WAIT_REPLICAS": "1"}
+                "WHARF_REDIS_MASTER_NAME": MASTER, "WHARF_REDIS_WAIT_REPLICAS": WAIT_REPLICAS}
         w1 = self.env.start_worker(amqp, prefix, concurrency=4, extra_env=wenv)
         w2 = self.env.start_worker(amqp, prefix, concurrency=4, extra_env=wenv)
         url = "redis-sentinel://%s/%s/0" % (sentinels, MASTER)
         prod = Producer(self.env, amqp, prefix, {"WHARF_REDIS_URL": url})
+        srv = wharfserve.start(self.env, amqp, prefix, extra_env=wenv)
         times = []
         try:
             for rnd in range(3 if LONG else 1):
@@ -202,14 +207,25 @@ class SentinelTest(unittest.TestCase):
             if not missing or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        print("%d jobs confirmed, %d submits refused during the failovers; resume times %s s" % (
-            len(ids), len(prod.errors), ["%.2f" % x for x in times]), file=sys.stderr)
+        print("%d jobs confirmed, %d submits refused during the failovers; resume times %s s; "
+              "not terminal: %s" % (len(ids), len(prod.errors), ["%.2f" % x for x in times],
+                                    sorted(missing.values())), file=sys.stderr)
         self.assertEqual(missing, {}, "%d of %d confirmed jobs are not terminal" % (len(missing), len(ids)))
         self.assertEqual(set(st.values()), {"succeeded"})
-        # The CLI finds the master through the Sentinels as well.
+        # The CLI and `wharf serve` (started before the failovers) find the
+        # master through the Sentinels as well.
         out = self.env.wharf(["status", ids[-1]], amqp, prefix, extra_env=wenv)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("succeeded", out.stdout)
+        code, body = None, None
+        for _ in range(3):  # its first request after a failover may find a stale connection
+            code, _, body = srv.request("GET", "/v1/jobs/" + ids[-1])
+            if code == 200:
+                break
+            time.sleep(0.5)
+        self.assertEqual(code, 200, body)
+        self.assertEqual(body.get("state"), "succeeded", body)
+        srv.stop()
         for w in (w1, w2):
             self.assertEqual(w.stop(), 0, "worker did not exit cleanly:\n%s" % w.log_tail())
         r = script("down", self.dir)
