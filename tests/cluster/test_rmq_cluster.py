@@ -32,7 +32,7 @@ import wharftest  # noqa: E402
 
 SCRIPT = os.path.join(HERE, "rmqcluster.sh")
 NODES = 3
-RESUME_BOUND_S = 30     # a job confirmed after the kill succeeds within this
+RESUME_BOUND_S = 20     # each worker runs a job confirmed after the kill within this
 FINISH_TIMEOUT_S = 90   # every confirmed job succeeds within this after the load
 LONG = os.environ.get("WHARF_LONG") == "1"
 
