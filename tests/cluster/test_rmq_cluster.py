@@ -7,6 +7,8 @@ Asserts:
   * every job whose submit was confirmed ends `succeeded` (none lost);
   * the workers resume: each of the two runs a job confirmed after the kill
     within RESUME_BOUND_S seconds of it (the measured time is printed);
+  * `wharf serve`, given the same URLs, accepts a job after the kill and it
+    succeeds too;
   * both workers survive and exit cleanly, and nothing we started is left
     running once the cluster is stopped.
 
@@ -28,6 +30,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import wharfserve  # noqa: E402
 import wharftest  # noqa: E402
 
 SCRIPT = os.path.join(HERE, "rmqcluster.sh")
@@ -160,6 +163,16 @@ class RabbitClusterTest(unittest.TestCase):
                                                 prod.errors[-3:]))
         return max(seen[w.worker_id] for w in workers)
 
+    def submit_via_serve(self, srv):
+        """`wharf serve` (started with the URL list on the killed node) accepts
+        a job after the kill; its first publish may meet the dead connection."""
+        for _ in range(5):
+            code, _, body = srv.request("POST", "/v1/jobs", {"type": "system.noop"})
+            if code in (200, 201):
+                return body["id"]
+            time.sleep(0.5)
+        self.fail("wharf serve refused a job after the kill: %s %s" % (code, body))
+
     def test_leader_killed_under_load(self):
         prefix = self.env.new_prefix()
         w2 = self.env.start_worker(self.urls([2, 3, 1]), prefix, concurrency=4, ready_timeout=60)
@@ -170,6 +183,8 @@ class RabbitClusterTest(unittest.TestCase):
         order = [lead] + [i for i in range(1, NODES + 1) if i != lead]
         w1 = self.env.start_worker(self.urls(order), prefix, concurrency=4, ready_timeout=60)
         prod = Producer(self.env, self.urls(order), prefix)
+        srv = wharfserve.start(self.env, self.urls(order), prefix, ready_timeout=60)
+        served = []
         try:
             rounds = 3 if LONG else 1
             resumes = []
@@ -185,6 +200,7 @@ class RabbitClusterTest(unittest.TestCase):
                 resumes.append(resumed)
                 print("round %d: killed node %d (leader of wharf.system, beam pid %s); both workers ran a job "
                       "confirmed after the kill within %.2f s" % (rnd + 1, victim, r.stdout.strip(), resumed), file=sys.stderr)
+                served.append(self.submit_via_serve(srv))
                 r = script("start", self.dir, victim)
                 self.assertEqual(r.returncode, 0, "node %d did not come back:\n%s" % (victim, r.stderr[-3000:]))
                 print("round %d: node %d back %.1f s after the kill; new leader: node %d" % (
@@ -192,8 +208,9 @@ class RabbitClusterTest(unittest.TestCase):
             time.sleep(3)  # load with the node back in the cluster
         finally:
             prod.stop()
+            srv.stop()
         self.assertTrue(w1.alive() and w2.alive(), "a worker died:\n%s\n%s" % (w1.log_tail(), w2.log_tail()))
-        ids = [i for i, _ in prod.confirmed]
+        ids = [i for i, _ in prod.confirmed] + served
         deadline = time.monotonic() + FINISH_TIMEOUT_S
         while True:
             st = self.states(prefix, ids)
