@@ -160,7 +160,9 @@ class SentinelTest(unittest.TestCase):
         amqp = self.env.new_vhost()
         prefix = self.env.new_prefix()
         sentinels = ",".join("127.0.0.1:%d" % p for _, p in self.sentinels)
-        wenv = {"WHARF_REDIS_URL": "redis://127.0.0.1/0", "WHARF_REDIS_SENTINELS": sentinels,
+        # The workers' list starts with a Sentinel that is not there (port 1
+        # refuses): they must go on to the next one.
+        wenv = {"WHARF_REDIS_URL": "redis://127.0.0.1/0", "WHARF_REDIS_SENTINELS": "127.0.0.1:1," + sentinels,
                 "WHARF_REDIS_MASTER_NAME": MASTER, "WHARF_REDIS_WAIT_REPLICAS": WAIT_REPLICAS}
         w1 = self.env.start_worker(amqp, prefix, concurrency=4, extra_env=wenv)
         w2 = self.env.start_worker(amqp, prefix, concurrency=4, extra_env=wenv)
