@@ -18,7 +18,8 @@
 #define CH_PUBLISH 2          /* confirm mode: retry and dead-letter copies */
 #define EVENTS_PER_TURN 256   /* AMQP events read before serving completions */
 #define HARD_EXTRA_MS 5000    /* after interrupting jobs, wait this long more */
-#define BACKOFF_MAX_MS 10000  /* reconnect backoff cap */
+#define BACKOFF_MAX_MS 2000   /* reconnect backoff cap: a broker that comes back
+                               * is used within ~2 s (tests/fault: <= 5 s) */
 
 /* A republished copy awaiting its confirm; then the original is acked. */
 typedef struct pending {
