@@ -1,5 +1,14 @@
 #!/usr/bin/python3
-"""No secrets at rest or in logs, across every job family at once.
+"""Security of what jobs do on hosts, against real servers started here
+(a registry with passwords, a dockerd, an sshd taking passwords):
+
+1. no secrets at rest or in logs, across every job family at once;
+2. no shell injection: canary payloads in every string arg that reaches a
+   host never execute;
+3. scope: jobs reach no host, registry or path outside the inventory and
+   the host's roots.
+
+1. No secrets.
 
 Canary secrets go into every credential slot a worker or `wharf serve`
 has: registry passwords (direct and *_file), a registry token, an SSH
@@ -19,7 +28,18 @@ worker's and the server's whole output, every result and every dead-letter
 message are searched for the canaries, as they are and inside base64 (an
 Authorization or X-Registry-Auth value made from them). The random root
 password of provision.container is the one documented exception (a short-TTL
-result field); it is covered by tests/integration/test_provision_*."""
+result field); it is covered by tests/integration/test_provision_*.
+
+2. Injection. Payloads such as `$(touch M)`, backticks, `; touch M`, quotes,
+   newlines and `&& touch M` (M a marker file in a directory of this test)
+   go into argv elements, env values, cwd, upload paths and contents, recipe
+   vars, container env, cmd and labels, hostnames and repo URLs. Whatever
+   each job's outcome, no marker file may appear.
+
+3. Scope. Targets and registries outside the inventory are refused before
+   anything is dialed (a listener on the address they name counts every
+   connection); bind sources, backup destinations and upload paths outside
+   the host's roots, `../` escapes included, are refused."""
 import json
 import os
 import shutil
@@ -62,7 +82,7 @@ def secret_file(d, name, text):
     return path
 
 
-class SecretsTest(unittest.TestCase):
+class HostSecurityTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="secrets-", dir=env.tmp)
@@ -94,7 +114,8 @@ class SecretsTest(unittest.TestCase):
         with open(enc + ".pub") as f, open(cls.ssh.authorized_keys, "a") as out:
             out.write(f.read())
         sets = {}
-        sets.update(cls.ssh.inventory("pw", key_file="", password_file=secret_file(t, "sshpw", SSH_PASS)))
+        sets.update(cls.ssh.inventory("pw", key_file="", password_file=secret_file(t, "sshpw", SSH_PASS),
+                                      roots=os.path.join(t, "roots")))
         sets.update(cls.ssh.inventory("pp", key_file=enc, passphrase_file=secret_file(t, "sshpp", SSH_PASSPHRASE)))
         sets.update(cls.ssh.inventory("badpw", key_file="", password_file=secret_file(t, "sshbad", SSH_WRONG)))
         lines = []
@@ -104,7 +125,11 @@ class SecretsTest(unittest.TestCase):
             sections.setdefault(sec, []).append("%s = %s" % (key, v))
         for sec, body in sections.items():
             lines.append("[%s]\n%s" % (sec, "\n".join(body)))
-        lines.append("[host.dock]\ndocker = unix://%s\n" % cls.d.sock)
+        cls.roots = os.path.join(t, "roots")
+        os.makedirs(os.path.join(cls.roots, "data"))
+        cls.marks = os.path.join(t, "marks")
+        os.makedirs(cls.marks)
+        lines.append("[host.dock]\ndocker = unix://%s\nroots = %s\n" % (cls.d.sock, cls.roots))
         lines.append("[registry.local]\nprovider = custom\nurl = %s\nusername = ci\npassword_file = %s\n"
                      % (cls.reg.url, secret_file(t, "regpw", REG_PASS)))
         lines.append("[registry.direct]\nprovider = custom\nurl = %s\nusername = ci2\npassword = %s\n"
@@ -136,6 +161,10 @@ class SecretsTest(unittest.TestCase):
 
     # ---------------------------------------------------------------- helpers
 
+    def setUp(self):
+        self.r = env.redis()
+        self.outputs = []
+
     def submit(self, type_, args, target=None, extra=()):
         cmd = ["submit", type_, "--args-json", json.dumps(args), "--wait", "--timeout", "90"] + list(extra)
         if target:
@@ -161,8 +190,6 @@ class SecretsTest(unittest.TestCase):
     # ---------------------------------------------------------------- test
 
     def test_canaries_appear_nowhere(self):
-        self.r = env.redis()
-        self.outputs = []
         # system
         self.expect("system.noop", {"x": 1})
         self.expect("system.log", {"lines": 5})
@@ -227,8 +254,6 @@ class SecretsTest(unittest.TestCase):
             problems += self.leaks(json.dumps(m["properties"], default=str), "dead-letter headers")
             problems += self.leaks(m["payload"].decode("latin-1"), "dead-letter body")
         # every line the worker and the server printed, and the CLI outputs
-        self.srv.stop()
-        self.worker.stop()
         problems += self.leaks(self.worker.log_text(), "worker log")
         problems += self.leaks(self.srv.log_text(), "serve log")
         for out in self.outputs:
@@ -236,6 +261,122 @@ class SecretsTest(unittest.TestCase):
         self.assertEqual(problems, [], "\n".join(problems))
         # the password, not a key, is what logged in on host pw
         self.assertGreater(self.ssh.log_text_count("Accepted password"), 0)
+
+    def payloads(self, tag):
+        """Shell metacharacter payloads; each would create marks/<tag>-N if
+        any shell ever evaluated it."""
+        m = os.path.join(self.marks, tag)
+        return ["$(touch %s-1)" % m, "`touch %s-2`" % m, "; touch %s-3" % m, "x'; touch %s-4; '" % m,
+                'x"; touch %s-5; "' % m, "\ntouch %s-6\n" % m, "&& touch %s-7" % m, "| touch %s-8" % m,
+                "${IFS}touch${IFS}%s-9" % m, "$(touch${IFS}%s-10)" % m]
+
+    def finish(self, type_, args, target=None):
+        """Submit straight to the worker (no CLI check) and wait for any end."""
+        return self.batch([(type_, args, target)])[0]
+
+    def batch(self, jobs, timeout=240):
+        """Submit (type, args, target) jobs straight to the worker (no CLI
+        check), then wait until each has ended; return their hashes."""
+        ids = []
+        for type_, args, target in jobs:
+            cmd = ["submit", type_, "--args-json", json.dumps(args), "--no-validate"]
+            if target:
+                cmd += ["--target", target]
+            p = env.wharf(cmd, self.amqp, self.prefix)
+            self.assertEqual(p.returncode, 0, (type_, args, p.stderr))
+            ids.append(p.stdout.split()[0])
+
+        def states():
+            hs = [self.r.hgetall(self.prefix + "job:" + i) for i in ids]
+            return hs if all(h.get("state") in ("succeeded", "failed", "dead") for h in hs) else None
+        return wait_for(states, timeout, what="%d jobs to end" % len(ids))
+
+    def test_injection_payloads_never_execute(self):
+        jobs = []
+        for i, p in enumerate(self.payloads("pv")):
+            jobs += [("provision.host.exec", {"argv": ["echo", p]}, "pp"),
+                     ("provision.host.exec", {"argv": ["sh", "-c", 'echo "$V"'], "env": {"V": p}}, "pp"),
+                     ("provision.host.exec", {"argv": ["true"], "cwd": "/tmp/" + p}, "pp"),
+                     ("provision.host.upload", {"path": os.path.join(self.roots, "data", "u%d-" % i + p),
+                                                "content": p}, "pw"),
+                     ("provision.run", {"vars": {"v": p}, "steps": [
+                         {"kind": "upload", "path": os.path.join(self.roots, "data", "r%d" % i), "content": "{{v}}"},
+                         {"kind": "exec", "argv": ["cat", os.path.join(self.roots, "data", "r%d" % i)]}]}, "pw"),
+                     ("provision.validate", {"hostname": p, "repo": "https://127.0.0.1:9/" + p,
+                                             "ssh_public_key": p}, "pp")]
+        for i, p in enumerate(self.payloads("rt")):
+            jobs += [("runtime.container.run", {"name": "inj%d" % i, "image": dockerd.BUSYBOX_IMAGE, "env": {"V": p},
+                                                "cmd": ["echo", p], "labels": {"l": p}, "wait": "exit"}, "dock"),
+                     ("runtime.container.run", {"name": p, "image": p}, "dock"),
+                     ("registry.tags", {"image": self.reghost + "/" + p}, None)]
+        hs = self.batch(jobs)
+        echo = [h for h, j in zip(hs, jobs) if j[0] == "provision.host.exec" and j[1]["argv"][0] == "echo"]
+        self.assertTrue(all(h["state"] == "succeeded" for h in echo), echo)
+        for h, (_, args, _) in zip(echo, [j for j in jobs if j[0] == "provision.host.exec"
+                                          and j[1]["argv"][0] == "echo"]):
+            log = "\n".join(f["l"] for _, f in self.r.xrange(self.prefix + "job:" + h["id"] + ":log"))
+            self.assertIn(args["argv"][1].strip("\n").split("\n")[-1], log)  # arrived verbatim
+        self.batch([("runtime.container.remove", {"name": "inj%d" % i, "force": True}, "dock")
+                    for i in range(len(self.payloads("rt")))])
+        self.assertEqual(sorted(os.listdir(self.marks)), [], "a payload was executed")
+
+    def test_scope_outside_the_inventory_and_roots_is_refused(self):
+        # a listener on an address that is not in the inventory: nothing may dial it
+        import socket
+        import threading
+        lst = socket.socket()
+        lst.bind(("127.0.0.32", 0))
+        lst.listen(16)
+        lst.settimeout(0.2)
+        port = lst.getsockname()[1]
+        dials = []
+        stop = threading.Event()
+
+        def accept():
+            while not stop.is_set():
+                try:
+                    c, _ = lst.accept()
+                    dials.append(c)
+                except socket.timeout:
+                    pass
+
+        th = threading.Thread(target=accept)
+        th.start()
+        try:
+            for target in ("127.0.0.32", "localhost", "evil.example"):
+                h = self.finish("provision.host.exec", {"argv": ["true"]}, target=target)
+                self.assertEqual(h.get("error"), "unknown_host", h)
+                h = self.finish("runtime.host.ping", {}, target=target)
+                self.assertEqual(h.get("error"), "unknown_host", h)
+            h = self.finish("registry.check", {"registry": "nope"})
+            self.assertEqual(h["state"], "failed", h)
+            for image in ("127.0.0.32:%d/team/bb:1" % port, "evil.example/x:1"):
+                for type_ in ("registry.tags", "registry.digest"):
+                    h = self.finish(type_, {"image": image})
+                    self.assertEqual(h["state"], "failed", h)
+                    self.assertEqual(h.get("error"), "unknown_host", h)
+                h = self.finish("runtime.image.pull", {"image": image}, target="dock")
+                self.assertEqual(h["state"], "failed", h)
+        finally:
+            stop.set()
+            th.join()
+            lst.close()
+        self.assertEqual(len(dials), 0, "a job dialed an address outside the inventory")
+        # paths outside the roots, ../ escapes included
+        outside = ["/etc", self.roots + "/../" + os.path.basename(self.marks), self.roots + "/data/../../x",
+                   "/tmp"]
+        for src in outside:
+            h = self.finish("runtime.container.run", {"name": "scope1", "image": dockerd.BUSYBOX_IMAGE,
+                                                      "binds": [{"source": src, "target": "/x"}]}, target="dock")
+            self.assertEqual(h.get("error"), "bad_args", (src, h))
+            h = self.finish("runtime.volume.backup", {"name": "v1", "image": dockerd.BUSYBOX_IMAGE,
+                                                      "dest": src + "/backup.tar"}, target="dock")
+            self.assertEqual(h.get("error"), "bad_args", (src, h))
+            h = self.finish("provision.host.upload", {"path": src + "/f", "content": "x"}, target="pw")
+            self.assertEqual(h["state"], "failed", (src, h))
+            self.assertEqual(h.get("error"), "bad_args", (src, h))
+        self.assertFalse(os.path.exists(os.path.join(os.path.dirname(self.roots), "x")))
+        self.finish("runtime.container.remove", {"name": "scope1", "force": True}, target="dock")
 
 
 if __name__ == "__main__":
