@@ -86,12 +86,11 @@ static wh_code pull_sink(void *ud, const char *data, size_t len)
     return WH_OK;
 }
 
-/* base64url of the auth JSON into a malloc'd header line, or NULL (no
- * entry serves the host: an anonymous pull). */
-static char *auth_header(const wh_inv *inv, const char *host)
+/* base64url of the auth JSON into a malloc'd header line, or NULL (the
+ * entry has no credentials: an anonymous pull). */
+static char *auth_header(const wh_inv_registry *reg, const char *host)
 {
-    const wh_inv_registry *reg = rg_http_find(inv, host);
-    if(!reg || (!reg->username[0] && !reg->token[0]))
+    if(!reg->username[0] && !reg->token[0])
         return NULL;
     wh_json *a = wh_json_object();
     if(reg->username[0])
@@ -148,6 +147,13 @@ wh_code rt_pull_image(wk_job *job, rt_conn *c, const char *img, size_t n, char *
     wh_code rc = rg_ref_parse(img, n, &ref, "args.image", err);
     if(rc)
         return rc;
+    /* The engine would dial any registry it is told to: only those in the
+     * inventory (an entry without credentials allows anonymous pulls). */
+    const wh_inv_registry *reg = rg_http_find(wk_job_cfg(job)->inv, ref.host);
+    if(!reg)
+        return wh_err_set(err, WH_E_UNKNOWN_HOST, "args.image",
+                          "pull %s: registry %s is not in the worker's inventory (add a [registry.NAME] entry)",
+                          image, ref.host);
     char name[RG_REF_NAME_MAX * 2 + 2], tag[RG_REF_DIGEST_MAX + 1], en[3 * sizeof(name)], et[3 * sizeof(tag)];
     snprintf(name, sizeof(name), "%s/%s", ref.host, ref.path);
     snprintf(tag, sizeof(tag), "%s", ref.digest[0] ? ref.digest : ref.tag);
@@ -155,7 +161,7 @@ wh_code rt_pull_image(wk_job *job, rt_conn *c, const char *img, size_t n, char *
     wh_curl_escape(tag, strlen(tag), et, sizeof(et));
     char path[RT_PATH_MAX];
     snprintf(path, sizeof(path), "/images/create?fromImage=%s&tag=%s", en, et);
-    char *hdr = auth_header(wk_job_cfg(job)->inv, ref.host);
+    char *hdr = auth_header(reg, ref.host);
     pullctx *p = calloc(1, sizeof(*p));
     if(!p) {
         free(hdr);

@@ -466,17 +466,21 @@ class RuntimeCases:
         self.assertNotIn("s3cret-pw", self.worker.log_text())
 
     def test_image_pull_without_credentials_is_auth_failed(self):
-        # host.dock2 uses another worker with no [registry.*] entry
+        # another worker whose entry for the registry has no credentials
+        # (anonymous pulls), and none at all for a second registry address
         cfg = os.path.join(env.tmp, "runtime-nocreds-%s.ini" % self.prefix.rstrip(":"))
         with open(cfg, "w") as f:
             f.write(self.host_sections(with_gone=False))
+            f.write("[registry.anon]\nprovider = custom\nurl = %s\n" % self.reg.url)
         amqp = env.new_vhost()
         w = env.start_worker(amqp, self.prefix, concurrency=1, families="runtime", args=["--config", cfg])
         try:
-            p = env.wharf(["submit", "runtime.image.pull", "--target", "dock", "--arg",
-                           "image=%s/team/bb:1" % self.reghost, "--wait", "--timeout", "60"], amqp, self.prefix)
-            s = json.loads(env.wharf(["status", "--json", p.stdout.split()[0]], amqp, self.prefix).stdout)
-            self.assertEqual(s["error"], "auth_failed", s)
+            for image, code in (("%s/team/bb:1" % self.reghost, "auth_failed"),
+                                ("localhost:%d/team/bb:1" % self.reg.port, "unknown_host")):
+                p = env.wharf(["submit", "runtime.image.pull", "--target", "dock", "--arg",
+                               "image=" + image, "--wait", "--timeout", "60"], amqp, self.prefix)
+                s = json.loads(env.wharf(["status", "--json", p.stdout.split()[0]], amqp, self.prefix).stdout)
+                self.assertEqual(s["error"], code, s)
         finally:
             w.stop()
 
