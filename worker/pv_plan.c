@@ -227,8 +227,8 @@ static void pack_key_and_password(plan *pl, const wh_mp_obj *a, const char *pass
          * shell's printf builtin so the password is in no process's argv */
         static const char *const chpw[] = {
             "sh", "-c",
-            "if command -v chpasswd >/dev/null 2>&1; then exec chpasswd; fi; "
-            "IFS=: read -r u pw && printf '%s\\n%s\\n' \"$pw\" \"$pw\" | passwd \"$u\" >/dev/null"};
+            ("if command -v chpasswd >/dev/null 2>&1; then exec chpasswd; fi; "
+             "IFS=: read -r u pw && printf '%s\\n%s\\n' \"$pw\" \"$pw\" | passwd \"$u\" >/dev/null")};
         *rerun = (int)pl->count;
         pack_inside(pl, "set root password", chpw, 3, NULL, line, (size_t)n);
         memset(line, 0, sizeof(line));
