@@ -165,7 +165,7 @@ static void check_template(const wh_mp_obj *a, wh_json *problems)
     bool pct = n == 3 && memcmp(drv, "pct", 3) == 0, docker = pv_ct_is_docker(a);
     const char *s = wh_args_str(a, "template", NULL, &n);
     bool ok = s && (docker ? pv_dock_image_ok(s, n)
-                           : n <= 64 && wh_text_only(s, n, pct ? "0123456789"
+                           : n <= 64 && s[0] != '.' && s[0] != '-' && wh_text_only(s, n, pct ? "0123456789"
                                                                : "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX"
                                                                  "YZ0123456789_.-"));
     if(!ok)

@@ -40,7 +40,7 @@ static bool dock_abort(void *ud)
 
 bool pv_dock_image_ok(const char *s, size_t n)
 {
-    return n >= 1 && n <= 255 && s[0] != '-' && s[0] != '/' &&
+    return n >= 1 && n <= 255 && s[0] != '-' && s[0] != '/' && s[0] != '.' && !memmem(s, n, "..", 2) &&
            wh_text_only(s, n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:/@-");
 }
 

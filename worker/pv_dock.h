@@ -52,7 +52,7 @@ typedef struct pv_dock_op {
 wh_code pv_dock_run(wk_job *job, const pv_dock_op *op, int *exit_code, pv_tail *tail, wh_err *err);
 
 /* Docker image references as accepted here: 1..255 of [A-Za-z0-9_.:/@-],
- * not starting with '-' or '/'. */
+ * not starting with '-', '/' or '.', without "..". */
 bool pv_dock_image_ok(const char *s, size_t n);
 
 /* Write one file (`len` bytes, `mode`, owned by root) at `dir`/`base`

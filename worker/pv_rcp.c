@@ -100,7 +100,7 @@ static void roll_back(wk_job *job, const pv_recipe *rp, int done)
             snprintf(rc.field, sizeof(rc.field), "args.rollback[%d]", n - 1 - (i - done));
         else
             snprintf(rc.field, sizeof(rc.field), "%s[%d].rollback", rp->field, i);
-        wk_job_progress(job, 100 * i / (done + n ? done + n : 1), rc.field);
+        wk_job_progress(job, 100 * i / (done + n > 0 ? done + n : 1), rc.field);
         wh_err err;
         if(run_one(&rc, st, &err))
             wk_job_logf(job, WK_SYS, "rollback %s failed: %s: %s", rc.field, wh_err_name(&err), err.msg);

@@ -57,7 +57,8 @@ static const wh_arg_spec upload_spec[] = {
 };
 static bool ct_name_ok(const char *s, size_t n)
 {
-    return n && wh_text_only(s, n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") && s[0] != '-';
+    return n && wh_text_only(s, n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") && s[0] != '-' &&
+           s[0] != '.';
 }
 static const wh_arg_spec lxc_spec[] = {
     COMMON,
