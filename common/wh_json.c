@@ -43,6 +43,11 @@ wh_json *wh_json_int(int64_t v) { return W(json_integer((json_int_t)v)); }
 wh_json *wh_json_bool(bool v) { return W(json_boolean(v)); }
 wh_json *wh_json_null(void) { return W(json_null()); }
 
+wh_json *wh_json_copy(const wh_json *j)
+{
+    return j ? W(json_deep_copy(J(j))) : NULL;
+}
+
 wh_json *wh_json_real(double v)
 {
     if(!isfinite(v))

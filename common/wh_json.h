@@ -48,6 +48,8 @@ wh_json *wh_json_int(int64_t v);
 wh_json *wh_json_real(double v); /* NULL for NaN and infinities */
 wh_json *wh_json_bool(bool v);
 wh_json *wh_json_null(void);
+/* A deep copy of `j` (owned by the caller), or NULL for NULL. */
+wh_json *wh_json_copy(const wh_json *j);
 
 /* Set key (`n` bytes, must be UTF-8) to `v`, stealing `v`. 0 on success. */
 int wh_json_set(wh_json *obj, const char *key, size_t n, wh_json *v);

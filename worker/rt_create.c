@@ -338,10 +338,7 @@ static wh_code create(wk_job *job, rt_conn *c, char *id, size_t cap, wh_json **w
     if(!rc) {
         memcpy(id, s, n);
         id[n] = '\0';
-        wh_json *w = wh_json_get(ans, "Warnings");
-        char *d = w ? wh_json_dump(w) : NULL;
-        *warnings = d ? wh_json_parse(d, strlen(d), NULL) : NULL;
-        free(d);
+        *warnings = wh_json_copy(wh_json_get(ans, "Warnings"));
     }
     wh_json_free(ans);
     return rc;

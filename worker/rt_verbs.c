@@ -204,7 +204,7 @@ wk_run rt_update_run(wk_job *job)
     wh_json *r = wh_json_object();
     wh_json_setc(r, "name", wh_json_str(name));
     wh_json *w = wh_json_get(ans, "Warnings");
-    wh_json_setc(r, "warnings", w && wh_json_kind_of(w) == WH_JSON_ARRAY ? wh_json_array() : wh_json_array());
+    wh_json_setc(r, "warnings", w && wh_json_kind_of(w) == WH_JSON_ARRAY ? wh_json_copy(w) : wh_json_array());
     wh_json_free(ans);
     wk_job_set_result(job, r);
     return WK_RUN_OK;
