@@ -41,6 +41,7 @@ static const char *const code_names[WH_E__LAST] = {
     [WH_E_UNAUTHORIZED] = "unauthorized",
     [WH_E_REGISTRY] = "registry_error",
     [WH_E_ABANDONED] = "abandoned",
+    [WH_E_BROKER_BLOCKED] = "broker_blocked",
 };
 
 const char *wh_code_name(wh_code code)

@@ -46,6 +46,7 @@ typedef enum wh_code {
     WH_E_UNAUTHORIZED = 31,      /* an API request lacked a valid token */
     WH_E_REGISTRY = 32,          /* a registry answered with an unexpected error */
     WH_E_ABANDONED = 33,         /* its worker stopped renewing the job's lease */
+    WH_E_BROKER_BLOCKED = 34,    /* the broker blocks publishers (resource alarm) */
     WH_E__LAST                   /* sentinel, never a real code */
 } wh_code;
 

@@ -31,6 +31,8 @@ struct wharf_client {
     wh_mp_pack *args;       /* scratch: args converted from JSON */
     wh_mp_pack *env;        /* scratch: the envelope */
     wh_mp_pack *meta;       /* scratch: meta converted from JSON */
+    bool blocked;           /* connection.blocked seen, no unblocked since */
+    char blocked_why[64];   /* its reason, e.g. "low on memory" */
 };
 
 /* Per job state of a batch. */
@@ -55,6 +57,7 @@ static wh_code connect_amqp(wharf_client *c, wh_err *err)
     if(c->amqp && wh_amqp_alive(c->amqp))
         return WH_OK;
     wh_amqp_free(c->amqp);
+    c->blocked = false; /* a new connection learns of an alarm anew */
     wh_amqp_opts o = {c->cfg.amqp_url, 30, c->timeout_ms, "wharf producer", (size_t)c->cfg.max_body};
     c->amqp = wh_amqp_connect(&o, err);
     if(!c->amqp)
@@ -210,8 +213,24 @@ static slot *find_by_id(slot *slots, wharf_submitted *out, size_t n, const char 
     return NULL;
 }
 
+/* Follow connection.blocked / unblocked (RabbitMQ's resource alarms), so a
+ * confirm that does not come can be blamed on the alarm. */
+static void note_blocked(wharf_client *c, const wh_amqp_event *ev)
+{
+    if(ev->kind == WH_AMQP_EV_BLOCKED) {
+        c->blocked = true;
+        const char *why = ev->reply_text[0] ? ev->reply_text : "resource alarm";
+        snprintf(c->blocked_why, sizeof(c->blocked_why), "%.60s", why);
+    } else if(ev->kind == WH_AMQP_EV_UNBLOCKED) {
+        c->blocked = false;
+    }
+}
+
 /* Read confirms until every published slot is confirmed or time runs out.
- * With timeout_ms 0 only what has already arrived is read. */
+ * With timeout_ms 0 only what has already arrived is read. Out of time while
+ * the broker blocks publishers, the error is broker_blocked (the messages
+ * may still be published when the alarm clears; their jobs are unenqueued
+ * like any other unconfirmed job, so a retry with the same id is safe). */
 static wh_code await_confirms(wharf_client *c, slot *slots, wharf_submitted *out, size_t n, int timeout_ms,
                               wh_err *err)
 {
@@ -221,16 +240,22 @@ static wh_code await_confirms(wharf_client *c, slot *slots, wharf_submitted *out
         for(size_t i = 0; i < n; i++)
             open += slots[i].seq && !slots[i].confirmed;
         int64_t left = deadline - wh_mono_ms();
-        if(!open || (timeout_ms && left <= 0) || !c->amqp)
-            return open && timeout_ms ? wh_err_set(err, WH_E_TIMEOUT, "", "no confirm from the broker in %d ms",
-                                                   timeout_ms)
-                                      : WH_OK;
+        if(!open || (timeout_ms && left <= 0) || !c->amqp) {
+            if(!open || !timeout_ms)
+                return WH_OK;
+            if(c->blocked)
+                return wh_err_set(err, WH_E_BROKER_BLOCKED, "",
+                                  "the broker blocks publishers (%s): no confirm in %d ms", c->blocked_why,
+                                  timeout_ms);
+            return wh_err_set(err, WH_E_TIMEOUT, "", "no confirm from the broker in %d ms", timeout_ms);
+        }
         wh_amqp_event ev;
         wh_code rc = wh_amqp_next(c->amqp, timeout_ms ? (int)left : 0, &ev, err);
         if(rc)
             return rc;
         if(ev.kind == WH_AMQP_EV_NONE && !timeout_ms)
             return WH_OK;
+        note_blocked(c, &ev);
         if(ev.kind == WH_AMQP_EV_RETURN) {
             slot *s = find_by_id(slots, out, n, ev.message_id);
             if(s)
@@ -376,8 +401,10 @@ static void notice_idle_close(wharf_client *c)
     wh_amqp_event ev;
     wh_err ignored;
     while(c->amqp && wh_amqp_alive(c->amqp) && wh_amqp_next(c->amqp, 0, &ev, &ignored) == WH_OK &&
-          ev.kind != WH_AMQP_EV_NONE)
+          ev.kind != WH_AMQP_EV_NONE) {
+        note_blocked(c, &ev);
         wh_amqp_event_clear(&ev);
+    }
 }
 
 int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_submitted *out, wharf_error *errs)

@@ -251,6 +251,7 @@ unsigned srv_status_of(wh_code code)
     case WH_E_CONFLICT: case WH_E_BUSY: return 409;
     case WH_E_TOO_LARGE: return 413;
     case WH_E_BROKER: case WH_E_UNROUTABLE: case WH_E_REDIS: case WH_E_TIMEOUT: case WH_E_UNREACHABLE:
+    case WH_E_BROKER_BLOCKED:
         return 503;
     default: return 500;
     }

@@ -144,6 +144,13 @@ int wharf_schedule_list_json(wharf_client *c, char **json, wharf_error *err);
 #define WHARF_NOT_FOUND 15
 #define WHARF_CONFLICT 16
 #define WHARF_TIMEOUT 7
+/* No confirm within timeout_ms while RabbitMQ blocks publishers (a memory or
+ * disk alarm). Like WHARF_TIMEOUT, the job's queued status was taken back,
+ * but the message was sent: the broker may still take it when the alarm
+ * clears, and the job then runs. Retry with the same id: both copies carry
+ * that id, so the job keeps one status (a copy arriving after it finished is
+ * dropped). */
+#define WHARF_BROKER_BLOCKED 34
 
 #ifdef __cplusplus
 }

@@ -324,7 +324,7 @@ class Load:
             self._note(kind, t0, id, code, detail)
             if code == "exception" and kind == "lib":
                 return
-            time.sleep(self.pause)
+            self._stop.wait(self.pause)
 
     def stop(self):
         self._stop.set()
