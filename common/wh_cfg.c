@@ -178,14 +178,40 @@ typedef struct {
     wh_cfg *c;
     wh_err err;
     bool failed;
+    const key_def *last; /* the key of the previous line */
 } ini_ctx;
+
+/* List keys (amqp.url, redis.sentinels) may span lines in a file: an
+ * indented continuation line, or the key given again right after, adds to
+ * the list, so a cluster's URLs need not fit one INI line. */
+static bool list_key(const key_def *k)
+{
+    return k && k->kind == K_STR && ((strcmp(k->section, "amqp") == 0 && strcmp(k->key, "url") == 0) ||
+                                     (strcmp(k->section, "redis") == 0 && strcmp(k->key, "sentinels") == 0));
+}
 
 static int on_ini(void *user, const char *section, const char *name, const char *value)
 {
     ini_ctx *ctx = user;
     if(ctx->failed)
         return 0;
-    if(wh_cfg_set_kv(ctx->c, section, name, value, &ctx->err) != WH_OK) {
+    const key_def *k = find_key(section, name);
+    wh_code rc;
+    if(list_key(k) && k == ctx->last) {
+        char joined[WH_CFG_URL_MAX];
+        const char *cur = (const char *)ctx->c + k->off;
+        size_t cl = strlen(cur);
+        int n = snprintf(joined, sizeof(joined), "%s%s%s", cur, cl && cur[cl - 1] != ',' ? "," : "", value);
+        rc = n < 0 || (size_t)n >= sizeof(joined) ? wh_err_set(&ctx->err, WH_E_BAD_CONFIG, k->key,
+                                                               "%s.%s: longer than %zu bytes", k->section, k->key,
+                                                               k->size - 1)
+                                                  : apply(ctx->c, k, joined, &ctx->err);
+        memset(joined, 0, sizeof(joined)); /* it may hold passwords */
+    } else {
+        rc = wh_cfg_set_kv(ctx->c, section, name, value, &ctx->err);
+    }
+    ctx->last = k;
+    if(rc != WH_OK) {
         ctx->failed = true;
         return 0;
     }

@@ -165,6 +165,23 @@ static void test_amqp_url_list(void **state)
     assert_int_equal(wh_cfg_load(&c, NULL, empty, 1, &err), WH_E_BAD_CONFIG);
 }
 
+/* A cluster's URLs over several INI lines: continuation lines and repeated
+ * keys add to the list; other keys still take the last value. */
+static void test_url_list_over_lines(void **state)
+{
+    (void)state;
+    wh_cfg c;
+    wh_err err;
+    write_ini("[amqp]\nurl = amqp://a:5672/%2f,\n  amqp://b:5672/%2f\nurl = amqp://c:5672/%2f\n"
+              "[redis]\nsentinels = h1:26379\nsentinels = h2:26379\nmaster_name = m\n"
+              "[worker]\nconcurrency = 3\nconcurrency = 4\n");
+    assert_int_equal(wh_cfg_load(&c, ini_path, NULL, 0, &err), WH_OK);
+    assert_string_equal(c.amqp_url, "amqp://a:5672/%2f,amqp://b:5672/%2f,amqp://c:5672/%2f");
+    assert_string_equal(c.redis_sentinels, "h1:26379,h2:26379");
+    assert_int_equal(c.concurrency, 4);
+    unlink(ini_path);
+}
+
 static void test_sentinels(void **state)
 {
     (void)state;
@@ -195,6 +212,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redact_lists), cmocka_unit_test(test_amqp_url_list), cmocka_unit_test(test_sentinels),
+        cmocka_unit_test(test_url_list_over_lines),
         cmocka_unit_test(test_defaults_validate), cmocka_unit_test(test_layers_in_order),
         cmocka_unit_test(test_errors_name_the_key), cmocka_unit_test(test_redact),
         cmocka_unit_test(test_overlong_line_is_refused_without_echo),
