@@ -359,3 +359,99 @@ class Load:
             slow = max([r[2] - r[1] for r in rs] or [0])
             out.append("%s: %d ok, %d errors %s, slowest %.1f s" % (k, len(rs) - len(errs), len(errs), codes, slow))
         return "; ".join(out)
+
+
+# ---------------------------------------------------------------- network
+
+class Proxy:
+    """A TCP proxy on 127.0.0.1:<free port> to 127.0.0.1:`upstream`, with
+    faults: `delay_s` (latency added to every chunk, each way), stall()
+    (stop moving bytes on every connection, new ones too, sockets kept open:
+    a partition that sends no FIN or RST), resume(), reset() (close every
+    connection with an RST). Threads: one accepting, two per connection."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.delay_s = 0.0
+        self._stalled = threading.Event()
+        self._closing = threading.Event()
+        self._lock = threading.Lock()
+        self._conns = []
+        self.accepted = 0
+        self._ls = socket.socket()
+        self._ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._ls.bind(("127.0.0.1", 0))
+        self._ls.listen(64)
+        self._ls.settimeout(0.2)
+        self.port = self._ls.getsockname()[1]
+        self._t = in_thread(self._accept)
+
+    def _accept(self):
+        while not self._closing.is_set():
+            try:
+                c, _ = self._ls.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+            except OSError:
+                c.close()
+                continue
+            with self._lock:
+                self._conns.append((c, u))
+                self.accepted += 1
+            in_thread(self._pump, c, u)
+            in_thread(self._pump, u, c)
+
+    def _pump(self, src, dst):
+        import select
+        src.settimeout(None)
+        while not self._closing.is_set():
+            if self._stalled.is_set():
+                time.sleep(0.05)
+                continue
+            try:
+                ready, _, _ = select.select([src], [], [], 0.1)
+                if not ready or self._stalled.is_set():
+                    continue
+                data = src.recv(65536)
+                if not data:
+                    break
+                if self.delay_s:
+                    time.sleep(self.delay_s)
+                dst.sendall(data)
+            except (OSError, ValueError):
+                break
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stall(self):
+        self._stalled.set()
+
+    def resume(self):
+        self._stalled.clear()
+
+    def reset(self):
+        """RST every open connection (both sides)."""
+        import struct
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for pair in conns:
+            for s in pair:
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    s.close()
+                except OSError:
+                    pass
+        return len(conns)
+
+    def close(self):
+        self._closing.set()
+        self.reset()
+        self._ls.close()
+        self._t.join(5)
