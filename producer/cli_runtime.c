@@ -20,19 +20,12 @@ static void on_sigint(int sig)
     g_stop = 1;
 }
 
-/* [A-Za-z0-9][A-Za-z0-9_.-]{0,127}, as the worker accepts container names. */
+/* [A-Za-z0-9][A-Za-z0-9_.-]{0,127}, as the worker accepts container names
+ * (the alphabet of an envelope target). */
 static bool ctr_name_ok(const char *s)
 {
     size_t n = strlen(s);
-    if(n < 1 || n > 128)
-        return false;
-    for(size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if(!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
-            return false;
-    }
-    return true;
+    return n <= 128 && wh_env_target_valid(s, n);
 }
 
 /* Field `name` of a stream entry's field array, or NULL. */

@@ -6,18 +6,12 @@
 #include <string.h>
 
 #include "rt_fam.h"
+#include "wh_env.h"
 
+/* The same alphabet as an envelope target: [A-Za-z0-9][A-Za-z0-9._-]*. */
 bool rt_name_ok(const char *s, size_t n)
 {
-    if(n < 1 || n > RT_NAME_MAX)
-        return false;
-    for(size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if(!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
-            return false;
-    }
-    return true;
+    return n <= RT_NAME_MAX && wh_env_target_valid(s, n);
 }
 
 bool rt_ref_ok(const char *s, size_t n)
