@@ -4,7 +4,10 @@
 A container prints N lines (default 200,000) and exits; then, alternating with
 the raw floor (the same bytes read from the Engine by a plain HTTP client, no
 Redis), a runtime.container.logs job copies them into the capped stream.
-Reports lines/s from the job's own started_at/finished_at (medians).
+Reports lines/s from the job's own started_at/finished_at, and the worker's
+CPU time per job (user + system from /proc/<pid>/stat), as medians: when
+the engine's own log reader is the floor, the CPU time is what wharf's side
+costs.
 
     WHARF_BIN=build/release/bin WHARF_SRC=$PWD tests/bench/runtime_logs.py [--lines N] [--reps R]
 """
@@ -24,6 +27,12 @@ import dockerd  # noqa: E402
 import pika  # noqa: E402
 import wharf_client  # noqa: E402
 import wharftest  # noqa: E402
+
+
+def cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class UnixHTTP(http.client.HTTPConnection):
@@ -56,12 +65,14 @@ def main():
         d.docker(["run", "--name", "talker", img, "sh", "-c",
                   "i=0; while [ $i -lt %d ]; do echo \"log line number $i of the benchmark\"; i=$((i+1)); done"
                   % a.lines])
-        jobs, floor = [], []
+        jobs, floor, cpus = [], [], []
         key = "%shost:dock:ctr:talker:log" % prefix
         for _ in range(a.reps):
             r.delete(key)
+            c0 = cpu_s(w.pid)
             jid = wharf_client.enqueue(conn, "runtime.container.logs", {"name": "talker"}, target="dock")
             h = wharf_client.wait(r, jid, 300, prefix=prefix, poll_interval=0.05)
+            cpus.append(cpu_s(w.pid) - c0)
             res = json.loads(h["result"])
             assert res["lines"] == a.lines and r.xlen(key) >= a.lines * 0.99, (res, r.xlen(key))
             jobs.append(a.lines / ((int(h["finished_at"]) - int(h["started_at"])) / 1000.0))
@@ -74,6 +85,8 @@ def main():
         print("lines %d (%d bytes of frames), reps %d" % (a.lines, n, a.reps))
         print("container.logs into Redis  %.0f lines/s (median)   target >= 200000" % statistics.median(jobs))
         print("engine read floor (no Redis) %.0f lines/s (median)" % statistics.median(floor))
+        print("worker CPU per job %.3fs (median): %.0f lines per CPU-second" % (
+            statistics.median(cpus), a.lines / max(statistics.median(cpus), 1e-9)))
     finally:
         conn.close()
         w.stop()
