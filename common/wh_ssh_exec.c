@@ -190,7 +190,8 @@ static void kill_group(wh_ssh_conn *c, long pid, const char *sig)
     if(pid <= 1)
         return;
     char line[96];
-    snprintf(line, sizeof(line), "kill -%s -- -%ld 2>/dev/null", sig, pid);
+    /* POSIX form: dash (and other sh) refuse "kill -TERM -- -PGID" */
+    snprintf(line, sizeof(line), "kill -s %s -- -%ld 2>/dev/null", sig, pid);
     ssh_channel k = ssh_channel_new(c->s);
     if(k && ssh_channel_open_session(k) == SSH_OK && ssh_channel_request_exec(k, line) == SSH_OK) {
         char sink[256];

@@ -17,7 +17,9 @@ insists on, is created empty when missing).
 
 The test user is the user running the tests (root under tests/run): we log
 in with a key listed only in the private authorized_keys file, so no system
-account is created. StrictModes is off because the private dir lives under
+account is created. sshd runs in a private mount namespace (unshare -m)
+where that user's login shell is /bin/sh (a copy of /etc/passwd is bind
+mounted over it), so the machine's own shell rc files never run. StrictModes is off because the private dir lives under
 a world-writable temp tree.
 
     s = sshd.Sshd.start("127.0.0.13", tmp, password="pw")
@@ -105,6 +107,15 @@ class Sshd:
             kt, kb = f.read().split()[:2]
         with open(self.known_hosts, "w") as out:
             out.write("[%s]:%d %s %s\n" % (address, self.port, kt, kb))
+        self.passwd = os.path.join(self.dir, "passwd")
+        with open("/etc/passwd") as f:
+            rows = [l.split(":") for l in f.read().splitlines()]
+        with open(self.passwd, "w") as out:
+            for r in rows:
+                if len(r) == 7 and r[0] == self.user:
+                    r[6] = "/bin/sh"
+                out.write(":".join(r) + "\n")
+        os.chmod(self.passwd, 0o644)
         self.password = password
         self.shadow = None
         if password is not None:
@@ -158,10 +169,16 @@ class Sshd:
             raise RuntimeError("sshd -t refused %s: %s" % (self.config, chk.stderr.strip()))
         logf = open(self.log_path, "ab")
         argv = [SSHD, "-D", "-e", "-f", self.config, "-o", "PidFile=" + self.pidfile]
-        if self.shadow:
-            # unshare execs sh, which execs sshd: the Popen pid stays sshd's
-            argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
-                    'mount --bind "$0" /etc/shadow && exec "$@"', self.shadow] + argv
+        # sshd runs every command through the user's login shell, and bash
+        # reads ~/.bashrc when sshd starts it; the machine's root rc may do
+        # a lot (on the CI machine it spawns ~100 processes, 200 ms, per
+        # command). In a private mount namespace the test user's shell is
+        # /bin/sh instead: a copy of /etc/passwd is bind mounted over it (and
+        # the shadow copy over /etc/shadow for password logins). unshare
+        # execs sh, which execs sshd: the Popen pid stays sshd's.
+        argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                'mount --bind "$0" /etc/passwd && { [ -z "$1" ] || mount --bind "$1" /etc/shadow; } && '
+                'shift && exec "$@"', self.passwd, self.shadow or ""] + argv
         self.proc = subprocess.Popen(argv,
                                      stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                                      preexec_fn=_pdeathsig)
