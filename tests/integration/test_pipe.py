@@ -231,7 +231,9 @@ class PipeTest(unittest.TestCase):
         for i in ids:
             self.assertEqual(self.state(i), "queued", i)
             self.assertEqual(self.job(i)["attempt"], "0", i)
-        self.assertEqual(env.queue_depth(self.amqp, "wharf.system"), 12)
+        # the management API's count lags the broker (see queue_depth)
+        wait_for(lambda: env.queue_depth(self.amqp, "wharf.system") == 12, 15,
+                 what="all 12 messages back in wharf.system")
         self.worker(concurrency=12)
         for i in ids:
             self.wait_state(i, "succeeded", timeout=30)
