@@ -552,9 +552,10 @@ class RuntimeCases:
         self.assertNotIn("state_running", r.hgetall(base + "sync"))
 
     def test_run_waits_for_health(self):
-        # exec probe: healthy once the file exists (after ~1 s)
+        # exec probe: healthy once the file exists (after ~3 s: long enough
+        # that the first probe comes before it even over a loaded ssh://)
         s = self.job("container.run", {"name": "hc1", "image": IMG,
-                                       "cmd": ["sh", "-c", "sleep 1; touch /tmp/ready; sleep 300"],
+                                       "cmd": ["sh", "-c", "sleep 3; touch /tmp/ready; sleep 300"],
                                        "health": {"cmd": ["test", "-f", "/tmp/ready"], "interval_ms": 200,
                                                   "retries": 50}})
         self.assertGreaterEqual(s["result"]["health_probes"], 2)
