@@ -255,20 +255,31 @@ const char *wh_status_hist_name(int i)
 wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped, wh_err *err)
 {
     char job[WH_KEY_MAX], log[WH_KEY_MAX], leases[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], ttl[24], created[24],
-        lease[24];
+        lease[24], m1[WH_KEY_MAX] = "", h1[WH_KEY_MAX] = "", types[WH_KEY_MAX], ttl_m[16], ttl_h[16];
+    int64_t now_ms = wh_now_ms();
+    bool count = f->count && f->type && f->type[0];
+    if(count) {
+        int64_t minute_s = now_ms / 1000 - (now_ms / 1000) % 60;
+        wh_key_stats(m1, prefix, f->type, "1m", minute_s);
+        wh_key_stats(h1, prefix, f->type, "1h", minute_s - minute_s % 3600);
+    }
+    wh_key_stats_types(types, prefix);
+    snprintf(ttl_m, sizeof(ttl_m), "%d", WH_STATS_TTL_1M);
+    snprintf(ttl_h, sizeof(ttl_h), "%d", WH_STATS_TTL_1H);
     wh_key_job(job, prefix, f->id);
     wh_key_log(log, prefix, f->id);
     wh_key_leases(leases, prefix);
     snprintf(lease, sizeof(lease), "%lld", (long long)f->lease_until);
     wh_key_events(chan, prefix);
-    snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(ttl, sizeof(ttl), "%lld", (long long)f->ttl_s);
     snprintf(created, sizeof(created), "%lld", (long long)f->created_at);
-    const char *argv[] = {job, log, leases, f->id, f->state, f->result ? f->result : "", f->error ? f->error : "",
-                          f->error_message ? f->error_message : "", now, ttl, chan, f->type ? f->type : "",
-                          f->created_at ? created : "", lease};
+    const char *argv[] = {job, log, leases, m1, h1, types, f->id, f->state, f->result ? f->result : "",
+                          f->error ? f->error : "", f->error_message ? f->error_message : "", now, ttl, chan,
+                          f->type ? f->type : "", f->created_at ? created : "", lease, count ? "1" : "", ttl_m,
+                          ttl_h};
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_finish, &rep, 3, 14, argv, NULL, err);
+    wh_code rc = wh_redis_eval(r, &s_finish, &rep, 6, 20, argv, NULL, err);
     if(rc)
         return rc;
     /* The ack follows this write: it must survive a failover. */

@@ -100,9 +100,12 @@ typedef struct wh_finish {
     int64_t created_at;        /* for a hash first created here; 0 unknown */
     int64_t ttl_s;             /* expiry of a terminal job */
     int64_t lease_until;       /* retrying, message in Redis: reaper's deadline */
+    bool count;                /* count the outcome in the stats rollup (a known type) */
 } wh_finish;
 
-/* Record an outcome. *skipped is set when the job was already terminal.
+/* Record an outcome and, with f->count, count it in the type's minute and
+ * hour stats buckets in the same step (exactly once per outcome).
+ * *skipped is set when the job was already terminal.
  * Then wh_redis_wait(r), as for wh_status_start. */
 wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped, wh_err *err);
 
@@ -140,7 +143,7 @@ bool wh_status_terminal(const char *state);
 
 /* Counts of one job type in one minute, as a worker aggregates them. */
 typedef struct wh_stats_counts {
-    long long ok, failed, retried, dead; /* attempts ended so */
+    long long ok, failed, retried, dead; /* attempts ended so (wh_status_finish counts these) */
     long long dur_us_sum, dur_us_max;    /* handler run time, us */
     long long hist[WH_STATS_HIST];       /* run times per histogram bucket */
 } wh_stats_counts;

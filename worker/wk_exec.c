@@ -119,13 +119,14 @@ static bool record(wk_job *job, wh_finish *f, int64_t run_us, bool count)
     if(job->ttl_s > 0 && job->ttl_s < f->ttl_s)
         f->ttl_s = job->ttl_s;
     f->created_at = job->env.created_at;
+    f->count = count;
     /* A retry copy of an early-acked job must arrive within the retry delay;
      * if it does not, the reaper publishes the job again from Redis. */
     f->lease_until = wh_now_ms() + job->d->retry_ms + (int64_t)job->t->cfg->republish_s * 1000;
     wh_err err;
     if(persist(job, "finish", op_finish, f, &err) == WH_OK) {
         if(count)
-            wk_stats_add(job->t->stats, f->type, f->state, run_us);
+            wk_stats_add(job->t->stats, f->type, run_us);
         return true;
     }
     give_up(job, "record the job outcome", &err);

@@ -72,22 +72,14 @@ static void merge(wh_stats_counts *into, const wh_stats_counts *c)
         into->hist[i] += c->hist[i];
 }
 
-void wk_stats_add(wk_stats *s, const char *type, const char *state, int64_t run_us)
+void wk_stats_add(wk_stats *s, const char *type, int64_t run_us)
 {
+    if(run_us < 0)
+        return;
     wh_stats_counts c;
     memset(&c, 0, sizeof(c));
-    if(strcmp(state, "succeeded") == 0)
-        c.ok = 1;
-    else if(strcmp(state, "retrying") == 0)
-        c.retried = 1;
-    else if(strcmp(state, "dead") == 0)
-        c.dead = 1;
-    else
-        c.failed = 1;
-    if(run_us >= 0) {
-        c.dur_us_sum = c.dur_us_max = run_us;
-        c.hist[wh_status_hist_index(run_us)] = 1;
-    }
+    c.dur_us_sum = c.dur_us_max = run_us;
+    c.hist[wh_status_hist_index(run_us)] = 1;
     int64_t now = wh_now_ms() / 1000;
     pthread_mutex_lock(&s->mu);
     merge(&slot_for(s, type, now - now % 60)->c, &c);

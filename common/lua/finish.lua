@@ -2,14 +2,21 @@
 -- atomic step. States only move forward: a terminal job is never rewritten,
 -- so a late or duplicate finish changes nothing. The job's lock is released;
 -- a terminal job also releases its uniqueness key, its lease and its body.
--- Stats are not rolled up here: workers aggregate them (stats.lua).
--- KEYS[1] job hash, KEYS[2] job log stream, KEYS[3] leases
+-- The outcome is counted here too, in the same atomic step, so the ok /
+-- failed / retried / dead counts are exact: a duplicate finish is skipped
+-- before it counts, and a worker killed after this step has counted
+-- already. Run times (sums, maxima, histograms) are aggregated by workers
+-- and flushed about once a second (stats.lua).
+-- KEYS[1] job hash, KEYS[2] job log stream, KEYS[3] leases,
+-- KEYS[4] stats minute bucket, KEYS[5] stats hour bucket, KEYS[6] stats types
 -- ARGV[1] id          ARGV[2] new state (succeeded|failed|dead|retrying|cancelled)
 -- ARGV[3] result JSON or ''                ARGV[4] error code or ''
 -- ARGV[5] error message or ''              ARGV[6] now_ms
 -- ARGV[7] ttl_s for a terminal job         ARGV[8] events channel
 -- ARGV[9] type, ARGV[10] created_at, for a job first seen here
 -- ARGV[11] lease until (ms) for a retrying job whose message lives in Redis
+-- ARGV[12] '1': count the outcome (a known type), ARGV[13] minute bucket
+-- ttl_s, ARGV[14] hour bucket ttl_s
 -- Returns {"skip", state} or {"ok", previous state}.
 local h = KEYS[1]
 local id = ARGV[1]
@@ -55,6 +62,14 @@ if ARGV[2] ~= 'retrying' then
   redis.call('EXPIRE', KEYS[2], ARGV[7])
 elseif f[4] then
   redis.call('ZADD', KEYS[3], ARGV[11], id)
+end
+if ARGV[12] == '1' then
+  local field = ({succeeded = 'ok', retrying = 'retried', dead = 'dead'})[ARGV[2]] or 'failed'
+  if redis.call('HINCRBY', KEYS[4], field, 1) == 1 then redis.call('EXPIRE', KEYS[4], ARGV[13]) end
+  if redis.call('HINCRBY', KEYS[5], field, 1) == 1 then
+    redis.call('EXPIRE', KEYS[5], ARGV[14])
+    redis.call('SADD', KEYS[6], ARGV[9])
+  end
 end
 redis.call('PUBLISH', ARGV[8], id .. ' ' .. ARGV[2])
 return {'ok', st or ''}
