@@ -8,7 +8,8 @@
  * itself on the host for ssh:// and tcp:// ones, whose "bind source path
  * does not exist" answer becomes bad_args, rt_create_call) and are not
  * bound twice (conflict, checked when the job runs, so it is the job's
- * error).
+ * error): not twice in one container, and not by another container of
+ * the host, stopped ones included (rt_create_call asks the engine).
  * container.run pulls a missing image first (rt_pull.c). Published ports bind 127.0.0.1 unless host_ip says
  * otherwise. */
 #include <stdio.h>
@@ -292,13 +293,70 @@ wh_code rt_create_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
     return rc;
 }
 
+/* True when mount `m` (engine JSON) is a bind. */
+static bool is_bind(const wh_json *m)
+{
+    size_t tn = 0;
+    const char *t = wh_json_strv(wh_json_get(m, "Type"), &tn);
+    return t && tn == 4 && memcmp(t, "bind", 4) == 0;
+}
+
+/* True when mount `m` is a bind of host directory s[0..n). */
+static bool binds_source(const wh_json *m, const char *s, size_t n)
+{
+    size_t sn = 0;
+    const char *src = wh_json_strv(wh_json_get(m, "Source"), &sn);
+    return is_bind(m) && src && sn == n && memcmp(src, s, n) == 0;
+}
+
+/* Conflict when a container of the host (stopped ones too) already binds a
+ * host directory that `body` binds. One list call, only for bodies with
+ * binds. */
+static wh_code binds_free(rt_conn *c, const wh_json *body, wh_err *err)
+{
+    const wh_json *mine = wh_json_get(wh_json_get(body, "HostConfig"), "Mounts");
+    bool any = false;
+    for(size_t i = 0; mine && i < wh_json_size(mine); i++)
+        any = any || is_bind(wh_json_at(mine, i));
+    if(!any)
+        return WH_OK;
+    long st = 0;
+    wh_json *list = NULL;
+    wh_code rc = rt_request(c, "GET", "/containers/json?all=1", NULL, &st, &list, err);
+    if(!rc && st != 200)
+        rc = rt_engine_status(st, list, "list", err);
+    for(size_t k = 0; !rc && list && k < wh_json_size(list); k++) {
+        const wh_json *ctr = wh_json_at(list, k), *theirs = wh_json_get(ctr, "Mounts");
+        for(size_t i = 0; !rc && i < wh_json_size(mine); i++) {
+            size_t n = 0;
+            const char *s = wh_json_strv(wh_json_get(wh_json_at(mine, i), "Source"), &n);
+            if(!s || !binds_source(wh_json_at(mine, i), s, n))
+                continue;
+            for(size_t j = 0; !rc && theirs && j < wh_json_size(theirs); j++)
+                if(binds_source(wh_json_at(theirs, j), s, n)) {
+                    size_t nn = 0;
+                    const char *name = wh_json_strv(wh_json_at(wh_json_get(ctr, "Names"), 0), &nn);
+                    rc = wh_err_set(err, WH_E_CONFLICT, "args.binds",
+                                    "args.binds.%zu.source: %.*s is already bound by container %.*s", i, (int)n, s,
+                                    (int)(name && nn && name[0] == '/' ? nn - 1 : nn),
+                                    name ? (name[0] == '/' ? name + 1 : name) : "?");
+                }
+        }
+    }
+    wh_json_free(list);
+    return rc;
+}
+
 wh_code rt_create_call(rt_conn *c, const char *path, const wh_json *body, const char *what, wh_json **out,
                        wh_err *err)
 {
     static const char gone[] = "bind source path does not exist: ";
     long st = 0;
     wh_json *ans = NULL;
-    wh_code rc = rt_request(c, "POST", path, body, &st, &ans, err);
+    wh_code rc = binds_free(c, body, err);
+    if(rc)
+        return rc;
+    rc = rt_request(c, "POST", path, body, &st, &ans, err);
     if(rc)
         return rc;
     size_t n = 0;

@@ -207,6 +207,15 @@ class RuntimeCases:
         self.assertIn("already bound", s["error_message"])
         for n in ("b2", "b3", "b4"):
             self.assertIsNone(self.docker_state(n))
+        # a directory another container binds (stopped or not) is a conflict
+        self.job("container.create", {"name": "b5", "image": IMG, "binds": [{"source": inside, "target": "/a"}]})
+        s = self.job("container.create", {"name": "b6", "image": IMG,
+                                          "binds": [{"source": inside, "target": "/b"}]}, ok="conflict")
+        self.assertIn("already bound by container b5", s["error_message"])
+        self.assertIsNone(self.docker_state("b6"))
+        self.job("container.remove", {"name": "b5"})
+        self.job("container.create", {"name": "b6", "image": IMG, "binds": [{"source": inside, "target": "/b"}]})
+        self.job("container.remove", {"name": "b6"})
 
     def test_bad_args_are_refused_before_the_engine(self):
         p = env.wharf(["submit", "runtime.container.create", "--target", "dock", "--args-json",
