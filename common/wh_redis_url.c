@@ -29,16 +29,24 @@ static bool pct_decode(const char *src, size_t n, char *out, size_t cap)
     return true;
 }
 
+/* "[user]:password" or "password" in p[0..at): into r->user and r->pass. */
+static wh_code parse_userinfo(wh_redis *r, const char *p, const char *at, wh_err *err)
+{
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+    const char *pw = colon ? colon + 1 : p;
+    if(colon && !pct_decode(p, (size_t)(colon - p), r->user, sizeof(r->user)))
+        return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: user name too long");
+    if(!pct_decode(pw, (size_t)(at - pw), r->pass, sizeof(r->pass)))
+        return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: password too long");
+    return WH_OK;
+}
+
 static wh_code parse_tcp(wh_redis *r, const char *p, wh_err *err)
 {
     const char *at = strrchr(p, '@');
     if(at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        if(colon && !pct_decode(p, (size_t)(colon - p), r->user, sizeof(r->user)))
-            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: user name too long");
-        if(!pct_decode(pw, (size_t)(at - pw), r->pass, sizeof(r->pass)))
-            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: password too long");
+        if(parse_userinfo(r, p, at, err))
+            return WH_E_BAD_CONFIG;
         p = at + 1;
     }
     size_t hostlen;
@@ -112,12 +120,8 @@ static wh_code parse_sentinel(wh_redis *r, const char *p, wh_err *err)
         if(p[i] == '@')
             at = p + i;
     if(at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        if(colon && !pct_decode(p, (size_t)(colon - p), r->user, sizeof(r->user)))
-            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: user name too long");
-        if(!pct_decode(pw, (size_t)(at - pw), r->pass, sizeof(r->pass)))
-            return wh_err_set(err, WH_E_BAD_CONFIG, "url", "redis.url: password too long");
+        if(parse_userinfo(r, p, at, err))
+            return WH_E_BAD_CONFIG;
         alen -= (size_t)(at + 1 - p);
         p = at + 1;
     }
