@@ -22,7 +22,6 @@ WHARF_LONG=1 repeats both failovers three times.
 import os
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
@@ -31,6 +30,7 @@ import redis.sentinel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import probeload  # noqa: E402
 import wharfserve  # noqa: E402
 import wharftest  # noqa: E402
 
@@ -52,44 +52,6 @@ WAIT_REPLICAS = os.environ.get("WHARF_SENTINEL_WAIT_REPLICAS", "1")
 def script(*args, timeout=120):
     return subprocess.run([SCRIPT] + [str(a) for a in args], capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
-
-
-class Producer:
-    """Submits system.sleep jobs through one client library handle until
-    stopped; records the id and time of every confirmed submit."""
-
-    def __init__(self, env, amqp_url, prefix, extra_env):
-        e = env.child_env(amqp_url, prefix, extra_env=extra_env)
-        self.proc = subprocess.Popen([env._bin("wharf-client-probe")], env=e, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-        first = self.proc.stdout.readline().strip()
-        if first != "ready":
-            raise RuntimeError("client probe did not start: %r" % first)
-        self.confirmed, self.errors = [], []
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.proc.stdin.write('submit system.sleep {"ms": 20}\n')
-            self.proc.stdin.flush()
-            line = self.proc.stdout.readline().strip()
-            if not line:
-                self.errors.append((time.monotonic(), "probe exited"))
-                return
-            if line.startswith("ok "):
-                self.confirmed.append((line.split()[1], time.monotonic()))
-                time.sleep(0.02)
-            else:
-                self.errors.append((time.monotonic(), line))
-                time.sleep(0.2)
-
-    def stop(self):
-        self._stop.set()
-        self.thread.join(30)
-        self.proc.stdin.close()
-        self.proc.wait(30)
 
 
 class SentinelTest(unittest.TestCase):
@@ -167,7 +129,7 @@ class SentinelTest(unittest.TestCase):
         w1 = self.env.start_worker(amqp, prefix, concurrency=4, extra_env=wenv)
         w2 = self.env.start_worker(amqp, prefix, concurrency=4, extra_env=wenv)
         url = "redis-sentinel://%s/%s/0" % (sentinels, MASTER)
-        prod = Producer(self.env, amqp, prefix, {"WHARF_REDIS_URL": url})
+        prod = probeload.Producer(self.env, amqp, prefix, {"WHARF_REDIS_URL": url})
         srv = wharfserve.start(self.env, amqp, prefix, extra_env=wenv)
         times = []
         try:

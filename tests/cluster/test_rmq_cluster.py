@@ -23,13 +23,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import unittest
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import probeload  # noqa: E402
 import wharfserve  # noqa: E402
 import wharftest  # noqa: E402
 
@@ -51,45 +51,6 @@ def node_env(d, i, var):
 def script(*args, timeout=300):
     return subprocess.run([SCRIPT] + [str(a) for a in args], capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
-
-
-class Producer:
-    """Submits system.sleep jobs through one long-lived client library handle
-    until stopped, recording the id and time of every confirmed submit."""
-
-    def __init__(self, env, urls, prefix):
-        e = env.child_env(urls, prefix)
-        self.proc = subprocess.Popen([env._bin("wharf-client-probe")], env=e, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-        first = self.proc.stdout.readline().strip()
-        if first != "ready":
-            raise RuntimeError("client probe did not start: %r" % first)
-        self.confirmed = []  # (id, monotonic time of the confirm)
-        self.errors = []     # (monotonic time, error line)
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.proc.stdin.write('submit system.sleep {"ms": 20}\n')
-            self.proc.stdin.flush()
-            line = self.proc.stdout.readline().strip()
-            if not line:
-                self.errors.append((time.monotonic(), "probe exited"))
-                return
-            if line.startswith("ok "):
-                self.confirmed.append((line.split()[1], time.monotonic()))
-                time.sleep(0.02)  # ~40 jobs/s: load without starving 2 shared cores
-            else:
-                self.errors.append((time.monotonic(), line))
-                time.sleep(0.2)   # the next submit reconnects, to the next URL if need be
-
-    def stop(self):
-        self._stop.set()
-        self.thread.join(30)
-        self.proc.stdin.close()
-        self.proc.wait(30)
 
 
 class RabbitClusterTest(unittest.TestCase):
@@ -182,7 +143,7 @@ class RabbitClusterTest(unittest.TestCase):
         lead = self.leader("wharf.system")
         order = [lead] + [i for i in range(1, NODES + 1) if i != lead]
         w1 = self.env.start_worker(self.urls(order), prefix, concurrency=4, ready_timeout=60)
-        prod = Producer(self.env, self.urls(order), prefix)
+        prod = probeload.Producer(self.env, self.urls(order), prefix)
         srv = wharfserve.start(self.env, self.urls(order), prefix, ready_timeout=60)
         served = []
         try:
