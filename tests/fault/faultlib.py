@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIB = os.path.join(HERE, "..", "lib")
@@ -182,6 +183,29 @@ class Servers:
         self._watchdog = subprocess.Popen(
             ["setsid", "bash", "-c", script, SERVERS_SH, str(os.getpid()), self.rmq_dir, self.redis_dir],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class FaultTest(unittest.TestCase):
+    """A test class with private servers of its own: set `name` (the
+    state directory's tag); setUpClass starts RabbitMQ and Redis as
+    cls.srv (a Servers) with cls.env (a wharftest.Env on them), and
+    tearDownClass stops them, also when the start failed halfway."""
+    name = "fault"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Servers(cls.name)
+        try:
+            cls.srv.rabbit_start()
+            cls.srv.redis_start()
+        except Exception:
+            cls.srv.close()
+            raise
+        cls.env = cls.srv.env()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.close()
 
 
 @atexit.register

@@ -29,21 +29,8 @@ wait_for = faultlib.wharftest.wait_for
 BOUND_S = 40
 
 
-class AlarmTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = faultlib.Servers("alarm")
-        try:
-            cls.srv.rabbit_start()
-            cls.srv.redis_start()
-        except Exception:
-            cls.srv.close()
-            raise
-        cls.env = cls.srv.env()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+class AlarmTest(faultlib.FaultTest):
+    name = "alarm"
 
     def mem_alarm(self):
         return any(n.get("mem_alarm") for n in self.env.mgmt("GET", "/api/nodes"))

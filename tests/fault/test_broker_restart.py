@@ -38,21 +38,8 @@ BOUND_S = 30        # no producer call may take longer than this
 BACKLOG = 400       # system.sleep 1 s jobs: ~50 s of work for 2 x 4 slots
 
 
-class BrokerRestartTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = faultlib.Servers("broker")
-        try:
-            cls.srv.rabbit_start()
-            cls.srv.redis_start()
-        except Exception:
-            cls.srv.close()
-            raise
-        cls.env = cls.srv.env()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+class BrokerRestartTest(faultlib.FaultTest):
+    name = "broker"
 
     def restart_round(self, how):
         env, srv = self.env, self.srv

@@ -31,21 +31,8 @@ wait_for = faultlib.wharftest.wait_for
 GRACE_S = 5
 
 
-class DrainTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = faultlib.Servers("drain")
-        try:
-            cls.srv.rabbit_start()
-            cls.srv.redis_start()
-        except Exception:
-            cls.srv.close()
-            raise
-        cls.env = cls.srv.env()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+class DrainTest(faultlib.FaultTest):
+    name = "drain"
 
     def test_sigterm_under_load_drains_and_loses_nothing(self):
         env = self.env

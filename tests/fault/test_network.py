@@ -42,21 +42,8 @@ def log_times(text, msg):
     return out
 
 
-class NetworkTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = faultlib.Servers("net")
-        try:
-            cls.srv.rabbit_start()
-            cls.srv.redis_start()
-        except Exception:
-            cls.srv.close()
-            raise
-        cls.env = cls.srv.env()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+class NetworkTest(faultlib.FaultTest):
+    name = "net"
 
     def setUp(self):
         self.url, self.prefix = self.env.new_vhost(), self.env.new_prefix()

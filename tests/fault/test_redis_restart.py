@@ -37,21 +37,8 @@ OUTAGE_S = 5
 ROUNDS = 3 if faultlib.LONG else 1
 
 
-class RedisRestartTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = faultlib.Servers("redis")
-        try:
-            cls.srv.rabbit_start()
-            cls.srv.redis_start()
-        except Exception:
-            cls.srv.close()
-            raise
-        cls.env = cls.srv.env()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+class RedisRestartTest(faultlib.FaultTest):
+    name = "redis"
 
     def test_redis_restart_without_persistence(self):
         env, srv = self.env, self.srv

@@ -42,21 +42,8 @@ CONCURRENCY = 4
 STORM_MAX_S = 420 if faultlib.LONG else 300  # the storm stops after this even if jobs are left
 
 
-class StormTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = faultlib.Servers("storm")
-        try:
-            cls.srv.rabbit_start()
-            cls.srv.redis_start()
-        except Exception:
-            cls.srv.close()
-            raise
-        cls.env = cls.srv.env()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
+class StormTest(faultlib.FaultTest):
+    name = "storm"
 
     def test_sigkill_storm_loses_nothing(self):
         env = self.env
