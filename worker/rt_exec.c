@@ -109,9 +109,7 @@ wk_run rt_exec_run(wk_job *job)
     rt_conn c;
     wh_err err;
     wh_json *body = exec_body(wk_job_args(job)), *ans = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "POST", path, body, name, &ans, &err);
+    wh_code rc = rt_open_call(job, &c, "POST", path, body, name, &ans, &err);
     wh_json_free(body);
     size_t n = 0;
     const char *s = rc ? NULL : wh_json_strv(wh_json_get(ans, "Id"), &n);
@@ -168,9 +166,7 @@ wk_run rt_prune_run(wk_job *job)
     rt_conn c;
     wh_err err;
     wh_json *ans = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "POST", path, NULL, "prune", &ans, &err);
+    wh_code rc = rt_open_call(job, &c, "POST", path, NULL, "prune", &ans, &err);
     if(rc)
         return rt_fail(job, rc, &err);
     wh_json *del = wh_json_get(ans, img ? "ImagesDeleted" : "VolumesDeleted");

@@ -58,9 +58,7 @@ wk_run rt_list_run(wk_job *job)
     rt_conn c;
     wh_err err;
     wh_json *v = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "GET", l->path, NULL, "list", &v, &err);
+    wh_code rc = rt_open_call(job, &c, "GET", l->path, NULL, "list", &v, &err);
     if(rc)
         return rt_fail(job, rc, &err);
     wh_json *arr = l->items ? wh_json_get(v, l->items) : v;
@@ -85,9 +83,7 @@ wk_run rt_image_remove_run(wk_job *job)
     rt_conn c;
     wh_err err;
     wh_json *v = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "DELETE", path, NULL, "image", &v, &err);
+    wh_code rc = rt_open_call(job, &c, "DELETE", path, NULL, "image", &v, &err);
     if(rc)
         return rt_fail(job, rc, &err);
     wh_json *r = wh_json_object();
@@ -217,9 +213,7 @@ wk_run rt_network_create_run(wk_job *job)
     rt_conn c;
     wh_err err;
     wh_json *ans = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "POST", "/networks/create", body, "network", &ans, &err);
+    wh_code rc = rt_open_call(job, &c, "POST", "/networks/create", body, "network", &ans, &err);
     wh_json_free(body);
     if(rc)
         return rt_fail(job, rc, &err);
@@ -260,9 +254,7 @@ wk_run rt_network_connect_run(wk_job *job)
         wh_json_setc(body, "Force", wh_json_bool(wh_args_bool(a, "force", false)));
     rt_conn c;
     wh_err err;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "POST", path, body, net, NULL, &err);
+    wh_code rc = rt_open_call(job, &c, "POST", path, body, net, NULL, &err);
     wh_json_free(body);
     if(rc)
         return rt_fail(job, rc, &err);

@@ -21,9 +21,7 @@ wk_run rt_host_ping_run(wk_job *job)
     rt_conn c;
     wh_err err;
     wh_json *v = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "GET", "/version", NULL, "version", &v, &err);
+    wh_code rc = rt_open_call(job, &c, "GET", "/version", NULL, "version", &v, &err);
     if(rc)
         return rt_fail(job, rc, &err);
     wh_json *r = wh_json_object();
@@ -44,9 +42,7 @@ wk_run rt_host_info_run(wk_job *job)
     rt_conn c;
     wh_err err;
     wh_json *v = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "GET", "/info", NULL, "info", &v, &err);
+    wh_code rc = rt_open_call(job, &c, "GET", "/info", NULL, "info", &v, &err);
     if(rc)
         return rt_fail(job, rc, &err);
     static const char *const keys[] = {"Name", "ServerVersion", "OperatingSystem", "KernelVersion", "Architecture",
@@ -144,9 +140,7 @@ wk_run rt_inspect_run(wk_job *job)
     rt_conn c;
     wh_err err;
     wh_json *v = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "GET", path, NULL, name, &v, &err);
+    wh_code rc = rt_open_call(job, &c, "GET", path, NULL, name, &v, &err);
     if(rc)
         return rt_fail(job, rc, &err);
     wk_job_set_result(job, v ? v : wh_json_null());
@@ -161,9 +155,7 @@ wk_run rt_rename_run(wk_job *job)
     snprintf(path, sizeof(path), "/containers/%s/rename?name=%s", name, to);
     rt_conn c;
     wh_err err;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "POST", path, NULL, name, NULL, &err);
+    wh_code rc = rt_open_call(job, &c, "POST", path, NULL, name, NULL, &err);
     if(rc)
         return rt_fail(job, rc, &err);
     wh_json *r = wh_json_object();
@@ -195,9 +187,7 @@ wk_run rt_update_run(wk_job *job)
     rt_conn c;
     wh_err err;
     wh_json *ans = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_call(&c, "POST", path, body, name, &ans, &err);
+    wh_code rc = rt_open_call(job, &c, "POST", path, body, name, &ans, &err);
     wh_json_free(body);
     if(rc)
         return rt_fail(job, rc, &err);
