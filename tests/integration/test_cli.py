@@ -20,7 +20,11 @@ class CliTest(unittest.TestCase):
     def setUpClass(cls):
         cls.amqp = env.new_vhost()
         cls.prefix = env.new_prefix()
-        cls.worker = env.start_worker(cls.amqp, cls.prefix, concurrency=4)
+        # The follow test writes 20,000 lines: above the default log cap
+        # (10,000), a follower slower than the writer would find the oldest
+        # trimmed (test_pipe tests the cap itself).
+        cls.worker = env.start_worker(cls.amqp, cls.prefix, concurrency=4,
+                                      extra_env={"WHARF_JOBS_LOG_MAX_LINES": "100000"})
 
     @classmethod
     def tearDownClass(cls):
