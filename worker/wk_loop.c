@@ -13,6 +13,7 @@
 #include "wh_log.h"
 #include "wh_time.h"
 #include "wh_topo.h"
+#include "wk_acks.h"
 
 #define CH_CONSUME 1
 #define CH_PUBLISH 2          /* confirm mode: retry and dead-letter copies */
@@ -35,6 +36,7 @@ struct wk_loop {
     wk_pool *pool;
     int sigfd;
     wh_amqp *amqp;          /* NULL while disconnected */
+    wk_acks *acks;          /* acks of this connection, coalesced */
     uint32_t gen;           /* bumped per connection; stale verdicts are dropped */
     pending *pend;
     size_t npend, cappend;
@@ -63,6 +65,10 @@ wk_loop *wk_loop_new(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, in
     L->backoff_ms = 250;
     L->on_ready = on_ready;
     L->ready_ud = ud;
+    if(!(L->acks = wk_acks_new())) {
+        free(L);
+        return NULL;
+    }
     return L;
 }
 
@@ -71,6 +77,7 @@ void wk_loop_free(wk_loop *L)
     if(!L)
         return;
     wh_amqp_free(L->amqp);
+    wk_acks_free(L->acks);
     free(L->pend);
     free(L);
 }
@@ -84,6 +91,7 @@ static void disconnect(wk_loop *L, const wh_err *why)
     wh_amqp_free(L->amqp);
     L->amqp = NULL;
     L->npend = 0;
+    wk_acks_reset(L->acks);
     L->connect_at = wh_mono_ms() + L->backoff_ms;
 }
 
@@ -116,6 +124,7 @@ static void connect_broker(wk_loop *L)
     wh_code rc = L->amqp ? setup(L, &err) : err.code;
     if(rc == WH_OK) {
         L->gen++;
+        wk_acks_reset(L->acks);
         L->backoff_ms = 250;
         wh_log(WH_LOG_INFO, NULL, "consuming", "families", L->cfg->families);
         if(L->on_ready)
@@ -192,10 +201,19 @@ static wh_code carry_out(wk_loop *L, wk_delivery *d, wh_err *err)
     if(d->early_acked && (d->verdict == WK_ACK || d->verdict == WK_REQUEUE))
         return WH_OK; /* acked at start; a lost copy is the reaper's to republish */
     switch(d->verdict) {
-    case WK_ACK: return wh_amqp_ack(L->amqp, CH_CONSUME, d->tag, false, err);
-    case WK_REQUEUE: return wh_amqp_nack(L->amqp, CH_CONSUME, d->tag, false, true, err);
+    case WK_ACK:
+        wk_acks_want(L->acks, d->tag, wh_mono_ms());
+        return WH_OK;
+    case WK_REQUEUE:
+        wk_acks_settled(L->acks, d->tag);
+        return wh_amqp_nack(L->amqp, CH_CONSUME, d->tag, false, true, err);
     default: return republish(L, d, err);
     }
+}
+
+static wh_code send_ack(void *amqp, uint64_t tag, bool multiple, wh_err *err)
+{
+    return wh_amqp_ack(amqp, CH_CONSUME, tag, multiple, err);
 }
 
 static void serve_done(wk_loop *L)
@@ -212,6 +230,9 @@ static void serve_done(wk_loop *L)
         wk_delivery_free(d);
         d = next;
     }
+    wh_err err;
+    if(L->amqp && wk_acks_flush(L->acks, wh_mono_ms(), L->stopping, send_ack, L->amqp, &err) != WH_OK)
+        disconnect(L, &err);
 }
 
 static void on_confirm(wk_loop *L, const wh_amqp_event *ev, wh_err *err)
@@ -233,8 +254,11 @@ static void on_confirm(wk_loop *L, const wh_amqp_event *ev, wh_err *err)
             L->pend[keep++] = *p;
             continue;
         }
-        if(p->tag && wh_amqp_ack(L->amqp, CH_CONSUME, p->tag, false, err))
-            return;
+        if(p->tag) {
+            wk_acks_settled(L->acks, p->tag);
+            if(wh_amqp_ack(L->amqp, CH_CONSUME, p->tag, false, err))
+                return;
+        }
     }
     L->npend = keep;
 }
@@ -268,6 +292,7 @@ static void on_delivery(wk_loop *L, wh_amqp_event *ev, wh_err *err)
     d->too_large = ev->too_large;
     d->body_size = ev->body_size;
     snprintf(d->message_id, sizeof(d->message_id), "%s", ev->message_id);
+    wk_acks_open(L->acks, ev->tag); /* untracked: acks go one by one */
     wk_pool_submit(L->pool, d);
 }
 
@@ -322,8 +347,11 @@ static void begin_drain(wk_loop *L)
     /* Deliveries no thread has started go straight back to the queue. */
     for(wk_delivery *d = wk_pool_take_queued(L->pool); d;) {
         wk_delivery *next = d->next;
-        if(L->amqp && d->gen == L->gen && wh_amqp_nack(L->amqp, CH_CONSUME, d->tag, false, true, &err))
-            disconnect(L, &err);
+        if(L->amqp && d->gen == L->gen) {
+            wk_acks_settled(L->acks, d->tag);
+            if(wh_amqp_nack(L->amqp, CH_CONSUME, d->tag, false, true, &err))
+                disconnect(L, &err);
+        }
         wk_delivery_free(d);
         d = next;
     }
@@ -342,7 +370,7 @@ static void read_signals(wk_loop *L)
  * Returns true when the loop should end. */
 static bool drain_step(wk_loop *L, int64_t now)
 {
-    if(wk_pool_inflight(L->pool) == 0 && L->npend == 0)
+    if(wk_pool_inflight(L->pool) == 0 && L->npend == 0 && (!L->amqp || wk_acks_waiting(L->acks) == 0))
         return true;
     if(!L->interrupted && now >= L->grace_at) {
         wh_log(WH_LOG_WARN, NULL, "grace period over; interrupting running jobs");
@@ -369,6 +397,9 @@ static int poll_timeout(const wk_loop *L, int64_t now)
         t = L->connect_at - now;
     if(L->stopping)
         t = t > 100 ? 100 : t;
+    int64_t acks = L->amqp ? wk_acks_due_in(L->acks, now) : -1;
+    if(acks >= 0 && acks < t)
+        t = acks;
     return t < 0 ? 0 : (int)t;
 }
 

@@ -1,0 +1,163 @@
+/* wk_acks: coalesced acknowledgements. See wk_acks.h. */
+#include "wk_acks.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { OPEN, WANT, DONE };
+
+typedef struct ent {
+    uint64_t tag;
+    uint8_t st;
+} ent;
+
+struct wk_acks {
+    ent *v;             /* tracked tags, increasing, live in v[h..n) */
+    size_t h, n, cap;
+    uint64_t *lone;     /* wanted tags not tracked: acked alone */
+    size_t nlone, caplone;
+    int nwant;          /* WANT entries in v */
+    bool held;          /* a WANT entry may wait behind an open one... */
+    int64_t held_since; /* ...since this time (mono ms) */
+    bool untracked;     /* a tag could not be tracked: no multiple acks until reset */
+};
+
+wk_acks *wk_acks_new(void)
+{
+    return calloc(1, sizeof(wk_acks));
+}
+
+void wk_acks_free(wk_acks *a)
+{
+    if(!a)
+        return;
+    free(a->v);
+    free(a->lone);
+    free(a);
+}
+
+void wk_acks_reset(wk_acks *a)
+{
+    a->h = a->n = 0;
+    a->nlone = 0;
+    a->nwant = 0;
+    a->held = false;
+    a->untracked = false;
+}
+
+bool wk_acks_open(wk_acks *a, uint64_t tag)
+{
+    if(a->n == a->cap && a->h > 0) { /* slide the live part to the front */
+        memmove(a->v, a->v + a->h, (a->n - a->h) * sizeof(*a->v));
+        a->n -= a->h;
+        a->h = 0;
+    }
+    if(a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 256;
+        ent *v = realloc(a->v, cap * sizeof(*v));
+        if(!v) {
+            a->untracked = true;
+            return false;
+        }
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->n++] = (ent){tag, OPEN};
+    return true;
+}
+
+static ent *find(wk_acks *a, uint64_t tag)
+{
+    size_t lo = a->h, hi = a->n;
+    while(lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if(a->v[mid].tag < tag)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < a->n && a->v[lo].tag == tag ? &a->v[lo] : NULL;
+}
+
+void wk_acks_want(wk_acks *a, uint64_t tag, int64_t now_ms)
+{
+    ent *e = find(a, tag);
+    if(e && e->st == OPEN) {
+        e->st = WANT;
+        a->nwant++;
+        if(!a->held) {
+            a->held = true;
+            a->held_since = now_ms;
+        }
+        return;
+    }
+    if(e) /* wanted twice: the first want stands */
+        return;
+    if(a->nlone == a->caplone) {
+        size_t cap = a->caplone ? a->caplone * 2 : 16;
+        uint64_t *l = realloc(a->lone, cap * sizeof(*l));
+        if(!l)
+            return; /* unacked: the broker redelivers it, and start skips it */
+        a->lone = l;
+        a->caplone = cap;
+    }
+    a->lone[a->nlone++] = tag;
+}
+
+void wk_acks_settled(wk_acks *a, uint64_t tag)
+{
+    ent *e = find(a, tag);
+    if(e) {
+        if(e->st == WANT)
+            a->nwant--;
+        e->st = DONE;
+    }
+}
+
+wh_code wk_acks_flush(wk_acks *a, int64_t now_ms, bool all, wk_acks_send_fn send, void *ud, wh_err *err)
+{
+    /* Everything below the oldest open delivery is settled or wanted. */
+    uint64_t upto = 0;
+    while(a->h < a->n && a->v[a->h].st != OPEN) {
+        ent *e = &a->v[a->h++];
+        if(e->st != WANT)
+            continue;
+        a->nwant--;
+        if(a->untracked && send(ud, e->tag, false, err))
+            return err->code;
+        upto = e->tag;
+    }
+    if(upto && !a->untracked && send(ud, upto, true, err))
+        return err->code;
+    if(!a->nwant)
+        a->held = false;
+    bool late = a->held && now_ms - a->held_since >= WK_ACKS_HOLD_MS;
+    for(size_t i = a->h; (all || late) && a->nwant && i < a->n; i++)
+        if(a->v[i].st == WANT) {
+            if(send(ud, a->v[i].tag, false, err))
+                return err->code;
+            a->v[i].st = DONE;
+            a->nwant--;
+        }
+    if(all || late)
+        a->held = false;
+    for(; a->nlone; a->nlone--)
+        if(send(ud, a->lone[a->nlone - 1], false, err))
+            return err->code;
+    return WH_OK;
+}
+
+int64_t wk_acks_due_in(const wk_acks *a, int64_t now_ms)
+{
+    if(a->nlone)
+        return 0;
+    if(!a->held)
+        return -1;
+    int64_t left = a->held_since + WK_ACKS_HOLD_MS - now_ms;
+    return left > 0 ? left : 0;
+}
+
+int wk_acks_waiting(const wk_acks *a)
+{
+    return a->nwant + (int)a->nlone;
+}
