@@ -168,43 +168,46 @@ wh_code wh_status_unenqueue(wh_redis *r, const char *prefix, const char *id, wh_
     return wh_redis_eval(r, &s_unenqueue, NULL, 3, 4, argv, NULL, err);
 }
 
-wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, const wh_start_opts *o, wh_start *out,
-                        wh_err *err)
-{
+/* start.lua's arguments; buffers live here. */
+typedef struct start_args {
     char key[WH_KEY_MAX], recent[WH_KEY_MAX], sched[WH_KEY_MAX], leases[WH_KEY_MAX], lock[WH_KEY_MAX];
     char chan[WH_KEY_MAX], created_at[24], maxa[16], now[24], maxr[16], lock_ms[24], run_at[24], lease[24],
         cap[16];
-    wh_key_job(key, prefix, env->id);
-    wh_key_recent(recent, prefix);
-    wh_key_scheduled(sched, prefix);
-    wh_key_leases(leases, prefix);
-    wh_key_lock(lock, prefix, o->lock ? o->lock : "");
-    wh_key_events(chan, prefix);
-    snprintf(created_at, sizeof(created_at), "%lld", (long long)env->created_at);
-    snprintf(maxa, sizeof(maxa), "%d", o->max_attempts);
-    snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
-    snprintf(maxr, sizeof(maxr), "%d", o->max_redeliveries);
-    snprintf(lock_ms, sizeof(lock_ms), "%lld", (long long)o->lock_ms);
-    snprintf(run_at, sizeof(run_at), "%lld", (long long)env->run_at);
-    snprintf(lease, sizeof(lease), "%lld", (long long)o->lease_until);
-    snprintf(cap, sizeof(cap), "%d", WH_RECENT_MAX);
-    const char *argv[] = {key, recent, sched, leases, lock, env->id, env->type, env->target, created_at, maxa,
-                          now, o->worker, chan, maxr, o->park ? "park" : "run", o->lock ? o->lock : "", lock_ms,
-                          run_at, o->body ? o->body : "", lease, cap};
-    enum { ARGC = sizeof(argv) / sizeof(argv[0]) };
-    size_t lens[ARGC];
-    for(size_t i = 0; i < ARGC; i++)
-        lens[i] = strlen(argv[i]);
-    lens[18] = o->body ? o->body_len : 0;
-    wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_start, &rep, 5, ARGC, argv, lens, err);
-    if(rc)
-        return rc;
-    /* An early ack follows this write: it must survive a failover. */
-    if((rc = wh_redis_wait(r, err))) {
-        wh_redis_reply_free(rep);
-        return rc;
-    }
+    const char *argv[21];
+    size_t lens[21];
+} start_args;
+
+#define START_KEYS 5
+#define START_ARGC 21
+
+static void start_fill(start_args *a, const char *prefix, const wh_env *env, const wh_start_opts *o)
+{
+    wh_key_job(a->key, prefix, env->id);
+    wh_key_recent(a->recent, prefix);
+    wh_key_scheduled(a->sched, prefix);
+    wh_key_leases(a->leases, prefix);
+    wh_key_lock(a->lock, prefix, o->lock ? o->lock : "");
+    wh_key_events(a->chan, prefix);
+    snprintf(a->created_at, sizeof(a->created_at), "%lld", (long long)env->created_at);
+    snprintf(a->maxa, sizeof(a->maxa), "%d", o->max_attempts);
+    snprintf(a->now, sizeof(a->now), "%lld", (long long)wh_now_ms());
+    snprintf(a->maxr, sizeof(a->maxr), "%d", o->max_redeliveries);
+    snprintf(a->lock_ms, sizeof(a->lock_ms), "%lld", (long long)o->lock_ms);
+    snprintf(a->run_at, sizeof(a->run_at), "%lld", (long long)env->run_at);
+    snprintf(a->lease, sizeof(a->lease), "%lld", (long long)o->lease_until);
+    snprintf(a->cap, sizeof(a->cap), "%d", WH_RECENT_MAX);
+    const char *argv[START_ARGC] = {a->key, a->recent, a->sched, a->leases, a->lock, env->id, env->type,
+                                    env->target, a->created_at, a->maxa, a->now, o->worker, a->chan, a->maxr,
+                                    o->park ? "park" : "run", o->lock ? o->lock : "", a->lock_ms, a->run_at,
+                                    o->body ? o->body : "", a->lease, a->cap};
+    memcpy(a->argv, argv, sizeof(argv));
+    for(int i = 0; i < START_ARGC; i++)
+        a->lens[i] = strlen(argv[i]);
+    a->lens[18] = o->body ? o->body_len : 0;
+}
+
+static wh_code start_result(const wh_redis_reply *rep, wh_start *out, wh_err *err)
+{
     char kind[8];
     memset(out, 0, sizeof(*out));
     reply_field(rep, 0, kind, sizeof(kind));
@@ -229,8 +232,23 @@ wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, cons
         out->kind = WH_START_LOCKED;
         reply_field(rep, 1, out->error, sizeof(out->error));
     } else {
-        rc = wh_err_set(err, WH_E_INTERNAL, "", "start script returned \"%s\"", kind);
+        return wh_err_set(err, WH_E_INTERNAL, "", "start script returned \"%s\"", kind);
     }
+    return WH_OK;
+}
+
+wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, const wh_start_opts *o, wh_start *out,
+                        wh_err *err)
+{
+    start_args a;
+    start_fill(&a, prefix, env, o);
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_eval(r, &s_start, &rep, START_KEYS, START_ARGC, a.argv, a.lens, err);
+    if(rc)
+        return rc;
+    /* An early ack follows this write: it must survive a failover. */
+    if(!(rc = wh_redis_wait(r, err)))
+        rc = start_result(rep, out, err);
     wh_redis_reply_free(rep);
     return rc;
 }
@@ -252,47 +270,95 @@ const char *wh_status_hist_name(int i)
     return hist_names[i];
 }
 
-wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped, wh_err *err)
-{
+/* finish.lua's arguments; buffers live here. */
+typedef struct finish_args {
     char job[WH_KEY_MAX], log[WH_KEY_MAX], leases[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], ttl[24], created[24],
-        lease[24], m1[WH_KEY_MAX] = "", h1[WH_KEY_MAX] = "", types[WH_KEY_MAX], ttl_m[16], ttl_h[16];
+        lease[24], m1[WH_KEY_MAX], h1[WH_KEY_MAX], types[WH_KEY_MAX], ttl_m[16], ttl_h[16];
+    const char *argv[20];
+} finish_args;
+
+#define FINISH_KEYS 6
+#define FINISH_ARGC 20
+
+static void finish_fill(finish_args *a, const char *prefix, const wh_finish *f)
+{
     int64_t now_ms = wh_now_ms();
     bool count = f->count && f->type && f->type[0];
+    a->m1[0] = a->h1[0] = '\0';
     if(count) {
         int64_t minute_s = now_ms / 1000 - (now_ms / 1000) % 60;
-        wh_key_stats(m1, prefix, f->type, "1m", minute_s);
-        wh_key_stats(h1, prefix, f->type, "1h", minute_s - minute_s % 3600);
+        wh_key_stats(a->m1, prefix, f->type, "1m", minute_s);
+        wh_key_stats(a->h1, prefix, f->type, "1h", minute_s - minute_s % 3600);
     }
-    wh_key_stats_types(types, prefix);
-    snprintf(ttl_m, sizeof(ttl_m), "%d", WH_STATS_TTL_1M);
-    snprintf(ttl_h, sizeof(ttl_h), "%d", WH_STATS_TTL_1H);
-    wh_key_job(job, prefix, f->id);
-    wh_key_log(log, prefix, f->id);
-    wh_key_leases(leases, prefix);
-    snprintf(lease, sizeof(lease), "%lld", (long long)f->lease_until);
-    wh_key_events(chan, prefix);
-    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
-    snprintf(ttl, sizeof(ttl), "%lld", (long long)f->ttl_s);
-    snprintf(created, sizeof(created), "%lld", (long long)f->created_at);
-    const char *argv[] = {job, log, leases, m1, h1, types, f->id, f->state, f->result ? f->result : "",
-                          f->error ? f->error : "", f->error_message ? f->error_message : "", now, ttl, chan,
-                          f->type ? f->type : "", f->created_at ? created : "", lease, count ? "1" : "", ttl_m,
-                          ttl_h};
-    wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_finish, &rep, 6, 20, argv, NULL, err);
-    if(rc)
-        return rc;
-    /* The ack follows this write: it must survive a failover. */
-    if((rc = wh_redis_wait(r, err))) {
-        wh_redis_reply_free(rep);
-        return rc;
-    }
+    wh_key_stats_types(a->types, prefix);
+    snprintf(a->ttl_m, sizeof(a->ttl_m), "%d", WH_STATS_TTL_1M);
+    snprintf(a->ttl_h, sizeof(a->ttl_h), "%d", WH_STATS_TTL_1H);
+    wh_key_job(a->job, prefix, f->id);
+    wh_key_log(a->log, prefix, f->id);
+    wh_key_leases(a->leases, prefix);
+    snprintf(a->lease, sizeof(a->lease), "%lld", (long long)f->lease_until);
+    wh_key_events(a->chan, prefix);
+    snprintf(a->now, sizeof(a->now), "%lld", (long long)now_ms);
+    snprintf(a->ttl, sizeof(a->ttl), "%lld", (long long)f->ttl_s);
+    snprintf(a->created, sizeof(a->created), "%lld", (long long)f->created_at);
+    const char *argv[FINISH_ARGC] = {a->job, a->log, a->leases, a->m1, a->h1, a->types, f->id, f->state,
+                                     f->result ? f->result : "", f->error ? f->error : "",
+                                     f->error_message ? f->error_message : "", a->now, a->ttl, a->chan,
+                                     f->type ? f->type : "", f->created_at ? a->created : "", a->lease,
+                                     count ? "1" : "", a->ttl_m, a->ttl_h};
+    memcpy(a->argv, argv, sizeof(argv));
+}
+
+static void finish_result(const wh_redis_reply *rep, bool *skipped)
+{
     char kind[8];
     reply_field(rep, 0, kind, sizeof(kind));
     if(skipped)
         *skipped = strcmp(kind, "skip") == 0;
+}
+
+wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped, wh_err *err)
+{
+    finish_args a;
+    finish_fill(&a, prefix, f);
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_eval(r, &s_finish, &rep, FINISH_KEYS, FINISH_ARGC, a.argv, NULL, err);
+    if(rc)
+        return rc;
+    /* The ack follows this write: it must survive a failover. */
+    if(!(rc = wh_redis_wait(r, err)))
+        finish_result(rep, skipped);
     wh_redis_reply_free(rep);
-    return WH_OK;
+    return rc;
+}
+
+wh_code wh_status_finish_start(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped,
+                               const wh_env *env, const wh_start_opts *o, wh_start *out, bool *started, wh_err *err)
+{
+    finish_args fa;
+    start_args sa;
+    if(!s_finish.sha[0] || !s_start.sha[0]) { /* loading a script mid-pipeline would mix replies */
+        *started = false;
+        return wh_status_finish(r, prefix, f, skipped, err);
+    }
+    finish_fill(&fa, prefix, f);
+    start_fill(&sa, prefix, env, o);
+    *started = false;
+    wh_code rc = wh_redis_eval_append(r, &s_finish, FINISH_KEYS, FINISH_ARGC, fa.argv, NULL, err);
+    bool sent_start = !rc && !wh_redis_eval_append(r, &s_start, START_KEYS, START_ARGC, sa.argv, sa.lens, NULL);
+    if(rc)
+        return rc; /* nothing was sent */
+    wh_redis_reply *frep = NULL, *srep = NULL;
+    wh_err serr;
+    rc = wh_redis_read(r, &frep, err);
+    wh_code src = sent_start && wh_redis_connected(r) ? wh_redis_read(r, &srep, &serr) : WH_E_REDIS;
+    if(!rc && (rc = wh_redis_wait(r, err)) == WH_OK)
+        finish_result(frep, skipped);
+    /* The start counts only when its write is as safe as the finish's. */
+    *started = !rc && !src && start_result(srep, out, &serr) == WH_OK;
+    wh_redis_reply_free(frep);
+    wh_redis_reply_free(srep);
+    return rc;
 }
 
 wh_code wh_status_stats_add(wh_redis *r, const char *prefix, const char *type, int64_t minute_s,

@@ -54,22 +54,53 @@ static wh_code persist(wk_job *job, const char *what, persist_fn fn, void *arg, 
 
 /* ---- the persisted operations ---- */
 
-/* start.lua's inputs and output. */
+/* start.lua's inputs and output, and what the pipe decided beforehand. */
 typedef struct start_ctx {
     wh_start_opts o;
     wh_start st;
+    char lock[WH_LOCK_MAX + WH_TARGET_MAX + 2]; /* o.lock points here */
+    bool early;   /* ack when it starts: the job lives under a Redis lease */
+    bool started; /* the start was made already (see record) */
 } start_ctx;
+
+/* A delivery a job thread took off the queue while finishing the job
+ * before it: the finish and this one's start share one round trip
+ * (wh_status_finish_start). `admitted`: decoded and validated (a message
+ * that is not gets the whole pipe from scratch in wk_exec). */
+struct wk_ahead {
+    wk_delivery *d;
+    bool admitted;
+    wk_job job;
+    start_ctx sc;
+};
+
+static void set_lease(const wk_job *job, start_ctx *sc)
+{
+    if(sc->o.body && !sc->o.park)
+        sc->o.lease_until = wh_now_ms() + (int64_t)job->t->cfg->lease_s * 1000;
+}
 
 static wh_code op_start(wk_job *job, void *arg, wh_err *err)
 {
     start_ctx *sc = arg;
-    if(sc->o.body && !sc->o.park)
-        sc->o.lease_until = wh_now_ms() + (int64_t)job->t->cfg->lease_s * 1000;
+    set_lease(job, sc);
     return wh_status_start(job->t->redis, job->t->cfg->redis_prefix, &job->env, &sc->o, &sc->st, err);
 }
 
+/* The finish, with the start of the delivery taken ahead (if any) in the
+ * same round trip. When that start was not made (*started false), the
+ * ahead job makes it itself in wk_exec, as any job does. */
 static wh_code op_finish(wk_job *job, void *arg, wh_err *err)
 {
+    wk_ahead *a = job->t->ahead;
+    if(a && a->d && a->admitted && !a->sc.started && !a->sc.o.park && !a->sc.early) {
+        set_lease(&a->job, &a->sc);
+        bool started = false;
+        wh_code rc = wh_status_finish_start(job->t->redis, job->t->cfg->redis_prefix, arg, NULL, &a->job.env,
+                                            &a->sc.o, &a->sc.st, &started, err);
+        a->sc.started = started;
+        return rc;
+    }
     return wh_status_finish(job->t->redis, job->t->cfg->redis_prefix, arg, NULL, err);
 }
 
@@ -109,6 +140,74 @@ static void give_up(wk_job *job, const char *what, const wh_err *err)
     job->d->verdict = WK_REQUEUE;
 }
 
+static bool admit_quiet(wk_job *job, wh_err *err, bool *known);
+static void plan_start(wk_job *job, start_ctx *sc);
+
+static void job_init(wk_job *job, wk_thread *t, wk_delivery *d)
+{
+    memset(job, 0, sizeof(*job));
+    atomic_init(&job->cancel, false);
+    job->t = t;
+    job->d = d;
+    d->family = -1;
+    d->verdict = WK_ACK;
+}
+
+static void job_release(wk_job *job)
+{
+    wh_json_free(job->result);
+    job->result = NULL;
+    wh_env_release(&job->env);
+}
+
+/* Before a finish: take the next queued delivery, if one waits, so that its
+ * start rides with the finish (op_finish). Only a message that decodes and
+ * validates is planned; any other goes through the whole pipe later. */
+static void take_ahead(wk_thread *t)
+{
+    if(!t->ahead || t->ahead->d || wk_pool_interrupted(t->pool))
+        return;
+    wk_delivery *d = wk_pool_try_take(t->pool);
+    if(!d)
+        return;
+    wk_ahead *a = t->ahead;
+    a->d = d;
+    job_init(&a->job, t, d);
+    wh_err err;
+    bool known;
+    a->admitted = admit_quiet(&a->job, &err, &known);
+    if(a->admitted) {
+        plan_start(&a->job, &a->sc);
+    } else {
+        job_release(&a->job);
+        d->family = -1;
+    }
+}
+
+wk_delivery *wk_exec_ahead(wk_thread *t)
+{
+    return t->ahead ? t->ahead->d : NULL;
+}
+
+bool wk_exec_thread_init(wk_thread *t)
+{
+    t->ahead = calloc(1, sizeof(*t->ahead));
+    return t->ahead != NULL;
+}
+
+void wk_exec_thread_free(wk_thread *t)
+{
+    if(!t->ahead)
+        return;
+    if(t->ahead->d) {
+        if(t->ahead->admitted)
+            job_release(&t->ahead->job);
+        wk_delivery_free(t->ahead->d);
+    }
+    free(t->ahead);
+    t->ahead = NULL;
+}
+
 /* Record an outcome and count it in the stats (for a known type); on a
  * write that could not be made, the delivery is requeued instead (nothing
  * was acked, nothing is lost). */
@@ -123,6 +222,7 @@ static bool record(wk_job *job, wh_finish *f, int64_t run_us, bool count)
     /* A retry copy of an early-acked job must arrive within the retry delay;
      * if it does not, the reaper publishes the job again from Redis. */
     f->lease_until = wh_now_ms() + job->d->retry_ms + (int64_t)job->t->cfg->republish_s * 1000;
+    take_ahead(job->t);
     wh_err err;
     if(persist(job, "finish", op_finish, f, &err) == WH_OK) {
         if(count)
@@ -262,34 +362,46 @@ static void run_handler(wk_job *job, const wh_start *st)
     free(result);
 }
 
-/* Decode and validate; false when the message was rejected. */
-static bool admit(wk_job *job)
+/* Decode and validate; false (with the reason in *err, nothing recorded)
+ * when the message is bad; *known then says whether its stats may count it
+ * (bad args of a known type). */
+static bool admit_quiet(wk_job *job, wh_err *err, bool *known)
 {
     wk_delivery *d = job->d;
-    wh_err err;
+    *known = false;
     if(d->too_large) {
         /* The body was never read; the AMQP message id may still name it. */
         size_t n = strlen(d->message_id);
         if(wh_id_valid(d->message_id, n)) /* valid ids fit: at most WH_ID_MAX bytes */
             memcpy(d->id, d->message_id, n + 1);
-        wh_err_set(&err, WH_E_TOO_LARGE, "", "body is %llu bytes; the limit is %lld",
+        wh_err_set(err, WH_E_TOO_LARGE, "", "body is %llu bytes; the limit is %lld",
                    (unsigned long long)d->body_size, (long long)job->t->cfg->max_body);
-        reject(job, &err, false);
         return false;
     }
-    wh_code rc = wh_env_decode(d->body, d->len, (size_t)job->t->cfg->max_body, &job->env, &err);
+    wh_code rc = wh_env_decode(d->body, d->len, (size_t)job->t->cfg->max_body, &job->env, err);
     memcpy(d->id, job->env.id, sizeof(d->id));
     memcpy(d->type, job->env.type, sizeof(d->type));
     d->family = job->env.family;
-    if(rc) {
-        reject(job, &err, false);
+    if(rc)
+        return false;
+    if(wk_type_admit(job->env.type, job->env.args, &job->type, &job->result, err) != WH_OK) {
+        *known = err->code == WH_E_BAD_ARGS;
         return false;
     }
-    if(wk_type_admit(job->env.type, job->env.args, &job->type, &job->result, &err) != WH_OK) {
-        reject(job, &err, err.code == WH_E_BAD_ARGS);
-        return false;
-    }
+    wh_key_job(job->key, job->t->cfg->redis_prefix, job->env.id);
+    wh_key_log(job->logkey, job->t->cfg->redis_prefix, job->env.id);
     return true;
+}
+
+/* Decode and validate; false when the message was rejected. */
+static bool admit(wk_job *job)
+{
+    wh_err err;
+    bool known;
+    if(admit_quiet(job, &err, &known))
+        return true;
+    reject(job, &err, known);
+    return false;
 }
 
 /* The job's lock: the envelope's, else the type's key on its target. False
@@ -308,38 +420,47 @@ static bool lock_name(wk_job *job, char *out, size_t cap)
     return n > 0 && (size_t)n < cap;
 }
 
-/* After admission: park, wait for the lock, skip, or run. */
-static void start_and_run(wk_job *job)
+/* What the start of an admitted job asks: its lock, attempts, whether to
+ * park it or hold it under a lease (early ack). Sets job->timeout_s. */
+static void plan_start(wk_job *job, start_ctx *sc)
 {
     wk_thread *t = job->t;
     wk_delivery *d = job->d;
     const wh_cfg *c = t->cfg;
-    char lock[WH_LOCK_MAX + WH_TARGET_MAX + 2];
+    memset(sc, 0, sizeof(*sc));
     d->priority = job->env.priority;
-    if(!lock_name(job, lock, sizeof(lock)))
-        lock[0] = '\0';
+    if(!lock_name(job, sc->lock, sizeof(sc->lock)))
+        sc->lock[0] = '\0';
     job->timeout_s = job->env.timeout_s ? job->env.timeout_s : job->type->timeout_s ? job->type->timeout_s
                                                                                      : c->job_timeout_s;
-    start_ctx sc = {.o = {.worker = t->worker_id, .max_redeliveries = c->max_redeliveries,
-                          .lock = lock[0] ? lock : NULL, .lock_ms = (int64_t)c->lease_s * 1000}};
-    sc.o.max_attempts = job->env.max_attempts ? job->env.max_attempts
-                      : job->type->max_attempts ? job->type->max_attempts : c->max_attempts;
+    sc->o = (wh_start_opts){.worker = t->worker_id, .max_redeliveries = c->max_redeliveries,
+                            .lock = sc->lock[0] ? sc->lock : NULL, .lock_ms = (int64_t)c->lease_s * 1000};
+    sc->o.max_attempts = job->env.max_attempts ? job->env.max_attempts
+                       : job->type->max_attempts ? job->type->max_attempts : c->max_attempts;
     /* Park a job whose time has not come; hold long jobs under a lease. */
-    sc.o.park = job->env.run_at > wh_now_ms();
-    bool early = !sc.o.park && (job->timeout_s == 0 || job->timeout_s > c->max_hold_s);
-    if(sc.o.park || early) {
-        sc.o.body = d->body;
-        sc.o.body_len = d->len;
+    sc->o.park = job->env.run_at > wh_now_ms();
+    sc->early = !sc->o.park && (job->timeout_s == 0 || job->timeout_s > c->max_hold_s);
+    if(sc->o.park || sc->early) {
+        sc->o.body = d->body;
+        sc->o.body_len = d->len;
     }
+}
+
+/* After admission: park, wait for the lock, skip, or run. */
+static void start_and_run(wk_job *job, start_ctx *sc)
+{
+    wk_thread *t = job->t;
+    wk_delivery *d = job->d;
+    const wh_cfg *c = t->cfg;
     wh_err err;
-    if(persist(job, "start", op_start, &sc, &err) != WH_OK) {
+    if(!sc->started && persist(job, "start", op_start, sc, &err) != WH_OK) {
         give_up(job, "mark the job running", &err);
         return;
     }
-    const wh_start *st = &sc.st;
+    const wh_start *st = &sc->st;
     switch(st->kind) {
     case WH_START_RUN:
-        if(early)
+        if(sc->early)
             wk_pool_ack_early(t->pool, d);
         run_handler(job, st);
         break;
@@ -351,7 +472,7 @@ static void start_and_run(wk_job *job)
          * is held, and other jobs keep flowing meanwhile. */
         d->verdict = WK_RETRY;
         d->retry_ms = c->tiers[0];
-        wh_log(WH_LOG_DEBUG, d->id, "waiting for lock", "lock", lock, "holder", st->error);
+        wh_log(WH_LOG_DEBUG, d->id, "waiting for lock", "lock", sc->lock, "holder", st->error);
         break;
     case WH_START_DEAD: {
         wh_finish f = {.type = d->type, .state = "dead", .error = "redelivery_limit",
@@ -373,17 +494,25 @@ static void start_and_run(wk_job *job)
 void wk_exec(wk_thread *t, wk_delivery *d)
 {
     wk_job job;
-    memset(&job, 0, sizeof(job));
-    atomic_init(&job.cancel, false);
-    job.t = t;
-    job.d = d;
-    d->family = -1;
-    d->verdict = WK_ACK;
-    if(admit(&job)) {
-        wh_key_job(job.key, t->cfg->redis_prefix, job.env.id);
-        wh_key_log(job.logkey, t->cfg->redis_prefix, job.env.id);
-        start_and_run(&job);
+    start_ctx sc;
+    wk_ahead *a = t->ahead;
+    if(a && a->d == d && a->admitted) {
+        /* Taken ahead while the job before it finished: admitted, planned,
+         * perhaps started. Moved here before anything can point into it. */
+        memcpy(&job, &a->job, sizeof(job));
+        atomic_init(&job.cancel, false);
+        memcpy(&sc, &a->sc, sizeof(sc));
+        sc.o.lock = sc.lock[0] ? sc.lock : NULL;
+        a->d = NULL;
+        start_and_run(&job, &sc);
+    } else {
+        if(a && a->d == d)
+            a->d = NULL;
+        job_init(&job, t, d);
+        if(admit(&job)) {
+            plan_start(&job, &sc);
+            start_and_run(&job, &sc);
+        }
     }
-    wh_json_free(job.result);
-    wh_env_release(&job.env);
+    job_release(&job);
 }

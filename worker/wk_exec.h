@@ -21,6 +21,7 @@ struct wk_thread {
     const char *worker_id;
     wk_stats *stats;
     wh_redis *redis;
+    struct wk_ahead *ahead; /* the next delivery, taken while finishing (wk_exec.c) */
     /* The job running now, for the beat thread (guarded by the pool lock). */
     char cur_id[WH_ID_MAX + 1];
     atomic_bool *cur_cancel;
@@ -38,6 +39,7 @@ struct wk_job {
     char key[WH_KEY_MAX];   /* job hash */
     char logkey[WH_KEY_MAX];
     int log_pending;        /* XADDs queued on the pipeline */
+    bool logged;            /* the hash's `log` flag is set (finish expires the stream) */
     bool log_failed;        /* a log write failed; warned once */
     const wh_inv_host *host;/* the target's inventory entry, or NULL */
     int timeout_s;          /* effective run-time limit; 0: none */
@@ -54,6 +56,17 @@ wk_stop wk_job_stop_reason(const wk_job *job);
 /* Execute `d` on thread `t`; sets d->verdict and friends. Never fails: every
  * outcome, including Redis being down until shutdown, is a verdict. */
 void wk_exec(wk_thread *t, wk_delivery *d);
+
+/* The delivery this thread took ahead of its turn, or NULL: the thread
+ * runs it next, with wk_exec, before it takes another from the queue. */
+typedef struct wk_ahead wk_ahead;
+wk_delivery *wk_exec_ahead(wk_thread *t);
+
+/* Per-thread state of wk_exec: make before the thread's first job; free
+ * after its last (an ahead delivery not run yet is freed unexecuted: the
+ * broker requeues its message). */
+bool wk_exec_thread_init(wk_thread *t);
+void wk_exec_thread_free(wk_thread *t);
 
 /* Send queued log lines to Redis now (before any other command). */
 void wk_job_flush_log(wk_job *job);

@@ -46,23 +46,41 @@ static void push(wk_delivery **head, wk_delivery **tail, wk_delivery *d)
 
 static void push_done(wk_pool *p, wk_delivery *d);
 
+/* The oldest queued delivery; the caller holds the lock and knows there is one. */
+static wk_delivery *pop_queued(wk_pool *p)
+{
+    wk_delivery *d = p->queued_head;
+    p->queued_head = d->next;
+    if(!p->queued_head)
+        p->queued_tail = NULL;
+    return d;
+}
+
+wk_delivery *wk_pool_try_take(wk_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    wk_delivery *d = p->queued_head && !p->quit && !atomic_load(&p->interrupted) ? pop_queued(p) : NULL;
+    pthread_mutex_unlock(&p->mu);
+    return d;
+}
+
 static void *thread_main(void *arg)
 {
     wk_thread *t = arg;
     wk_pool *p = t->pool;
     for(;;) {
-        pthread_mutex_lock(&p->mu);
-        while(!p->queued_head && !p->quit)
-            pthread_cond_wait(&p->work, &p->mu);
-        if(p->quit) {
+        wk_delivery *d = wk_exec_ahead(t);
+        if(!d) {
+            pthread_mutex_lock(&p->mu);
+            while(!p->queued_head && !p->quit)
+                pthread_cond_wait(&p->work, &p->mu);
+            if(p->quit) {
+                pthread_mutex_unlock(&p->mu);
+                return NULL;
+            }
+            d = pop_queued(p);
             pthread_mutex_unlock(&p->mu);
-            return NULL;
         }
-        wk_delivery *d = p->queued_head;
-        p->queued_head = d->next;
-        if(!p->queued_head)
-            p->queued_tail = NULL;
-        pthread_mutex_unlock(&p->mu);
 
         atomic_fetch_add(&p->running, 1);
         wk_exec(t, d);
@@ -107,10 +125,11 @@ wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wk_stats *
         t->redis = wh_redis_new(cfg->redis_url, 5000, NULL);
         if(t->redis) /* status writes then outlive a Redis failover before the ack */
             wh_redis_set_wait(t->redis, cfg->redis_wait_replicas, cfg->redis_wait_ms);
-        if(!t->redis || pthread_create(&t->tid, NULL, thread_main, t) != 0) {
+        if(!t->redis || !wk_exec_thread_init(t) || pthread_create(&t->tid, NULL, thread_main, t) != 0) {
             wh_err_set(err, WH_E_IO, "", "cannot start job thread %d", i);
             wh_redis_free(t->redis);
             t->redis = NULL;
+            wk_exec_thread_free(t);
             wk_pool_free(p);
             return NULL;
         }
@@ -148,6 +167,7 @@ void wk_pool_free(wk_pool *p)
     for(int i = 0; i < p->nthreads; i++) {
         pthread_join(p->threads[i].tid, NULL);
         wh_redis_free(p->threads[i].redis);
+        wk_exec_thread_free(&p->threads[i]);
     }
     free_list(p->queued_head);
     free_list(p->done_head);

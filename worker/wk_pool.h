@@ -66,6 +66,10 @@ void wk_pool_submit(wk_pool *p, wk_delivery *d);
 /* Take every finished delivery (FIFO order) and reset the wake fd. */
 wk_delivery *wk_pool_take_done(wk_pool *p);
 
+/* For job threads: the oldest queued delivery, or NULL when none waits
+ * (or the pool is stopping). Never blocks. */
+wk_delivery *wk_pool_try_take(wk_pool *p);
+
 /* Take the deliveries no thread has started yet (for shutdown). */
 wk_delivery *wk_pool_take_queued(wk_pool *p);
 
