@@ -141,6 +141,15 @@ wh_code wh_jobctl_reap(wh_redis *r, const char *prefix, int max, int64_t lease_u
     return sweep(r, prefix, &s_reap, max, lease_until, ttl_s, fn, ud, n, err);
 }
 
+wh_code wh_jobctl_trim_recent(wh_redis *r, const char *prefix, int cap, wh_err *err)
+{
+    char key[WH_KEY_MAX], stop[24];
+    wh_key_recent(key, prefix);
+    snprintf(stop, sizeof(stop), "%d", -(cap + 1));
+    const char *argv[] = {"ZREMRANGEBYRANK", key, "0", stop};
+    return wh_redis_cmdv(r, NULL, err, 4, argv);
+}
+
 wh_code wh_jobctl_renew(wh_redis *r, const char *prefix, char (*ids)[WH_ID_MAX + 1], int n, int64_t lease_until,
                         int64_t lock_ms, void (*cancel)(void *ud, const char *id), void *ud, wh_err *err)
 {

@@ -35,6 +35,10 @@ wh_code wh_jobctl_due(wh_redis *r, const char *prefix, int max, int64_t lease_un
 wh_code wh_jobctl_reap(wh_redis *r, const char *prefix, int max, int64_t lease_until, int64_t ttl_s,
                        wh_jobctl_msg_fn fn, void *ud, int *n, wh_err *err);
 
+/* Trim <p>recent to its newest `cap` ids. The leader does it once a second,
+ * so enqueues only add to the index. */
+wh_code wh_jobctl_trim_recent(wh_redis *r, const char *prefix, int cap, wh_err *err);
+
 /* Renew the leases and locks of the n running jobs `ids`; cancel(ud, id) is
  * called for each one whose cancel was requested. */
 wh_code wh_jobctl_renew(wh_redis *r, const char *prefix, char (*ids)[WH_ID_MAX + 1], int n, int64_t lease_until,

@@ -226,8 +226,8 @@ void srv_jobs_list(srv_call *c)
     wh_redis *r = srv_redis(c);
     if(!r)
         return;
-    /* <prefix>recent: zset of job ids scored by created_at (ms), capped by
-     * the writers (enqueue and start). Newest first, in pages. */
+    /* <prefix>recent: zset of job ids scored by created_at (ms), trimmed to
+     * its cap by the scheduler's leader. Newest first, in pages. */
     char key[WH_KEY_MAX];
     snprintf(key, sizeof(key), "%srecent", c->s->cfg->redis_prefix);
     q.jobs = wh_json_array();

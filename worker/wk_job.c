@@ -42,6 +42,13 @@ void wk_job_log(wk_job *job, wk_stream s, const char *line, size_t len)
         lens[i] = strlen(argv[i]);
     lens[9] = len;
     wh_err err;
+    if(!job->logged) { /* finish.lua expires the stream of a job flagged so */
+        const char *flag[] = {"HSET", job->key, "log", "1"};
+        if(wh_redis_append(job->t->redis, 4, flag, NULL, &err) != WH_OK)
+            return;
+        job->logged = true;
+        job->log_pending++;
+    }
     if(wh_redis_append(job->t->redis, 10, argv, lens, &err) != WH_OK)
         return;
     if(++job->log_pending >= LOG_BATCH)

@@ -7,7 +7,7 @@
 -- ARGV[1] id  [2] type  [3] target  [4] created_at  [5] max_attempts
 --     [6] now_ms  [7] events channel  [8] run_at ms (0: none)
 --     [9] body (kept only when scheduled)  [10] unique_for_s (0: none)
---     [11] recent index cap  [12] lock ('' none)  [13] priority
+--     [11] unused (the recent index is trimmed by the leader)  [12] lock ('' none)  [13] priority
 --     [14] key prefix ("wharf:")  [15] uniqueness material (type, target
 --     and canonical args; hashed into <p>unique:<sha1>)
 --     [16] '1': schedule even when run_at has come (the scheduler's firings)
@@ -44,8 +44,7 @@ if state == 'scheduled' then
   redis.call('HSET', h, 'held', '1')
   redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
 end
+-- The index is trimmed to its cap by the scheduler's leader, once a second.
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[11])
-if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1) end
 redis.call('PUBLISH', ARGV[7], ARGV[1] .. ' ' .. state)
 return {1, state, ARGV[1]}

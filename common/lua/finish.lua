@@ -20,7 +20,7 @@
 -- Returns {"skip", state} or {"ok", previous state}.
 local h = KEYS[1]
 local id = ARGV[1]
-local f = redis.call('HMGET', h, 'state', 'lock_key', 'unique_key', 'held', 'cancel_requested')
+local f = redis.call('HMGET', h, 'state', 'lock_key', 'unique_key', 'held', 'cancel_requested', 'error', 'log')
 local st = f[1]
 if st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'cancelled' then
   return {'skip', st}
@@ -29,27 +29,31 @@ if not st then
   redis.call('HSET', h, 'id', id, 'type', ARGV[9], 'attempt', '0',
     'created_at', ARGV[10], 'queued_at', ARGV[6])
 end
-if ARGV[4] == '' then
-  redis.call('HDEL', h, 'error', 'error_message')
-  if ARGV[3] == '' then
-    redis.call('HSET', h, 'state', ARGV[2])
-  else
-    redis.call('HSET', h, 'state', ARGV[2], 'result', ARGV[3])
-  end
-else
-  redis.call('HSET', h, 'state', ARGV[2], 'error', ARGV[4], 'error_message', ARGV[5])
+-- One HSET for the whole outcome: each call costs more than its fields.
+local terminal = ARGV[2] ~= 'retrying'
+local set = {'HSET', h, 'state', ARGV[2]}
+if ARGV[3] ~= '' then
+  set[#set + 1] = 'result'; set[#set + 1] = ARGV[3]
 end
+if ARGV[4] ~= '' then
+  set[#set + 1] = 'error'; set[#set + 1] = ARGV[4]
+  set[#set + 1] = 'error_message'; set[#set + 1] = ARGV[5]
+elseif f[6] then
+  redis.call('HDEL', h, 'error', 'error_message')
+end
+if terminal then
+  set[#set + 1] = 'finished_at'; set[#set + 1] = ARGV[6]
+  if ARGV[2] == 'succeeded' then
+    set[#set + 1] = 'progress'; set[#set + 1] = '100'
+  end
+end
+redis.call(unpack(set))
 local lk = f[2]
 if lk then
   if redis.call('GET', lk) == id then redis.call('DEL', lk) end
   redis.call('HDEL', h, 'lock_key')
 end
-if ARGV[2] ~= 'retrying' then
-  if ARGV[2] == 'succeeded' then
-    redis.call('HSET', h, 'finished_at', ARGV[6], 'progress', '100')
-  else
-    redis.call('HSET', h, 'finished_at', ARGV[6])
-  end
+if terminal then
   local uk = f[3]
   if uk and redis.call('GET', uk) == id then redis.call('DEL', uk) end
   if f[5] then redis.call('HDEL', h, 'cancel_requested') end
@@ -59,7 +63,8 @@ if ARGV[2] ~= 'retrying' then
     redis.call('ZREM', KEYS[3], id)
   end
   redis.call('EXPIRE', h, ARGV[7])
-  redis.call('EXPIRE', KEYS[2], ARGV[7])
+  -- `log`: a worker wrote lines into the job's stream (wk_job_log).
+  if f[7] then redis.call('EXPIRE', KEYS[2], ARGV[7]) end
 elseif f[4] then
   redis.call('ZADD', KEYS[3], ARGV[11], id)
 end

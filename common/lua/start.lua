@@ -85,7 +85,7 @@ local attempt
 if redelivery then
   attempt = tonumber(f[2] or '1')
 else
-  attempt = redis.call('HINCRBY', h, 'attempt', 1)
+  attempt = tonumber(f[2] or '0') + 1
 end
 if st == 'scheduled' then redis.call('ZREM', KEYS[3], id) end
 if ARGV[14] ~= '' then
@@ -98,6 +98,6 @@ elseif f[5] then
   redis.call('ZREM', KEYS[4], id)
 end
 redis.call('HSET', h, 'state', 'running', 'worker', ARGV[7],
-  'started_at', ARGV[6], 'progress', '0', 'step', '')
+  'started_at', ARGV[6], 'progress', '0', 'step', '', 'attempt', tostring(attempt))
 redis.call('PUBLISH', ARGV[8], id .. ' running')
 return {'run', tostring(attempt), f[3] or ARGV[5]}

@@ -91,6 +91,23 @@ class JobControlTest(unittest.TestCase):
 
     # ---- periodic schedules ------------------------------------------------
 
+    def test_leader_trims_the_recent_index_to_its_cap(self):
+        # Enqueues only add to <p>recent; the leader trims it once a second
+        # to the newest 100,000 (WH_RECENT_MAX), oldest first.
+        key = self.prefix + "recent"
+        raw = env.redis_raw()
+        pipe = raw.pipeline(transaction=False)
+        for i in range(100050):
+            pipe.zadd(key, {"old-%06d" % i: i})
+        pipe.execute()
+        self.worker()
+        jid = self.submit("system.noop")
+        self.wait_state(jid, "succeeded")
+        wait_for(lambda: raw.zcard(key) == 100000, timeout=10, what="recent trimmed to 100,000")
+        self.assertIsNone(raw.zscore(key, "old-000050"))   # 100,051 ids: the oldest 51 went
+        self.assertIsNotNone(raw.zscore(key, "old-000051"))
+        self.assertIsNotNone(raw.zscore(key, jid))         # the newest stayed
+
     def test_schedule_fires_once_per_tick_with_two_schedulers(self):
         self.worker()
         self.worker()
