@@ -14,6 +14,9 @@
  *                             submit. (Not the stats rollup: workers flush it
  *                             once a second, which would add up to 1 s.)
  *
+ *   wharf-bench enqueue -n N  the producer alone: submits N jobs (confirmed)
+ *                             and exits without waiting for workers.
+ *
  *   wharf-bench latency -n N  submits N system.noop jobs at a fixed offered
  *                             load (WHARF_BENCH_RATE jobs/s, default 1000, in
  *                             batches every 10 ms), waits for all, then reads
@@ -23,6 +26,11 @@
  *                             one stream with pipelined XADD MAXLEN ~ 10000,
  *                             as workers write job logs.
  *
+ * Knobs: WHARF_BENCH_BATCH (jobs per wharf_submit_many call, default 500,
+ * at most 2000); for the floor, WHARF_FLOOR_DELAY_US (the consumer sleeps
+ * this long per message, to see the broker at a lower rate) and
+ * WHARF_FLOOR_ACK_EVERY (ack with `multiple` every N messages).
+ *
  * Each prints one line: "<mode> n=<N> seconds=<s> rate=<per second> ...".
  * Configuration comes from WHARF_AMQP_URL, WHARF_REDIS_URL,
  * WHARF_REDIS_PREFIX and WHARF_AMQP_QUEUE_TYPE, like the binaries. */
@@ -31,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wh_amqp.h"
 #include "wh_cfg.h"
@@ -40,11 +49,12 @@
 #include "wharf.h"
 
 #define WINDOW 1000 /* confirms in flight for the floor publisher */
-#define BATCH 500   /* jobs per wharf_submit_many call */
+#define BATCH 2000  /* most jobs per wharf_submit_many call (WHARF_BENCH_BATCH, default 500) */
 #define FLOOR_QUEUE "bench.floor"
 
 static wh_cfg cfg;
 static long n_total;
+static bool enqueue_only; /* `enqueue`: submit, do not wait for workers */
 
 static void die(const char *what, const wh_err *e)
 {
@@ -100,6 +110,10 @@ static void floor_consume(void)
     if(!r || wh_amqp_qos(a, 1, 1000, &e) || wh_amqp_consume(a, 1, FLOOR_QUEUE, &e))
         die("consume", &e);
     long done = 0, pending = 0;
+    const char *dl = getenv("WHARF_FLOOR_DELAY_US");
+    long delay_us = dl ? strtol(dl, NULL, 10) : 0;
+    const char *ae = getenv("WHARF_FLOOR_ACK_EVERY");
+    long ack_every = ae ? strtol(ae, NULL, 10) : 1;
     char key[WH_KEY_MAX], val[24];
     while(done < n_total) {
         wh_amqp_event ev;
@@ -113,7 +127,9 @@ static void floor_consume(void)
                 die("hset", &e);
             pending++;
             done++;
-            if(wh_amqp_ack(a, 1, ev.tag, false, &e))
+            if(delay_us)
+                usleep((useconds_t)delay_us);
+            if((done % ack_every == 0 || done == n_total) && wh_amqp_ack(a, 1, ev.tag, ack_every > 1, &e))
                 die("ack", &e);
         }
         wh_amqp_event_clear(&ev);
@@ -218,13 +234,16 @@ static double submit_and_wait(char (*ids)[65], long rate, double *submit_s)
     while(!w.ready)
         pthread_cond_wait(&w.cond, &w.mu);
     pthread_mutex_unlock(&w.mu);
-    wharf_job jobs[BATCH];
-    wharf_submitted out[BATCH];
+    static wharf_job jobs[BATCH];
+    static wharf_submitted out[BATCH];
     /* Other job types can be measured the same way (tests/bench/registry_digest). */
     const char *type = getenv("WHARF_BENCH_TYPE"), *args = getenv("WHARF_BENCH_ARGS");
     for(int i = 0; i < BATCH; i++)
         jobs[i] = (wharf_job){.type = type ? type : "system.noop", .args_json = args ? args : "{\"i\":1}"};
-    long batch = rate > 0 ? (rate / 100 > 0 ? rate / 100 : 1) : BATCH; /* a batch per 10 ms when paced */
+    const char *bs = getenv("WHARF_BENCH_BATCH");
+    long batch = rate > 0 ? (rate / 100 > 0 ? rate / 100 : 1) : bs ? strtol(bs, NULL, 10) : 500; /* paced: one per 10 ms */
+    if(batch < 1)
+        batch = 1;
     if(batch > BATCH)
         batch = BATCH;
     int64_t t0 = wh_mono_us();
@@ -244,6 +263,10 @@ static double submit_and_wait(char (*ids)[65], long rate, double *submit_s)
             memcpy(ids[sent + (long)i], out[i].id, sizeof(ids[0]));
     }
     *submit_s = (double)(wh_mono_us() - t0) / 1e6;
+    if(enqueue_only) {
+        printf("enqueue n=%ld seconds=%.3f rate=%.0f\n", n_total, *submit_s, (double)n_total / *submit_s);
+        exit(0);
+    }
     pthread_join(watcher, NULL);
     wharf_client_free(c);
     if(w.failed || w.succeeded < n_total)
@@ -339,7 +362,7 @@ static int run_xadd(void)
 int main(int argc, char **argv)
 {
     if(argc != 4 || strcmp(argv[2], "-n") != 0 || (n_total = strtol(argv[3], NULL, 10)) <= 0) {
-        fprintf(stderr, "usage: wharf-bench floor|submit|latency|xadd -n N\n");
+        fprintf(stderr, "usage: wharf-bench floor|submit|enqueue|latency|xadd -n N\n");
         return 2;
     }
     wh_err e;
@@ -349,10 +372,14 @@ int main(int argc, char **argv)
         return run_floor();
     if(strcmp(argv[1], "submit") == 0)
         return run_submit();
+    if(strcmp(argv[1], "enqueue") == 0) {
+        enqueue_only = true;
+        return run_submit();
+    }
     if(strcmp(argv[1], "latency") == 0)
         return run_latency();
     if(strcmp(argv[1], "xadd") == 0)
         return run_xadd();
-    fprintf(stderr, "usage: wharf-bench floor|submit|latency|xadd -n N\n");
+    fprintf(stderr, "usage: wharf-bench floor|submit|enqueue|latency|xadd -n N\n");
     return 2;
 }
