@@ -50,6 +50,8 @@ struct wk_loop {
     bool resync;            /* a copy was refused: reconnect and re-declare */
     wk_loop_ready_fn on_ready;
     void *ready_ud;
+    wk_delivery *in_head, *in_tail; /* deliveries of this turn, for the pool */
+    int nin;
 };
 
 wk_loop *wk_loop_new(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, int sigfd, wk_loop_ready_fn on_ready,
@@ -293,10 +295,28 @@ static void on_delivery(wk_loop *L, wh_amqp_event *ev, wh_err *err)
     d->body_size = ev->body_size;
     snprintf(d->message_id, sizeof(d->message_id), "%s", ev->message_id);
     wk_acks_open(L->acks, ev->tag); /* untracked: acks go one by one */
-    wk_pool_submit(L->pool, d);
+    d->next = NULL; /* handed to the pool at the end of the turn */
+    if(L->in_tail)
+        L->in_tail->next = d;
+    else
+        L->in_head = d;
+    L->in_tail = d;
+    L->nin++;
 }
 
+static void read_some_events(wk_loop *L);
+
+/* Read what the broker sent, then hand this turn's deliveries to the pool
+ * at once: one lock and one wake-up for a burst. */
 static void read_events(wk_loop *L)
+{
+    read_some_events(L);
+    wk_pool_submit(L->pool, L->in_head, L->nin);
+    L->in_head = L->in_tail = NULL;
+    L->nin = 0;
+}
+
+static void read_some_events(wk_loop *L)
 {
     for(int i = 0; i < EVENTS_PER_TURN && L->amqp; i++) {
         wh_amqp_event ev;

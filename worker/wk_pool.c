@@ -180,12 +180,20 @@ void wk_pool_free(wk_pool *p)
     free(p);
 }
 
-void wk_pool_submit(wk_pool *p, wk_delivery *d)
+void wk_pool_submit(wk_pool *p, wk_delivery *head, int n)
 {
-    atomic_fetch_add(&p->inflight, 1);
+    if(!head)
+        return;
+    atomic_fetch_add(&p->inflight, n);
     pthread_mutex_lock(&p->mu);
-    push(&p->queued_head, &p->queued_tail, d);
-    pthread_cond_signal(&p->work);
+    for(wk_delivery *d = head, *next; d; d = next) {
+        next = d->next;
+        push(&p->queued_head, &p->queued_tail, d);
+    }
+    if(n == 1)
+        pthread_cond_signal(&p->work);
+    else
+        pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
 }
 

@@ -60,8 +60,9 @@ wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wk_stats *
  * NULL is a no-op. */
 void wk_pool_free(wk_pool *p);
 
-/* Queue a delivery; the pool owns it until it comes back from take_done. */
-void wk_pool_submit(wk_pool *p, wk_delivery *d);
+/* Queue a list of `n` deliveries (linked by next), in order, with one lock
+ * and one wake-up; the pool owns each until it comes back from take_done. */
+void wk_pool_submit(wk_pool *p, wk_delivery *head, int n);
 
 /* Take every finished delivery (FIFO order) and reset the wake fd. */
 wk_delivery *wk_pool_take_done(wk_pool *p);
