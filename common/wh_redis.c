@@ -228,7 +228,7 @@ wh_code wh_redis_read(wh_redis *r, wh_redis_reply **out, wh_err *err)
 }
 
 /* SHA1 of a script as Redis computes it, via SCRIPT LOAD (cached). */
-static wh_code load_script(wh_redis *r, wh_redis_script *s, wh_err *err)
+wh_code wh_redis_script_load(wh_redis *r, wh_redis_script *s, wh_err *err)
 {
     const char *argv[] = {"SCRIPT", "LOAD", s->src};
     wh_redis_reply *rep;
@@ -254,7 +254,7 @@ static wh_code eval_argv(wh_redis *r, wh_redis_script *s, int nkeys, int argc, c
     if(argc + 3 > EVAL_MAXARGS)
         return wh_err_set(err, WH_E_INTERNAL, "", "script %s: too many arguments", s->name);
     wh_code rc;
-    if(!s->sha[0] && (rc = load_script(r, s, err)))
+    if(!s->sha[0] && (rc = wh_redis_script_load(r, s, err)))
         return rc;
     snprintf(nk, 16, "%d", nkeys);
     av[0] = "EVALSHA";

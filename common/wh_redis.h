@@ -97,6 +97,9 @@ wh_code wh_redis_read(wh_redis *r, wh_redis_reply **out, wh_err *err);
 wh_code wh_redis_eval(wh_redis *r, wh_redis_script *s, wh_redis_reply **out, int nkeys, int argc,
                       const char **argv, const size_t *lens, wh_err *err);
 
+/* Fill s->sha with SCRIPT LOAD (one round trip; nothing may be pending). */
+wh_code wh_redis_script_load(wh_redis *r, wh_redis_script *s, wh_err *err);
+
 /* Queue an EVALSHA of `s` on the pipeline (loading the script first if its
  * SHA is not known yet). Read its reply with wh_redis_read(); a reply for
  * which wh_redis_noscript() is true means the server lost its script cache:

@@ -210,6 +210,17 @@ static wh_code start_result(const wh_redis_reply *rep, wh_start *out, wh_err *er
 {
     char kind[8];
     memset(out, 0, sizeof(*out));
+    if(wh_redis_reply_kind(rep) == WH_REDIS_STRING) { /* "run <attempt> <max_attempts>" */
+        size_t n;
+        const char *s = wh_redis_reply_str(rep, &n);
+        char text[64];
+        snprintf(text, sizeof(text), "%.*s", (int)n, s ? s : "");
+        if(sscanf(text, "run %d %d", &out->attempt, &out->max_attempts) != 2)
+            return wh_err_set(err, WH_E_INTERNAL, "", "start script returned \"%s\"", text);
+        out->kind = WH_START_RUN;
+        snprintf(out->state, sizeof(out->state), "running");
+        return WH_OK;
+    }
     reply_field(rep, 0, kind, sizeof(kind));
     if(strcmp(kind, "run") == 0) {
         out->kind = WH_START_RUN;
@@ -312,7 +323,7 @@ static void finish_fill(finish_args *a, const char *prefix, const wh_finish *f)
 static void finish_result(const wh_redis_reply *rep, bool *skipped)
 {
     char kind[8];
-    reply_field(rep, 0, kind, sizeof(kind));
+    reply_field(rep, 0, kind, sizeof(kind)); /* "" for the plain "ok" */
     if(skipped)
         *skipped = strcmp(kind, "skip") == 0;
 }
@@ -332,32 +343,75 @@ wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bo
     return rc;
 }
 
+wh_code wh_status_load(wh_redis *r, wh_err *err)
+{
+    wh_redis_script *all[] = {&s_enqueue, &s_start, &s_finish};
+    for(size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        wh_code rc = wh_redis_script_load(r, all[i], err);
+        if(rc)
+            return rc;
+    }
+    return WH_OK;
+}
+
+wh_code wh_status_start_append(wh_redis *r, const char *prefix, const wh_env *env, const wh_start_opts *o,
+                               wh_err *err)
+{
+    if(!s_start.sha[0]) /* loading a script mid-pipeline would mix replies */
+        return wh_err_set(err, WH_E_INTERNAL, "", "status scripts not loaded (wh_status_load)");
+    start_args a;
+    start_fill(&a, prefix, env, o);
+    return wh_redis_eval_append(r, &s_start, START_KEYS, START_ARGC, a.argv, a.lens, err);
+}
+
+wh_code wh_status_start_read(wh_redis *r, wh_start *out, wh_err *err)
+{
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_read(r, &rep, err);
+    if(!rc)
+        rc = start_result(rep, out, err);
+    wh_redis_reply_free(rep);
+    return rc;
+}
+
+wh_code wh_status_finish_append(wh_redis *r, const char *prefix, const wh_finish *f, wh_err *err)
+{
+    if(!s_finish.sha[0])
+        return wh_err_set(err, WH_E_INTERNAL, "", "status scripts not loaded (wh_status_load)");
+    finish_args a;
+    finish_fill(&a, prefix, f);
+    return wh_redis_eval_append(r, &s_finish, FINISH_KEYS, FINISH_ARGC, a.argv, NULL, err);
+}
+
+wh_code wh_status_finish_read(wh_redis *r, bool *skipped, wh_err *err)
+{
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_read(r, &rep, err);
+    if(!rc)
+        finish_result(rep, skipped);
+    wh_redis_reply_free(rep);
+    return rc;
+}
+
 wh_code wh_status_finish_start(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped,
                                const wh_env *env, const wh_start_opts *o, wh_start *out, bool *started, wh_err *err)
 {
-    finish_args fa;
-    start_args sa;
-    if(!s_finish.sha[0] || !s_start.sha[0]) { /* loading a script mid-pipeline would mix replies */
-        *started = false;
-        return wh_status_finish(r, prefix, f, skipped, err);
-    }
-    finish_fill(&fa, prefix, f);
-    start_fill(&sa, prefix, env, o);
     *started = false;
-    wh_code rc = wh_redis_eval_append(r, &s_finish, FINISH_KEYS, FINISH_ARGC, fa.argv, NULL, err);
-    bool sent_start = !rc && !wh_redis_eval_append(r, &s_start, START_KEYS, START_ARGC, sa.argv, sa.lens, NULL);
+    if(!s_finish.sha[0] || !s_start.sha[0])
+        return wh_status_finish(r, prefix, f, skipped, err);
+    wh_code rc = wh_status_finish_append(r, prefix, f, err);
     if(rc)
         return rc; /* nothing was sent */
-    wh_redis_reply *frep = NULL, *srep = NULL;
+    bool sent_start = wh_status_start_append(r, prefix, env, o, NULL) == WH_OK;
     wh_err serr;
-    rc = wh_redis_read(r, &frep, err);
-    wh_code src = sent_start && wh_redis_connected(r) ? wh_redis_read(r, &srep, &serr) : WH_E_REDIS;
-    if(!rc && (rc = wh_redis_wait(r, err)) == WH_OK)
-        finish_result(frep, skipped);
-    /* The start counts only when its write is as safe as the finish's. */
-    *started = !rc && !src && start_result(srep, out, &serr) == WH_OK;
-    wh_redis_reply_free(frep);
-    wh_redis_reply_free(srep);
+    rc = wh_status_finish_read(r, skipped, err);
+    /* Read the start's reply whatever the finish's was, to keep the
+     * connection in step; it counts only when its write is as safe as the
+     * finish's. */
+    wh_code src = sent_start && wh_redis_connected(r) ? wh_status_start_read(r, out, &serr) : WH_E_REDIS;
+    if(!rc)
+        rc = wh_redis_wait(r, err);
+    *started = !rc && !src;
     return rc;
 }
 

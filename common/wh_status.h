@@ -119,6 +119,19 @@ wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bo
 wh_code wh_status_finish_start(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped,
                                const wh_env *env, const wh_start_opts *o, wh_start *out, bool *started, wh_err *err);
 
+/* The pipelined halves of wh_status_start and wh_status_finish, for callers
+ * that batch many state moves per round trip: each _append queues one script
+ * call on `r`, each _read takes the next reply, in order. They need the
+ * scripts' SHAs, which wh_status_load (or any earlier call of the one-shot
+ * functions) fills; without them _append fails WH_E_INTERNAL. The caller
+ * calls wh_redis_wait itself when it waits for replicas. */
+wh_code wh_status_load(wh_redis *r, wh_err *err);
+wh_code wh_status_start_append(wh_redis *r, const char *prefix, const wh_env *env, const wh_start_opts *o,
+                               wh_err *err);
+wh_code wh_status_start_read(wh_redis *r, wh_start *out, wh_err *err);
+wh_code wh_status_finish_append(wh_redis *r, const char *prefix, const wh_finish *f, wh_err *err);
+wh_code wh_status_finish_read(wh_redis *r, bool *skipped, wh_err *err);
+
 /* Hand a running job of `worker` back to queued (worker shutdown, or a
  * lock wait), with `step` saying why. Its lock is released. A job whose
  * message lives in Redis gets a lease until `lease_until` (ms). */

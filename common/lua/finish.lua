@@ -17,7 +17,7 @@
 -- ARGV[11] lease until (ms) for a retrying job whose message lives in Redis
 -- ARGV[12] '1': count the outcome (a known type), ARGV[13] minute bucket
 -- ttl_s, ARGV[14] hour bucket ttl_s
--- Returns {"skip", state} or {"ok", previous state}.
+-- Returns {"skip", state}, or "ok" (one string: cheaper than a table).
 local h = KEYS[1]
 local id = ARGV[1]
 local f = redis.call('HMGET', h, 'state', 'lock_key', 'unique_key', 'held', 'cancel_requested', 'error', 'log')
@@ -29,25 +29,37 @@ if not st then
   redis.call('HSET', h, 'id', id, 'type', ARGV[9], 'attempt', '0',
     'created_at', ARGV[10], 'queued_at', ARGV[6])
 end
--- One HSET for the whole outcome: each call costs more than its fields.
+-- One HSET for the whole outcome: each call costs more than its fields,
+-- and the common outcomes are spelled out (building a table costs too).
 local terminal = ARGV[2] ~= 'retrying'
-local set = {'HSET', h, 'state', ARGV[2]}
-if ARGV[3] ~= '' then
-  set[#set + 1] = 'result'; set[#set + 1] = ARGV[3]
-end
-if ARGV[4] ~= '' then
-  set[#set + 1] = 'error'; set[#set + 1] = ARGV[4]
-  set[#set + 1] = 'error_message'; set[#set + 1] = ARGV[5]
-elseif f[6] then
-  redis.call('HDEL', h, 'error', 'error_message')
-end
-if terminal then
-  set[#set + 1] = 'finished_at'; set[#set + 1] = ARGV[6]
+if ARGV[3] == '' and ARGV[4] == '' then
+  if f[6] then redis.call('HDEL', h, 'error', 'error_message') end
   if ARGV[2] == 'succeeded' then
-    set[#set + 1] = 'progress'; set[#set + 1] = '100'
+    redis.call('HSET', h, 'state', ARGV[2], 'finished_at', ARGV[6], 'progress', '100')
+  elseif terminal then
+    redis.call('HSET', h, 'state', ARGV[2], 'finished_at', ARGV[6])
+  else
+    redis.call('HSET', h, 'state', ARGV[2])
   end
+else
+  local set = {'HSET', h, 'state', ARGV[2]}
+  if ARGV[3] ~= '' then
+    set[#set + 1] = 'result'; set[#set + 1] = ARGV[3]
+  end
+  if ARGV[4] ~= '' then
+    set[#set + 1] = 'error'; set[#set + 1] = ARGV[4]
+    set[#set + 1] = 'error_message'; set[#set + 1] = ARGV[5]
+  elseif f[6] then
+    redis.call('HDEL', h, 'error', 'error_message')
+  end
+  if terminal then
+    set[#set + 1] = 'finished_at'; set[#set + 1] = ARGV[6]
+    if ARGV[2] == 'succeeded' then
+      set[#set + 1] = 'progress'; set[#set + 1] = '100'
+    end
+  end
+  redis.call(unpack(set))
 end
-redis.call(unpack(set))
 local lk = f[2]
 if lk then
   if redis.call('GET', lk) == id then redis.call('DEL', lk) end
@@ -69,7 +81,10 @@ elseif f[4] then
   redis.call('ZADD', KEYS[3], ARGV[11], id)
 end
 if ARGV[12] == '1' then
-  local field = ({succeeded = 'ok', retrying = 'retried', dead = 'dead'})[ARGV[2]] or 'failed'
+  local field = 'failed'
+  if ARGV[2] == 'succeeded' then field = 'ok'
+  elseif ARGV[2] == 'retrying' then field = 'retried'
+  elseif ARGV[2] == 'dead' then field = 'dead' end
   if redis.call('HINCRBY', KEYS[4], field, 1) == 1 then redis.call('EXPIRE', KEYS[4], ARGV[13]) end
   if redis.call('HINCRBY', KEYS[5], field, 1) == 1 then
     redis.call('EXPIRE', KEYS[5], ARGV[14])
@@ -77,4 +92,4 @@ if ARGV[12] == '1' then
   end
 end
 redis.call('PUBLISH', ARGV[8], id .. ' ' .. ARGV[2])
-return {'ok', st or ''}
+return 'ok'
