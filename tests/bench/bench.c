@@ -5,14 +5,29 @@
  *                             (a window of WINDOW in flight); another consumes
  *                             them with manual acks and writes one HSET per
  *                             message, pipelined. Same broker, same queue type.
+ *   wharf-bench trail  -n N   the floor plus the least Redis work that wharf's
+ *                             status trail needs, as plain pipelined commands
+ *                             with no checks: queued (hash, recent index,
+ *                             event) before each publish; running, the
+ *                             outcome, its expiry, two stats counters and
+ *                             two events before the ack (a multiple ack per
+ *                             batch, after the replies). A bound for any
+ *                             implementation that keeps the trail.
+ *   wharf-bench scripts -n N  the same through wharf's own status scripts
+ *                             (enqueue.lua before the publish, start.lua and
+ *                             finish.lua before the ack), pipelined in the
+ *                             same batches: the best a worker can do with the
+ *                             atomic, forward-only state moves.
  *   wharf-bench submit -n N   submits N system.noop jobs (or WHARF_BENCH_TYPE
  *                             with WHARF_BENCH_ARGS JSON) through the client
  *                             library (idempotent enqueue, publish, confirm)
  *                             and waits until workers have recorded all N as
- *                             succeeded: it counts "<id> succeeded" messages
- *                             on <prefix>events, subscribed before the first
- *                             submit. (Not the stats rollup: workers flush it
- *                             once a second, which would add up to 1 s.)
+ *                             succeeded: it polls the type's `ok` count in
+ *                             the stats minute buckets every 2 ms, which
+ *                             finish.lua writes with each outcome, exactly
+ *                             once. (Subscribing to <prefix>events instead
+ *                             would cost Redis three messages per job that
+ *                             the floor does not pay.)
  *
  *   wharf-bench enqueue -n N  the producer alone: submits N jobs (confirmed)
  *                             and exits without waiting for workers.
@@ -45,6 +60,7 @@
 #include "wh_cfg.h"
 #include "wh_keys.h"
 #include "wh_redis.h"
+#include "wh_status.h"
 #include "wh_time.h"
 #include "wharf.h"
 
@@ -55,11 +71,112 @@
 static wh_cfg cfg;
 static long n_total;
 static bool enqueue_only; /* `enqueue`: submit, do not wait for workers */
+static bool trail;        /* `trail`: the floor plus the status trail's writes */
+static bool scripts;      /* `scripts`: the trail through wharf's own status scripts */
 
 static void die(const char *what, const wh_err *e)
 {
     fprintf(stderr, "wharf-bench: %s: %s\n", what, e ? e->msg : "");
     exit(1);
+}
+
+/* The trail's writes for `n` messages from `first`: what a job system that
+ * keeps wharf's status trail must write at least, as plain pipelined
+ * commands without any check (no script, no lock, no redelivery logic).
+ * `queued` before the publish; `running` and the outcome with its stats
+ * and event before the ack. Replies are read before returning. */
+static void trail_queued(wh_redis *r, long first, long n)
+{
+    char key[WH_KEY_MAX], id[32], now[24], ev[48], recent[WH_KEY_MAX], chan[WH_KEY_MAX];
+    wh_key_recent(recent, cfg.redis_prefix);
+    wh_key_events(chan, cfg.redis_prefix);
+    snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+    wh_err e;
+    for(long i = first; i < first + n; i++) {
+        snprintf(id, sizeof(id), "trail-%ld", i);
+        wh_key_job(key, cfg.redis_prefix, id);
+        snprintf(ev, sizeof(ev), "%s queued", id);
+        const char *hset[] = {"HSET", key, "id", id, "type", "system.noop", "state", "queued", "attempt", "0",
+                              "max_attempts", "3", "created_at", now, "queued_at", now, "progress", "0"};
+        const char *zadd[] = {"ZADD", recent, now, id};
+        const char *pub[] = {"PUBLISH", chan, ev};
+        if(wh_redis_append(r, 18, hset, NULL, &e) || wh_redis_append(r, 4, zadd, NULL, &e) ||
+           wh_redis_append(r, 3, pub, NULL, &e))
+            die("trail queued", &e);
+    }
+    if(wh_redis_drain(r, (int)(3 * n), &e))
+        die("trail queued replies", &e);
+}
+
+/* Append the running and succeeded writes of message `id`; 7 replies. */
+static void trail_done(wh_redis *r, const char *id)
+{
+    char key[WH_KEY_MAX], now[24], ev1[160], ev2[160], m1[WH_KEY_MAX], h1[WH_KEY_MAX], chan[WH_KEY_MAX];
+    wh_key_job(key, cfg.redis_prefix, id);
+    wh_key_events(chan, cfg.redis_prefix);
+    int64_t ms = wh_now_ms(), minute = ms / 60000 * 60;
+    wh_key_stats(m1, cfg.redis_prefix, "system.noop", "1m", minute);
+    wh_key_stats(h1, cfg.redis_prefix, "system.noop", "1h", minute - minute % 3600);
+    snprintf(now, sizeof(now), "%lld", (long long)ms);
+    snprintf(ev1, sizeof(ev1), "%s running", id);
+    snprintf(ev2, sizeof(ev2), "%s succeeded", id);
+    const char *run[] = {"HSET", key, "state", "running", "worker", "bench", "started_at", now, "attempt", "1"};
+    const char *pub1[] = {"PUBLISH", chan, ev1};
+    const char *fin[] = {"HSET", key, "state", "succeeded", "finished_at", now, "progress", "100"};
+    const char *exp[] = {"EXPIRE", key, "604800"};
+    const char *inc1[] = {"HINCRBY", m1, "ok", "1"};
+    const char *inc2[] = {"HINCRBY", h1, "ok", "1"};
+    const char *pub2[] = {"PUBLISH", chan, ev2};
+    wh_err e;
+    if(wh_redis_append(r, 10, run, NULL, &e) || wh_redis_append(r, 3, pub1, NULL, &e) ||
+       wh_redis_append(r, 8, fin, NULL, &e) || wh_redis_append(r, 3, exp, NULL, &e) ||
+       wh_redis_append(r, 4, inc1, NULL, &e) || wh_redis_append(r, 4, inc2, NULL, &e) ||
+       wh_redis_append(r, 3, pub2, NULL, &e))
+        die("trail writes", &e);
+}
+
+/* The same trail through wharf's own scripts (enqueue.lua, start.lua,
+ * finish.lua), pipelined in batches as large as the floor's: what the
+ * atomic, forward-only state moves cost Redis at best. */
+static void scripts_queued(wh_redis *r, long first, long n)
+{
+    static wh_enqueue reqs[256];
+    static wh_env_spec specs[256];
+    static char ids[256][32];
+    wh_err e;
+    int64_t now = wh_now_ms();
+    for(long i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "trail-%ld", first + i);
+        specs[i] = (wh_env_spec){.id = ids[i], .type = "system.noop", .created_at = now};
+        reqs[i] = (wh_enqueue){.spec = &specs[i], .max_attempts = 3};
+    }
+    if(wh_status_enqueue_many(r, cfg.redis_prefix, reqs, (size_t)n, &e))
+        die("enqueue.lua", &e);
+}
+
+static void scripts_done(wh_redis *r, const char *id)
+{
+    wh_env env = {.family = WH_FAM_SYSTEM, .created_at = wh_now_ms()};
+    snprintf(env.id, sizeof(env.id), "%.*s", (int)sizeof(env.id) - 1, id);
+    snprintf(env.type, sizeof(env.type), "system.noop");
+    wh_start_opts o = {.max_attempts = 3, .worker = "bench", .max_redeliveries = 5};
+    wh_finish f = {.id = id, .type = "system.noop", .state = "succeeded", .ttl_s = cfg.job_ttl_s, .count = true};
+    wh_err e;
+    if(wh_status_start_append(r, cfg.redis_prefix, &env, &o, &e) ||
+       wh_status_finish_append(r, cfg.redis_prefix, &f, &e))
+        die("status scripts", &e);
+}
+
+static void scripts_replies(wh_redis *r, long n)
+{
+    wh_err e;
+    for(long i = 0; i < n; i++) {
+        wh_start st;
+        if(wh_status_start_read(r, &st, &e) || wh_status_finish_read(r, NULL, &e))
+            die("status script replies", &e);
+        if(st.kind != WH_START_RUN)
+            die("start.lua did not say run", NULL);
+    }
 }
 
 static wh_amqp *connect_or_die(void)
@@ -82,13 +199,28 @@ static void *floor_publisher(void *arg)
     char body[64];
     memset(body, 'x', sizeof(body));
     wh_amqp_msg m = {body, sizeof(body), "application/msgpack", NULL, "system.noop", NULL, 0, 0};
+    wh_redis *r = trail ? wh_redis_new(cfg.redis_url, 10000, &e) : NULL;
+    if(trail && (!r || (scripts && wh_status_load(r, &e))))
+        die("redis", &e);
     uint64_t sent = 0, confirmed = 0;
+    char msgid[32];
     while(confirmed < (uint64_t)n_total) {
         while(sent < (uint64_t)n_total && sent - confirmed < WINDOW) {
-            uint64_t seq;
-            if(wh_amqp_publish(a, 1, "", FLOOR_QUEUE, &m, true, &seq, &e))
-                die("publish", &e);
-            sent++;
+            long chunk = (long)((uint64_t)n_total - sent < 256 ? (uint64_t)n_total - sent : 256);
+            if(chunk > (long)(WINDOW - (sent - confirmed)))
+                chunk = (long)(WINDOW - (sent - confirmed));
+            if(scripts)
+                scripts_queued(r, (long)sent, chunk);
+            else if(trail)
+                trail_queued(r, (long)sent, chunk);
+            for(long k = 0; k < chunk; k++) {
+                uint64_t seq;
+                snprintf(msgid, sizeof(msgid), "trail-%llu", (unsigned long long)sent);
+                m.message_id = trail ? msgid : NULL;
+                if(wh_amqp_publish(a, 1, "", FLOOR_QUEUE, &m, true, &seq, &e))
+                    die("publish", &e);
+                sent++;
+            }
         }
         wh_amqp_event ev;
         if(wh_amqp_next(a, 1000, &ev, &e))
@@ -97,6 +229,7 @@ static void *floor_publisher(void *arg)
             confirmed = ev.multiple ? ev.tag : confirmed + 1;
         wh_amqp_event_clear(&ev);
     }
+    wh_redis_free(r);
     wh_amqp_free(a);
     return NULL;
 }
@@ -107,9 +240,11 @@ static void floor_consume(void)
     wh_amqp *a = connect_or_die();
     wh_err e;
     wh_redis *r = wh_redis_new(cfg.redis_url, 10000, &e);
-    if(!r || wh_amqp_qos(a, 1, 1000, &e) || wh_amqp_consume(a, 1, FLOOR_QUEUE, &e))
+    if(!r || (scripts && wh_status_load(r, &e)) || wh_amqp_qos(a, 1, 1000, &e) ||
+       wh_amqp_consume(a, 1, FLOOR_QUEUE, &e))
         die("consume", &e);
     long done = 0, pending = 0;
+    uint64_t last_tag = 0;
     const char *dl = getenv("WHARF_FLOOR_DELAY_US");
     long delay_us = dl ? strtol(dl, NULL, 10) : 0;
     const char *ae = getenv("WHARF_FLOOR_ACK_EVERY");
@@ -119,7 +254,16 @@ static void floor_consume(void)
         wh_amqp_event ev;
         if(wh_amqp_next(a, pending ? 0 : 1000, &ev, &e))
             die("consume", &e);
-        if(ev.kind == WH_AMQP_EV_DELIVERY) {
+        if(ev.kind == WH_AMQP_EV_DELIVERY && trail) {
+            /* Status first, ack after its replies (multiple, per batch). */
+            if(scripts)
+                scripts_done(r, ev.message_id);
+            else
+                trail_done(r, ev.message_id);
+            pending++;
+            done++;
+            last_tag = ev.tag;
+        } else if(ev.kind == WH_AMQP_EV_DELIVERY) {
             snprintf(key, sizeof(key), "%sfloor:%ld", cfg.redis_prefix, done);
             snprintf(val, sizeof(val), "%lld", (long long)wh_now_ms());
             const char *argv[] = {"HSET", key, "state", val};
@@ -134,9 +278,13 @@ static void floor_consume(void)
         }
         wh_amqp_event_clear(&ev);
         if(pending >= 256 || (pending && ev.kind == WH_AMQP_EV_NONE) || done == n_total) {
-            if(wh_redis_drain(r, (int)pending, &e))
+            if(scripts)
+                scripts_replies(r, pending);
+            else if(wh_redis_drain(r, (int)(trail ? 7 * pending : pending), &e))
                 die("hset replies", &e);
             pending = 0;
+            if(trail && wh_amqp_ack(a, 1, last_tag, true, &e))
+                die("ack", &e);
         }
     }
     wh_redis_free(r);
@@ -158,16 +306,22 @@ static int run_floor(void)
     floor_consume();
     pthread_join(pub, NULL);
     double s = (double)(wh_mono_us() - t0) / 1e6;
-    printf("floor n=%ld seconds=%.3f rate=%.0f\n", n_total, s, (double)n_total / s);
+    printf("%s n=%ld seconds=%.3f rate=%.0f\n", scripts ? "scripts" : trail ? "trail" : "floor", n_total, s,
+           (double)n_total / s);
     return 0;
 }
 
-/* Counts "<id> succeeded" events; `ready` once subscribed. */
+/* Waits until the type's stats count n_total jobs `ok`: finish.lua counts
+ * each outcome exactly once, with the state change, in the minute buckets
+ * (summed from the minute the run began). Polled every 2 ms on its own
+ * connection, so the watcher costs Redis a few reads per poll, not a
+ * message per job. `failed` when any job ended failed or dead instead. */
 typedef struct watch {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool ready, failed;
     long succeeded;
+    const char *type;
 } watch;
 
 static void watch_set(watch *w, bool ready, bool failed)
@@ -179,37 +333,51 @@ static void watch_set(watch *w, bool ready, bool failed)
     pthread_mutex_unlock(&w->mu);
 }
 
-static void *watch_events(void *arg)
+static void *watch_stats(void *arg)
 {
     watch *w = arg;
     wh_err e;
-    char chan[WH_KEY_MAX];
-    wh_key_events(chan, cfg.redis_prefix);
-    wh_redis *r = wh_redis_new(cfg.redis_url, 600000, &e);
-    const char *argv[] = {"SUBSCRIBE", chan};
-    if(!r || wh_redis_cmdv(r, NULL, &e, 2, argv) != WH_OK) {
-        fprintf(stderr, "wharf-bench: subscribe: %s\n", e.msg);
+    wh_redis *r = wh_redis_new(cfg.redis_url, 30000, &e);
+    if(!r) {
+        fprintf(stderr, "wharf-bench: redis: %s\n", e.msg);
         watch_set(w, true, true);
-        wh_redis_free(r);
         return NULL;
     }
+    int64_t first = wh_now_ms() / 60000 * 60;
     watch_set(w, true, false);
-    long n = 0;
-    while(n < n_total) {
-        wh_redis_reply *rep;
-        if(wh_redis_read(r, &rep, &e) != WH_OK) {
-            fprintf(stderr, "wharf-bench: events: %s\n", e.msg);
-            watch_set(w, false, true);
-            break;
+    long ok = 0, bad = 0;
+    while(ok + bad < n_total) {
+        wh_sleep_ms(2);
+        int64_t last = wh_now_ms() / 60000 * 60;
+        ok = bad = 0;
+        for(int64_t m = first; m <= last; m += 60) {
+            char key[WH_KEY_MAX];
+            wh_key_stats(key, cfg.redis_prefix, w->type, "1m", m);
+            const char *argv[] = {"HMGET", key, "ok", "failed", "dead"};
+            wh_redis_reply *rep;
+            if(wh_redis_cmdv(r, &rep, &e, 5, argv) != WH_OK) {
+                fprintf(stderr, "wharf-bench: stats: %s\n", e.msg);
+                watch_set(w, false, true);
+                wh_redis_free(r);
+                return NULL;
+            }
+            for(size_t i = 0; i < 3; i++) {
+                size_t len;
+                const char *v = wh_redis_reply_str(wh_redis_reply_at(rep, i), &len);
+                long x = v ? strtol(v, NULL, 10) : 0;
+                if(i == 0)
+                    ok += x;
+                else
+                    bad += x;
+            }
+            wh_redis_reply_free(rep);
         }
-        size_t len = 0;
-        const char *msg = wh_redis_reply_len(rep) == 3 ? wh_redis_reply_str(wh_redis_reply_at(rep, 2), &len) : NULL;
-        if(msg && len > 10 && memcmp(msg + len - 10, " succeeded", 10) == 0)
-            n++;
-        wh_redis_reply_free(rep);
     }
+    if(bad)
+        fprintf(stderr, "wharf-bench: %ld jobs failed\n", bad);
     pthread_mutex_lock(&w->mu);
-    w->succeeded = n;
+    w->succeeded = ok;
+    w->failed |= bad > 0;
     pthread_mutex_unlock(&w->mu);
     wh_redis_free(r);
     return NULL;
@@ -227,17 +395,21 @@ static double submit_and_wait(char (*ids)[65], long rate, double *submit_s)
         fprintf(stderr, "wharf-bench: %s\n", err.message);
         return -1;
     }
-    watch w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    /* Other job types can be measured the same way (tests/bench/registry_digest). */
+    const char *type = getenv("WHARF_BENCH_TYPE"), *args = getenv("WHARF_BENCH_ARGS");
+    watch w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+               .type = type ? type : "system.noop"};
     pthread_t watcher;
-    pthread_create(&watcher, NULL, watch_events, &w);
+    if(!enqueue_only)
+        pthread_create(&watcher, NULL, watch_stats, &w);
+    else
+        w.ready = true;
     pthread_mutex_lock(&w.mu);
     while(!w.ready)
         pthread_cond_wait(&w.cond, &w.mu);
     pthread_mutex_unlock(&w.mu);
     static wharf_job jobs[BATCH];
     static wharf_submitted out[BATCH];
-    /* Other job types can be measured the same way (tests/bench/registry_digest). */
-    const char *type = getenv("WHARF_BENCH_TYPE"), *args = getenv("WHARF_BENCH_ARGS");
     for(int i = 0; i < BATCH; i++)
         jobs[i] = (wharf_job){.type = type ? type : "system.noop", .args_json = args ? args : "{\"i\":1}"};
     const char *bs = getenv("WHARF_BENCH_BATCH");
@@ -362,7 +534,7 @@ static int run_xadd(void)
 int main(int argc, char **argv)
 {
     if(argc != 4 || strcmp(argv[2], "-n") != 0 || (n_total = strtol(argv[3], NULL, 10)) <= 0) {
-        fprintf(stderr, "usage: wharf-bench floor|submit|enqueue|latency|xadd -n N\n");
+        fprintf(stderr, "usage: wharf-bench floor|trail|submit|enqueue|latency|xadd -n N\n");
         return 2;
     }
     wh_err e;
@@ -370,6 +542,11 @@ int main(int argc, char **argv)
         die("config", &e);
     if(strcmp(argv[1], "floor") == 0)
         return run_floor();
+    if(strcmp(argv[1], "trail") == 0 || strcmp(argv[1], "scripts") == 0) {
+        trail = true;
+        scripts = argv[1][0] == 's';
+        return run_floor();
+    }
     if(strcmp(argv[1], "submit") == 0)
         return run_submit();
     if(strcmp(argv[1], "enqueue") == 0) {
@@ -380,6 +557,6 @@ int main(int argc, char **argv)
         return run_latency();
     if(strcmp(argv[1], "xadd") == 0)
         return run_xadd();
-    fprintf(stderr, "usage: wharf-bench floor|submit|enqueue|latency|xadd -n N\n");
+    fprintf(stderr, "usage: wharf-bench floor|trail|submit|enqueue|latency|xadd -n N\n");
     return 2;
 }
