@@ -554,9 +554,12 @@ _wharf_on_signal() {
 
 # wharf_test_servers_up TMPDIR: start private RabbitMQ + Redis under TMPDIR
 # and export the WHARF_TEST_* variables (plus sanitizer options) that the
-# tests and tests/lib/wharftest.py read. WHARF_SRC must be the repo root.
+# tests and tests/lib/wharftest.py read. WHARF_SRC is the repo root (by
+# default the one this file lives in).
 wharf_test_servers_up() {
     local tmp=$1
+    # the repo root, unless the caller says otherwise (tests/run does)
+    export WHARF_SRC=${WHARF_SRC:-$(cd "$WHARF_SERVERS_LIB/../.." && pwd)}
     wharf_rabbit_start "$tmp/rabbitmq" || return 1
     wharf_redis_start "$tmp/redis" || return 1
     mkdir -p "$tmp/work"
