@@ -13,30 +13,11 @@ Prints medians and ratios. Needs the servers of tests/run (WHARF_TEST_*).
     WHARF_BIN=build/release/bin WHARF_SRC=$PWD tests/bench/runtime_overhead.py [--reps N]
 """
 import argparse
-import http.client
-import os
-import socket
 import statistics
-import sys
 import time
 
-SRC = os.environ.get("WHARF_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
-sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
-sys.path.insert(0, os.path.join(SRC, "schemas", "clients", "python"))
-import dockerd  # noqa: E402
-import pika  # noqa: E402
-import wharf_client  # noqa: E402
-import wharftest  # noqa: E402
-
-
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("docker")
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
+import benchlib  # puts tests/lib and the Python client on sys.path
+import wharf_client  # noqa: E402 (found through benchlib)
 
 
 def direct(conn, method, path, body=None):
@@ -53,27 +34,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=21)
     a = ap.parse_args()
-    env = wharftest.Env()
-    d = dockerd.Dockerd.start(env.tmp)
-    img = d.busybox_image()
-    amqp = env.new_vhost()
-    prefix = env.new_prefix()
-    cfg = os.path.join(env.tmp, "bench-runtime.ini")
-    with open(cfg, "w") as f:
-        f.write("[host.dock]\ndocker = unix://%s\n" % d.sock)
-    w = env.start_worker(amqp, prefix, concurrency=2, families="runtime", args=["--config", cfg])
-    conn = pika.BlockingConnection(pika.URLParameters(amqp))
-    r = env.redis()
+    with benchlib.RuntimeBench("runtime", concurrency=2) as bench:
+        d, img, conn, r, prefix = bench.d, bench.img, bench.conn, bench.r, bench.prefix
 
-    def job(type_, args):
-        jid = wharf_client.enqueue(conn, "runtime." + type_, args, target="dock")
-        h = wharf_client.wait(r, jid, 60, prefix=prefix, poll_interval=0.05)
-        if h["state"] != "succeeded":
-            raise RuntimeError("%s: %s" % (type_, h))
+        def job(type_, args):
+            jid = wharf_client.enqueue(conn, "runtime." + type_, args, target="dock")
+            h = wharf_client.wait(r, jid, 60, prefix=prefix, poll_interval=0.05)
+            if h["state"] != "succeeded":
+                raise RuntimeError("%s: %s" % (type_, h))
 
-    try:
         d.docker(["create", "--name", "bench1", img, "sleep", "3600"])
-        api = UnixHTTP(d.sock)
+        api = benchlib.UnixHTTP(d.sock)
         job("container.start", {"name": "bench1"})  # warm up: version cache, connections
         job("container.stop", {"name": "bench1", "timeout_s": 0})
         jobs_t, direct_t, life_jobs, life_cli = [], [], [], []
@@ -103,10 +74,6 @@ def main():
         print("reps %d, dockerd %s, storage vfs" % (a.reps, d.docker(["version", "--format", "{{.Server.Version}}"]).stdout.decode().strip()))
         print("start+stop   jobs %.1f ms   direct API %.1f ms   ratio %.2fx (target <= 1.15x)" % (mj * 1e3, md * 1e3, mj / md))
         print("lifecycle    jobs %.1f ms   docker CLI %.1f ms   ratio %.2fx (target < 1)" % (lj * 1e3, lc * 1e3, lj / lc))
-    finally:
-        conn.close()
-        w.stop()
-        d.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""Benchmark: what each status script costs Redis, and what a script call
+costs by itself.
+
+Runs N calls of enqueue.lua, start.lua and finish.lua (the common path of a
+system.noop job: queued, running, succeeded), pipelined 500 at a time, and
+reads INFO commandstats after each: the EVALSHA time per call and the time
+of the commands inside it. Then the same for a few tiny scripts, to show
+the fixed costs: a bare call, 21 arguments, a table reply, one redis.call.
+
+    WHARF_TEST_REDIS_URL=redis://127.0.0.1:PORT/0 tests/bench/redis_scripts.py [-n N]
+
+(tests/lib/with-servers sets WHARF_TEST_REDIS_URL.) Uses database 14 of that
+server, flushed before and after.
+"""
+import argparse
+import os
+import time
+import urllib.parse
+
+import redis
+
+SRC = os.environ.get("WHARF_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+LUA = os.path.join(SRC, "common", "lua")
+P = "bench:"
+
+
+def args(op, i, now):
+    jid = "job%08d" % i
+    h = P + "job:" + jid
+    if op == "enqueue":
+        return [h, P + "recent", P + "scheduled"], [jid, "system.noop", "", now, "3", now, P + "events", "0", "",
+                                                    "0", "100000", "", "0", P, "", "0"]
+    if op == "start":
+        return [h, P + "recent", P + "scheduled", P + "leases", P + "lock:"], [
+            jid, "system.noop", "", now, "3", now, "w1", P + "events", "5", "run", "", "0", "0", "", "0", "100000"]
+    return [h, h + ":log", P + "leases", P + "stats:system.noop:1m:0", P + "stats:system.noop:1h:0",
+            P + "stats:types"], [jid, "succeeded", "", "", "", now, "86400", P + "events", "system.noop", now, "0",
+                                 "1", "172800", "2592000"]
+
+
+def run(r, sha, n, make):
+    r.config_resetstat()
+    for base in range(0, n, 500):
+        pipe = r.pipeline(transaction=False)
+        for i in range(base, min(base + 500, n)):
+            keys, argv = make(i)
+            pipe.evalsha(sha, len(keys), *keys, *argv)
+        pipe.execute()
+    st = r.info("commandstats")
+    call = st.get("cmdstat_evalsha", {}).get("usec_per_call", 0.0)
+    inner = {k[8:]: v for k, v in st.items() if k not in ("cmdstat_evalsha", "cmdstat_config|resetstat")}
+    return call, inner
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=20000)
+    a = ap.parse_args()
+    u = urllib.parse.urlparse(os.environ["WHARF_TEST_REDIS_URL"])
+    r = redis.Redis(host=u.hostname, port=u.port, db=14)
+    r.flushdb()
+    now = str(int(time.time() * 1000))
+    print("| script | EVALSHA µs per call | commands inside, µs | inside |")
+    print("|---|---|---|---|")
+    total = 0.0
+    for op in ("enqueue", "start", "finish"):
+        with open(os.path.join(LUA, op + ".lua")) as f:
+            sha = r.script_load(f.read())
+        call, inner = run(r, sha, a.n, lambda i: args(op, i, now))
+        total += call
+        cmds = ", ".join("%s %.0fx %.2f" % (k, v["calls"] / a.n, v["usec_per_call"]) for k, v in inner.items()
+                         if v["calls"] >= a.n // 2)
+        print("| %s.lua | %.2f | %.2f | %s |" % (op, call, sum(v["usec"] for v in inner.values()) / a.n, cmds))
+    print("| all three | %.2f | | |" % total)
+    print()
+    print("| tiny script | EVALSHA µs per call |")
+    print("|---|---|")
+    tiny = [
+        ("return 1, 1 key, 1 argument", "return 1", 1, 1),
+        ("return 1, 5 keys, 16 arguments", "return 1", 5, 16),
+        ("a 3-element table reply", "return {'run', '1', '3'}", 5, 16),
+        ("one PUBLISH", "redis.call('PUBLISH', ARGV[2], ARGV[1]) return 1", 5, 16),
+        ("one HSET of 6 fields", "redis.call('HSET', KEYS[1], 'a', ARGV[1], 'b', ARGV[2], 'c', ARGV[3], "
+                                 "'d', ARGV[4], 'e', ARGV[5], 'f', ARGV[6]) return 1", 5, 16),
+    ]
+    for name, src, nk, na in tiny:
+        sha = r.script_load(src)
+        call, _ = run(r, sha, a.n, lambda i: (["bench:job:%08d" % i] + ["bench:k%d" % j for j in range(nk - 1)],
+                                              ["job%08d" % i] + ["v%02d-xxxxxxxxxxxx" % j for j in range(na - 1)]))
+        print("| %s | %.2f |" % (name, call))
+    r.flushdb()
+
+
+if __name__ == "__main__":
+    main()
