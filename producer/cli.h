@@ -59,11 +59,22 @@ int cli_wait_one(cli *c, const char *id, int timeout_s);
  * updating `last` to the last id; return how many. */
 typedef long (*cli_page_fn)(const wh_redis_reply *entries, void *ud, char *last, size_t cap);
 
-/* Read one page of stream `key` after entry id `last`: XRANGE, or with
- * `block` an XREAD that waits up to block_ms. Returns entries printed, or
- * -1 after printing the error. */
-long cli_stream_page(wh_redis *r, const char *key, char *last, size_t cap, bool block, int block_ms,
-                     cli_page_fn print, void *ud);
+/* A reader's place in a capped log stream. `next` is the number (counting
+ * from 1 over everything ever added, XINFO's entries-added) of the entry it
+ * expects next; 0 until the first page. */
+typedef struct cli_stream {
+    const char *key;
+    char last[64];   /* id of the last entry printed; "0-0" at first */
+    long long next;
+} cli_stream;
+
+/* Read one page of the stream after st->last, in one MULTI with XINFO, and
+ * print it. When the stream was trimmed past what this reader printed (the
+ * writer outran it, or the stream keeps only the newest lines), say so on
+ * stderr first with how many lines are missing. With `block`, first wait up
+ * to block_ms for something new (XREAD). Returns entries printed, or -1
+ * after printing the error. */
+long cli_stream_page(wh_redis *r, cli_stream *st, bool block, int block_ms, cli_page_fn print, void *ud);
 
 int cli_submit(cli *c, int argc, char **argv);
 int cli_updates(cli *c, int argc, char **argv);

@@ -68,9 +68,9 @@ static long print_ctr_entries(const wh_redis_reply *entries, void *ud, char *las
     return print_entries(entries, *(const bool *)ud, last, cap);
 }
 
-static long read_page(wh_redis *r, const char *key, bool ts, char *last, size_t cap, bool block)
+static long read_page(wh_redis *r, cli_stream *st, bool ts, bool block)
 {
-    return cli_stream_page(r, key, last, cap, block, 500, print_ctr_entries, &ts);
+    return cli_stream_page(r, st, block, 500, print_ctr_entries, &ts);
 }
 
 int cli_ctr_logs(cli *c, int argc, char **argv)
@@ -99,10 +99,11 @@ int cli_ctr_logs(cli *c, int argc, char **argv)
     wh_redis *r = cli_redis(c);
     if(!r)
         return CLI_FAIL;
-    char key[1024], last[64] = "0-0";
+    char key[1024];
     snprintf(key, sizeof(key), "%shost:%s:ctr:%s:log", c->cfg.redis_prefix, host, name);
+    cli_stream st = {key, "0-0", 0};
     long n;
-    while((n = read_page(r, key, ts, last, sizeof(last), false)) > 0)
+    while((n = read_page(r, &st, ts, false)) > 0)
         ;
     if(follow) {
         signal(SIGINT, on_sigint);
@@ -110,7 +111,7 @@ int cli_ctr_logs(cli *c, int argc, char **argv)
     }
     /* Follow until interrupted: new lines come from the next container.logs job. */
     while(n >= 0 && follow && !g_stop)
-        n = read_page(r, key, ts, last, sizeof(last), true);
+        n = read_page(r, &st, ts, true);
     return n < 0 ? CLI_FAIL : CLI_OK;
 }
 

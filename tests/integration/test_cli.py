@@ -91,6 +91,59 @@ class CliTest(unittest.TestCase):
         self.assertEqual(self.cli("status", "--json", id).stdout and
                          json.loads(self.cli("status", "--json", id).stdout)["state"], "succeeded")
 
+    def _trimmed_job(self, state, added, keep):
+        """A job hash and a log stream that kept the newest `keep` of
+        `added` lines ("line N"), as a worker's capped XADDs leave it."""
+        id = "trim-%s-%d" % (state, added)
+        r = env.redis()
+        r.hset(self.prefix + "job:" + id, mapping={"id": id, "type": "system.log", "state": state})
+        self._add_lines(id, 1, added, keep)
+        return id
+
+    def _add_lines(self, id, first, last, keep):
+        # one script: the writer outruns any reader at once
+        env.redis().eval("for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do "
+                         "redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '*', 's', 'out', 'l', 'line ' .. i) end",
+                         1, self.prefix + "job:" + id + ":log", first, last, keep)
+
+    def test_logs_say_how_many_lines_the_cap_trimmed(self):
+        id = self._trimmed_job("succeeded", 500, 100)
+        p = self.cli("logs", id)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.splitlines()
+        self.assertEqual(len(lines), 100)
+        self.assertEqual(lines[0], "line 401")
+        self.assertEqual(lines[-1], "line 500")
+        self.assertIn("[wharf] 400 lines were trimmed before the first shown", p.stderr)
+        # nothing to say when nothing was trimmed
+        whole = self._trimmed_job("succeeded", 50, 100)
+        p = self.cli("logs", whole)
+        self.assertEqual(len(p.stdout.splitlines()), 50)
+        self.assertNotIn("trimmed", p.stderr)
+
+    def test_logs_follow_marks_the_lines_it_missed(self):
+        id = self._trimmed_job("running", 100, 100)
+        cmd = [env._bin("wharf"), "logs", "-f", id]
+        f = subprocess.Popen(cmd, env=env.child_env(self.amqp, self.prefix, "quorum", None), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, cwd=env.tmp)
+        try:
+            got = [f.stdout.readline() for _ in range(100)]
+            self.assertEqual(got[-1].strip(), "line 100")
+            # 500 more lines, of which the stream keeps the newest 100: the
+            # follower misses 101..500 and must say so, then go on.
+            self._add_lines(id, 101, 600, 100)
+            env.redis().hset(self.prefix + "job:" + id, "state", "succeeded")
+            out, err = f.communicate(timeout=30)
+        finally:
+            if f.poll() is None:
+                f.kill()
+        self.assertEqual(f.returncode, 0, err)
+        rest = out.splitlines()
+        self.assertEqual(rest[0], "line 501")
+        self.assertEqual(rest[-1], "line 600")
+        self.assertEqual(len(rest), 100)
+        self.assertIn("[wharf] 400 lines were trimmed here", err)
+
     def test_progress_is_reported_while_running(self):
         id = self.cli("submit", "system.log", "--arg", "lines=400000", "--arg", "bytes=20").stdout.strip()
         seen = set()
