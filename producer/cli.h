@@ -10,6 +10,7 @@
 #include "wh_cfg.h"
 #include "wh_json.h"
 #include "wh_redis.h"
+#include "wh_xpage.h"
 #include "wharf.h"
 
 /* Exit statuses. */
@@ -59,16 +60,13 @@ int cli_wait_one(cli *c, const char *id, int timeout_s);
  * updating `last` to the last id; return how many. */
 typedef long (*cli_page_fn)(const wh_redis_reply *entries, void *ud, char *last, size_t cap);
 
-/* A reader's place in a capped log stream. `next` is the number (counting
- * from 1 over everything ever added, XINFO's entries-added) of the entry it
- * expects next; 0 until the first page. */
+/* A reader's place in a capped log stream (see wh_xpage.h). */
 typedef struct cli_stream {
     const char *key;
-    char last[64];   /* id of the last entry printed; "0-0" at first */
-    long long next;
+    wh_xpage x;
 } cli_stream;
 
-/* Read one page of the stream after st->last, in one MULTI with XINFO, and
+/* Read one page of the stream after st->x.last, in one MULTI with XINFO, and
  * print it. When the stream was trimmed past what this reader printed (the
  * writer outran it, or the stream keeps only the newest lines), say so on
  * stderr first with how many lines are missing. With `block`, first wait up

@@ -8,7 +8,7 @@
 #include "wh_keys.h"
 #include "wh_status.h"
 
-#define LOG_PAGE "1000" /* stream entries fetched per request */
+#define LOG_PAGE_N 1000 /* stream entries fetched per request */
 
 /* Parse the common "[--json] ID" shape; returns the id or NULL. */
 static const char *one_id(const cli_cmd *self, int argc, char **argv, const char *flag, bool *flag_set, int *status)
@@ -121,92 +121,27 @@ static size_t print_entries(const wh_redis_reply *entries, char *last, size_t ca
     return n;
 }
 
-/* From an XINFO STREAM reply: length, entries-added and the first entry's
- * id. False when the reply is not one (no such stream yet). */
-static bool stream_info(const wh_redis_reply *info, long long *len, long long *added, char *first, size_t cap)
-{
-    if(wh_redis_reply_kind(info) != WH_REDIS_ARRAY)
-        return false;
-    *len = *added = -1;
-    first[0] = '\0';
-    for(size_t i = 0; i + 1 < wh_redis_reply_len(info); i += 2) {
-        size_t kn;
-        const char *k = wh_redis_reply_str(wh_redis_reply_at(info, i), &kn);
-        const wh_redis_reply *v = wh_redis_reply_at(info, i + 1);
-        if(!k)
-            continue;
-        if(kn == 6 && memcmp(k, "length", 6) == 0)
-            *len = wh_redis_reply_int(v);
-        else if(kn == 13 && memcmp(k, "entries-added", 13) == 0)
-            *added = wh_redis_reply_int(v);
-        else if(kn == 11 && memcmp(k, "first-entry", 11) == 0 && wh_redis_reply_kind(v) == WH_REDIS_ARRAY) {
-            size_t n;
-            const char *id = wh_redis_reply_str(wh_redis_reply_at(v, 0), &n);
-            if(id)
-                snprintf(first, cap, "%.*s", (int)n, id);
-        }
-    }
-    return *len >= 0 && *added >= 0;
-}
-
-/* Stream ids "ms-seq" in order. */
-static int id_cmp(const char *a, const char *b)
-{
-    unsigned long long am = 0, as = 0, bm = 0, bs = 0;
-    sscanf(a, "%llu-%llu", &am, &as);
-    sscanf(b, "%llu-%llu", &bm, &bs);
-    return am != bm ? (am < bm ? -1 : 1) : as != bs ? (as < bs ? -1 : 1) : 0;
-}
-
 long cli_stream_page(wh_redis *r, cli_stream *st, bool block, int block_ms, cli_page_fn print, void *ud)
 {
-    char from[80], ms[16];
-    wh_redis_reply *rep = NULL;
     wh_err err;
-    if(block) { /* only a wait: the page below reads what came */
-        snprintf(ms, sizeof(ms), "%d", block_ms);
-        const char *xread[] = {"XREAD", "COUNT", "1", "BLOCK", ms, "STREAMS", st->key, st->last};
-        if(wh_redis_cmdv(r, NULL, &err, 8, xread) != WH_OK) {
-            cli_error(CLI_FAIL, "%s", err.msg);
-            return -1;
-        }
-    }
-    snprintf(from, sizeof(from), "(%s", st->last);
-    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
-    const char *info[] = {"XINFO", "STREAM", st->key};
-    const char *range[] = {"XRANGE", st->key, from, "+", "COUNT", LOG_PAGE};
-    wh_code rc = wh_redis_append(r, 1, multi, NULL, &err);
-    if(!rc)
-        rc = wh_redis_append(r, 3, info, NULL, &err);
-    if(!rc)
-        rc = wh_redis_append(r, 6, range, NULL, &err);
-    if(!rc)
-        rc = wh_redis_append(r, 1, exec, NULL, &err);
-    if(!rc)
-        rc = wh_redis_drain(r, 3, &err); /* OK, QUEUED, QUEUED */
-    if(!rc)
-        rc = wh_redis_read(r, &rep, &err);
-    if(rc) {
+    wh_redis_reply *rep;
+    const wh_redis_reply *entries;
+    long long missing;
+    if((block && wh_xpage_wait(r, st->key, &st->x, block_ms, &err) != WH_OK) ||
+       wh_xpage_fetch(r, st->key, &st->x, LOG_PAGE_N, &rep, &entries, &missing, &err) != WH_OK) {
         cli_error(CLI_FAIL, "%s", err.msg);
         return -1;
     }
-    long n = 0;
-    long long len, added;
-    char first[64];
-    if(wh_redis_reply_kind(rep) == WH_REDIS_ARRAY && wh_redis_reply_len(rep) == 2 &&
-       stream_info(wh_redis_reply_at(rep, 0), &len, &added, first, sizeof(first))) {
-        long long first_no = added - len + 1; /* number of the oldest entry kept */
-        bool gone = st->next && first[0] && id_cmp(st->last, first) < 0 && st->next < first_no;
-        if(gone || (!st->next && first_no > 1 && strcmp(st->last, "0-0") == 0)) {
-            long long missing = first_no - (st->next ? st->next : 1);
-            fprintf(stderr, "[wharf] %lld %s trimmed %s (the stream keeps the newest jobs.log_max_lines)\n", missing,
-                    missing == 1 ? "line was" : "lines were", st->next ? "here" : "before the first shown");
-        }
-        if(!st->next || gone)
-            st->next = first_no;
-        n = print(wh_redis_reply_at(rep, 1), ud, st->last, sizeof(st->last));
-        st->next += n;
+    if(missing) {
+        const char *where = st->x.next && strcmp(st->x.last, "0-0") == 0 ? "before the first shown" : "here";
+        if(missing > 0)
+            fprintf(stderr, "[wharf] %lld %s trimmed %s (the stream keeps the newest jobs.log_max_lines)\n",
+                    missing, missing == 1 ? "line was" : "lines were", where);
+        else
+            fprintf(stderr, "[wharf] lines were trimmed here (the stream keeps the newest jobs.log_max_lines)\n");
     }
+    long n = entries ? print(entries, ud, st->x.last, sizeof(st->x.last)) : 0;
+    wh_xpage_done(&st->x, n);
     wh_redis_reply_free(rep);
     return n;
 }
@@ -235,7 +170,8 @@ int cli_logs(cli *c, int argc, char **argv)
         return CLI_FAIL;
     char key[WH_KEY_MAX], state[16];
     wh_key_log(key, c->cfg.redis_prefix, id);
-    cli_stream st = {key, "0-0", 0};
+    cli_stream st = {.key = key};
+    wh_xpage_init(&st.x, NULL);
     wh_err err;
     if(wh_status_state(r, c->cfg.redis_prefix, id, state, NULL, NULL, 0, &err) != WH_OK)
         return cli_error(CLI_FAIL, "%s", err.msg);

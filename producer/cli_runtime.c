@@ -101,7 +101,8 @@ int cli_ctr_logs(cli *c, int argc, char **argv)
         return CLI_FAIL;
     char key[1024];
     snprintf(key, sizeof(key), "%shost:%s:ctr:%s:log", c->cfg.redis_prefix, host, name);
-    cli_stream st = {key, "0-0", 0};
+    cli_stream st = {.key = key};
+    wh_xpage_init(&st.x, NULL);
     long n;
     while((n = read_page(r, &st, ts, false)) > 0)
         ;

@@ -6,6 +6,8 @@
  * entry (data = {"s","l"}, id = the stream entry id, so a reconnecting
  * client resumes with Last-Event-ID), until the job is terminal and the
  * stream is drained; then one `end` event {"state"} and the stream closes.
+ * Lines the stream's cap (jobs.log_max_lines) removed before they were sent
+ * come as one `gap` event {"missing": N} where they would have been.
  * Each follower has its own Redis connection (XREAD BLOCK 1 s), so a slow
  * reader holds no pooled connection; `: keepalive` comments flow every
  * ~10 s of silence so idle timeouts do not cut a quiet job. */
@@ -16,8 +18,9 @@
 #include "srv.h"
 #include "wh_keys.h"
 #include "wh_status.h"
+#include "wh_xpage.h"
 
-#define FOLLOW_PAGE "100"    /* entries per XREAD */
+#define FOLLOW_PAGE 100      /* entries per page */
 #define KEEPALIVE_MS 10000   /* silence before a keepalive comment, ms */
 
 /* A line value as JSON; bytes that are not UTF-8 become '?'. */
@@ -93,7 +96,7 @@ typedef struct follower {
     char prefix[64];
     char id[128];
     char key[WH_KEY_MAX];
-    char last[64];            /* last stream id sent */
+    wh_xpage x;               /* place in the stream: last id sent, next number */
     char *buf;                /* formatted events not yet sent */
     size_t len, off, cap;
     bool terminal;            /* the job finished: drain then end */
@@ -123,7 +126,7 @@ static bool put(follower *f, const char *s, size_t n)
 static bool put_entries(follower *f, const wh_redis_reply *entries)
 {
     for(size_t i = 0; i < wh_redis_reply_len(entries); i++) {
-        wh_json *o = entry_json(wh_redis_reply_at(entries, i), f->last);
+        wh_json *o = entry_json(wh_redis_reply_at(entries, i), f->x.last);
         if(!o)
             continue;
         wh_json *data = wh_json_object();
@@ -133,7 +136,7 @@ static bool put_entries(follower *f, const wh_redis_reply *entries)
         wh_json_free(data);
         wh_json_free(o);
         char head[128];
-        int hn = snprintf(head, sizeof(head), "id: %s\nevent: line\ndata: ", f->last);
+        int hn = snprintf(head, sizeof(head), "id: %s\nevent: line\ndata: ", f->x.last);
         bool ok = text && put(f, head, (size_t)hn) && put(f, text, strlen(text)) && put(f, "\n\n", 2);
         free(text);
         if(!ok)
@@ -142,25 +145,29 @@ static bool put_entries(follower *f, const wh_redis_reply *entries)
     return true;
 }
 
-/* One fetch: blocking XREAD while the job runs, XRANGE once it finished.
+/* One fetch: while the job runs, wait up to 1 s for a line first; then one
+ * page. Lines the stream's cap removed before they were sent are announced
+ * with a `gap` event, {"missing": N} (null: some, number unknown).
  * Returns entries queued, or -1 on a Redis error. */
 static long fetch(follower *f, bool block)
 {
-    char from[80];
-    snprintf(from, sizeof(from), "(%s", f->last);
-    const char *range[] = {"XRANGE", f->key, from, "+", "COUNT", FOLLOW_PAGE};
-    const char *xread[] = {"XREAD", "COUNT", FOLLOW_PAGE, "BLOCK", "1000", "STREAMS", f->key, f->last};
     wh_redis_reply *rep;
+    const wh_redis_reply *entries;
+    long long missing;
     wh_err err;
-    if(wh_redis_cmdv(f->r, &rep, &err, block ? 8 : 6, block ? xread : range) != WH_OK)
+    if((block && wh_xpage_wait(f->r, f->key, &f->x, 1000, &err) != WH_OK) ||
+       wh_xpage_fetch(f->r, f->key, &f->x, FOLLOW_PAGE, &rep, &entries, &missing, &err) != WH_OK)
         return -1;
-    const wh_redis_reply *entries = rep;
-    if(block)
-        entries = wh_redis_reply_kind(rep) == WH_REDIS_ARRAY && wh_redis_reply_len(rep) > 0
-                      ? wh_redis_reply_at(wh_redis_reply_at(rep, 0), 1)
-                      : NULL;
+    bool ok = true;
+    if(missing) {
+        char gap[96];
+        int gn = missing > 0 ? snprintf(gap, sizeof(gap), "event: gap\ndata: {\"missing\":%lld}\n\n", missing)
+                             : snprintf(gap, sizeof(gap), "event: gap\ndata: {\"missing\":null}\n\n");
+        ok = put(f, gap, (size_t)gn);
+    }
     long n = entries ? (long)wh_redis_reply_len(entries) : 0;
-    bool ok = !entries || put_entries(f, entries);
+    ok = ok && (!entries || put_entries(f, entries));
+    wh_xpage_done(&f->x, n);
     wh_redis_reply_free(rep);
     return ok ? n : -1;
 }
@@ -246,7 +253,7 @@ static void logs_follow(srv_call *c, const char *key, const char *start)
     snprintf(f->id, sizeof(f->id), "%s", c->param);
     snprintf(f->key, sizeof(f->key), "%s", key);
     const char *resume = wh_mhd_header(c->req, "Last-Event-ID");
-    snprintf(f->last, sizeof(f->last), "%s", resume && stream_id_ok(resume) ? resume : start);
+    wh_xpage_init(&f->x, resume && stream_id_ok(resume) ? resume : start);
     if(!(f->r = wh_redis_new(c->s->cfg->redis_url, 5000, &err)) || wh_redis_connect(f->r, &err) != WH_OK) {
         follow_done(f);
         return srv_error_wh(c, &err);

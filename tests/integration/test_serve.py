@@ -347,6 +347,21 @@ class ServeTest(unittest.TestCase):
         self.assertEqual([json.loads(d)["l"].split()[1] for e, _, d in tail if e == "line"],
                          [str(n - 1), str(n)])
 
+    def test_sse_follow_announces_lines_the_cap_trimmed(self):
+        # A stream that kept the newest 100 of 500 lines, as a capped writer
+        # leaves it: the follower gets one gap event, then what is left.
+        jid = "trimmed-sse"
+        r = env.redis()
+        r.hset(self.prefix + "job:" + jid, mapping={"id": jid, "type": "system.log", "state": "succeeded"})
+        r.eval("for i = 1, 500 do redis.call('XADD', KEYS[1], 'MAXLEN', 100, '*', 's', 'out', 'l', 'line ' .. i) end",
+               1, self.prefix + "job:" + jid + ":log")
+        events = self.follow(jid)
+        self.assertEqual(events[0][0], "gap")
+        self.assertEqual(json.loads(events[0][2]), {"missing": 400})
+        lines = [json.loads(d)["l"] for e, _, d in events if e == "line"]
+        self.assertEqual(lines, ["line %d" % i for i in range(401, 501)])
+        self.assertEqual(events[-1][0], "end")
+
     def test_sse_follow_waits_for_a_running_job(self):
         jid = self.submit({"type": "system.sleep", "args": {"ms": 2500}})["id"]
         t0 = time.monotonic()
