@@ -30,6 +30,10 @@ wh_code rt_open(wk_job *job, rt_conn *c, wh_err *err);
 wh_code rt_open_call(wk_job *job, rt_conn *c, const char *method, const char *path, const wh_json *body,
                      const char *what, wh_json **out, wh_err *err);
 
+/* rt_open, then one rt_request on it (for verbs that act on the status). */
+wh_code rt_open_request(wk_job *job, rt_conn *c, const char *method, const char *path, const wh_json *body,
+                        long *status, wh_json **out, wh_err *err);
+
 /* Finish a job from a code: WK_RUN_INTERRUPTED for WH_E_INTERRUPTED, else
  * wk_job_fail (transient for unreachable). */
 wk_run rt_fail(wk_job *job, wh_code rc, const wh_err *err);

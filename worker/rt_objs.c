@@ -132,9 +132,7 @@ wk_run rt_volume_create_run(wk_job *job)
     wh_err err;
     long st = 0;
     wh_json *have = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_request(&c, "GET", path, NULL, &st, &have, &err);
+    wh_code rc = rt_open_request(job, &c, "GET", path, NULL, &st, &have, &err);
     bool created = false;
     if(!rc && st == 200) {
         size_t hn = 0;
@@ -180,9 +178,7 @@ wk_run rt_remove_named_run(wk_job *job)
     wh_err err;
     long st = 0;
     wh_json *ans = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_request(&c, "DELETE", path, NULL, &st, &ans, &err);
+    wh_code rc = rt_open_request(job, &c, "DELETE", path, NULL, &st, &ans, &err);
     if(!rc && (st == 409 || (!vol && st == 403)))
         rc = wh_err_set(&err, WH_E_BUSY, "", "%s %s is in use", vol ? "volume" : "network", name);
     if(!rc)

@@ -55,6 +55,13 @@ wh_code rt_open_call(wk_job *job, rt_conn *c, const char *method, const char *pa
     return rc ? rc : rt_call(c, method, path, body, what, out, err);
 }
 
+wh_code rt_open_request(wk_job *job, rt_conn *c, const char *method, const char *path, const wh_json *body,
+                        long *status, wh_json **out, wh_err *err)
+{
+    wh_code rc = rt_open(job, c, err);
+    return rc ? rc : rt_request(c, method, path, body, status, out, err);
+}
+
 wk_run rt_fail(wk_job *job, wh_code rc, const wh_err *err)
 {
     if(rc == WH_E_INTERRUPTED)

@@ -111,9 +111,7 @@ wk_run rt_verb_run(wk_job *job)
     wh_err err;
     long st = 0;
     wh_json *ans = NULL;
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_request(&c, v->method, path, NULL, &st, &ans, &err);
+    wh_code rc = rt_open_request(job, &c, v->method, path, NULL, &st, &ans, &err);
     if(rc)
         return rt_fail(job, rc, &err);
     if(st == 304 && v->not_modified) {
