@@ -41,16 +41,16 @@ static int reply_int(const wh_redis_reply *rep, size_t i)
     return (int)wh_redis_reply_int(wh_redis_reply_at(rep, i));
 }
 
+#define ENQ_KEYS 3
+#define ENQ_ARGC 18
+
 /* enqueue.lua arguments for one request; buffers are the caller's. */
 typedef struct enq_args {
     char key[WH_KEY_MAX], recent[WH_KEY_MAX], sched[WH_KEY_MAX], chan[WH_KEY_MAX];
-    char created_at[24], maxa[16], now[24], run_at[24], uniq_s[16], cap[16], prio[8];
-    const char *argv[19];
-    size_t lens[19];
+    char created_at[24], maxa[16], now[24], run_at[24], uniq_s[16], prio[8];
+    const char *argv[ENQ_ARGC];
+    size_t lens[ENQ_ARGC];
 } enq_args;
-
-#define ENQ_KEYS 3
-#define ENQ_ARGC 19
 
 static void enq_fill(enq_args *a, const char *prefix, const wh_enqueue *q, int64_t now)
 {
@@ -64,17 +64,16 @@ static void enq_fill(enq_args *a, const char *prefix, const wh_enqueue *q, int64
     snprintf(a->now, sizeof(a->now), "%lld", (long long)now);
     snprintf(a->run_at, sizeof(a->run_at), "%lld", (long long)s->run_at);
     snprintf(a->uniq_s, sizeof(a->uniq_s), "%d", q->unique ? s->unique_for_s : 0);
-    snprintf(a->cap, sizeof(a->cap), "%d", WH_RECENT_MAX);
     snprintf(a->prio, sizeof(a->prio), "%d", s->priority);
     const char *argv[ENQ_ARGC] = {a->key, a->recent, a->sched, s->id, s->type, s->target ? s->target : "",
                                   a->created_at, a->maxa, a->now, a->chan, a->run_at, q->body ? q->body : "",
-                                  a->uniq_s, a->cap, s->lock ? s->lock : "", a->prio, prefix,
+                                  a->uniq_s, s->lock ? s->lock : "", a->prio, prefix,
                                   q->unique ? q->unique : "", q->park ? "1" : "0"};
     memcpy(a->argv, argv, sizeof(argv));
     for(int i = 0; i < ENQ_ARGC; i++)
         a->lens[i] = strlen(argv[i]);
     a->lens[11] = q->body ? q->body_len : 0;
-    a->lens[17] = q->unique ? q->unique_len : 0;
+    a->lens[16] = q->unique ? q->unique_len : 0;
 }
 
 static void enq_result(const wh_redis_reply *rep, wh_enqueue *q)
@@ -168,17 +167,16 @@ wh_code wh_status_unenqueue(wh_redis *r, const char *prefix, const char *id, wh_
     return wh_redis_eval(r, &s_unenqueue, NULL, 3, 4, argv, NULL, err);
 }
 
+#define START_KEYS 5
+#define START_ARGC 20
+
 /* start.lua's arguments; buffers live here. */
 typedef struct start_args {
     char key[WH_KEY_MAX], recent[WH_KEY_MAX], sched[WH_KEY_MAX], leases[WH_KEY_MAX], lock[WH_KEY_MAX];
-    char chan[WH_KEY_MAX], created_at[24], maxa[16], now[24], maxr[16], lock_ms[24], run_at[24], lease[24],
-        cap[16];
-    const char *argv[21];
-    size_t lens[21];
+    char chan[WH_KEY_MAX], created_at[24], maxa[16], now[24], maxr[16], lock_ms[24], run_at[24], lease[24];
+    const char *argv[START_ARGC];
+    size_t lens[START_ARGC];
 } start_args;
-
-#define START_KEYS 5
-#define START_ARGC 21
 
 static void start_fill(start_args *a, const char *prefix, const wh_env *env, const wh_start_opts *o)
 {
@@ -195,11 +193,10 @@ static void start_fill(start_args *a, const char *prefix, const wh_env *env, con
     snprintf(a->lock_ms, sizeof(a->lock_ms), "%lld", (long long)o->lock_ms);
     snprintf(a->run_at, sizeof(a->run_at), "%lld", (long long)env->run_at);
     snprintf(a->lease, sizeof(a->lease), "%lld", (long long)o->lease_until);
-    snprintf(a->cap, sizeof(a->cap), "%d", WH_RECENT_MAX);
     const char *argv[START_ARGC] = {a->key, a->recent, a->sched, a->leases, a->lock, env->id, env->type,
                                     env->target, a->created_at, a->maxa, a->now, o->worker, a->chan, a->maxr,
                                     o->park ? "park" : "run", o->lock ? o->lock : "", a->lock_ms, a->run_at,
-                                    o->body ? o->body : "", a->lease, a->cap};
+                                    o->body ? o->body : "", a->lease};
     memcpy(a->argv, argv, sizeof(argv));
     for(int i = 0; i < START_ARGC; i++)
         a->lens[i] = strlen(argv[i]);
@@ -281,15 +278,15 @@ const char *wh_status_hist_name(int i)
     return hist_names[i];
 }
 
+#define FINISH_KEYS 6
+#define FINISH_ARGC 20
+
 /* finish.lua's arguments; buffers live here. */
 typedef struct finish_args {
     char job[WH_KEY_MAX], log[WH_KEY_MAX], leases[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], ttl[24], created[24],
         lease[24], m1[WH_KEY_MAX], h1[WH_KEY_MAX], types[WH_KEY_MAX], ttl_m[16], ttl_h[16];
-    const char *argv[20];
+    const char *argv[FINISH_ARGC];
 } finish_args;
-
-#define FINISH_KEYS 6
-#define FINISH_ARGC 20
 
 static void finish_fill(finish_args *a, const char *prefix, const wh_finish *f)
 {

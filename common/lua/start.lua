@@ -7,7 +7,8 @@
 --     [11] lock ('' none)  [12] lock ttl ms  [13] run_at
 --     [14] body: '' for a normal job; the message for a parked job or a job
 --          acked early (it then lives in Redis, under a lease)
---     [15] lease until (ms)  [16] recent index cap
+--     [15] lease until (ms)
+-- The recent index is trimmed to its cap by the scheduler's leader.
 -- Returns one of
 --   {"skip", state, error, attempt}  terminal (or a live duplicate): ack, do not run
 --   {"dead", "redelivery_limit", n}  delivered too often without finishing
@@ -41,8 +42,6 @@ if not st then
     'max_attempts', ARGV[5], 'attempt', '0', 'progress', '0')
   if ARGV[11] ~= '' then redis.call('HSET', h, 'lock', ARGV[11]) end
   redis.call('ZADD', KEYS[2], ARGV[4], id)
-  local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[16])
-  if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1) end
   st = 'queued'
   f = {st, '0', ARGV[5], false, false, false}
 end

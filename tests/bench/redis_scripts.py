@@ -10,8 +10,8 @@ the fixed costs: a bare call, 21 arguments, a table reply, one redis.call.
 
     WHARF_TEST_REDIS_URL=redis://127.0.0.1:PORT/0 tests/bench/redis_scripts.py [-n N]
 
-(tests/lib/with-servers sets WHARF_TEST_REDIS_URL.) Uses database 14 of that
-server, flushed before and after.
+(tests/lib/with-servers sets WHARF_TEST_REDIS_URL.) Writes keys under
+"bench:" in database 14 of that server and deletes them again.
 """
 import argparse
 import os
@@ -30,13 +30,19 @@ def args(op, i, now):
     h = P + "job:" + jid
     if op == "enqueue":
         return [h, P + "recent", P + "scheduled"], [jid, "system.noop", "", now, "3", now, P + "events", "0", "",
-                                                    "0", "100000", "", "0", P, "", "0"]
+                                                    "0", "", "0", P, "", "0"]
     if op == "start":
         return [h, P + "recent", P + "scheduled", P + "leases", P + "lock:"], [
-            jid, "system.noop", "", now, "3", now, "w1", P + "events", "5", "run", "", "0", "0", "", "0", "100000"]
+            jid, "system.noop", "", now, "3", now, "w1", P + "events", "5", "run", "", "0", "0", "", "0"]
     return [h, h + ":log", P + "leases", P + "stats:system.noop:1m:0", P + "stats:system.noop:1h:0",
             P + "stats:types"], [jid, "succeeded", "", "", "", now, "86400", P + "events", "system.noop", now, "0",
                                  "1", "172800", "2592000"]
+
+
+def drop(r):
+    keys = list(r.scan_iter(P + "*", count=1000))
+    for i in range(0, len(keys), 1000):
+        r.unlink(*keys[i:i + 1000])
 
 
 def run(r, sha, n, make):
@@ -59,7 +65,7 @@ def main():
     a = ap.parse_args()
     u = urllib.parse.urlparse(os.environ["WHARF_TEST_REDIS_URL"])
     r = redis.Redis(host=u.hostname, port=u.port, db=14)
-    r.flushdb()
+    drop(r)
     now = str(int(time.time() * 1000))
     print("| script | EVALSHA µs per call | commands inside, µs | inside |")
     print("|---|---|---|---|")
@@ -89,7 +95,7 @@ def main():
         call, _ = run(r, sha, a.n, lambda i: (["bench:job:%08d" % i] + ["bench:k%d" % j for j in range(nk - 1)],
                                               ["job%08d" % i] + ["v%02d-xxxxxxxxxxxx" % j for j in range(na - 1)]))
         print("| %s | %.2f |" % (name, call))
-    r.flushdb()
+    drop(r)
 
 
 if __name__ == "__main__":
