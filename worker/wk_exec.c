@@ -176,12 +176,10 @@ static void take_ahead(wk_thread *t)
     wh_err err;
     bool known;
     a->admitted = admit_quiet(&a->job, &err, &known);
-    if(a->admitted) {
+    if(a->admitted)
         plan_start(&a->job, &a->sc);
-    } else {
-        job_release(&a->job);
-        d->family = -1;
-    }
+    else
+        job_release(&a->job); /* wk_exec runs the whole pipe for it */
 }
 
 wk_delivery *wk_exec_ahead(wk_thread *t)
