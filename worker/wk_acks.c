@@ -45,22 +45,33 @@ void wk_acks_reset(wk_acks *a)
     a->untracked = false;
 }
 
+/* A full array: keep what still matters, open and wanted tags, in order
+ * (behind a long job the settled ones would otherwise pile up without
+ * bound); grow when that frees too little for compaction to stay rare. */
+static bool make_room(wk_acks *a)
+{
+    size_t k = 0;
+    for(size_t i = a->h; i < a->n; i++)
+        if(a->v[i].st != DONE)
+            a->v[k++] = a->v[i];
+    a->h = 0;
+    a->n = k;
+    if(a->n < a->cap / 2 + a->cap / 4)
+        return true;
+    size_t cap = a->cap ? a->cap * 2 : 256;
+    ent *v = realloc(a->v, cap * sizeof(*v));
+    if(!v)
+        return a->n < a->cap;
+    a->v = v;
+    a->cap = cap;
+    return true;
+}
+
 bool wk_acks_open(wk_acks *a, uint64_t tag)
 {
-    if(a->n == a->cap && a->h > 0) { /* slide the live part to the front */
-        memmove(a->v, a->v + a->h, (a->n - a->h) * sizeof(*a->v));
-        a->n -= a->h;
-        a->h = 0;
-    }
-    if(a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 256;
-        ent *v = realloc(a->v, cap * sizeof(*v));
-        if(!v) {
-            a->untracked = true;
-            return false;
-        }
-        a->v = v;
-        a->cap = cap;
+    if(a->n == a->cap && !make_room(a)) {
+        a->untracked = true;
+        return false;
     }
     a->v[a->n++] = (ent){tag, OPEN};
     return true;
@@ -155,6 +166,11 @@ int64_t wk_acks_due_in(const wk_acks *a, int64_t now_ms)
         return -1;
     int64_t left = a->held_since + WK_ACKS_HOLD_MS - now_ms;
     return left > 0 ? left : 0;
+}
+
+size_t wk_acks_tracked(const wk_acks *a)
+{
+    return a->n - a->h;
 }
 
 int wk_acks_waiting(const wk_acks *a)

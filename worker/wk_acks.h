@@ -55,4 +55,8 @@ int64_t wk_acks_due_in(const wk_acks *a, int64_t now_ms);
 /* Wanted acks not sent yet. */
 int wk_acks_waiting(const wk_acks *a);
 
+/* Entries in the tracking array: bounded by about twice the open and
+ * wanted tags, however long the oldest open delivery stays open. */
+size_t wk_acks_tracked(const wk_acks *a);
+
 #endif
