@@ -1,5 +1,5 @@
 /* cli_updates: `wharf updates HOST [--json]`, the last registry.update_check
- * of a host, read from <prefix>updates:<host> (see worker/rg_upd.h). */
+ * of a host, read from <prefix>updates:<host> (see worker/families/registry/update_check.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -129,7 +129,7 @@ const wk_type *wk_type_find(const char *type);
 wh_code wk_type_admit(const char *type_name, const wh_mp_obj *args, const wk_type **type, wh_json **prepared,
                       wh_err *err);
 
-/* The family tables (wk_registry.c lists them). */
+/* The family tables (wk_families.c lists them). */
 extern const wk_family wk_family_system;
 extern const wk_family wk_family_registry;
 extern const wk_family wk_family_runtime;

@@ -11,7 +11,7 @@
 #include "wh_cfg.h"
 #include "wh_log.h"
 #include "wh_sched.h"
-#include "wk_beat.h"
+#include "wk_heartbeat.h"
 #include "wk_loop.h"
 #include "wk_pool.h"
 #include "wk_stats.h"

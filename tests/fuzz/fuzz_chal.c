@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rg_chal.h"
+#include "auth_challenge.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rt_demux.h"
+#include "stream_demux.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

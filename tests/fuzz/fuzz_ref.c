@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rg_ref.h"
+#include "image_ref.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

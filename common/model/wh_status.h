@@ -1,0 +1,183 @@
+/* wh_status: job state in Redis, through the Lua scripts in common/model/lua/.
+ *
+ * Every state move is one atomic script call that also publishes the
+ * `<prefix>events` message; finish also rolls up stats. States only move
+ * forward: once succeeded, failed, dead or cancelled, a job hash is never
+ * rewritten, which is what makes redelivery safe. */
+#ifndef WH_STATUS_H
+#define WH_STATUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wh_env.h"
+#include "wh_json.h"
+#include "wh_redis.h"
+
+#define WH_STATS_TTL_1M (48 * 3600)       /* minute buckets live 48 h, s */
+#define WH_STATS_TTL_1H (30 * 24 * 3600)  /* hour buckets live 30 days, s */
+
+#define WH_RECENT_MAX 100000 /* ids kept in the <p>recent index */
+
+/* One enqueue request: create the hash in state `queued` (or `scheduled`,
+ * with the message kept in Redis, when run_at is in the future or `park`
+ * is set) unless the id exists, or, with spec->unique_for_s, unless a live
+ * job of the same uniqueness material exists. */
+typedef struct wh_enqueue {
+    const wh_env_spec *spec; /* in; NULL: skip this one */
+    int max_attempts;        /* in */
+    const char *body;        /* in: the packed envelope (stored when scheduled) */
+    size_t body_len;
+    const char *unique;      /* in: uniqueness material, NULL without unique_for_s */
+    size_t unique_len;
+    bool park;               /* in: schedule even when run_at has come */
+    bool created;            /* out: true when this request created the job */
+    char state[16];          /* out: state found or created; "" until read */
+    char id[WH_ID_MAX + 1];  /* out: the job that stands (another id when
+                              * uniqueness found a live equal job) */
+} wh_enqueue;
+
+/* One request, one round trip. */
+wh_code wh_status_enqueue(wh_redis *r, const char *prefix, wh_enqueue *req, wh_err *err);
+
+/* enqueue for n requests in one round trip (pipelined). Fails as a whole on
+ * a Redis error. */
+wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, wh_enqueue *reqs, size_t n, wh_err *err);
+
+/* The uniqueness material of a job: type, target and its args as canonical
+ * JSON (keys sorted), NUL-separated, so equal jobs from any client compare
+ * equal. Returns a malloc'd string (length in *len) or NULL. */
+char *wh_status_unique_material(const wh_env_spec *s, size_t *len);
+
+/* Remove a hash created by enqueue whose publish failed (only if untouched). */
+wh_code wh_status_unenqueue(wh_redis *r, const char *prefix, const char *id, wh_err *err);
+
+typedef enum wh_start_kind {
+    WH_START_RUN,    /* run it: attempt and max_attempts are set */
+    WH_START_SKIP,   /* already terminal (or running under a live lease):
+                      * state (and error) are set */
+    WH_START_DEAD,   /* delivered more than max_redeliveries times */
+    WH_START_PARKED, /* held in `scheduled` until run_at */
+    WH_START_LOCKED  /* its lock is held by job `error` (the holder's id) */
+} wh_start_kind;
+
+typedef struct wh_start {
+    wh_start_kind kind;
+    int attempt;
+    int max_attempts;
+    char state[16];
+    char error[WH_ID_MAX + 1];
+} wh_start;
+
+/* How a worker starts a delivery. */
+typedef struct wh_start_opts {
+    int max_attempts;
+    const char *worker;
+    int max_redeliveries;
+    bool park;               /* run_at is in the future: park, do not run */
+    const char *lock;        /* full lock name (without prefix), or NULL */
+    int64_t lock_ms;         /* lock expiry; renewed while the job runs */
+    const char *body;        /* the message, kept in Redis when parking or
+                              * acking early; NULL otherwise */
+    size_t body_len;
+    int64_t lease_until;     /* ms; with body when not parking */
+} wh_start_opts;
+
+/* Mark the job running for o->worker (or park it), creating the hash if a
+ * client published straight to RabbitMQ. Then wh_redis_wait(r) (a no-op
+ * unless the handle was given replicas to wait for). */
+wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, const wh_start_opts *o, wh_start *out,
+                        wh_err *err);
+
+/* The outcome of one attempt. */
+typedef struct wh_finish {
+    const char *id;
+    const char *type;          /* as received; may be "" */
+    const char *state;         /* succeeded, failed, dead or retrying */
+    const char *result;        /* JSON text or NULL */
+    const char *error;         /* code name or NULL */
+    const char *error_message; /* or NULL */
+    int64_t created_at;        /* for a hash first created here; 0 unknown */
+    int64_t ttl_s;             /* expiry of a terminal job */
+    int64_t lease_until;       /* retrying, message in Redis: reaper's deadline */
+    bool count;                /* count the outcome in the stats rollup (a known type) */
+} wh_finish;
+
+/* Record an outcome and, with f->count, count it in the type's minute and
+ * hour stats buckets in the same step (exactly once per outcome).
+ * *skipped is set when the job was already terminal.
+ * Then wh_redis_wait(r), as for wh_status_start. */
+wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped, wh_err *err);
+
+/* wh_status_finish for `f`, then wh_status_start for the next job (`env`,
+ * `o`, `out`), in one round trip: a busy worker pays one round trip per job
+ * instead of two. The return value and *skipped are the finish's. *started
+ * is true when the start was made and its reply read into *out; otherwise
+ * (a Redis error, NOSCRIPT after a restart, a lost connection) the caller
+ * makes the start again with wh_status_start, which is safe: a start whose
+ * reply was lost counts as a redelivery. */
+wh_code wh_status_finish_start(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped,
+                               const wh_env *env, const wh_start_opts *o, wh_start *out, bool *started, wh_err *err);
+
+/* The pipelined halves of wh_status_start and wh_status_finish, for callers
+ * that batch many state moves per round trip: each _append queues one script
+ * call on `r`, each _read takes the next reply, in order. They need the
+ * scripts' SHAs, which wh_status_load (or any earlier call of the one-shot
+ * functions) fills; without them _append fails WH_E_INTERNAL. The caller
+ * calls wh_redis_wait itself when it waits for replicas. */
+wh_code wh_status_load(wh_redis *r, wh_err *err);
+wh_code wh_status_start_append(wh_redis *r, const char *prefix, const wh_env *env, const wh_start_opts *o,
+                               wh_err *err);
+wh_code wh_status_start_read(wh_redis *r, wh_start *out, wh_err *err);
+wh_code wh_status_finish_append(wh_redis *r, const char *prefix, const wh_finish *f, wh_err *err);
+wh_code wh_status_finish_read(wh_redis *r, bool *skipped, wh_err *err);
+
+/* Hand a running job of `worker` back to queued (worker shutdown, or a
+ * lock wait), with `step` saying why. Its lock is released. A job whose
+ * message lives in Redis gets a lease until `lease_until` (ms). */
+wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const char *worker, const char *step,
+                          int64_t lease_until, wh_err *err);
+
+/* Make a dead or failed job queued again with fresh attempts. WH_E_BUSY when
+ * it is running. */
+wh_code wh_status_revive(wh_redis *r, const char *prefix, const char *id, wh_err *err);
+
+/* Any hash as a JSON object of strings, except the fields named in the
+ * NULL-terminated `numeric` (integers) and `json` (embedded JSON), which are
+ * converted when they parse. NULL with WH_E_NOT_FOUND when the key does not
+ * exist. Caller frees with wh_json_free(). */
+wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *numeric, const char *json_field,
+                             wh_err *err);
+
+/* The job hash as a JSON object: numeric fields (attempt, progress, *_at,
+ * ...) as numbers, `result` as embedded JSON. NULL with WH_E_NOT_FOUND when
+ * the job does not exist. Caller frees with wh_json_free(). */
+wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err *err);
+
+/* Read state (16 bytes), progress and step (cap bytes) cheaply. WH_E_NOT_FOUND
+ * when the job does not exist. `step` may be NULL. */
+wh_code wh_status_state(wh_redis *r, const char *prefix, const char *id, char *state, int *progress, char *step,
+                        size_t cap, wh_err *err);
+
+/* True for succeeded, failed, dead and cancelled. */
+bool wh_status_terminal(const char *state);
+
+#define WH_STATS_HIST 7 /* run-time histogram buckets: h_1ms .. h_60s, h_inf */
+
+/* Counts of one job type in one minute, as a worker aggregates them. */
+typedef struct wh_stats_counts {
+    long long ok, failed, retried, dead; /* attempts ended so (wh_status_finish counts these) */
+    long long dur_us_sum, dur_us_max;    /* handler run time, us */
+    long long hist[WH_STATS_HIST];       /* run times per histogram bucket */
+} wh_stats_counts;
+
+/* Histogram bucket of a run time (index into hist), and its field name. */
+int wh_status_hist_index(int64_t run_us);
+const char *wh_status_hist_name(int i);
+
+/* Add counts to the minute bucket starting at `minute_s` (unix s) and its
+ * hour bucket, and register the type. One script call. */
+wh_code wh_status_stats_add(wh_redis *r, const char *prefix, const char *type, int64_t minute_s,
+                            const wh_stats_counts *c, wh_err *err);
+
+#endif

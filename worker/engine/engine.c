@@ -1,0 +1,253 @@
+/* engine: see engine.h. */
+#include "engine.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Negotiated versions, per host name, for the life of the process. */
+#define RT_VCACHE 256
+static struct {
+    char host[WH_INV_NAME_MAX + 1];
+    char endpoint[64];
+    int minor;
+} g_vcache[RT_VCACHE];
+static int g_nv;
+static pthread_mutex_t g_vlock = PTHREAD_MUTEX_INITIALIZER;
+
+static int vcache_get(const wh_inv_host *h)
+{
+    int v = 0;
+    pthread_mutex_lock(&g_vlock);
+    for(int i = 0; i < g_nv && !v; i++)
+        if(strcmp(g_vcache[i].host, h->name) == 0 && strncmp(g_vcache[i].endpoint, h->docker, 63) == 0)
+            v = g_vcache[i].minor;
+    pthread_mutex_unlock(&g_vlock);
+    return v;
+}
+
+static void vcache_put(const wh_inv_host *h, int minor)
+{
+    pthread_mutex_lock(&g_vlock);
+    if(g_nv < RT_VCACHE) {
+        snprintf(g_vcache[g_nv].host, sizeof(g_vcache[g_nv].host), "%s", h->name);
+        snprintf(g_vcache[g_nv].endpoint, sizeof(g_vcache[g_nv].endpoint), "%.63s", h->docker);
+        g_vcache[g_nv++].minor = minor;
+    }
+    pthread_mutex_unlock(&g_vlock);
+}
+
+static void fill_req(rt_conn *c, wh_curl_req *r)
+{
+    if(c->host->docker_kind == WH_DOCKER_UNIX)
+        r->unix_socket = c->host->docker_path;
+    if(c->host->docker_kind == WH_DOCKER_SSH) {
+        r->open_fd = rt_ssh_open;
+        r->open_ud = c;
+    }
+    if(c->host->docker_kind == WH_DOCKER_TCP && c->host->tls_ca[0]) {
+        r->ca_file = c->host->tls_ca;
+        r->cert_file = c->host->tls_cert[0] ? c->host->tls_cert : NULL;
+        r->key_file = c->host->tls_key[0] ? c->host->tls_key : NULL;
+    }
+    r->connect_timeout_ms = c->host->connect_timeout_s > 0 ? c->host->connect_timeout_s * 1000L : 10000;
+    r->abort = c->abort;
+    r->abort_ud = c->abort_ud;
+}
+
+/* "1.41" -> 41; 0 when not 1.N. */
+static int parse_minor(const char *s, size_t n)
+{
+    if(n < 3 || n > 6 || s[0] != '1' || s[1] != '.')
+        return 0;
+    int v = 0;
+    for(size_t i = 2; i < n; i++) {
+        if(s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static wh_code negotiate(rt_conn *c, wh_err *err)
+{
+    char url[400];
+    snprintf(url, sizeof(url), "%s/version", c->base);
+    wh_curl_req r = {.url = url, .timeout_ms = 30000, .max_body = 65536};
+    fill_req(c, &r);
+    wh_curl_resp resp;
+    wh_code rc = wh_curl_do(c->curl, &r, &resp, err);
+    if(rc == WH_E_UNREACHABLE && err) {
+        char m[sizeof(err->msg)];
+        snprintf(m, sizeof(m), "%s", err->msg);
+        return wh_err_set(err, WH_E_UNREACHABLE, "target", "docker on host %s: %s", c->host->name, m);
+    }
+    if(rc) /* interrupted, timeout, or the SSH hook's own code (auth_failed, host_key) */
+        return rc;
+    wh_json *v = resp.status == 200 ? wh_json_parse(resp.body, resp.body_len, NULL) : NULL;
+    size_t n = 0;
+    const char *s = v ? wh_json_strv(wh_json_get(v, "ApiVersion"), &n) : NULL;
+    int minor = s ? parse_minor(s, n) : 0;
+    wh_json_free(v);
+    long st = resp.status;
+    wh_curl_resp_clear(&resp);
+    if(!minor)
+        return wh_err_set(err, WH_E_ENGINE, "target", "docker on host %s: /version answered %ld without an ApiVersion",
+                          c->host->name, st);
+    if(minor < RT_API_MIN_MINOR)
+        return wh_err_set(err, WH_E_ENGINE, "target", "docker on host %s speaks API 1.%d; at least 1.%d is needed",
+                          c->host->name, minor, RT_API_MIN_MINOR);
+    c->api_minor = minor < RT_API_MAX_MINOR ? minor : RT_API_MAX_MINOR;
+    vcache_put(c->host, c->api_minor);
+    return WH_OK;
+}
+
+wh_code rt_conn_open(rt_conn *c, const wh_inv_host *h, wh_curl_abort_fn abort, void *abort_ud, wh_err *err)
+{
+    memset(c, 0, sizeof(*c));
+    c->host = h;
+    c->abort = abort;
+    c->abort_ud = abort_ud;
+    switch(h->docker_kind) {
+    case WH_DOCKER_UNIX:
+        snprintf(c->base, sizeof(c->base), "http://docker");
+        break;
+    case WH_DOCKER_TCP:
+        snprintf(c->base, sizeof(c->base), "%s://%s:%d", h->tls_ca[0] ? "https" : "http", h->docker_host,
+                 h->docker_port);
+        break;
+    case WH_DOCKER_SSH:
+        snprintf(c->base, sizeof(c->base), "http://docker");
+        break;
+    default:
+        return wh_err_set(err, WH_E_ENGINE, "target", "host %s has no docker endpoint in the inventory", h->name);
+    }
+    c->curl = wh_curl_thread(err);
+    if(!c->curl)
+        return err ? err->code : WH_E_NOMEM;
+    c->api_minor = vcache_get(h);
+    return c->api_minor ? WH_OK : negotiate(c, err);
+}
+
+static wh_code send_req(rt_conn *c, wh_curl_req *r, const char *method, const char *path, const wh_json *body,
+                        wh_curl_resp *resp, wh_err *err)
+{
+    char url[RT_PATH_MAX + 400];
+    int n = snprintf(url, sizeof(url), "%s/v1.%d%s", c->base, c->api_minor, path);
+    if(n < 0 || (size_t)n >= sizeof(url))
+        return wh_err_set(err, WH_E_BAD_ARGS, "args", "request path too long");
+    char *js = body ? wh_json_dump(body) : NULL;
+    if(body && !js)
+        return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+    static const char *const json_hdr[] = {"Content-Type: application/json", NULL};
+    r->method = method;
+    r->url = url;
+    if(js) {
+        r->body = js;
+        r->body_len = strlen(js);
+        r->headers = json_hdr;
+    }
+    fill_req(c, r);
+    wh_code rc = wh_curl_do(c->curl, r, resp, err);
+    free(js);
+    if(rc == WH_E_UNREACHABLE && err) {
+        char m[sizeof(err->msg)];
+        snprintf(m, sizeof(m), "%s", err->msg);
+        wh_err_set(err, WH_E_UNREACHABLE, "target", "docker on host %s: %s", c->host->name, m);
+    }
+    return rc;
+}
+
+wh_code rt_request(rt_conn *c, const char *method, const char *path, const wh_json *body, long *status,
+                   wh_json **out, wh_err *err)
+{
+    wh_curl_req r = {.max_body = RT_BODY_MAX, .timeout_ms = 0};
+    wh_curl_resp resp;
+    if(out)
+        *out = NULL;
+    wh_code rc = send_req(c, &r, method, path, body, &resp, err);
+    if(rc)
+        return rc;
+    *status = resp.status;
+    if(out && resp.body_len)
+        *out = wh_json_parse(resp.body, resp.body_len, NULL);
+    wh_curl_resp_clear(&resp);
+    return WH_OK;
+}
+
+wh_code rt_request_stream(rt_conn *c, const char *method, const char *path, const wh_json *body, long timeout_ms,
+                  wh_curl_sink_fn sink, void *sink_ud, long *status, wh_err *err)
+{
+    wh_curl_req r = {.sink = sink, .sink_ud = sink_ud, .timeout_ms = timeout_ms};
+    wh_curl_resp resp;
+    wh_code rc = send_req(c, &r, method, path, body, &resp, err);
+    if(rc)
+        return rc;
+    *status = resp.status;
+    wh_curl_resp_clear(&resp);
+    return WH_OK;
+}
+
+wh_code rt_request_stream_h(rt_conn *c, const char *method, const char *path, const char *header, long timeout_ms,
+                            wh_curl_sink_fn sink, void *sink_ud, long *status, wh_err *err)
+{
+    const char *hdrs[] = {header, NULL};
+    wh_curl_req r = {.sink = sink, .sink_ud = sink_ud, .timeout_ms = timeout_ms, .headers = header ? hdrs : NULL};
+    wh_curl_resp resp;
+    wh_code rc = send_req(c, &r, method, path, NULL, &resp, err);
+    if(rc)
+        return rc;
+    *status = resp.status;
+    wh_curl_resp_clear(&resp);
+    return WH_OK;
+}
+
+wh_code rt_request_upload(rt_conn *c, const char *method, const char *path, const char *content_type,
+                          wh_curl_source_fn source, void *source_ud, long *status, wh_err *err)
+{
+    char ct[96];
+    snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+    const char *hdrs[] = {ct, NULL};
+    wh_curl_req r = {.source = source, .source_ud = source_ud, .headers = hdrs, .max_body = 1u << 20};
+    wh_curl_resp resp;
+    wh_code rc = send_req(c, &r, method, path, NULL, &resp, err);
+    if(rc)
+        return rc;
+    *status = resp.status;
+    wh_curl_resp_clear(&resp);
+    return WH_OK;
+}
+
+wh_code rt_engine_status(long status, const wh_json *answer, const char *what, wh_err *err)
+{
+    if(status >= 200 && status < 300)
+        return WH_OK;
+    size_t n = 0;
+    const char *m = answer ? wh_json_strv(wh_json_get(answer, "message"), &n) : NULL;
+    if(!m) {
+        m = "";
+        n = 0;
+    }
+    wh_code code = status == 404 ? WH_E_NOT_FOUND : status == 409 || status == 304 ? WH_E_CONFLICT : WH_E_ENGINE;
+    if(status == 304)
+        return wh_err_set(err, code, "", "%s: nothing to do (engine answered 304)", what);
+    return wh_err_set(err, code, "", "%s: %.*s%s", what, (int)(n > 180 ? 180 : n), m,
+                      n ? "" : status == 404 ? "not found" : "engine error");
+}
+
+wh_code rt_call(rt_conn *c, const char *method, const char *path, const wh_json *body, const char *what,
+                wh_json **out, wh_err *err)
+{
+    long st = 0;
+    wh_json *ans = NULL;
+    wh_code rc = rt_request(c, method, path, body, &st, &ans, err);
+    if(rc)
+        return rc;
+    rc = rt_engine_status(st, ans, what, err);
+    if(rc || !out)
+        wh_json_free(ans);
+    else
+        *out = ans;
+    return rc;
+}

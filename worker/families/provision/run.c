@@ -1,0 +1,228 @@
+/* run: provision.run, a recipe of steps run in order on the target.
+ *
+ *   {steps: [step...], rollback: [step...]?, vars: {name: "text"}?}
+ *   step = {kind, name?, rollback: step?, ...kind fields}
+ *     exec      {argv | script, env?, cwd?, stdin?, timeout_s?}
+ *     check     same as exec, plus message?: a failing check fails the job
+ *               with that message
+ *     upload    {path, content, mode?, owner?}: content is a {{var}} template
+ *     wait_port {port, host?, timeout_s?}: a TCP connect from the target
+ *     wait_http {port, host?, path?, status?, timeout_s?}: a GET from the target
+ *     lxc       {action, container, template?, argv?, timeout_s?} (drivers.h)
+ *     docker    {action, container, image?, argv?, stdin?, timeout_s?} on the
+ *               target's Docker Engine (docker_step.c, docker_driver.h)
+ *
+ * This file validates recipes and dispatches a step to its kind; the steps
+ * run in ssh_steps.c (exec, check, upload, waits, lxc) and docker_step.c
+ * (docker); progress, resume and rollback are recipe.c's. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provision.h"
+#include "drivers.h"
+#include "wh_text.h"
+
+#define PV_STEPS_MAX 256
+
+const wh_arg_spec pv_run_args[PV_RUN_NARGS] = {
+    {"steps", WH_ARG_ARRAY, true, 1, PV_STEPS_MAX, NULL, NULL},
+    {"rollback", WH_ARG_ARRAY, false, 0, PV_STEPS_MAX, NULL, NULL},
+    {"vars", WH_ARG_MAP, false, 0, 256, NULL, NULL},
+};
+
+static bool host_ok(const char *s, size_t n)
+{
+    return n && n <= 253 && wh_text_only(s, n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:");
+}
+
+#define COMMON {"kind", WH_ARG_STR, true, 1, 16, NULL, NULL}, {"name", WH_ARG_STR, false, 1, 128, NULL, NULL}, \
+               {"rollback", WH_ARG_MAP, false, 1, 32, NULL, NULL}
+#define CMD {"argv", WH_ARG_ARRAY, false, 1, 4096, NULL, NULL}, {"script", WH_ARG_STR, false, 1, 256 * 1024, NULL, NULL}, \
+            {"env", WH_ARG_MAP, false, 0, 128, NULL, NULL}, {"cwd", WH_ARG_STR, false, 1, 512, NULL, NULL},             \
+            {"stdin", WH_ARG_STR, false, 0, WH_SSH_STDIN_MAX, NULL, NULL},                                             \
+            {"timeout_s", WH_ARG_INT, false, 1, 86400, NULL, NULL}
+#define WAIT {"port", WH_ARG_INT, true, 1, 65535, NULL, NULL},                                  \
+             {"host", WH_ARG_STR, false, 1, 253, host_ok, "a host name or IP address"},       \
+             {"timeout_s", WH_ARG_INT, false, 1, 3600, NULL, NULL}
+
+static const wh_arg_spec exec_spec[] = {COMMON, CMD};
+static const wh_arg_spec check_spec[] = {COMMON, CMD, {"message", WH_ARG_STR, false, 1, 200, NULL, NULL}};
+static const wh_arg_spec upload_spec[] = {
+    COMMON,
+    {"path", WH_ARG_STR, true, 2, WH_INV_PATH_MAX - 1, NULL, NULL},
+    {"content", WH_ARG_STR, true, 0, PV_TPL_MAX, NULL, NULL},
+    {"mode", WH_ARG_INT, false, 0, 07777, NULL, NULL},
+    {"owner", WH_ARG_STR, false, 1, 65, pv_owner_ok, "user[:group], each a name or a number"},
+};
+static bool ct_name_ok(const char *s, size_t n)
+{
+    return n && wh_text_only(s, n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") && s[0] != '-' &&
+           s[0] != '.';
+}
+static const wh_arg_spec lxc_spec[] = {
+    COMMON,
+    {"action", WH_ARG_STR, true, 1, 16, NULL, NULL},
+    {"container", WH_ARG_STR, true, 1, 64, ct_name_ok, "a container name"},
+    {"template", WH_ARG_STR, false, 1, 64, ct_name_ok, "a container name"},
+    {"argv", WH_ARG_ARRAY, false, 1, 48, NULL, NULL},
+    {"timeout_s", WH_ARG_INT, false, 1, 86400, NULL, NULL},
+};
+static const wh_arg_spec docker_spec[] = {
+    COMMON,
+    {"action", WH_ARG_STR, true, 1, 16, NULL, NULL},
+    {"container", WH_ARG_STR, true, 1, 64, ct_name_ok, "a container name"},
+    {"image", WH_ARG_STR, false, 1, 255, NULL, NULL},
+    {"argv", WH_ARG_ARRAY, false, 1, 48, NULL, NULL},
+    {"stdin", WH_ARG_STR, false, 0, WH_SSH_STDIN_MAX, NULL, NULL},
+    {"timeout_s", WH_ARG_INT, false, 1, 86400, NULL, NULL},
+};
+static const wh_arg_spec wait_port_spec[] = {COMMON, WAIT};
+static const wh_arg_spec wait_http_spec[] = {
+    COMMON, WAIT,
+    {"path", WH_ARG_STR, false, 1, 1024, NULL, NULL},
+    {"status", WH_ARG_INT, false, 100, 599, NULL, NULL},
+};
+
+typedef wh_code (*step_fn)(pv_step_ctx *rc, const wh_mp_obj *step, wh_err *err);
+
+static wh_code do_docker(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err)
+{
+    return pv_dstep_run(rc->job, st, rc->vars, rc->field, rc->rollback, rc->rollback ? PV_ROLLBACK_S : 0, err);
+}
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static const struct step_kind {
+    const char *kind;
+    const wh_arg_spec *spec;
+    int nspec;
+    step_fn run;
+} kinds[] = {
+    {"exec", exec_spec, N(exec_spec), pv_step_exec},
+    {"check", check_spec, N(check_spec), pv_step_exec},
+    {"upload", upload_spec, N(upload_spec), pv_step_upload},
+    {"wait_port", wait_port_spec, N(wait_port_spec), pv_step_wait},
+    {"wait_http", wait_http_spec, N(wait_http_spec), pv_step_wait},
+    {"lxc", lxc_spec, N(lxc_spec), pv_step_lxc},
+    {"docker", docker_spec, N(docker_spec), do_docker},
+};
+
+static const struct step_kind *kind_of(const wh_mp_obj *step)
+{
+    for(int i = 0; i < N(kinds); i++)
+        if(wh_mp_str_eq(wh_mp_map_get(step, "kind"), kinds[i].kind))
+            return &kinds[i];
+    return NULL;
+}
+
+/* Re-point an "args.x: why" error from wh_args at the step. */
+static wh_code step_err(wh_err *err, const char *fp)
+{
+    char msg[sizeof(err->msg)];
+    const char *rest = strncmp(err->msg, "args", 4) == 0 ? err->msg + 4 : err->msg;
+    snprintf(msg, sizeof(msg), "%s%s", fp, rest);
+    snprintf(err->msg, sizeof(err->msg), "%s", msg);
+    snprintf(err->field, sizeof(err->field), "%s", fp);
+    return err->code;
+}
+
+/* Validate one step (and its rollback step) without running it. */
+static wh_code check_step(const wh_mp_obj *st, const wh_mp_obj *vars, const char *fp, int depth, wh_err *err)
+{
+    if(wh_mp_kind_of(st) != WH_MP_MAP)
+        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s: must be a map", fp);
+    const struct step_kind *k = kind_of(st);
+    if(!k)
+        return wh_err_set(err, WH_E_BAD_ARGS, fp,
+                          "%s.kind: must be one of exec, check, upload, wait_port, wait_http, lxc, docker", fp);
+    if(wh_args_validate(st, k->spec, k->nspec, false, err))
+        return step_err(err, fp);
+    wh_code rc = WH_OK;
+    char *out = NULL;
+    size_t n;
+    if(k->run == pv_step_exec) {
+        if(wh_mp_map_get(st, "script") && wh_mp_map_get(st, "stdin"))
+            return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.stdin: a script is sent on stdin; not both", fp);
+        rc = pv_cmd_build(st, true, vars, fp, &out, err);
+    } else if(k->run == pv_step_lxc) {
+        pv_action act;
+        if(pv_lxc_action(st, &act, NULL))
+            return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.action: must be clone, start, wait, exec, stop or destroy", fp);
+        if((act == PV_EXEC) != (wh_mp_map_get(st, "argv") != NULL))
+            return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.argv: required by exec and only there", fp);
+        if(act == PV_CLONE && !wh_mp_map_get(st, "template"))
+            return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.template: required by clone", fp);
+        const wh_mp_obj *argv = wh_mp_map_get(st, "argv");
+        for(uint32_t i = 0; !rc && argv && i < wh_mp_size(argv); i++) {
+            const char *s;
+            if(!wh_mp_str(wh_mp_arr_at(argv, i), &s, &n))
+                return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.argv: every element must be a string", fp);
+            rc = pv_tpl_render(s, n, vars, &out, &n, fp, err);
+            free(out);
+            out = NULL;
+        }
+    } else if(k->run == do_docker) {
+        rc = pv_dstep_check(st, vars, fp, err);
+    } else if(k->run == pv_step_upload) {
+        const char *s = wh_args_str(st, "content", "", &n);
+        rc = pv_tpl_render(s, n, vars, &out, &n, fp, err);
+    }
+    free(out);
+    const wh_mp_obj *rb = wh_mp_map_get(st, "rollback");
+    if(!rc && rb) {
+        char sub[64];
+        snprintf(sub, sizeof(sub), "%s.rollback", fp);
+        if(depth > 0)
+            return wh_err_set(err, WH_E_BAD_ARGS, sub, "%s: a rollback step has no rollback of its own", sub);
+        rc = check_step(rb, vars, sub, depth + 1, err);
+    }
+    return rc;
+}
+
+wh_code pv_run_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
+{
+    (void)result;
+    const wh_mp_obj *vars = wh_mp_map_get(args, "vars");
+    if(wh_mp_size(wh_mp_map_get(args, "steps")) == 0)
+        return wh_err_set(err, WH_E_BAD_ARGS, "args.steps", "args.steps: needs at least one step");
+    for(uint32_t i = 0; vars && i < wh_mp_size(vars); i++)
+        if(wh_mp_kind_of(wh_mp_map_val(vars, i)) != WH_MP_STR)
+            return wh_err_set(err, WH_E_BAD_ARGS, "args.vars", "args.vars: values must be strings");
+    const char *lists[] = {"steps", "rollback"};
+    for(int l = 0; l < 2; l++) {
+        const wh_mp_obj *a = wh_mp_map_get(args, lists[l]);
+        for(uint32_t i = 0; a && i < wh_mp_size(a); i++) {
+            char fp[48];
+            snprintf(fp, sizeof(fp), "args.%s[%u]", lists[l], i);
+            wh_code rc = check_step(wh_mp_arr_at(a, i), vars, fp, l, err);
+            if(rc)
+                return rc;
+        }
+    }
+    return WH_OK;
+}
+
+/* ---- steps ------------------------------------------------------------------ */
+
+wh_code pv_step_run(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err)
+{
+    const struct step_kind *k = kind_of(st);
+    return k ? k->run(rc, st, err) : wh_err_set(err, WH_E_INTERNAL, rc->field, "unchecked step");
+}
+
+wk_run pv_run(wk_job *job)
+{
+    const wh_mp_obj *a = wk_job_args(job);
+    pv_recipe rp = {wh_mp_map_get(a, "steps"), wh_mp_map_get(a, "rollback"), wh_mp_map_get(a, "vars"), "args.steps",
+                    -1};
+    bool ended;
+    wk_run r = pv_recipe_run(job, &rp, &ended);
+    if(r == WK_RUN_OK) {
+        wk_job_progress(job, 100, "done");
+        wh_json *res = wh_json_object();
+        wh_json_setc(res, "steps", wh_json_int(wh_mp_size(rp.steps)));
+        wk_job_set_result(job, res);
+    }
+    return r;
+}

@@ -1,0 +1,88 @@
+/* shared: what every runtime handler file shares: object names and image
+ * references as the args tables check them, msgpack strings, opening the
+ * job's engine, and ending a job from a code (runtime.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+#include "wh_env.h"
+
+/* The same alphabet as an envelope target: [A-Za-z0-9][A-Za-z0-9._-]*. */
+bool rt_name_ok(const char *s, size_t n)
+{
+    return n <= RT_NAME_MAX && wh_env_target_valid(s, n);
+}
+
+bool rt_ref_ok(const char *s, size_t n)
+{
+    if(n < 1 || n > 255 || s[0] == '-' || s[0] == '/' || s[0] == ':')
+        return false;
+    for(size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if(!alnum && !strchr("_.-/:@", c))
+            return false;
+    }
+    return true;
+}
+
+bool rt_mp_cstr(const wh_mp_obj *o, char *out, size_t cap)
+{
+    const char *p;
+    size_t n;
+    if(!o || !wh_mp_str(o, &p, &n) || n >= cap || memchr(p, '\0', n))
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+static bool job_abort(void *ud)
+{
+    return wk_job_interrupted(ud);
+}
+
+wh_code rt_open(wk_job *job, rt_conn *c, wh_err *err)
+{
+    return rt_conn_open(c, wk_job_host(job), job_abort, job, err);
+}
+
+wh_code rt_open_call(wk_job *job, rt_conn *c, const char *method, const char *path, const wh_json *body,
+                     const char *what, wh_json **out, wh_err *err)
+{
+    wh_code rc = rt_open(job, c, err);
+    return rc ? rc : rt_call(c, method, path, body, what, out, err);
+}
+
+wh_code rt_open_request(wk_job *job, rt_conn *c, const char *method, const char *path, const wh_json *body,
+                        long *status, wh_json **out, wh_err *err)
+{
+    wh_code rc = rt_open(job, c, err);
+    return rc ? rc : rt_request(c, method, path, body, status, out, err);
+}
+
+wk_run rt_fail(wk_job *job, wh_code rc, const wh_err *err)
+{
+    if(rc == WH_E_INTERRUPTED)
+        return WK_RUN_INTERRUPTED;
+    bool transient = rc == WH_E_UNREACHABLE;
+    return wk_job_fail(job, rc, NULL, transient, "%s", err->msg);
+}
+
+wk_run rt_done_name(wk_job *job, wh_code rc, const wh_err *err, const char *name)
+{
+    if(rc)
+        return rt_fail(job, rc, err);
+    wh_json *r = wh_json_object();
+    wh_json_setc(r, "name", wh_json_str(name));
+    wk_job_set_result(job, r);
+    return WK_RUN_OK;
+}
+
+void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *s = wh_args_str(wk_job_args(job), key, "", &n);
+    wh_curl_escape(s, n, out, cap);
+}
