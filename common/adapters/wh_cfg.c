@@ -460,7 +460,7 @@ wh_code wh_cfg_validate(wh_cfg *c, wh_err *err)
         return rc;
     /* Like Celery's prefetch multiplier: enough in hand to keep the threads
      * busy between round trips, few enough that one worker does not hoard
-     * long jobs. Raise it for floods of tiny jobs (see README, Performance). */
+     * long jobs. Raise it for floods of tiny jobs (see docs/worker.md, floods of small jobs). */
     if(c->prefetch == 0)
         c->prefetch = c->concurrency * 4 > 65535 ? 65535 : c->concurrency * 4;
     return WH_OK;

@@ -222,7 +222,8 @@ wh_code wh_inv_set(wh_inv *inv, const char *section, const char *key, const char
     return wh_err_set(err, WH_E_BAD_CONFIG, key, "%s: unknown inventory key", what);
 }
 
-/* Read a secret file into `out`, dropping one trailing newline. */
+/* Read a secret file whole into `out`, dropping every trailing newline and
+ * carriage return (inner newlines stay: the whole file is the secret). */
 static wh_code read_secret(const char *path, char *out, size_t cap, const char *what, wh_err *err)
 {
     FILE *f = fopen(path, "r");

@@ -107,7 +107,7 @@ bool wh_inv_section(const char *section);
 wh_code wh_inv_set(wh_inv *inv, const char *section, const char *key, const char *value, wh_err *err);
 
 /* Derive and check every entry: endpoints parse, files named for TLS exist
- * as a set, `*_file` secrets are read (and trimmed of a trailing newline). */
+ * as a set, `*_file` secrets are read (whole, with trailing newlines and carriage returns trimmed). */
 wh_code wh_inv_validate(wh_inv *inv, wh_err *err);
 
 /* Entry by name; NULL when there is none. */
