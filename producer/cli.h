@@ -74,6 +74,23 @@ typedef struct cli_stream {
  * after printing the error. */
 long cli_stream_page(wh_redis *r, cli_stream *st, bool block, int block_ms, cli_page_fn print, void *ud);
 
+/* A text table whose columns are as wide as their widest cell, so that every
+ * row's cells start where the header's do (cli_table.c). Cells are filled
+ * left to right, row after row; an empty cell shows as "-". */
+typedef struct cli_table cli_table;
+
+/* A table of `ncols` columns (1..16) with the `header` row (NULL: none).
+ * NULL when out of memory. Free with cli_table_free (NULL is a no-op). */
+cli_table *cli_table_new(int ncols, const char *const *header);
+void cli_table_free(cli_table *t);
+
+/* Add the next cell, printf-style (cut to 511 bytes). */
+void cli_table_cell(cli_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print the table to `out`. CLI_OK, or CLI_FAIL after saying that a cell
+ * could not be kept (out of memory, or over 2^20 cells). */
+int cli_table_print(const cli_table *t, FILE *out);
+
 int cli_submit(cli *c, int argc, char **argv);
 int cli_updates(cli *c, int argc, char **argv);
 int cli_cancel(cli *c, int argc, char **argv);

@@ -69,20 +69,43 @@ int cli_workers(cli *c, int argc, char **argv)
     wh_json *all = adm_workers_json(r, c->cfg.redis_prefix, &err);
     if(!all)
         return cli_error(CLI_FAIL, "%s", err.msg);
-    if(!a.json)
-        printf("%-28s %-16s %7s %-30s %4s %7s %9s %7s %8s %6s\n", "WORKER", "HOST", "PID", "QUEUES", "CONC",
-               "RUNNING", "DONE", "FAILED", "RSS_MB", "BEAT_S");
-    for(size_t i = 0; !a.json && i < wh_json_size(all); i++) {
-        const wh_json *w = wh_json_at(all, i);
-        double age = (double)(wh_now_ms() - iget(w, "heartbeat_at")) / 1000.0;
-        printf("%-28s %-16s %7lld %-30s %4lld %7lld %9lld %7lld %8.1f %6.1f\n", sget(w, "id"), sget(w, "host"),
-               iget(w, "pid"), sget(w, "queues"), iget(w, "concurrency"), iget(w, "jobs_running"),
-               iget(w, "jobs_done"), iget(w, "jobs_failed"), (double)iget(w, "rss") / 1048576.0, age);
-    }
-    if(a.json)
+    if(a.json) {
         cli_print_json(all, "[]");
+        wh_json_free(all);
+        return CLI_OK;
+    }
+    static const char *const head[] = {"WORKER", "HOST", "PID", "QUEUES", "CONC", "RUNNING", "DONE", "FAILED",
+                                       "RSS_MB", "BEAT_S"};
+    cli_table *t = cli_table_new(10, head);
+    for(size_t i = 0; i < wh_json_size(all); i++) {
+        const wh_json *w = wh_json_at(all, i);
+        cli_table_cell(t, "%s", sget(w, "id"));
+        cli_table_cell(t, "%s", sget(w, "host"));
+        cli_table_cell(t, "%lld", iget(w, "pid"));
+        cli_table_cell(t, "%s", sget(w, "queues"));
+        cli_table_cell(t, "%lld", iget(w, "concurrency"));
+        cli_table_cell(t, "%lld", iget(w, "jobs_running"));
+        cli_table_cell(t, "%lld", iget(w, "jobs_done"));
+        cli_table_cell(t, "%lld", iget(w, "jobs_failed"));
+        cli_table_cell(t, "%.1f", (double)iget(w, "rss") / 1048576.0);
+        cli_table_cell(t, "%.1f", (double)(wh_now_ms() - iget(w, "heartbeat_at")) / 1000.0);
+    }
+    int status = cli_table_print(t, stdout);
+    cli_table_free(t);
     wh_json_free(all);
-    return CLI_OK;
+    return status;
+}
+
+/* One `wharf stats` row: a type's counts and run times (ms). */
+static void stats_row(cli_table *tab, const char *type, const adm_totals *t, long long runs)
+{
+    cli_table_cell(tab, "%s", type);
+    cli_table_cell(tab, "%lld", t->ok);
+    cli_table_cell(tab, "%lld", t->failed);
+    cli_table_cell(tab, "%lld", t->retried);
+    cli_table_cell(tab, "%lld", t->dead);
+    cli_table_cell(tab, "%.2f", (double)t->dur_sum / (double)runs / 1000.0);
+    cli_table_cell(tab, "%.2f", (double)t->dur_max / 1000.0);
 }
 
 int cli_stats(cli *c, int argc, char **argv)
@@ -102,9 +125,8 @@ int cli_stats(cli *c, int argc, char **argv)
     if(!types)
         return cli_error(CLI_FAIL, "%s", err.msg);
     wh_json *all = wh_json_object();
-    if(!a.json)
-        printf("last %d min\n%-32s %9s %8s %8s %6s %10s %10s\n", a.minutes, "TYPE", "OK", "FAILED", "RETRIED",
-               "DEAD", "AVG_MS", "MAX_MS");
+    static const char *const head[] = {"TYPE", "OK", "FAILED", "RETRIED", "DEAD", "AVG_MS", "MAX_MS"};
+    cli_table *tab = a.json ? NULL : cli_table_new(7, head);
     int status = CLI_OK;
     for(size_t i = 0; i < wh_json_size(types); i++) {
         const char *type = wh_json_strv(wh_json_at(types, i), NULL);
@@ -117,11 +139,16 @@ int cli_stats(cli *c, int argc, char **argv)
         if(a.json)
             wh_json_setc(all, type, adm_totals_json(&t));
         else if(runs)
-            printf("%-32s %9lld %8lld %8lld %6lld %10.2f %10.2f\n", type, t.ok, t.failed, t.retried, t.dead,
-                   (double)t.dur_sum / (double)runs / 1000.0, (double)t.dur_max / 1000.0);
+            stats_row(tab, type, &t, runs);
     }
     if(a.json && status == CLI_OK)
         cli_print_json(all, "{}");
+    if(!a.json) { /* what was read before an error too */
+        printf("last %d min\n", a.minutes);
+        int ps = cli_table_print(tab, stdout);
+        status = status ? status : ps;
+    }
+    cli_table_free(tab);
     wh_json_free(all);
     wh_json_free(types);
     return status;
@@ -160,16 +187,23 @@ static int dead_list(cli *c, const admin_opts *a)
         status = cli_error(CLI_FAIL, "%s", err.msg);
     if(a->json && status == CLI_OK)
         cli_print_json(arr, "[]");
-    else if(status == CLI_OK)
-        printf("%-24s %-20s %3s %-24s %s\n", "ID", "REASON", "ATT", "DEAD_AT", "ERROR");
-    for(size_t i = 0; !a->json && status == CLI_OK && i < wh_json_size(arr); i++) {
+    static const char *const head[] = {"ID", "REASON", "ATT", "DEAD_AT", "ERROR"};
+    cli_table *t = !a->json && status == CLI_OK ? cli_table_new(5, head) : NULL;
+    for(size_t i = 0; t && i < wh_json_size(arr); i++) {
         const wh_json *o = wh_json_at(arr, i);
         char when[40], att[24], at[24];
         field_text(o, "dead-at", at, sizeof(at));
         field_text(o, "attempts", att, sizeof(att));
         cli_time(strtoll(at, NULL, 10), when, sizeof(when));
-        printf("%-24s %-20s %3s %-24s %s\n", sget(o, "id"), sget(o, "reason"), att, when, sget(o, "error"));
+        cli_table_cell(t, "%s", sget(o, "id"));
+        cli_table_cell(t, "%s", sget(o, "reason"));
+        cli_table_cell(t, "%s", att);
+        cli_table_cell(t, "%s", when);
+        cli_table_cell(t, "%s", sget(o, "error"));
     }
+    if(!a->json && status == CLI_OK)
+        status = cli_table_print(t, stdout);
+    cli_table_free(t);
     wh_json_free(arr);
     wh_amqp_free(amqp);
     return status;

@@ -100,9 +100,11 @@ static int schedule_list(cli *c, bool json)
         return cli_error(CLI_FAIL, "%s (%s)", err.message, err.name);
     wh_json *all = wh_json_parse(text, strlen(text), NULL);
     free(text);
+    int status = CLI_OK;
     if(json) {
         cli_print_json(all, "[]");
     } else {
+        cli_table *tab = cli_table_new(4, NULL);
         for(size_t i = 0; all && i < wh_json_size(all); i++) {
             const wh_json *s = wh_json_at(all, i);
             const char *cron = wh_json_strv(wh_json_get(s, "cron"), NULL);
@@ -113,13 +115,18 @@ static int schedule_list(cli *c, bool json)
             else
                 snprintf(when, sizeof(when), "every %llds", (long long)wh_json_intv(wh_json_get(s, "every_s")));
             cli_time(wh_json_intv(wh_json_get(s, "next_at")), next, sizeof(next));
-            printf("%-20s %-24s %-20s next %s%s%s\n", wh_json_strv(wh_json_get(s, "name"), NULL),
-                   wh_json_strv(wh_json_get(s, "type"), NULL), when, next, target ? " target " : "",
-                   target ? target : "");
+            const char *name = wh_json_strv(wh_json_get(s, "name"), NULL);
+            const char *type = wh_json_strv(wh_json_get(s, "type"), NULL);
+            cli_table_cell(tab, "%s", name ? name : "");
+            cli_table_cell(tab, "%s", type ? type : "");
+            cli_table_cell(tab, "%s", when);
+            cli_table_cell(tab, "next %s%s%s", next, target ? " target " : "", target ? target : "");
         }
+        status = cli_table_print(tab, stdout);
+        cli_table_free(tab);
     }
     wh_json_free(all);
-    return CLI_OK;
+    return status;
 }
 
 int cli_schedule(cli *c, int argc, char **argv)

@@ -147,6 +147,18 @@ static bool read_bucket(wh_redis *r, const char *key, bucket *b)
     return true;
 }
 
+/* One `wharf host-stats` row: a bucket's time (to the second), samples,
+ * CPU percentages and memory bytes. */
+static void bucket_row(cli_table *tab, const char *ts, const bucket *b, double cpu, double mem)
+{
+    cli_table_cell(tab, "%.19s", ts);
+    cli_table_cell(tab, "%.0f", b->n);
+    cli_table_cell(tab, "%.1f%%", cpu);
+    cli_table_cell(tab, "%.1f%%", b->cpu_max);
+    cli_table_cell(tab, "%.0f", mem);
+    cli_table_cell(tab, "%.0f", b->mem_max);
+}
+
 int cli_host_stats(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"minutes", required_argument, NULL, 'm'},
@@ -180,14 +192,15 @@ int cli_host_stats(cli *c, int argc, char **argv)
         return CLI_FAIL;
     long long now = (long long)time(NULL), start = now - now % step - (long long)(count - 1) * step;
     wh_json *rows = wh_json_array();
-    if(!json)
-        printf("%-20s %6s %8s %8s %12s %12s\n", "bucket (UTC)", "n", "cpu avg", "cpu max", "mem avg", "mem max");
+    static const char *const head[] = {"bucket (UTC)", "n", "cpu avg", "cpu max", "mem avg", "mem max"};
+    cli_table *tab = json ? NULL : cli_table_new(6, head);
     for(long long t = start; t <= now; t += step) {
         char key[1024];
         snprintf(key, sizeof(key), "%shost:%s:stats:%s:%s:%lld", c->cfg.redis_prefix, host, name,
                  step == 60 ? "1m" : "1h", t);
         bucket b;
         if(!read_bucket(r, key, &b)) {
+            cli_table_free(tab);
             wh_json_free(rows);
             return CLI_FAIL;
         }
@@ -206,11 +219,15 @@ int cli_host_stats(cli *c, int argc, char **argv)
             wh_json_setc(row, "mem_max", wh_json_int((int64_t)b.mem_max));
             wh_json_push(rows, row);
         } else {
-            printf("%-20.19s %6.0f %7.1f%% %7.1f%% %12.0f %12.0f\n", ts, b.n, cpu, b.cpu_max, mem, b.mem_max);
+            bucket_row(tab, ts, &b, cpu, mem);
         }
     }
+    int status = CLI_OK;
     if(json)
         cli_print_json(rows, "[]");
+    else
+        status = cli_table_print(tab, stdout);
+    cli_table_free(tab);
     wh_json_free(rows);
-    return CLI_OK;
+    return status;
 }

@@ -14,16 +14,20 @@ static const char *str(const wh_json *e, const char *key)
 }
 
 /* One table row: what runs, what is newer, and how much. */
-static void print_row(const wh_json *e)
+static void add_row(cli_table *tab, const wh_json *e)
 {
     char when[40] = "-";
     const wh_json *t = wh_json_get(e, "checked_at");
     if(t)
         cli_time((long long)wh_json_intv(t), when, sizeof(when));
     const char *status = str(e, "status");
-    printf("%-24s %-8s %-6s %-20s %-20s %-10s %s\n", str(e, "container"),
-           strcmp(status, "error") == 0 ? str(e, "error") : status, str(e, "kind"), str(e, "current_tag"),
-           str(e, "candidate_tag"), str(e, "semver_diff"), when);
+    cli_table_cell(tab, "%s", str(e, "container"));
+    cli_table_cell(tab, "%s", strcmp(status, "error") == 0 ? str(e, "error") : status);
+    cli_table_cell(tab, "%s", str(e, "kind"));
+    cli_table_cell(tab, "%s", str(e, "current_tag"));
+    cli_table_cell(tab, "%s", str(e, "candidate_tag"));
+    cli_table_cell(tab, "%s", str(e, "semver_diff"));
+    cli_table_cell(tab, "%s", when);
 }
 
 /* HGETALL the host's hash into an object container -> entry. */
@@ -71,17 +75,21 @@ int cli_updates(cli *c, int argc, char **argv)
     wh_json *all = load(r, c->cfg.redis_prefix, argv[optind], &err);
     if(!all)
         return cli_error(CLI_FAIL, "%s", err.msg);
+    int status = CLI_OK;
     if(json) {
         cli_print_json(all, "{}");
     } else if(wh_json_size(all) == 0) {
         fprintf(stderr, "no update check recorded for host %s (run registry.update_check --target %s)\n",
                 argv[optind], argv[optind]);
     } else {
-        printf("%-24s %-8s %-6s %-20s %-20s %-10s %s\n", "CONTAINER", "STATUS", "KIND", "CURRENT", "CANDIDATE",
-               "DIFF", "CHECKED");
+        static const char *const head[] = {"CONTAINER", "STATUS", "KIND", "CURRENT", "CANDIDATE", "DIFF",
+                                           "CHECKED"};
+        cli_table *tab = cli_table_new(7, head);
         for(wh_json_iter *it = wh_json_iter_first(all); it; it = wh_json_iter_next(all, it))
-            print_row(wh_json_iter_val(it));
+            add_row(tab, wh_json_iter_val(it));
+        status = cli_table_print(tab, stdout);
+        cli_table_free(tab);
     }
     wh_json_free(all);
-    return CLI_OK;
+    return status;
 }

@@ -81,6 +81,7 @@ static const key_def keys[] = {
     INT("provision", "secret_ttl_s", pv_secret_ttl_s, 60, 86400, "900"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= WH_CFG_KEYS_MAX, "wh_cfg.src has a slot per key");
 
 static const char *const family_names[WH_FAM__COUNT] = {"system", "runtime", "registry", "provision"};
 
@@ -147,17 +148,31 @@ static wh_code apply(wh_cfg *c, const key_def *k, const char *value, wh_err *err
     return WH_OK;
 }
 
-wh_code wh_cfg_set_kv(wh_cfg *c, const char *section, const char *key, const char *value, wh_err *err)
+/* apply(), remembering `src` as where the value came from. */
+static wh_code apply_from(wh_cfg *c, const key_def *k, const char *value, wh_src src, wh_err *err)
+{
+    wh_code rc = apply(c, k, value, err);
+    if(!rc)
+        c->src[k - keys] = (unsigned char)src;
+    return rc;
+}
+
+static wh_code set_kv(wh_cfg *c, const char *section, const char *key, const char *value, wh_src src, wh_err *err)
 {
     if(wh_inv_section(section)) {
         if(!c->inv && !(c->inv = wh_inv_new()))
             return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
-        return wh_inv_set(c->inv, section, key, value, err);
+        return wh_inv_set(c->inv, section, key, value, src, err);
     }
     const key_def *k = find_key(section, key);
     if(!k)
         return wh_err_set(err, WH_E_BAD_CONFIG, key, "%s.%s: unknown configuration key", section, key);
-    return apply(c, k, value, err);
+    return apply_from(c, k, value, src, err);
+}
+
+wh_code wh_cfg_set_kv(wh_cfg *c, const char *section, const char *key, const char *value, wh_err *err)
+{
+    return set_kv(c, section, key, value, WH_SRC_FLAG, err);
 }
 
 void wh_cfg_defaults(wh_cfg *c)
@@ -205,10 +220,10 @@ static int on_ini(void *user, const char *section, const char *name, const char 
         rc = n < 0 || (size_t)n >= sizeof(joined) ? wh_err_set(&ctx->err, WH_E_BAD_CONFIG, k->key,
                                                                "%s.%s: longer than %zu bytes", k->section, k->key,
                                                                k->size - 1)
-                                                  : apply(ctx->c, k, joined, &ctx->err);
+                                                  : apply_from(ctx->c, k, joined, WH_SRC_FILE, &ctx->err);
         memset(joined, 0, sizeof(joined)); /* it may hold passwords */
     } else {
-        rc = wh_cfg_set_kv(ctx->c, section, name, value, &ctx->err);
+        rc = set_kv(ctx->c, section, name, value, WH_SRC_FILE, &ctx->err);
     }
     ctx->last = k;
     if(rc != WH_OK) {
@@ -252,6 +267,7 @@ wh_code wh_cfg_load_file(wh_cfg *c, const char *path, wh_err *err)
     if(lrc)
         return lrc;
     ini_ctx ctx = {.c = c};
+    snprintf(c->src_file, sizeof(c->src_file), "%s", path);
     int r = ini_parse(path, on_ini, &ctx);
     if(r == -1)
         return wh_err_set(err, WH_E_BAD_CONFIG, "", "%s: cannot open: %s", path, strerror(errno));
@@ -264,18 +280,24 @@ wh_code wh_cfg_load_file(wh_cfg *c, const char *path, wh_err *err)
     return WH_OK;
 }
 
+/* The variable that sets key k: WHARF_<SECTION>_<KEY>. */
+static void env_name(const key_def *k, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "WHARF_%s_%s", k->section, k->key);
+    for(size_t j = 0; j < n && j < cap; j++)
+        out[j] = (char)toupper((unsigned char)out[j]);
+}
+
 wh_code wh_cfg_load_env(wh_cfg *c, wh_err *err)
 {
     for(size_t i = 0; i < NKEYS; i++) {
         char name[96];
-        size_t n = (size_t)snprintf(name, sizeof(name), "WHARF_%s_%s", keys[i].section, keys[i].key);
-        for(size_t j = 0; j < n; j++)
-            name[j] = (char)toupper((unsigned char)name[j]);
+        env_name(&keys[i], name, sizeof(name));
         const char *v = getenv(name);
         if(!v)
             continue;
         wh_err e;
-        if(apply(c, &keys[i], v, &e) != WH_OK)
+        if(apply_from(c, &keys[i], v, WH_SRC_ENV, &e) != WH_OK)
             return wh_err_set(err, WH_E_BAD_CONFIG, e.field, "%s: %s", name, e.msg);
     }
     return WH_OK;
@@ -298,7 +320,7 @@ wh_code wh_cfg_set(wh_cfg *c, const char *assignment, wh_err *err)
     section[sn] = '\0';
     memcpy(key, dot + 1, kn);
     key[kn] = '\0';
-    return wh_cfg_set_kv(c, section, key, eq + 1, err);
+    return set_kv(c, section, key, eq + 1, WH_SRC_FLAG, err);
 }
 
 /* Parse "1000,5000" into ascending positive tiers. */
@@ -427,6 +449,7 @@ static wh_code derive_sentinel_url(wh_cfg *c, wh_err *err)
     memcpy(c->redis_url, out, (size_t)n + 1);
     memset(out, 0, sizeof(out)); /* it held the password */
     c->redis_sentinel_derived = true;
+    c->src[find_key("redis", "url") - keys] = WH_SRC_DERIVED;
     return WH_OK;
 }
 
@@ -461,8 +484,10 @@ wh_code wh_cfg_validate(wh_cfg *c, wh_err *err)
     /* Like Celery's prefetch multiplier: enough in hand to keep the threads
      * busy between round trips, few enough that one worker does not hoard
      * long jobs. Raise it for floods of tiny jobs (see docs/worker.md, floods of small jobs). */
-    if(c->prefetch == 0)
+    if(c->prefetch == 0) {
         c->prefetch = c->concurrency * 4 > 65535 ? 65535 : c->concurrency * 4;
+        c->src[find_key("worker", "prefetch") - keys] = WH_SRC_DERIVED;
+    }
     return WH_OK;
 }
 
@@ -524,6 +549,13 @@ void wh_cfg_redact_url(const char *url, char *out, size_t cap)
     }
 }
 
+/* What a derived key was computed from (wh_cfg_validate). */
+static const char *derived_from(const key_def *k)
+{
+    return strcmp(k->key, "prefetch") == 0 ? "worker.concurrency (4 per job slot)"
+                                            : "redis.url, redis.sentinels and redis.master_name";
+}
+
 void wh_cfg_print(const wh_cfg *c, FILE *out)
 {
     const char *section = "";
@@ -532,18 +564,23 @@ void wh_cfg_print(const wh_cfg *c, FILE *out)
         const char *field = (const char *)c + k->off;
         if(strcmp(section, k->section) != 0)
             fprintf(out, "%s[%s]\n", i ? "\n" : "", section = k->section);
+        char text[WH_CFG_URL_MAX], detail[600];
         if(k->kind == K_INT)
-            fprintf(out, "%s = %d\n", k->key, *(const int *)(const void *)field);
+            snprintf(text, sizeof(text), "%d", *(const int *)(const void *)field);
         else if(k->kind == K_I64)
-            fprintf(out, "%s = %lld\n", k->key, (long long)*(const int64_t *)(const void *)field);
-        else if(strcmp(k->key, "url") == 0) {
-            char red[WH_CFG_URL_MAX];
-            wh_cfg_redact_url(field, red, sizeof(red));
-            fprintf(out, "%s = %s\n", k->key, red);
-        } else if(strcmp(k->key, "token") == 0) /* a secret, like URL passwords */
-            fprintf(out, "%s = %s\n", k->key, *field ? "***" : "");
+            snprintf(text, sizeof(text), "%lld", (long long)*(const int64_t *)(const void *)field);
+        else if(strcmp(k->key, "url") == 0)
+            wh_cfg_redact_url(field, text, sizeof(text));
+        else /* serve.token is a secret, like URL passwords */
+            snprintf(text, sizeof(text), "%s", strcmp(k->key, "token") != 0 ? field : *field ? "***" : "");
+        wh_src src = (wh_src)c->src[i];
+        if(src == WH_SRC_ENV)
+            env_name(k, detail, sizeof(detail));
         else
-            fprintf(out, "%s = %s\n", k->key, field);
+            snprintf(detail, sizeof(detail), "%s", src == WH_SRC_FILE      ? c->src_file
+                                                   : src == WH_SRC_DERIVED ? derived_from(k)
+                                                                           : "");
+        wh_inv_print_key(out, k->key, text, src, detail);
     }
-    wh_inv_print(c->inv, out);
+    wh_inv_print(c->inv, c->src_file, out);
 }

@@ -18,6 +18,7 @@
 
 #define WH_CFG_MAX_TIERS 16
 #define WH_CFG_URL_MAX 1024
+#define WH_CFG_KEYS_MAX 64   /* keys of the table in wh_cfg.c, for the per-key sources */
 
 /* Job families, in routing-key order. Index is the family id. */
 typedef enum wh_family {
@@ -95,6 +96,10 @@ typedef struct wh_cfg {
     /* [host.NAME] and [registry.NAME] sections; NULL until one is given. */
     wh_inv *inv;
 
+    /* Where each value came from (--check-config says it). */
+    unsigned char src[WH_CFG_KEYS_MAX]; /* wh_src (wh_inv.h) of each key, in the key table's order */
+    char src_file[512];                 /* the INI file applied last; "" none */
+
     /* Derived by wh_cfg_validate(). */
     int tiers[WH_CFG_MAX_TIERS]; /* ascending, ms */
     int ntiers;
@@ -119,7 +124,7 @@ wh_code wh_cfg_load_env(wh_cfg *c, wh_err *err);
  * the part after the last dot before '='. */
 wh_code wh_cfg_set(wh_cfg *c, const char *assignment, wh_err *err);
 
-/* Apply one key by section and name. */
+/* Apply one key by section and name, as a flag (its source is WH_SRC_FLAG). */
 wh_code wh_cfg_set_kv(wh_cfg *c, const char *section, const char *key, const char *value, wh_err *err);
 
 /* Check cross-field rules and derive tiers, families and prefetch. Call once
@@ -130,7 +135,10 @@ wh_code wh_cfg_validate(wh_cfg *c, wh_err *err);
  * environment, then each "section.key=value" of `sets`, then validate. */
 wh_code wh_cfg_load(wh_cfg *c, const char *file, const char *const *sets, int nsets, wh_err *err);
 
-/* Print the effective configuration as INI, with URL passwords masked. */
+/* Print the effective configuration as INI, with URL passwords and tokens
+ * masked, each key followed by where its value came from as an INI comment
+ * ("; default", "; file PATH", "; env WHARF_..", "; flag", "; derived from
+ * KEYS"): see wh_inv_print_key. */
 void wh_cfg_print(const wh_cfg *c, FILE *out);
 
 /* Copy `url` to `out` with any password replaced by "***". `url` may be a

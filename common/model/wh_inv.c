@@ -78,15 +78,27 @@ typedef struct {
     size_t nfields;
     size_t entry_size;
     size_t name_size;            /* name is the first member */
+    size_t src_off;              /* offset of the entry's src[] (wh_src by key) */
     int max;
 } kind_def;
 
+_Static_assert(NELEM(host_fields) <= WH_INV_KEYS_MAX, "wh_inv_host.src has a slot per host key");
+_Static_assert(NELEM(registry_fields) <= WH_INV_KEYS_MAX, "wh_inv_registry.src has a slot per registry key");
+
 static const kind_def kinds[] = {
     {"host.", host_fields, NELEM(host_fields), sizeof(wh_inv_host), sizeof(((wh_inv_host *)0)->name),
-     WH_INV_MAX_HOSTS},
+     offsetof(wh_inv_host, src), WH_INV_MAX_HOSTS},
     {"registry.", registry_fields, NELEM(registry_fields), sizeof(wh_inv_registry),
-     sizeof(((wh_inv_registry *)0)->name), WH_INV_MAX_REGISTRIES},
+     sizeof(((wh_inv_registry *)0)->name), offsetof(wh_inv_registry, src), WH_INV_MAX_REGISTRIES},
 };
+
+/* Record where key `key` of entry `e` (of kind `k`) came from. */
+static void set_src(const kind_def *k, char *e, const char *key, wh_src src)
+{
+    for(size_t i = 0; i < k->nfields; i++)
+        if(strcmp(k->fields[i].key, key) == 0)
+            ((unsigned char *)e + k->src_off)[i] = (unsigned char)src;
+}
 
 wh_inv *wh_inv_new(void)
 {
@@ -205,7 +217,8 @@ static char *entry_for(wh_inv *inv, const kind_def *k, const char *name, wh_err 
     return e;
 }
 
-wh_code wh_inv_set(wh_inv *inv, const char *section, const char *key, const char *value, wh_err *err)
+wh_code wh_inv_set(wh_inv *inv, const char *section, const char *key, const char *value, wh_src src,
+                   wh_err *err)
 {
     const kind_def *k = kind_of(section);
     if(!k)
@@ -216,9 +229,14 @@ wh_code wh_inv_set(wh_inv *inv, const char *section, const char *key, const char
         return err ? err->code : WH_E_BAD_CONFIG;
     char what[WH_INV_NAME_MAX + 96];
     snprintf(what, sizeof(what), "%s.%s", section, key);
-    for(size_t i = 0; i < k->nfields; i++)
-        if(strcmp(k->fields[i].key, key) == 0)
-            return apply(e, &k->fields[i], what, value, err);
+    for(size_t i = 0; i < k->nfields; i++) {
+        if(strcmp(k->fields[i].key, key) != 0)
+            continue;
+        wh_code rc = apply(e, &k->fields[i], what, value, err);
+        if(!rc)
+            ((unsigned char *)e + k->src_off)[i] = (unsigned char)src;
+        return rc;
+    }
     return wh_err_set(err, WH_E_BAD_CONFIG, key, "%s: unknown inventory key", what);
 }
 
@@ -278,6 +296,7 @@ static wh_code check_host(wh_inv_host *h, wh_err *err)
             if((size_t)(at - a) >= sizeof(h->user))
                 return wh_err_set(err, WH_E_BAD_CONFIG, "docker", "host.%s.docker: user too long", h->name);
             snprintf(h->user, sizeof(h->user), "%.*s", (int)(at - a), a);
+            set_src(&kinds[0], (char *)h, "user", WH_SRC_DERIVED);
             a = at + 1;
         }
         if(*a) {
@@ -289,10 +308,12 @@ static wh_code check_host(wh_inv_host *h, wh_err *err)
                 if(*end || port < 1 || port > 65535)
                     return wh_err_set(err, WH_E_BAD_CONFIG, "docker", "host.%s.docker: bad ssh port", h->name);
                 h->port = (int)port;
+                set_src(&kinds[0], (char *)h, "port", WH_SRC_DERIVED);
             }
             if(n == 0 || n >= sizeof(h->address))
                 return wh_err_set(err, WH_E_BAD_CONFIG, "docker", "host.%s.docker: bad ssh host", h->name);
             snprintf(h->address, sizeof(h->address), "%.*s", (int)n, a);
+            set_src(&kinds[0], (char *)h, "address", WH_SRC_DERIVED);
         }
         if(!h->address[0])
             return wh_err_set(err, WH_E_BAD_CONFIG, "docker", "host.%s.docker: ssh:// needs an address", h->name);
@@ -305,23 +326,29 @@ static wh_code check_host(wh_inv_host *h, wh_err *err)
     return WH_OK;
 }
 
+/* Fill the secret `key` of `r` from the file `path` names (if any); the
+ * key's source becomes derived. */
+static wh_code secret_from_file(wh_inv_registry *r, const char *key, const char *path, char *out, size_t cap,
+                                wh_err *err)
+{
+    if(!path[0])
+        return WH_OK;
+    char what[128];
+    snprintf(what, sizeof(what), "registry.%s.%s_file", r->name, key);
+    wh_code rc = read_secret(path, out, cap, what, err);
+    if(!rc)
+        set_src(&kinds[1], (char *)r, key, WH_SRC_DERIVED);
+    return rc;
+}
+
 static wh_code check_registry(wh_inv_registry *r, wh_err *err)
 {
-    char what[128];
-    wh_code rc = WH_OK;
-    if(r->password_file[0]) {
-        snprintf(what, sizeof(what), "registry.%s.password_file", r->name);
-        rc = read_secret(r->password_file, r->password, sizeof(r->password), what, err);
-    }
-    if(r->token_file[0] && !rc) {
-        snprintf(what, sizeof(what), "registry.%s.token_file", r->name);
-        rc = read_secret(r->token_file, r->token, sizeof(r->token), what, err);
-    }
-    if(r->aws_secret_access_key_file[0] && !rc) {
-        snprintf(what, sizeof(what), "registry.%s.aws_secret_access_key_file", r->name);
-        rc = read_secret(r->aws_secret_access_key_file, r->aws_secret_access_key, sizeof(r->aws_secret_access_key),
-                         what, err);
-    }
+    wh_code rc = secret_from_file(r, "password", r->password_file, r->password, sizeof(r->password), err);
+    if(!rc)
+        rc = secret_from_file(r, "token", r->token_file, r->token, sizeof(r->token), err);
+    if(!rc)
+        rc = secret_from_file(r, "aws_secret_access_key", r->aws_secret_access_key_file, r->aws_secret_access_key,
+                              sizeof(r->aws_secret_access_key), err);
     if(!rc && r->url[0] && strncmp(r->url, "https://", 8) != 0 && strncmp(r->url, "http://", 7) != 0)
         rc = wh_err_set(err, WH_E_BAD_CONFIG, "url", "registry.%s.url: must start with https:// or http://",
                         r->name);
@@ -387,31 +414,45 @@ bool wh_inv_path_allowed(const wh_inv_host *h, const char *path)
     return false;
 }
 
-static void print_entry(const kind_def *k, const char *e, FILE *out)
+void wh_inv_print_key(FILE *out, const char *key, const char *value, wh_src src, const char *detail)
+{
+    static const char *const names[] = {"default", "file", "env", "flag", "derived from"};
+    /* The comment column: most "key = value" lines end before it; a longer
+     * one gets two spaces. */
+    int n = fprintf(out, "%s = %s", key, value);
+    fprintf(out, "%*s; %s%s%s\n", n < 38 ? 40 - n : 2, "", (unsigned)src < NELEM(names) ? names[src] : "?",
+            detail && *detail ? " " : "", detail ? detail : "");
+}
+
+static void print_entry(const kind_def *k, const char *e, const char *file, FILE *out)
 {
     fprintf(out, "\n[%s%s]\n", k->prefix, e);
+    const unsigned char *src = (const unsigned char *)e + k->src_off;
     for(size_t i = 0; i < k->nfields; i++) {
         const field_def *f = &k->fields[i];
         const char *field = e + f->off;
-        if(f->kind == F_INT)
-            fprintf(out, "%s = %d\n", f->key, *(const int *)(const void *)field);
-        else if(f->kind == F_BOOL)
-            fprintf(out, "%s = %s\n", f->key, *(const bool *)(const void *)field ? "true" : "false");
+        char num[24], from[64];
+        const char *v = field;
+        if(f->kind == F_INT) {
+            snprintf(num, sizeof(num), "%d", *(const int *)(const void *)field);
+            v = num;
+        } else if(f->kind == F_BOOL)
+            v = *(const bool *)(const void *)field ? "true" : "false";
         else if(f->secret)
-            fprintf(out, "%s = %s\n", f->key, field[0] ? "***" : "");
-        else
-            fprintf(out, "%s = %s\n", f->key, field);
+            v = field[0] ? "***" : "";
+        /* derived: a secret read from its *_file, or the SSH part of docker = ssh://... */
+        snprintf(from, sizeof(from), "%s%s", f->secret ? f->key : "docker", f->secret ? "_file" : "");
+        wh_inv_print_key(out, f->key, v, (wh_src)src[i],
+                         src[i] == WH_SRC_FILE ? file : src[i] == WH_SRC_DERIVED ? from : NULL);
     }
 }
 
-void wh_inv_print(const wh_inv *inv, FILE *out)
+void wh_inv_print(const wh_inv *inv, const char *file, FILE *out)
 {
     if(!inv)
         return;
     for(int i = 0; i < inv->nhosts; i++)
-        print_entry(&kinds[0], (const char *)&inv->hosts[i], out);
-    for(int i = 0; i < inv->nregistries; i++) {
-        /* Secrets read from files are masked the same way. */
-        print_entry(&kinds[1], (const char *)&inv->registries[i], out);
-    }
+        print_entry(&kinds[0], (const char *)&inv->hosts[i], file, out);
+    for(int i = 0; i < inv->nregistries; i++) /* secrets read from files are masked the same way */
+        print_entry(&kinds[1], (const char *)&inv->registries[i], file, out);
 }

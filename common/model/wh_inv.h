@@ -30,6 +30,13 @@
 #define WH_INV_NAME_MAX 253  /* same as an envelope target */
 #define WH_INV_PATH_MAX 512
 #define WH_INV_SECRET_MAX 4096
+#define WH_INV_KEYS_MAX 24   /* keys of one entry kind (the tables in wh_inv.c) */
+
+/* Where a configuration value came from, lowest precedence first: the layers
+ * wh_cfg_load applies in this order. WH_SRC_DERIVED: filled in from other
+ * keys when the configuration was validated (a secret read from its *_file,
+ * the SSH user of docker = ssh://user@host). Printed by --check-config. */
+typedef enum wh_src { WH_SRC_DEFAULT, WH_SRC_FILE, WH_SRC_ENV, WH_SRC_FLAG, WH_SRC_DERIVED } wh_src;
 
 typedef enum wh_docker_kind {
     WH_DOCKER_NONE,  /* no engine on this host */
@@ -68,6 +75,7 @@ typedef struct wh_inv_host {
     /* Scope */
     char roots[1024];              /* comma list of host paths that binds, backups and files may touch */
     char lxc_path[WH_INV_PATH_MAX];/* lxc -P; empty: the lxc default */
+    unsigned char src[WH_INV_KEYS_MAX]; /* wh_src of each key, in the key table's order */
 } wh_inv_host;
 
 typedef struct wh_inv_registry {
@@ -85,6 +93,7 @@ typedef struct wh_inv_registry {
     char aws_access_key_id[128];   /* ecr */
     char aws_secret_access_key[WH_INV_SECRET_MAX]; /* ecr, secret */
     char aws_secret_access_key_file[WH_INV_PATH_MAX];
+    unsigned char src[WH_INV_KEYS_MAX]; /* wh_src of each key, in the key table's order */
 } wh_inv_registry;
 
 typedef struct wh_inv {
@@ -102,9 +111,11 @@ void wh_inv_free(wh_inv *inv);
  * "registry.NAME"). */
 bool wh_inv_section(const char *section);
 
-/* Apply one key of an inventory section, creating the entry on first use.
- * Errors name "host.NAME.key" and the reason, never the value. */
-wh_code wh_inv_set(wh_inv *inv, const char *section, const char *key, const char *value, wh_err *err);
+/* Apply one key of an inventory section, creating the entry on first use,
+ * and remember `src` as where it came from. Errors name "host.NAME.key" and
+ * the reason, never the value. */
+wh_code wh_inv_set(wh_inv *inv, const char *section, const char *key, const char *value, wh_src src,
+                   wh_err *err);
 
 /* Derive and check every entry: endpoints parse, files named for TLS exist
  * as a set, `*_file` secrets are read (whole, with trailing newlines and carriage returns trimmed). */
@@ -118,7 +129,14 @@ const wh_inv_registry *wh_inv_registry_find(const wh_inv *inv, const char *name)
  * host's roots. A host without roots allows nothing. */
 bool wh_inv_path_allowed(const wh_inv_host *h, const char *path);
 
-/* Print every entry as INI with secrets masked. */
-void wh_inv_print(const wh_inv *inv, FILE *out);
+/* Print every entry as INI with secrets masked, each key with its source
+ * (wh_inv_print_key); `file` is the configuration file, NULL for none. */
+void wh_inv_print(const wh_inv *inv, const char *file, FILE *out);
+
+/* Print one "key = value" line of --check-config with where the value came
+ * from as an INI comment in a column of its own, so the output still loads
+ * as INI: "; default", "; file PATH", "; env NAME", "; flag" or
+ * "; derived from WHAT". `detail` is PATH, NAME or WHAT (NULL for none). */
+void wh_inv_print_key(FILE *out, const char *key, const char *value, wh_src src, const char *detail);
 
 #endif

@@ -3,6 +3,7 @@
 problem, JSON outputs, following logs, waiting, and the dead-letter commands."""
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -198,6 +199,25 @@ class CliTest(unittest.TestCase):
                          what="noop stats")
         self.assertGreaterEqual(stats["system.noop"]["ok"], 3)
         self.assertGreaterEqual(stats["system.noop"]["max_ms"], 0)
+
+    def test_workers_table_columns_line_up(self):
+        # A worker of every family has the longest QUEUES value there is; its
+        # row and the one-family worker's must both line up under the header.
+        wide = env.start_worker(self.amqp, self.prefix, concurrency=2, families="system,runtime,registry,provision")
+        try:
+            p = self.cli("workers")
+        finally:
+            wide.stop()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.splitlines()
+        self.assertEqual(lines[0].split(), ["WORKER", "HOST", "PID", "QUEUES", "CONC", "RUNNING", "DONE", "FAILED",
+                                            "RSS_MB", "BEAT_S"], p.stdout)
+        starts = [m.start() for m in re.finditer(r"\S+", lines[0])]
+        rows = {ln.split()[0]: ln for ln in lines[1:]}
+        self.assertEqual(sorted(rows), sorted([self.worker.worker_id, wide.worker_id]), p.stdout)
+        self.assertIn(" system,runtime,registry,provision ", rows[wide.worker_id])
+        for ln in rows.values():
+            self.assertEqual([m.start() for m in re.finditer(r"\S+", ln)], starts, "\n" + p.stdout)
 
     def test_dead_list_retry_purge(self):
         p = self.cli("submit", "system.fail", "--id", "deadcli", "--arg", "transient=true", "--max-attempts", "1",

@@ -85,7 +85,7 @@ class ComposeTest(unittest.TestCase):
                             capture_output=True, text=True, timeout=30)
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertIn("format = json", cp.stdout)
-        return int(re.search(r"^grace_s = (\d+)$", cp.stdout, re.M).group(1))
+        return int(re.search(r"^grace_s = (\d+) +; ", cp.stdout, re.M).group(1))
 
     def test_schema_mistakes_fail(self):
         d = self.copy()

@@ -283,7 +283,7 @@ class InstallTest(unittest.TestCase):
         shutil.rmtree(root, ignore_errors=True)
 
     def test_units_run_as_wharf_hardened_and_outwait_the_drain(self):
-        grace = int(re.search(r"^grace_s = (\d+)$", run([self.p("bin", "wharf-worker"), "--check-config"])
+        grace = int(re.search(r"^grace_s = (\d+) +; ", run([self.p("bin", "wharf-worker"), "--check-config"])
                               .stdout, re.M).group(1))
         for name in ("wharf-worker@.service", "wharf-serve.service"):
             with open(self.p("lib/systemd/system", name)) as f:

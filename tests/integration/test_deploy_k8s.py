@@ -127,7 +127,7 @@ class K8sTest(unittest.TestCase):
         cp = subprocess.run([os.path.join(env.bin, "wharf-worker"), "--config", path, "--check-config"],
                             capture_output=True, text=True, timeout=30)
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        return int(re.search(r"^grace_s = (\d+)$", cp.stdout, re.M).group(1))
+        return int(re.search(r"^grace_s = (\d+) +; ", cp.stdout, re.M).group(1))
 
     def broken(self, fname, old, new, count=1):
         d = tempfile.mkdtemp(prefix="k8sbad-", dir=env.tmp)

@@ -5,6 +5,7 @@ reconnects. Each test runs in its own vhost with its own Redis prefix."""
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -370,6 +371,38 @@ class PipeTest(unittest.TestCase):
         self.assertIn("worker.concurrency", bad.stderr)
         self.assertIn(ini + ":", bad.stderr)
         self.assertNotIn("canary-Pw-123", bad.stderr)
+
+    def test_check_config_says_where_each_value_came_from(self):
+        ini = os.path.join(env.tmp, "sources-%s.ini" % self.prefix.rstrip(":"))
+        with open(ini, "w") as f:
+            f.write("[worker]\nconcurrency = 3\ngrace_s = 7\n[redis]\nprefix = fromfile:\n"
+                    "[host.h1]\naddress = 127.0.0.1\n")
+        e = env.child_env(self.amqp, self.prefix, extra_env={
+            "WHARF_REDIS_PREFIX": None, "WHARF_WORKER_GRACE_S": "9", "WHARF_LOG_LEVEL": "debug",
+            "WHARF_SERVE_TOKEN": "canary-Token-77"})
+        p = subprocess.run([os.path.join(env.bin, "wharf-worker"), "--config", ini, "-c", "5",
+                            "--set", "host.h1.port=2222", "--check-config"],
+                           env=e, capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        seen, section = {}, None
+        for ln in p.stdout.splitlines():
+            if ln.startswith("["):
+                section = ln.strip("[]")
+            elif ln.strip():
+                m = re.fullmatch(r"(\w+) = (.*?) *; (\w+(?: from)?)(?: (.*))?", ln)
+                self.assertIsNotNone(m, "a line without its source: %r" % ln)
+                seen[section + "." + m.group(1)] = m.group(2, 3, 4)
+        self.assertEqual(seen["worker.concurrency"], ("5", "flag", None))                # flag beats file
+        self.assertEqual(seen["worker.grace_s"], ("9", "env", "WHARF_WORKER_GRACE_S"))  # env beats file
+        self.assertEqual(seen["log.level"], ("debug", "env", "WHARF_LOG_LEVEL"))        # env beats default
+        self.assertEqual(seen["redis.prefix"], ("fromfile:", "file", ini))              # file beats default
+        self.assertEqual(seen["amqp.heartbeat_s"], ("10", "default", None))
+        self.assertEqual(seen["serve.token"], ("***", "env", "WHARF_SERVE_TOKEN"))     # still masked
+        self.assertEqual(seen["worker.prefetch"][:2], ("20", "derived from"))           # 4 x concurrency
+        self.assertEqual(seen["host.h1.address"], ("127.0.0.1", "file", ini))
+        self.assertEqual(seen["host.h1.port"], ("2222", "flag", None))
+        self.assertEqual(seen["host.h1.user"], ("", "default", None))
+        self.assertNotIn("canary-Token-77", p.stdout + p.stderr)
 
     def test_wrong_broker_password_is_retried_and_not_logged(self):
         url = self.amqp.replace("guest:guest@", "guest:canary-Wrong-9@")

@@ -5,7 +5,8 @@ dockerd. Every case of test_runtime.py runs again here, unchanged, with the
 inventory host `dock` reached over SSH (backups are written on the host over
 SFTP, HTTP health probes go through a direct-tcpip channel, binds are
 checked by the engine on the host). On top: sessions are reused across
-jobs, and a changed host key is refused."""
+jobs, a changed host key is refused, and when the remote docker_cmd cannot
+reach its engine the job says what the command said."""
 import os
 import sys
 import tempfile
@@ -32,6 +33,19 @@ class RuntimeSshTest(test_runtime.RuntimeCases, unittest.TestCase):
         with open(cls.wrapper, "w") as f:
             f.write("#!/bin/sh\nexec docker -H unix://%s \"$@\"\n" % cls.d.sock)
         os.chmod(cls.wrapper, 0o755)
+        # A docker CLI the SSH user may run but that cannot reach an engine,
+        # as when the user is not allowed on the docker socket.
+        cls.denied = os.path.join(cls.dir, "docker-denied")
+        with open(cls.denied, "w") as f:
+            f.write("#!/bin/sh\necho 'permission denied while trying to connect to the Docker daemon socket at "
+                    "unix:///var/run/docker.sock' >&2\nexit 1\n")
+        os.chmod(cls.denied, 0o755)
+        # One that works until the file `broken` appears, then fails the same way.
+        cls.broken = os.path.join(cls.dir, "broken")
+        cls.flaky = os.path.join(cls.dir, "docker-flaky")
+        with open(cls.flaky, "w") as f:
+            f.write("#!/bin/sh\n[ -e %s ] && exec %s \"$@\"\nexec %s \"$@\"\n" % (cls.broken, cls.denied, cls.wrapper))
+        os.chmod(cls.flaky, 0o755)
         # Where nothing listens: an address of our own, a port no sshd has.
         cls.gone_port = sshd.free_port("127.0.0.12")
 
@@ -42,11 +56,13 @@ class RuntimeSshTest(test_runtime.RuntimeCases, unittest.TestCase):
 
     @classmethod
     def host_sections(cls, with_gone=True):
-        hosts = [("dock", {"roots": cls.roots}), ("badkey", {"fingerprint": "SHA256:" + "A" * 43})]
+        hosts = [("dock", {"roots": cls.roots}), ("badkey", {"fingerprint": "SHA256:" + "A" * 43}),
+                 ("denied", {"docker_cmd": cls.denied}), ("nocmd", {"docker_cmd": cls.dir + "/no-such-docker"}),
+                 ("flaky", {"docker_cmd": cls.flaky})]
         text = ""
         for name, extra in hosts:
             text += "[host.%s]\n" % name
-            for k, v in cls.s.inventory(name, docker="ssh://", docker_cmd=cls.wrapper, **extra).items():
+            for k, v in cls.s.inventory(name, docker="ssh://", **dict({"docker_cmd": cls.wrapper}, **extra)).items():
                 text += "%s = %s\n" % (k.split(".", 2)[2], v)
         if with_gone:
             text += ("[host.gone]\ndocker = ssh://\naddress = 127.0.0.12\nport = %d\nuser = %s\nkey_file = %s\n"
@@ -83,6 +99,30 @@ class RuntimeSshTest(test_runtime.RuntimeCases, unittest.TestCase):
                      ok="io_error")
         self.assertIn("on host dock", s["error_message"])
         self.job("volume.remove", {"name": "sftpv"})
+
+    def test_docker_cmd_that_cannot_reach_the_engine_says_why(self):
+        s = self.job("host.ping", target="denied", ok="unreachable", extra=["--max-attempts", "1"])
+        self.assertIn("permission denied while trying to connect to the Docker daemon socket", s["error_message"])
+        self.assertIn("exit status 1", s["error_message"])
+        self.assertIn("docker on host denied", s["error_message"])
+        s = self.job("host.ping", target="nocmd", ok="unreachable", extra=["--max-attempts", "1"])
+        self.assertIn("no-such-docker", s["error_message"])
+        self.assertIn("not found", s["error_message"])
+        self.assertIn("exit status 127", s["error_message"])
+
+    def test_engine_lost_after_it_answered_says_why_on_the_retry(self):
+        self.job("host.ping", target="flaky")
+        with open(self.broken, "w"):
+            pass
+        try:
+            # The first attempt's request was already under way when the
+            # command failed; the retry checks the channel first.
+            s = self.job("host.ping", target="flaky", ok="unreachable", extra=["--max-attempts", "2"])
+        finally:
+            os.unlink(self.broken)
+        self.assertEqual(s["attempt"], 2, s)
+        self.assertIn("permission denied while trying to connect", s["error_message"])
+        self.job("host.ping", target="flaky")
 
     def test_pinned_fingerprint_mismatch_is_refused(self):
         s = self.job("host.ping", target="badkey", ok="host_key_mismatch", extra=["--max-attempts", "1"])

@@ -1,5 +1,6 @@
 /* Configuration: layers in order, every error names its key. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -49,6 +50,73 @@ static void test_layers_in_order(void **state)
     assert_true(c.family_on[WH_FAM_SYSTEM]);
     assert_false(c.family_on[WH_FAM_RUNTIME]);
     unsetenv("WHARF_WORKER_CONCURRENCY");
+    unlink(ini_path);
+}
+
+/* The line of `key` printed in section `[section]` by wh_cfg_print. */
+static void printed_line(const char *text, const char *section, const char *key, char *out, size_t cap)
+{
+    char head[160], pre[80];
+    snprintf(head, sizeof(head), "[%s]\n", section);
+    snprintf(pre, sizeof(pre), "\n%s = ", key);
+    const char *p = strstr(text, head);
+    assert_non_null(p);
+    p = strstr(p + strlen(head) - 1, pre);
+    assert_non_null(p);
+    p++;
+    size_t n = strcspn(p, "\n");
+    snprintf(out, cap, "%.*s", (int)n, p);
+}
+
+/* Each printed key ends with where its value came from. */
+static void test_print_names_sources(void **state)
+{
+    (void)state;
+    write_ini("[worker]\nconcurrency = 3\ngrace_s = 7\n[redis]\nprefix = file:\n"
+              "[host.h1]\naddress = 127.0.0.1\n");
+    setenv("WHARF_WORKER_GRACE_S", "9", 1);   /* env over file */
+    setenv("WHARF_LOG_LEVEL", "warn", 1);     /* env over default */
+    setenv("WHARF_SERVE_TOKEN", "canary-tok", 1);
+    const char *sets[] = {"worker.concurrency=5", "host.h1.docker=ssh://deploy@127.0.0.1:2222"};
+    wh_cfg c;
+    wh_err err;
+    assert_int_equal(wh_cfg_load(&c, ini_path, sets, 2, &err), WH_OK);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    wh_cfg_print(&c, f);
+    fclose(f);
+    char line[1200], want[1200];
+    static const struct {
+        const char *section, *key, *value, *source;
+    } cases[] = {
+        {"worker", "concurrency", "5", "flag"},
+        {"worker", "grace_s", "9", "env WHARF_WORKER_GRACE_S"},
+        {"log", "level", "warn", "env WHARF_LOG_LEVEL"},
+        {"redis", "prefix", "file:", "file"}, /* "file PATH" */
+        {"amqp", "heartbeat_s", "10", "default"},
+        {"serve", "token", "***", "env WHARF_SERVE_TOKEN"},
+        {"worker", "prefetch", "20", "derived from worker.concurrency (4 per job slot)"},
+        {"host.h1", "address", "127.0.0.1", "derived from docker"},
+        {"host.h1", "docker", "ssh://deploy@127.0.0.1:2222", "flag"},
+        {"host.h1", "user", "deploy", "derived from docker"},
+        {"host.h1", "key_file", "", "default"},
+    };
+    for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char src[600];
+        bool file = strcmp(cases[i].source, "file") == 0;
+        snprintf(src, sizeof(src), "%s%s%s", cases[i].source, file ? " " : "", file ? ini_path : "");
+        printed_line(text, cases[i].section, cases[i].key, line, sizeof(line));
+        int n = snprintf(want, sizeof(want), "%s = %s", cases[i].key, cases[i].value);
+        snprintf(want + n, sizeof(want) - (size_t)n, "%*s; %s", n < 38 ? 40 - n : 2, "", src);
+        assert_string_equal(line, want);
+    }
+    assert_null(strstr(text, "canary-tok"));
+    free(text);
+    wh_cfg_free(&c);
+    unsetenv("WHARF_WORKER_GRACE_S");
+    unsetenv("WHARF_LOG_LEVEL");
+    unsetenv("WHARF_SERVE_TOKEN");
     unlink(ini_path);
 }
 
@@ -214,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_redact_lists), cmocka_unit_test(test_amqp_url_list), cmocka_unit_test(test_sentinels),
         cmocka_unit_test(test_url_list_over_lines),
         cmocka_unit_test(test_defaults_validate), cmocka_unit_test(test_layers_in_order),
+        cmocka_unit_test(test_print_names_sources),
         cmocka_unit_test(test_errors_name_the_key), cmocka_unit_test(test_redact),
         cmocka_unit_test(test_overlong_line_is_refused_without_echo),
     };

@@ -55,7 +55,9 @@ wh_code rt_request_stream_h(rt_conn *c, const char *method, const char *path, co
 
 /* wh_curl connection hook for ssh:// hosts (engine_ssh.c): `ud` is the
  * rt_conn; returns a socket carrying `docker system dial-stdio` on the
- * host, or -1 with err set (unreachable, auth_failed, host_key, ...). */
+ * host, or -1 with err set: unreachable (also when docker_cmd cannot reach
+ * the engine: "docker_cmd exit status N: <its stderr>"), auth_failed,
+ * host_key_mismatch, interrupted. */
 int rt_ssh_open(void *ud, wh_err *err);
 
 /* The same for a TCP connection made from an ssh:// host to ip:port (an

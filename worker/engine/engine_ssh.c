@@ -10,10 +10,24 @@
  * channel and puts the session back. docker_cmd comes from the inventory,
  * never from a job. The same pump carries HTTP health probes to a port the
  * host publishes (a direct-tcpip channel, rt_ssh_open_tcp), and the pool
- * lends sessions for files on the host (volume backups over SFTP). */
+ * lends sessions for files on the host (volume backups over SFTP).
+ *
+ * Why dial-stdio channels are checked first: when the remote command cannot
+ * reach the engine (the SSH user may not use the docker socket, docker_cmd
+ * is not installed) it writes why on stderr and exits, and all curl sees is a
+ * closed stream ("Empty reply from server"). So until the engine of a host
+ * has answered over ssh:// in this process, and again after a channel to it
+ * closed without an answer, the hook sends `HEAD /_ping` on the new channel
+ * and waits for the answer's head before handing the channel to curl; when
+ * the command exits instead, the request fails there, unreachable, with the
+ * command's exit status and the first RT_SSH_STDERR_MAX bytes of its stderr.
+ * Once a host's engine has answered, channels go to curl unchecked (no extra
+ * round trip); a request whose channel then closes unanswered still fails
+ * with curl's words, and the next channel to that host is checked again. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +36,15 @@
 
 #include "engine.h"
 #include "wh_ssh.h"
+#include "wh_time.h"
 
 #define RT_SSH_CHUNK 65536   /* bytes moved per read; wh_ssh writes in <= 64 KiB */
 #define RT_SSH_WAIT_MS 20    /* channel read wait per pump round */
 #define RT_SSH_IDLE_PER_HOST 4
+#define RT_SSH_STDERR_MAX 512  /* bytes of the command's stderr kept for the error */
+#define RT_SSH_HEAD_MAX 4096   /* bytes of the check's answer head */
+#define RT_SSH_CHECK_WAIT_MS 100 /* channel read wait per check round (abort polled between) */
+#define RT_SSH_ANSWERED_MAX 256  /* hosts remembered as answering */
 
 static wh_ssh_pool *g_pool;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -39,7 +58,44 @@ typedef struct pump {
     wh_ssh_conn *conn;
     wh_ssh_chan *ch;
     int fd;                  /* our end of the socketpair */
+    const wh_inv_host *engine; /* dial-stdio channels: the host; NULL for direct-tcpip */
+    uint64_t answered;       /* bytes the channel's stdout gave */
 } pump;
+
+/* Names of the hosts whose engine answered over ssh:// in this process (see
+ * the top of this file). A host that does not fit is checked every time. */
+static char g_answered[RT_SSH_ANSWERED_MAX][WH_INV_NAME_MAX + 1];
+static int g_nanswered;
+static pthread_mutex_t g_answered_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Index of `name` in g_answered, or -1; call with the lock held. */
+static int answered_find(const char *name)
+{
+    for(int i = 0; i < g_nanswered; i++)
+        if(strcmp(g_answered[i], name) == 0)
+            return i;
+    return -1;
+}
+
+static bool answered_get(const wh_inv_host *h)
+{
+    pthread_mutex_lock(&g_answered_lock);
+    bool yes = answered_find(h->name) >= 0;
+    pthread_mutex_unlock(&g_answered_lock);
+    return yes;
+}
+
+/* Remember (yes) or forget that the engine of `h` answers. */
+static void answered_set(const wh_inv_host *h, bool yes)
+{
+    pthread_mutex_lock(&g_answered_lock);
+    int i = answered_find(h->name);
+    if(yes && i < 0 && g_nanswered < RT_SSH_ANSWERED_MAX)
+        snprintf(g_answered[g_nanswered++], sizeof(g_answered[0]), "%s", h->name);
+    if(!yes && i >= 0)
+        memcpy(g_answered[i], g_answered[--g_nanswered], sizeof(g_answered[0]));
+    pthread_mutex_unlock(&g_answered_lock);
+}
 
 /* Write all of buf to fd; false on error. */
 static bool write_all(int fd, const char *buf, size_t n)
@@ -65,6 +121,7 @@ static bool pump_round(pump *p, char *buf, bool *chan_eof)
     if(!*chan_eof) {
         if(wh_ssh_chan_read(p->ch, 1, buf, RT_SSH_CHUNK, RT_SSH_WAIT_MS, &got, &eof, &e) != WH_OK)
             return false;
+        p->answered += got;
         if(got && !write_all(p->fd, buf, got))
             return false;
         size_t junk = 0;
@@ -92,6 +149,10 @@ static void *pump_main(void *ud)
     bool chan_eof = false;
     while(buf && pump_round(p, buf, &chan_eof))
         ;
+    /* No answer came (the command failed, or the request ended first):
+     * check the next channel to this host first. */
+    if(p->engine && !p->answered)
+        answered_set(p->engine, false);
     free(buf);
     close(p->fd);
     wh_ssh_chan_close(p->ch);
@@ -108,10 +169,123 @@ static wh_ssh_pool *pool(wh_err *err)
     return g_pool;
 }
 
+/* What the check of a dial-stdio channel has read so far. */
+typedef struct check {
+    char head[RT_SSH_HEAD_MAX];          /* the answer, NUL-terminated */
+    size_t hn;
+    char msg[RT_SSH_STDERR_MAX + 1];     /* the first bytes of the command's stderr */
+    size_t mn;
+} check;
+
+/* Keep what the command's stderr holds now, up to RT_SSH_STDERR_MAX bytes. */
+static void check_stderr(wh_ssh_chan *ch, check *k)
+{
+    char buf[1024];
+    size_t got;
+    do {
+        bool eof = false;
+        wh_err e;
+        got = 0;
+        if(wh_ssh_chan_read(ch, 2, buf, sizeof(buf), 0, &got, &eof, &e) != WH_OK)
+            return;
+        size_t n = got < RT_SSH_STDERR_MAX - k->mn ? got : RT_SSH_STDERR_MAX - k->mn;
+        memcpy(k->msg + k->mn, buf, n);
+        k->mn += n;
+    } while(got);
+}
+
+/* The command closed its stdout without answering: close the channel for
+ * its exit status and fail with that and its stderr, on one line. */
+static wh_code check_failed(pump *p, check *k, wh_err *err)
+{
+    check_stderr(p->ch, k);
+    int status = wh_ssh_chan_close(p->ch);
+    p->ch = NULL;
+    for(size_t i = 0; i < k->mn; i++)
+        if((unsigned char)k->msg[i] < 0x20 || k->msg[i] == 0x7f)
+            k->msg[i] = ' ';
+    while(k->mn && k->msg[k->mn - 1] == ' ')
+        k->mn--;
+    k->msg[k->mn] = '\0';
+    char st[40] = "ended without an exit status";
+    if(status >= 0)
+        snprintf(st, sizeof(st), "exit status %d", status);
+    return wh_err_set(err, WH_E_UNREACHABLE, "target", "docker_cmd %s: %s", st,
+                      k->mn ? k->msg : "(nothing on stderr)");
+}
+
+/* Send HEAD /_ping on the new dial-stdio channel of `p` and read the answer's
+ * head (any HTTP status: the engine answered). WH_OK and the host remembered
+ * as answering; else unreachable with the command's own words (the channel
+ * is then closed), interrupted when the job's abort hook says so. */
+static wh_code check_engine(pump *p, const rt_conn *c, wh_err *err)
+{
+    static const char ping[] = "HEAD /_ping HTTP/1.1\r\nHost: docker\r\n\r\n";
+    check *k = calloc(1, sizeof(*k));
+    if(!k)
+        return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+    wh_code rc = wh_ssh_chan_write(p->ch, ping, sizeof(ping) - 1, err);
+    int wait_s = p->engine->connect_timeout_s > 0 ? p->engine->connect_timeout_s : 10;
+    int64_t deadline = wh_now_ms() + wait_s * 1000LL;
+    while(!rc) {
+        size_t got = 0;
+        bool eof = false;
+        rc = wh_ssh_chan_read(p->ch, 1, k->head + k->hn, sizeof(k->head) - 1 - k->hn, RT_SSH_CHECK_WAIT_MS, &got,
+                              &eof, err);
+        if(rc)
+            break;
+        k->hn += got;
+        k->head[k->hn] = '\0';
+        check_stderr(p->ch, k);
+        if(k->hn >= 5 && strncmp(k->head, "HTTP/", 5) != 0)
+            rc = wh_err_set(err, WH_E_UNREACHABLE, "target", "docker_cmd answered something other than HTTP");
+        else if(strstr(k->head, "\r\n\r\n"))
+            break;
+        else if(eof)
+            rc = check_failed(p, k, err);
+        else if(k->hn == sizeof(k->head) - 1 || wh_now_ms() >= deadline)
+            rc = wh_err_set(err, WH_E_UNREACHABLE, "target", "docker_cmd: no answer from the engine within %d s",
+                            wait_s);
+        else if(c->abort && c->abort(c->abort_ud))
+            rc = wh_err_set(err, WH_E_INTERRUPTED, "", "interrupted");
+    }
+    free(k);
+    if(!rc)
+        answered_set(p->engine, true);
+    return rc;
+}
+
+/* Give `p` a channel of a pooled session to `h`: `docker system dial-stdio`
+ * when tcp_host is NULL (checked first while the host's engine is not known
+ * to answer), else a direct-tcpip one to tcp_host:tcp_port. On failure the
+ * session is back in the pool. */
+static wh_code open_channel(pump *p, const wh_inv_host *h, const rt_conn *c, const char *tcp_host, int tcp_port,
+                            wh_err *err)
+{
+    wh_code rc = wh_ssh_pool_get(g_pool, h, &p->conn, err);
+    if(rc)
+        return rc;
+    if(tcp_host) {
+        rc = wh_ssh_chan_open_tcp(p->conn, tcp_host, tcp_port, &p->ch, err);
+    } else {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "%s system dial-stdio", h->docker_cmd[0] ? h->docker_cmd : "docker");
+        p->engine = h;
+        rc = wh_ssh_chan_open(p->conn, cmd, &p->ch, err);
+        if(!rc && !answered_get(h))
+            rc = check_engine(p, c, err);
+    }
+    if(rc) {
+        wh_ssh_chan_close(p->ch);
+        wh_ssh_pool_put(g_pool, p->conn);
+    }
+    return rc;
+}
+
 /* A socket whose other end a detached pump thread moves to a channel of a
- * pooled session to `h`: `docker system dial-stdio` when tcp_host is NULL,
- * else a direct-tcpip channel from the host to tcp_host:tcp_port. */
-static int open_pumped(const wh_inv_host *h, const char *tcp_host, int tcp_port, wh_err *err)
+ * pooled session to `h` (see open_channel; `c` is the engine connection of
+ * a dial-stdio request, for its abort hook). */
+static int open_pumped(const wh_inv_host *h, const rt_conn *c, const char *tcp_host, int tcp_port, wh_err *err)
 {
     if(!pool(err))
         return -1;
@@ -122,15 +296,7 @@ static int open_pumped(const wh_inv_host *h, const char *tcp_host, int tcp_port,
         wh_err_set(err, WH_E_IO, "", "socketpair: %s", strerror(errno));
         return -1;
     }
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "%s system dial-stdio", h->docker_cmd[0] ? h->docker_cmd : "docker");
-    wh_code rc = wh_ssh_pool_get(g_pool, h, &p->conn, err);
-    if(!rc) {
-        rc = tcp_host ? wh_ssh_chan_open_tcp(p->conn, tcp_host, tcp_port, &p->ch, err)
-                      : wh_ssh_chan_open(p->conn, cmd, &p->ch, err);
-        if(rc)
-            wh_ssh_pool_put(g_pool, p->conn);
-    }
+    wh_code rc = open_channel(p, h, c, tcp_host, tcp_port, err);
     pthread_t th;
     pthread_attr_t at;
     p->fd = sv[1];
@@ -156,13 +322,13 @@ static int open_pumped(const wh_inv_host *h, const char *tcp_host, int tcp_port,
 int rt_ssh_open(void *ud, wh_err *err)
 {
     const rt_conn *c = ud;
-    return open_pumped(c->host, NULL, 0, err);
+    return open_pumped(c->host, c, NULL, 0, err);
 }
 
 int rt_ssh_open_tcp(void *ud, wh_err *err)
 {
     const rt_ssh_tcp *t = ud;
-    return open_pumped(t->host, t->ip, t->port, err);
+    return open_pumped(t->host, NULL, t->ip, t->port, err);
 }
 
 wh_code rt_ssh_session(const wh_inv_host *h, wh_ssh_conn **out, wh_err *err)
