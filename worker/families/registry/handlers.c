@@ -55,11 +55,11 @@ static const char *arg(const wh_mp_obj *a, const char *name, char *buf, size_t c
     return buf;
 }
 
-static wh_code image_of(const wh_mp_obj *a, rg_ref *r, wh_err *err)
+static wh_code image_of(const wh_mp_obj *a, wh_ref *r, wh_err *err)
 {
     size_t n = 0;
     const char *s = wh_args_str(a, "image", "", &n);
-    return rg_ref_parse(s, n, r, "args.image", err);
+    return wh_ref_parse(s, n, r, "args.image", err);
 }
 
 /* Open a connection to the entry named `name`, or serving `host`. */
@@ -67,7 +67,7 @@ static wh_code connect(wk_job *job, const char *name, const char *host, rg_conn 
 {
     const wh_inv *inv = wk_job_cfg(job)->inv;
     memset(c, 0, sizeof(*c));
-    const wh_inv_registry *reg = name ? wh_inv_registry_find(inv, name) : rg_http_find(inv, host);
+    const wh_inv_registry *reg = name ? wh_inv_registry_find(inv, name) : wh_inv_registry_serving(inv, host);
     if(!reg && name)
         return wh_err_set(err, WH_E_UNKNOWN_HOST, "args.registry", "args.registry: \"%s\" is not in the inventory",
                           name);
@@ -168,7 +168,7 @@ static wk_run catalog_run(wk_job *job)
 /* ---- registry.tags ---- */
 
 static const wh_arg_spec tags_args[] = {
-    {"image", WH_ARG_STR, true, 1, RG_REF_MAX, NULL, NULL},
+    {"image", WH_ARG_STR, true, 1, WH_REF_MAX, NULL, NULL},
     {"include", WH_ARG_STR, false, 0, RG_TAGF_PATTERN_MAX, NULL, NULL},
     {"exclude", WH_ARG_STR, false, 0, RG_TAGF_PATTERN_MAX, NULL, NULL},
     {"transform", WH_ARG_STR, false, 0, RG_TAGF_PATTERN_MAX * 2 + 8, NULL, NULL},
@@ -187,7 +187,7 @@ static wh_code tagf_of(const wh_mp_obj *a, rg_tagf **f, wh_err *err)
 static wh_code tags_check(const wh_mp_obj *a, wh_json **result, wh_err *err)
 {
     (void)result;
-    rg_ref r;
+    wh_ref r;
     rg_tagf *f = NULL;
     wh_code rc = image_of(a, &r, err);
     if(!rc)
@@ -243,7 +243,7 @@ static void tags_result(const rg_list *l, const rg_tagf *f, bool semver, bool tr
 static wk_run tags_run(wk_job *job)
 {
     const wh_mp_obj *a = wk_job_args(job);
-    rg_ref ref;
+    wh_ref ref;
     rg_tagf *f = NULL;
     rg_conn c;
     rg_list l = {0};
@@ -282,7 +282,7 @@ static wk_run tags_run(wk_job *job)
 /* ---- registry.digest ---- */
 
 static const wh_arg_spec digest_args[] = {
-    {"image", WH_ARG_STR, true, 1, RG_REF_MAX, NULL, NULL},
+    {"image", WH_ARG_STR, true, 1, WH_REF_MAX, NULL, NULL},
     {"platform", WH_ARG_STR, false, 3, 100, NULL, NULL},
 };
 
@@ -297,7 +297,7 @@ static wh_code platform_of(const wh_mp_obj *a, rg_platform *p, bool *given, wh_e
 static wh_code digest_check(const wh_mp_obj *a, wh_json **result, wh_err *err)
 {
     (void)result;
-    rg_ref r;
+    wh_ref r;
     rg_platform p;
     bool given;
     wh_code rc = image_of(a, &r, err);
@@ -305,11 +305,11 @@ static wh_code digest_check(const wh_mp_obj *a, wh_json **result, wh_err *err)
 }
 
 /* For an index and a platform: the platform's manifest digest. */
-static wh_code pick_platform(rg_conn *c, const rg_ref *ref, const rg_head *h, const rg_platform *p, wh_json *r,
+static wh_code pick_platform(rg_conn *c, const wh_ref *ref, const rg_head *h, const rg_platform *p, wh_json *r,
                              wh_err *err)
 {
     wh_curl_resp resp;
-    char d[RG_REF_DIGEST_MAX + 1], text[100];
+    char d[WH_REF_DIGEST_MAX + 1], text[100];
     wh_json *platforms = NULL;
     wh_code rc = rg_api_manifest(c, ref->path, h->digest, &resp, err);
     if(rc)
@@ -328,7 +328,7 @@ static wh_code pick_platform(rg_conn *c, const rg_ref *ref, const rg_head *h, co
 static wk_run digest_run(wk_job *job)
 {
     const wh_mp_obj *a = wk_job_args(job);
-    rg_ref ref;
+    wh_ref ref;
     rg_platform p;
     bool want_platform = false;
     rg_conn c;
@@ -345,7 +345,7 @@ static wk_run digest_run(wk_job *job)
     rc = rg_api_head(&c, &ref, &h, &err);
     wh_json *r = wh_json_object();
     char img[800];
-    rg_ref_format(&ref, img, sizeof(img));
+    wh_ref_format(&ref, img, sizeof(img));
     wh_json_setc(r, "image", wh_json_str(img));
     wh_json_setc(r, "registry", wh_json_str(c.reg->name));
     if(!rc) {
@@ -368,15 +368,15 @@ static wk_run digest_run(wk_job *job)
 /* ---- registry.delete ---- */
 
 static const wh_arg_spec delete_args[] = {
-    {"image", WH_ARG_STR, true, 1, RG_REF_MAX, NULL, NULL},
-    {"tag", WH_ARG_STR, false, 1, RG_REF_TAG_MAX, rg_ref_tag_valid, "must be a tag [A-Za-z0-9_][A-Za-z0-9_.-]*"},
-    {"digest", WH_ARG_STR, false, 1, RG_REF_DIGEST_MAX, rg_ref_digest_valid, "must be a digest sha256:<64 hex>"},
+    {"image", WH_ARG_STR, true, 1, WH_REF_MAX, NULL, NULL},
+    {"tag", WH_ARG_STR, false, 1, WH_REF_TAG_MAX, wh_ref_tag_valid, "must be a tag [A-Za-z0-9_][A-Za-z0-9_.-]*"},
+    {"digest", WH_ARG_STR, false, 1, WH_REF_DIGEST_MAX, wh_ref_digest_valid, "must be a digest sha256:<64 hex>"},
 };
 
 /* The image with the tag/digest args applied; one of them must be named. */
-static wh_code delete_ref(const wh_mp_obj *a, rg_ref *r, wh_err *err)
+static wh_code delete_ref(const wh_mp_obj *a, wh_ref *r, wh_err *err)
 {
-    char tag[RG_REF_TAG_MAX + 1], dig[RG_REF_DIGEST_MAX + 1];
+    char tag[WH_REF_TAG_MAX + 1], dig[WH_REF_DIGEST_MAX + 1];
     wh_code rc = image_of(a, r, err);
     if(rc)
         return rc;
@@ -396,13 +396,13 @@ static wh_code delete_ref(const wh_mp_obj *a, rg_ref *r, wh_err *err)
 static wh_code delete_check(const wh_mp_obj *a, wh_json **result, wh_err *err)
 {
     (void)result;
-    rg_ref r;
+    wh_ref r;
     return delete_ref(a, &r, err);
 }
 
 static wk_run delete_run(wk_job *job)
 {
-    rg_ref ref;
+    wh_ref ref;
     rg_conn c;
     rg_head h;
     wh_err err;

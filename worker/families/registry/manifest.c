@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "image_ref.h"
+#include "wh_ref.h"
 
 static const struct {
     const char *type;
@@ -187,7 +187,7 @@ wh_code rg_mani_select(const char *body, size_t n, const rg_platform *want, char
     if(i < 0)
         rc = wh_err_set(err, WH_E_NOT_FOUND, "args.platform", "no manifest for %s in the index (it has: %s)", w,
                         avail[0] ? avail : "none");
-    else if(!d || !rg_ref_digest_valid(d, dn) || dn >= cap)
+    else if(!d || !wh_ref_digest_valid(d, dn) || dn >= cap)
         rc = wh_err_set(err, WH_E_REGISTRY, NULL, "the index entry for %s has no valid digest", w);
     else
         snprintf(digest, cap, "%.*s", (int)dn, d);

@@ -7,13 +7,13 @@
 
 #include "container_body.h"
 #include "connection.h"
-#include "image_ref.h"
+#include "wh_ref.h"
 #include "runtime.h"
 #include "wh_time.h"
 
 const wh_arg_spec rg_cupd_args[RG_CUPD_NARGS] = {
     {"name", WH_ARG_STR, true, 1, RT_NAME_MAX, rt_name_ok, "must be a container name [A-Za-z0-9][A-Za-z0-9_.-]*"},
-    {"tag", WH_ARG_STR, false, 1, RG_REF_TAG_MAX, rg_ref_tag_valid, "must be a tag [A-Za-z0-9_][A-Za-z0-9_.-]*"},
+    {"tag", WH_ARG_STR, false, 1, WH_REF_TAG_MAX, wh_ref_tag_valid, "must be a tag [A-Za-z0-9_][A-Za-z0-9_.-]*"},
     {"dry_run", WH_ARG_BOOL, false, 0, 0, NULL, NULL},
     {"health_timeout_s", WH_ARG_INT, false, 1, 600, NULL, NULL},
 };
@@ -33,7 +33,7 @@ typedef struct cupd {
     wh_json *ctr, *oldimg;      /* inspections of the container and its image */
     char old_id[80], new_id[80];
     char from[700], to[700];    /* image references */
-    char host[RG_REF_NAME_MAX + 1]; /* the registry host of `to` */
+    char host[WH_REF_NAME_MAX + 1]; /* the registry host of `to` */
     bool was_running, renamed, created;
 } cupd;
 
@@ -156,9 +156,9 @@ static void rollback(cupd *u)
 static bool plan(cupd *u, const char *tag, char *why, size_t cap)
 {
     const char *img = sget(wh_json_get(u->ctr, "Config"), "Image");
-    rg_ref r;
+    wh_ref r;
     snprintf(u->from, sizeof(u->from), "%s", img);
-    if(strncmp(img, "sha256:", 7) == 0 || rg_ref_parse(img, strlen(img), &r, "image", NULL)) {
+    if(strncmp(img, "sha256:", 7) == 0 || wh_ref_parse(img, strlen(img), &r, "image", NULL)) {
         snprintf(why, cap, "container %s runs an image given by id", u->name);
         return false;
     }
@@ -282,7 +282,7 @@ static wk_run finish_fail(cupd *u, wh_code rc, const char *why, const wh_err *er
 static bool prepare(cupd *u, wk_run *out)
 {
     const wh_mp_obj *a = wk_job_args(u->job);
-    char tag[RG_REF_TAG_MAX + 1], why[800] = "", path[RT_PATH_MAX];
+    char tag[WH_REF_TAG_MAX + 1], why[800] = "", path[RT_PATH_MAX];
     size_t n = 0;
     const char *t = wh_args_str(a, "tag", "", &n);
     snprintf(tag, sizeof(tag), "%.*s", (int)n, t);
@@ -308,7 +308,7 @@ static bool prepare(cupd *u, wk_run *out)
         return false;
     }
     /* The family acts only on registries in the inventory. */
-    if(!rg_http_find(wk_job_cfg(u->job)->inv, u->host)) {
+    if(!wh_inv_registry_serving(wk_job_cfg(u->job)->inv, u->host)) {
         *out = wk_job_fail(u->job, WH_E_UNKNOWN_HOST, NULL, false,
                            "container %s: no registry in the inventory serves host \"%s\" of %s", u->name, u->host,
                            u->from);

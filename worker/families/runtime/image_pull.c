@@ -1,7 +1,7 @@
 /* image_pull: image.pull, and the pull container.run does for a missing image.
  *
  * Credentials come only from the worker's inventory: the [registry.NAME]
- * entry serving the image's host (rg_http_find), never from the job. They
+ * entry serving the image's host (wh_inv_registry_serving), never from the job. They
  * travel to the engine in the X-Registry-Auth header (base64url of
  * {"username", "password", "serveraddress"}, or "registrytoken" for token
  * entries); the buffers that held them are wiped, and no message, log line
@@ -15,14 +15,14 @@
 #include <string.h>
 
 #include "connection.h"
-#include "image_ref.h"
+#include "wh_ref.h"
 #include "runtime.h"
 #include "wh_crypto.h"
 
 #define RT_PULL_LINE_MAX 4096
 
 const wh_arg_spec rt_pull_args[RT_PULL_NARGS] = {
-    {"image", WH_ARG_STR, true, 1, RG_REF_MAX, NULL, NULL},
+    {"image", WH_ARG_STR, true, 1, WH_REF_MAX, NULL, NULL},
 };
 
 wh_code rt_pull_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
@@ -30,8 +30,8 @@ wh_code rt_pull_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
     (void)result;
     size_t n;
     const char *s = wh_args_str(args, "image", "", &n);
-    rg_ref r;
-    return rg_ref_parse(s, n, &r, "args.image", err);
+    wh_ref r;
+    return wh_ref_parse(s, n, &r, "args.image", err);
 }
 
 typedef struct pullctx {
@@ -141,20 +141,20 @@ static wh_code pull_result(long st, const pullctx *p, const char *image, wh_err 
 
 wh_code rt_pull_image(wk_job *job, rt_conn *c, const char *img, size_t n, char *digest, size_t dcap, wh_err *err)
 {
-    rg_ref ref;
-    char image[RG_REF_MAX + 1]; /* args strings are not NUL-terminated */
-    snprintf(image, sizeof(image), "%.*s", (int)(n < RG_REF_MAX ? n : RG_REF_MAX), img);
-    wh_code rc = rg_ref_parse(img, n, &ref, "args.image", err);
+    wh_ref ref;
+    char image[WH_REF_MAX + 1]; /* args strings are not NUL-terminated */
+    snprintf(image, sizeof(image), "%.*s", (int)(n < WH_REF_MAX ? n : WH_REF_MAX), img);
+    wh_code rc = wh_ref_parse(img, n, &ref, "args.image", err);
     if(rc)
         return rc;
     /* The engine would dial any registry it is told to: only those in the
      * inventory (an entry without credentials allows anonymous pulls). */
-    const wh_inv_registry *reg = rg_http_find(wk_job_cfg(job)->inv, ref.host);
+    const wh_inv_registry *reg = wh_inv_registry_serving(wk_job_cfg(job)->inv, ref.host);
     if(!reg)
         return wh_err_set(err, WH_E_UNKNOWN_HOST, "args.image",
                           "pull %s: registry %s is not in the worker's inventory (add a [registry.NAME] entry)",
                           image, ref.host);
-    char name[RG_REF_NAME_MAX * 2 + 2], tag[RG_REF_DIGEST_MAX + 1], en[3 * sizeof(name)], et[3 * sizeof(tag)];
+    char name[WH_REF_NAME_MAX * 2 + 2], tag[WH_REF_DIGEST_MAX + 1], en[3 * sizeof(name)], et[3 * sizeof(tag)];
     snprintf(name, sizeof(name), "%s/%s", ref.host, ref.path);
     snprintf(tag, sizeof(tag), "%s", ref.digest[0] ? ref.digest : ref.tag);
     wh_curl_escape(name, strlen(name), en, sizeof(en));
