@@ -7,6 +7,7 @@
 
 #include "container_body.h"
 #include "connection.h"
+#include "image_pull.h"
 #include "wh_ref.h"
 #include "runtime.h"
 #include "wh_time.h"
@@ -40,6 +41,12 @@ typedef struct cupd {
 static bool job_abort(void *ud)
 {
     return wk_job_interrupted(ud);
+}
+
+/* rt_pull_image's announcing line, into the job log. */
+static void job_say(void *ud, const char *line)
+{
+    wk_job_log(ud, WK_SYS, line, strlen(line));
 }
 
 static const char *sget(const wh_json *o, const char *k)
@@ -344,7 +351,8 @@ static wk_run run(cupd *u)
     wh_err err;
     wh_err_clear(&err);
     wk_job_progress(u->job, 10, "pull");
-    wh_code rc = rt_pull_image(u->job, &u->rt, u->to, strlen(u->to), digest, sizeof(digest), &err);
+    wh_code rc = rt_pull_image(&u->rt, wk_job_cfg(u->job)->inv, u->to, strlen(u->to), job_say, u->job, digest,
+                               sizeof(digest), &err);
     wh_json *img = NULL;
     snprintf(path, sizeof(path), "/images/%s/json", u->to);
     if(!rc)

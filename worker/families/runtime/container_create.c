@@ -10,13 +10,14 @@
  * bound twice (conflict, checked when the job runs, so it is the job's
  * error): not twice in one container, and not by another container of
  * the host, stopped ones included (rt_create_call asks the engine).
- * container.run pulls a missing image first (image_pull.c). Published ports bind 127.0.0.1 unless host_ip says
- * otherwise. */
+ * container.run pulls a missing image first (the engine's image_pull.c).
+ * Published ports bind 127.0.0.1 unless host_ip says otherwise. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "image_pull.h"
 #include "stream_demux.h"
 #include "runtime.h"
 
@@ -463,7 +464,7 @@ wk_run rt_run_run(wk_job *job)
         /* Missing image: pull it with the inventory's credentials, then create again. */
         size_t n;
         const char *image = wh_args_str(a, "image", "", &n);
-        rc = rt_pull_image(job, &c, image, n, NULL, 0, &err);
+        rc = rt_pull_image(&c, wk_job_cfg(job)->inv, image, n, rt_say, job, NULL, 0, &err);
         if(!rc)
             rc = create(job, &c, id, sizeof(id), &w, &err);
     }

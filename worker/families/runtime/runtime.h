@@ -42,6 +42,9 @@ wk_run rt_fail(wk_job *job, wh_code rc, const wh_err *err);
  * the result {"name": name}. */
 wk_run rt_done_name(wk_job *job, wh_code rc, const wh_err *err, const char *name);
 
+/* An rt_say_fn (image_pull.h) writing to the job log; ud is the job. */
+void rt_say(void *ud, const char *line);
+
 /* The args' `name` escaped for a URL path, into out[cap]. */
 void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap);
 
@@ -91,9 +94,6 @@ wk_run rt_prune_run(wk_job *job);
 extern const wh_arg_spec rt_pull_args[RT_PULL_NARGS];
 wh_code rt_pull_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run rt_pull_run(wk_job *job);
-/* Pull image[0..n) with the inventory's credentials for its registry;
- * the digest (may be empty) into digest[dcap] when not NULL. */
-wh_code rt_pull_image(wk_job *job, rt_conn *c, const char *image, size_t n, char *digest, size_t dcap, wh_err *err);
 
 /* container.run's health check (health_check.c): args.health's shape, and the
  * startup phase; on success `result` gets healthy_at (ms), health_probes and

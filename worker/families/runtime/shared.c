@@ -80,6 +80,11 @@ wk_run rt_done_name(wk_job *job, wh_code rc, const wh_err *err, const char *name
     return WK_RUN_OK;
 }
 
+void rt_say(void *ud, const char *line)
+{
+    wk_job_log(ud, WK_SYS, line, strlen(line));
+}
+
 void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap)
 {
     size_t n = 0;
