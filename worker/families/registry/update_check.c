@@ -8,38 +8,9 @@
 #include "api_v2.h"
 #include "answer_memo.h"
 #include "semver.h"
-#include "tag_filter.h"
+#include "registry_tag_filter.h"
 #include "engine.h"
 #include "wh_time.h"
-
-const wh_arg_spec rg_upd_args[RG_UPD_NARGS] = {
-    {"containers", WH_ARG_ARRAY, false, 0, 100, NULL, NULL},
-};
-
-static bool cname_ok(const char *s, size_t n)
-{
-    if(n == 0 || n > 128)
-        return false;
-    for(size_t i = 0; i < n; i++)
-        if(!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-             (i > 0 && strchr("_.-", s[i]))))
-            return false;
-    return true;
-}
-
-wh_code rg_upd_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
-{
-    (void)result;
-    const wh_mp_obj *a = wh_mp_map_get(args, "containers");
-    for(uint32_t i = 0; a && i < wh_mp_size(a); i++) {
-        const char *s;
-        size_t n;
-        if(!wh_mp_str(wh_mp_arr_at(a, i), &s, &n) || !cname_ok(s, n))
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.containers",
-                              "args.containers: item %u must be a container name [A-Za-z0-9][A-Za-z0-9_.-]{0,127}", i);
-    }
-    return WH_OK;
-}
 
 typedef struct upd {
     wk_job *job;

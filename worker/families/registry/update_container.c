@@ -12,21 +12,6 @@
 #include "runtime.h"
 #include "wh_time.h"
 
-const wh_arg_spec rg_cupd_args[RG_CUPD_NARGS] = {
-    {"name", WH_ARG_STR, true, 1, RT_NAME_MAX, rt_name_ok, "must be a container name [A-Za-z0-9][A-Za-z0-9_.-]*"},
-    {"tag", WH_ARG_STR, false, 1, WH_REF_TAG_MAX, wh_ref_tag_valid, "must be a tag [A-Za-z0-9_][A-Za-z0-9_.-]*"},
-    {"dry_run", WH_ARG_BOOL, false, 0, 0, NULL, NULL},
-    {"health_timeout_s", WH_ARG_INT, false, 1, 600, NULL, NULL},
-};
-
-bool rg_cupd_lock(const wh_mp_obj *args, char *out, size_t cap)
-{
-    size_t n = 0;
-    const char *s = wh_args_str(args, "name", NULL, &n);
-    int k = s ? snprintf(out, cap, "ctr:%.*s", (int)n, s) : -1;
-    return k > 0 && (size_t)k < cap;
-}
-
 typedef struct cupd {
     wk_job *job;
     rt_conn rt;

@@ -266,19 +266,6 @@ wk_run rt_network_connect_run(wk_job *job)
     return WK_RUN_OK;
 }
 
-const wh_arg_spec rt_pull_args[RT_PULL_NARGS] = {
-    {"image", WH_ARG_STR, true, 1, WH_REF_MAX, NULL, NULL},
-};
-
-wh_code rt_pull_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
-{
-    (void)result;
-    size_t n;
-    const char *s = wh_args_str(args, "image", "", &n);
-    wh_ref r;
-    return wh_ref_parse(s, n, &r, "args.image", err);
-}
-
 wk_run rt_pull_run(wk_job *job)
 {
     size_t n;
