@@ -10,7 +10,6 @@
  * Every type needs a target host; whether a path lies inside its `roots`
  * is the worker's check, when the job runs. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "provision_args.h"
 #include "wh_inv.h"
