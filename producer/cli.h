@@ -100,8 +100,8 @@ int cli_schedule(cli *c, int argc, char **argv);
  * read as JSON when it parses). malloc'd text, or NULL after an error. */
 char *cli_build_args(const char *json, const char **kvs, int n);
 
-/* Check a job type and its args (JSON text) against the worker's own
- * handler tables; false after printing why. */
+/* Check a job type and its args (JSON text) against the job catalogue the
+ * workers admit with; false after printing why. */
 bool cli_validate(const char *type, const char *args_json);
 int cli_wait(cli *c, int argc, char **argv);
 int cli_status(cli *c, int argc, char **argv);

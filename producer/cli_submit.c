@@ -3,12 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "cli.h"
-#include "wh_conv.h"
 #include "wh_json.h"
 #include "wh_status.h"
 #include "wh_time.h"
-#include "wk_job.h"
 
 #define MAX_ARGS 128
 
@@ -56,30 +55,17 @@ char *cli_build_args(const char *json, const char **kvs, int n)
     return text;
 }
 
-/* Check the type and args against the handler tables the worker runs, so a
- * typo fails here, at once, rather than in wharf.dead. */
+/* Check the type and args against the job catalogue the workers admit
+ * with, so a typo fails here, at once, rather than in wharf.dead. */
 bool cli_validate(const char *type, const char *args_json)
 {
-    const wk_type *t;
     wh_err err;
-    if(!wk_type_find(type)) {
+    wh_code rc = wh_cat_admit_json(type, args_json, &err);
+    if(rc == WH_E_UNKNOWN_TYPE)
         cli_error(CLI_USAGE, "unknown job type \"%s\" (use --no-validate if your workers are newer)", type);
-        return false;
-    }
-    wh_json *j = wh_json_parse(args_json, strlen(args_json), &err);
-    wh_mp_pack *p = wh_mp_pack_new(1u << 20);
-    size_t len = 0;
-    const char *mp = NULL;
-    wh_mp_doc *doc = NULL;
-    bool ok = j && p && wh_conv_to_mp(j, p, &err) == WH_OK && (mp = wh_mp_pack_data(p, &len)) &&
-              (doc = wh_mp_parse(mp, len, WH_MP_MAX_DEPTH, &err)) &&
-              wk_type_admit(type, wh_mp_root(doc), &t, NULL, &err) == WH_OK;
-    if(!ok)
+    else if(rc)
         cli_error(CLI_USAGE, "%s (%s)", err.msg, wh_code_name(err.code));
-    wh_mp_doc_free(doc);
-    wh_mp_pack_free(p);
-    wh_json_free(j);
-    return ok;
+    return rc == WH_OK;
 }
 
 /* What `wharf submit` was asked to do. */

@@ -2,18 +2,17 @@
  *
  * The JSON envelope is checked field by field here (types and ranges of
  * schemas/envelope.schema.json, naming the field), then the type and args
- * against the workers' own handler tables, exactly like `wharf submit`, and
- * then handed to wharf_submit(), which owns idempotency and the publish. */
+ * against the job catalogue the workers admit with, exactly like `wharf
+ * submit`, and then handed to wharf_submit(), which owns idempotency and
+ * the publish. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "srv.h"
-#include "wh_conv.h"
 #include "wh_keys.h"
-#include "wh_mp.h"
 #include "wh_status.h"
-#include "wk_job.h"
 
 /* Integer envelope fields and their ranges (null means absent). */
 typedef struct int_field {
@@ -78,30 +77,16 @@ static bool read_envelope(srv_call *c, const wh_json *o, wharf_job *job, int64_t
     return *args != NULL;
 }
 
-/* The worker tables' verdict on type and args (as `wharf submit` checks). */
+/* The catalogue's verdict on type and args (as `wharf submit` checks). */
 static bool admit(srv_call *c, const char *type, const char *args_json)
 {
     wh_err err;
-    if(!wk_type_find(type))
-        return srv_error(c, 400, "unknown_type", "type", "unknown job type \"%s\"", type), false;
-    wh_json *j = wh_json_parse(args_json, strlen(args_json), &err);
-    wh_mp_pack *p = wh_mp_pack_new(1u << 20);
-    size_t len = 0;
-    const char *mp = NULL;
-    wh_mp_doc *doc = NULL;
-    const wk_type *t;
-    bool ok = j && p && wh_conv_to_mp(j, p, &err) == WH_OK && (mp = wh_mp_pack_data(p, &len)) &&
-              (doc = wh_mp_parse(mp, len, WH_MP_MAX_DEPTH, &err)) &&
-              wk_type_admit(type, wh_mp_root(doc), &t, NULL, &err) == WH_OK;
-    if(!ok) {
-        if(!err.field[0] && err.code == WH_E_BAD_ARGS)
-            snprintf(err.field, sizeof(err.field), "args");
+    wh_code rc = wh_cat_admit_json(type, args_json, &err);
+    if(rc == WH_E_UNKNOWN_TYPE)
+        srv_error(c, 400, "unknown_type", "type", "unknown job type \"%s\"", type);
+    else if(rc)
         srv_error_wh(c, &err);
-    }
-    wh_mp_doc_free(doc);
-    wh_mp_pack_free(p);
-    wh_json_free(j);
-    return ok;
+    return rc == WH_OK;
 }
 
 /* Answer with the job hash (or a minimal object if it expired already). */

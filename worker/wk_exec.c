@@ -340,7 +340,7 @@ static void run_handler(wk_job *job, const wh_start *st)
         r = wk_job_fail(job, WH_E_UNKNOWN_HOST, NULL, false, "target: \"%s\" is not a host in this worker's inventory",
                         job->env.target);
     else
-        r = job->type->run(job);
+        r = job->run(job);
     wk_pool_job_end(job->t);
     int64_t run_us = wh_mono_us() - t0;
     wk_job_flush_log(job);
@@ -382,7 +382,7 @@ static bool admit_quiet(wk_job *job, wh_err *err, bool *known)
     d->family = job->env.family;
     if(rc)
         return false;
-    if(wk_type_admit(job->env.type, job->env.args, &job->type, &job->result, err) != WH_OK) {
+    if(wk_type_admit(job->env.type, job->env.args, &job->type, &job->run, &job->result, err) != WH_OK) {
         *known = err->code == WH_E_BAD_ARGS;
         return false;
     }

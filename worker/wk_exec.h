@@ -32,7 +32,8 @@ struct wk_job {
     wk_thread *t;
     wk_delivery *d;
     wh_env env;
-    const wk_type *type;
+    const wh_job_type *type; /* the catalogue row */
+    wk_run_fn *run;         /* its family's binding */
     wh_json *result;        /* owned; NULL for none */
     wh_err err;             /* set by wk_job_fail */
     bool transient;

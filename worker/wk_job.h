@@ -1,9 +1,12 @@
-/* wk_job: what a handler sees of the job it runs, and the handler tables.
+/* wk_job: what a handler sees of the job it runs, and the binding tables.
  *
- * A family (system, runtime, ...) is one table of wk_type rows: the type
- * name, its args spec, an optional check, and the run function. The pipe
- * (decode, status, retry, dead-letter, ack) is the same for every family, so
- * adding a family means adding a table, never touching the pipe.
+ * The job catalogue (common/catalog/catalog.h) describes every type: its
+ * args table, check, defaults and lock key, shared with the producer. A
+ * family binds each of its catalogue types to a run function here: one
+ * table of wk_bind rows in worker/families/<name>/handlers.c. The pipe
+ * (decode, admit against the catalogue, status, retry, dead-letter, ack) is
+ * the same for every family, so adding a type means a catalogue row and a
+ * binding, never touching the pipe.
  *
  * Handlers run on a worker thread. They report through the wk_job_* calls:
  * log lines go to the job's Redis stream, progress and step to its hash, the
@@ -15,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "catalog.h"
 #include "wh_args.h"
 #include "wh_env.h"
 #include "wh_inv.h"
@@ -34,32 +38,24 @@ typedef enum wk_run {
 
 typedef enum wk_stream { WK_OUT, WK_ERR, WK_SYS } wk_stream;
 
-/* One job type in a family's handler table. */
-typedef struct wk_type {
-    const char *name;             /* full type, e.g. "system.sleep" */
-    const wh_arg_spec *args;      /* args table */
-    int nargs;
-    bool open_args;               /* accept keys the table does not list */
-    /* Optional check beyond the table, run before the job starts; failures
-     * are bad_args and dead-letter the message. It may prepare the result
-     * (*result, owned by the caller afterwards). */
-    wh_code (*check)(const wh_mp_obj *args, wh_json **result, wh_err *err);
-    wk_run (*run)(wk_job *job);
-    int max_attempts;             /* default for the type; 0: config default */
-    int timeout_s;                /* default run-time limit; 0: config default */
-    bool needs_host;              /* `target` must name an inventory host, else
-                                   * the job fails unknown_host (permanent) */
-    /* Optional per-resource lock: write a key such as "ctr:api" derived from
-     * the (validated) args into `out` and return true. The pipe prefixes it
-     * with the target, and two jobs holding the same key never run at the
-     * same time (the envelope's `lock` field does the same per job). */
-    bool (*lock_key)(const wh_mp_obj *args, char *out, size_t cap);
-} wk_type;
+/* A type's run function. */
+typedef wk_run wk_run_fn(wk_job *job);
+
+/* One row of a family's binding table. */
+typedef struct wk_bind {
+    const char *type;             /* a catalogue type, e.g. "system.sleep" */
+    wk_run_fn *run;
+    /* Optional admission check of the worker, run instead of the catalogue
+     * row's: the same rules plus what needs a library the producer does not
+     * link (provision.container reads the SSH key with libssh). NULL: the
+     * catalogue's check. */
+    wh_job_check *check;
+} wk_bind;
 
 typedef struct wk_family {
     const char *name;             /* "system" */
-    const wk_type *types;
-    int ntypes;
+    const wk_bind *binds;
+    int nbinds;
 } wk_family;
 
 /* The job's decoded envelope and its validated args. */
@@ -119,17 +115,25 @@ const char *wk_job_prefix(const wk_job *job);
 /* Send pipelined log lines now (before using wk_job_redis directly). */
 void wk_job_flush(wk_job *job);
 
-/* Look a type up in every family table; NULL when unknown. */
-const wk_type *wk_type_find(const char *type);
+/* The binding of catalogue type `type` in the family tables; NULL when
+ * no family binds it. */
+const wk_bind *wk_bind_find(const char *type);
+
+/* Check the bindings against the catalogue, once at worker start: every
+ * catalogue type is bound exactly once, and every binding names a
+ * catalogue type of its own family. WH_E_INTERNAL naming the first
+ * offender otherwise. */
+wh_code wk_families_check(wh_err *err);
 
 /* Admission of a decoded envelope, exactly as the worker does it: find the
- * type (WH_E_UNKNOWN_TYPE), validate args against its table and its check
- * (WH_E_BAD_ARGS). On WH_OK *type is set and *prepared (if not NULL)
- * receives the check's prepared result or NULL; the caller frees it. */
-wh_code wk_type_admit(const char *type_name, const wh_mp_obj *args, const wk_type **type, wh_json **prepared,
-                      wh_err *err);
+ * catalogue row and its binding (WH_E_UNKNOWN_TYPE), validate args against
+ * the row's table and check, or the binding's check (WH_E_BAD_ARGS). On
+ * WH_OK *type and *run are set and *prepared (if not NULL) receives the
+ * check's prepared result or NULL; the caller frees it. */
+wh_code wk_type_admit(const char *type_name, const wh_mp_obj *args, const wh_job_type **type, wk_run_fn **run,
+                      wh_json **prepared, wh_err *err);
 
-/* The family tables (wk_families.c lists them). */
+/* The binding tables (wk_families.c lists them). */
 extern const wk_family wk_family_system;
 extern const wk_family wk_family_registry;
 extern const wk_family wk_family_runtime;

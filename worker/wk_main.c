@@ -12,6 +12,7 @@
 #include "wh_log.h"
 #include "wh_sched.h"
 #include "wk_heartbeat.h"
+#include "wk_job.h"
 #include "wk_loop.h"
 #include "wk_pool.h"
 #include "wk_stats.h"
@@ -109,6 +110,10 @@ int main(int argc, char **argv)
     if(wh_cfg_load(&cfg, a.config, a.sets, a.nsets, &err) != WH_OK) {
         fprintf(stderr, "wharf-worker: configuration error: %s\n", err.msg);
         return 78; /* EX_CONFIG */
+    }
+    if(wk_families_check(&err) != WH_OK) {
+        fprintf(stderr, "wharf-worker: %s\n", err.msg); /* a build that binds its catalogue wrongly */
+        return 70; /* EX_SOFTWARE */
     }
     if(a.check) {
         wh_cfg_print(&cfg, stdout);

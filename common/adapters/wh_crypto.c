@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include "wh_crypto.h"
+#include "wh_text.h"
 
 struct wh_sha256 {
     EVP_MD_CTX *ctx;
@@ -63,26 +64,13 @@ void wh_sha256_hex(const void *p, size_t n, char hex[WH_SHA256_HEX])
     to_hex(md, mdn > 32 ? 32 : mdn, hex);
 }
 
-static bool b64_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
 wh_code wh_base64_decode(const char *s, size_t n, unsigned char **out, size_t *outlen, const char *field,
                          wh_err *err)
 {
-    if(n % 4)
-        return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: base64 length must be a multiple of 4", field);
     size_t pad = 0;
-    for(size_t i = 0; i < n; i++) {
-        bool tail = i >= n - 2 && s[i] == '=' && (i == n - 1 || s[n - 1] == '=');
-        if(tail)
-            pad++;
-        else if(!b64_char(s[i]))
-            return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: not base64 at byte %zu", field, i);
-    }
-    if(n > (size_t)0x7fffffff)
-        return wh_err_set(err, WH_E_TOO_LARGE, field, "%s: too long", field);
+    wh_code rc = wh_text_base64_check(s, n, &pad, field, err);
+    if(rc)
+        return rc;
     unsigned char *buf = malloc(n / 4 * 3 + 1);
     if(!buf)
         return wh_err_set(err, WH_E_NOMEM, field, "out of memory");

@@ -18,6 +18,7 @@
 #include "wh_crypto.h"
 #include "wh_shq.h"
 #include "wh_ssh_int.h"
+#include "wh_text.h"
 #include "wh_time.h"
 
 static pthread_mutex_t known_hosts_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -396,22 +397,14 @@ void wh_ssh_pool_counts(wh_ssh_pool *p, long *opened, long *reused)
 
 wh_code wh_ssh_pubkey_check(const char *text, size_t n, const char *field, wh_err *err)
 {
-    if(n > 16384 || memchr(text, '\n', n) || memchr(text, '\0', n))
-        return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: must be one public key line", field);
-    if(n >= 10 && memcmp(text, "-----BEGIN", 10) == 0)
-        return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: this is a PRIVATE key; give the public key", field);
-    const char *sp = memchr(text, ' ', n);
-    if(!sp)
-        return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: expected \"type base64 [comment]\"", field);
+    size_t tn, bn;
+    const char *b;
+    wh_code shape = wh_text_pubkey_split(text, n, field, &tn, &b, &bn, err);
+    if(shape)
+        return shape;
     char type[64];
-    size_t tn = (size_t)(sp - text);
-    if(tn == 0 || tn >= sizeof(type))
-        return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: bad key type", field);
     memcpy(type, text, tn);
     type[tn] = '\0';
-    const char *b = sp + 1, *end = text + n;
-    const char *bend = memchr(b, ' ', (size_t)(end - b));
-    size_t bn = (size_t)((bend ? bend : end) - b);
     char *b64 = malloc(bn + 1);
     if(!b64)
         return wh_err_set(err, WH_E_NOMEM, NULL, "out of memory");

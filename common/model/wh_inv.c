@@ -447,6 +447,54 @@ static void print_entry(const kind_def *k, const char *e, const char *file, FILE
     }
 }
 
+/* Public API origins of the providers that have one. */
+static const struct {
+    const char *provider, *origin;
+} origins[] = {
+    {"dockerhub", "https://registry-1.docker.io"}, {"ghcr", "https://ghcr.io"}, {"gcr", "https://gcr.io"},
+    {"quay", "https://quay.io"},                   {"gitlab", "https://registry.gitlab.com"},
+};
+
+void wh_inv_registry_origin(const wh_inv_registry *reg, char *out, size_t cap)
+{
+    const char *u = reg->url;
+    for(size_t i = 0; !*u && i < sizeof(origins) / sizeof(origins[0]); i++)
+        if(strcmp(reg->provider, origins[i].provider) == 0)
+            u = origins[i].origin;
+    size_t n = strlen(u);
+    while(n > 0 && u[n - 1] == '/')
+        n--;
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), u);
+}
+
+bool wh_inv_url_authority(const char *url, char *out, size_t cap)
+{
+    const char *p = strstr(url, "://");
+    if(!p)
+        return false;
+    p += 3;
+    size_t n = strcspn(p, "/?#");
+    if(n == 0 || n >= cap || memchr(p, '@', n))
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+const wh_inv_registry *wh_inv_registry_serving(const wh_inv *inv, const char *host)
+{
+    for(int i = 0; inv && i < inv->nregistries; i++) {
+        const wh_inv_registry *r = &inv->registries[i];
+        char origin[sizeof(r->url)], auth[300]; /* an origin is the url or a short public one */
+        wh_inv_registry_origin(r, origin, sizeof(origin));
+        if(wh_inv_url_authority(origin, auth, sizeof(auth)) && strcasecmp(auth, host) == 0)
+            return r;
+        if(strcmp(r->provider, "dockerhub") == 0 && strcmp(host, "docker.io") == 0)
+            return r;
+    }
+    return NULL;
+}
+
 void wh_inv_print(const wh_inv *inv, const char *file, FILE *out)
 {
     if(!inv)

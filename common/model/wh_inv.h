@@ -129,6 +129,20 @@ const wh_inv_registry *wh_inv_registry_find(const wh_inv *inv, const char *name)
  * host's roots. A host without roots allows nothing. */
 bool wh_inv_path_allowed(const wh_inv_host *h, const char *path);
 
+/* The API origin of a registry entry: its url, or the provider's public
+ * one ("https://registry-1.docker.io" for dockerhub), without trailing
+ * slashes. Empty when the provider has none and the entry gives no url. */
+void wh_inv_registry_origin(const wh_inv_registry *reg, char *out, size_t cap);
+
+/* The entry serving image host `host` ("docker.io", "127.0.0.1:5000"): the
+ * one whose origin has that host[:port] (a dockerhub entry also serves
+ * "docker.io"). NULL when none does (or inv is NULL). */
+const wh_inv_registry *wh_inv_registry_serving(const wh_inv *inv, const char *host);
+
+/* host[:port] of an http(s) URL into out[cap]; false when the text is not
+ * "scheme://authority...", the authority is empty, too long or names a user. */
+bool wh_inv_url_authority(const char *url, char *out, size_t cap);
+
 /* Print every entry as INI with secrets masked, each key with its source
  * (wh_inv_print_key); `file` is the configuration file, NULL for none. */
 void wh_inv_print(const wh_inv *inv, const char *file, FILE *out);

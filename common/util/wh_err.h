@@ -17,7 +17,7 @@ typedef enum wh_code {
     WH_E_BAD_ENVELOPE = 2,       /* a required envelope field is missing or ill-typed */
     WH_E_UNSUPPORTED_SCHEMA = 3, /* envelope `v` is not a version we speak */
     WH_E_TOO_LARGE = 4,          /* body or field over its documented cap */
-    WH_E_UNKNOWN_TYPE = 5,       /* job type not in any handler table */
+    WH_E_UNKNOWN_TYPE = 5,       /* job type not in the job catalogue */
     WH_E_BAD_ARGS = 6,           /* args fail the type's validation */
     WH_E_TIMEOUT = 7,            /* an operation or the job ran out of time */
     WH_E_CANCELLED = 8,          /* cancelled on request */

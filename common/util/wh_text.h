@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "wh_err.h"
+
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates,
  * nothing above U+10FFFF). */
 bool wh_utf8_valid(const char *s, size_t n);
@@ -19,5 +21,22 @@ bool wh_text_only(const char *s, size_t n, const char *allowed);
 
 /* True when s[0..n) is a lowercase identifier: [a-z][a-z0-9_]{0,max-1}. */
 bool wh_text_ident(const char *s, size_t n, size_t max);
+
+/* Check that s[0..n) is standard base64 as wh_base64_decode takes it: a
+ * multiple of 4 chars of [A-Za-z0-9+/], padded with "=" or "==" at the end
+ * only, no whitespace. *pad (if not NULL) gets the number of '='. Returns
+ * WH_E_BAD_ARGS naming `field` (WH_E_TOO_LARGE past 2 GiB) otherwise. */
+wh_code wh_text_base64_check(const char *s, size_t n, size_t *pad, const char *field, wh_err *err);
+
+#define WH_TEXT_PUBKEY_MAX 16384 /* bytes of one public key line */
+
+/* Split one OpenSSH public key line "type base64 [comment]": the type is
+ * text[0..*type_len), the key data *b64[0..*b64_len) (up to the next blank).
+ * Only the shape is checked (reading the key is wh_ssh_pubkey_check's):
+ * WH_E_BAD_ARGS naming `field` when the text is not one line of at most
+ * WH_TEXT_PUBKEY_MAX bytes, is a private key ("-----BEGIN"), or lacks a
+ * type of 1..63 bytes and a blank after it. */
+wh_code wh_text_pubkey_split(const char *text, size_t n, const char *field, size_t *type_len, const char **b64,
+                             size_t *b64_len, wh_err *err);
 
 #endif

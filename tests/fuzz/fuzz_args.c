@@ -1,5 +1,6 @@
-/* fuzz_args: every job type's args validation (the table in wh_args plus
- * the type's own check), as the worker runs it before a job starts.
+/* fuzz_args: every job type's args validation (the catalogue's table in
+ * wh_args plus the type's own check), as the worker runs it before a job
+ * starts.
  *
  * Input: a type name, a NUL byte, then the args as msgpack. A name that is
  * not a registered type is folded onto one that is, so every input reaches
@@ -15,14 +16,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const wk_family *const families[] = {
-    &wk_family_system, &wk_family_registry, &wk_family_runtime, &wk_family_provision,
-};
-
-static const wk_type *type_for(const char *name, size_t n)
+static const wh_job_type *type_for(const char *name, size_t n)
 {
+    const wh_job_family *const *families = wh_cat_families;
     int total = 0;
-    for(size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+    for(size_t f = 0; families[f]; f++) {
         for(int i = 0; i < families[f]->ntypes; i++)
             if(strlen(families[f]->types[i].name) == n && memcmp(families[f]->types[i].name, name, n) == 0)
                 return &families[f]->types[i];
@@ -45,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if(!nul)
         return 0;
     size_t nlen = (size_t)(nul - data);
-    const wk_type *t = type_for((const char *)data, nlen);
+    const wh_job_type *t = type_for((const char *)data, nlen);
     const uint8_t *mp = nul + 1;
     size_t mplen = size - nlen - 1;
 
@@ -56,11 +54,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
-    const wk_type *got = NULL;
+    const wh_job_type *got = NULL;
+    wk_run_fn *run = NULL;
     wh_json *prepared = NULL;
-    wh_code rc = wk_type_admit(t->name, wh_mp_root(doc), &got, &prepared, &err);
+    wh_code rc = wk_type_admit(t->name, wh_mp_root(doc), &got, &run, &prepared, &err);
     if(rc == WH_OK) {
-        if(got != t)
+        if(got != t || !run)
             abort();
     } else if(rc != WH_E_BAD_ARGS || err.field[0] == '\0' || err.msg[0] == '\0') {
         abort();

@@ -70,14 +70,15 @@ static wh_mp_doc *args_of(const char *json, wh_mp_pack **p)
     return d;
 }
 
-/* Run the static checks; returns the problems' fields joined by ',' and
- * the clean protocols in protos. */
-static void check(const char *json, const char *allow, char *fields, size_t fcap, char *protos, size_t pcap)
+/* Run the static checks with `key` reading the public key; returns the
+ * problems' fields joined by ',' and the clean protocols in protos. */
+static void check_key(const char *json, const char *allow, pv_key_check *key, char *fields, size_t fcap,
+                      char *protos, size_t pcap)
 {
     wh_mp_pack *p;
     wh_mp_doc *d = args_of(json, &p);
     wh_json *problems = wh_json_array(), *clean = wh_json_array();
-    pv_ct_check_static(wh_mp_root(d), allow, problems, clean);
+    pv_ct_check_static(wh_mp_root(d), allow, key, problems, clean);
     size_t o = 0;
     fields[0] = '\0';
     for(size_t i = 0; i < wh_json_size(problems); i++)
@@ -91,6 +92,12 @@ static void check(const char *json, const char *allow, char *fields, size_t fcap
     wh_json_free(clean);
     wh_mp_doc_free(d);
     wh_mp_pack_free(p);
+}
+
+/* As the worker runs them: the key read by libssh. */
+static void check(const char *json, const char *allow, char *fields, size_t fcap, char *protos, size_t pcap)
+{
+    check_key(json, allow, wh_ssh_pubkey_check, fields, fcap, protos, pcap);
 }
 
 static void test_static_checks(void **state)
@@ -127,6 +134,23 @@ static void test_static_checks(void **state)
     assert_string_equal(f, "args.template,args.vmid");
 }
 
+/* Without a key reader (the catalogue's admission, in the producer) only
+ * the shape of the key line counts; the worker's admission reads it. */
+static void test_key_shape_only(void **state)
+{
+    (void)state;
+    char f[256], pr[64];
+    const char *odd = "{\"template\":\"tmpl\",\"hostname\":\"web\",\"ssh_public_key\":\"ssh-nope AAAA x\"}";
+    check_key(odd, NULL, NULL, f, sizeof(f), pr, sizeof(pr));
+    assert_string_equal(f, "");
+    check_key(odd, NULL, wh_ssh_pubkey_check, f, sizeof(f), pr, sizeof(pr));
+    assert_string_equal(f, "args.ssh_public_key");
+    const char *priv = "{\"template\":\"tmpl\",\"hostname\":\"web\","
+                       "\"ssh_public_key\":\"-----BEGIN OPENSSH PRIVATE KEY-----\"}";
+    check_key(priv, NULL, NULL, f, sizeof(f), pr, sizeof(pr));
+    assert_string_equal(f, "args.ssh_public_key");
+}
+
 static void test_repo_urls(void **state)
 {
     (void)state;
@@ -160,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_labels_and_hooks),
         cmocka_unit_test(test_owners_and_images),
         cmocka_unit_test(test_static_checks),
+        cmocka_unit_test(test_key_shape_only),
         cmocka_unit_test(test_repo_urls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

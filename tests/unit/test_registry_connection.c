@@ -28,20 +28,20 @@ static void test_origin_and_find(void **state)
     snprintf(regs[3].provider, sizeof(regs[3].provider), "acr");
     wh_inv inv = {.registries = regs, .nregistries = 4};
     char o[256];
-    rg_http_origin(&regs[0], o, sizeof(o));
+    wh_inv_registry_origin(&regs[0], o, sizeof(o));
     assert_string_equal(o, "https://registry-1.docker.io");
-    rg_http_origin(&regs[2], o, sizeof(o));
+    wh_inv_registry_origin(&regs[2], o, sizeof(o));
     assert_string_equal(o, "http://127.0.0.1:5000");
-    rg_http_origin(&regs[3], o, sizeof(o));
+    wh_inv_registry_origin(&regs[3], o, sizeof(o));
     assert_string_equal(o, "");
-    assert_ptr_equal(rg_http_find(&inv, "docker.io"), &regs[0]);
-    assert_ptr_equal(rg_http_find(&inv, "registry-1.docker.io"), &regs[0]);
-    assert_ptr_equal(rg_http_find(&inv, "GHCR.io"), &regs[1]);
-    assert_ptr_equal(rg_http_find(&inv, "127.0.0.1:5000"), &regs[2]);
-    assert_null(rg_http_find(&inv, "127.0.0.1:5001"));
-    assert_null(rg_http_find(&inv, "127.0.0.1"));
-    assert_null(rg_http_find(&inv, "quay.io"));
-    assert_null(rg_http_find(NULL, "docker.io"));
+    assert_ptr_equal(wh_inv_registry_serving(&inv, "docker.io"), &regs[0]);
+    assert_ptr_equal(wh_inv_registry_serving(&inv, "registry-1.docker.io"), &regs[0]);
+    assert_ptr_equal(wh_inv_registry_serving(&inv, "GHCR.io"), &regs[1]);
+    assert_ptr_equal(wh_inv_registry_serving(&inv, "127.0.0.1:5000"), &regs[2]);
+    assert_null(wh_inv_registry_serving(&inv, "127.0.0.1:5001"));
+    assert_null(wh_inv_registry_serving(&inv, "127.0.0.1"));
+    assert_null(wh_inv_registry_serving(&inv, "quay.io"));
+    assert_null(wh_inv_registry_serving(NULL, "docker.io"));
 }
 
 static void test_plain_http_rule(void **state)

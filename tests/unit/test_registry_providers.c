@@ -222,9 +222,9 @@ static wh_inv_registry mkreg(const server *s, const char *provider, const char *
 /* HEAD `image` through a fresh connection to reg; returns the code. */
 static wh_code head(const wh_inv_registry *reg, const char *image, rg_head *h, wh_err *err)
 {
-    rg_ref ref;
+    wh_ref ref;
     rg_conn c;
-    assert_int_equal(rg_ref_parse(image, strlen(image), &ref, "image", err), WH_OK);
+    assert_int_equal(wh_ref_parse(image, strlen(image), &ref, "image", err), WH_OK);
     assert_int_equal(rg_conn_open(&c, reg, NULL, err), WH_OK);
     wh_code rc = rg_api_head(&c, &ref, h, err);
     rg_conn_close(&c);
@@ -309,13 +309,13 @@ static void test_dockerhub_library_and_head(void **state)
     server *s = start("dockerhub");
     wh_inv_registry r = mkreg(s, "dockerhub", "", "");
     wh_inv inv = {.registries = &r, .nregistries = 1};
-    rg_ref ref;
+    wh_ref ref;
     wh_err err;
     /* A bare name is docker.io/library/nginx:latest, served by the hub entry. */
-    assert_int_equal(rg_ref_parse("nginx", 5, &ref, "image", &err), WH_OK);
+    assert_int_equal(wh_ref_parse("nginx", 5, &ref, "image", &err), WH_OK);
     assert_string_equal(ref.host, "docker.io");
     assert_string_equal(ref.path, "library/nginx");
-    assert_ptr_equal(rg_http_find(&inv, ref.host), &r);
+    assert_ptr_equal(wh_inv_registry_serving(&inv, ref.host), &r);
     rg_conn c;
     rg_head h;
     assert_int_equal(rg_conn_open(&c, &r, NULL, &err), WH_OK);
@@ -336,7 +336,7 @@ static void test_dockerhub_library_and_head(void **state)
     /* Without a url the entry is the public registry's origin. */
     r.url[0] = '\0';
     char o[128];
-    rg_http_origin(&r, o, sizeof(o));
+    wh_inv_registry_origin(&r, o, sizeof(o));
     assert_string_equal(o, "https://registry-1.docker.io");
     stop(s);
 }
@@ -377,12 +377,12 @@ static void test_memo_one_lookup_each(void **state)
     wh_inv_registry r = mkreg(s, "quay", "org+robot", "robot-pw");
     rg_memo *m = rg_memo_new(NULL);
     assert_non_null(m);
-    rg_ref ref;
+    wh_ref ref;
     rg_head h;
     wh_err err;
     char image[128];
     snprintf(image, sizeof(image), "127.0.0.1:%d/org/app:1.0", s->port);
-    assert_int_equal(rg_ref_parse(image, strlen(image), &ref, "image", &err), WH_OK);
+    assert_int_equal(wh_ref_parse(image, strlen(image), &ref, "image", &err), WH_OK);
     for(int i = 0; i < 3; i++) {
         const rg_list *l = NULL;
         if(rg_memo_head(m, &r, &ref, &h, &err) || rg_memo_tags(m, &r, "org/app", &l, &err))

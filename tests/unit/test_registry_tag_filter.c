@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "tag_filter.h"
+#include "registry_tag_filter.h"
 
 static rg_tagf *mk(const char *inc, const char *exc, const char *tr)
 {

@@ -15,17 +15,24 @@
 
 static const char *vectors_dir;
 
-/* Decode and admit like the worker; returns the code, fills field. */
+/* Decode and admit like the worker; returns the code, fills field. The
+ * catalogue alone (the producer's admission) must agree. */
 static wh_code admit(const char *buf, size_t len, char *field, size_t cap)
 {
     wh_env env;
     wh_err err = {0};
     wh_code rc = wh_env_decode(buf, len, 1u << 20, &env, &err);
     if(!rc) {
-        const wk_type *t;
+        const wh_job_type *t, *row;
+        wk_run_fn *run;
         wh_json *prepared = NULL;
-        rc = wk_type_admit(env.type, env.args, &t, &prepared, &err);
+        wh_err cerr = {0};
+        rc = wk_type_admit(env.type, env.args, &t, &run, &prepared, &err);
         wh_json_free(prepared);
+        wh_code crc = wh_cat_admit(env.type, env.args, &row, NULL, &cerr);
+        if(crc != rc || (rc && strcmp(cerr.field, err.field) != 0))
+            fail_msg("%s: the worker says %s (%s), the catalogue %s (%s)", env.type, wh_code_name(rc), err.field,
+                     wh_code_name(crc), cerr.field);
     }
     snprintf(field, cap, "%s", rc ? err.field : "");
     wh_env_release(&env);

@@ -58,9 +58,57 @@ static void test_generated_ids(void **state)
     assert_true(wh_id_valid("-leading-dash", 13));
 }
 
+/* The base64 shape wh_base64_decode accepts, checked without decoding. */
+static void test_base64_shape(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        wh_code rc;
+        size_t pad;
+    } cases[] = {
+        {"", WH_OK, 0},         {"QUJD", WH_OK, 0},          {"QUI=", WH_OK, 1},
+        {"QQ==", WH_OK, 2},     {"QUJ", WH_E_BAD_ARGS, 0},   {"Q===", WH_E_BAD_ARGS, 0},
+        {"Q=JD", WH_E_BAD_ARGS, 0}, {"QU J", WH_E_BAD_ARGS, 0}, {"QUJ-", WH_E_BAD_ARGS, 0},
+    };
+    for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        wh_err err;
+        size_t pad = 99;
+        wh_code rc = wh_text_base64_check(cases[i].s, strlen(cases[i].s), &pad, "args.b", &err);
+        if(rc != cases[i].rc)
+            fail_msg("\"%s\": got %s, want %s", cases[i].s, wh_code_name(rc), wh_code_name(cases[i].rc));
+        if(rc == WH_OK)
+            assert_int_equal(pad, cases[i].pad);
+        else
+            assert_string_equal(err.field, "args.b");
+    }
+}
+
+/* The shape of a public key line; reading the key is wh_ssh's. */
+static void test_pubkey_split(void **state)
+{
+    (void)state;
+    const char *line = "ssh-ed25519 AAAAC3Nz user@host";
+    size_t tn = 0, bn = 0;
+    const char *b = NULL;
+    wh_err err;
+    assert_int_equal(wh_text_pubkey_split(line, strlen(line), "k", &tn, &b, &bn, &err), WH_OK);
+    assert_int_equal(tn, 11);
+    assert_int_equal(bn, 8);
+    assert_memory_equal(b, "AAAAC3Nz", 8);
+    const char *bad[] = {"", "ssh-ed25519", " AAAA", "-----BEGIN OPENSSH PRIVATE KEY----- x", "ssh-rsa AAAA\nx",
+                         "0123456789012345678901234567890123456789012345678901234567890123 AAAA"};
+    for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if(wh_text_pubkey_split(bad[i], strlen(bad[i]), "args.key", &tn, &b, &bn, &err) != WH_E_BAD_ARGS)
+            fail_msg("accepted: \"%s\"", bad[i]);
+        assert_string_equal(err.field, "args.key");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_utf8), cmocka_unit_test(test_idents),
-                                       cmocka_unit_test(test_generated_ids)};
+                                       cmocka_unit_test(test_generated_ids), cmocka_unit_test(test_base64_shape),
+                                       cmocka_unit_test(test_pubkey_split)};
     return cmocka_run_group_tests_name("wh_text", tests, NULL, NULL);
 }

@@ -20,29 +20,8 @@
 #include "docker_driver.h"
 #include "drivers.h"
 #include "wh_id.h"
-#include "wh_shq.h"
-#include "wh_text.h"
 
 #define PV_PASSWORD_LEN 20
-
-wh_code pv_ct_drv_run(wk_job *job, const pv_driver *d, pv_action act, const pv_drv_vals *v, int *exit_code,
-                      wh_err *err)
-{
-    pv_drv_line line;
-    if(pv_drv_argv(d, act, v, &line))
-        return wh_err_set(err, WH_E_INTERNAL, NULL, "driver has no command for action %d", (int)act);
-    wh_shq_str argv[PV_DRV_ARGV_MAX];
-    for(int i = 0; i < line.n; i++)
-        argv[i] = (wh_shq_str){line.v[i], strlen(line.v[i])};
-    wh_shq_cmd c = {argv, line.n, NULL, NULL, NULL, 0};
-    char *cmd = NULL;
-    wh_code rc = wh_shq_build(&c, &cmd, err);
-    pv_cmd pc = {.command = cmd, .timeout_ms = 120000, .log = true, .rollback = false};
-    if(!rc)
-        rc = pv_exec(job, &pc, exit_code, NULL, err);
-    free(cmd);
-    return rc;
-}
 
 static char *entry_json(wk_job *job, const wh_mp_obj *a, const char *name, wh_json *protocols)
 {
@@ -68,7 +47,7 @@ static char *entry_json(wk_job *job, const wh_mp_obj *a, const char *name, wh_js
 static wk_run ct_prepare(wk_job *job, const wh_mp_obj *a, const char *hostname, const char *name)
 {
     wh_json *problems = wh_json_array(), *protocols = wh_json_array();
-    pv_ct_check_static(a, wk_job_cfg(job)->pv_protocols, problems, protocols);
+    pv_ct_check_static(a, wk_job_cfg(job)->pv_protocols, wh_ssh_pubkey_check, problems, protocols);
     pv_ct_check_live(job, a, problems);
     wh_err err;
     wh_code rc = WH_OK;
@@ -229,24 +208,6 @@ wk_run pv_ct_run(wk_job *job)
 }
 
 /* ---- provision.destroy -------------------------------------------------------- */
-
-const wh_arg_spec pv_destroy_args[PV_DESTROY_NARGS] = {
-    {"hostname", WH_ARG_STR, true, 1, 63, pv_label_ok, "an RFC 1123 label in lowercase"},
-    {"driver", WH_ARG_STR, false, 1, 8, NULL, NULL},
-    {"vmid", WH_ARG_INT, false, 100, 999999999, NULL, NULL},
-};
-
-wh_code pv_destroy_check(const wh_mp_obj *a, wh_json **result, wh_err *err)
-{
-    (void)result;
-    size_t n;
-    const char *drv = wh_args_str(a, "driver", "lxc", &n);
-    if(!pv_drv_find(drv, n) && !pv_ct_is_docker(a))
-        return wh_err_set(err, WH_E_BAD_ARGS, "args.driver", "args.driver: must be lxc, docker or pct");
-    if(n == 3 && memcmp(drv, "pct", 3) == 0 && !wh_mp_map_get(a, "vmid"))
-        return wh_err_set(err, WH_E_BAD_ARGS, "args.vmid", "args.vmid: required by the pct driver");
-    return WH_OK;
-}
 
 wk_run pv_destroy_run(wk_job *job)
 {

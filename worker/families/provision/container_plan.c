@@ -27,11 +27,6 @@ typedef struct plan {
     uint32_t count;       /* steps packed so far */
 } plan;
 
-bool pv_ct_is_docker(const wh_mp_obj *a)
-{
-    return wh_mp_str_eq(wh_mp_map_get(a, "driver"), "docker");
-}
-
 void pv_ct_name(const wh_mp_obj *a, char *out, size_t cap)
 {
     size_t n;

@@ -8,7 +8,6 @@
 #include "stream_demux.h"
 #include "engine.h"
 #include "wh_id.h"
-#include "wh_text.h"
 #include "wh_time.h"
 
 #define PV_DOCK_WAIT_MS 30000
@@ -36,12 +35,6 @@ static bool dock_abort(void *ud)
         d->flushed_ms = now;
     }
     return pv_stop(d->job, d->rollback);
-}
-
-bool pv_dock_image_ok(const char *s, size_t n)
-{
-    return n >= 1 && n <= 255 && s[0] != '-' && s[0] != '/' && s[0] != '.' && !memmem(s, n, "..", 2) &&
-           wh_text_only(s, n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:/@-");
 }
 
 static wh_code open_conn(dock_ctx *d, rt_conn *c, wh_err *err)

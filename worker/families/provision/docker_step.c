@@ -1,5 +1,6 @@
-/* docker_step: the `docker` recipe step of provision.run (and of
- * provision.container's recipes for the docker driver):
+/* docker_step: running the `docker` recipe step of provision.run (and of
+ * provision.container's recipes for the docker driver; its checks are the
+ * catalogue's, provision_recipe.c):
  *   {kind: docker, action: create|start|wait|exec|stop|destroy,
  *    container, image? (create), argv? (exec), stdin? (exec), timeout_s?}
  * argv elements are {{var}} templates; stdin is sent as given. */
@@ -12,49 +13,6 @@
 
 #define PV_DSTEP_ARGV 48
 
-static const struct {
-    const char *name;
-    pv_action act;
-} actions[] = {{"create", PV_CLONE}, {"start", PV_START}, {"wait", PV_WAIT},
-               {"exec", PV_EXEC},    {"stop", PV_STOP},   {"destroy", PV_DESTROY}};
-
-static int action_of(const wh_mp_obj *st)
-{
-    for(int i = 0; i < (int)(sizeof(actions) / sizeof(actions[0])); i++)
-        if(wh_mp_str_eq(wh_mp_map_get(st, "action"), actions[i].name))
-            return i;
-    return -1;
-}
-
-wh_code pv_dstep_check(const wh_mp_obj *st, const wh_mp_obj *vars, const char *fp, wh_err *err)
-{
-    int a = action_of(st);
-    if(a < 0)
-        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.action: must be create, start, wait, exec, stop or destroy", fp);
-    bool exec = actions[a].act == PV_EXEC;
-    if(exec != (wh_mp_map_get(st, "argv") != NULL))
-        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.argv: required by exec and only there", fp);
-    if(!exec && wh_mp_map_get(st, "stdin"))
-        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.stdin: only for exec", fp);
-    size_t n;
-    const char *s = wh_args_str(st, "image", NULL, &n);
-    if((actions[a].act == PV_CLONE) != (s != NULL))
-        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.image: required by create and only there", fp);
-    if(s && !pv_dock_image_ok(s, n))
-        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.image: not an image reference ([A-Za-z0-9_.:/@-])", fp);
-    const wh_mp_obj *argv = wh_mp_map_get(st, "argv");
-    for(uint32_t i = 0; argv && i < wh_mp_size(argv); i++) {
-        char *out = NULL;
-        if(!wh_mp_str(wh_mp_arr_at(argv, i), &s, &n))
-            return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.argv: every element must be a string", fp);
-        wh_code rc = pv_tpl_render(s, n, vars, &out, &n, fp, err);
-        free(out);
-        if(rc)
-            return rc;
-    }
-    return WH_OK;
-}
-
 wh_code pv_dstep_run(wk_job *job, const wh_mp_obj *st, const wh_mp_obj *vars, const char *fp, bool rollback,
                      int64_t default_timeout_s, wh_err *err)
 {
@@ -64,8 +22,9 @@ wh_code pv_dstep_run(wk_job *job, const wh_mp_obj *st, const wh_mp_obj *vars, co
     snprintf(name, sizeof(name), "%.*s", (int)n, s);
     s = wh_args_str(st, "image", "", &n);
     snprintf(image, sizeof(image), "%.*s", (int)n, s);
-    int a = action_of(st);
-    if(a < 0)
+    pv_action act;
+    const char *aname;
+    if(pv_docker_action(st, &act, &aname))
         return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.action: unknown", fp);
     const char *argv[PV_DSTEP_ARGV];
     char *owned[PV_DSTEP_ARGV] = {0};
@@ -80,7 +39,7 @@ wh_code pv_dstep_run(wk_job *job, const wh_mp_obj *st, const wh_mp_obj *vars, co
         argv[argc] = owned[argc] ? owned[argc] : "";
         argc++;
     }
-    pv_dock_op op = {.act = actions[a].act, .name = name, .image = image, .argv = argv, .argc = argc,
+    pv_dock_op op = {.act = act, .name = name, .image = image, .argv = argv, .argc = argc,
                      .timeout_ms = wh_args_int(st, "timeout_s", default_timeout_s) * 1000, .rollback = rollback};
     op.stdin_data = wh_args_str(st, "stdin", NULL, &op.stdin_len);
     int code = 0;
@@ -91,7 +50,7 @@ wh_code pv_dstep_run(wk_job *job, const wh_mp_obj *st, const wh_mp_obj *vars, co
         free(owned[i]);
     if(r && err->msg[0] && strncmp(err->msg, fp, strlen(fp)) != 0) {
         char m[2 * sizeof(err->msg)];
-        int k = snprintf(m, sizeof(m), "%s: docker %s %s: %s", fp, actions[a].name, name, err->msg);
+        int k = snprintf(m, sizeof(m), "%s: docker %s %s: %s", fp, aname, name, err->msg);
         size_t len = k < 0 ? 0 : (size_t)k < sizeof(err->msg) ? (size_t)k : sizeof(err->msg) - 1;
         memcpy(err->msg, m, len);
         err->msg[len] = '\0';
@@ -100,7 +59,7 @@ wh_code pv_dstep_run(wk_job *job, const wh_mp_obj *st, const wh_mp_obj *vars, co
     if(!r && code != 0) {
         char last[PV_TAIL_LINES * (PV_TAIL_BYTES + 3) + 1];
         pv_tail_text(&tail, last, sizeof(last));
-        r = wh_err_set(err, WH_E_COMMAND_FAILED, fp, "%s: docker %s %s: exit status %d%s%s", fp, actions[a].name,
+        r = wh_err_set(err, WH_E_COMMAND_FAILED, fp, "%s: docker %s %s: exit status %d%s%s", fp, aname,
                        name, code, last[0] ? ": " : "", last);
     }
     return r;

@@ -8,25 +8,17 @@
  *        real Proxmox: only its command lines are (unit.pv_drv).
  * Template tokens, each a whole argv element: {name} {template} {tags}
  * {description} {src} {dst}; "{-P}" becomes "-P", path (or nothing); "{--}"
- * ends driver options before an attached command, which follows as given. */
+ * ends driver options before an attached command, which follows as given.
+ * The actions (pv_action) and the driver names are the catalogue's
+ * (provision_args.h); pv_ct_drv_run (provision.h) runs a line over SSH. */
 #ifndef PV_DRV_H
 #define PV_DRV_H
 
 #include <stddef.h>
 
-#define PV_DRV_ARGV_MAX 64
+#include "provision_args.h"
 
-typedef enum pv_action {
-    PV_CLONE,      /* copy {template} to a new container {name} */
-    PV_TAG,        /* set {tags} and {description} (lxc: nothing to do) */
-    PV_START,
-    PV_WAIT,       /* until running, bounded */
-    PV_EXEC,       /* run the extra argv inside {name} */
-    PV_STOP,
-    PV_DESTROY,    /* stop if needed, then remove with its storage */
-    PV_EXISTS,     /* exit 0 when {name} exists */
-    PV_ACTION_COUNT
-} pv_action;
+#define PV_DRV_ARGV_MAX 64
 
 typedef struct pv_drv_vals {
     const char *lxc_path;     /* "" for the default */

@@ -1,34 +1,14 @@
 /* owner: the `owner` of an upload, "user[:group]" where each part is a
- * number or a name. Names are resolved on the target host (id -u, then
- * getent group or /etc/group), so they mean what they mean there; the
- * names travel as argv words of a fixed script, never inside it. */
+ * number or a name (its shape is the catalogue's pv_owner_ok). Names are
+ * resolved on the target host (id -u, then getent group or /etc/group), so
+ * they mean what they mean there; the names travel as argv words of a
+ * fixed script, never inside it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "provision.h"
 #include "wh_shq.h"
-#include "wh_text.h"
-
-#define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
-
-static bool part_ok(const char *s, size_t n)
-{
-    if(n == 0 || n > 32)
-        return false;
-    if(wh_text_only(s, n, "0123456789"))
-        return true;
-    return s[0] != '-' && s[0] != '.' && !(s[0] >= '0' && s[0] <= '9') && wh_text_only(s, n, NAME_CHARS);
-}
-
-bool pv_owner_ok(const char *s, size_t n)
-{
-    const char *colon = memchr(s, ':', n);
-    if(!colon)
-        return part_ok(s, n);
-    size_t un = (size_t)(colon - s);
-    return part_ok(s, un) && part_ok(colon + 1, n - un - 1);
-}
 
 static bool numeric(const char *s)
 {

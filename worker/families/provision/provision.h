@@ -1,5 +1,7 @@
-/* provision: internals shared by the provision family's modules (handlers.c,
- * pv_*.c). Not a public API. */
+/* provision: internals shared by the provision family's run functions
+ * (handlers.c binds them to the catalogue's types). Not a public API; the
+ * family's args, checks and pure helpers are the catalogue's
+ * (provision_args.h). */
 #ifndef PV_H
 #define PV_H
 
@@ -8,8 +10,12 @@
 #include <stdint.h>
 
 #include "drivers.h"
+#include "provision_args.h"
 #include "wh_ssh.h"
 #include "wk_job.h"
+
+/* The args tables cap stdin at the SSH adapter's limit. */
+_Static_assert(PV_STDIN_MAX == WH_SSH_STDIN_MAX, "provision stdin cap differs from the SSH adapter's");
 
 #define PV_TAIL_LINES 3     /* last output lines kept for a command_failed message */
 #define PV_TAIL_BYTES 72    /* bytes kept of each */
@@ -61,9 +67,6 @@ bool pv_abort(void *ud);
 wk_run pv_fail(wk_job *job, wh_code rc, const wh_err *err);
 
 
-/* Absolute, no empty, "." or ".." components, no trailing slash. */
-bool pv_path_clean(const char *s, size_t n);
-
 /* Check `path` against the job host's roots (WH_E_BAD_ARGS naming `field`). */
 wh_code pv_path_allowed(wk_job *job, const char *path, const char *field, wh_err *err);
 
@@ -82,7 +85,7 @@ typedef struct pv_recipe {
                      * a fresh random password); -1 none */
 } pv_recipe;
 
-/* Run a recipe for `job` with resume and rollback (see run.c). Returns
+/* Run a recipe for `job` with resume and rollback (see recipe.c). Returns
  * the handler's verdict; *ended is false when the job will run again
  * (shutdown or a retried transient failure: nothing was rolled back). */
 wk_run pv_recipe_run(wk_job *job, const pv_recipe *rp, bool *ended);
@@ -100,15 +103,11 @@ wh_code pv_portmap_update(wk_job *job, const char *hostname, bool any_owner, con
 bool pv_portmap_taken(wk_job *job, const char *hostname);
 
 /* provision.validate, provision.container, provision.destroy (container.c,
- * container_check.c). */
-#define PV_CT_NARGS 13
-#define PV_DESTROY_NARGS 3
-extern const wh_arg_spec pv_ct_args[PV_CT_NARGS];
-extern const wh_arg_spec pv_destroy_args[PV_DESTROY_NARGS];
-wh_code pv_ct_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
+ * container_check.c). pv_ct_admit is provision.container's admission in
+ * the worker: the catalogue's pv_ct_check with the key read by libssh. */
+wh_code pv_ct_admit(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run pv_validate_run(wk_job *job);
 wk_run pv_ct_run(wk_job *job);
-wh_code pv_destroy_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run pv_destroy_run(wk_job *job);
 
 /* provision.container's recipe (container_plan.c). */
@@ -135,34 +134,25 @@ wh_mp_doc *pv_ct_plan(wk_job *job, const pv_plan_in *in, wh_mp_pack **packer, in
  * copied into the buffers). */
 void pv_ct_vals(wk_job *job, const wh_mp_obj *a, pv_drv_vals *v, char *name, size_t ncap, char *tmpl, size_t tcap);
 
-/* args.driver is "docker". */
-bool pv_ct_is_docker(const wh_mp_obj *a);
 /* The container's name on its host: the hostname (lxc, docker) or the VMID (pct). */
 void pv_ct_name(const wh_mp_obj *a, char *out, size_t cap);
 
-/* The checks (container_check.c). Without I/O: `allow` is the protocol allow
- * list (comma list), or NULL to check only the shape of the names. */
-void pv_ct_check_static(const wh_mp_obj *a, const char *allow, wh_json *problems, wh_json *protocols);
-/* With I/O: port map, hooks, repo, target and template. */
+/* The checks with I/O (container_check.c; those without are the
+ * catalogue's pv_ct_check_static): port map, hooks, repo, target and
+ * template. */
 void pv_ct_check_live(wk_job *job, const wh_mp_obj *a, wh_json *problems);
-/* Every problem in one message: "2 problem(s): a: x; b: y". */
-void pv_ct_join(const wh_json *problems, char *out, size_t cap);
-/* RFC 1123 label in lowercase; a hook file name (no '/', no ".."). */
-bool pv_label_ok(const char *s, size_t n);
-bool pv_hook_name_ok(const char *s, size_t n);
 /* Read hook `name` from [provision] hook_dir (a regular file of at most
  * 256 KiB, not a symlink) into *out; bad_args naming args.hooks when the
  * worker has no hook directory or no such hook. */
 wh_code pv_hook_read(wk_job *job, const char *name, pv_blob *out, wh_err *err);
-/* Run one lxc/pct driver action over SSH (2 min limit). */
+/* Run one lxc/pct driver action over SSH (drivers.c; 2 min limit). */
 wh_code pv_ct_drv_run(wk_job *job, const pv_driver *d, pv_action act, const pv_drv_vals *v, int *exit_code,
                       wh_err *err);
 
-/* An upload's owner (owner.c): "user[:group]", each a number or a name
- * ([A-Za-z_][A-Za-z0-9_.-]*, at most 32). Resolve it on the job's host:
- * numbers as given, names with id -u / getent group there; -1 for a part
- * not given. An unknown name is bad_args naming `field`. */
-bool pv_owner_ok(const char *s, size_t n);
+/* An upload's owner (owner.c; its shape is the catalogue's pv_owner_ok).
+ * Resolve it on the job's host: numbers as given, names with id -u /
+ * getent group there; -1 for a part not given. An unknown name is bad_args
+ * naming `field`. */
 wh_code pv_owner_resolve(wk_job *job, const char *s, size_t n, const char *field, long *uid, long *gid, wh_err *err);
 
 /* The app's repository (git_fetch.c): `git clone --single-branch --no-checkout` of `url` on the
@@ -182,8 +172,10 @@ typedef struct pv_step_ctx {
 
 #define PV_ROLLBACK_S 120 /* default limit of one rollback step, in seconds */
 
-/* Run a (validated) step by its kind (run.c's table). */
+/* Run a (validated) step by its kind (steps.c's table). */
 wh_code pv_step_run(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err);
+/* True when steps.c has a function for step kind `kind`. */
+bool pv_step_bound(const char *kind);
 
 /* The SSH step kinds (ssh_steps.c): exec and check, upload, wait_port and
  * wait_http, lxc. A non-zero exit is command_failed naming rc->field. */
@@ -191,36 +183,13 @@ wh_code pv_step_exec(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err);
 wh_code pv_step_upload(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err);
 wh_code pv_step_wait(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err);
 wh_code pv_step_lxc(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err);
-/* An lxc step's `action` as a driver action (and its name); -1 if unknown. */
-int pv_lxc_action(const wh_mp_obj *st, pv_action *act, const char **name);
 
-/* The recipe job: provision.run (run.c). */
-wh_code pv_run_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
+/* The recipe job: provision.run (handlers.c). */
 wk_run pv_run(wk_job *job);
-#define PV_RUN_NARGS 3
-extern const wh_arg_spec pv_run_args[PV_RUN_NARGS];
 
-/* The `docker` recipe step (docker_step.c): check its fields (the common ones
- * were checked by the caller) against `vars`, naming `fp`; run it on the
- * job's target engine. A non-zero exit of exec is command_failed. */
-wh_code pv_dstep_check(const wh_mp_obj *st, const wh_mp_obj *vars, const char *fp, wh_err *err);
+/* The `docker` recipe step (docker_step.c): run it on the job's target
+ * engine. A non-zero exit of exec is command_failed. */
 wh_code pv_dstep_run(wk_job *job, const wh_mp_obj *st, const wh_mp_obj *vars, const char *fp, bool rollback,
                      int64_t default_timeout_s, wh_err *err);
-
-#define PV_TPL_MAX (1 << 20) /* bytes of one rendered template */
-
-/* Render {{name}} references in `n` bytes of `s` from `vars` (a map of
- * strings). A reference to a var that is absent or not a string is
- * WH_E_BAD_ARGS naming `field`; "{{" not followed by a valid name and "}}"
- * is kept as is. On WH_OK *out is malloc'd and NUL-terminated. */
-wh_code pv_tpl_render(const char *s, size_t n, const wh_mp_obj *vars, char **out, size_t *outn, const char *field,
-                      wh_err *err);
-
-/* Build the remote line for a command map {argv | script, env?, cwd?}
- * (see command_line.c), rendering templates from `vars` (may be NULL: then any
- * reference is an error) when `render`. `fp` names the map in messages
- * ("args" or "args.steps[2]"). *line is malloc'd. */
-wh_code pv_cmd_build(const wh_mp_obj *m, bool render, const wh_mp_obj *vars, const char *fp, char **line,
-                     wh_err *err);
 
 #endif

@@ -1,5 +1,7 @@
 /* ssh_pool: the provision family's use of the SSH pool: one pool per worker
- * process, commands run with their output streamed into the job log. */
+ * process, commands run with their output streamed into the job log; and
+ * the helpers every provision module shares (pv_fail, pv_stop,
+ * pv_path_allowed). */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -137,4 +139,12 @@ wk_run pv_fail(wk_job *job, wh_code rc, const wh_err *err)
     if(rc == WH_E_INTERRUPTED || (rc && wk_job_interrupted(job)))
         return WK_RUN_INTERRUPTED;
     return wk_job_fail(job, rc, err->custom[0] ? err->custom : NULL, rc == WH_E_UNREACHABLE, "%s", err->msg);
+}
+
+wh_code pv_path_allowed(wk_job *job, const char *path, const char *field, wh_err *err)
+{
+    const wh_inv_host *h = wk_job_host(job);
+    if(!pv_path_clean(path, strlen(path)) || !wh_inv_path_allowed(h, path))
+        return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: %s is outside the roots of host.%s", field, path, h->name);
+    return WH_OK;
 }

@@ -1,8 +1,10 @@
 /* ssh_steps: the step kinds of a recipe that run over SSH on the target:
- * exec and check (command_line.c builds the line), upload (SFTP, atomic), the
- * lxc driver's actions, and wait_port / wait_http (a TCP connect or an
- * HTTP/1.0 GET made from the target through a direct-tcpip channel).
- * The docker step is docker_step.c's; the table and checks are run.c's. */
+ * exec and check (the catalogue's pv_cmd_build builds the line), upload
+ * (SFTP, atomic), the lxc driver's actions, and wait_port / wait_http (a
+ * TCP connect or an HTTP/1.0 GET made from the target through a
+ * direct-tcpip channel).
+ * The docker step is docker_step.c's; the table is steps.c's, the checks
+ * the catalogue's (common/catalog/provision_recipe.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,25 +13,6 @@
 #include "drivers.h"
 #include "wh_shq.h"
 #include "wh_time.h"
-
-/* lxc step actions and the driver action each maps to. */
-static const struct {
-    const char *name;
-    pv_action act;
-} lxc_actions[] = {{"clone", PV_CLONE}, {"start", PV_START}, {"wait", PV_WAIT}, {"exec", PV_EXEC},
-                   {"stop", PV_STOP},   {"destroy", PV_DESTROY}};
-
-int pv_lxc_action(const wh_mp_obj *st, pv_action *act, const char **name)
-{
-    for(int i = 0; i < (int)(sizeof(lxc_actions) / sizeof(lxc_actions[0])); i++)
-        if(wh_mp_str_eq(wh_mp_map_get(st, "action"), lxc_actions[i].name)) {
-            *act = lxc_actions[i].act;
-            if(name)
-                *name = lxc_actions[i].name;
-            return 0;
-        }
-    return -1;
-}
 
 wh_code pv_step_exec(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err)
 {

@@ -10,7 +10,7 @@
 /* One remembered answer: a HEAD (head) or a tag list (tags). */
 typedef struct memo_ent {
     const wh_inv_registry *reg;
-    char key[RG_REF_MAX + 64];    /* "path:tag@digest" or "path" */
+    char key[WH_REF_MAX + 64];    /* "path:tag@digest" or "path" */
     wh_code rc;
     wh_err err;                   /* when rc != WH_OK */
     rg_head head;
@@ -115,9 +115,9 @@ static wh_code replay(const memo_ent *e, wh_err *err)
     return e->rc;
 }
 
-wh_code rg_memo_head(rg_memo *m, const wh_inv_registry *reg, const rg_ref *ref, rg_head *out, wh_err *err)
+wh_code rg_memo_head(rg_memo *m, const wh_inv_registry *reg, const wh_ref *ref, rg_head *out, wh_err *err)
 {
-    char key[RG_REF_MAX + 64];
+    char key[WH_REF_MAX + 64];
     snprintf(key, sizeof(key), "%s:%s@%s", ref->path, ref->tag, ref->digest);
     const memo_ent *e = find(m->heads, m->nheads, reg, key);
     if(e) {

@@ -30,7 +30,7 @@ wh_code rg_memo_conn(rg_memo *m, const wh_inv_registry *reg, rg_conn **out, wh_e
 
 /* rg_api_head through the memo: the same answer (or error) for the same
  * reference on the same registry. */
-wh_code rg_memo_head(rg_memo *m, const wh_inv_registry *reg, const rg_ref *ref, rg_head *out, wh_err *err);
+wh_code rg_memo_head(rg_memo *m, const wh_inv_registry *reg, const wh_ref *ref, rg_head *out, wh_err *err);
 
 /* Every tag of reg's repository `path` (rg_api_tags) through the memo. On
  * WH_OK *out points into the memo: valid until rg_memo_free. */

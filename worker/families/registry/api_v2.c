@@ -154,7 +154,7 @@ static void fill_head(const wh_curl_resp *resp, rg_head *out)
 {
     char ct[128];
     if(wh_curl_header(resp, "Docker-Content-Digest", out->digest, sizeof(out->digest)) < 0 ||
-       !rg_ref_digest_valid(out->digest, strlen(out->digest)))
+       !wh_ref_digest_valid(out->digest, strlen(out->digest)))
         out->digest[0] = '\0';
     if(wh_curl_header(resp, "Content-Type", ct, sizeof(ct)) < 0)
         ct[0] = '\0';
@@ -162,7 +162,7 @@ static void fill_head(const wh_curl_resp *resp, rg_head *out)
     out->kind = rg_mani_kind_of(ct, strlen(ct));
 }
 
-wh_code rg_api_head(rg_conn *c, const rg_ref *r, rg_head *out, wh_err *err)
+wh_code rg_api_head(rg_conn *c, const wh_ref *r, rg_head *out, wh_err *err)
 {
     char path[600], scope[300], what[600];
     const char *ref = r->digest[0] ? r->digest : r->tag;

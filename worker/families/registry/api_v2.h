@@ -18,7 +18,7 @@
 
 #include "connection.h"
 #include "manifest.h"
-#include "image_ref.h"
+#include "wh_ref.h"
 
 #define RG_LIST_MAX 50000
 #define RG_LIST_PAGES 1000
@@ -43,7 +43,7 @@ wh_code rg_api_catalog(rg_conn *c, int page_n, rg_list *out, int *pages, wh_err 
 wh_code rg_api_tags(rg_conn *c, const char *path, int page_n, rg_list *out, int *pages, wh_err *err);
 
 typedef struct rg_head {
-    char digest[RG_REF_DIGEST_MAX + 1];
+    char digest[WH_REF_DIGEST_MAX + 1];
     char media_type[128];
     rg_mani_kind kind;
 } rg_head;
@@ -51,7 +51,7 @@ typedef struct rg_head {
 /* Digest and kind of the manifest `r` names (its digest if it has one,
  * else its tag) by HEAD, which does not count as a pull on rate-limited
  * registries. Missing: WH_E_NOT_FOUND. */
-wh_code rg_api_head(rg_conn *c, const rg_ref *r, rg_head *out, wh_err *err);
+wh_code rg_api_head(rg_conn *c, const wh_ref *r, rg_head *out, wh_err *err);
 
 /* The manifest body of path@reference (a tag or digest) into *resp. */
 wh_code rg_api_manifest(rg_conn *c, const char *path, const char *reference, wh_curl_resp *resp, wh_err *err);

@@ -12,61 +12,12 @@
 #include "wh_json.h"
 #include "wh_time.h"
 
-/* Public API origins of the providers that have one. */
-static const struct {
-    const char *provider, *origin;
-} origins[] = {
-    {"dockerhub", "https://registry-1.docker.io"}, {"ghcr", "https://ghcr.io"}, {"gcr", "https://gcr.io"},
-    {"quay", "https://quay.io"},                   {"gitlab", "https://registry.gitlab.com"},
-};
-
-void rg_http_origin(const wh_inv_registry *reg, char *out, size_t cap)
-{
-    const char *u = reg->url;
-    for(size_t i = 0; !*u && i < sizeof(origins) / sizeof(origins[0]); i++)
-        if(strcmp(reg->provider, origins[i].provider) == 0)
-            u = origins[i].origin;
-    size_t n = strlen(u);
-    while(n > 0 && u[n - 1] == '/')
-        n--;
-    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), u);
-}
-
-/* host[:port] of an http(s) URL into out; false when it is not one. */
-static bool authority(const char *url, char *out, size_t cap)
-{
-    const char *p = strstr(url, "://");
-    if(!p)
-        return false;
-    p += 3;
-    size_t n = strcspn(p, "/?#");
-    if(n == 0 || n >= cap || memchr(p, '@', n))
-        return false;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return true;
-}
-
-const wh_inv_registry *rg_http_find(const wh_inv *inv, const char *host)
-{
-    for(int i = 0; inv && i < inv->nregistries; i++) {
-        const wh_inv_registry *r = &inv->registries[i];
-        char origin[RG_URL_MAX], auth[300];
-        rg_http_origin(r, origin, sizeof(origin));
-        if(authority(origin, auth, sizeof(auth)) && strcasecmp(auth, host) == 0)
-            return r;
-        if(strcmp(r->provider, "dockerhub") == 0 && strcmp(host, "docker.io") == 0)
-            return r;
-    }
-    return NULL;
-}
-
 bool rg_http_plain_ok(const char *url, bool insecure)
 {
     char a[300];
     if(strncasecmp(url, "https://", 8) == 0)
         return true;
-    if(strncasecmp(url, "http://", 7) != 0 || !authority(url, a, sizeof(a)))
+    if(strncasecmp(url, "http://", 7) != 0 || !wh_inv_url_authority(url, a, sizeof(a)))
         return false;
     if(insecure)
         return true;
@@ -442,9 +393,9 @@ wh_code rg_conn_open(rg_conn *c, const wh_inv_registry *reg, const rg_ops *ops, 
     c->reg = reg;
     if(ops)
         c->ops = *ops;
-    rg_http_origin(reg, c->base, sizeof(c->base));
+    wh_inv_registry_origin(reg, c->base, sizeof(c->base));
     char a[300];
-    if(!c->base[0] || !authority(c->base, a, sizeof(a)))
+    if(!c->base[0] || !wh_inv_url_authority(c->base, a, sizeof(a)))
         return wh_err_set(err, WH_E_BAD_CONFIG, "url", "registry.%s.url: needed for provider %s (an http(s) URL)",
                           reg->name, reg->provider);
     if(!rg_http_plain_ok(c->base, reg->insecure))

@@ -52,15 +52,6 @@ typedef struct rg_conn {
     char *basic_b64;         /* ecr: base64 "AWS:password" from GetAuthorizationToken */
 } rg_conn;
 
-/* The API origin of an entry: its url, or the provider's public one. Empty
- * when the provider has none and the entry gives no url. */
-void rg_http_origin(const wh_inv_registry *reg, char *out, size_t cap);
-
-/* The inventory entry serving image host `host` ("docker.io",
- * "127.0.0.1:5000"): the one whose origin has that host[:port] (a
- * dockerhub entry also serves "docker.io"). NULL when none does. */
-const wh_inv_registry *rg_http_find(const wh_inv *inv, const char *host);
-
 /* True when plain http to this URL's host is allowed: loopback, or the
  * entry says insecure. */
 bool rg_http_plain_ok(const char *url, bool insecure);

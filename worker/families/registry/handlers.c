@@ -1,4 +1,5 @@
-/* handlers: the `registry` family, on the inventory's registries.
+/* handlers: the `registry` family's run functions and binding table (the
+ * args, checks and lock of each type are common/catalog/registry.c's).
  *   registry.check   {registry}                                  credentials valid?
  *   registry.catalog {registry, n?}                              repositories
  *   registry.tags    {image, include?, exclude?, transform?, semver?, n?}
@@ -16,8 +17,8 @@
 
 #include "api_v2.h"
 #include "ecr.h"
+#include "registry_args.h"
 #include "semver.h"
-#include "tag_filter.h"
 #include "update_container.h"
 #include "update_check.h"
 #include "wk_job.h"
@@ -46,28 +47,12 @@ static wk_run fail(wk_job *job, const wh_err *err)
     return wk_job_fail(job, err->code, NULL, rg_http_transient(err->code), "%s", err->msg);
 }
 
-/* Copy a string arg (validated as UTF-8 by the table) into buf. */
-static const char *arg(const wh_mp_obj *a, const char *name, char *buf, size_t cap)
-{
-    size_t n = 0;
-    const char *s = wh_args_str(a, name, "", &n);
-    snprintf(buf, cap, "%.*s", (int)(n < cap ? n : cap - 1), s);
-    return buf;
-}
-
-static wh_code image_of(const wh_mp_obj *a, rg_ref *r, wh_err *err)
-{
-    size_t n = 0;
-    const char *s = wh_args_str(a, "image", "", &n);
-    return rg_ref_parse(s, n, r, "args.image", err);
-}
-
 /* Open a connection to the entry named `name`, or serving `host`. */
 static wh_code connect(wk_job *job, const char *name, const char *host, rg_conn *c, wh_err *err)
 {
     const wh_inv *inv = wk_job_cfg(job)->inv;
     memset(c, 0, sizeof(*c));
-    const wh_inv_registry *reg = name ? wh_inv_registry_find(inv, name) : rg_http_find(inv, host);
+    const wh_inv_registry *reg = name ? wh_inv_registry_find(inv, name) : wh_inv_registry_serving(inv, host);
     if(!reg && name)
         return wh_err_set(err, WH_E_UNKNOWN_HOST, "args.registry", "args.registry: \"%s\" is not in the inventory",
                           name);
@@ -82,20 +67,7 @@ static wh_code connect(wk_job *job, const char *name, const char *host, rg_conn 
     return rc;
 }
 
-static bool name_ok(const char *s, size_t n)
-{
-    for(size_t i = 0; i < n; i++)
-        if(!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-             strchr("._-", s[i])))
-            return false;
-    return n > 0;
-}
-
 /* ---- registry.check ---- */
-
-static const wh_arg_spec check_args[] = {
-    {"registry", WH_ARG_STR, true, 1, 63, name_ok, "must name a [registry.NAME] inventory entry"},
-};
 
 static wk_run check_run(wk_job *job)
 {
@@ -103,7 +75,7 @@ static wk_run check_run(wk_job *job)
     rg_conn c;
     wh_err err;
     wh_err_clear(&err);
-    arg(wk_job_args(job), "registry", name, sizeof(name));
+    rg_arg_copy(wk_job_args(job), "registry", name, sizeof(name));
     wh_code rc = connect(job, name, NULL, &c, &err);
     if(!rc)
         rc = rg_api_ping(&c, ver, sizeof(ver), &err);
@@ -125,11 +97,6 @@ static wk_run check_run(wk_job *job)
 
 /* ---- registry.catalog ---- */
 
-static const wh_arg_spec catalog_args[] = {
-    {"registry", WH_ARG_STR, true, 1, 63, name_ok, "must name a [registry.NAME] inventory entry"},
-    {"n", WH_ARG_INT, false, 1, 10000, NULL, NULL},
-};
-
 static wh_json *list_json(const rg_list *l)
 {
     wh_json *a = wh_json_array();
@@ -146,7 +113,7 @@ static wk_run catalog_run(wk_job *job)
     int pages = 0;
     wh_err err;
     wh_err_clear(&err);
-    arg(wk_job_args(job), "registry", name, sizeof(name));
+    rg_arg_copy(wk_job_args(job), "registry", name, sizeof(name));
     wh_code rc = connect(job, name, NULL, &c, &err);
     if(!rc)
         rc = rg_api_catalog(&c, (int)wh_args_int(wk_job_args(job), "n", 0), &l, &pages, &err);
@@ -166,35 +133,6 @@ static wk_run catalog_run(wk_job *job)
 }
 
 /* ---- registry.tags ---- */
-
-static const wh_arg_spec tags_args[] = {
-    {"image", WH_ARG_STR, true, 1, RG_REF_MAX, NULL, NULL},
-    {"include", WH_ARG_STR, false, 0, RG_TAGF_PATTERN_MAX, NULL, NULL},
-    {"exclude", WH_ARG_STR, false, 0, RG_TAGF_PATTERN_MAX, NULL, NULL},
-    {"transform", WH_ARG_STR, false, 0, RG_TAGF_PATTERN_MAX * 2 + 8, NULL, NULL},
-    {"semver", WH_ARG_BOOL, false, 0, 0, NULL, NULL},
-    {"n", WH_ARG_INT, false, 1, 10000, NULL, NULL},
-};
-
-static wh_code tagf_of(const wh_mp_obj *a, rg_tagf **f, wh_err *err)
-{
-    char inc[RG_TAGF_PATTERN_MAX + 1], exc[RG_TAGF_PATTERN_MAX + 1], tr[RG_TAGF_PATTERN_MAX * 2 + 9];
-    return rg_tagf_new(arg(a, "include", inc, sizeof(inc)), arg(a, "exclude", exc, sizeof(exc)),
-                       arg(a, "transform", tr, sizeof(tr)), f, err);
-}
-
-/* Reject bad images and patterns before the job starts. */
-static wh_code tags_check(const wh_mp_obj *a, wh_json **result, wh_err *err)
-{
-    (void)result;
-    rg_ref r;
-    rg_tagf *f = NULL;
-    wh_code rc = image_of(a, &r, err);
-    if(!rc)
-        rc = tagf_of(a, &f, err);
-    rg_tagf_free(f);
-    return rc;
-}
 
 typedef struct tag_entry {
     const char *tag;
@@ -243,16 +181,16 @@ static void tags_result(const rg_list *l, const rg_tagf *f, bool semver, bool tr
 static wk_run tags_run(wk_job *job)
 {
     const wh_mp_obj *a = wk_job_args(job);
-    rg_ref ref;
+    wh_ref ref;
     rg_tagf *f = NULL;
     rg_conn c;
     rg_list l = {0};
     int pages = 0;
     wh_err err;
     wh_err_clear(&err);
-    wh_code rc = image_of(a, &ref, &err);
+    wh_code rc = rg_image_arg(a, &ref, &err);
     if(!rc)
-        rc = tagf_of(a, &f, &err);
+        rc = rg_tagf_args(a, &f, &err);
     if(!rc)
         rc = connect(job, NULL, ref.host, &c, &err);
     if(!rc) {
@@ -272,7 +210,7 @@ static wk_run tags_run(wk_job *job)
     wh_json_setc(r, "registry", wh_json_str(c.reg->name));
     wh_json_setc(r, "pages", wh_json_int(pages));
     wh_json_setc(r, "total", wh_json_int((int64_t)l.n));
-    tags_result(&l, f, wh_args_bool(a, "semver", false), arg(a, "transform", tr, sizeof(tr))[0] != '\0', r);
+    tags_result(&l, f, wh_args_bool(a, "semver", false), rg_arg_copy(a, "transform", tr, sizeof(tr))[0] != '\0', r);
     wk_job_set_result(job, r);
     rg_tagf_free(f);
     rg_list_free(&l);
@@ -281,35 +219,12 @@ static wk_run tags_run(wk_job *job)
 
 /* ---- registry.digest ---- */
 
-static const wh_arg_spec digest_args[] = {
-    {"image", WH_ARG_STR, true, 1, RG_REF_MAX, NULL, NULL},
-    {"platform", WH_ARG_STR, false, 3, 100, NULL, NULL},
-};
-
-static wh_code platform_of(const wh_mp_obj *a, rg_platform *p, bool *given, wh_err *err)
-{
-    size_t n = 0;
-    const char *s = wh_args_str(a, "platform", "", &n);
-    *given = n > 0;
-    return n ? rg_platform_parse(s, n, p, "args.platform", err) : WH_OK;
-}
-
-static wh_code digest_check(const wh_mp_obj *a, wh_json **result, wh_err *err)
-{
-    (void)result;
-    rg_ref r;
-    rg_platform p;
-    bool given;
-    wh_code rc = image_of(a, &r, err);
-    return rc ? rc : platform_of(a, &p, &given, err);
-}
-
 /* For an index and a platform: the platform's manifest digest. */
-static wh_code pick_platform(rg_conn *c, const rg_ref *ref, const rg_head *h, const rg_platform *p, wh_json *r,
+static wh_code pick_platform(rg_conn *c, const wh_ref *ref, const rg_head *h, const rg_platform *p, wh_json *r,
                              wh_err *err)
 {
     wh_curl_resp resp;
-    char d[RG_REF_DIGEST_MAX + 1], text[100];
+    char d[WH_REF_DIGEST_MAX + 1], text[100];
     wh_json *platforms = NULL;
     wh_code rc = rg_api_manifest(c, ref->path, h->digest, &resp, err);
     if(rc)
@@ -328,16 +243,16 @@ static wh_code pick_platform(rg_conn *c, const rg_ref *ref, const rg_head *h, co
 static wk_run digest_run(wk_job *job)
 {
     const wh_mp_obj *a = wk_job_args(job);
-    rg_ref ref;
+    wh_ref ref;
     rg_platform p;
     bool want_platform = false;
     rg_conn c;
     rg_head h;
     wh_err err;
     wh_err_clear(&err);
-    wh_code rc = image_of(a, &ref, &err);
+    wh_code rc = rg_image_arg(a, &ref, &err);
     if(!rc)
-        rc = platform_of(a, &p, &want_platform, &err);
+        rc = rg_platform_arg(a, &p, &want_platform, &err);
     if(!rc)
         rc = connect(job, NULL, ref.host, &c, &err);
     if(rc)
@@ -345,7 +260,7 @@ static wk_run digest_run(wk_job *job)
     rc = rg_api_head(&c, &ref, &h, &err);
     wh_json *r = wh_json_object();
     char img[800];
-    rg_ref_format(&ref, img, sizeof(img));
+    wh_ref_format(&ref, img, sizeof(img));
     wh_json_setc(r, "image", wh_json_str(img));
     wh_json_setc(r, "registry", wh_json_str(c.reg->name));
     if(!rc) {
@@ -367,48 +282,15 @@ static wk_run digest_run(wk_job *job)
 
 /* ---- registry.delete ---- */
 
-static const wh_arg_spec delete_args[] = {
-    {"image", WH_ARG_STR, true, 1, RG_REF_MAX, NULL, NULL},
-    {"tag", WH_ARG_STR, false, 1, RG_REF_TAG_MAX, rg_ref_tag_valid, "must be a tag [A-Za-z0-9_][A-Za-z0-9_.-]*"},
-    {"digest", WH_ARG_STR, false, 1, RG_REF_DIGEST_MAX, rg_ref_digest_valid, "must be a digest sha256:<64 hex>"},
-};
-
-/* The image with the tag/digest args applied; one of them must be named. */
-static wh_code delete_ref(const wh_mp_obj *a, rg_ref *r, wh_err *err)
-{
-    char tag[RG_REF_TAG_MAX + 1], dig[RG_REF_DIGEST_MAX + 1];
-    wh_code rc = image_of(a, r, err);
-    if(rc)
-        return rc;
-    if(arg(a, "tag", tag, sizeof(tag))[0]) {
-        snprintf(r->tag, sizeof(r->tag), "%s", tag);
-        r->tag_given = true;
-    }
-    if(arg(a, "digest", dig, sizeof(dig))[0])
-        snprintf(r->digest, sizeof(r->digest), "%s", dig);
-    if(!r->tag_given && !r->digest[0])
-        return wh_err_set(err, WH_E_BAD_ARGS, "args.image",
-                          "args.image: name the manifest to delete with a tag or digest (image:tag, image@digest, "
-                          "args.tag or args.digest)");
-    return WH_OK;
-}
-
-static wh_code delete_check(const wh_mp_obj *a, wh_json **result, wh_err *err)
-{
-    (void)result;
-    rg_ref r;
-    return delete_ref(a, &r, err);
-}
-
 static wk_run delete_run(wk_job *job)
 {
-    rg_ref ref;
+    wh_ref ref;
     rg_conn c;
     rg_head h;
     wh_err err;
     wh_err_clear(&err);
     bool unsupported = false;
-    wh_code rc = delete_ref(wk_job_args(job), &ref, &err);
+    wh_code rc = rg_delete_ref(wk_job_args(job), &ref, &err);
     if(!rc)
         rc = connect(job, NULL, ref.host, &c, &err);
     if(rc)
@@ -439,18 +321,14 @@ static wk_run delete_run(wk_job *job)
     return WK_RUN_OK;
 }
 
-static const wk_type registry_types[] = {
-    {.name = "registry.check", .args = check_args, .nargs = N(check_args), .run = check_run},
-    {.name = "registry.catalog", .args = catalog_args, .nargs = N(catalog_args), .run = catalog_run},
-    {.name = "registry.tags", .args = tags_args, .nargs = N(tags_args), .check = tags_check, .run = tags_run},
-    {.name = "registry.digest", .args = digest_args, .nargs = N(digest_args), .check = digest_check,
-     .run = digest_run},
-    {.name = "registry.delete", .args = delete_args, .nargs = N(delete_args), .check = delete_check,
-     .run = delete_run},
-    {.name = "registry.update_check", .args = rg_upd_args, .nargs = RG_UPD_NARGS, .check = rg_upd_check,
-     .run = rg_upd_run, .needs_host = true},
-    {.name = "registry.update_container", .args = rg_cupd_args, .nargs = RG_CUPD_NARGS, .run = rg_cupd_run,
-     .needs_host = true, .lock_key = rg_cupd_lock, .timeout_s = 900},
+static const wk_bind registry_binds[] = {
+    {"registry.check", check_run, NULL},
+    {"registry.catalog", catalog_run, NULL},
+    {"registry.tags", tags_run, NULL},
+    {"registry.digest", digest_run, NULL},
+    {"registry.delete", delete_run, NULL},
+    {"registry.update_check", rg_upd_run, NULL},
+    {"registry.update_container", rg_cupd_run, NULL},
 };
 
-const wk_family wk_family_registry = {"registry", registry_types, N(registry_types)};
+const wk_family wk_family_registry = {"registry", registry_binds, N(registry_binds)};

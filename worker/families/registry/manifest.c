@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "image_ref.h"
+#include "wh_ref.h"
 
 static const struct {
     const char *type;
@@ -46,63 +46,6 @@ const char *rg_mani_kind_name(rg_mani_kind k)
     return "unknown";
 }
 
-static bool part_valid(const char *s, size_t n)
-{
-    if(n == 0 || n >= 32)
-        return false;
-    for(size_t i = 0; i < n; i++)
-        if(!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || strchr("_.-", s[i])))
-            return false;
-    return true;
-}
-
-/* containerd's normalisation of architecture names. */
-static void normalise_arch(rg_platform *p)
-{
-    if(strcmp(p->arch, "x86_64") == 0 || strcmp(p->arch, "x86-64") == 0)
-        snprintf(p->arch, sizeof(p->arch), "amd64");
-    else if(strcmp(p->arch, "aarch64") == 0)
-        snprintf(p->arch, sizeof(p->arch), "arm64");
-}
-
-/* ... and of variants: arm64 means v8, arm means v7 when none is given. */
-static void normalise(rg_platform *p)
-{
-    normalise_arch(p);
-    if(strcmp(p->arch, "arm64") == 0 && (!p->variant[0] || strcmp(p->variant, "8") == 0))
-        snprintf(p->variant, sizeof(p->variant), "v8");
-    else if(strcmp(p->arch, "arm") == 0 && !p->variant[0])
-        snprintf(p->variant, sizeof(p->variant), "v7");
-}
-
-wh_code rg_platform_parse(const char *s, size_t n, rg_platform *p, const char *field, wh_err *err)
-{
-    memset(p, 0, sizeof(*p));
-    char *dst[3] = {p->os, p->arch, p->variant};
-    int part = 0;
-    size_t start = 0;
-    for(size_t i = 0; i <= n; i++) {
-        if(i < n && s[i] != '/')
-            continue;
-        if(part == 3 || !part_valid(s + start, i - start))
-            return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: must be os/arch[/variant], e.g. linux/arm64/v8",
-                              field);
-        memcpy(dst[part++], s + start, i - start);
-        start = i + 1;
-    }
-    if(part < 2)
-        return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: must be os/arch[/variant], e.g. linux/arm64/v8", field);
-    /* The default variant is applied when matching, so an index entry of
-     * any variant can serve a request that named none. */
-    normalise_arch(p);
-    return WH_OK;
-}
-
-void rg_platform_format(const rg_platform *p, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/%s%s%s", p->os, p->arch, p->variant[0] ? "/" : "", p->variant);
-}
-
 /* The entry's platform, normalised; false when it has none usable. */
 static bool entry_platform(const wh_json *e, rg_platform *p)
 {
@@ -118,7 +61,7 @@ static bool entry_platform(const wh_json *e, rg_platform *p)
         if(v && n < 32)
             snprintf(dst[i], 32, "%.*s", (int)n, v);
     }
-    normalise(p);
+    rg_platform_normalise(p);
     return p->os[0] && p->arch[0];
 }
 
@@ -178,7 +121,7 @@ wh_code rg_mani_select(const char *body, size_t n, const rg_platform *want, char
         wh_json_free(platform_list(arr, avail, sizeof(avail)));
     rg_platform norm = *want;
     bool had_variant = want->variant[0] != '\0';
-    normalise(&norm);
+    rg_platform_normalise(&norm);
     int i = best_entry(arr, &norm, had_variant);
     wh_code rc = WH_OK;
     size_t dn = 0;
@@ -187,7 +130,7 @@ wh_code rg_mani_select(const char *body, size_t n, const rg_platform *want, char
     if(i < 0)
         rc = wh_err_set(err, WH_E_NOT_FOUND, "args.platform", "no manifest for %s in the index (it has: %s)", w,
                         avail[0] ? avail : "none");
-    else if(!d || !rg_ref_digest_valid(d, dn) || dn >= cap)
+    else if(!d || !wh_ref_digest_valid(d, dn) || dn >= cap)
         rc = wh_err_set(err, WH_E_REGISTRY, NULL, "the index entry for %s has no valid digest", w);
     else
         snprintf(digest, cap, "%.*s", (int)dn, d);

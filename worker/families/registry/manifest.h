@@ -5,7 +5,8 @@
  * entries carry a `platform` {os, architecture, variant}. Schema 1 manifests
  * are not requested. Platforms are written "os/arch[/variant]"; arm64
  * without a variant means v8, arm without one v7, and "x86_64"/"aarch64"
- * are read as amd64/arm64 (the normalisation containerd applies). */
+ * are read as amd64/arm64 (the normalisation containerd applies); platforms
+ * are the catalogue's (registry_args.h). */
 #ifndef RG_MANI_H
 #define RG_MANI_H
 
@@ -13,6 +14,7 @@
 #include <stddef.h>
 
 #include "wh_err.h"
+#include "registry_args.h"
 #include "wh_json.h"
 
 #define RG_MT_DOCKER_V2 "application/vnd.docker.distribution.manifest.v2+json"
@@ -32,12 +34,6 @@ typedef enum rg_mani_kind {
     RG_MANI_OCI_INDEX
 } rg_mani_kind;
 
-typedef struct rg_platform {
-    char os[32];
-    char arch[32];
-    char variant[32];
-} rg_platform;
-
 /* Kind from a Content-Type (parameters and case ignored). */
 rg_mani_kind rg_mani_kind_of(const char *content_type, size_t n);
 
@@ -47,14 +43,6 @@ bool rg_mani_is_index(rg_mani_kind k);
 /* Short stable names for results: "docker_v2", "docker_list",
  * "oci_manifest", "oci_index", "unknown". */
 const char *rg_mani_kind_name(rg_mani_kind k);
-
-/* Parse "os/arch[/variant]" (lowercase [a-z0-9_.-]) into *p, with the
- * architecture name normalised (the variant is kept as written).
- * Errors are WH_E_BAD_ARGS naming `field`. */
-wh_code rg_platform_parse(const char *s, size_t n, rg_platform *p, const char *field, wh_err *err);
-
-/* "os/arch[/variant]" into out. */
-void rg_platform_format(const rg_platform *p, char *out, size_t cap);
 
 /* Pick the entry for `want` from an index body (JSON). On success writes
  * the entry's digest (at most cap bytes) and returns WH_OK. When no entry

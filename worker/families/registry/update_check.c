@@ -8,38 +8,9 @@
 #include "api_v2.h"
 #include "answer_memo.h"
 #include "semver.h"
-#include "tag_filter.h"
+#include "registry_tag_filter.h"
 #include "engine.h"
 #include "wh_time.h"
-
-const wh_arg_spec rg_upd_args[RG_UPD_NARGS] = {
-    {"containers", WH_ARG_ARRAY, false, 0, 100, NULL, NULL},
-};
-
-static bool cname_ok(const char *s, size_t n)
-{
-    if(n == 0 || n > 128)
-        return false;
-    for(size_t i = 0; i < n; i++)
-        if(!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-             (i > 0 && strchr("_.-", s[i]))))
-            return false;
-    return true;
-}
-
-wh_code rg_upd_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
-{
-    (void)result;
-    const wh_mp_obj *a = wh_mp_map_get(args, "containers");
-    for(uint32_t i = 0; a && i < wh_mp_size(a); i++) {
-        const char *s;
-        size_t n;
-        if(!wh_mp_str(wh_mp_arr_at(a, i), &s, &n) || !cname_ok(s, n))
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.containers",
-                              "args.containers: item %u must be a container name [A-Za-z0-9][A-Za-z0-9_.-]{0,127}", i);
-    }
-    return WH_OK;
-}
 
 typedef struct upd {
     wk_job *job;
@@ -69,7 +40,7 @@ static void label(const wh_json *labels, const char *key, const char *alt, char 
 }
 
 /* The local image's digests for ref's repository (from RepoDigests). */
-static wh_code local_digests(upd *u, const char *image_id, const rg_ref *ref, wh_json *out, wh_err *err)
+static wh_code local_digests(upd *u, const char *image_id, const wh_ref *ref, wh_json *out, wh_err *err)
 {
     char path[200], esc[160];
     wh_json *img = NULL;
@@ -80,8 +51,8 @@ static wh_code local_digests(upd *u, const char *image_id, const rg_ref *ref, wh
     for(size_t i = 0; rd && wh_json_kind_of(rd) == WH_JSON_ARRAY && i < wh_json_size(rd); i++) {
         size_t n = 0;
         const char *s = wh_json_strv(wh_json_at(rd, i), &n);
-        rg_ref r;
-        if(s && rg_ref_parse(s, n, &r, "RepoDigests", NULL) == WH_OK && strcmp(r.host, ref->host) == 0 &&
+        wh_ref r;
+        if(s && wh_ref_parse(s, n, &r, "RepoDigests", NULL) == WH_OK && strcmp(r.host, ref->host) == 0 &&
            strcmp(r.path, ref->path) == 0 && r.digest[0])
             wh_json_push(out, wh_json_str(r.digest));
     }
@@ -100,7 +71,7 @@ static bool has_digest(const wh_json *list, const char *d)
 }
 
 /* The highest tag above `cur` that passes the filters, into best. */
-static wh_code newest_tag(upd *u, const wh_inv_registry *reg, const rg_ref *ref, const rg_tagf *f,
+static wh_code newest_tag(upd *u, const wh_inv_registry *reg, const wh_ref *ref, const rg_tagf *f,
                           const rg_semver *cur, char *best, size_t cap, rg_semver *bv, wh_err *err)
 {
     const rg_list *l = NULL;
@@ -123,7 +94,7 @@ static wh_code newest_tag(upd *u, const wh_inv_registry *reg, const rg_ref *ref,
 }
 
 /* Step 3 of the header: a newer version tag, into entry e. */
-static wh_code tag_update(upd *u, const wh_inv_registry *reg, const rg_ref *ref, const wh_json *labels, wh_json *e,
+static wh_code tag_update(upd *u, const wh_inv_registry *reg, const wh_ref *ref, const wh_json *labels, wh_json *e,
                           wh_err *err)
 {
     char inc[RG_TAGF_PATTERN_MAX + 1], exc[RG_TAGF_PATTERN_MAX + 1], tr[RG_TAGF_PATTERN_MAX * 2 + 9];
@@ -136,7 +107,7 @@ static wh_code tag_update(upd *u, const wh_inv_registry *reg, const rg_ref *ref,
         wh_json_setc(e, "filter_error", wh_json_str(ferr.msg)); /* a bad label is the container's problem */
         return WH_OK;
     }
-    char ver[RG_TAGF_OUT_MAX], best[RG_REF_TAG_MAX + 1];
+    char ver[RG_TAGF_OUT_MAX], best[WH_REF_TAG_MAX + 1];
     rg_semver cur, bv = {0};
     wh_code rc = WH_OK;
     if(ref->tag[0] && rg_tagf_transform(f, ref->tag, ver, sizeof(ver)) && rg_semver_parse(ver, strlen(ver), &cur))
@@ -146,7 +117,7 @@ static wh_code tag_update(upd *u, const wh_inv_registry *reg, const rg_ref *ref,
     rg_tagf_free(f);
     if(rc || !best[0])
         return rc;
-    rg_ref cand = *ref;
+    wh_ref cand = *ref;
     snprintf(cand.tag, sizeof(cand.tag), "%s", best);
     cand.digest[0] = '\0';
     rg_head h;
@@ -161,7 +132,7 @@ static wh_code tag_update(upd *u, const wh_inv_registry *reg, const rg_ref *ref,
 }
 
 /* Steps 2 and 3 against the registry serving ref. */
-static wh_code registry_side(upd *u, const wh_inv_registry *reg, const rg_ref *ref, const char *image_id,
+static wh_code registry_side(upd *u, const wh_inv_registry *reg, const wh_ref *ref, const char *image_id,
                              const wh_json *labels, wh_json *e, wh_err *err)
 {
     rg_head h;
@@ -220,19 +191,19 @@ static const char *configured_image(upd *u, const wh_json *ctr, char *buf, size_
 static wh_code check_one(upd *u, const wh_json *ctr, const char *name, wh_json **out, wh_err *err)
 {
     size_t n = 0;
-    char ibuf[RG_REF_MAX + 1];
+    char ibuf[WH_REF_MAX + 1];
     const char *image = configured_image(u, ctr, ibuf, sizeof(ibuf), &n);
     const char *image_id = wh_json_strv(wh_json_get(ctr, "ImageID"), NULL);
     wh_json *e = wh_json_object();
     wh_json_setc(e, "container", wh_json_str(name));
     wh_json_setc(e, "image", image ? wh_json_strn(image, n) : wh_json_null());
-    rg_ref ref;
+    wh_ref ref;
     const wh_inv_registry *reg = NULL;
     const char *status = "ok";
-    if(!image || !image_id || strncmp(image, "sha256:", 7) == 0 || rg_ref_parse(image, n, &ref, "image", NULL))
+    if(!image || !image_id || strncmp(image, "sha256:", 7) == 0 || wh_ref_parse(image, n, &ref, "image", NULL))
         status = "unsupported";
     else
-        reg = rg_http_find(u->inv, ref.host);
+        reg = wh_inv_registry_serving(u->inv, ref.host);
     if(!strcmp(status, "ok") && !reg)
         status = "no_registry";
     wh_code rc = WH_OK;

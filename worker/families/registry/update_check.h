@@ -32,11 +32,8 @@
 
 #include "wk_job.h"
 
-#define RG_UPD_NARGS 1
 #define RG_UPD_MAX_CONTAINERS 500 /* containers checked by one job */
 
-extern const wh_arg_spec rg_upd_args[RG_UPD_NARGS];
-wh_code rg_upd_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run rg_upd_run(wk_job *job);
 
 #endif

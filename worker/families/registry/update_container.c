@@ -7,24 +7,10 @@
 
 #include "container_body.h"
 #include "connection.h"
-#include "image_ref.h"
+#include "image_pull.h"
+#include "wh_ref.h"
 #include "runtime.h"
 #include "wh_time.h"
-
-const wh_arg_spec rg_cupd_args[RG_CUPD_NARGS] = {
-    {"name", WH_ARG_STR, true, 1, RT_NAME_MAX, rt_name_ok, "must be a container name [A-Za-z0-9][A-Za-z0-9_.-]*"},
-    {"tag", WH_ARG_STR, false, 1, RG_REF_TAG_MAX, rg_ref_tag_valid, "must be a tag [A-Za-z0-9_][A-Za-z0-9_.-]*"},
-    {"dry_run", WH_ARG_BOOL, false, 0, 0, NULL, NULL},
-    {"health_timeout_s", WH_ARG_INT, false, 1, 600, NULL, NULL},
-};
-
-bool rg_cupd_lock(const wh_mp_obj *args, char *out, size_t cap)
-{
-    size_t n = 0;
-    const char *s = wh_args_str(args, "name", NULL, &n);
-    int k = s ? snprintf(out, cap, "ctr:%.*s", (int)n, s) : -1;
-    return k > 0 && (size_t)k < cap;
-}
 
 typedef struct cupd {
     wk_job *job;
@@ -33,13 +19,19 @@ typedef struct cupd {
     wh_json *ctr, *oldimg;      /* inspections of the container and its image */
     char old_id[80], new_id[80];
     char from[700], to[700];    /* image references */
-    char host[RG_REF_NAME_MAX + 1]; /* the registry host of `to` */
+    char host[WH_REF_NAME_MAX + 1]; /* the registry host of `to` */
     bool was_running, renamed, created;
 } cupd;
 
 static bool job_abort(void *ud)
 {
     return wk_job_interrupted(ud);
+}
+
+/* rt_pull_image's announcing line, into the job log. */
+static void job_say(void *ud, const char *line)
+{
+    wk_job_log(ud, WK_SYS, line, strlen(line));
 }
 
 static const char *sget(const wh_json *o, const char *k)
@@ -156,9 +148,9 @@ static void rollback(cupd *u)
 static bool plan(cupd *u, const char *tag, char *why, size_t cap)
 {
     const char *img = sget(wh_json_get(u->ctr, "Config"), "Image");
-    rg_ref r;
+    wh_ref r;
     snprintf(u->from, sizeof(u->from), "%s", img);
-    if(strncmp(img, "sha256:", 7) == 0 || rg_ref_parse(img, strlen(img), &r, "image", NULL)) {
+    if(strncmp(img, "sha256:", 7) == 0 || wh_ref_parse(img, strlen(img), &r, "image", NULL)) {
         snprintf(why, cap, "container %s runs an image given by id", u->name);
         return false;
     }
@@ -282,7 +274,7 @@ static wk_run finish_fail(cupd *u, wh_code rc, const char *why, const wh_err *er
 static bool prepare(cupd *u, wk_run *out)
 {
     const wh_mp_obj *a = wk_job_args(u->job);
-    char tag[RG_REF_TAG_MAX + 1], why[800] = "", path[RT_PATH_MAX];
+    char tag[WH_REF_TAG_MAX + 1], why[800] = "", path[RT_PATH_MAX];
     size_t n = 0;
     const char *t = wh_args_str(a, "tag", "", &n);
     snprintf(tag, sizeof(tag), "%.*s", (int)n, t);
@@ -308,7 +300,7 @@ static bool prepare(cupd *u, wk_run *out)
         return false;
     }
     /* The family acts only on registries in the inventory. */
-    if(!rg_http_find(wk_job_cfg(u->job)->inv, u->host)) {
+    if(!wh_inv_registry_serving(wk_job_cfg(u->job)->inv, u->host)) {
         *out = wk_job_fail(u->job, WH_E_UNKNOWN_HOST, NULL, false,
                            "container %s: no registry in the inventory serves host \"%s\" of %s", u->name, u->host,
                            u->from);
@@ -344,7 +336,8 @@ static wk_run run(cupd *u)
     wh_err err;
     wh_err_clear(&err);
     wk_job_progress(u->job, 10, "pull");
-    wh_code rc = rt_pull_image(u->job, &u->rt, u->to, strlen(u->to), digest, sizeof(digest), &err);
+    wh_code rc = rt_pull_image(&u->rt, wk_job_cfg(u->job)->inv, u->to, strlen(u->to), job_say, u->job, digest,
+                               sizeof(digest), &err);
     wh_json *img = NULL;
     snprintf(path, sizeof(path), "/images/%s/json", u->to);
     if(!rc)

@@ -20,17 +20,15 @@
  *   6. success: remove the old container. Failure: remove the new one,
  *      rename the old one back and start it if it was running; the job
  *      fails `rolled_back` (permanent), naming the reason.
- * The lock key is "ctr:<name>", shared with the runtime family. */
+ * The lock key is "ctr:<name>", shared with the runtime family; args and
+ * lock are the catalogue's (common/catalog/registry.c). */
 #ifndef RG_CUPD_H
 #define RG_CUPD_H
 
 #include "wk_job.h"
 
-#define RG_CUPD_NARGS 4
 #define RG_CUPD_SETTLE_MS 3000 /* a container without health check must run this long */
 
-extern const wh_arg_spec rg_cupd_args[RG_CUPD_NARGS];
-bool rg_cupd_lock(const wh_mp_obj *args, char *out, size_t cap);
 wk_run rg_cupd_run(wk_job *job);
 
 #endif

@@ -7,42 +7,6 @@
 #include "stream_demux.h"
 #include "runtime.h"
 
-static bool abs_ok(const char *s, size_t n)
-{
-    return n >= 1 && s[0] == '/';
-}
-
-const wh_arg_spec rt_exec_args[RT_EXEC_NARGS] = {
-    {"name", WH_ARG_STR, true, 1, RT_NAME_MAX, rt_name_ok, "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}"},
-    {"cmd", WH_ARG_ARRAY, true, 1, 256, NULL, NULL},
-    {"env", WH_ARG_MAP, false, 0, 256, NULL, NULL},
-    {"user", WH_ARG_STR, false, 1, 64, NULL, NULL},
-    {"workdir", WH_ARG_STR, false, 1, 1024, abs_ok, "must be an absolute path"},
-};
-
-/* Reuse the create body builder for cmd and env: it checks their shapes. */
-wh_code rt_exec_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
-{
-    (void)result;
-    const wh_mp_obj *cmd = wh_mp_map_get(args, "cmd");
-    for(uint32_t i = 0; i < wh_mp_size(cmd); i++) {
-        const char *s;
-        size_t n;
-        if(!wh_mp_str(wh_mp_arr_at(cmd, i), &s, &n) || n > 32768)
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.cmd", "args.cmd.%u: must be a string of at most 32768 bytes",
-                              i);
-    }
-    const wh_mp_obj *env = wh_mp_map_get(args, "env");
-    for(uint32_t i = 0; env && i < wh_mp_size(env); i++) {
-        const char *k, *v;
-        size_t kn, vn;
-        if(!wh_mp_str(wh_mp_map_key(env, i), &k, &kn) || !wh_mp_str(wh_mp_map_val(env, i), &v, &vn) || !kn ||
-           kn > 256 || vn > 32768 || memchr(k, '=', kn))
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.env", "args.env: names 1..256 bytes without '=', string values");
-    }
-    return WH_OK;
-}
-
 static wh_json *exec_body(const wh_mp_obj *a)
 {
     wh_json *b = wh_json_object(), *cmd = wh_json_array(), *env = wh_json_array();
@@ -151,10 +115,6 @@ wk_run rt_exec_run(wk_job *job)
     wk_job_set_result(job, r);
     return WK_RUN_OK;
 }
-
-const wh_arg_spec rt_prune_args[RT_PRUNE_NARGS] = {
-    {"all", WH_ARG_BOOL, false, 0, 0, NULL, NULL},
-};
 
 wk_run rt_prune_run(wk_job *job)
 {

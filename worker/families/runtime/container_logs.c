@@ -34,14 +34,6 @@ static const char LOG_LUA[] =
     "if ts then redis.call('XADD',k,'MAXLEN','~',m,'*','s',ARGV[i],'t',ARGV[i+1],'l',ARGV[i+2]) "
     "else redis.call('XADD',k,'MAXLEN','~',m,'*','s',ARGV[i],'l',ARGV[i+1]) end n=n+1 end return n";
 
-const wh_arg_spec rt_logs_args[RT_LOGS_NARGS] = {
-    {"name", WH_ARG_STR, true, 1, RT_NAME_MAX, rt_name_ok, "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}"},
-    {"tail", WH_ARG_INT, false, 0, 10000000, NULL, NULL},
-    {"since", WH_ARG_INT, false, 0, INT64_C(1) << 40, NULL, NULL},
-    {"follow_s", WH_ARG_INT, false, 0, 86400, NULL, NULL},
-    {"timestamps", WH_ARG_BOOL, false, 0, 0, NULL, NULL},
-};
-
 typedef struct logctx {
     wk_job *job;
     int64_t batch_t0;   /* wh_mono_us when the batch got its first line */

@@ -1,164 +1,55 @@
-/* handlers: the `runtime` family, Docker Engine hosts of the inventory.
- *
- * This file holds the args tables and the handler table. Every type needs a
- * target host (needs_host) and takes a lock per object ("ctr:<name>",
- * "vol:<name>", "net:<name>", "img:<ref>", "stack:<name>") so jobs on one
- * container never overlap. Engine statuses map to stable codes in
- * engine.c; the one-call verbs and their state guards are in one_call_verbs.c,
- * shared helpers in shared.c, creation in container_create.c, logs into Redis in
- * container_logs.c, exec and prunes in container_exec.c, lists, images, volumes and
- * networks in images_volumes_networks.c. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
+/* handlers: the `runtime` family's binding table: each type of the
+ * catalogue's runtime family (common/catalog/runtime.c: args, checks, locks)
+ * and the function that runs it. Engine statuses map to stable codes in
+ * engine.c; the one-call verbs and their state guards are in
+ * one_call_verbs.c, shared helpers in shared.c, creation in
+ * container_create.c, logs into Redis in container_logs.c, exec and prunes
+ * in container_exec.c, lists, images, volumes and networks in
+ * images_volumes_networks.c. */
 #include "runtime.h"
-#include "wh_text.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-/* Lock keys: one per named object. */
-static bool lock_of(const wh_mp_obj *args, const char *kind, const char *key, char *out, size_t cap)
-{
-    size_t n = 0;
-    const char *s = wh_args_str(args, key, NULL, &n);
-    if(!s)
-        return false;
-    int k = snprintf(out, cap, "%s:%.*s", kind, (int)n, s);
-    return k > 0 && (size_t)k < cap;
-}
-static bool ctr_lock(const wh_mp_obj *a, char *o, size_t c) { return lock_of(a, "ctr", "name", o, c); }
-static bool vol_lock(const wh_mp_obj *a, char *o, size_t c) { return lock_of(a, "vol", "name", o, c); }
-static bool net_lock(const wh_mp_obj *a, char *o, size_t c) { return lock_of(a, "net", "name", o, c); }
-static bool img_lock(const wh_mp_obj *a, char *o, size_t c) { return lock_of(a, "img", "image", o, c); }
-static bool stack_lock(const wh_mp_obj *a, char *o, size_t c) { return lock_of(a, "stack", "name", o, c); }
-
-/* ---- args tables ---- */
-
-#define NAME_ARG(req) {"name", WH_ARG_STR, req, 1, RT_NAME_MAX, rt_name_ok, "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}"}
-#define REF_ARG {"image", WH_ARG_STR, true, 1, 255, rt_ref_ok, "must be an image reference name[:tag][@digest]"}
-
-static const wh_arg_spec no_args[] = {{"_", WH_ARG_BOOL, false, 0, 0, NULL, NULL}};
-static const wh_arg_spec name_args[] = {NAME_ARG(true)};
-static const wh_arg_spec stop_args[] = {NAME_ARG(true), {"timeout_s", WH_ARG_INT, false, 0, 3600, NULL, NULL}};
-static const wh_arg_spec kill_args[] = {
-    NAME_ARG(true),
-    {"signal", WH_ARG_STR, false, 1, 16, rt_name_ok, "must be a signal name or number (KILL, TERM, 9)"}};
-static const wh_arg_spec remove_args[] = {NAME_ARG(true),
-                                          {"force", WH_ARG_BOOL, false, 0, 0, NULL, NULL},
-                                          {"volumes", WH_ARG_BOOL, false, 0, 0, NULL, NULL}};
-static const wh_arg_spec rename_args[] = {
-    NAME_ARG(true),
-    {"new_name", WH_ARG_STR, true, 1, RT_NAME_MAX, rt_name_ok, "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}"}};
-static bool restart_ok(const char *s, size_t n)
-{
-    static const char *const ok[] = {"no", "always", "on-failure", "unless-stopped"};
-    for(int i = 0; i < 4; i++)
-        if(strlen(ok[i]) == n && memcmp(ok[i], s, n) == 0)
-            return true;
-    return false;
-}
-static const wh_arg_spec update_args[] = {
-    NAME_ARG(true),
-    {"restart", WH_ARG_STR, false, 2, 14, restart_ok, "must be no, always, on-failure or unless-stopped"},
-    {"restart_max", WH_ARG_INT, false, 0, 1000, NULL, NULL},
-    {"memory", WH_ARG_INT, false, 6291456, INT64_C(1) << 50, NULL, NULL},
-    {"cpu_millis", WH_ARG_INT, false, 1, 1024000, NULL, NULL}};
-static const wh_arg_spec image_args[] = {REF_ARG};
-static const wh_arg_spec image_remove_args[] = {REF_ARG, {"force", WH_ARG_BOOL, false, 0, 0, NULL, NULL}};
-static const wh_arg_spec vol_create_args[] = {NAME_ARG(true),
-                                              {"driver", WH_ARG_STR, false, 1, 64, rt_name_ok, "must be a driver name"},
-                                              {"options", WH_ARG_MAP, false, 0, 64, NULL, NULL},
-                                              {"labels", WH_ARG_MAP, false, 0, 64, NULL, NULL}};
-static const wh_arg_spec vol_remove_args[] = {NAME_ARG(true), {"force", WH_ARG_BOOL, false, 0, 0, NULL, NULL}};
-static const wh_arg_spec net_create_args[] = {NAME_ARG(true),
-                                              {"driver", WH_ARG_STR, false, 1, 64, rt_name_ok, "must be a driver name"},
-                                              {"internal", WH_ARG_BOOL, false, 0, 0, NULL, NULL},
-                                              {"subnet", WH_ARG_STR, false, 9, 43, NULL, NULL},
-                                              {"labels", WH_ARG_MAP, false, 0, 64, NULL, NULL}};
-static const wh_arg_spec net_connect_args[] = {
-    NAME_ARG(true),
-    {"container", WH_ARG_STR, true, 1, RT_NAME_MAX, rt_name_ok, "must be a container name or id"},
-    {"aliases", WH_ARG_ARRAY, false, 0, 16, NULL, NULL},
-    {"force", WH_ARG_BOOL, false, 0, 0, NULL, NULL}};
-
-/* Shapes the table cannot express: map values must be strings. */
-static wh_code str_maps_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
-{
-    (void)result;
-    static const char *const keys[] = {"options", "labels", "aliases"};
-    for(int k = 0; k < 3; k++) {
-        const wh_mp_obj *m = wh_mp_map_get(args, keys[k]);
-        bool arr = k == 2;
-        for(uint32_t i = 0; m && i < wh_mp_size(m); i++) {
-            const char *s;
-            size_t n;
-            if(!wh_mp_str(arr ? wh_mp_arr_at(m, i) : wh_mp_map_val(m, i), &s, &n) || n > 1024)
-                return wh_err_set(err, WH_E_BAD_ARGS, keys[k] == keys[2] ? "args.aliases" : keys[k] == keys[0]
-                                  ? "args.options" : "args.labels", "args.%s: values must be strings of at most 1024 bytes",
-                                  keys[k]);
-        }
-    }
-    return WH_OK;
-}
-
-#define T(nm, a, fn, lk) {.name = nm, .args = a, .nargs = N(a), .run = fn, .needs_host = true, .lock_key = lk}
-
-static const wk_type runtime_types[] = {
-    {.name = "runtime.host.ping", .args = no_args, .nargs = 0, .run = rt_host_ping_run, .needs_host = true, .max_attempts = 0},
-    {.name = "runtime.host.info", .args = no_args, .nargs = 0, .run = rt_host_info_run, .needs_host = true},
-    {.name = "runtime.stack.deploy", .args = rt_stack_args, .nargs = RT_STACK_NARGS, .check = rt_stack_check,
-     .run = rt_stack_deploy_run, .needs_host = true, .lock_key = stack_lock, .max_attempts = 1},
-    {.name = "runtime.stack.remove", .args = rt_unstack_args, .nargs = RT_UNSTACK_NARGS,
-     .run = rt_stack_remove_run, .needs_host = true, .lock_key = stack_lock},
-    {.name = "runtime.template.deploy", .args = rt_tmpl_args, .nargs = RT_TMPL_NARGS, .check = rt_tmpl_check,
-     .run = rt_tmpl_run, .needs_host = true, .lock_key = stack_lock, .max_attempts = 1},
-    {.name = "runtime.host.sync", .args = no_args, .nargs = 0, .run = rt_sync_run, .needs_host = true},
-    {.name = "runtime.host.stats", .args = no_args, .nargs = 0, .run = rt_stats_run, .needs_host = true,
-     .max_attempts = 1},
-    {.name = "runtime.container.create", .args = rt_create_args, .nargs = RT_CREATE_NARGS, .check = rt_create_check,
-     .run = rt_create_run, .needs_host = true, .lock_key = ctr_lock},
-    {.name = "runtime.container.run", .args = rt_create_args, .nargs = RT_CREATE_NARGS, .check = rt_create_check, .run = rt_run_run,
-     .needs_host = true, .lock_key = ctr_lock},
-    T("runtime.container.start", name_args, rt_verb_run, ctr_lock),
-    T("runtime.container.stop", stop_args, rt_verb_run, ctr_lock),
-    T("runtime.container.restart", stop_args, rt_verb_run, ctr_lock),
-    T("runtime.container.pause", name_args, rt_verb_run, ctr_lock),
-    T("runtime.container.unpause", name_args, rt_verb_run, ctr_lock),
-    T("runtime.container.kill", kill_args, rt_verb_run, ctr_lock),
-    T("runtime.container.remove", remove_args, rt_verb_run, ctr_lock),
-    T("runtime.container.rename", rename_args, rt_rename_run, ctr_lock),
-    T("runtime.container.update", update_args, rt_update_run, ctr_lock),
-    T("runtime.container.inspect", name_args, rt_inspect_run, NULL),
-    {.name = "runtime.container.list", .args = no_args, .nargs = 0, .run = rt_list_run, .needs_host = true},
-    {.name = "runtime.container.exec", .args = rt_exec_args, .nargs = RT_EXEC_NARGS, .check = rt_exec_check,
-     .run = rt_exec_run, .needs_host = true, .lock_key = ctr_lock},
-    {.name = "runtime.container.logs", .args = rt_logs_args, .nargs = RT_LOGS_NARGS, .run = rt_logs_run, .needs_host = true},
-    {.name = "runtime.image.pull", .args = rt_pull_args, .nargs = RT_PULL_NARGS, .check = rt_pull_check,
-     .run = rt_pull_run, .needs_host = true, .lock_key = img_lock},
-    {.name = "runtime.image.list", .args = no_args, .nargs = 0, .run = rt_list_run, .needs_host = true},
-    T("runtime.image.inspect", image_args, rt_inspect_run, NULL),
-    T("runtime.image.remove", image_remove_args, rt_image_remove_run, img_lock),
-    {.name = "runtime.image.prune", .args = rt_prune_args, .nargs = RT_PRUNE_NARGS, .run = rt_prune_run,
-     .needs_host = true},
-    {.name = "runtime.volume.create", .args = vol_create_args, .nargs = N(vol_create_args), .check = str_maps_check,
-     .run = rt_volume_create_run, .needs_host = true, .lock_key = vol_lock},
-    T("runtime.volume.remove", vol_remove_args, rt_remove_named_run, vol_lock),
-    T("runtime.volume.inspect", name_args, rt_inspect_run, NULL),
-    {.name = "runtime.volume.backup", .args = rt_backup_args, .nargs = RT_BACKUP_NARGS, .run = rt_backup_run,
-     .needs_host = true, .lock_key = vol_lock},
-    {.name = "runtime.volume.restore", .args = rt_backup_args, .nargs = RT_BACKUP_NARGS, .run = rt_restore_run,
-     .needs_host = true, .lock_key = vol_lock},
-    {.name = "runtime.volume.list", .args = no_args, .nargs = 0, .run = rt_list_run, .needs_host = true},
-    {.name = "runtime.volume.prune", .args = no_args, .nargs = 0, .run = rt_prune_run, .needs_host = true},
-    {.name = "runtime.network.create", .args = net_create_args, .nargs = N(net_create_args), .check = str_maps_check,
-     .run = rt_network_create_run, .needs_host = true, .lock_key = net_lock},
-    T("runtime.network.remove", name_args, rt_remove_named_run, net_lock),
-    {.name = "runtime.network.list", .args = no_args, .nargs = 0, .run = rt_list_run, .needs_host = true},
-    {.name = "runtime.network.connect", .args = net_connect_args, .nargs = N(net_connect_args), .check = str_maps_check,
-     .run = rt_network_connect_run, .needs_host = true, .lock_key = net_lock},
-    {.name = "runtime.network.disconnect", .args = net_connect_args, .nargs = N(net_connect_args),
-     .check = str_maps_check, .run = rt_network_connect_run, .needs_host = true, .lock_key = net_lock},
+static const wk_bind runtime_binds[] = {
+    {"runtime.host.ping", rt_host_ping_run, NULL},
+    {"runtime.host.info", rt_host_info_run, NULL},
+    {"runtime.stack.deploy", rt_stack_deploy_run, NULL},
+    {"runtime.stack.remove", rt_stack_remove_run, NULL},
+    {"runtime.template.deploy", rt_tmpl_run, NULL},
+    {"runtime.host.sync", rt_sync_run, NULL},
+    {"runtime.host.stats", rt_stats_run, NULL},
+    {"runtime.container.create", rt_create_run, NULL},
+    {"runtime.container.run", rt_run_run, NULL},
+    {"runtime.container.start", rt_verb_run, NULL},
+    {"runtime.container.stop", rt_verb_run, NULL},
+    {"runtime.container.restart", rt_verb_run, NULL},
+    {"runtime.container.pause", rt_verb_run, NULL},
+    {"runtime.container.unpause", rt_verb_run, NULL},
+    {"runtime.container.kill", rt_verb_run, NULL},
+    {"runtime.container.remove", rt_verb_run, NULL},
+    {"runtime.container.rename", rt_rename_run, NULL},
+    {"runtime.container.update", rt_update_run, NULL},
+    {"runtime.container.inspect", rt_inspect_run, NULL},
+    {"runtime.container.list", rt_list_run, NULL},
+    {"runtime.container.exec", rt_exec_run, NULL},
+    {"runtime.container.logs", rt_logs_run, NULL},
+    {"runtime.image.pull", rt_pull_run, NULL},
+    {"runtime.image.list", rt_list_run, NULL},
+    {"runtime.image.inspect", rt_inspect_run, NULL},
+    {"runtime.image.remove", rt_image_remove_run, NULL},
+    {"runtime.image.prune", rt_prune_run, NULL},
+    {"runtime.volume.create", rt_volume_create_run, NULL},
+    {"runtime.volume.remove", rt_remove_named_run, NULL},
+    {"runtime.volume.inspect", rt_inspect_run, NULL},
+    {"runtime.volume.backup", rt_backup_run, NULL},
+    {"runtime.volume.restore", rt_restore_run, NULL},
+    {"runtime.volume.list", rt_list_run, NULL},
+    {"runtime.volume.prune", rt_prune_run, NULL},
+    {"runtime.network.create", rt_network_create_run, NULL},
+    {"runtime.network.remove", rt_remove_named_run, NULL},
+    {"runtime.network.list", rt_list_run, NULL},
+    {"runtime.network.connect", rt_network_connect_run, NULL},
+    {"runtime.network.disconnect", rt_network_connect_run, NULL},
 };
 
-const wk_family wk_family_runtime = {"runtime", runtime_types, N(runtime_types)};
+const wk_family wk_family_runtime = {"runtime", runtime_binds, N(runtime_binds)};

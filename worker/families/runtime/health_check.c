@@ -24,37 +24,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-wh_code rt_health_check_shape(const wh_mp_obj *h, wh_err *err)
-{
-    if(!h)
-        return WH_OK;
-    const wh_mp_obj *cmd = wh_mp_map_get(h, "cmd"), *port = wh_mp_map_get(h, "http_port");
-    int64_t v = 0;
-    bool ok = wh_mp_kind_of(h) == WH_MP_MAP && (!cmd != !port);
-    for(uint32_t i = 0; ok && cmd && i < wh_mp_size(cmd); i++) {
-        const char *s;
-        size_t n;
-        ok = wh_mp_kind_of(cmd) == WH_MP_ARRAY && wh_mp_str(wh_mp_arr_at(cmd, i), &s, &n) && n <= 4096;
-    }
-    ok = ok && (!cmd || (wh_mp_kind_of(cmd) == WH_MP_ARRAY && wh_mp_size(cmd) >= 1 && wh_mp_size(cmd) <= 64));
-    ok = ok && (!port || (wh_mp_int(port, &v) && v >= 1 && v <= 65535));
-    const wh_mp_obj *path = wh_mp_map_get(h, "path");
-    char buf[512];
-    ok = ok && (!path || (rt_mp_cstr(path, buf, sizeof(buf)) && buf[0] == '/' && !strpbrk(buf, " \r\n")));
-    const wh_mp_obj *iv = wh_mp_map_get(h, "interval_ms"), *re = wh_mp_map_get(h, "retries");
-    ok = ok && (!iv || (wh_mp_int(iv, &v) && v >= 10 && v <= 600000));
-    ok = ok && (!re || (wh_mp_int(re, &v) && v >= 1 && v <= 10000));
-    for(uint32_t i = 0; ok && i < wh_mp_size(h); i++) {
-        const wh_mp_obj *k = wh_mp_map_key(h, i);
-        ok = wh_mp_str_eq(k, "cmd") || wh_mp_str_eq(k, "http_port") || wh_mp_str_eq(k, "path") ||
-             wh_mp_str_eq(k, "interval_ms") || wh_mp_str_eq(k, "retries");
-    }
-    return ok ? WH_OK
-              : wh_err_set(err, WH_E_BAD_ARGS, "args.health",
-                           "args.health: must be {cmd: [str] | http_port: 1..65535, path?: \"/...\", "
-                           "interval_ms?: 10..600000, retries?: 1..10000}");
-}
-
 /* One exec probe: true when the command exited 0. */
 static bool probe_exec(rt_conn *c, const char *id, const wh_mp_obj *cmd)
 {

@@ -1,5 +1,6 @@
 /* images_volumes_networks: the runtime family's lists and its image, volume and network
- * handlers (the table is in handlers.c).
+ * handlers (the table is in handlers.c); image.pull is the engine's
+ * credentialed pull (image_pull.h).
  *   volume.create is idempotent: an existing volume with the same driver and
  *   options is success (created=false), other options are a conflict;
  *   removing a volume or network in use is busy. */
@@ -7,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image_pull.h"
 #include "runtime.h"
+#include "wh_ref.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -263,3 +266,21 @@ wk_run rt_network_connect_run(wk_job *job)
     return WK_RUN_OK;
 }
 
+wk_run rt_pull_run(wk_job *job)
+{
+    size_t n;
+    const char *image = wh_args_str(wk_job_args(job), "image", "", &n);
+    rt_conn c;
+    wh_err err;
+    char digest[128] = "";
+    wh_code rc = rt_open(job, &c, &err);
+    if(!rc)
+        rc = rt_pull_image(&c, wk_job_cfg(job)->inv, image, n, rt_say, job, digest, sizeof(digest), &err);
+    if(rc)
+        return rt_fail(job, rc, &err);
+    wh_json *r = wh_json_object();
+    wh_json_setc(r, "image", wh_json_strn(image, n));
+    wh_json_setc(r, "digest", digest[0] ? wh_json_str(digest) : wh_json_null());
+    wk_job_set_result(job, r);
+    return WK_RUN_OK;
+}

@@ -1,5 +1,6 @@
-/* runtime: what the runtime family's handler files share (handlers.c and
- * the rt_*.c files). Internal to the worker. */
+/* runtime: what the runtime family's run functions share (handlers.c binds
+ * them to the catalogue's types). Internal to the worker; the family's args,
+ * checks and pure helpers are the catalogue's (runtime_args.h). */
 #ifndef RT_FAM_H
 #define RT_FAM_H
 
@@ -7,21 +8,10 @@
 #include <stddef.h>
 
 #include "engine.h"
+#include "runtime_args.h"
 #include "wk_job.h"
 
-#define RT_NAME_MAX 128 /* container, volume, network names */
-
 /* ---- shared.c ---- */
-
-/* Docker object names and ids: [A-Za-z0-9][A-Za-z0-9_.-]{0,127}. */
-bool rt_name_ok(const char *s, size_t n);
-
-/* Image references: name[:tag][@digest], registry host and path included
- * (1..255 bytes of [A-Za-z0-9_.-/:@], not starting with - / or :). */
-bool rt_ref_ok(const char *s, size_t n);
-
-/* Copy a msgpack str of at most cap-1 bytes into out; false otherwise. */
-bool rt_mp_cstr(const wh_mp_obj *o, char *out, size_t cap);
 
 /* Open the job's target engine, polling the job for interruption. */
 wh_code rt_open(wk_job *job, rt_conn *c, wh_err *err);
@@ -42,6 +32,9 @@ wk_run rt_fail(wk_job *job, wh_code rc, const wh_err *err);
  * the result {"name": name}. */
 wk_run rt_done_name(wk_job *job, wh_code rc, const wh_err *err, const char *name);
 
+/* An rt_say_fn (image_pull.h) writing to the job log; ud is the job. */
+void rt_say(void *ud, const char *line);
+
 /* The args' `name` escaped for a URL path, into out[cap]. */
 void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap);
 
@@ -57,9 +50,9 @@ wk_run rt_inspect_run(wk_job *job);
 wk_run rt_rename_run(wk_job *job);
 wk_run rt_update_run(wk_job *job);
 
-/* Build the /containers/create body from validated args. With h == NULL
- * only the shapes are checked (admission); with the host, binds must lie
- * in its roots, exist (local unix engines) and not repeat (conflict). */
+/* Build the /containers/create body from validated args
+ * (rt_create_body_build), then, with the host, check that binds lie in its
+ * roots, exist (local unix engines) and do not repeat (conflict). */
 wh_code rt_create_body(const wh_mp_obj *args, const wh_inv_host *h, wh_json **body, wh_err *err);
 
 /* POST /containers/create (path with its ?name=) as rt_call does, except
@@ -68,64 +61,34 @@ wh_code rt_create_body(const wh_mp_obj *args, const wh_inv_host *h, wh_json **bo
 wh_code rt_create_call(rt_conn *c, const char *path, const wh_json *body, const char *what, wh_json **out,
                        wh_err *err);
 
-#define RT_CREATE_NARGS 21
-extern const wh_arg_spec rt_create_args[RT_CREATE_NARGS];
-wh_code rt_create_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run rt_create_run(wk_job *job);
 wk_run rt_run_run(wk_job *job);
 
-#define RT_LOGS_NARGS 5
-extern const wh_arg_spec rt_logs_args[RT_LOGS_NARGS];
 wk_run rt_logs_run(wk_job *job);
 
-#define RT_EXEC_NARGS 5
-extern const wh_arg_spec rt_exec_args[RT_EXEC_NARGS];
-wh_code rt_exec_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run rt_exec_run(wk_job *job);
 
-#define RT_PRUNE_NARGS 1
-extern const wh_arg_spec rt_prune_args[RT_PRUNE_NARGS];
 wk_run rt_prune_run(wk_job *job);
 
-#define RT_PULL_NARGS 1
-extern const wh_arg_spec rt_pull_args[RT_PULL_NARGS];
-wh_code rt_pull_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run rt_pull_run(wk_job *job);
-/* Pull image[0..n) with the inventory's credentials for its registry;
- * the digest (may be empty) into digest[dcap] when not NULL. */
-wh_code rt_pull_image(wk_job *job, rt_conn *c, const char *image, size_t n, char *digest, size_t dcap, wh_err *err);
 
-/* container.run's health check (health_check.c): args.health's shape, and the
- * startup phase; on success `result` gets healthy_at (ms), health_probes and
- * health_wait_ms; WH_E_FAILED when it never became healthy. */
-wh_code rt_health_check_shape(const wh_mp_obj *h, wh_err *err);
+/* container.run's health check (health_check.c; its shape is the
+ * catalogue's rt_health_check_shape): the startup phase; on success `result`
+ * gets healthy_at (ms), health_probes and health_wait_ms; WH_E_FAILED when it
+ * never became healthy. */
 wh_code rt_health_wait(wk_job *job, rt_conn *c, const char *id, const wh_mp_obj *h, wh_json *result, wh_err *err);
 
 /* volume.backup / volume.restore (volume_backup.c) */
-#define RT_BACKUP_NARGS 4
-extern const wh_arg_spec rt_backup_args[RT_BACKUP_NARGS];
 wk_run rt_backup_run(wk_job *job);
 wk_run rt_restore_run(wk_job *job);
 
 /* stack.deploy / stack.remove (stack.c) */
-#define RT_STACK_NARGS 4
-#define RT_UNSTACK_NARGS 2
-extern const wh_arg_spec rt_stack_args[RT_STACK_NARGS];
-extern const wh_arg_spec rt_unstack_args[RT_UNSTACK_NARGS];
-wh_code rt_stack_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run rt_stack_deploy_run(wk_job *job);
 /* The same with stack args other than the job's (template.deploy). */
 wk_run rt_stack_deploy_args(wk_job *job, const wh_mp_obj *args);
 wk_run rt_stack_remove_run(wk_job *job);
 
-/* template.deploy (template.c) */
-#define RT_TMPL_NARGS 4
-extern const wh_arg_spec rt_tmpl_args[RT_TMPL_NARGS];
-wh_code rt_tmpl_check(const wh_mp_obj *args, wh_json **result, wh_err *err);
-/* The template.deploy args `a` as stack.deploy args (a new JSON object the
- * caller frees), before the stack's own checks. WH_E_BAD_ARGS naming the
- * template field that cannot be translated. */
-wh_code rt_tmpl_translate(const wh_mp_obj *a, wh_json **out, wh_err *err);
+/* template.deploy (stack.c): the catalogue's translation as a stack */
 wk_run rt_tmpl_run(wk_job *job);
 
 /* Lists, images, volumes, networks (images_volumes_networks.c). rt_pick copies `keys`

@@ -8,36 +8,6 @@
 #include "runtime.h"
 #include "wh_env.h"
 
-/* The same alphabet as an envelope target: [A-Za-z0-9][A-Za-z0-9._-]*. */
-bool rt_name_ok(const char *s, size_t n)
-{
-    return n <= RT_NAME_MAX && wh_env_target_valid(s, n);
-}
-
-bool rt_ref_ok(const char *s, size_t n)
-{
-    if(n < 1 || n > 255 || s[0] == '-' || s[0] == '/' || s[0] == ':')
-        return false;
-    for(size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if(!alnum && !strchr("_.-/:@", c))
-            return false;
-    }
-    return true;
-}
-
-bool rt_mp_cstr(const wh_mp_obj *o, char *out, size_t cap)
-{
-    const char *p;
-    size_t n;
-    if(!o || !wh_mp_str(o, &p, &n) || n >= cap || memchr(p, '\0', n))
-        return false;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return true;
-}
-
 static bool job_abort(void *ud)
 {
     return wk_job_interrupted(ud);
@@ -78,6 +48,11 @@ wk_run rt_done_name(wk_job *job, wh_code rc, const wh_err *err, const char *name
     wh_json_setc(r, "name", wh_json_str(name));
     wk_job_set_result(job, r);
     return WK_RUN_OK;
+}
+
+void rt_say(void *ud, const char *line)
+{
+    wk_job_log(ud, WK_SYS, line, strlen(line));
 }
 
 void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap)

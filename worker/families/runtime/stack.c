@@ -11,7 +11,10 @@
  *
  *   stack.remove {name, volumes?}
  * removes the stack's containers (by label), then its networks, and its
- * volumes only with volumes=true. */
+ * volumes only with volumes=true.
+ *
+ * The args and their checks, and the dependency order, are the catalogue's
+ * (common/catalog/runtime_stack.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,107 +22,7 @@
 #include "stream_demux.h"
 #include "runtime.h"
 
-#define RT_STACK_MAX 32 /* containers, networks or volumes per stack */
 #define STACK_LABEL "wharf.stack"
-
-const wh_arg_spec rt_stack_args[RT_STACK_NARGS] = {
-    {"name", WH_ARG_STR, true, 1, 64, rt_name_ok, "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}"},
-    {"networks", WH_ARG_ARRAY, false, 0, RT_STACK_MAX, NULL, NULL},
-    {"volumes", WH_ARG_ARRAY, false, 0, RT_STACK_MAX, NULL, NULL},
-    {"containers", WH_ARG_ARRAY, false, 0, RT_STACK_MAX, NULL, NULL},
-};
-
-const wh_arg_spec rt_unstack_args[RT_UNSTACK_NARGS] = {
-    {"name", WH_ARG_STR, true, 1, 64, rt_name_ok, "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}"},
-    {"volumes", WH_ARG_BOOL, false, 0, 0, NULL, NULL},
-};
-
-/* Name of element i of a list of maps ({name: ...}) into out. */
-static bool elem_name(const wh_mp_obj *list, uint32_t i, char *out, size_t cap)
-{
-    const wh_mp_obj *e = wh_mp_arr_at(list, i);
-    return wh_mp_kind_of(e) == WH_MP_MAP && rt_mp_cstr(wh_mp_map_get(e, "name"), out, cap) &&
-           rt_name_ok(out, strlen(out));
-}
-
-static int index_of(const wh_mp_obj *ctrs, const char *name)
-{
-    char n[RT_NAME_MAX + 1];
-    for(uint32_t i = 0; i < wh_mp_size(ctrs); i++)
-        if(elem_name(ctrs, i, n, sizeof(n)) && strcmp(n, name) == 0)
-            return (int)i;
-    return -1;
-}
-
-/* Dependency order of the containers (Kahn); bad_args on unknown names,
- * duplicates or cycles. order[] gets indexes. */
-static wh_code topo(const wh_mp_obj *ctrs, int *order, wh_err *err)
-{
-    uint32_t n = ctrs ? wh_mp_size(ctrs) : 0;
-    int indeg[RT_STACK_MAX] = {0};
-    bool dep[RT_STACK_MAX][RT_STACK_MAX] = {{false}};
-    for(uint32_t i = 0; i < n; i++) {
-        const wh_mp_obj *e = wh_mp_arr_at(ctrs, i);
-        char name[RT_NAME_MAX + 1], d[RT_NAME_MAX + 1];
-        if(!elem_name(ctrs, i, name, sizeof(name)))
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.containers", "args.containers.%u.name: is required", i);
-        if(index_of(ctrs, name) != (int)i)
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.containers", "args.containers.%u.name: %s is repeated", i,
-                              name);
-        wh_err e2;
-        wh_json *body = NULL;
-        wh_code bad = wh_args_validate(e, rt_create_args, RT_CREATE_NARGS, true, &e2);
-        if(!bad)
-            bad = rt_create_body(e, NULL, &body, &e2);
-        wh_json_free(body);
-        if(bad)
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.containers", "args.containers.%u: %s", i, e2.msg);
-        const wh_mp_obj *deps = wh_mp_map_get(e, "depends_on");
-        if(deps && wh_mp_kind_of(deps) != WH_MP_ARRAY)
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.containers", "args.containers.%u.depends_on: must be a list", i);
-        for(uint32_t j = 0; deps && j < wh_mp_size(deps); j++) {
-            int k = rt_mp_cstr(wh_mp_arr_at(deps, j), d, sizeof(d)) ? index_of(ctrs, d) : -1;
-            if(k < 0)
-                return wh_err_set(err, WH_E_BAD_ARGS, "args.containers",
-                                  "args.containers.%u.depends_on.%u: not a container of this stack", i, j);
-            if(!dep[i][k]) {
-                dep[i][k] = true;
-                indeg[i]++;
-            }
-        }
-    }
-    uint32_t done = 0;
-    bool used[RT_STACK_MAX] = {false};
-    while(done < n) {
-        uint32_t pick = n;
-        for(uint32_t i = 0; i < n && pick == n; i++)
-            if(!used[i] && indeg[i] == 0)
-                pick = i;
-        if(pick == n)
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.containers", "args.containers: depends_on has a cycle");
-        used[pick] = true;
-        order[done++] = (int)pick;
-        for(uint32_t i = 0; i < n; i++)
-            if(dep[i][pick])
-                indeg[i]--;
-    }
-    return WH_OK;
-}
-
-wh_code rt_stack_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
-{
-    (void)result;
-    int order[RT_STACK_MAX];
-    static const char *const lists[] = {"networks", "volumes"};
-    for(int l = 0; l < 2; l++) {
-        const wh_mp_obj *list = wh_mp_map_get(args, lists[l]);
-        char n[RT_NAME_MAX + 1];
-        for(uint32_t i = 0; list && i < wh_mp_size(list); i++)
-            if(!elem_name(list, i, n, sizeof(n)))
-                return wh_err_set(err, WH_E_BAD_ARGS, "args", "args.%s.%u: must be {name, ...}", lists[l], i);
-    }
-    return topo(wh_mp_map_get(args, "containers"), order, err);
-}
 
 /* What this job created, for the rollback. */
 typedef struct made {
@@ -329,7 +232,7 @@ wk_run rt_stack_deploy_args(wk_job *job, const wh_mp_obj *a)
     int order[RT_STACK_MAX];
     const wh_mp_obj *nets = wh_mp_map_get(a, "networks"), *vols = wh_mp_map_get(a, "volumes"),
                     *ctrs = wh_mp_map_get(a, "containers");
-    wh_code rc = topo(ctrs, order, &err);
+    wh_code rc = rt_stack_order(ctrs, order, &err);
     if(!rc)
         rc = rt_open(job, &d->c, &err);
     for(uint32_t i = 0; !rc && nets && i < wh_mp_size(nets); i++)
@@ -383,6 +286,19 @@ static wh_code remove_labelled(rt_conn *c, const char *stack, const char *list, 
     }
     wh_json_free(ans);
     return rc;
+}
+
+/* template.deploy: the template's translation, deployed as a stack. */
+wk_run rt_tmpl_run(wk_job *job)
+{
+    wh_mp_pack *pk = NULL;
+    wh_mp_doc *doc = NULL;
+    wh_err err;
+    wh_code rc = rt_tmpl_stack_doc(wk_job_args(job), &pk, &doc, &err);
+    wk_run out = rc ? wk_job_fail(job, rc, NULL, false, "%s", err.msg) : rt_stack_deploy_args(job, wh_mp_root(doc));
+    wh_mp_doc_free(doc);
+    wh_mp_pack_free(pk);
+    return out;
 }
 
 wk_run rt_stack_remove_run(wk_job *job)

@@ -25,18 +25,6 @@
 #include "wh_crypto.h"
 #include "wh_ssh.h"
 
-static bool abs_ok(const char *s, size_t n)
-{
-    return n >= 2 && s[0] == '/';
-}
-
-const wh_arg_spec rt_backup_args[RT_BACKUP_NARGS] = {
-    {"name", WH_ARG_STR, true, 1, RT_NAME_MAX, rt_name_ok, "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}"},
-    {"image", WH_ARG_STR, true, 1, 255, NULL, NULL},
-    {"dest", WH_ARG_STR, false, 2, WH_INV_PATH_MAX - 8, abs_ok, "must be an absolute path"},
-    {"src", WH_ARG_STR, false, 2, WH_INV_PATH_MAX - 8, abs_ok, "must be an absolute path"},
-};
-
 /* The archive file: local (fd) or on an ssh:// host (rf on conn). */
 typedef struct filectx {
     int fd;

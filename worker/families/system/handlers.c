@@ -1,5 +1,6 @@
 /* handlers: the built-in `system` family, used for smoke tests, demos and
- * benchmarks of the pipe itself.
+ * benchmarks of the pipe itself: its run functions, bound to the types of
+ * common/catalog/system.c (which holds the args tables and checks).
  *   system.noop  {any}                       result = the args
  *   system.sleep {ms}                        sleeps, interruptibly
  *   system.fail  {code?, message?, transient?} fails as told
@@ -7,17 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "wh_conv.h"
-#include "wh_text.h"
 #include "wk_job.h"
-
-/* noop: the result is the args; converting them here, before the job
- * starts, makes args with no JSON form (bin, ext) a bad_args rejection. */
-static wh_code noop_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
-{
-    *result = wh_conv_to_json(args, "args", err);
-    return *result ? WH_OK : WH_E_BAD_ARGS;
-}
 
 static wk_run noop_run(wk_job *job)
 {
@@ -25,27 +16,12 @@ static wk_run noop_run(wk_job *job)
     return WK_RUN_OK;
 }
 
-static const wh_arg_spec sleep_args[] = {
-    {"ms", WH_ARG_INT, true, 0, 3600000, NULL, NULL},
-};
-
 static wk_run sleep_run(wk_job *job)
 {
     if(wk_job_sleep(job, wh_args_int(wk_job_args(job), "ms", 0)))
         return WK_RUN_INTERRUPTED;
     return WK_RUN_OK;
 }
-
-static bool code_ok(const char *s, size_t n)
-{
-    return wh_text_ident(s, n, 32);
-}
-
-static const wh_arg_spec fail_args[] = {
-    {"code", WH_ARG_STR, false, 1, 32, code_ok, "must match [a-z][a-z0-9_]{0,31}"},
-    {"message", WH_ARG_STR, false, 0, 1024, NULL, NULL},
-    {"transient", WH_ARG_BOOL, false, 0, 0, NULL, NULL},
-};
 
 static wk_run fail_run(wk_job *job)
 {
@@ -57,11 +33,6 @@ static wk_run fail_run(wk_job *job)
     snprintf(custom, sizeof(custom), "%.*s", (int)cn, code);
     return wk_job_fail(job, WH_E_FAILED, custom, wh_args_bool(a, "transient", false), "%.*s", (int)mn, msg);
 }
-
-static const wh_arg_spec log_args[] = {
-    {"lines", WH_ARG_INT, true, 0, 10000000, NULL, NULL},
-    {"bytes", WH_ARG_INT, false, 1, 4096, NULL, NULL},
-};
 
 static wk_run log_run(wk_job *job)
 {
@@ -99,11 +70,11 @@ static wk_run log_run(wk_job *job)
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static const wk_type system_types[] = {
-    {.name = "system.noop", .open_args = true, .check = noop_check, .run = noop_run},
-    {.name = "system.sleep", .args = sleep_args, .nargs = N(sleep_args), .run = sleep_run},
-    {.name = "system.fail", .args = fail_args, .nargs = N(fail_args), .run = fail_run},
-    {.name = "system.log", .args = log_args, .nargs = N(log_args), .run = log_run},
+static const wk_bind system_binds[] = {
+    {"system.noop", noop_run, NULL},
+    {"system.sleep", sleep_run, NULL},
+    {"system.fail", fail_run, NULL},
+    {"system.log", log_run, NULL},
 };
 
-const wk_family wk_family_system = {"system", system_types, N(system_types)};
+const wk_family wk_family_system = {"system", system_binds, N(system_binds)};

@@ -1,5 +1,5 @@
-/* tag_filter: tag include/exclude/transform. See tag_filter.h. */
-#include "tag_filter.h"
+/* registry_tag_filter: tag include/exclude/transform. See registry_tag_filter.h. */
+#include "registry_tag_filter.h"
 
 #include <regex.h>
 #include <stdlib.h>

@@ -1,4 +1,6 @@
-/* run: provision.run, a recipe of steps run in order on the target.
+/* provision_recipe: provision.run's args, a recipe of steps run in order on
+ * the target (worker/families/provision/recipe.c runs them), and the checks
+ * of every step kind.
  *
  *   {steps: [step...], rollback: [step...]?, vars: {name: "text"}?}
  *   step = {kind, name?, rollback: step?, ...kind fields}
@@ -8,19 +10,17 @@
  *     upload    {path, content, mode?, owner?}: content is a {{var}} template
  *     wait_port {port, host?, timeout_s?}: a TCP connect from the target
  *     wait_http {port, host?, path?, status?, timeout_s?}: a GET from the target
- *     lxc       {action, container, template?, argv?, timeout_s?} (drivers.h)
+ *     lxc       {action, container, template?, argv?, timeout_s?}
  *     docker    {action, container, image?, argv?, stdin?, timeout_s?} on the
- *               target's Docker Engine (docker_step.c, docker_driver.h)
- *
- * This file validates recipes and dispatches a step to its kind; the steps
- * run in ssh_steps.c (exec, check, upload, waits, lxc) and docker_step.c
- * (docker); progress, resume and rollback are recipe.c's. */
+ *               target's Docker Engine
+ * A step is checked whole before the job starts: its table, its {{var}}
+ * references, its command line; a rollback step has none of its own. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "provision.h"
-#include "drivers.h"
+#include "provision_args.h"
+#include "wh_inv.h"
 #include "wh_text.h"
 
 #define PV_STEPS_MAX 256
@@ -40,7 +40,7 @@ static bool host_ok(const char *s, size_t n)
                {"rollback", WH_ARG_MAP, false, 1, 32, NULL, NULL}
 #define CMD {"argv", WH_ARG_ARRAY, false, 1, 4096, NULL, NULL}, {"script", WH_ARG_STR, false, 1, 256 * 1024, NULL, NULL}, \
             {"env", WH_ARG_MAP, false, 0, 128, NULL, NULL}, {"cwd", WH_ARG_STR, false, 1, 512, NULL, NULL},             \
-            {"stdin", WH_ARG_STR, false, 0, WH_SSH_STDIN_MAX, NULL, NULL},                                             \
+            {"stdin", WH_ARG_STR, false, 0, PV_STDIN_MAX, NULL, NULL},                                             \
             {"timeout_s", WH_ARG_INT, false, 1, 86400, NULL, NULL}
 #define WAIT {"port", WH_ARG_INT, true, 1, 65535, NULL, NULL},                                  \
              {"host", WH_ARG_STR, false, 1, 253, host_ok, "a host name or IP address"},       \
@@ -74,7 +74,7 @@ static const wh_arg_spec docker_spec[] = {
     {"container", WH_ARG_STR, true, 1, 64, ct_name_ok, "a container name"},
     {"image", WH_ARG_STR, false, 1, 255, NULL, NULL},
     {"argv", WH_ARG_ARRAY, false, 1, 48, NULL, NULL},
-    {"stdin", WH_ARG_STR, false, 0, WH_SSH_STDIN_MAX, NULL, NULL},
+    {"stdin", WH_ARG_STR, false, 0, PV_STDIN_MAX, NULL, NULL},
     {"timeout_s", WH_ARG_INT, false, 1, 86400, NULL, NULL},
 };
 static const wh_arg_spec wait_port_spec[] = {COMMON, WAIT};
@@ -84,11 +84,78 @@ static const wh_arg_spec wait_http_spec[] = {
     {"status", WH_ARG_INT, false, 100, 599, NULL, NULL},
 };
 
-typedef wh_code (*step_fn)(pv_step_ctx *rc, const wh_mp_obj *step, wh_err *err);
+/* ---- what each kind checks beyond its table ---- */
 
-static wh_code do_docker(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err)
+typedef wh_code step_check(const wh_mp_obj *st, const wh_mp_obj *vars, const char *fp, wh_err *err);
+
+/* exec and check: the command line builds, with the vars rendered. */
+static wh_code cmd_check(const wh_mp_obj *st, const wh_mp_obj *vars, const char *fp, wh_err *err)
 {
-    return pv_dstep_run(rc->job, st, rc->vars, rc->field, rc->rollback, rc->rollback ? PV_ROLLBACK_S : 0, err);
+    if(wh_mp_map_get(st, "script") && wh_mp_map_get(st, "stdin"))
+        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.stdin: a script is sent on stdin; not both", fp);
+    char *out = NULL;
+    wh_code rc = pv_cmd_build(st, true, vars, fp, &out, err);
+    free(out);
+    return rc;
+}
+
+/* Every element of args `argv` a string whose {{vars}} render. */
+static wh_code argv_check(const wh_mp_obj *argv, const wh_mp_obj *vars, const char *fp, wh_err *err)
+{
+    for(uint32_t i = 0; argv && i < wh_mp_size(argv); i++) {
+        const char *s;
+        size_t n;
+        char *out = NULL;
+        if(!wh_mp_str(wh_mp_arr_at(argv, i), &s, &n))
+            return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.argv: every element must be a string", fp);
+        wh_code rc = pv_tpl_render(s, n, vars, &out, &n, fp, err);
+        free(out);
+        if(rc)
+            return rc;
+    }
+    return WH_OK;
+}
+
+static wh_code lxc_check(const wh_mp_obj *st, const wh_mp_obj *vars, const char *fp, wh_err *err)
+{
+    pv_action act;
+    if(pv_lxc_action(st, &act, NULL))
+        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.action: must be clone, start, wait, exec, stop or destroy", fp);
+    if((act == PV_EXEC) != (wh_mp_map_get(st, "argv") != NULL))
+        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.argv: required by exec and only there", fp);
+    if(act == PV_CLONE && !wh_mp_map_get(st, "template"))
+        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.template: required by clone", fp);
+    return argv_check(wh_mp_map_get(st, "argv"), vars, fp, err);
+}
+
+static wh_code docker_check(const wh_mp_obj *st, const wh_mp_obj *vars, const char *fp, wh_err *err)
+{
+    pv_action act;
+    if(pv_docker_action(st, &act, NULL))
+        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.action: must be create, start, wait, exec, stop or destroy", fp);
+    bool exec = act == PV_EXEC;
+    if(exec != (wh_mp_map_get(st, "argv") != NULL))
+        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.argv: required by exec and only there", fp);
+    if(!exec && wh_mp_map_get(st, "stdin"))
+        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.stdin: only for exec", fp);
+    size_t n;
+    const char *s = wh_args_str(st, "image", NULL, &n);
+    if((act == PV_CLONE) != (s != NULL))
+        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.image: required by create and only there", fp);
+    if(s && !pv_dock_image_ok(s, n))
+        return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.image: not an image reference ([A-Za-z0-9_.:/@-])", fp);
+    return argv_check(wh_mp_map_get(st, "argv"), vars, fp, err);
+}
+
+/* upload: the content template renders. */
+static wh_code upload_check(const wh_mp_obj *st, const wh_mp_obj *vars, const char *fp, wh_err *err)
+{
+    size_t n;
+    char *out = NULL;
+    const char *s = wh_args_str(st, "content", "", &n);
+    wh_code rc = pv_tpl_render(s, n, vars, &out, &n, fp, err);
+    free(out);
+    return rc;
 }
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -97,15 +164,15 @@ static const struct step_kind {
     const char *kind;
     const wh_arg_spec *spec;
     int nspec;
-    step_fn run;
+    step_check *check;  /* NULL: the table says it all */
 } kinds[] = {
-    {"exec", exec_spec, N(exec_spec), pv_step_exec},
-    {"check", check_spec, N(check_spec), pv_step_exec},
-    {"upload", upload_spec, N(upload_spec), pv_step_upload},
-    {"wait_port", wait_port_spec, N(wait_port_spec), pv_step_wait},
-    {"wait_http", wait_http_spec, N(wait_http_spec), pv_step_wait},
-    {"lxc", lxc_spec, N(lxc_spec), pv_step_lxc},
-    {"docker", docker_spec, N(docker_spec), do_docker},
+    {"exec", exec_spec, N(exec_spec), cmd_check},
+    {"check", check_spec, N(check_spec), cmd_check},
+    {"upload", upload_spec, N(upload_spec), upload_check},
+    {"wait_port", wait_port_spec, N(wait_port_spec), NULL},
+    {"wait_http", wait_http_spec, N(wait_http_spec), NULL},
+    {"lxc", lxc_spec, N(lxc_spec), lxc_check},
+    {"docker", docker_spec, N(docker_spec), docker_check},
 };
 
 static const struct step_kind *kind_of(const wh_mp_obj *step)
@@ -115,6 +182,47 @@ static const struct step_kind *kind_of(const wh_mp_obj *step)
             return &kinds[i];
     return NULL;
 }
+
+const char *pv_step_kind(int i)
+{
+    return i >= 0 && i < N(kinds) ? kinds[i].kind : NULL;
+}
+
+/* ---- actions of the lxc and docker steps ---- */
+
+typedef struct action_name {
+    const char *name;
+    pv_action act;
+} action_name;
+
+static const action_name lxc_actions[] = {{"clone", PV_CLONE}, {"start", PV_START}, {"wait", PV_WAIT},
+                                          {"exec", PV_EXEC},   {"stop", PV_STOP},   {"destroy", PV_DESTROY}};
+static const action_name docker_actions[] = {{"create", PV_CLONE}, {"start", PV_START}, {"wait", PV_WAIT},
+                                             {"exec", PV_EXEC},    {"stop", PV_STOP},   {"destroy", PV_DESTROY}};
+
+static int action_in(const action_name *t, int n, const wh_mp_obj *st, pv_action *act, const char **name)
+{
+    for(int i = 0; i < n; i++)
+        if(wh_mp_str_eq(wh_mp_map_get(st, "action"), t[i].name)) {
+            *act = t[i].act;
+            if(name)
+                *name = t[i].name;
+            return 0;
+        }
+    return -1;
+}
+
+int pv_lxc_action(const wh_mp_obj *st, pv_action *act, const char **name)
+{
+    return action_in(lxc_actions, N(lxc_actions), st, act, name);
+}
+
+int pv_docker_action(const wh_mp_obj *st, pv_action *act, const char **name)
+{
+    return action_in(docker_actions, N(docker_actions), st, act, name);
+}
+
+/* ---- recipes ---- */
 
 /* Re-point an "args.x: why" error from wh_args at the step. */
 static wh_code step_err(wh_err *err, const char *fp)
@@ -138,37 +246,7 @@ static wh_code check_step(const wh_mp_obj *st, const wh_mp_obj *vars, const char
                           "%s.kind: must be one of exec, check, upload, wait_port, wait_http, lxc, docker", fp);
     if(wh_args_validate(st, k->spec, k->nspec, false, err))
         return step_err(err, fp);
-    wh_code rc = WH_OK;
-    char *out = NULL;
-    size_t n;
-    if(k->run == pv_step_exec) {
-        if(wh_mp_map_get(st, "script") && wh_mp_map_get(st, "stdin"))
-            return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.stdin: a script is sent on stdin; not both", fp);
-        rc = pv_cmd_build(st, true, vars, fp, &out, err);
-    } else if(k->run == pv_step_lxc) {
-        pv_action act;
-        if(pv_lxc_action(st, &act, NULL))
-            return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.action: must be clone, start, wait, exec, stop or destroy", fp);
-        if((act == PV_EXEC) != (wh_mp_map_get(st, "argv") != NULL))
-            return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.argv: required by exec and only there", fp);
-        if(act == PV_CLONE && !wh_mp_map_get(st, "template"))
-            return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.template: required by clone", fp);
-        const wh_mp_obj *argv = wh_mp_map_get(st, "argv");
-        for(uint32_t i = 0; !rc && argv && i < wh_mp_size(argv); i++) {
-            const char *s;
-            if(!wh_mp_str(wh_mp_arr_at(argv, i), &s, &n))
-                return wh_err_set(err, WH_E_BAD_ARGS, fp, "%s.argv: every element must be a string", fp);
-            rc = pv_tpl_render(s, n, vars, &out, &n, fp, err);
-            free(out);
-            out = NULL;
-        }
-    } else if(k->run == do_docker) {
-        rc = pv_dstep_check(st, vars, fp, err);
-    } else if(k->run == pv_step_upload) {
-        const char *s = wh_args_str(st, "content", "", &n);
-        rc = pv_tpl_render(s, n, vars, &out, &n, fp, err);
-    }
-    free(out);
+    wh_code rc = k->check ? k->check(st, vars, fp, err) : WH_OK;
     const wh_mp_obj *rb = wh_mp_map_get(st, "rollback");
     if(!rc && rb) {
         char sub[64];
@@ -201,28 +279,4 @@ wh_code pv_run_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
         }
     }
     return WH_OK;
-}
-
-/* ---- steps ------------------------------------------------------------------ */
-
-wh_code pv_step_run(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err)
-{
-    const struct step_kind *k = kind_of(st);
-    return k ? k->run(rc, st, err) : wh_err_set(err, WH_E_INTERNAL, rc->field, "unchecked step");
-}
-
-wk_run pv_run(wk_job *job)
-{
-    const wh_mp_obj *a = wk_job_args(job);
-    pv_recipe rp = {wh_mp_map_get(a, "steps"), wh_mp_map_get(a, "rollback"), wh_mp_map_get(a, "vars"), "args.steps",
-                    -1};
-    bool ended;
-    wk_run r = pv_recipe_run(job, &rp, &ended);
-    if(r == WK_RUN_OK) {
-        wk_job_progress(job, 100, "done");
-        wh_json *res = wh_json_object();
-        wh_json_setc(res, "steps", wh_json_int(wh_mp_size(rp.steps)));
-        wk_job_set_result(job, res);
-    }
-    return r;
 }

@@ -1,5 +1,5 @@
-/* image_ref: image reference parsing. See image_ref.h for the grammar. */
-#include "image_ref.h"
+/* wh_ref: image reference parsing. See wh_ref.h for the grammar. */
+#include "wh_ref.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -114,9 +114,9 @@ static bool domain_valid(const char *s, size_t n)
     return hn > 0;
 }
 
-bool rg_ref_tag_valid(const char *s, size_t n)
+bool wh_ref_tag_valid(const char *s, size_t n)
 {
-    if(n == 0 || n > RG_REF_TAG_MAX || !(is_alnum(s[0]) || s[0] == '_'))
+    if(n == 0 || n > WH_REF_TAG_MAX || !(is_alnum(s[0]) || s[0] == '_'))
         return false;
     for(size_t i = 1; i < n; i++)
         if(!is_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
@@ -144,10 +144,10 @@ static bool algorithm_valid(const char *s, size_t n)
     return n > 0 && !want_alpha;
 }
 
-bool rg_ref_digest_valid(const char *s, size_t n)
+bool wh_ref_digest_valid(const char *s, size_t n)
 {
     const char *colon = memchr(s, ':', n);
-    if(!colon || n > RG_REF_DIGEST_MAX)
+    if(!colon || n > WH_REF_DIGEST_MAX)
         return false;
     size_t an = (size_t)(colon - s), hn = n - an - 1;
     if(!algorithm_valid(s, an))
@@ -167,9 +167,9 @@ bool rg_ref_digest_valid(const char *s, size_t n)
     return hn >= 32;
 }
 
-bool rg_ref_is_dockerhub(const char *host)
+bool wh_ref_is_dockerhub(const char *host)
 {
-    return strcmp(host, RG_DOCKERHUB) == 0;
+    return strcmp(host, WH_REF_DOCKERHUB) == 0;
 }
 
 /* Does the first element name a registry rather than a path component? */
@@ -189,12 +189,12 @@ static wh_code bad(wh_err *err, const char *field, const char *why)
 }
 
 /* Split off "@digest" and ":tag" (a ':' after the last '/'). */
-static wh_code split_suffixes(const char *s, size_t *n, rg_ref *out, const char *field, wh_err *err)
+static wh_code split_suffixes(const char *s, size_t *n, wh_ref *out, const char *field, wh_err *err)
 {
     const char *at = memchr(s, '@', *n);
     if(at) {
         size_t dn = *n - (size_t)(at - s) - 1;
-        if(!rg_ref_digest_valid(at + 1, dn))
+        if(!wh_ref_digest_valid(at + 1, dn))
             return bad(err, field, "digest must be algorithm:hex (sha256 with 64 lowercase hex digits)");
         memcpy(out->digest, at + 1, dn);
         out->digest[dn] = '\0';
@@ -207,7 +207,7 @@ static wh_code split_suffixes(const char *s, size_t *n, rg_ref *out, const char 
     const char *colon = memchr(s + slash, ':', *n - slash);
     if(colon) {
         size_t tn = *n - (size_t)(colon - s) - 1;
-        if(!rg_ref_tag_valid(colon + 1, tn))
+        if(!wh_ref_tag_valid(colon + 1, tn))
             return bad(err, field, "tag must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}");
         memcpy(out->tag, colon + 1, tn);
         out->tag[tn] = '\0';
@@ -217,15 +217,15 @@ static wh_code split_suffixes(const char *s, size_t *n, rg_ref *out, const char 
     return WH_OK;
 }
 
-wh_code rg_ref_parse(const char *s, size_t n, rg_ref *out, const char *field, wh_err *err)
+wh_code wh_ref_parse(const char *s, size_t n, wh_ref *out, const char *field, wh_err *err)
 {
     memset(out, 0, sizeof(*out));
-    if(n == 0 || n > RG_REF_MAX || memchr(s, '\0', n))
+    if(n == 0 || n > WH_REF_MAX || memchr(s, '\0', n))
         return bad(err, field, "must be an image reference of 1..512 bytes");
     wh_code rc = split_suffixes(s, &n, out, field, err);
     if(rc)
         return rc;
-    if(n > RG_REF_NAME_MAX)
+    if(n > WH_REF_NAME_MAX)
         return bad(err, field, "name is longer than 255 bytes");
     const char *slash = memchr(s, '/', n);
     const char *path = s;
@@ -238,14 +238,14 @@ wh_code rg_ref_parse(const char *s, size_t n, rg_ref *out, const char *field, wh
         path = slash + 1;
         pn = n - dn - 1;
         if(strcmp(out->host, "index.docker.io") == 0 || strcmp(out->host, "registry-1.docker.io") == 0)
-            snprintf(out->host, sizeof(out->host), "%s", RG_DOCKERHUB);
+            snprintf(out->host, sizeof(out->host), "%s", WH_REF_DOCKERHUB);
     } else {
-        snprintf(out->host, sizeof(out->host), "%s", RG_DOCKERHUB);
+        snprintf(out->host, sizeof(out->host), "%s", WH_REF_DOCKERHUB);
     }
     if(!path_valid(path, pn))
         return bad(err, field, "repository must be lowercase components [a-z0-9] joined by '.', '_', '__', '-' and '/'");
-    bool library = rg_ref_is_dockerhub(out->host) && !memchr(path, '/', pn);
-    if((library ? 8 : 0) + pn + strlen(out->host) + 1 > RG_REF_NAME_MAX)
+    bool library = wh_ref_is_dockerhub(out->host) && !memchr(path, '/', pn);
+    if((library ? 8 : 0) + pn + strlen(out->host) + 1 > WH_REF_NAME_MAX)
         return bad(err, field, "name is longer than 255 bytes");
     snprintf(out->path, sizeof(out->path), "%s%.*s", library ? "library/" : "", (int)pn, path);
     if(!out->tag_given && !out->digest[0])
@@ -253,7 +253,7 @@ wh_code rg_ref_parse(const char *s, size_t n, rg_ref *out, const char *field, wh
     return WH_OK;
 }
 
-size_t rg_ref_format(const rg_ref *r, char *out, size_t cap)
+size_t wh_ref_format(const wh_ref *r, char *out, size_t cap)
 {
     int k = snprintf(out, cap, "%s/%s%s%s%s%s", r->host, r->path, r->tag[0] ? ":" : "", r->tag,
                      r->digest[0] ? "@" : "", r->digest);

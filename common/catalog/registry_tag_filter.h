@@ -1,4 +1,4 @@
-/* tag_filter: tag filters for registry.tags and update checks.
+/* registry_tag_filter: tag filters for registry.tags and update checks.
  *
  *   include    POSIX extended regex a tag must match (unanchored unless the
  *              pattern anchors itself), or none

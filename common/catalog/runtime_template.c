@@ -1,4 +1,4 @@
-/* template: template.deploy, a Portainer v2 app template of type 1 (one
+/* runtime_template: template.deploy, a Portainer v2 app template of type 1 (one
  * container) deployed as a one-container stack named `name`.
  *
  *   {name, template: {type: 1, image, env: [{name, default}], ports:
@@ -10,12 +10,13 @@
  * host_ip (default 127.0.0.1); a volume without `bind` becomes the named
  * volume <name>-vol<i> of the stack, one with `bind` a bind mount (inside the
  * host's roots, as for container.create). The template is translated to
- * stack args here and validated by the stack's own checks. */
+ * stack args here and validated by the stack's own checks; the worker
+ * deploys the translation as a stack (worker/families/runtime/stack.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime.h"
+#include "runtime_args.h"
 #include "wh_conv.h"
 
 const wh_arg_spec rt_tmpl_args[RT_TMPL_NARGS] = {
@@ -191,8 +192,7 @@ wh_code rt_tmpl_translate(const wh_mp_obj *a, wh_json **out, wh_err *err)
     return WH_OK;
 }
 
-/* Stack args as a msgpack doc (freed by the caller). */
-static wh_code to_doc(const wh_mp_obj *a, wh_mp_pack **pk, wh_mp_doc **doc, wh_err *err)
+wh_code rt_tmpl_stack_doc(const wh_mp_obj *a, wh_mp_pack **pk, wh_mp_doc **doc, wh_err *err)
 {
     wh_json *st = NULL;
     wh_code rc = rt_tmpl_translate(a, &st, err);
@@ -215,20 +215,8 @@ wh_code rt_tmpl_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
     (void)result;
     wh_mp_pack *pk = NULL;
     wh_mp_doc *doc = NULL;
-    wh_code rc = to_doc(args, &pk, &doc, err);
+    wh_code rc = rt_tmpl_stack_doc(args, &pk, &doc, err);
     wh_mp_doc_free(doc);
     wh_mp_pack_free(pk);
     return rc;
-}
-
-wk_run rt_tmpl_run(wk_job *job)
-{
-    wh_mp_pack *pk = NULL;
-    wh_mp_doc *doc = NULL;
-    wh_err err;
-    wh_code rc = to_doc(wk_job_args(job), &pk, &doc, &err);
-    wk_run out = rc ? wk_job_fail(job, rc, NULL, false, "%s", err.msg) : rt_stack_deploy_args(job, wh_mp_root(doc));
-    wh_mp_doc_free(doc);
-    wh_mp_pack_free(pk);
-    return out;
 }

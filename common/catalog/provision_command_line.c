@@ -1,4 +1,4 @@
-/* command_line: remote command lines from job maps, and {{var}} templates.
+/* provision_command_line: remote command lines from job maps, and {{var}} templates.
  *
  * A command map is {argv | script, env?, cwd?} (host.exec args, or an exec or
  * check step of a recipe). argv elements, env values and cwd may hold
@@ -6,10 +6,11 @@
  * by wh_shq like any other job string. A script is never rendered (that
  * would splice data into shell text): the vars reach it as environment
  * variables of the same names instead. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "provision.h"
+#include "provision_args.h"
 #include "wh_shq.h"
 
 #define PV_ARGV_MAX 4096

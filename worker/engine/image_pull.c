@@ -1,38 +1,20 @@
-/* image_pull: image.pull, and the pull container.run does for a missing image.
- *
- * Credentials come only from the worker's inventory: the [registry.NAME]
- * entry serving the image's host (rg_http_find), never from the job. They
- * travel to the engine in the X-Registry-Auth header (base64url of
- * {"username", "password", "serveraddress"}, or "registrytoken" for token
- * entries); the buffers that held them are wiped, and no message, log line
- * or result ever contains them.
+/* image_pull: the credentialed pull (see image_pull.h), shared by the
+ * runtime family (image.pull, container.run) and the registry family
+ * (update_container).
  *
  * The engine answers a pull with 200 and a stream of JSON progress lines;
  * a failure arrives as a line with "error". Lines are read up to
  * RT_PULL_LINE_MAX bytes (longer progress lines are skipped). */
+#include "image_pull.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "connection.h"
-#include "image_ref.h"
-#include "runtime.h"
 #include "wh_crypto.h"
+#include "wh_ref.h"
 
 #define RT_PULL_LINE_MAX 4096
-
-const wh_arg_spec rt_pull_args[RT_PULL_NARGS] = {
-    {"image", WH_ARG_STR, true, 1, RG_REF_MAX, NULL, NULL},
-};
-
-wh_code rt_pull_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
-{
-    (void)result;
-    size_t n;
-    const char *s = wh_args_str(args, "image", "", &n);
-    rg_ref r;
-    return rg_ref_parse(s, n, &r, "args.image", err);
-}
 
 typedef struct pullctx {
     char line[RT_PULL_LINE_MAX];
@@ -139,22 +121,23 @@ static wh_code pull_result(long st, const pullctx *p, const char *image, wh_err 
     return wh_err_set(err, WH_E_ENGINE, "args.image", "pull %s: %s", image, m[0] ? m : "engine error");
 }
 
-wh_code rt_pull_image(wk_job *job, rt_conn *c, const char *img, size_t n, char *digest, size_t dcap, wh_err *err)
+wh_code rt_pull_image(rt_conn *c, const wh_inv *inv, const char *img, size_t n, rt_say_fn *say, void *ud, char *digest,
+                      size_t dcap, wh_err *err)
 {
-    rg_ref ref;
-    char image[RG_REF_MAX + 1]; /* args strings are not NUL-terminated */
-    snprintf(image, sizeof(image), "%.*s", (int)(n < RG_REF_MAX ? n : RG_REF_MAX), img);
-    wh_code rc = rg_ref_parse(img, n, &ref, "args.image", err);
+    wh_ref ref;
+    char image[WH_REF_MAX + 1]; /* args strings are not NUL-terminated */
+    snprintf(image, sizeof(image), "%.*s", (int)(n < WH_REF_MAX ? n : WH_REF_MAX), img);
+    wh_code rc = wh_ref_parse(img, n, &ref, "args.image", err);
     if(rc)
         return rc;
     /* The engine would dial any registry it is told to: only those in the
      * inventory (an entry without credentials allows anonymous pulls). */
-    const wh_inv_registry *reg = rg_http_find(wk_job_cfg(job)->inv, ref.host);
+    const wh_inv_registry *reg = wh_inv_registry_serving(inv, ref.host);
     if(!reg)
         return wh_err_set(err, WH_E_UNKNOWN_HOST, "args.image",
                           "pull %s: registry %s is not in the worker's inventory (add a [registry.NAME] entry)",
                           image, ref.host);
-    char name[RG_REF_NAME_MAX * 2 + 2], tag[RG_REF_DIGEST_MAX + 1], en[3 * sizeof(name)], et[3 * sizeof(tag)];
+    char name[WH_REF_NAME_MAX * 2 + 2], tag[WH_REF_DIGEST_MAX + 1], en[3 * sizeof(name)], et[3 * sizeof(tag)];
     snprintf(name, sizeof(name), "%s/%s", ref.host, ref.path);
     snprintf(tag, sizeof(tag), "%s", ref.digest[0] ? ref.digest : ref.tag);
     wh_curl_escape(name, strlen(name), en, sizeof(en));
@@ -168,7 +151,12 @@ wh_code rt_pull_image(wk_job *job, rt_conn *c, const char *img, size_t n, char *
         return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
     }
     long st = 0;
-    wk_job_logf(job, WK_SYS, "pulling %s/%s:%s%s", ref.host, ref.path, tag, hdr ? " with the inventory's credentials" : "");
+    if(say) {
+        char line[1024];
+        snprintf(line, sizeof(line), "pulling %s/%s:%s%s", ref.host, ref.path, tag,
+                 hdr ? " with the inventory's credentials" : "");
+        say(ud, line);
+    }
     rc = rt_request_stream_h(c, "POST", path, hdr, 0, pull_sink, p, &st, err);
     if(hdr) {
         explicit_bzero(hdr, strlen(hdr));
@@ -182,23 +170,4 @@ wh_code rt_pull_image(wk_job *job, rt_conn *c, const char *img, size_t n, char *
         snprintf(digest, dcap, "%s", p->digest);
     free(p);
     return rc;
-}
-
-wk_run rt_pull_run(wk_job *job)
-{
-    size_t n;
-    const char *image = wh_args_str(wk_job_args(job), "image", "", &n);
-    rt_conn c;
-    wh_err err;
-    char digest[128] = "";
-    wh_code rc = rt_open(job, &c, &err);
-    if(!rc)
-        rc = rt_pull_image(job, &c, image, n, digest, sizeof(digest), &err);
-    if(rc)
-        return rt_fail(job, rc, &err);
-    wh_json *r = wh_json_object();
-    wh_json_setc(r, "image", wh_json_strn(image, n));
-    wh_json_setc(r, "digest", digest[0] ? wh_json_str(digest) : wh_json_null());
-    wk_job_set_result(job, r);
-    return WK_RUN_OK;
 }

@@ -6,16 +6,16 @@
 
 #include <cmocka.h>
 
-#include "image_ref.h"
+#include "wh_ref.h"
 
 #define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static void ok(const char *s, const char *host, const char *path, const char *tag, const char *digest)
 {
-    rg_ref r;
+    wh_ref r;
     wh_err err;
     wh_err_clear(&err);
-    wh_code rc = rg_ref_parse(s, strlen(s), &r, "args.image", &err);
+    wh_code rc = wh_ref_parse(s, strlen(s), &r, "args.image", &err);
     if(rc)
         fail_msg("%s: %s", s, err.msg);
     assert_string_equal(r.host, host);
@@ -26,10 +26,10 @@ static void ok(const char *s, const char *host, const char *path, const char *ta
 
 static void bad(const char *s)
 {
-    rg_ref r;
+    wh_ref r;
     wh_err err;
     wh_err_clear(&err);
-    if(rg_ref_parse(s, strlen(s), &r, "args.image", &err) != WH_E_BAD_ARGS)
+    if(wh_ref_parse(s, strlen(s), &r, "args.image", &err) != WH_E_BAD_ARGS)
         fail_msg("accepted %s", s);
     assert_string_equal(err.field, "args.image");
     assert_non_null(strstr(err.msg, "args.image"));
@@ -67,13 +67,13 @@ static void test_digests(void **state)
     ok("nginx@sha256:" D64, "docker.io", "library/nginx", "", "sha256:" D64);
     ok("nginx:1.25@sha256:" D64, "docker.io", "library/nginx", "1.25", "sha256:" D64);
     ok("localhost:5000/a@sha512:" D64 D64, "localhost:5000", "a", "", "sha512:" D64 D64);
-    assert_true(rg_ref_digest_valid("sha256:" D64, 71));
-    assert_false(rg_ref_digest_valid("sha256:" D64 "0", 72));
-    assert_false(rg_ref_digest_valid("sha256:0123", 11));
-    assert_false(rg_ref_digest_valid("sha256:" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", 71));
-    assert_true(rg_ref_digest_valid("multihash+base58:0123456789abcdef0123456789abcdef", 49));
-    assert_false(rg_ref_digest_valid("1sha:0123456789abcdef0123456789abcdef", 37));
-    assert_false(rg_ref_digest_valid(":0123456789abcdef0123456789abcdef", 33));
+    assert_true(wh_ref_digest_valid("sha256:" D64, 71));
+    assert_false(wh_ref_digest_valid("sha256:" D64 "0", 72));
+    assert_false(wh_ref_digest_valid("sha256:0123", 11));
+    assert_false(wh_ref_digest_valid("sha256:" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", 71));
+    assert_true(wh_ref_digest_valid("multihash+base58:0123456789abcdef0123456789abcdef", 49));
+    assert_false(wh_ref_digest_valid("1sha:0123456789abcdef0123456789abcdef", 37));
+    assert_false(wh_ref_digest_valid(":0123456789abcdef0123456789abcdef", 33));
     bad("nginx@sha256:abc");
     bad("nginx@" D64);
     bad("nginx@sha256:" D64 "@sha256:" D64);
@@ -106,8 +106,8 @@ static void test_rejects(void **state)
     longname[sizeof(longname) - 1] = '\0';
     bad(longname);
     /* An embedded NUL is never part of a reference. */
-    rg_ref r;
-    assert_int_equal(rg_ref_parse("ng\0inx", 6, &r, "args.image", NULL), WH_E_BAD_ARGS);
+    wh_ref r;
+    assert_int_equal(wh_ref_parse("ng\0inx", 6, &r, "args.image", NULL), WH_E_BAD_ARGS);
 }
 
 static void test_separators(void **state)
@@ -121,16 +121,16 @@ static void test_separators(void **state)
 static void test_format(void **state)
 {
     (void)state;
-    rg_ref r;
+    wh_ref r;
     char out[600];
-    assert_int_equal(rg_ref_parse("nginx", 5, &r, "f", NULL), WH_OK);
-    rg_ref_format(&r, out, sizeof(out));
+    assert_int_equal(wh_ref_parse("nginx", 5, &r, "f", NULL), WH_OK);
+    wh_ref_format(&r, out, sizeof(out));
     assert_string_equal(out, "docker.io/library/nginx:latest");
-    assert_true(rg_ref_is_dockerhub(r.host));
-    assert_int_equal(rg_ref_parse("ghcr.io/a/b@sha256:" D64, 19 + 64, &r, "f", NULL), WH_OK);
-    rg_ref_format(&r, out, sizeof(out));
+    assert_true(wh_ref_is_dockerhub(r.host));
+    assert_int_equal(wh_ref_parse("ghcr.io/a/b@sha256:" D64, 19 + 64, &r, "f", NULL), WH_OK);
+    wh_ref_format(&r, out, sizeof(out));
     assert_string_equal(out, "ghcr.io/a/b@sha256:" D64);
-    assert_false(rg_ref_is_dockerhub(r.host));
+    assert_false(wh_ref_is_dockerhub(r.host));
 }
 
 /* Random bytes never crash the parser and accepted ones re-parse alike. */
@@ -147,11 +147,11 @@ static void test_random(void **state)
             s[k] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
         }
         seed = seed * 1103515245u + 12345u;
-        rg_ref r, r2;
-        if(rg_ref_parse(s, n, &r, "f", NULL) == WH_OK) {
+        wh_ref r, r2;
+        if(wh_ref_parse(s, n, &r, "f", NULL) == WH_OK) {
             char out[600];
-            size_t len = rg_ref_format(&r, out, sizeof(out));
-            assert_int_equal(rg_ref_parse(out, len, &r2, "f", NULL), WH_OK);
+            size_t len = wh_ref_format(&r, out, sizeof(out));
+            assert_int_equal(wh_ref_parse(out, len, &r2, "f", NULL), WH_OK);
             assert_int_equal(memcmp(&r.host, &r2.host, sizeof(r.host)), 0);
             assert_string_equal(r.path, r2.path);
         }
@@ -166,5 +166,5 @@ int main(void)
         cmocka_unit_test(test_separators),         cmocka_unit_test(test_format),
         cmocka_unit_test(test_random),
     };
-    return cmocka_run_group_tests_name("rg_ref", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("wh_ref", tests, NULL, NULL);
 }

@@ -1,0 +1,83 @@
+/* The job catalogue on its own, as the producer links it (this test links
+ * wharf_catalog and nothing of the worker): lookup, admission of a decoded
+ * args map, and admission of JSON args text as `wharf submit` and `wharf
+ * serve` do it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "catalog.h"
+
+static void test_find(void **state)
+{
+    (void)state;
+    const wh_job_type *t = wh_cat_find("system.sleep");
+    assert_non_null(t);
+    assert_string_equal(t->name, "system.sleep");
+    assert_null(wh_cat_find("system.nope"));
+    assert_null(wh_cat_find("system"));
+    int n = 0;
+    for(const wh_job_family *const *f = wh_cat_families; *f; f++) {
+        for(int i = 0; i < (*f)->ntypes; i++) {
+            const char *name = (*f)->types[i].name;
+            if(wh_cat_find(name) != &(*f)->types[i])
+                fail_msg("%s is found elsewhere (a duplicate row)", name);
+            if(strncmp(name, (*f)->name, strlen((*f)->name)) != 0 || name[strlen((*f)->name)] != '.')
+                fail_msg("%s is in family %s", name, (*f)->name);
+        }
+        n++;
+    }
+    assert_int_equal(n, 4);
+}
+
+/* wh_cat_admit_json's verdict: code and field. */
+static void admit(const char *type, const char *json, wh_code want, const char *field)
+{
+    wh_err err = {0};
+    wh_code rc = wh_cat_admit_json(type, json, &err);
+    if(rc != want)
+        fail_msg("%s %s: got %s (%s), want %s", type, json, wh_code_name(rc), err.msg, wh_code_name(want));
+    if(rc && strcmp(err.field, field) != 0)
+        fail_msg("%s %s: field \"%s\", want \"%s\"", type, json, err.field, field);
+}
+
+static void test_admit_json(void **state)
+{
+    (void)state;
+    admit("system.sleep", "{\"ms\": 10}", WH_OK, "");
+    admit("system.sleep", "{}", WH_E_BAD_ARGS, "args.ms");
+    admit("system.sleep", "{\"ms\": 10, \"typo\": 1}", WH_E_BAD_ARGS, "args.typo");
+    /* the type is checked first, whatever the args */
+    admit("system.nope", "not json", WH_E_UNKNOWN_TYPE, "type");
+    /* each type's own check, naming the (first) field at fault */
+    admit("provision.container", "{\"hostname\": \"Bad\", \"template\": \"t\", \"ssh_public_key\": \"x\"}",
+          WH_E_BAD_ARGS, "args.hostname");
+    admit("registry.tags", "{\"image\": \"nginx\", \"include\": \"(\"}", WH_E_BAD_ARGS, "args.include");
+    admit("runtime.stack.deploy", "{\"name\": \"s\", \"containers\": [{\"name\": \"a\", \"image\": \"i\", "
+          "\"depends_on\": [\"a\"]}]}", WH_E_BAD_ARGS, "args.containers");
+    admit("provision.run", "{\"steps\": [{\"kind\": \"exec\", \"argv\": [\"{{nope}}\"]}]}", WH_E_BAD_ARGS,
+          "args.steps[0].argv");
+}
+
+/* The SSH key: its line's shape only; reading it is the worker's. */
+static void test_key_shape(void **state)
+{
+    (void)state;
+    admit("provision.container",
+          "{\"hostname\": \"web\", \"template\": \"t\", \"ssh_public_key\": \"ssh-ed25519 AAAA me\"}", WH_OK, "");
+    admit("provision.container", "{\"hostname\": \"web\", \"template\": \"t\", \"ssh_public_key\": \"nospace\"}",
+          WH_E_BAD_ARGS, "args.ssh_public_key");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_find),
+        cmocka_unit_test(test_admit_json),
+        cmocka_unit_test(test_key_shape),
+    };
+    return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);
+}
