@@ -103,6 +103,14 @@ wk_run wk_job_fail(wk_job *job, wh_code code, const char *custom, bool transient
     return WK_RUN_FAIL;
 }
 
+wk_run wk_job_fail_err(wk_job *job, wh_code rc, const wh_err *err)
+{
+    if(rc == WH_E_INTERRUPTED || wk_job_interrupted(job))
+        return WK_RUN_INTERRUPTED;
+    const char *custom = err && err->custom[0] ? err->custom : NULL;
+    return wk_job_fail(job, rc, custom, wh_code_transient(rc), "%s", err ? err->msg : wh_code_name(rc));
+}
+
 bool wk_job_interrupted(const wk_job *job)
 {
     return wk_job_stop_reason(job) != WK_STOP_NONE;

@@ -9,6 +9,7 @@
 #ifndef WH_ERR_H
 #define WH_ERR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum wh_code {
@@ -50,6 +51,13 @@ typedef enum wh_code {
     WH_E__LAST                   /* sentinel, never a real code */
 } wh_code;
 
+/* Whether a failure with a code may succeed if tried again. */
+typedef enum wh_class {
+    WH_CLASS_NONE = 0, /* WH_OK, out of range, or a code the table misses (a bug) */
+    WH_PERMANENT,      /* the same attempt would fail the same way: no retry */
+    WH_TRANSIENT       /* the cause may pass (network, rate limit, a busy Redis): retried */
+} wh_class;
+
 /* The error lives on the object that failed: a code, an optional custom code
  * name (for job-defined codes such as system.fail's), the field it concerns
  * and a message for a human. Messages never contain secrets. */
@@ -66,10 +74,20 @@ const char *wh_code_name(wh_code code);
 /* Look up a code by its stable name; WH_E__LAST when none matches. */
 wh_code wh_code_from_name(const char *name);
 
+/* The class of `code`, from the one table next to the names (wh_err.c):
+ * the single rule every family fails jobs by. */
+wh_class wh_code_class(wh_code code);
+
+/* True when a failure with `code` is retried while attempts remain. */
+bool wh_code_transient(wh_code code);
+
 /* Fill `err` (if not NULL) and return `code`, so callers can write
  * `return wh_err_set(err, WH_E_BAD_ARGS, "args.ms", "must be >= 0");`. */
 wh_code wh_err_set(wh_err *err, wh_code code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Append formatted text to err->msg, cut to fit. NULL is a no-op. */
+void wh_err_append(wh_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Reset `err` to WH_OK with empty strings. NULL is a no-op. */
 void wh_err_clear(wh_err *err);

@@ -55,11 +55,6 @@ void pv_conn_put(wh_ssh_conn *c);
 /* The abort callback for wh_ssh: wk_job_interrupted(ud). */
 bool pv_abort(void *ud);
 
-/* Turn a failed wh_code into the handler's return: WK_RUN_INTERRUPTED for
- * WH_E_INTERRUPTED, a transient failure for WH_E_UNREACHABLE, else a
- * permanent one with err's message. */
-wk_run pv_fail(wk_job *job, wh_code rc, const wh_err *err);
-
 
 /* Absolute, no empty, "." or ".." components, no trailing slash. */
 bool pv_path_clean(const char *s, size_t n);

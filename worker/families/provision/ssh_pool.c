@@ -131,10 +131,3 @@ wh_code pv_exec(wk_job *job, const pv_cmd *cmd, int *exit_code, pv_tail *tail, w
         return rc;
     }
 }
-
-wk_run pv_fail(wk_job *job, wh_code rc, const wh_err *err)
-{
-    if(rc == WH_E_INTERRUPTED || (rc && wk_job_interrupted(job)))
-        return WK_RUN_INTERRUPTED;
-    return wk_job_fail(job, rc, err->custom[0] ? err->custom : NULL, rc == WH_E_UNREACHABLE, "%s", err->msg);
-}

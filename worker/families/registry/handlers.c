@@ -38,14 +38,6 @@ static bool job_sleep(void *ud, int64_t ms)
     return wk_job_sleep(ud, ms);
 }
 
-/* Fail the job with err, or hand an interruption back to the pipe. */
-static wk_run fail(wk_job *job, const wh_err *err)
-{
-    if(err->code == WH_E_INTERRUPTED)
-        return WK_RUN_INTERRUPTED;
-    return wk_job_fail(job, err->code, NULL, rg_http_transient(err->code), "%s", err->msg);
-}
-
 /* Copy a string arg (validated as UTF-8 by the table) into buf. */
 static const char *arg(const wh_mp_obj *a, const char *name, char *buf, size_t cap)
 {
@@ -109,7 +101,7 @@ static wk_run check_run(wk_job *job)
         rc = rg_api_ping(&c, ver, sizeof(ver), &err);
     if(rc) {
         rg_conn_close(&c);
-        return fail(job, &err);
+        return wk_job_fail_err(job, err.code, &err);
     }
     wh_json *r = wh_json_object();
     wh_json_setc(r, "registry", wh_json_str(c.reg->name));
@@ -153,7 +145,7 @@ static wk_run catalog_run(wk_job *job)
     rg_conn_close(&c);
     if(rc) {
         rg_list_free(&l);
-        return fail(job, &err);
+        return wk_job_fail_err(job, err.code, &err);
     }
     wh_json *r = wh_json_object();
     wh_json_setc(r, "registry", wh_json_str(name));
@@ -262,7 +254,7 @@ static wk_run tags_run(wk_job *job)
     if(rc) {
         rg_tagf_free(f);
         rg_list_free(&l);
-        return fail(job, &err);
+        return wk_job_fail_err(job, err.code, &err);
     }
     char tr[8];
     wh_json *r = wh_json_object();
@@ -341,7 +333,7 @@ static wk_run digest_run(wk_job *job)
     if(!rc)
         rc = connect(job, NULL, ref.host, &c, &err);
     if(rc)
-        return fail(job, &err);
+        return wk_job_fail_err(job, err.code, &err);
     rc = rg_api_head(&c, &ref, &h, &err);
     wh_json *r = wh_json_object();
     char img[800];
@@ -359,7 +351,7 @@ static wk_run digest_run(wk_job *job)
     rg_conn_close(&c);
     if(rc) {
         wh_json_free(r);
-        return fail(job, &err);
+        return wk_job_fail_err(job, err.code, &err);
     }
     wk_job_set_result(job, r);
     return WK_RUN_OK;
@@ -412,7 +404,7 @@ static wk_run delete_run(wk_job *job)
     if(!rc)
         rc = connect(job, NULL, ref.host, &c, &err);
     if(rc)
-        return fail(job, &err);
+        return wk_job_fail_err(job, err.code, &err);
     /* Docker Hub's registry refuses manifest deletes; its Hub API
      * (hub.docker.com, a separate login) is not spoken here. */
     if(strcmp(c.reg->provider, "dockerhub") == 0) {
@@ -429,7 +421,7 @@ static wk_run delete_run(wk_job *job)
     if(rc && unsupported)
         return wk_job_fail(job, rc, RG_UNSUPPORTED, false, "%s", err.msg);
     if(rc)
-        return fail(job, &err);
+        return wk_job_fail_err(job, err.code, &err);
     wh_json *r = wh_json_object();
     char img[600];
     snprintf(img, sizeof(img), "%s/%s", ref.host, ref.path);

@@ -174,6 +174,9 @@ wh_code rt_health_wait(wk_job *job, rt_conn *c, const char *id, const wh_mp_obj 
         if(i < retries && wk_job_sleep(job, interval))
             return wh_err_set(err, WH_E_INTERRUPTED, "", "interrupted");
     }
-    return wh_err_set(err, WH_E_FAILED, "args.health", "container did not become healthy after %lld probes",
-                      (long long)retries);
+    wh_err_set(err, WH_E_FAILED, "args.health", "container did not become healthy after %lld probes",
+               (long long)retries);
+    if(err)
+        snprintf(err->custom, sizeof(err->custom), "unhealthy");
+    return WH_E_FAILED;
 }

@@ -195,7 +195,7 @@ wk_run rt_pull_run(wk_job *job)
     if(!rc)
         rc = rt_pull_image(job, &c, image, n, digest, sizeof(digest), &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "image", wh_json_strn(image, n));
     wh_json_setc(r, "digest", digest[0] ? wh_json_str(digest) : wh_json_null());

@@ -34,11 +34,7 @@ wh_code rt_open_call(wk_job *job, rt_conn *c, const char *method, const char *pa
 wh_code rt_open_request(wk_job *job, rt_conn *c, const char *method, const char *path, const wh_json *body,
                         long *status, wh_json **out, wh_err *err);
 
-/* Finish a job from a code: WK_RUN_INTERRUPTED for WH_E_INTERRUPTED, else
- * wk_job_fail (transient for unreachable). */
-wk_run rt_fail(wk_job *job, wh_code rc, const wh_err *err);
-
-/* End a job on object `name`: with rc set, as rt_fail; else succeed with
+/* End a job on object `name`: with rc set, as wk_job_fail_err; else succeed with
  * the result {"name": name}. */
 wk_run rt_done_name(wk_job *job, wh_code rc, const wh_err *err, const char *name);
 
@@ -97,7 +93,8 @@ wh_code rt_pull_image(wk_job *job, rt_conn *c, const char *image, size_t n, char
 
 /* container.run's health check (health_check.c): args.health's shape, and the
  * startup phase; on success `result` gets healthy_at (ms), health_probes and
- * health_wait_ms; WH_E_FAILED when it never became healthy. */
+ * health_wait_ms; WH_E_FAILED with err->custom "unhealthy" when it never
+ * became healthy. */
 wh_code rt_health_check_shape(const wh_mp_obj *h, wh_err *err);
 wh_code rt_health_wait(wk_job *job, rt_conn *c, const char *id, const wh_mp_obj *h, wh_json *result, wh_err *err);
 

@@ -341,11 +341,8 @@ wk_run rt_stack_deploy_args(wk_job *job, const wh_mp_obj *a)
     wk_run out;
     if(rc) {
         int undone = rollback(d); /* also on interruption: a requeued deploy starts clean */
-        if(rc == WH_E_INTERRUPTED)
-            out = WK_RUN_INTERRUPTED;
-        else
-            out = wk_job_fail(job, rc, rc == WH_E_FAILED ? "unhealthy" : NULL, rc == WH_E_UNREACHABLE,
-                              "%s (rolled back %d objects)", err.msg, undone);
+        wh_err_append(&err, " (rolled back %d objects)", undone);
+        out = wk_job_fail_err(job, rc, &err);
         wh_json_free(d->created);
         wh_json_free(d->existing);
     } else {
@@ -403,7 +400,7 @@ wk_run rt_stack_remove_run(wk_job *job)
     if(!rc && wh_args_bool(a, "volumes", false))
         rc = remove_labelled(&c, stack, "/volumes", "Volumes", "Name", "volumes", "", &nv, &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "stack", wh_json_str(stack));
     wh_json_setc(r, "containers", wh_json_int(nc));

@@ -227,7 +227,7 @@ wk_run rt_tmpl_run(wk_job *job)
     wh_mp_doc *doc = NULL;
     wh_err err;
     wh_code rc = to_doc(wk_job_args(job), &pk, &doc, &err);
-    wk_run out = rc ? wk_job_fail(job, rc, NULL, false, "%s", err.msg) : rt_stack_deploy_args(job, wh_mp_root(doc));
+    wk_run out = rc ? wk_job_fail_err(job, rc, &err) : rt_stack_deploy_args(job, wh_mp_root(doc));
     wh_mp_doc_free(doc);
     wh_mp_pack_free(pk);
     return out;

@@ -1,0 +1,76 @@
+/* The code table: every code has a stable name and a class, and the class
+ * is the one the docs promise (README "Errors", schemas/README.md). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wh_err.h"
+
+/* Codes the docs call transient: retried with backoff, then `dead`. */
+static const wh_code documented_transient[] = {
+    WH_E_UNREACHABLE,    /* "unreachable (transient, retried)" */
+    WH_E_RATE_LIMITED,   /* "rate_limited (429) ... transient and retried" */
+    WH_E_BROKER_BLOCKED, /* "retry with the same id" */
+    WH_E_ABANDONED,      /* requeued by the reaper while attempts remain */
+};
+
+/* Codes the docs call permanent: the job ends `failed` without a retry. */
+static const wh_code documented_permanent[] = {
+    WH_E_BAD_MSGPACK, WH_E_BAD_ENVELOPE, WH_E_UNSUPPORTED_SCHEMA, WH_E_TOO_LARGE, WH_E_UNKNOWN_TYPE,
+    WH_E_BAD_ARGS,       /* decode failures "are permanent and never retried" */
+    WH_E_TIMEOUT,        /* "a job that timed out is failed" */
+    WH_E_CANCELLED, WH_E_FAILED,
+    WH_E_UNKNOWN_HOST,   /* "unknown_host (permanent)" */
+    WH_E_AUTH_FAILED,    /* "auth_failed (permanent)" */
+    WH_E_HOST_KEY,       /* "the permanent error host_key_mismatch" */
+    WH_E_NOT_FOUND, WH_E_CONFLICT, WH_E_BUSY, WH_E_ENGINE, WH_E_REGISTRY, WH_E_COMMAND_FAILED, WH_E_IO,
+};
+
+static void test_every_code_has_a_name_and_a_class(void **state)
+{
+    (void)state;
+    for(int i = 1; i < WH_E__LAST; i++) {
+        wh_code c = (wh_code)i;
+        const char *name = wh_code_name(c);
+        if(strcmp(name, "unknown") == 0)
+            fail_msg("code %d has no name", i);
+        if(wh_code_class(c) != WH_PERMANENT && wh_code_class(c) != WH_TRANSIENT)
+            fail_msg("code %d (%s) has no class: %d", i, name, (int)wh_code_class(c));
+        assert_int_equal(wh_code_from_name(name), c);
+        assert_int_equal(wh_code_transient(c), wh_code_class(c) == WH_TRANSIENT);
+    }
+}
+
+static void test_out_of_range_has_no_class(void **state)
+{
+    (void)state;
+    assert_int_equal(wh_code_class(WH_OK), WH_CLASS_NONE);
+    assert_int_equal(wh_code_class(WH_E__LAST), WH_CLASS_NONE);
+    assert_int_equal(wh_code_class((wh_code)-1), WH_CLASS_NONE);
+    assert_false(wh_code_transient(WH_OK));
+    assert_false(wh_code_transient(WH_E__LAST));
+}
+
+static void test_documented_classes(void **state)
+{
+    (void)state;
+    for(size_t i = 0; i < sizeof(documented_transient) / sizeof(documented_transient[0]); i++)
+        if(!wh_code_transient(documented_transient[i]))
+            fail_msg("%s should be transient", wh_code_name(documented_transient[i]));
+    for(size_t i = 0; i < sizeof(documented_permanent) / sizeof(documented_permanent[0]); i++)
+        if(wh_code_class(documented_permanent[i]) != WH_PERMANENT)
+            fail_msg("%s should be permanent", wh_code_name(documented_permanent[i]));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_code_has_a_name_and_a_class),
+        cmocka_unit_test(test_out_of_range_has_no_class),
+        cmocka_unit_test(test_documented_classes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
