@@ -85,7 +85,9 @@ void wk_job_set_ttl(wk_job *job, int64_t ttl_s);
 
 /* Record a failure and return WK_RUN_FAIL. `code` is the stable code;
  * `custom` overrides its name (NULL to use the code's). A transient failure
- * is retried while attempts remain; a permanent one ends the job `failed`. */
+ * is retried while attempts remain; a permanent one ends the job `failed`.
+ * The message keeps WH_ERR_MSG_MAX bytes (cut between characters); a longer
+ * one is also written whole as a `sys` line of the job's log. */
 wk_run wk_job_fail(wk_job *job, wh_code code, const char *custom, bool transient, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "wh_text.h"
+
 /* Indexed by wh_code: the stable name and the class of every code. Names
  * are part of the public contract: never rename. The class is the one rule
  * for retrying: a transient failure is retried while attempts remain, a
@@ -87,7 +89,7 @@ wh_code wh_err_set(wh_err *err, wh_code code, const char *field, const char *fmt
     snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    wh_msg_vformat(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
     return code;
 }
@@ -99,8 +101,24 @@ void wh_err_append(wh_err *err, const char *fmt, ...)
     size_t n = strlen(err->msg);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);
+    wh_msg_vformat(err->msg + n, sizeof(err->msg) - n, fmt, ap);
     va_end(ap);
+}
+
+int wh_msg_vformat(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+    if(!cap)
+        return 0;
+    int n = vsnprintf(buf, cap, fmt, ap);
+    if(n < 0) {
+        buf[0] = '\0';
+        return n;
+    }
+    /* Also drops a character that arrived already cut (a part formatted
+     * into a smaller buffer elsewhere). */
+    size_t have = (size_t)n < cap ? (size_t)n : cap - 1;
+    buf[wh_utf8_cut(buf, have, have)] = '\0';
+    return n;
 }
 
 void wh_err_clear(wh_err *err)

@@ -9,6 +9,7 @@
 #ifndef WH_ERR_H
 #define WH_ERR_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -58,6 +59,11 @@ typedef enum wh_class {
     WH_TRANSIENT       /* the cause may pass (network, rate limit, a busy Redis): retried */
 } wh_class;
 
+/* Longest message an error carries, in bytes: the documented limit of a
+ * job's error_message (schemas/README.md). Longer text is cut between UTF-8
+ * characters, never inside one. */
+#define WH_ERR_MSG_MAX 1024
+
 /* The error lives on the object that failed: a code, an optional custom code
  * name (for job-defined codes such as system.fail's), the field it concerns
  * and a message for a human. Messages never contain secrets. */
@@ -65,7 +71,7 @@ typedef struct wh_err {
     wh_code code;
     char custom[40];  /* job-defined code name; empty when `code` names it */
     char field[64];   /* offending field, e.g. "args.ms"; empty if none */
-    char msg[256];    /* human-readable reason */
+    char msg[WH_ERR_MSG_MAX + 1]; /* human-readable reason, UTF-8 when its parts are */
 } wh_err;
 
 /* Return the stable name of `code` ("bad_args"); "unknown" if out of range. */
@@ -82,11 +88,13 @@ wh_class wh_code_class(wh_code code);
 bool wh_code_transient(wh_code code);
 
 /* Fill `err` (if not NULL) and return `code`, so callers can write
- * `return wh_err_set(err, WH_E_BAD_ARGS, "args.ms", "must be >= 0");`. */
+ * `return wh_err_set(err, WH_E_BAD_ARGS, "args.ms", "must be >= 0");`.
+ * A message over WH_ERR_MSG_MAX bytes is cut between characters. */
 wh_code wh_err_set(wh_err *err, wh_code code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Append formatted text to err->msg, cut to fit. NULL is a no-op. */
+/* Append formatted text to err->msg, cut between characters to fit. NULL
+ * is a no-op. */
 void wh_err_append(wh_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Reset `err` to WH_OK with empty strings. NULL is a no-op. */
@@ -94,5 +102,10 @@ void wh_err_clear(wh_err *err);
 
 /* The name users see: err->custom if set, else wh_code_name(err->code). */
 const char *wh_err_name(const wh_err *err);
+
+/* Format into buf[cap] like vsnprintf, but never end inside a UTF-8
+ * character: a character the cap would split is left out whole. Returns
+ * the length the full text has (as vsnprintf), so n >= cap says it was cut. */
+int wh_msg_vformat(char *buf, size_t cap, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 #endif

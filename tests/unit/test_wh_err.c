@@ -65,12 +65,34 @@ static void test_documented_classes(void **state)
             fail_msg("%s should be permanent", wh_code_name(documented_permanent[i]));
 }
 
+static void test_messages_keep_1024_bytes_cut_between_characters(void **state)
+{
+    (void)state;
+    char text[1200];
+    memset(text, 'a', sizeof(text) - 1);
+    text[sizeof(text) - 1] = '\0';
+    wh_err err;
+    wh_err_set(&err, WH_E_BAD_ARGS, "args", "%s", text);
+    assert_int_equal(strlen(err.msg), WH_ERR_MSG_MAX);
+    /* "x" then euro signs (3 bytes): byte 1024 is inside the 342nd one */
+    char utf[1 + 3 * 400 + 1] = "x";
+    for(int i = 0; i < 400; i++)
+        memcpy(utf + 1 + 3 * i, "\xe2\x82\xac", 4);
+    wh_err_set(&err, WH_E_FAILED, NULL, "%s", utf);
+    assert_int_equal(strlen(err.msg), 1 + 3 * 341);
+    assert_memory_equal(err.msg, utf, 1 + 3 * 341);
+    wh_err_set(&err, WH_E_FAILED, NULL, "%.1021s", text);
+    wh_err_append(&err, " \xe2\x82\xac\xe2\x82\xac");
+    assert_string_equal(err.msg + 1021, " "); /* no room for a whole euro sign */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_code_has_a_name_and_a_class),
         cmocka_unit_test(test_out_of_range_has_no_class),
         cmocka_unit_test(test_documented_classes),
+        cmocka_unit_test(test_messages_keep_1024_bytes_cut_between_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
