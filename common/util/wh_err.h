@@ -49,6 +49,7 @@ typedef enum wh_code {
     WH_E_REGISTRY = 32,          /* a registry answered with an unexpected error */
     WH_E_ABANDONED = 33,         /* its worker stopped renewing the job's lease */
     WH_E_BROKER_BLOCKED = 34,    /* the broker blocks publishers (resource alarm) */
+    WH_E_TLS = 35,               /* a TLS handshake failed: a certificate refused or untrusted */
     WH_E__LAST                   /* sentinel, never a real code */
 } wh_code;
 

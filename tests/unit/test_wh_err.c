@@ -27,6 +27,7 @@ static const wh_code documented_permanent[] = {
     WH_E_AUTH_FAILED,    /* "auth_failed (permanent)" */
     WH_E_HOST_KEY,       /* "the permanent error host_key_mismatch" */
     WH_E_NOT_FOUND, WH_E_CONFLICT, WH_E_BUSY, WH_E_ENGINE, WH_E_REGISTRY, WH_E_COMMAND_FAILED, WH_E_IO,
+    WH_E_TLS,            /* "a certificate or TLS failure is permanent" */
 };
 
 static void test_every_code_has_a_name_and_a_class(void **state)
