@@ -1,13 +1,20 @@
 /* The code table: every code has a stable name and a class, and the class
- * is the one the docs promise (README "Errors", schemas/README.md). */
+ * is the one the docs promise (README "Errors", and the table of every code
+ * in schemas/README.md section 6.1, read from argv[1]/../README.md where
+ * argv[1] is schemas/vectors). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "test_util.h"
 #include "wh_err.h"
+
+static const char *vectors_dir;
 
 /* Codes the docs call transient: retried with backoff, then `dead`. */
 static const wh_code documented_transient[] = {
@@ -87,13 +94,76 @@ static void test_messages_keep_1024_bytes_cut_between_characters(void **state)
     assert_string_equal(err.msg + 1021, " "); /* no room for a whole euro sign */
 }
 
-int main(void)
+/* One row "| 25 | `unreachable` | transient | ... |" of the table: true with
+ * its number, name and class. */
+static bool doc_row(const char *line, int *num, char *name, size_t cap, bool *transient)
 {
+    char *end;
+    if(strncmp(line, "| ", 2) != 0)
+        return false;
+    long n = strtol(line + 2, &end, 10);
+    if(end == line + 2 || strncmp(end, " | `", 4) != 0)
+        return false;
+    const char *nm = end + 4, *tick = strchr(nm, '`');
+    if(!tick || (size_t)(tick - nm) >= cap)
+        return false;
+    snprintf(name, cap, "%.*s", (int)(tick - nm), nm);
+    *num = (int)n;
+    if(strncmp(tick, "` | transient |", 15) == 0)
+        *transient = true;
+    else if(strncmp(tick, "` | permanent |", 15) == 0)
+        *transient = false;
+    else
+        return false;
+    return true;
+}
+
+static void test_the_wire_contract_lists_every_code_with_its_class(void **state)
+{
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/../README.md", vectors_dir);
+    size_t len = 0;
+    char *doc = test_read_file(path, &len);
+    if(!doc)
+        fail_msg("cannot read %s", path);
+    const char *sec = strstr(doc, "### 6.1 Every error code and its class");
+    assert_non_null(sec);
+    int seen[WH_E__LAST] = {0};
+    const char *next = sec;
+    while(next && *next) {
+        const char *line = next, *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : NULL;
+        if(strncmp(line, "## ", 3) == 0)
+            break; /* the next section */
+        int num = 0;
+        char name[48];
+        bool transient = false;
+        if(!doc_row(line, &num, name, sizeof(name), &transient))
+            continue;
+        if(num <= 0 || num >= WH_E__LAST)
+            fail_msg("schemas/README.md lists code %d (%s), which wh_err does not have", num, name);
+        if(strcmp(wh_code_name((wh_code)num), name) != 0)
+            fail_msg("code %d: schemas/README.md says %s, wh_err says %s", num, name, wh_code_name((wh_code)num));
+        if(transient != wh_code_transient((wh_code)num))
+            fail_msg("%s: schemas/README.md says %s, wh_err says otherwise", name, transient ? "transient" : "permanent");
+        seen[num]++;
+    }
+    for(int i = 1; i < WH_E__LAST; i++)
+        if(seen[i] != 1)
+            fail_msg("code %d (%s) is listed %d times in schemas/README.md 6.1", i, wh_code_name((wh_code)i), seen[i]);
+    free(doc);
+}
+
+int main(int argc, char **argv)
+{
+    vectors_dir = argc > 1 ? argv[1] : "schemas/vectors";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_code_has_a_name_and_a_class),
         cmocka_unit_test(test_out_of_range_has_no_class),
         cmocka_unit_test(test_documented_classes),
         cmocka_unit_test(test_messages_keep_1024_bytes_cut_between_characters),
+        cmocka_unit_test(test_the_wire_contract_lists_every_code_with_its_class),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
