@@ -146,7 +146,8 @@ static void test_the_wire_contract_lists_every_code_with_its_class(void **state)
         if(strcmp(wh_code_name((wh_code)num), name) != 0)
             fail_msg("code %d: schemas/README.md says %s, wh_err says %s", num, name, wh_code_name((wh_code)num));
         if(transient != wh_code_transient((wh_code)num))
-            fail_msg("%s: schemas/README.md says %s, wh_err says otherwise", name, transient ? "transient" : "permanent");
+            fail_msg("%s: schemas/README.md says %s, wh_err says otherwise", name,
+                     transient ? "transient" : "permanent");
         seen[num]++;
     }
     for(int i = 1; i < WH_E__LAST; i++)
