@@ -17,6 +17,7 @@
 #include "wh_sched.h"
 #include "wh_redis.h"
 #include "wh_status.h"
+#include "wh_text.h"
 #include "wh_time.h"
 #include "wh_topo.h"
 
@@ -47,7 +48,11 @@ static int fail(wharf_error *out, const wh_err *e)
         out->code = e->code;
         snprintf(out->name, sizeof(out->name), "%s", wh_err_name(e));
         snprintf(out->field, sizeof(out->field), "%s", e->field);
-        snprintf(out->message, sizeof(out->message), "%s", e->msg);
+        /* message[] is part of the ABI and shorter than e->msg: cut it
+         * between characters. */
+        size_t n = wh_utf8_cut(e->msg, strlen(e->msg), sizeof(out->message) - 1);
+        memcpy(out->message, e->msg, n);
+        out->message[n] = '\0';
     }
     return e->code ? (int)e->code : (int)WH_E_INTERNAL;
 }

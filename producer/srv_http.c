@@ -223,10 +223,10 @@ void srv_reply_json_h(srv_call *c, unsigned status, wh_json *j, const wh_mhd_hdr
 
 void srv_error(srv_call *c, unsigned status, const char *code, const char *field, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[WH_ERR_MSG_MAX + 1];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    wh_msg_vformat(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     wh_json *e = wh_json_object();
     wh_json_setc(e, "code", wh_json_str(code));

@@ -39,7 +39,7 @@ typedef struct wharf_error {
     int code;          /* nonzero stable code number */
     char name[40];     /* stable code name, e.g. "unroutable" */
     char field[64];    /* offending field, or "" */
-    char message[256]; /* for humans; never contains secrets */
+    char message[256]; /* for humans; never contains secrets; cut between UTF-8 characters */
 } wharf_error;
 
 typedef struct wharf_client_opts {

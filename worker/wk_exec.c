@@ -130,7 +130,7 @@ static void dead_letter(wk_delivery *d, wh_code reason, const char *job_code, co
 static void give_up(wk_job *job, const char *what, const wh_err *err)
 {
     if(wh_redis_connected(job->t->redis) && !wk_pool_abandoned(job->t->pool)) {
-        char msg[300];
+        char msg[sizeof(err->msg) + 64]; /* dead_letter cuts it to fit */
         snprintf(msg, sizeof(msg), "cannot %s: %s", what, err->msg);
         wh_log(WH_LOG_ERROR, job->d->id, "status write refused; dead-lettering", "error", err->msg);
         dead_letter(job->d, WH_E_REDIS, wh_code_name(WH_E_REDIS), msg);
@@ -281,7 +281,7 @@ static void on_failure(wk_job *job, const wh_start *st, int64_t run_us)
     } else {
         f.state = "dead";
         if(record(job, &f, run_us, true)) {
-            char msg[300];
+            char msg[sizeof(job->err.custom) + sizeof(job->err.msg) + 2]; /* dead_letter cuts it to fit */
             snprintf(msg, sizeof(msg), "%s: %s", code, job->err.msg);
             dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, code, msg);
         }

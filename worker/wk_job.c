@@ -2,9 +2,11 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wh_log.h"
+#include "wh_text.h"
 #include "wh_time.h"
 #include "wk_exec.h"
 
@@ -34,7 +36,7 @@ void wk_job_log(wk_job *job, wk_stream s, const char *line, size_t len)
     if(len && line[len - 1] == '\n')
         len--;
     if(len > WK_LOG_LINE_MAX)
-        len = WK_LOG_LINE_MAX;
+        len = wh_utf8_cut(line, len, WK_LOG_LINE_MAX);
     snprintf(maxlen, sizeof(maxlen), "%d", job->t->cfg->log_max_lines);
     const char *argv[] = {"XADD", job->logkey, "MAXLEN", "~", maxlen, "*", "s", stream_names[s], "l", line};
     size_t lens[10];
@@ -95,12 +97,33 @@ wk_run wk_job_fail(wk_job *job, wh_code code, const char *custom, bool transient
     job->err.code = code;
     snprintf(job->err.custom, sizeof(job->err.custom), "%s", custom ? custom : "");
     job->err.field[0] = '\0';
-    va_list ap;
+    va_list ap, again;
     va_start(ap, fmt);
-    vsnprintf(job->err.msg, sizeof(job->err.msg), fmt, ap);
+    va_copy(again, ap);
+    int n = wh_msg_vformat(job->err.msg, sizeof(job->err.msg), fmt, ap);
     va_end(ap);
+    if(n >= (int)sizeof(job->err.msg)) {
+        /* error_message keeps WH_ERR_MSG_MAX bytes: the whole text goes to
+         * the job's log, where a line holds up to WK_LOG_LINE_MAX. */
+        char *full = malloc((size_t)n + 1);
+        if(full) {
+            vsnprintf(full, (size_t)n + 1, fmt, again);
+            wk_job_logf(job, WK_SYS, "error message cut at %d of %d bytes; in full:", WH_ERR_MSG_MAX, n);
+            wk_job_log(job, WK_SYS, full, (size_t)n);
+            free(full);
+        }
+    }
+    va_end(again);
     job->transient = transient;
     return WK_RUN_FAIL;
+}
+
+wk_run wk_job_fail_err(wk_job *job, wh_code rc, const wh_err *err)
+{
+    if(rc == WH_E_INTERRUPTED || wk_job_interrupted(job))
+        return WK_RUN_INTERRUPTED;
+    const char *custom = err && err->custom[0] ? err->custom : NULL;
+    return wk_job_fail(job, rc, custom, wh_code_transient(rc), "%s", err ? err->msg : wh_code_name(rc));
 }
 
 bool wk_job_interrupted(const wk_job *job)

@@ -10,7 +10,8 @@
  *
  * Handlers run on a worker thread. They report through the wk_job_* calls:
  * log lines go to the job's Redis stream, progress and step to its hash, the
- * result is JSON. They return WK_RUN_OK, or the value of wk_job_fail(), or
+ * result is JSON. They return WK_RUN_OK, or the value of wk_job_fail_err()
+ * (an error a call returned) or wk_job_fail() (one of the handler's own), or
  * WK_RUN_INTERRUPTED when wk_job_interrupted() said to stop. */
 #ifndef WK_JOB_H
 #define WK_JOB_H
@@ -80,9 +81,21 @@ void wk_job_set_ttl(wk_job *job, int64_t ttl_s);
 
 /* Record a failure and return WK_RUN_FAIL. `code` is the stable code;
  * `custom` overrides its name (NULL to use the code's). A transient failure
- * is retried while attempts remain; a permanent one ends the job `failed`. */
+ * is retried while attempts remain; a permanent one ends the job `failed`.
+ * The message keeps WH_ERR_MSG_MAX bytes (cut between characters); a longer
+ * one is also written whole as a `sys` line of the job's log. */
 wk_run wk_job_fail(wk_job *job, wh_code code, const char *custom, bool transient, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* Fail the job with an error a call returned: `rc` and the `err` it filled
+ * (NULL: the code's name is the message). The one rule every family uses:
+ *  - WH_E_INTERRUPTED, or any failure once wk_job_interrupted() is true
+ *    (the stop caused it), returns WK_RUN_INTERRUPTED, and the pipe records
+ *    the stop (requeued, cancelled or timeout);
+ *  - otherwise the failure is recorded as wk_job_fail() would, named by
+ *    err->custom when set, transient exactly when wh_code_transient(rc),
+ *    and WK_RUN_FAIL is returned. */
+wk_run wk_job_fail_err(wk_job *job, wh_code rc, const wh_err *err);
 
 /* True once the job must stop: worker shutdown past grace, a cancel request
  * or its timeout. Cheap enough to call in every loop iteration; long I/O

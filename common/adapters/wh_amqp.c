@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wh_text.h"
+
 amqp_bytes_t wh_amqp__bytes(const char *s)
 {
     return amqp_cstring_bytes(s ? s : "");
@@ -17,7 +19,7 @@ amqp_bytes_t wh_amqp__bytes(const char *s)
 
 void wh_amqp__copy(char *dst, size_t cap, amqp_bytes_t b)
 {
-    size_t n = b.len < cap - 1 ? b.len : cap - 1;
+    size_t n = b.len < cap - 1 ? b.len : wh_utf8_cut(b.bytes, b.len, cap - 1);
     if(n)
         memcpy(dst, b.bytes, n);
     dst[n] = '\0';

@@ -68,7 +68,9 @@ typedef enum wh_amqp_ev_kind {
 
 typedef struct wh_amqp_header {
     char key[64];
-    char str[256]; /* string value, or the integer rendered as text */
+    char str[WH_ERR_MSG_MAX + 1]; /* string value (a dead letter's wharf-error may fill
+                                   * it), cut between UTF-8 characters; or the
+                                   * integer rendered as text */
     int64_t num;
     bool is_num;
 } wh_amqp_header;

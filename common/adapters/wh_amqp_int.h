@@ -31,7 +31,8 @@ amqp_bytes_t wh_amqp__bytes(const char *s);
  * why (WH_E_CONFLICT for 406 PRECONDITION_FAILED, WH_E_NOT_FOUND for 404). */
 wh_code wh_amqp__rpc_check(wh_amqp *c, amqp_rpc_reply_t r, uint16_t ch, const char *what, wh_err *err);
 
-/* Copy amqp bytes into a C string buffer, cut to fit. */
+/* Copy amqp bytes into a C string buffer, cut to fit between UTF-8
+ * characters. */
 void wh_amqp__copy(char *dst, size_t cap, amqp_bytes_t b);
 
 /* A timeval of `ms` milliseconds. */

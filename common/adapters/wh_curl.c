@@ -5,11 +5,10 @@
  * too slow for cancel; driving the easy handle ourselves with
  * curl_multi_poll(WH_CURL_POLL_MS) bounds the wait. The multi handle also
  * owns the connection cache, so keep-alive survives between requests. */
-#include "wh_curl.h"
+#include "wh_curl_int.h"
 
 #include "wh_fdpump.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -425,7 +424,8 @@ wh_code wh_curl_do(wh_curl *c, const wh_curl_req *req, wh_curl_resp *resp, wh_er
             *err = x.cb_err;
         return x.stop;
     }
-    return map_curl(cc, c->errbuf, err);
+    wh_code tls = wh_curl__tls(c->easy, cc, c->errbuf, req, err);
+    return tls ? tls : map_curl(cc, c->errbuf, err);
 }
 
 long wh_curl_header(const wh_curl_resp *resp, const char *name, char *out, size_t cap)

@@ -1,4 +1,5 @@
-/* wh_curl: the HTTP client adapter (libcurl). No other file includes <curl/curl.h>.
+/* wh_curl: the HTTP client adapter (libcurl). No file outside the adapter
+ * (wh_curl.c, wh_curl_tls.c) includes <curl/curl.h>.
  *
  * One wh_curl is one reusable client: an easy handle driven by its own multi
  * handle, whose connection cache keeps connections alive between requests
@@ -20,7 +21,10 @@
  *   WH_E_INTERRUPTED  the abort hook said stop
  *   WH_E_TOO_LARGE    the buffered body or the headers passed their cap
  *   WH_E_BAD_ARGS     the request itself is malformed (no URL, bad option)
- *   WH_E_IO           TLS setup or any other local failure
+ *   WH_E_TLS          a TLS failure: our files unusable, the server's
+ *                     certificate not trusted, our client certificate
+ *                     refused, or the handshake failed (wh_curl_tls.c)
+ *   WH_E_IO           any other local failure
  *   a sink's or source's own code, when it returned one to stop
  * An HTTP error status is NOT an error here: it is returned in resp->status
  * for the caller to map. Messages never include header values or bodies
@@ -73,6 +77,7 @@ typedef struct wh_curl_req {
     const char *ca_file;            /* TLS: trust these CAs (PEM); NULL: system store */
     const char *cert_file;          /* TLS client certificate (PEM) and its key */
     const char *key_file;
+    const char *peer;               /* what the server is called in TLS errors ("engine"); NULL: "server" */
     long connect_timeout_ms;        /* 0: WH_CURL_CONNECT_TIMEOUT_MS */
     long timeout_ms;                /* whole transfer; 0: none */
     wh_curl_sink_fn sink;           /* stream the body here instead of buffering */

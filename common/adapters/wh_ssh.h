@@ -125,7 +125,9 @@ wh_code wh_ssh_exec(wh_ssh_conn *c, const wh_ssh_exec_opts *o, wh_ssh_exec_res *
  *  - wh_ssh_chan_send_eof half-closes (the remote sees EOF on stdin).
  *  - Any I/O error is WH_E_UNREACHABLE and breaks the session.
  *  - wh_ssh_chan_close sends EOF and close, frees the channel and returns
- *    the remote exit status if it was received (else -1). NULL gives -1. */
+ *    the remote exit status if it was received (else -1). It does not wait
+ *    on the remote beyond that: the session is free for the next channel at
+ *    once. NULL gives -1. */
 wh_code wh_ssh_chan_open(wh_ssh_conn *c, const char *command, wh_ssh_chan **out, wh_err *err);
 /* The same channel contract for a TCP connection made *from the host* to
  * `host`:`port` (an SSH direct-tcpip channel; the server must allow TCP

@@ -42,6 +42,7 @@ wh_code wh_ssh_chan_open_tcp(wh_ssh_conn *c, const char *host, int port, wh_ssh_
     if(!ch)
         return wh_err_set(err, WH_E_NOMEM, NULL, "out of memory");
     ch->conn = c;
+    ch->tcp = true;
     ch->ch = ssh_channel_new(c->s);
     if(!ch->ch) {
         wh_ssh_chan_close(ch);
@@ -107,14 +108,20 @@ int wh_ssh_chan_close(wh_ssh_chan *ch)
         return -1;
     int code = -1;
     if(ch->ch) {
-        /* The status arrives with or just after EOF, often with the
-         * remote's close, so ask for it before checking the open state. */
-        if(ssh_channel_is_eof(ch->ch) && ssh_is_connected(ch->conn->s))
-            code = ssh_channel_get_exit_status(ch->ch);
-        if(ssh_channel_is_open(ch->ch) && ssh_is_connected(ch->conn->s)) {
+        bool connected = ssh_is_connected(ch->conn->s);
+        /* Our EOF goes first: sshd closes a channel only once both sides
+         * sent EOF, and libssh's wait for an exit status ends at the close,
+         * so asking while our EOF is unsent waits out the session timeout
+         * (seconds, holding the session and sshd's forwarded connection).
+         * The status of a command arrives with or just after its EOF, often
+         * with the remote's close, so it is asked for before the open state
+         * is checked; a forwarded TCP connection has none to ask for. */
+        if(connected && ssh_channel_is_open(ch->ch))
             ssh_channel_send_eof(ch->ch);
+        if(!ch->tcp && connected && ssh_channel_is_eof(ch->ch))
+            code = ssh_channel_get_exit_status(ch->ch);
+        if(connected && ssh_channel_is_open(ch->ch))
             ssh_channel_close(ch->ch);
-        }
         ssh_channel_free(ch->ch);
     }
     free(ch);

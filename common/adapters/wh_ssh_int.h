@@ -33,6 +33,7 @@ struct wh_ssh_conn {
 struct wh_ssh_chan {
     ssh_channel ch;
     wh_ssh_conn *conn;
+    bool tcp;                   /* a direct-tcpip channel: it has no exit status */
 };
 
 struct wh_ssh_pool {

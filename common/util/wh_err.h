@@ -9,6 +9,8 @@
 #ifndef WH_ERR_H
 #define WH_ERR_H
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum wh_code {
@@ -47,8 +49,21 @@ typedef enum wh_code {
     WH_E_REGISTRY = 32,          /* a registry answered with an unexpected error */
     WH_E_ABANDONED = 33,         /* its worker stopped renewing the job's lease */
     WH_E_BROKER_BLOCKED = 34,    /* the broker blocks publishers (resource alarm) */
+    WH_E_TLS = 35,               /* a TLS handshake failed: a certificate refused or untrusted */
     WH_E__LAST                   /* sentinel, never a real code */
 } wh_code;
+
+/* Whether a failure with a code may succeed if tried again. */
+typedef enum wh_class {
+    WH_CLASS_NONE = 0, /* WH_OK, out of range, or a code the table misses (a bug) */
+    WH_PERMANENT,      /* the same attempt would fail the same way: no retry */
+    WH_TRANSIENT       /* the cause may pass (network, rate limit, a busy Redis): retried */
+} wh_class;
+
+/* Longest message an error carries, in bytes: the documented limit of a
+ * job's error_message (schemas/README.md). Longer text is cut between UTF-8
+ * characters, never inside one. */
+#define WH_ERR_MSG_MAX 1024
 
 /* The error lives on the object that failed: a code, an optional custom code
  * name (for job-defined codes such as system.fail's), the field it concerns
@@ -57,7 +72,7 @@ typedef struct wh_err {
     wh_code code;
     char custom[40];  /* job-defined code name; empty when `code` names it */
     char field[64];   /* offending field, e.g. "args.ms"; empty if none */
-    char msg[256];    /* human-readable reason */
+    char msg[WH_ERR_MSG_MAX + 1]; /* human-readable reason, UTF-8 when its parts are */
 } wh_err;
 
 /* Return the stable name of `code` ("bad_args"); "unknown" if out of range. */
@@ -66,15 +81,32 @@ const char *wh_code_name(wh_code code);
 /* Look up a code by its stable name; WH_E__LAST when none matches. */
 wh_code wh_code_from_name(const char *name);
 
+/* The class of `code`, from the one table next to the names (wh_err.c):
+ * the single rule every family fails jobs by. */
+wh_class wh_code_class(wh_code code);
+
+/* True when a failure with `code` is retried while attempts remain. */
+bool wh_code_transient(wh_code code);
+
 /* Fill `err` (if not NULL) and return `code`, so callers can write
- * `return wh_err_set(err, WH_E_BAD_ARGS, "args.ms", "must be >= 0");`. */
+ * `return wh_err_set(err, WH_E_BAD_ARGS, "args.ms", "must be >= 0");`.
+ * A message over WH_ERR_MSG_MAX bytes is cut between characters. */
 wh_code wh_err_set(wh_err *err, wh_code code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Append formatted text to err->msg, cut between characters to fit. NULL
+ * is a no-op. */
+void wh_err_append(wh_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Reset `err` to WH_OK with empty strings. NULL is a no-op. */
 void wh_err_clear(wh_err *err);
 
 /* The name users see: err->custom if set, else wh_code_name(err->code). */
 const char *wh_err_name(const wh_err *err);
+
+/* Format into buf[cap] like vsnprintf, but never end inside a UTF-8
+ * character: a character the cap would split is left out whole. Returns
+ * the length the full text has (as vsnprintf), so n >= cap says it was cut. */
+int wh_msg_vformat(char *buf, size_t cap, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 #endif

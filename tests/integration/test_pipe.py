@@ -219,6 +219,62 @@ class PipeTest(unittest.TestCase):
         time.sleep(0.5)
         self.assertEqual(env.queue_depth(self.amqp, "wharf.dead"), 0)
 
+    def test_error_messages_are_kept_up_to_1024_bytes_on_a_character_boundary(self):
+        """schemas/README.md allows error messages up to 1024 bytes: they are
+        kept whole in the job hash, `wharf status`, HTTP and the dead-letter
+        header, and a longer text is cut only between UTF-8 characters."""
+        import wharfserve  # noqa: E402
+        self.worker()
+        srv = wharfserve.start(env, self.amqp, self.prefix)
+        try:
+            self._long_messages(srv)
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.log_text()[-3000:])
+
+    def _long_messages(self, srv):
+        words = " ".join("word%04d" % i for i in range(200))
+        long_msg = words[:997] + "END"                   # 1000 bytes of ASCII
+        utf_msg = "x" + "\u20ac" * 341                   # 1024 bytes, the euro sign is 3 bytes
+        self.assertEqual((len(long_msg.encode()), len(utf_msg.encode())), (1000, 1024))
+        for jid, msg in (("long-perm", long_msg), ("utf-perm", utf_msg)):
+            p = self.cli("submit", "system.fail", "--id", jid, "--arg", "code=long", "--arg", "message=" + msg,
+                         "--wait", "--timeout", "30")
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("long: " + msg, p.stderr)
+            raw = env.redis_raw().hget((self.prefix + "job:" + jid).encode(), b"error_message")
+            self.assertEqual(raw, msg.encode(), "%d bytes in Redis" % len(raw or b""))
+            st = json.loads(self.cli("status", "--json", jid).stdout)
+            self.assertEqual(st["error_message"], msg)
+            self.assertIn(msg, self.cli("status", jid).stdout)
+            code, _, body = srv.request("GET", "/v1/jobs/" + jid)
+            self.assertEqual((code, body["error_message"]), (200, msg))
+        # Dead letters: the header is "<code>: <message>", at most 1024 bytes.
+        cut = "long: x" + "\u20ac" * 339                 # 1023 bytes: one more euro would pass 1024
+        for jid, msg, header in (("long-dead", long_msg, "long: " + long_msg), ("utf-dead", utf_msg, cut)):
+            p = self.cli("submit", "system.fail", "--id", jid, "--arg", "code=long", "--arg", "message=" + msg,
+                         "--arg", "transient=true", "--max-attempts", "1", "--wait", "--timeout", "30")
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertEqual(self.job(jid)["error_message"], msg)
+        msgs = self.dead_messages(2)
+        got = {m["headers"]["wharf-job-id"]: m["headers"]["wharf-error"] for m in msgs}
+        self.assertEqual(got, {"long-dead": "long: " + long_msg, "utf-dead": cut})
+        listed = json.loads(self.cli("dead", "list", "--json").stdout)
+        self.assertEqual({d["id"]: d["error"] for d in listed}, got)
+        code, _, body = srv.request("GET", "/v1/dead")
+        self.assertEqual({d["id"]: d["error"] for d in body["dead"]}, got)
+        # A bad_args message listing seven problems, whole in HTTP and the CLI.
+        args = {"hostname": "Bad_Host", "driver": "nope", "root_password": "maybe",
+                "hooks": ["../one", "../two"]}
+        code, _, body = srv.request("POST", "/v1/jobs", {"type": "provision.container", "args": args})
+        self.assertEqual((code, body["error"]["code"]), (400, "bad_args"), body)
+        m = body["error"]["message"]
+        self.assertGreater(len(m.encode()), 255, m)
+        self.assertTrue(m.startswith("7 problem(s): args.hostname: "), m)
+        self.assertTrue(m.endswith('args.root_password: must be "random" or "lock"'), m)
+        p = self.cli("submit", "provision.container", "--args-json", json.dumps(args))
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(m, p.stderr)
+
     def test_sigterm_drains_and_loses_nothing(self):
         w = self.worker(concurrency=3, extra_env={"WHARF_WORKER_GRACE_S": "1"})
         ids = []

@@ -589,6 +589,16 @@ class RuntimeCases:
         self.assertEqual(p.returncode, 2)
         self.assertIn("args.health", p.stderr)
 
+    def test_unhealthy_says_when_the_health_port_is_not_published(self):
+        # health.http_port is the container's port; probes go to where the host publishes it
+        s = self.job("container.run", {"name": "hc-unpub", "image": IMG, "cmd": ["sleep", "300"],
+                                       "health": {"http_port": 8091, "interval_ms": 50, "retries": 2}},
+                     ok="unhealthy")
+        self.assertEqual(s["attempt"], 1)  # unhealthy is permanent
+        self.assertIn("after 2 probes", s["error_message"])
+        self.assertIn("8091/tcp is not published", s["error_message"])
+        self.job("container.remove", {"name": "hc-unpub", "force": True})
+
     def test_stack_reverse_proxy_flow_and_remove(self):
         stack = {"name": "rp", "networks": [{"name": "rp-net"}],
                  "containers": [

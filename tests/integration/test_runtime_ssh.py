@@ -8,6 +8,7 @@ checked by the engine on the host). On top: sessions are reused across
 jobs, a changed host key is refused, and when the remote docker_cmd cannot
 reach its engine the job says what the command said."""
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -123,6 +124,43 @@ class RuntimeSshTest(test_runtime.RuntimeCases, unittest.TestCase):
         self.assertEqual(s["attempt"], 2, s)
         self.assertIn("permission denied while trying to connect", s["error_message"])
         self.job("host.ping", target="flaky")
+
+    def established(self, peer_port):
+        """Established TCP connections whose far end is port `peer_port` on
+        loopback (the client ends of SSH sessions, or sshd's forwarded
+        connections to a published port)."""
+        out = subprocess.run(["ss", "-Htn", "state", "established", "( dport = :%d )" % peer_port],
+                             capture_output=True, text=True, check=True).stdout
+        return len([line for line in out.splitlines() if line.strip()])
+
+    def test_failed_http_probes_reuse_the_pooled_session_and_close_their_channels(self):
+        """HTTP health probes over ssh:// take the pooled session like every
+        request: failing probes open no new logins, and once the job ended no
+        forwarded channel (sshd's connection to the published port) is left
+        and no more sessions are held than the pool keeps."""
+        self.job("network.create", {"name": "hpnet", "subnet": self.d.subnet(81)})
+        self.job("host.ping")  # a pooled session exists before the probes
+        cases = [
+            # the port is published, so the host's proxy accepts, but nothing listens behind it
+            ("hp-none", ["sleep", "300"], 9),
+            # something accepts and never answers: every probe runs into its own timeout
+            ("hp-mute", ["sh", "-c", "sleep 300 | nc -l -p 8090"], 3),
+        ]
+        for name, cmd, probes in cases:
+            logins = self.s.log_text_count("Accepted publickey")
+            s = self.job("container.run", {"name": name, "image": IMG, "network": "hpnet",
+                                           "ports": [{"container": 8090}], "cmd": cmd,
+                                           "health": {"http_port": 8090, "interval_ms": 100, "retries": probes}},
+                         ok="unhealthy")
+            self.assertIn("after %d probes" % probes, s["error_message"])
+            self.assertLessEqual(self.s.log_text_count("Accepted publickey") - logins, 1, name)
+            port = int(self.job("container.inspect", {"name": name})["result"]["NetworkSettings"]["Ports"]
+                       ["8090/tcp"][0]["HostPort"])
+            # the channels were closed with the job: nothing waits for them to time out
+            self.assertEqual(self.established(port), 0, "%s: forwarded connections left to :%d" % (name, port))
+            self.assertLessEqual(self.established(self.s.port), 4, "%s: SSH sessions held" % name)
+            self.job("container.remove", {"name": name, "force": True})
+        self.job("network.remove", {"name": "hpnet"})
 
     def test_pinned_fingerprint_mismatch_is_refused(self):
         s = self.job("host.ping", target="badkey", ok="host_key_mismatch", extra=["--max-attempts", "1"])

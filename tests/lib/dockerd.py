@@ -2,7 +2,10 @@
 
     import dockerd
     d = dockerd.Dockerd.start(tmpdir)     # own data-root, exec-root, pidfile, socket
-    d.sock                                # unix socket path; no TCP listener
+    d.sock                                # unix socket path; no TCP listener unless asked:
+    d = dockerd.Dockerd.start(tmpdir, tls=dockerd.Tls("127.0.0.1", port, ca, cert, key))
+                                          # also tcp://127.0.0.1:port with --tlsverify (client
+                                          # certificates signed by `ca` only)
     d.docker(["ps", "-a"])                # the docker CLI against this engine only
     img = d.busybox_image()               # "wharf-busybox:test", imported, never pulled
     d.build_image("h:5000/a:1", cmd=[...])  # busybox + metadata, no pull; d.push("h:5000/a:1") -> digest
@@ -49,6 +52,18 @@ BUSYBOX_IMAGE = "wharf-busybox:test"
 _live = []
 
 
+class Tls:
+    """A TCP listener with TLS: the engine's certificate and key, and the CA
+    its clients' certificates must come from (dockerd --tlsverify)."""
+
+    def __init__(self, host, port, ca, cert, key):
+        self.host, self.port, self.ca, self.cert, self.key = host, port, ca, cert, key
+
+    def args(self):
+        return ["-H", "tcp://%s:%d" % (self.host, self.port), "--tlsverify", "--tlscacert", self.ca,
+                "--tlscert", self.cert, "--tlskey", self.key]
+
+
 def _pdeathsig():
     try:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
@@ -67,8 +82,9 @@ def _need(prog):
 class Dockerd:
     """One private dockerd. Use Dockerd.start(); stop() is idempotent."""
 
-    def __init__(self, root):
+    def __init__(self, root, tls=None):
         self.root = root
+        self.tls = tls
         self.sock = os.path.join(root, "docker.sock")
         self.pidfile = os.path.join(root, "docker.pid")
         self.log_path = os.path.join(root, "dockerd.log")
@@ -90,18 +106,19 @@ class Dockerd:
         return "10.%d.%d.0/24" % (self.pool_octet, k)
 
     @classmethod
-    def start(cls, parent=None, timeout=60):
+    def start(cls, parent=None, timeout=60, tls=None):
         """Start a daemon in a new dir under `parent` (default: WHARF_TEST_TMP
-        or the system temp dir) and wait until it answers. Raises
-        RuntimeError with the log tail if it does not come up."""
+        or the system temp dir) and wait until it answers; with `tls` (a Tls)
+        it also listens there. Raises RuntimeError with the log tail if it
+        does not come up."""
         parent = parent or os.environ.get("WHARF_TEST_TMP") or tempfile.gettempdir()
         os.makedirs(parent, exist_ok=True)
         # A short path: unix socket paths are capped at 107 bytes.
         root = tempfile.mkdtemp(prefix="dkd-", dir=parent)
-        d = cls(root)
+        d = cls(root, tls)
         if len(d.sock) > 100:
             root = tempfile.mkdtemp(prefix="wharf-dkd-")
-            d = cls(root)
+            d = cls(root, tls)
         d._spawn(timeout)
         return d
 
@@ -118,7 +135,7 @@ class Dockerd:
                "--userland-proxy=true",
                "--default-address-pool", "base=10.%d.0.0/16,size=24" % self.pool_octet,
                "--storage-driver=vfs",
-               "--log-level=warn"]
+               "--log-level=warn"] + (self.tls.args() if self.tls else [])
         logf = open(self.log_path, "ab")
         t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,

@@ -94,10 +94,10 @@ static void test_base64_and_retry_after(void **state)
     assert_int_equal(rg_http_retry_after("", now), -1);
     assert_int_equal(rg_http_retry_after(NULL, now), -1);
     assert_int_equal(rg_http_retry_after("99999999999999999999", now), -1);
-    assert_true(rg_http_transient(WH_E_RATE_LIMITED));
-    assert_true(rg_http_transient(WH_E_UNREACHABLE));
-    assert_false(rg_http_transient(WH_E_AUTH_FAILED));
-    assert_false(rg_http_transient(WH_E_NOT_FOUND));
+    assert_true(wh_code_transient(WH_E_RATE_LIMITED));
+    assert_true(wh_code_transient(WH_E_UNREACHABLE));
+    assert_false(wh_code_transient(WH_E_AUTH_FAILED));
+    assert_false(wh_code_transient(WH_E_NOT_FOUND));
 }
 
 static void test_tokc_expiry_and_scope(void **state)

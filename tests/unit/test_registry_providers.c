@@ -278,7 +278,7 @@ static void test_gitlab_jwt_auth_with_caching(void **state)
     rg_tokc_clear();
     r = mkreg(s, "gitlab", "deploy", "wrong");
     assert_int_equal(head(&r, image, &h, &err), WH_E_AUTH_FAILED);
-    assert_false(rg_http_transient(WH_E_AUTH_FAILED));
+    assert_false(wh_code_transient(WH_E_AUTH_FAILED));
     assert_null(strstr(err.msg, "wrong"));
     stop(s);
 }

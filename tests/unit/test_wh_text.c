@@ -25,6 +25,25 @@ static void test_utf8(void **state)
     assert_false(U("\x80"));
 }
 
+#define CUT(s, max) wh_utf8_cut(s, sizeof(s) - 1, max)
+
+static void test_utf8_cut(void **state)
+{
+    (void)state;
+    assert_int_equal(CUT("abc", 10), 3);
+    assert_int_equal(CUT("abc", 2), 2);
+    assert_int_equal(CUT("a\xe2\x82\xac", 4), 4);    /* the euro sign fits */
+    assert_int_equal(CUT("a\xe2\x82\xac", 3), 1);    /* never half of it */
+    assert_int_equal(CUT("a\xe2\x82\xac", 2), 1);
+    assert_int_equal(CUT("\xf0\x9f\x90\xb3!", 4), 4);
+    assert_int_equal(CUT("\xf0\x9f\x90\xb3!", 3), 0);
+    assert_int_equal(CUT("h\xc3\xa9", 2), 1);
+    assert_int_equal(CUT("h\xc3", 10), 1);            /* a character that arrived cut */
+    assert_int_equal(CUT("\x80\x80\x80\x80x", 4), 4); /* not UTF-8: left as it is */
+    assert_int_equal(CUT("ab\xff", 3), 3);
+    assert_int_equal(CUT("", 5), 0);
+}
+
 static void test_idents(void **state)
 {
     (void)state;
@@ -107,7 +126,7 @@ static void test_pubkey_split(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_utf8), cmocka_unit_test(test_idents),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_utf8), cmocka_unit_test(test_utf8_cut), cmocka_unit_test(test_idents),
                                        cmocka_unit_test(test_generated_ids), cmocka_unit_test(test_base64_shape),
                                        cmocka_unit_test(test_pubkey_split)};
     return cmocka_run_group_tests_name("wh_text", tests, NULL, NULL);

@@ -47,6 +47,7 @@ static void fill_req(rt_conn *c, wh_curl_req *r)
         r->open_ud = c;
     }
     if(c->host->docker_kind == WH_DOCKER_TCP && c->host->tls_ca[0]) {
+        r->peer = "engine";
         r->ca_file = c->host->tls_ca;
         r->cert_file = c->host->tls_cert[0] ? c->host->tls_cert : NULL;
         r->key_file = c->host->tls_key[0] ? c->host->tls_key : NULL;
@@ -54,6 +55,21 @@ static void fill_req(rt_conn *c, wh_curl_req *r)
     r->connect_timeout_ms = c->host->connect_timeout_s > 0 ? c->host->connect_timeout_s * 1000L : 10000;
     r->abort = c->abort;
     r->abort_ud = c->abort_ud;
+}
+
+/* Say which host a failure to reach its engine concerns: unreachable, and
+ * TLS failures with the files the inventory names (none is a secret). */
+static wh_code name_host(const rt_conn *c, wh_code rc, wh_err *err)
+{
+    if((rc != WH_E_UNREACHABLE && rc != WH_E_TLS) || !err)
+        return rc;
+    char m[sizeof(err->msg)];
+    snprintf(m, sizeof(m), "%s", err->msg);
+    const wh_inv_host *h = c->host;
+    if(rc == WH_E_TLS)
+        return wh_err_set(err, rc, "target", "docker on host %s: %s; tls_ca %s, tls_cert %s", h->name, m, h->tls_ca,
+                          h->tls_cert);
+    return wh_err_set(err, rc, "target", "docker on host %s: %s", h->name, m);
 }
 
 /* "1.41" -> 41; 0 when not 1.N. */
@@ -77,13 +93,8 @@ static wh_code negotiate(rt_conn *c, wh_err *err)
     wh_curl_req r = {.url = url, .timeout_ms = 30000, .max_body = 65536};
     fill_req(c, &r);
     wh_curl_resp resp;
-    wh_code rc = wh_curl_do(c->curl, &r, &resp, err);
-    if(rc == WH_E_UNREACHABLE && err) {
-        char m[sizeof(err->msg)];
-        snprintf(m, sizeof(m), "%s", err->msg);
-        return wh_err_set(err, WH_E_UNREACHABLE, "target", "docker on host %s: %s", c->host->name, m);
-    }
-    if(rc) /* interrupted, timeout, or the SSH hook's own code (auth_failed, host_key) */
+    wh_code rc = name_host(c, wh_curl_do(c->curl, &r, &resp, err), err);
+    if(rc) /* also interrupted, timeout, or the SSH hook's own code (auth_failed, host_key) */
         return rc;
     wh_json *v = resp.status == 200 ? wh_json_parse(resp.body, resp.body_len, NULL) : NULL;
     size_t n = 0;
@@ -149,13 +160,8 @@ static wh_code send_req(rt_conn *c, wh_curl_req *r, const char *method, const ch
         r->headers = json_hdr;
     }
     fill_req(c, r);
-    wh_code rc = wh_curl_do(c->curl, r, resp, err);
+    wh_code rc = name_host(c, wh_curl_do(c->curl, r, resp, err), err);
     free(js);
-    if(rc == WH_E_UNREACHABLE && err) {
-        char m[sizeof(err->msg)];
-        snprintf(m, sizeof(m), "%s", err->msg);
-        wh_err_set(err, WH_E_UNREACHABLE, "target", "docker on host %s: %s", c->host->name, m);
-    }
     return rc;
 }
 

@@ -8,7 +8,10 @@
  * Engine statuses map to the stable codes (rt_engine_status):
  *   2xx ok; 304 -> conflict (already started / stopped); 404 -> not_found;
  *   409 -> conflict; anything else -> engine_error; transport failures ->
- *   unreachable (transient). The engine's own "message" is kept in err. */
+ *   unreachable (transient); a tcp:// engine's TLS failures (our client
+ *   certificate refused, the engine's not trusted) -> tls_error
+ *   (permanent), naming the host's tls_ca and tls_cert. The engine's own
+ *   "message" is kept in err. */
 #ifndef RT_ENGINE_H
 #define RT_ENGINE_H
 
@@ -33,8 +36,8 @@ typedef struct rt_conn {
 } rt_conn;
 
 /* Prepare a connection to `h` and negotiate the API version. Returns
- * WH_OK, WH_E_UNREACHABLE (transient), WH_E_ENGINE (ssh endpoints are not
- * implemented yet, or the engine is too old). Nothing to free. */
+ * WH_OK, WH_E_UNREACHABLE (transient), WH_E_TLS, WH_E_ENGINE (the engine is
+ * too old), or the SSH layer's codes. Nothing to free. */
 wh_code rt_conn_open(rt_conn *c, const wh_inv_host *h, wh_curl_abort_fn abort, void *abort_ud, wh_err *err);
 
 /* One request. `path` starts with '/' and has no version ("/containers/json").

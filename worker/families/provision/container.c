@@ -68,7 +68,7 @@ static wk_run ct_prepare(wk_job *job, const wh_mp_obj *a, const char *hostname, 
     rc = json ? pv_portmap_reserve(job, hostname, json, (int)wh_args_int(a, "http_port", 0), &err)
               : wh_err_set(&err, WH_E_NOMEM, NULL, "out of memory");
     free(json);
-    return rc ? pv_fail(job, rc, &err) : WK_RUN_OK;
+    return rc ? wk_job_fail_err(job, rc, &err) : WK_RUN_OK;
 }
 
 /* What the recipe needs from outside the args: hook files, the repo
@@ -177,7 +177,7 @@ wk_run pv_ct_run(wk_job *job)
     }
     bool ended = true;
     if(!doc) {
-        r = pv_fail(job, err.code, &err);
+        r = wk_job_fail_err(job, err.code, &err);
     } else {
         pv_recipe rp = {wh_mp_root(doc), NULL, NULL, "container", rerun};
         r = pv_recipe_run(job, &rp, &ended);
@@ -201,7 +201,7 @@ wk_run pv_ct_run(wk_job *job)
         inputs_free(in);
     free(in);
     if(r == WK_RUN_OK) /* the recipe ran but the port map did not take "ready" */
-        return pv_fail(job, err.code, &err);
+        return wk_job_fail_err(job, err.code, &err);
     if(ended) /* rolled back: give the hostname and ports back */
         pv_portmap_update(job, hostname, false, "", NULL, &err);
     return r;
@@ -242,7 +242,7 @@ wk_run pv_destroy_run(wk_job *job)
     if(!rc)
         rc = pv_portmap_update(job, hostname, true, "", &gone, &err);
     if(rc)
-        return pv_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "hostname", wh_json_str(hostname));
     wh_json_setc(r, "destroyed", wh_json_bool(existed));

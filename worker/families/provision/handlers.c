@@ -26,7 +26,7 @@ static wk_run exec_run(wk_job *job)
     wh_err err;
     wh_code rc = pv_cmd_build(a, false, NULL, "args", &line, &err);
     if(rc)
-        return pv_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     pv_cmd cmd = {.command = line, .timeout_ms = wh_args_int(a, "timeout_s", 0) * 1000, .log = true};
     cmd.stdin_data = wh_args_str(a, wh_mp_map_get(a, "script") ? "script" : "stdin", "", &cmd.stdin_len);
     int code = -1;
@@ -34,7 +34,7 @@ static wk_run exec_run(wk_job *job)
     rc = pv_exec(job, &cmd, &code, &tail, &err);
     free(line);
     if(rc)
-        return pv_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "exit_code", wh_json_int(code));
     wk_job_set_result(job, r);
@@ -67,7 +67,7 @@ static wk_run upload_run(wk_job *job)
     wh_err err;
     wh_code rc = job_path(job, path, sizeof(path), &err);
     if(rc)
-        return pv_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     size_t n;
     unsigned char *decoded = NULL;
     wh_ssh_put put = {.path = path, .mode = (int)wh_args_int(a, "mode", 0644), .abort = pv_abort, .ud = job};
@@ -91,7 +91,7 @@ static wk_run upload_run(wk_job *job)
     pv_conn_put(c);
     free(decoded);
     if(rc)
-        return pv_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wk_job_logf(job, WK_SYS, "uploaded %zu bytes to %s (sha256 %s)", put.len, path, sha);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "path", wh_json_str(path));
@@ -109,7 +109,7 @@ static wk_run download_run(wk_job *job)
     wh_err err;
     wh_code rc = job_path(job, path, sizeof(path), &err);
     if(rc)
-        return pv_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     size_t max = (size_t)wh_args_int(wk_job_args(job), "max_bytes", 65536);
     unsigned char *data = NULL;
     size_t len = 0;
@@ -120,7 +120,7 @@ static wk_run download_run(wk_job *job)
         rc = wh_ssh_download(c, path, max, pv_abort, job, &data, &len, sha, &err);
     pv_conn_put(c);
     if(rc)
-        return pv_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "path", wh_json_str(path));
     wh_json_setc(r, "bytes", wh_json_int((int64_t)len));

@@ -61,11 +61,6 @@ void pv_conn_put(wh_ssh_conn *c);
 /* The abort callback for wh_ssh: wk_job_interrupted(ud). */
 bool pv_abort(void *ud);
 
-/* Turn a failed wh_code into the handler's return: WK_RUN_INTERRUPTED for
- * WH_E_INTERRUPTED, a transient failure for WH_E_UNREACHABLE, else a
- * permanent one with err's message. */
-wk_run pv_fail(wk_job *job, wh_code rc, const wh_err *err);
-
 
 /* Check `path` against the job host's roots (WH_E_BAD_ARGS naming `field`). */
 wh_code pv_path_allowed(wk_job *job, const char *path, const char *field, wh_err *err);

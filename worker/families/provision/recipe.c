@@ -152,7 +152,9 @@ wk_run pv_recipe_run(wk_job *job, const pv_recipe *rp, bool *ended)
         *ended = false;
         return WK_RUN_INTERRUPTED; /* requeued: the next run resumes */
     }
-    bool retry = (r == WH_E_UNREACHABLE || r == WH_E_REDIS) && why == WK_STOP_NONE && !last_attempt(job);
+    /* The class decides as for every job (wh_code_transient); the recipe's
+     * own twist: its last attempt rolls back and ends `failed`, not `dead`. */
+    bool retry = wh_code_transient(r) && why == WK_STOP_NONE && !last_attempt(job);
     if(retry) {
         *ended = false;
     } else {

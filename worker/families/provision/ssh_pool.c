@@ -1,6 +1,6 @@
 /* ssh_pool: the provision family's use of the SSH pool: one pool per worker
  * process, commands run with their output streamed into the job log; and
- * the helpers every provision module shares (pv_fail, pv_stop,
+ * the helpers every provision module shares (pv_stop,
  * pv_path_allowed). */
 #include <pthread.h>
 #include <stdio.h>
@@ -132,13 +132,6 @@ wh_code pv_exec(wk_job *job, const pv_cmd *cmd, int *exit_code, pv_tail *tail, w
             *exit_code = res.exit_code;
         return rc;
     }
-}
-
-wk_run pv_fail(wk_job *job, wh_code rc, const wh_err *err)
-{
-    if(rc == WH_E_INTERRUPTED || (rc && wk_job_interrupted(job)))
-        return WK_RUN_INTERRUPTED;
-    return wk_job_fail(job, rc, err->custom[0] ? err->custom : NULL, rc == WH_E_UNREACHABLE, "%s", err->msg);
 }
 
 wh_code pv_path_allowed(wk_job *job, const char *path, const char *field, wh_err *err)

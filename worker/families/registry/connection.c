@@ -92,11 +92,6 @@ long rg_http_retry_after(const char *v, int64_t now_s)
     return *end == '\0' && s >= 0 && s < 86400 ? s : -1;
 }
 
-bool rg_http_transient(wh_code code)
-{
-    return code == WH_E_RATE_LIMITED || code == WH_E_UNREACHABLE || code == WH_E_TIMEOUT;
-}
-
 static void wipe_free(char *s)
 {
     if(s) {
@@ -210,13 +205,18 @@ static wh_code send_once(rg_conn *c, const char *method, const char *url, const 
                        .max_body = max_body, .abort = job_abort, .abort_ud = c};
     wh_err e;
     wh_err_clear(&e);
-    wh_code rc = wh_curl_do(c->curl, &req, resp, &e);
+    wh_code rc = rg_http_code(wh_curl_do(c->curl, &req, resp, &e));
     if(rc == WH_E_INTERRUPTED && err)
         *err = e;
     else if(rc) /* the query string is left out: it may name the account */
         wh_err_set(err, rc, NULL, "registry %s: %s %.*s failed: %s", c->reg->name, method, (int)strcspn(url, "?"),
                    url, e.msg);
     return rc;
+}
+
+wh_code rg_http_code(wh_code rc)
+{
+    return rc == WH_E_TIMEOUT ? WH_E_UNREACHABLE : rc;
 }
 
 /* send_once, waiting out 429 and 5xx answers while Retry-After allows. */

@@ -78,8 +78,10 @@ wh_code rg_conn_do(rg_conn *c, const char *method, const char *path, const char 
  * WH_E_REGISTRY. */
 wh_code rg_http_status_err(const rg_conn *c, long status, const char *what, wh_err *err);
 
-/* True for the codes a job should retry. */
-bool rg_http_transient(wh_code code);
+/* The code of a failed request to a registry: a request that ran out of
+ * time (no answer within RG_REQUEST_TIMEOUT_MS) is `unreachable`, retried
+ * like any connection failure; `timeout` is the job's own limit. */
+wh_code rg_http_code(wh_code rc);
 
 /* Seconds to wait from a Retry-After value at wall-clock time now_s
  * (seconds since the epoch): delta-seconds, or an IMF-fixdate HTTP-date

@@ -94,7 +94,7 @@ static wh_code call(rg_conn *c, const rg_ecr_req *q, char **token, int64_t *ttl_
                        .max_body = RG_TOKEN_BODY_MAX, .aws_sigv4 = q->sigv4, .userpwd = userpwd};
     wh_curl_resp resp;
     wh_err e;
-    wh_code rc = wh_curl_do(c->curl, &req, &resp, &e);
+    wh_code rc = rg_http_code(wh_curl_do(c->curl, &req, &resp, &e));
     memset(userpwd, 0, n);
     free(userpwd);
     if(rc)

@@ -39,14 +39,6 @@ static bool job_sleep(void *ud, int64_t ms)
     return wk_job_sleep(ud, ms);
 }
 
-/* Fail the job with err, or hand an interruption back to the pipe. */
-static wk_run fail(wk_job *job, const wh_err *err)
-{
-    if(err->code == WH_E_INTERRUPTED)
-        return WK_RUN_INTERRUPTED;
-    return wk_job_fail(job, err->code, NULL, rg_http_transient(err->code), "%s", err->msg);
-}
-
 /* Open a connection to the entry named `name`, or serving `host`. */
 static wh_code connect(wk_job *job, const char *name, const char *host, rg_conn *c, wh_err *err)
 {
@@ -81,7 +73,7 @@ static wk_run check_run(wk_job *job)
         rc = rg_api_ping(&c, ver, sizeof(ver), &err);
     if(rc) {
         rg_conn_close(&c);
-        return fail(job, &err);
+        return wk_job_fail_err(job, err.code, &err);
     }
     wh_json *r = wh_json_object();
     wh_json_setc(r, "registry", wh_json_str(c.reg->name));
@@ -120,7 +112,7 @@ static wk_run catalog_run(wk_job *job)
     rg_conn_close(&c);
     if(rc) {
         rg_list_free(&l);
-        return fail(job, &err);
+        return wk_job_fail_err(job, err.code, &err);
     }
     wh_json *r = wh_json_object();
     wh_json_setc(r, "registry", wh_json_str(name));
@@ -200,7 +192,7 @@ static wk_run tags_run(wk_job *job)
     if(rc) {
         rg_tagf_free(f);
         rg_list_free(&l);
-        return fail(job, &err);
+        return wk_job_fail_err(job, err.code, &err);
     }
     char tr[8];
     wh_json *r = wh_json_object();
@@ -256,7 +248,7 @@ static wk_run digest_run(wk_job *job)
     if(!rc)
         rc = connect(job, NULL, ref.host, &c, &err);
     if(rc)
-        return fail(job, &err);
+        return wk_job_fail_err(job, err.code, &err);
     rc = rg_api_head(&c, &ref, &h, &err);
     wh_json *r = wh_json_object();
     char img[800];
@@ -274,7 +266,7 @@ static wk_run digest_run(wk_job *job)
     rg_conn_close(&c);
     if(rc) {
         wh_json_free(r);
-        return fail(job, &err);
+        return wk_job_fail_err(job, err.code, &err);
     }
     wk_job_set_result(job, r);
     return WK_RUN_OK;
@@ -294,7 +286,7 @@ static wk_run delete_run(wk_job *job)
     if(!rc)
         rc = connect(job, NULL, ref.host, &c, &err);
     if(rc)
-        return fail(job, &err);
+        return wk_job_fail_err(job, err.code, &err);
     /* Docker Hub's registry refuses manifest deletes; its Hub API
      * (hub.docker.com, a separate login) is not spoken here. */
     if(strcmp(c.reg->provider, "dockerhub") == 0) {
@@ -311,7 +303,7 @@ static wk_run delete_run(wk_job *job)
     if(rc && unsupported)
         return wk_job_fail(job, rc, RG_UNSUPPORTED, false, "%s", err.msg);
     if(rc)
-        return fail(job, &err);
+        return wk_job_fail_err(job, err.code, &err);
     wh_json *r = wh_json_object();
     char img[600];
     snprintf(img, sizeof(img), "%s/%s", ref.host, ref.path);

@@ -212,7 +212,7 @@ static wh_code check_one(upd *u, const wh_json *ctr, const char *name, wh_json *
         wh_json_setc(e, "current_tag", wh_json_str(ref.tag));
         rc = registry_side(u, reg, &ref, image_id, wh_json_get(ctr, "Labels"), e, err);
     }
-    if(rc && (rg_http_transient(rc) || rc == WH_E_INTERRUPTED)) {
+    if(rc && wh_code_transient(rc)) { /* the job is retried (or requeued): no entry */
         wh_json_free(e);
         return rc;
     }
@@ -307,9 +307,7 @@ wk_run rg_upd_run(wk_job *job)
     rg_memo_free(u.memo);
     if(rc) {
         wh_json_free(entries);
-        if(rc == WH_E_INTERRUPTED)
-            return WK_RUN_INTERRUPTED;
-        return wk_job_fail(job, rc, NULL, rg_http_transient(rc) || rc == WH_E_REDIS, "%s", err.msg);
+        return wk_job_fail_err(job, rc, &err);
     }
     wh_json *r = wh_json_object();
     wh_json_setc(r, "host", wh_json_str(wk_job_host(job)->name));

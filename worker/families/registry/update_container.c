@@ -9,7 +9,7 @@
 #include "connection.h"
 #include "image_pull.h"
 #include "wh_ref.h"
-#include "runtime.h"
+#include "runtime_args.h"
 #include "wh_time.h"
 
 typedef struct cupd {
@@ -261,9 +261,11 @@ static wk_run finish_fail(cupd *u, wh_code rc, const char *why, const wh_err *er
     if(rc == WH_E_INTERRUPTED) /* rolled back first when needed; the pipe says why */
         return WK_RUN_INTERRUPTED;
     const char *reason = rc == WH_E_FAILED ? why : err->msg;
-    if(!u->created)
-        return wk_job_fail(u->job, rc, NULL, rg_http_transient(rc), "update of %s to %s failed: %s", u->name, u->to,
-                           reason);
+    if(!u->created) {
+        wh_err e;
+        wh_err_set(&e, rc, NULL, "update of %s to %s failed: %s", u->name, u->to, reason);
+        return wk_job_fail_err(u->job, rc, &e);
+    }
     return wk_job_fail(u->job, WH_E_FAILED, "rolled_back", false,
                        "update of %s to %s rolled back, the old container is back: %s", u->name, u->to, reason);
 }
@@ -284,7 +286,7 @@ static bool prepare(cupd *u, wk_run *out)
     if(!rc)
         rc = inspect(u, u->name, &u->ctr, &err);
     if(rc) {
-        *out = rt_fail(u->job, rc, &err);
+        *out = wk_job_fail_err(u->job, rc, &err);
         return false;
     }
     snprintf(u->old_id, sizeof(u->old_id), "%s", sget(u->ctr, "Id"));
@@ -292,7 +294,7 @@ static bool prepare(cupd *u, wk_run *out)
     snprintf(path, sizeof(path), "/images/%s/json", sget(u->ctr, "Image"));
     rc = rt_call(&u->rt, "GET", path, NULL, "image", &u->oldimg, &err);
     if(rc) {
-        *out = rt_fail(u->job, rc, &err);
+        *out = wk_job_fail_err(u->job, rc, &err);
         return false;
     }
     if(!plan(u, tag, why, sizeof(why))) {

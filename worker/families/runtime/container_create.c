@@ -189,7 +189,7 @@ wk_run rt_create_run(wk_job *job)
     if(!rc)
         rc = create(job, &c, id, sizeof(id), &w, &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wk_job_set_result(job, id_result(id, w));
     return WK_RUN_OK;
 }
@@ -240,15 +240,13 @@ wk_run rt_run_run(wk_job *job)
     }
     if(rc) {
         wh_json_free(w);
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     }
     wh_json *r = id_result(id, w);
     const wh_mp_obj *health = wh_mp_map_get(a, "health");
     if(health && (rc = rt_health_wait(job, &c, id, health, r, &err)) != WH_OK) {
         wh_json_free(r);
-        if(rc == WH_E_FAILED)
-            return wk_job_fail(job, WH_E_FAILED, "unhealthy", false, "%s", err.msg);
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err); /* `unhealthy` names itself */
     }
     size_t wn;
     const char *wait = wh_args_str(a, "wait", "none", &wn);
@@ -257,7 +255,7 @@ wk_run rt_run_run(wk_job *job)
         rc = rt_call(&c, "POST", path, NULL, "wait", &ans, &err);
         if(rc) {
             wh_json_free(r);
-            return rt_fail(job, rc, &err);
+            return wk_job_fail_err(job, rc, &err);
         }
         wh_json_setc(r, "exit_code", wh_json_int(wh_json_intv(wh_json_get(ans, "StatusCode"))));
         wh_json_free(ans);

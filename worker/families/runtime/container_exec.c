@@ -83,7 +83,7 @@ wk_run rt_exec_run(wk_job *job)
         snprintf(id, sizeof(id), "%.*s", (int)n, s);
     wh_json_free(ans);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     outctx *o = calloc(1, sizeof(*o)); /* line buffers: not on the stack */
     if(!o)
         return wk_job_fail(job, WH_E_NOMEM, NULL, true, "out of memory");
@@ -107,7 +107,7 @@ wk_run rt_exec_run(wk_job *job)
     if(!rc)
         rc = rt_call(&c, "GET", path, NULL, "exec", &ans, &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "exit_code", wh_json_int(wh_json_intv(wh_json_get(ans, "ExitCode"))));
     wh_json_setc(r, "lines", wh_json_int(lines));
@@ -128,7 +128,7 @@ wk_run rt_prune_run(wk_job *job)
     wh_json *ans = NULL;
     wh_code rc = rt_open_call(job, &c, "POST", path, NULL, "prune", &ans, &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *del = wh_json_get(ans, img ? "ImagesDeleted" : "VolumesDeleted");
     wh_json *r = wh_json_object();
     wh_json_setc(r, "deleted", wh_json_int(del && wh_json_kind_of(del) == WH_JSON_ARRAY ? (int64_t)wh_json_size(del) : 0));

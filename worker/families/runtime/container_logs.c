@@ -249,7 +249,7 @@ wk_run rt_logs_run(wk_job *job)
     free(x);
     if(rc) {
         wh_json_free(r);
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     }
     wk_job_set_result(job, r);
     return WK_RUN_OK;

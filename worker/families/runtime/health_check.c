@@ -5,7 +5,9 @@
  *                                           on the host (2xx/3xx is healthy)
  *   interval_ms (default 1000), retries (default 30): the startup phase;
  *   the first healthy probe ends it, retries failures fail the job with
- *   the custom code `unhealthy` (the container is left as it is).
+ *   the custom code `unhealthy` (permanent; the container is left as it
+ *   is), saying what the last probe saw: a port the host does not
+ *   publish, the GET's failure or status, the command's exit code.
  * HTTP probes go to the published host address (127.0.0.1 unless the job
  * said otherwise), never to a bridge address: straight for unix:// engines
  * (the worker's own host) and tcp:// ones (the endpoint's address), and
@@ -24,8 +26,8 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One exec probe: true when the command exited 0. */
-static bool probe_exec(rt_conn *c, const char *id, const wh_mp_obj *cmd)
+/* One exec probe: true when the command exited 0; else why in why[cap]. */
+static bool probe_exec(rt_conn *c, const char *id, const wh_mp_obj *cmd, char *why, size_t cap)
 {
     wh_json *b = wh_json_object(), *arr = wh_json_array(), *ans = NULL;
     for(uint32_t i = 0; i < wh_mp_size(cmd); i++) {
@@ -45,18 +47,23 @@ static bool probe_exec(rt_conn *c, const char *id, const wh_mp_obj *cmd)
     if(s && n < sizeof(eid))
         snprintf(eid, sizeof(eid), "%.*s", (int)n, s);
     wh_json_free(ans);
-    if(!eid[0])
+    if(!eid[0]) {
+        snprintf(why, cap, "%s", rc ? e.msg : "the engine gave no exec id");
         return false;
+    }
     wh_json *start = wh_json_object();
     wh_json_setc(start, "Detach", wh_json_bool(false));
     snprintf(path, sizeof(path), "/exec/%s/start", eid);
     rc = rt_call(c, "POST", path, start, "health", NULL, &e); /* output is dropped */
     wh_json_free(start);
     snprintf(path, sizeof(path), "/exec/%s/json", eid);
-    if(rc || rt_call(c, "GET", path, NULL, "health", &ans, &e))
+    if(rc || rt_call(c, "GET", path, NULL, "health", &ans, &e)) {
+        snprintf(why, cap, "%s", e.msg);
         return false;
+    }
     wh_json *code = wh_json_get(ans, "ExitCode");
     bool ok = code && wh_json_kind_of(code) == WH_JSON_INT && wh_json_intv(code) == 0;
+    snprintf(why, cap, "the command exited %lld", code ? (long long)wh_json_intv(code) : -1LL);
     wh_json_free(ans);
     return ok;
 }
@@ -70,15 +77,17 @@ typedef struct target {
     char path[512];
 } target;
 
-static bool published(rt_conn *c, const char *id, int64_t port, target *t)
+static bool published(rt_conn *c, const char *id, int64_t port, target *t, char *why, size_t cap)
 {
     char path[RT_PATH_MAX], key[24];
     snprintf(path, sizeof(path), "/containers/%s/json", id);
     snprintf(key, sizeof(key), "%lld/tcp", (long long)port);
     wh_json *ins = NULL;
     wh_err e;
-    if(rt_call(c, "GET", path, NULL, "health", &ins, &e))
+    if(rt_call(c, "GET", path, NULL, "health", &ins, &e)) {
+        snprintf(why, cap, "%s", e.msg);
         return false;
+    }
     wh_json *b = wh_json_at(wh_json_get(wh_json_get(wh_json_get(ins, "NetworkSettings"), "Ports"), key), 0);
     size_t in = 0, pn = 0;
     const char *ip = wh_json_strv(wh_json_get(b, "HostIp"), &in);
@@ -95,13 +104,18 @@ static bool published(rt_conn *c, const char *id, int64_t port, target *t)
         t->port = (int)strtol(ps, NULL, 10);
         ok = t->port > 0;
     }
+    if(!ok)
+        snprintf(why, cap,
+                 "port %s is not published on the host (health.http_port is the container's port: publish it "
+                 "with ports)", key);
     wh_json_free(ins);
     return ok;
 }
 
-/* One GET; 2xx/3xx is healthy. ssh:// hosts are probed from the host
- * itself through a direct-tcpip channel of the session. */
-static bool probe_http(rt_conn *c, const target *t)
+/* One GET; 2xx/3xx is healthy, else why in why[cap]. ssh:// hosts are
+ * probed from the host itself through a direct-tcpip channel of the
+ * session. */
+static bool probe_http(rt_conn *c, const target *t, char *why, size_t cap)
 {
     char url[900];
     bool ssh = c->host->docker_kind == WH_DOCKER_SSH;
@@ -112,7 +126,12 @@ static bool probe_http(rt_conn *c, const target *t)
                      .open_ud = ssh ? &via : NULL};
     wh_curl_resp resp;
     wh_err e;
-    bool ok = wh_curl_do(c->curl, &r, &resp, &e) == WH_OK && resp.status >= 200 && resp.status < 400;
+    wh_code rc = wh_curl_do(c->curl, &r, &resp, &e);
+    bool ok = !rc && resp.status >= 200 && resp.status < 400;
+    if(rc)
+        snprintf(why, cap, "GET %s: %s", url, e.msg);
+    else
+        snprintf(why, cap, "GET %s answered %ld", url, resp.status);
     wh_curl_resp_clear(&resp);
     return ok;
 }
@@ -130,10 +149,11 @@ wh_code rt_health_wait(wk_job *job, rt_conn *c, const char *id, const wh_mp_obj 
     target t = {.path = "/"};
     rt_mp_cstr(wh_mp_map_get(h, "path"), t.path, sizeof(t.path));
     int64_t t0 = now_ms();
+    char why[600] = "";
     for(int64_t i = 1; i <= retries; i++) {
         wk_job_progress(job, 50, "waiting for health");
-        bool ok = port ? (t.port || published(c, id, port, &t)) && probe_http(c, &t)
-                       : probe_exec(c, id, wh_mp_map_get(h, "cmd"));
+        bool ok = port ? (t.port || published(c, id, port, &t, why, sizeof(why))) && probe_http(c, &t, why, sizeof(why))
+                       : probe_exec(c, id, wh_mp_map_get(h, "cmd"), why, sizeof(why));
         if(ok) {
             wh_json_setc(result, "healthy_at", wh_json_int(now_ms()));
             wh_json_setc(result, "health_probes", wh_json_int(i));
@@ -143,6 +163,9 @@ wh_code rt_health_wait(wk_job *job, rt_conn *c, const char *id, const wh_mp_obj 
         if(i < retries && wk_job_sleep(job, interval))
             return wh_err_set(err, WH_E_INTERRUPTED, "", "interrupted");
     }
-    return wh_err_set(err, WH_E_FAILED, "args.health", "container did not become healthy after %lld probes",
-                      (long long)retries);
+    wh_err_set(err, WH_E_FAILED, "args.health", "container did not become healthy after %lld probes; the last: %s",
+               (long long)retries, why);
+    if(err)
+        snprintf(err->custom, sizeof(err->custom), "unhealthy");
+    return WH_E_FAILED;
 }

@@ -281,7 +281,7 @@ wk_run rt_stats_run(wk_job *job)
     if(!rc)
         rc = running(&c, &list, &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wk_job_flush(job);
     wh_redis *r = wk_job_redis(job);
     char prefix[512];
@@ -352,7 +352,7 @@ wk_run rt_stats_run(wk_job *job)
     rc = wh_redis_drain(r, pending, &err);
     if(rc) {
         wh_json_free(items);
-        return wk_job_fail(job, rc, NULL, true, "%s", err.msg);
+        return wk_job_fail_err(job, rc, &err);
     }
     wh_json *res = wh_json_object();
     wh_json_setc(res, "sampled_at", wh_json_int((int64_t)now));

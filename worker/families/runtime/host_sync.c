@@ -154,7 +154,7 @@ wk_run rt_sync_run(wk_job *job)
     if(rc) {
         for(int i = 0; i < NKINDS; i++)
             wh_json_free(lists[i]);
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     }
     wk_job_flush(job);
     wh_redis *r = wk_job_redis(job);
@@ -178,7 +178,7 @@ wk_run rt_sync_run(wk_job *job)
     rc = wh_redis_drain(r, pending, &err);
     if(rc) {
         wh_json_free(summary);
-        return wk_job_fail(job, rc, NULL, true, "%s", err.msg);
+        return wk_job_fail_err(job, rc, &err);
     }
     wk_job_set_result(job, summary);
     return WK_RUN_OK;

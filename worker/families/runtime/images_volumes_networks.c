@@ -65,7 +65,7 @@ wk_run rt_list_run(wk_job *job)
     wh_json *v = NULL;
     wh_code rc = rt_open_call(job, &c, "GET", l->path, NULL, "list", &v, &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *arr = l->items ? wh_json_get(v, l->items) : v;
     wh_json *out = wh_json_array();
     for(size_t i = 0; arr && i < wh_json_size(arr); i++)
@@ -90,7 +90,7 @@ wk_run rt_image_remove_run(wk_job *job)
     wh_json *v = NULL;
     wh_code rc = rt_open_call(job, &c, "DELETE", path, NULL, "image", &v, &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "removed", v ? v : wh_json_array());
     wk_job_set_result(job, r);
@@ -160,7 +160,7 @@ wk_run rt_volume_create_run(wk_job *job)
     wh_json_free(have);
     wh_json_free(opts);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "name", wh_json_strn(name, nn));
     wh_json_setc(r, "created", wh_json_bool(created));
@@ -217,7 +217,7 @@ wk_run rt_network_create_run(wk_job *job)
     wh_code rc = rt_open_call(job, &c, "POST", "/networks/create", body, "network", &ans, &err);
     wh_json_free(body);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     size_t idn = 0;
     const char *id = wh_json_strv(wh_json_get(ans, "Id"), &idn);
@@ -258,7 +258,7 @@ wk_run rt_network_connect_run(wk_job *job)
     wh_code rc = rt_open_call(job, &c, "POST", path, body, net, NULL, &err);
     wh_json_free(body);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "network", wh_json_str(net));
     wh_json_setc(r, "container", wh_json_strn(ctr, cn));
@@ -277,7 +277,7 @@ wk_run rt_pull_run(wk_job *job)
     if(!rc)
         rc = rt_pull_image(&c, wk_job_cfg(job)->inv, image, n, rt_say, job, digest, sizeof(digest), &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "image", wh_json_strn(image, n));
     wh_json_setc(r, "digest", digest[0] ? wh_json_str(digest) : wh_json_null());

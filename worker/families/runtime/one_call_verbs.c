@@ -23,7 +23,7 @@ wk_run rt_host_ping_run(wk_job *job)
     wh_json *v = NULL;
     wh_code rc = rt_open_call(job, &c, "GET", "/version", NULL, "version", &v, &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "ok", wh_json_bool(true));
     char api[16];
@@ -44,7 +44,7 @@ wk_run rt_host_info_run(wk_job *job)
     wh_json *v = NULL;
     wh_code rc = rt_open_call(job, &c, "GET", "/info", NULL, "info", &v, &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     static const char *const keys[] = {"Name", "ServerVersion", "OperatingSystem", "KernelVersion", "Architecture",
                                        "NCPU", "MemTotal", "Containers", "ContainersRunning",
                                        "ContainersPaused", "ContainersStopped", "Images", "Driver",
@@ -113,7 +113,7 @@ wk_run rt_verb_run(wk_job *job)
     wh_json *ans = NULL;
     wh_code rc = rt_open_request(job, &c, v->method, path, NULL, &st, &ans, &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     if(st == 304 && v->not_modified) {
         wh_json_free(ans);
         return wk_job_fail(job, WH_E_CONFLICT, NULL, false, "container %s %s", name, v->not_modified);
@@ -140,7 +140,7 @@ wk_run rt_inspect_run(wk_job *job)
     wh_json *v = NULL;
     wh_code rc = rt_open_call(job, &c, "GET", path, NULL, name, &v, &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wk_job_set_result(job, v ? v : wh_json_null());
     return WK_RUN_OK;
 }
@@ -155,7 +155,7 @@ wk_run rt_rename_run(wk_job *job)
     wh_err err;
     wh_code rc = rt_open_call(job, &c, "POST", path, NULL, name, NULL, &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "name", wh_json_str(to));
     wk_job_set_result(job, r);
@@ -188,7 +188,7 @@ wk_run rt_update_run(wk_job *job)
     wh_code rc = rt_open_call(job, &c, "POST", path, body, name, &ans, &err);
     wh_json_free(body);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "name", wh_json_str(name));
     wh_json *w = wh_json_get(ans, "Warnings");

@@ -24,11 +24,7 @@ wh_code rt_open_call(wk_job *job, rt_conn *c, const char *method, const char *pa
 wh_code rt_open_request(wk_job *job, rt_conn *c, const char *method, const char *path, const wh_json *body,
                         long *status, wh_json **out, wh_err *err);
 
-/* Finish a job from a code: WK_RUN_INTERRUPTED for WH_E_INTERRUPTED, else
- * wk_job_fail (transient for unreachable). */
-wk_run rt_fail(wk_job *job, wh_code rc, const wh_err *err);
-
-/* End a job on object `name`: with rc set, as rt_fail; else succeed with
+/* End a job on object `name`: with rc set, as wk_job_fail_err; else succeed with
  * the result {"name": name}. */
 wk_run rt_done_name(wk_job *job, wh_code rc, const wh_err *err, const char *name);
 
@@ -74,8 +70,8 @@ wk_run rt_pull_run(wk_job *job);
 
 /* container.run's health check (health_check.c; its shape is the
  * catalogue's rt_health_check_shape): the startup phase; on success `result`
- * gets healthy_at (ms), health_probes and health_wait_ms; WH_E_FAILED when it
- * never became healthy. */
+ * gets healthy_at (ms), health_probes and health_wait_ms; WH_E_FAILED with
+ * err->custom "unhealthy" when it never became healthy. */
 wh_code rt_health_wait(wk_job *job, rt_conn *c, const char *id, const wh_mp_obj *h, wh_json *result, wh_err *err);
 
 /* volume.backup / volume.restore (volume_backup.c) */

@@ -32,18 +32,10 @@ wh_code rt_open_request(wk_job *job, rt_conn *c, const char *method, const char 
     return rc ? rc : rt_request(c, method, path, body, status, out, err);
 }
 
-wk_run rt_fail(wk_job *job, wh_code rc, const wh_err *err)
-{
-    if(rc == WH_E_INTERRUPTED)
-        return WK_RUN_INTERRUPTED;
-    bool transient = rc == WH_E_UNREACHABLE;
-    return wk_job_fail(job, rc, NULL, transient, "%s", err->msg);
-}
-
 wk_run rt_done_name(wk_job *job, wh_code rc, const wh_err *err, const char *name)
 {
     if(rc)
-        return rt_fail(job, rc, err);
+        return wk_job_fail_err(job, rc, err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "name", wh_json_str(name));
     wk_job_set_result(job, r);

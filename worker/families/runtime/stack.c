@@ -244,11 +244,8 @@ wk_run rt_stack_deploy_args(wk_job *job, const wh_mp_obj *a)
     wk_run out;
     if(rc) {
         int undone = rollback(d); /* also on interruption: a requeued deploy starts clean */
-        if(rc == WH_E_INTERRUPTED)
-            out = WK_RUN_INTERRUPTED;
-        else
-            out = wk_job_fail(job, rc, rc == WH_E_FAILED ? "unhealthy" : NULL, rc == WH_E_UNREACHABLE,
-                              "%s (rolled back %d objects)", err.msg, undone);
+        wh_err_append(&err, " (rolled back %d objects)", undone);
+        out = wk_job_fail_err(job, rc, &err);
         wh_json_free(d->created);
         wh_json_free(d->existing);
     } else {
@@ -295,7 +292,7 @@ wk_run rt_tmpl_run(wk_job *job)
     wh_mp_doc *doc = NULL;
     wh_err err;
     wh_code rc = rt_tmpl_stack_doc(wk_job_args(job), &pk, &doc, &err);
-    wk_run out = rc ? wk_job_fail(job, rc, NULL, false, "%s", err.msg) : rt_stack_deploy_args(job, wh_mp_root(doc));
+    wk_run out = rc ? wk_job_fail_err(job, rc, &err) : rt_stack_deploy_args(job, wh_mp_root(doc));
     wh_mp_doc_free(doc);
     wh_mp_pack_free(pk);
     return out;
@@ -319,7 +316,7 @@ wk_run rt_stack_remove_run(wk_job *job)
     if(!rc && wh_args_bool(a, "volumes", false))
         rc = remove_labelled(&c, stack, "/volumes", "Volumes", "Name", "volumes", "", &nv, &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wh_json *r = wh_json_object();
     wh_json_setc(r, "stack", wh_json_str(stack));
     wh_json_setc(r, "containers", wh_json_int(nc));

@@ -225,7 +225,7 @@ wk_run rt_backup_run(wk_job *job)
     if(!rc)
         rc = helper(job, &c, true, id, sizeof(id), &err);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     f.sha = wh_sha256_new();
     rc = f.sha ? file_open(job, &f, dest, part, true, "dest", &err) : wh_err_set(&err, WH_E_NOMEM, "", "out of memory");
     long st = 0;
@@ -243,7 +243,7 @@ wk_run rt_backup_run(wk_job *job)
     wh_json *r = rc ? NULL : file_result(dest, &f);
     wh_sha256_free(f.sha);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wk_job_set_result(job, r);
     return WK_RUN_OK;
 }
@@ -263,7 +263,7 @@ wk_run rt_restore_run(wk_job *job)
         rc = helper(job, &c, false, id, sizeof(id), &err);
     if(rc) {
         file_close(&f, src, NULL, false, false, NULL);
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     }
     f.sha = wh_sha256_new();
     snprintf(path, sizeof(path), "/containers/%s/archive?path=%%2Fvolume", id);
@@ -278,7 +278,7 @@ wk_run rt_restore_run(wk_job *job)
     wh_json *r = rc ? NULL : file_result(src, &f);
     wh_sha256_free(f.sha);
     if(rc)
-        return rt_fail(job, rc, &err);
+        return wk_job_fail_err(job, rc, &err);
     wk_job_set_result(job, r);
     return WK_RUN_OK;
 }
