@@ -17,7 +17,7 @@
 #include "wh_sched.h"
 #include "wh_redis.h"
 #include "wh_status.h"
-#include "wh_text.h"
+#include "wh_utf8.h"
 #include "wh_time.h"
 #include "wh_topo.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "wh_log.h"
-#include "wh_text.h"
+#include "wh_utf8.h"
 #include "wh_time.h"
 #include "wk_exec.h"
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wh_text.h"
+#include "wh_utf8.h"
 
 amqp_bytes_t wh_amqp__bytes(const char *s)
 {

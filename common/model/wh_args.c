@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "wh_text.h"
+#include "wh_utf8.h"
 
 /* Fill err with WH_E_BAD_ARGS for field "args.<name>", then the reason. */
 __attribute__((format(printf, 3, 4))) static wh_code bad(wh_err *err, const char *name, const char *fmt, ...)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "wh_text.h"
+#include "wh_utf8.h"
 
 /* type: [a-z][a-z0-9_]{0,31} "." [a-z][a-z0-9_.]{0,63} */
 bool wh_env_type_valid(const char *s, size_t n)

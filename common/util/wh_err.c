@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "wh_text.h"
+#include "wh_utf8.h"
 
 /* Indexed by wh_code: the stable name and the class of every code. Names
  * are part of the public contract: never rename. The class is the one rule

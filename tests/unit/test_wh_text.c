@@ -9,6 +9,7 @@
 #include "wh_env.h"
 #include "wh_id.h"
 #include "wh_text.h"
+#include "wh_utf8.h"
 
 #define U(s) wh_utf8_valid(s, sizeof(s) - 1)
 

@@ -13,7 +13,7 @@
 
 #include "provision.h"
 #include "wh_crypto.h"
-#include "wh_text.h"
+#include "wh_utf8.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
