@@ -1,4 +1,7 @@
-/* wh_inv: the worker's inventory of hosts and registries.
+/* wh_inv: the worker's inventory of hosts and registries, the second half
+ * of the configuration adapter (wh_cfg reads the file and hands the
+ * [host.*] and [registry.*] sections here). It sits with the adapters
+ * because the SSH and HTTP adapters take its entries to connect.
  *
  * A job's `target` is only ever a name looked up here; the address, port,
  * credentials and Docker endpoint come from the inventory, never from the
