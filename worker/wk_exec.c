@@ -173,7 +173,7 @@ static void start_and_run(wk_exec *x, slot *s)
         /* Dead but redelivered: the copy in wharf.dead may not have been
          * confirmed, so publish it again (at-least-once). Any other state:
          * already done, or running elsewhere under a live lease; ack. */
-        if(strcmp(st->state, "dead") == 0)
+        if(st->state == WH_STATE_DEAD)
             wk_exec__dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, st->error, "dead; delivered again, copied again");
         break;
     }

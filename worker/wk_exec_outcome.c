@@ -116,7 +116,7 @@ bool wk_exec__start(wk_exec *x, slot *s)
 
 /* Leave an outcome of `state` for the finish to write; the caller fills in
  * the error and what the verdict becomes. */
-static outcome *decide(slot *s, const char *state, int64_t run_us, bool count)
+static outcome *decide(slot *s, wh_state state, int64_t run_us, bool count)
 {
     outcome *o = &s->out;
     o->pending = true;
@@ -136,9 +136,12 @@ static void say(const slot *s)
     case NOTE_NONE: break;
     case NOTE_SUCCEEDED: wh_log(WH_LOG_DEBUG, d->id, "job succeeded", "type", d->type); break;
     case NOTE_FAILED:
-        wh_log(WH_LOG_INFO, d->id, "job failed", "type", d->type, "error", f->error, "state", f->state);
+        wh_log(WH_LOG_INFO, d->id, "job failed", "type", d->type, "error", f->error, "state",
+               wh_state_name(f->state));
         break;
-    case NOTE_STOPPED: wh_log(WH_LOG_INFO, d->id, "job stopped", "type", d->type, "state", f->state); break;
+    case NOTE_STOPPED:
+        wh_log(WH_LOG_INFO, d->id, "job stopped", "type", d->type, "state", wh_state_name(f->state));
+        break;
     }
 }
 
@@ -178,7 +181,7 @@ void wk_exec__reject(slot *s, const wh_err *why, bool known_type)
         return;
     }
     /* Stats are per known type only, so junk cannot mint stats keys. */
-    outcome *o = decide(s, "failed", -1, known_type);
+    outcome *o = decide(s, WH_STATE_FAILED, -1, known_type);
     o->why = *why;
     o->f.error = wh_code_name(why->code);
     o->f.error_message = o->why.msg;
@@ -188,7 +191,7 @@ void wk_exec__reject(slot *s, const wh_err *why, bool known_type)
 
 void wk_exec__redelivered(slot *s)
 {
-    outcome *o = decide(s, "dead", -1, true);
+    outcome *o = decide(s, WH_STATE_DEAD, -1, true);
     o->f.error = "redelivery_limit";
     o->f.error_message = "delivered too many times without finishing";
     o->dead_reason = WH_E_REDELIVERY_LIMIT;
@@ -220,13 +223,13 @@ static void on_failure(const wk_exec *x, slot *s, int64_t run_us)
     outcome *o;
     if(!job->transient) {
         d->failed = true;
-        o = decide(s, "failed", run_us, true);
+        o = decide(s, WH_STATE_FAILED, run_us, true);
     } else if(st->attempt < st->max_attempts) {
         d->retry_ms = wh_topo_retry_tier(x->cfg, st->attempt, wh_random_u64());
-        o = decide(s, "retrying", run_us, true);
+        o = decide(s, WH_STATE_RETRYING, run_us, true);
         o->verdict = WK_RETRY;
     } else {
-        o = decide(s, "dead", run_us, true);
+        o = decide(s, WH_STATE_DEAD, run_us, true);
         snprintf(o->text, sizeof(o->text), "%s: %s", code, job->err.msg);
         o->dead_reason = WH_E_ATTEMPTS_EXHAUSTED;
         o->dead_msg = o->text;
@@ -245,14 +248,14 @@ static void on_interrupt(wk_exec *x, slot *s, int64_t run_us)
     wk_job *job = &s->job;
     wk_stop why = wk_job_stop_reason(job);
     if(why == WK_STOP_CANCEL) {
-        outcome *o = decide(s, "cancelled", run_us, true);
+        outcome *o = decide(s, WH_STATE_CANCELLED, run_us, true);
         o->f.error = wh_code_name(WH_E_CANCELLED);
         o->f.error_message = "cancelled while running";
         o->said = NOTE_STOPPED;
         return;
     }
     if(why == WK_STOP_TIMEOUT) {
-        outcome *o = decide(s, "failed", run_us, true);
+        outcome *o = decide(s, WH_STATE_FAILED, run_us, true);
         int64_t limit = (job->deadline_us - job->started_us) / 1000000;
         snprintf(o->text, sizeof(o->text), "timed out after %lld s", (long long)limit);
         o->f.error = wh_code_name(WH_E_TIMEOUT);
@@ -282,7 +285,7 @@ void wk_exec__ended(wk_exec *x, slot *s, wk_run r, int64_t run_us)
     wk_job *job = &s->job;
     char *result = r == WK_RUN_OK ? result_text(job) : NULL;
     if(r == WK_RUN_OK && job->err.code == WH_OK) {
-        outcome *o = decide(s, "succeeded", run_us, true);
+        outcome *o = decide(s, WH_STATE_SUCCEEDED, run_us, true);
         o->result = result; /* freed with the slot, once written */
         o->f.result = result;
         o->said = NOTE_SUCCEEDED;

@@ -7,6 +7,7 @@
 
 #include "wh_keys.h"
 #include "wh_lua.h"
+#include "wh_state.h"
 #include "wh_time.h"
 
 static wh_redis_script s_cancel = {"cancel", wh_lua_cancel, {0}};
@@ -58,8 +59,8 @@ wh_code wh_jobctl_cancel(wh_redis *r, const char *prefix, const char *id, int64_
         return wh_err_set(err, WH_E_NOT_FOUND, "id", "no job with id \"%s\"", id);
     if(strcmp(kind, "finished") == 0)
         return wh_err_set(err, WH_E_CONFLICT, "id", "job %s already finished: it is %s", id, state);
-    if(strcmp(kind, "cancelled") == 0)
-        snprintf(state, 16, "cancelled");
+    if(strcmp(kind, "cancelled") == 0) /* the reply then names the state it had */
+        snprintf(state, 16, "%s", wh_state_name(WH_STATE_CANCELLED));
     return WH_OK;
 }
 

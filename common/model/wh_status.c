@@ -215,7 +215,7 @@ static wh_code start_result(const wh_redis_reply *rep, wh_start *out, wh_err *er
         if(sscanf(text, "run %d %d", &out->attempt, &out->max_attempts) != 2)
             return wh_err_set(err, WH_E_INTERNAL, "", "start script returned \"%s\"", text);
         out->kind = WH_START_RUN;
-        snprintf(out->state, sizeof(out->state), "running");
+        out->state = WH_STATE_RUNNING;
         return WH_OK;
     }
     reply_field(rep, 0, kind, sizeof(kind));
@@ -223,10 +223,12 @@ static wh_code start_result(const wh_redis_reply *rep, wh_start *out, wh_err *er
         out->kind = WH_START_RUN;
         out->attempt = reply_int(rep, 1);
         out->max_attempts = reply_int(rep, 2);
-        snprintf(out->state, sizeof(out->state), "running");
+        out->state = WH_STATE_RUNNING;
     } else if(strcmp(kind, "skip") == 0) {
+        char state[16];
         out->kind = WH_START_SKIP;
-        reply_field(rep, 1, out->state, sizeof(out->state));
+        reply_field(rep, 1, state, sizeof(state));
+        out->state = wh_state_parse(state);
         reply_field(rep, 2, out->error, sizeof(out->error));
         out->attempt = reply_int(rep, 3);
     } else if(strcmp(kind, "dead") == 0) {
@@ -235,7 +237,7 @@ static wh_code start_result(const wh_redis_reply *rep, wh_start *out, wh_err *er
         out->attempt = reply_int(rep, 2);
     } else if(strcmp(kind, "parked") == 0) {
         out->kind = WH_START_PARKED;
-        snprintf(out->state, sizeof(out->state), "scheduled");
+        out->state = WH_STATE_SCHEDULED;
     } else if(strcmp(kind, "locked") == 0) {
         out->kind = WH_START_LOCKED;
         reply_field(rep, 1, out->error, sizeof(out->error));
@@ -309,7 +311,8 @@ static void finish_fill(finish_args *a, const char *prefix, const wh_finish *f)
     snprintf(a->now, sizeof(a->now), "%lld", (long long)now_ms);
     snprintf(a->ttl, sizeof(a->ttl), "%lld", (long long)f->ttl_s);
     snprintf(a->created, sizeof(a->created), "%lld", (long long)f->created_at);
-    const char *argv[FINISH_ARGC] = {a->job, a->log, a->leases, a->m1, a->h1, a->types, f->id, f->state,
+    const char *argv[FINISH_ARGC] = {a->job, a->log, a->leases, a->m1, a->h1, a->types, f->id,
+                                     wh_state_name(f->state),
                                      f->result ? f->result : "", f->error ? f->error : "",
                                      f->error_message ? f->error_message : "", a->now, a->ttl, a->chan,
                                      f->type ? f->type : "", f->created_at ? a->created : "", a->lease,
@@ -465,8 +468,7 @@ wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const
 
 bool wh_status_terminal(const char *s)
 {
-    return strcmp(s, "succeeded") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "dead") == 0 ||
-           strcmp(s, "cancelled") == 0;
+    return wh_state_terminal(wh_state_parse(s));
 }
 
 static bool listed(const char *k, const char *const *names)
