@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
 #include "wh_lua.h"
 
 #define NAME(index, name) #name,
@@ -54,20 +55,6 @@ typedef struct binding {
     int line;
 } binding;
 
-/* Where the code of `line` ends: at its `--` comment (outside a string) or
- * at eol. */
-static const char *code_end(const char *line, const char *eol)
-{
-    bool quoted = false;
-    for(const char *p = line; p < eol; p++) {
-        if(*p == '\'')
-            quoted = !quoted;
-        else if(!quoted && p[0] == '-' && p + 1 < eol && p[1] == '-')
-            return p;
-    }
-    return eol;
-}
-
 /* Parse `local <name> = KEYS[<n>]` (or ARGV) at the start of the code
  * [line, end), nothing else after it; false when the line is no binding. */
 static bool parse_binding(const char *line, const char *end, binding *b)
@@ -108,7 +95,7 @@ static int read_bindings(const script *s, binding *out, int max)
     for(const char *line = s->text; *line;) {
         const char *eol = strchr(line, '\n');
         eol = eol ? eol : line + strlen(line);
-        const char *end = code_end(line, eol);
+        const char *end = test_lua_code_end(line, eol);
         lineno++;
         binding b;
         if(parse_binding(line, end, &b)) {

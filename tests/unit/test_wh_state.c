@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
 #include "wh_lua.h"
 #include "wh_state.h"
 
@@ -106,20 +107,6 @@ static bool state_context(const char *text, const char *lit)
                                                    ends_with(line, (size_t)(lit - line), "or "));
 }
 
-/* Where the code of `line` ends: at its `--` comment (outside a string) or
- * at eol. Lua's single-quoted strings do not span lines. */
-static const char *code_end(const char *line, const char *eol)
-{
-    bool quoted = false;
-    for(const char *p = line; p < eol; p++) {
-        if(*p == '\'')
-            quoted = !quoted;
-        else if(!quoted && p[0] == '-' && p + 1 < eol && p[1] == '-')
-            return p;
-    }
-    return eol;
-}
-
 /* Call fn for each state literal of `text`; returns how many. */
 static int each_state(const char *script, const char *text, void (*fn)(const char *, const char *, void *),
                       void *ud)
@@ -128,7 +115,7 @@ static int each_state(const char *script, const char *text, void (*fn)(const cha
     for(const char *line = text; *line;) {
         const char *eol = strchr(line, '\n');
         eol = eol ? eol : line + strlen(line);
-        const char *end = code_end(line, eol);
+        const char *end = test_lua_code_end(line, eol);
         for(const char *p = memchr(line, '\'', (size_t)(end - line)); p;) {
             const char *close = memchr(p + 1, '\'', (size_t)(end - p - 1));
             if(!close)
@@ -230,7 +217,7 @@ static void test_scripts_agree_on_terminal(void **state)
             const char *eol = strchr(line, '\n');
             eol = eol ? eol : line + strlen(line);
             cmp c[16];
-            int n = line_cmps(line, code_end(line, eol), c, 16), start = 0;
+            int n = line_cmps(line, test_lua_code_end(line, eol), c, 16), start = 0;
             for(int k = 1; k <= n; k++)
                 if(k == n || (size_t)(c[k].from - c[k - 1].to) != 4 || memcmp(c[k - 1].to, " or ", 4) != 0) {
                     chains += check_chain(scripts[i].name, c + start, k - start);
