@@ -46,10 +46,10 @@ wh_code wh_jobctl_cancel(wh_redis *r, const char *prefix, const char *id, int64_
     wh_key_events(chan, prefix);
     snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
     snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_s);
-    const char *argv[WH_CANCEL_ARGC] = {[WH_CANCEL_KEY_JOB] = job,       [WH_CANCEL_KEY_LOG] = log,
+    const char *argv[WH_CANCEL_ARGC] = {[WH_CANCEL_KEY_JOB] = job, [WH_CANCEL_KEY_LOG] = log,
                                         [WH_CANCEL_KEY_SCHEDULED] = sched, [WH_CANCEL_KEY_LEASES] = leases,
-                                        [WH_CANCEL_ARG_ID] = id,         [WH_CANCEL_ARG_NOW] = now,
-                                        [WH_CANCEL_ARG_TTL] = ttl,       [WH_CANCEL_ARG_EVENTS] = chan};
+                                        [WH_CANCEL_ARG_ID] = id, [WH_CANCEL_ARG_NOW] = now,
+                                        [WH_CANCEL_ARG_TTL] = ttl, [WH_CANCEL_ARG_EVENTS] = chan};
     wh_redis_reply *rep;
     wh_code rc = wh_redis_eval(r, &s_cancel, &rep, WH_CANCEL_NKEYS, WH_CANCEL_ARGC, argv, NULL, err);
     if(rc)
@@ -124,12 +124,12 @@ static wh_code sweep(wh_redis *r, const char *prefix, wh_redis_script *script, i
     snprintf(lease, sizeof(lease), "%lld", (long long)lease_until);
     snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_s);
     const char *due_argv[WH_DUE_ARGC] = {[WH_DUE_KEY_SCHEDULED] = sched, [WH_DUE_KEY_LEASES] = leases,
-                                         [WH_DUE_ARG_NOW] = now,           [WH_DUE_ARG_BATCH] = maxs,
-                                         [WH_DUE_ARG_JOB_PREFIX] = jobp,   [WH_DUE_ARG_EVENTS] = chan,
+                                         [WH_DUE_ARG_NOW] = now, [WH_DUE_ARG_BATCH] = maxs,
+                                         [WH_DUE_ARG_JOB_PREFIX] = jobp, [WH_DUE_ARG_EVENTS] = chan,
                                          [WH_DUE_ARG_LEASE_UNTIL] = lease};
-    const char *reap_argv[WH_REAP_ARGC] = {[WH_REAP_KEY_LEASES] = leases,   [WH_REAP_ARG_NOW] = now,
-                                           [WH_REAP_ARG_BATCH] = maxs,      [WH_REAP_ARG_JOB_PREFIX] = jobp,
-                                           [WH_REAP_ARG_EVENTS] = chan,     [WH_REAP_ARG_LEASE_UNTIL] = lease,
+    const char *reap_argv[WH_REAP_ARGC] = {[WH_REAP_KEY_LEASES] = leases, [WH_REAP_ARG_NOW] = now,
+                                           [WH_REAP_ARG_BATCH] = maxs, [WH_REAP_ARG_JOB_PREFIX] = jobp,
+                                           [WH_REAP_ARG_EVENTS] = chan, [WH_REAP_ARG_LEASE_UNTIL] = lease,
                                            [WH_REAP_ARG_TTL] = ttl};
     wh_redis_reply *rep;
     wh_code rc = reap ? wh_redis_eval(r, script, &rep, WH_REAP_NKEYS, WH_REAP_ARGC, reap_argv, NULL, err)

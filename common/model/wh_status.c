@@ -470,9 +470,9 @@ wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const
     wh_key_leases(leases, prefix);
     wh_key_events(chan, prefix);
     snprintf(lease, sizeof(lease), "%lld", (long long)lease_until);
-    const char *argv[WH_REQUEUE_ARGC] = {[WH_REQUEUE_KEY_JOB] = key,      [WH_REQUEUE_KEY_LEASES] = leases,
-                                         [WH_REQUEUE_ARG_ID] = id,        [WH_REQUEUE_ARG_WORKER] = worker,
-                                         [WH_REQUEUE_ARG_EVENTS] = chan,  [WH_REQUEUE_ARG_STEP] = step,
+    const char *argv[WH_REQUEUE_ARGC] = {[WH_REQUEUE_KEY_JOB] = key, [WH_REQUEUE_KEY_LEASES] = leases,
+                                         [WH_REQUEUE_ARG_ID] = id, [WH_REQUEUE_ARG_WORKER] = worker,
+                                         [WH_REQUEUE_ARG_EVENTS] = chan, [WH_REQUEUE_ARG_STEP] = step,
                                          [WH_REQUEUE_ARG_LEASE_UNTIL] = lease};
     return wh_redis_eval(r, &s_requeue, NULL, WH_REQUEUE_NKEYS, WH_REQUEUE_ARGC, argv, NULL, err);
 }
