@@ -14,8 +14,8 @@
  *
  * A thread that passes a `next` runs it with wk_exec_run before any other
  * delivery. wk_exec calls down only (wk_job, the handlers, the status
- * scripts); what it needs from the thread comes in wk_exec_opts. Private to
- * the worker. */
+ * scripts); what it needs from the thread comes in wk_exec_opts, the early
+ * ack included, as a function the thread gives. Private to the worker. */
 #ifndef WK_EXEC_H
 #define WK_EXEC_H
 
