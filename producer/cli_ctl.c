@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "wh_state.h"
 #include "wh_time.h"
 
 #define MAX_ARGS 128
@@ -27,7 +28,8 @@ int cli_cancel(cli *c, int argc, char **argv)
             status = CLI_FAIL;
             continue;
         }
-        printf("%s %s\n", argv[i], strcmp(state, "running") == 0 ? "cancelling" : "cancelled");
+        bool running = wh_state_parse(state) == WH_STATE_RUNNING;
+        printf("%s %s\n", argv[i], running ? "cancelling" : wh_state_name(WH_STATE_CANCELLED));
     }
     return status;
 }

@@ -168,7 +168,7 @@ int cli_submit(cli *c, int argc, char **argv)
     fflush(stdout);
     if(!s.created)
         fprintf(stderr, "wharf: job %s already exists (state %s); nothing was enqueued\n", s.id, s.state);
-    else if(strcmp(s.state, "scheduled") == 0)
+    else if(wh_state_parse(s.state) == WH_STATE_SCHEDULED)
         fprintf(stderr, "wharf: job %s is scheduled\n", s.id);
     return o.wait ? cli_wait_one(c, s.id, o.wait_timeout) : CLI_OK;
 }
@@ -210,7 +210,7 @@ int cli_wait_one(cli *c, const char *id, int timeout_s)
     if(c->tty)
         fputc('\n', stderr);
     printf("%s %s\n", id, state);
-    if(strcmp(state, "succeeded") == 0)
+    if(wh_state_parse(state) == WH_STATE_SUCCEEDED)
         return CLI_OK;
     wh_json *j = wh_status_json(r, c->cfg.redis_prefix, id, &err);
     const char *code = j ? wh_json_strv(wh_json_get(j, "error"), NULL) : NULL;

@@ -386,7 +386,7 @@ static int enqueue_and_publish(wharf_client *c, batch *b, size_t n, wharf_submit
         snprintf(out[i].state, sizeof(out[i].state), "%s", b->reqs[i].state);
         if(b->reqs[i].id[0]) /* uniqueness may name an equal live job */
             snprintf(out[i].id, sizeof(out[i].id), "%s", b->reqs[i].id);
-        if(!(out[i].created = b->reqs[i].created) || strcmp(b->reqs[i].state, "queued") != 0)
+        if(!(out[i].created = b->reqs[i].created) || wh_state_parse(b->reqs[i].state) != WH_STATE_QUEUED)
             continue; /* existing, or scheduled: the scheduler publishes it when due */
         if(publish_one(c, &b->items[i].spec, b->items[i].body, b->items[i].len, &out[i], &b->slots[i], &e) !=
                WH_OK &&

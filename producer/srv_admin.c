@@ -7,6 +7,7 @@
 #include "adm.h"
 #include "srv.h"
 #include "wh_id.h"
+#include "wh_state.h"
 
 void srv_workers_get(srv_call *c)
 {
@@ -191,7 +192,7 @@ void srv_dead_retry(srv_call *c)
     else {
         wh_json *res = wh_json_object();
         wh_json_setc(res, "id", wh_json_str(id));
-        wh_json_setc(res, "state", wh_json_str("queued"));
+        wh_json_setc(res, "state", wh_json_str(wh_state_name(WH_STATE_QUEUED)));
         srv_reply_json(c, 200, res);
     }
     wh_amqp_free(a);

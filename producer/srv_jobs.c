@@ -163,7 +163,7 @@ void srv_jobs_cancel(srv_call *c)
     wh_json *o = wh_json_object();
     wh_json_setc(o, "id", wh_json_str(c->param));
     wh_json_setc(o, "state", wh_json_str(state));
-    srv_reply_json(c, strcmp(state, "cancelled") == 0 ? 200 : 202, o);
+    srv_reply_json(c, wh_state_parse(state) == WH_STATE_CANCELLED ? 200 : 202, o);
 }
 
 /* ---- GET /v1/jobs: the recent-jobs index ---- */

@@ -8,6 +8,14 @@
  *   4. finish.lua records the outcome;
  *   5. only then does the loop ack (or publish the retry / dead copy and ack
  *      once the broker confirmed it).
+ * wk_exec_run makes steps 1 to 3 and decides the outcome; step 4 is
+ * wk_exec_finish_and_start, which may carry step 2 of the next delivery in
+ * the same round trip (that delivery then skips its own step 2); the
+ * verdict goes back to the loop through the pool for step 5. The status
+ * writes and the outcomes are in wk_exec_outcome.c.
+ * A job that may run longer than jobs.max_hold_s (its timeout is above it,
+ * or it has none) is acked right after step 2 instead: its message then
+ * lives in Redis under a lease, and step 5 only publishes copies.
  * A status write that fails for want of Redis is retried until it succeeds
  * (or, at a hard shutdown, the delivery is requeued); the delivery is not
  * acked meanwhile, so a crash at any point leaves the message in the queue.
@@ -21,351 +29,53 @@
 
 #include "wh_id.h"
 #include "wh_log.h"
-#include "wh_status.h"
 #include "wh_time.h"
-#include "wh_topo.h"
-
-#define PERSIST_REPLY_TRIES 5 /* Redis error replies tolerated per write (about 1.5 s) */
-
-typedef wh_code (*persist_fn)(wk_job *job, void *arg, wh_err *err);
-
-/* Run a status write until it succeeds. Lost connections are retried with
- * backoff until the pool is abandoned (hard shutdown); error replies from a
- * live server (a corrupted key, say) are retried a few times, then given up.
- * Returns WH_OK, or the last error. */
-static wh_code persist(wk_job *job, const char *what, persist_fn fn, void *arg, wh_err *err)
-{
-    int64_t backoff = 50;
-    int reply_errors = 0;
-    for(;;) {
-        wh_code rc = fn(job, arg, err);
-        if(rc == WH_OK)
-            return WH_OK;
-        bool connected = wh_redis_connected(job->t->redis);
-        if(connected && ++reply_errors >= PERSIST_REPLY_TRIES)
-            return rc;
-        wh_log(WH_LOG_WARN, job->d->id, "status write failed; retrying", "op", what, "error", err->msg);
-        if(wk_pool_abandoned(job->t->pool))
-            return rc;
-        wh_sleep_ms(backoff);
-        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
-    }
-}
-
-/* ---- the persisted operations ---- */
-
-/* start.lua's inputs and output, and what the pipe decided beforehand. */
-typedef struct start_ctx {
-    wh_start_opts o;
-    wh_start st;
-    char lock[WH_LOCK_MAX + WH_TARGET_MAX + 2]; /* o.lock points here */
-    bool early;   /* ack when it starts: the job lives under a Redis lease */
-    bool started; /* the start was made already (see record) */
-} start_ctx;
-
-/* A delivery a job thread took off the queue while finishing the job
- * before it: the finish and this one's start share one round trip
- * (wh_status_finish_start). `admitted`: decoded and validated (a message
- * that is not gets the whole pipe from scratch in wk_exec). */
-struct wk_ahead {
-    wk_delivery *d;
-    bool admitted;
-    wk_job job;
-    start_ctx sc;
-};
-
-static void set_lease(const wk_job *job, start_ctx *sc)
-{
-    if(sc->o.body && !sc->o.park)
-        sc->o.lease_until = wh_now_ms() + (int64_t)job->t->cfg->lease_s * 1000;
-}
-
-static wh_code op_start(wk_job *job, void *arg, wh_err *err)
-{
-    start_ctx *sc = arg;
-    set_lease(job, sc);
-    return wh_status_start(job->t->redis, job->t->cfg->redis_prefix, &job->env, &sc->o, &sc->st, err);
-}
-
-/* The finish, with the start of the delivery taken ahead (if any) in the
- * same round trip. When that start was not made (*started false), the
- * ahead job makes it itself in wk_exec, as any job does. */
-static wh_code op_finish(wk_job *job, void *arg, wh_err *err)
-{
-    wk_ahead *a = job->t->ahead;
-    if(a && a->d && a->admitted && !a->sc.started && !a->sc.o.park && !a->sc.early) {
-        set_lease(&a->job, &a->sc);
-        bool started = false;
-        wh_code rc = wh_status_finish_start(job->t->redis, job->t->cfg->redis_prefix, arg, NULL, &a->job.env,
-                                            &a->sc.o, &a->sc.st, &started, err);
-        a->sc.started = started;
-        return rc;
-    }
-    return wh_status_finish(job->t->redis, job->t->cfg->redis_prefix, arg, NULL, err);
-}
-
-static wh_code op_requeue(wk_job *job, void *arg, wh_err *err)
-{
-    (void)arg;
-    int64_t lease = wh_now_ms() + (int64_t)job->t->cfg->republish_s * 1000;
-    return wh_status_requeue(job->t->redis, job->t->cfg->redis_prefix, job->env.id, job->t->worker_id,
-                             "requeued: worker shutdown", lease, err);
-}
-
-/* Dead-letter `d`: `reason` says why it is dead, `job_code` is the job's own
- * last error code (the same as the reason for bad input). */
-static void dead_letter(wk_delivery *d, wh_code reason, const char *job_code, const char *msg)
-{
-    d->verdict = WK_DEAD;
-    d->failed = true;
-    wh_err_set(&d->err, reason, "", "%s", msg);
-    snprintf(d->error_code, sizeof(d->error_code), "%s", job_code);
-}
-
-/* A status write could not be made. With Redis unreachable (or the worker
- * shutting down) the delivery goes back to the queue unacked: nothing is
- * lost and the write happens later. With Redis answering but refusing (a
- * job key overwritten with another type, say) a retry would fail the same
- * way forever, so the message is dead-lettered as redis_error instead. */
-static void give_up(wk_job *job, const char *what, const wh_err *err)
-{
-    if(wh_redis_connected(job->t->redis) && !wk_pool_abandoned(job->t->pool)) {
-        char msg[sizeof(err->msg) + 64]; /* dead_letter cuts it to fit */
-        snprintf(msg, sizeof(msg), "cannot %s: %s", what, err->msg);
-        wh_log(WH_LOG_ERROR, job->d->id, "status write refused; dead-lettering", "error", err->msg);
-        dead_letter(job->d, WH_E_REDIS, wh_code_name(WH_E_REDIS), msg);
-        return;
-    }
-    wh_log(WH_LOG_ERROR, job->d->id, "status write failed; requeueing", "op", what, "error", err->msg);
-    job->d->verdict = WK_REQUEUE;
-}
-
-static bool admit_quiet(wk_job *job, wh_err *err, bool *known);
-static void plan_start(wk_job *job, start_ctx *sc);
-
-static void job_init(wk_job *job, wk_thread *t, wk_delivery *d)
-{
-    memset(job, 0, sizeof(*job));
-    atomic_init(&job->cancel, false);
-    job->t = t;
-    job->d = d;
-    d->family = -1;
-    d->verdict = WK_ACK;
-}
-
-static void job_release(wk_job *job)
-{
-    wh_json_free(job->result);
-    job->result = NULL;
-    wh_env_release(&job->env);
-}
-
-/* Before a finish: take the next queued delivery, if one waits, so that its
- * start rides with the finish (op_finish). Only a message that decodes and
- * validates is planned; any other goes through the whole pipe later. */
-static void take_ahead(wk_thread *t)
-{
-    if(!t->ahead || t->ahead->d || wk_pool_interrupted(t->pool))
-        return;
-    wk_delivery *d = wk_pool_try_take(t->pool);
-    if(!d)
-        return;
-    wk_ahead *a = t->ahead;
-    a->d = d;
-    job_init(&a->job, t, d);
-    wh_err err;
-    bool known;
-    a->admitted = admit_quiet(&a->job, &err, &known);
-    if(a->admitted)
-        plan_start(&a->job, &a->sc);
-    else
-        job_release(&a->job); /* wk_exec runs the whole pipe for it */
-}
-
-wk_delivery *wk_exec_ahead(wk_thread *t)
-{
-    return t->ahead ? t->ahead->d : NULL;
-}
-
-bool wk_exec_thread_init(wk_thread *t)
-{
-    t->ahead = calloc(1, sizeof(*t->ahead));
-    return t->ahead != NULL;
-}
-
-void wk_exec_thread_free(wk_thread *t)
-{
-    if(!t->ahead)
-        return;
-    if(t->ahead->d) {
-        if(t->ahead->admitted)
-            job_release(&t->ahead->job);
-        wk_delivery_free(t->ahead->d);
-    }
-    free(t->ahead);
-    t->ahead = NULL;
-}
-
-/* Record an outcome and count it in the stats (for a known type); on a
- * write that could not be made, the delivery is requeued instead (nothing
- * was acked, nothing is lost). */
-static bool record(wk_job *job, wh_finish *f, int64_t run_us, bool count)
-{
-    f->id = job->d->id;
-    f->ttl_s = job->t->cfg->job_ttl_s;
-    if(job->ttl_s > 0 && job->ttl_s < f->ttl_s)
-        f->ttl_s = job->ttl_s;
-    f->created_at = job->env.created_at;
-    f->count = count;
-    /* A retry copy of an early-acked job must arrive within the retry delay;
-     * if it does not, the reaper publishes the job again from Redis. */
-    f->lease_until = wh_now_ms() + job->d->retry_ms + (int64_t)job->t->cfg->republish_s * 1000;
-    take_ahead(job->t);
-    wh_err err;
-    if(persist(job, "finish", op_finish, f, &err) == WH_OK) {
-        if(count)
-            wk_stats_add(job->t->stats, f->type, run_us);
-        return true;
-    }
-    give_up(job, "record the job outcome", &err);
-    return false;
-}
-
-/* Bad input: record `failed` under the id if there is one, then dead-letter
- * the message with the code as its reason. */
-static void reject(wk_job *job, const wh_err *why, bool known_type)
-{
-    wk_delivery *d = job->d;
-    wh_log(WH_LOG_WARN, d->id, "rejected message", "reason", wh_code_name(why->code), "error", why->msg);
-    if(d->id[0]) {
-        /* Stats are per known type only, so junk cannot mint stats keys. */
-        wh_finish f = {.type = d->type, .state = "failed", .error = wh_code_name(why->code),
-                       .error_message = why->msg};
-        if(!record(job, &f, -1, known_type))
-            return;
-    }
-    dead_letter(d, why->code, wh_code_name(why->code), why->msg);
-}
+#include "wk_exec_int.h"
 
 /* ---- running the handler ---- */
 
-/* The result as JSON text, or NULL; fails the job when it is too large. */
-static char *result_text(wk_job *job)
+/* The job whose handler runs now (id NULL: none), for the beat thread. */
+static void set_running(wk_exec *x, const char *id, atomic_bool *cancel)
 {
-    if(!job->result)
-        return NULL;
-    char *s = wh_json_dump(job->result);
-    if(s && strlen(s) > WK_RESULT_MAX) {
-        free(s);
-        wk_job_fail(job, WH_E_TOO_LARGE, NULL, false, "result is larger than %u bytes", WK_RESULT_MAX);
-        return NULL;
-    }
-    return s;
+    pthread_mutex_lock(&x->mu);
+    snprintf(x->running_id, sizeof(x->running_id), "%s", id ? id : "");
+    x->running_cancel = cancel;
+    pthread_mutex_unlock(&x->mu);
 }
 
-static void on_failure(wk_job *job, const wh_start *st, int64_t run_us)
+/* Step 3, for a job start.lua said to run; the outcome is decided from
+ * what the handler returns. */
+static void run_handler(wk_exec *x, slot *s)
 {
-    wk_delivery *d = job->d;
-    const char *code = wh_err_name(&job->err);
-    wh_finish f = {.type = d->type, .error = code, .error_message = job->err.msg};
-    if(!job->transient) {
-        f.state = "failed";
-        d->failed = true;
-        if(record(job, &f, run_us, true))
-            d->verdict = WK_ACK;
-    } else if(st->attempt < st->max_attempts) {
-        f.state = "retrying";
-        d->retry_ms = wh_topo_retry_tier(job->t->cfg, st->attempt, wh_random_u64());
-        if(record(job, &f, run_us, true))
-            d->verdict = WK_RETRY;
-    } else {
-        f.state = "dead";
-        if(record(job, &f, run_us, true)) {
-            char msg[sizeof(job->err.custom) + sizeof(job->err.msg) + 2]; /* dead_letter cuts it to fit */
-            snprintf(msg, sizeof(msg), "%s: %s", code, job->err.msg);
-            dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, code, msg);
-        }
-    }
-    wh_log(WH_LOG_INFO, d->id, "job failed", "type", d->type, "error", code, "state", f.state);
-}
-
-/* The handler stopped because wk_job_interrupted() said so: record why. */
-static void on_interrupt(wk_job *job, int64_t run_us)
-{
-    wk_delivery *d = job->d;
-    wk_stop why = wk_job_stop_reason(job);
-    if(why == WK_STOP_CANCEL || why == WK_STOP_TIMEOUT) {
-        char msg[128];
-        wh_finish f = {.type = d->type};
-        if(why == WK_STOP_CANCEL) {
-            f.state = "cancelled";
-            f.error = wh_code_name(WH_E_CANCELLED);
-            f.error_message = "cancelled while running";
-        } else {
-            int64_t limit = (job->deadline_us - job->started_us) / 1000000;
-            snprintf(msg, sizeof(msg), "timed out after %lld s", (long long)limit);
-            f.state = "failed";
-            f.error = wh_code_name(WH_E_TIMEOUT);
-            f.error_message = msg;
-            d->failed = true;
-        }
-        if(record(job, &f, run_us, true))
-            d->verdict = WK_ACK;
-        wh_log(WH_LOG_INFO, d->id, "job stopped", "type", d->type, "state", f.state);
-        return;
-    }
-    wh_err err;
-    if(persist(job, "requeue", op_requeue, NULL, &err) != WH_OK)
-        wh_log(WH_LOG_WARN, d->id, "could not mark job queued", "error", err.msg);
-    if(d->early_acked) {
-        /* Acked already: hand it back through the shortest retry tier. */
-        d->verdict = WK_RETRY;
-        d->retry_ms = job->t->cfg->tiers[0];
-    } else {
-        d->verdict = WK_REQUEUE;
-    }
-}
-
-static void run_handler(wk_job *job, const wh_start *st)
-{
-    wk_delivery *d = job->d;
-    d->attempts = st->attempt;
+    wk_delivery *d = s->d;
+    wk_job *job = &s->job;
+    d->attempts = s->sc.st.attempt;
     int64_t t0 = wh_mono_us();
     job->started_us = t0;
     job->deadline_us = job->timeout_s ? t0 + (int64_t)job->timeout_s * 1000000 : 0;
-    job->host = job->env.target[0] ? wh_inv_host_find(job->t->cfg->inv, job->env.target) : NULL;
-    wk_pool_job_begin(job->t, d->id, &job->cancel);
+    job->host = job->env.target[0] ? wh_inv_host_find(x->cfg->inv, job->env.target) : NULL;
+    set_running(x, d->id, &job->cancel);
     wk_run r;
     if(job->type->needs_host && !job->host)
         r = wk_job_fail(job, WH_E_UNKNOWN_HOST, NULL, false, "target: \"%s\" is not a host in this worker's inventory",
                         job->env.target);
     else
         r = job->run(job);
-    wk_pool_job_end(job->t);
+    set_running(x, NULL, NULL);
     int64_t run_us = wh_mono_us() - t0;
-    wk_job_flush_log(job);
-    if(r == WK_RUN_INTERRUPTED) {
-        on_interrupt(job, run_us);
-        return;
-    }
-    char *result = r == WK_RUN_OK ? result_text(job) : NULL;
-    if(r == WK_RUN_OK && job->err.code == WH_OK) {
-        wh_finish f = {.type = d->type, .state = "succeeded", .result = result};
-        if(record(job, &f, run_us, true))
-            d->verdict = WK_ACK;
-        wh_log(WH_LOG_DEBUG, d->id, "job succeeded", "type", d->type);
-    } else {
-        on_failure(job, st, run_us);
-    }
-    free(result);
+    wk_job_flush(job);
+    wk_exec__ended(x, s, r, run_us);
 }
+
+/* ---- admission and start ---- */
 
 /* Decode and validate; false (with the reason in *err, nothing recorded)
  * when the message is bad; *known then says whether its stats may count it
  * (bad args of a known type). */
-static bool admit_quiet(wk_job *job, wh_err *err, bool *known)
+static bool admit_quiet(const wk_exec *x, slot *s, wh_err *err, bool *known)
 {
-    wk_delivery *d = job->d;
+    wk_delivery *d = s->d;
+    wk_job *job = &s->job;
     *known = false;
     if(d->too_large) {
         /* The body was never read; the AMQP message id may still name it. */
@@ -373,10 +83,10 @@ static bool admit_quiet(wk_job *job, wh_err *err, bool *known)
         if(wh_id_valid(d->message_id, n)) /* valid ids fit: at most WH_ID_MAX bytes */
             memcpy(d->id, d->message_id, n + 1);
         wh_err_set(err, WH_E_TOO_LARGE, "", "body is %llu bytes; the limit is %lld",
-                   (unsigned long long)d->body_size, (long long)job->t->cfg->max_body);
+                   (unsigned long long)d->body_size, (long long)x->cfg->max_body);
         return false;
     }
-    wh_code rc = wh_env_decode(d->body, d->len, (size_t)job->t->cfg->max_body, &job->env, err);
+    wh_code rc = wh_env_decode(d->body, d->len, (size_t)x->cfg->max_body, &job->env, err);
     memcpy(d->id, job->env.id, sizeof(d->id));
     memcpy(d->type, job->env.type, sizeof(d->type));
     d->family = job->env.family;
@@ -386,25 +96,14 @@ static bool admit_quiet(wk_job *job, wh_err *err, bool *known)
         *known = err->code == WH_E_BAD_ARGS;
         return false;
     }
-    wh_key_job(job->key, job->t->cfg->redis_prefix, job->env.id);
-    wh_key_log(job->logkey, job->t->cfg->redis_prefix, job->env.id);
+    wh_key_job(job->key, x->cfg->redis_prefix, job->env.id);
+    wh_key_log(job->logkey, x->cfg->redis_prefix, job->env.id);
     return true;
-}
-
-/* Decode and validate; false when the message was rejected. */
-static bool admit(wk_job *job)
-{
-    wh_err err;
-    bool known;
-    if(admit_quiet(job, &err, &known))
-        return true;
-    reject(job, &err, known);
-    return false;
 }
 
 /* The job's lock: the envelope's, else the type's key on its target. False
  * when the type's key does not fit (the job then fails bad_args). */
-static bool lock_name(wk_job *job, char *out, size_t cap)
+static bool lock_name(const wk_job *job, char *out, size_t cap)
 {
     out[0] = '\0';
     if(job->env.lock[0]) {
@@ -420,18 +119,19 @@ static bool lock_name(wk_job *job, char *out, size_t cap)
 
 /* What the start of an admitted job asks: its lock, attempts, whether to
  * park it or hold it under a lease (early ack). Sets job->timeout_s. */
-static void plan_start(wk_job *job, start_ctx *sc)
+static void plan_start(const wk_exec *x, slot *s)
 {
-    wk_thread *t = job->t;
-    wk_delivery *d = job->d;
-    const wh_cfg *c = t->cfg;
+    wk_delivery *d = s->d;
+    wk_job *job = &s->job;
+    start_ctx *sc = &s->sc;
+    const wh_cfg *c = x->cfg;
     memset(sc, 0, sizeof(*sc));
     d->priority = job->env.priority;
     if(!lock_name(job, sc->lock, sizeof(sc->lock)))
         sc->lock[0] = '\0';
     job->timeout_s = job->env.timeout_s ? job->env.timeout_s : job->type->timeout_s ? job->type->timeout_s
                                                                                      : c->job_timeout_s;
-    sc->o = (wh_start_opts){.worker = t->worker_id, .max_redeliveries = c->max_redeliveries,
+    sc->o = (wh_start_opts){.worker = x->worker_id, .max_redeliveries = c->max_redeliveries,
                             .lock = sc->lock[0] ? sc->lock : NULL, .lock_ms = (int64_t)c->lease_s * 1000};
     sc->o.max_attempts = job->env.max_attempts ? job->env.max_attempts
                        : job->type->max_attempts ? job->type->max_attempts : c->max_attempts;
@@ -445,22 +145,18 @@ static void plan_start(wk_job *job, start_ctx *sc)
 }
 
 /* After admission: park, wait for the lock, skip, or run. */
-static void start_and_run(wk_job *job, start_ctx *sc)
+static void start_and_run(wk_exec *x, slot *s)
 {
-    wk_thread *t = job->t;
-    wk_delivery *d = job->d;
-    const wh_cfg *c = t->cfg;
-    wh_err err;
-    if(!sc->started && persist(job, "start", op_start, sc, &err) != WH_OK) {
-        give_up(job, "mark the job running", &err);
+    wk_delivery *d = s->d;
+    start_ctx *sc = &s->sc;
+    if(!wk_exec__start(x, s))
         return;
-    }
     const wh_start *st = &sc->st;
     switch(st->kind) {
     case WH_START_RUN:
         if(sc->early)
-            wk_pool_ack_early(t->pool, d);
-        run_handler(job, st);
+            x->ack_early(x->ud, d);
+        run_handler(x, s);
         break;
     case WH_START_PARKED:
         wh_log(WH_LOG_DEBUG, d->id, "parked until run_at", "type", d->type);
@@ -469,48 +165,154 @@ static void start_and_run(wk_job *job, start_ctx *sc)
         /* Wait through the shortest retry tier: no attempt is used, no thread
          * is held, and other jobs keep flowing meanwhile. */
         d->verdict = WK_RETRY;
-        d->retry_ms = c->tiers[0];
+        d->retry_ms = x->cfg->tiers[0];
         wh_log(WH_LOG_DEBUG, d->id, "waiting for lock", "lock", sc->lock, "holder", st->error);
         break;
-    case WH_START_DEAD: {
-        wh_finish f = {.type = d->type, .state = "dead", .error = "redelivery_limit",
-                       .error_message = "delivered too many times without finishing"};
-        if(record(job, &f, -1, true))
-            dead_letter(d, WH_E_REDELIVERY_LIMIT, f.error, f.error_message);
-        break;
-    }
+    case WH_START_DEAD: wk_exec__redelivered(s); break;
     case WH_START_SKIP:
         /* Dead but redelivered: the copy in wharf.dead may not have been
          * confirmed, so publish it again (at-least-once). Any other state:
          * already done, or running elsewhere under a live lease; ack. */
-        if(strcmp(st->state, "dead") == 0)
-            dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, st->error, "dead; delivered again, copied again");
+        if(st->state == WH_STATE_DEAD)
+            wk_exec__dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, st->error, "dead; delivered again, copied again");
         break;
     }
 }
 
-void wk_exec(wk_thread *t, wk_delivery *d)
+/* ---- the slots and the API ---- */
+
+static void slot_init(const wk_exec *x, slot *s, wk_delivery *d)
 {
-    wk_job job;
-    start_ctx sc;
-    wk_ahead *a = t->ahead;
-    if(a && a->d == d && a->admitted) {
-        /* Taken ahead while the job before it finished: admitted, planned,
-         * perhaps started. Moved here before anything can point into it. */
-        memcpy(&job, &a->job, sizeof(job));
-        atomic_init(&job.cancel, false);
-        memcpy(&sc, &a->sc, sizeof(sc));
-        sc.o.lock = sc.lock[0] ? sc.lock : NULL;
-        a->d = NULL;
-        start_and_run(&job, &sc);
-    } else {
-        if(a && a->d == d)
-            a->d = NULL;
-        job_init(&job, t, d);
-        if(admit(&job)) {
-            plan_start(&job, &sc);
-            start_and_run(&job, &sc);
-        }
+    memset(&s->sc, 0, sizeof(s->sc));
+    memset(&s->out, 0, sizeof(s->out));
+    wk_job_init(&s->job, x->cfg, x->redis, x->halt);
+    s->d = d;
+    s->admitted = false;
+    d->family = -1;
+    d->verdict = WK_ACK;
+}
+
+static void slot_release(slot *s)
+{
+    free(s->out.result);
+    memset(&s->out, 0, sizeof(s->out));
+    wk_job_release(&s->job);
+    s->d = NULL;
+    s->admitted = false;
+}
+
+/* Take `d` into `s` ahead of its turn: admitted and planned when it decodes
+ * and validates, so that its start can ride with the finish before it; any
+ * other message goes through the whole pipe in its wk_exec_run. */
+static void take_ahead(const wk_exec *x, slot *s, wk_delivery *d)
+{
+    slot_init(x, s, d);
+    wh_err err;
+    bool known;
+    s->admitted = admit_quiet(x, s, &err, &known);
+    if(s->admitted)
+        plan_start(x, s);
+    else
+        wk_job_release(&s->job);
+}
+
+void wk_exec_run(wk_exec *x, wk_delivery *d)
+{
+    slot *s = x->next ? x->next : &x->slots[0];
+    x->next = NULL;
+    x->cur = s;
+    if(s->d == d && s->admitted) {
+        /* Taken ahead: admitted, planned, perhaps started already. */
+        start_and_run(x, s);
+        return;
     }
-    job_release(&job);
+    slot_init(x, s, d);
+    wh_err err;
+    bool known;
+    if(!admit_quiet(x, s, &err, &known)) {
+        wk_exec__reject(s, &err, known);
+        return;
+    }
+    s->admitted = true;
+    plan_start(x, s);
+    start_and_run(x, s);
+}
+
+bool wk_exec_outcome_pending(const wk_exec *x)
+{
+    return x->cur && x->cur->out.pending;
+}
+
+void wk_exec_finish_and_start(wk_exec *x, wk_delivery *cur, wk_delivery *next)
+{
+    slot *s = x->cur;
+    if(!s || s->d != cur) {
+        wh_log(WH_LOG_ERROR, cur ? cur->id : NULL, "finish of a delivery that is not running; ignored");
+        return;
+    }
+    slot *n = NULL;
+    if(next) {
+        n = &x->slots[s == &x->slots[0] ? 1 : 0];
+        take_ahead(x, n, next);
+    }
+    if(s->out.pending)
+        wk_exec__record(x, s, n);
+    slot_release(s);
+    x->cur = NULL;
+    x->next = n;
+}
+
+wk_exec *wk_exec_new(const wk_exec_opts *o, wh_err *err)
+{
+    wk_exec *x = calloc(1, sizeof(*x));
+    if(!x) {
+        wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+        return NULL;
+    }
+    /* A connection that fails now is retried on first use. */
+    x->redis = wh_redis_new(o->cfg->redis_url, 5000, err);
+    if(!x->redis) {
+        free(x);
+        return NULL;
+    }
+    /* Status writes then outlive a Redis failover before the ack. */
+    wh_redis_set_wait(x->redis, o->cfg->redis_wait_replicas, o->cfg->redis_wait_ms);
+    x->cfg = o->cfg;
+    x->worker_id = o->worker_id;
+    x->stats = o->stats;
+    x->halt = o->halt;
+    x->ack_early = o->ack_early;
+    x->ud = o->ud;
+    pthread_mutex_init(&x->mu, NULL);
+    return x;
+}
+
+void wk_exec_free(wk_exec *x)
+{
+    if(!x)
+        return;
+    for(int i = 0; i < 2; i++)
+        if(x->slots[i].d)
+            slot_release(&x->slots[i]);
+    wh_redis_free(x->redis);
+    pthread_mutex_destroy(&x->mu);
+    free(x);
+}
+
+bool wk_exec_running_id(wk_exec *x, char *id)
+{
+    pthread_mutex_lock(&x->mu);
+    bool any = x->running_id[0] != '\0';
+    if(any)
+        memcpy(id, x->running_id, sizeof(x->running_id));
+    pthread_mutex_unlock(&x->mu);
+    return any;
+}
+
+void wk_exec_cancel(wk_exec *x, const char *id)
+{
+    pthread_mutex_lock(&x->mu);
+    if(x->running_cancel && strcmp(x->running_id, id) == 0)
+        atomic_store(x->running_cancel, true);
+    pthread_mutex_unlock(&x->mu);
 }

@@ -1,75 +1,84 @@
-/* wk_exec: runs one delivery on a job thread: decode, validate, mark
- * running, run the handler, record the outcome, and leave the verdict on the
- * delivery for the AMQP loop. Private to the worker. */
+/* wk_exec: a job thread's pipe, from a delivery's bytes to its verdict.
+ *
+ * Each job thread of the pool owns one wk_exec and drives it one delivery
+ * at a time, in two calls:
+ *
+ *   wk_exec_run(x, cur)           decode and validate, mark the job running
+ *                                 (or park it, wait for its lock, skip it),
+ *                                 run the handler, and decide the outcome;
+ *   wk_exec_finish_and_start(x, cur, next)
+ *                                 write that outcome, with the start of
+ *                                 `next` in the same Redis round trip when
+ *                                 the thread took one meanwhile; cur then
+ *                                 carries its verdict for the AMQP loop.
+ *
+ * A thread that passes a `next` runs it with wk_exec_run before any other
+ * delivery. wk_exec calls down only (wk_job, the handlers, the status
+ * scripts); what it needs from the thread comes in wk_exec_opts, the early
+ * ack included, as a function the thread gives. Private to the worker. */
 #ifndef WK_EXEC_H
 #define WK_EXEC_H
 
-#include <pthread.h>
-#include <stdatomic.h>
+#include <stdbool.h>
 
-#include "wh_keys.h"
-#include "wh_redis.h"
-#include "wk_job.h"
-#include "wk_pool.h"
+#include "wh_cfg.h"
+#include "wk_delivery.h"
+#include "wk_halt.h"
 #include "wk_stats.h"
 
-/* Per-thread state. The Redis connection is used by this thread only. */
-struct wk_thread {
-    pthread_t tid;
-    wk_pool *pool;
+typedef struct wk_exec wk_exec;
+
+/* Hand the ack of `d` to the AMQP loop now, while its job goes on running
+ * (from then on the job lives under a Redis lease); must set
+ * d->early_acked. Called on the job thread. */
+typedef void (*wk_exec_ack_fn)(void *ud, wk_delivery *d);
+
+/* What a job thread gives its pipe. Pointers are not owned and must outlive
+ * the wk_exec. */
+typedef struct wk_exec_opts {
     const wh_cfg *cfg;
     const char *worker_id;
-    wk_stats *stats;
-    wh_redis *redis;
-    struct wk_ahead *ahead; /* the next delivery, taken while finishing (wk_exec.c) */
-    /* The job running now, for the beat thread (guarded by the pool lock). */
-    char cur_id[WH_ID_MAX + 1];
-    atomic_bool *cur_cancel;
-};
+    wk_stats *stats;          /* outcomes of known types are counted here */
+    wk_halt *halt;            /* the pool's stop signals */
+    wk_exec_ack_fn ack_early; /* for jobs longer than jobs.max_hold_s */
+    void *ud;                 /* for ack_early */
+} wk_exec_opts;
 
-/* The job context behind the wk_job_* calls of wk_job.h. */
-struct wk_job {
-    wk_thread *t;
-    wk_delivery *d;
-    wh_env env;
-    const wh_job_type *type; /* the catalogue row */
-    wk_run_fn *run;         /* its family's binding */
-    wh_json *result;        /* owned; NULL for none */
-    wh_err err;             /* set by wk_job_fail */
-    bool transient;
-    char key[WH_KEY_MAX];   /* job hash */
-    char logkey[WH_KEY_MAX];
-    int log_pending;        /* XADDs queued on the pipeline */
-    bool logged;            /* the hash's `log` flag is set (finish expires the stream) */
-    bool log_failed;        /* a log write failed; warned once */
-    const wh_inv_host *host;/* the target's inventory entry, or NULL */
-    int timeout_s;          /* effective run-time limit; 0: none */
-    int64_t started_us;     /* monotonic start of the handler */
-    int64_t deadline_us;    /* monotonic timeout; 0: none */
-    atomic_bool cancel;     /* set (by the beat thread) when cancel was asked */
-    int64_t ttl_s;          /* wk_job_set_ttl: a shorter record expiry; 0 none */
-};
+/* A pipe for one job thread, with its own Redis connection (connected on
+ * first use). NULL with *err on ENOMEM or a bad Redis URL. wk_exec_free
+ * releases every job it holds (never a delivery: those are the caller's);
+ * NULL is a no-op. */
+wk_exec *wk_exec_new(const wk_exec_opts *o, wh_err *err);
+void wk_exec_free(wk_exec *x);
 
-/* Why wk_job_interrupted() said stop. */
-typedef enum wk_stop { WK_STOP_NONE, WK_STOP_SHUTDOWN, WK_STOP_CANCEL, WK_STOP_TIMEOUT } wk_stop;
-wk_stop wk_job_stop_reason(const wk_job *job);
+/* Run `d` up to its outcome: steps 1 to 3 of wk_exec.c. `d` must be the
+ * `next` of the last wk_exec_finish_and_start, when that had one. The
+ * outcome is decided, not written, when wk_exec_outcome_pending() says so;
+ * otherwise (parked, waiting for a lock, skipped, requeued, rejected
+ * without an id) d's verdict is final already. Never fails: every outcome,
+ * including Redis being down until shutdown, ends as a verdict. */
+void wk_exec_run(wk_exec *x, wk_delivery *d);
 
-/* Execute `d` on thread `t`; sets d->verdict and friends. Never fails: every
- * outcome, including Redis being down until shutdown, is a verdict. */
-void wk_exec(wk_thread *t, wk_delivery *d);
+/* True between wk_exec_run and wk_exec_finish_and_start when an outcome
+ * waits to be written: the moment to take the next delivery, whose start
+ * can then ride with that write. */
+bool wk_exec_outcome_pending(const wk_exec *x);
 
-/* The delivery this thread took ahead of its turn, or NULL: the thread
- * runs it next, with wk_exec, before it takes another from the queue. */
-typedef struct wk_ahead wk_ahead;
-wk_delivery *wk_exec_ahead(wk_thread *t);
+/* Step 4 for `cur` (the delivery of the last wk_exec_run): record its
+ * outcome, if one is pending, and set its verdict; a write that cannot be
+ * made requeues it instead (or dead-letters it as redis_error when Redis
+ * refuses it). `next` (may be NULL) is a delivery the thread took from the
+ * queue meanwhile: it is decoded and planned now and, when it can start
+ * without a lease or parking, started in the same round trip as the
+ * finish. After this call the pipe holds nothing of `cur`. */
+void wk_exec_finish_and_start(wk_exec *x, wk_delivery *cur, wk_delivery *next);
 
-/* Per-thread state of wk_exec: make before the thread's first job; free
- * after its last (an ahead delivery not run yet is freed unexecuted: the
- * broker requeues its message). */
-bool wk_exec_thread_init(wk_thread *t);
-void wk_exec_thread_free(wk_thread *t);
+/* For other threads (the heartbeat): the id of the job whose handler runs
+ * now, copied into id (WH_ID_MAX + 1 bytes); false when none runs. */
+bool wk_exec_running_id(wk_exec *x, char *id);
 
-/* Send queued log lines to Redis now (before any other command). */
-void wk_job_flush_log(wk_job *job);
+/* For other threads: set the cancel flag of the running job if its id is
+ * `id`. The caller then wakes sleepers with wk_halt_wake. */
+void wk_exec_cancel(wk_exec *x, const char *id);
 
 #endif

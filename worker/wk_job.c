@@ -1,4 +1,5 @@
-/* wk_job: the handler-facing job calls. See wk_job.h. */
+/* wk_job: the handler-facing job calls. See wk_job.h; the struct is in
+ * wk_job_int.h, shared with the pipe that runs jobs. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,21 +9,37 @@
 #include "wh_log.h"
 #include "wh_utf8.h"
 #include "wh_time.h"
-#include "wk_exec.h"
+#include "wk_job_int.h"
 
 #define LOG_BATCH 256 /* XADDs pipelined before reading the replies */
+
+void wk_job_init(wk_job *job, const wh_cfg *cfg, wh_redis *redis, wk_halt *halt)
+{
+    memset(job, 0, sizeof(*job));
+    atomic_init(&job->cancel, false);
+    job->cfg = cfg;
+    job->redis = redis;
+    job->halt = halt;
+}
+
+void wk_job_release(wk_job *job)
+{
+    wh_json_free(job->result);
+    job->result = NULL;
+    wh_env_release(&job->env);
+}
 
 const wh_env *wk_job_env(const wk_job *job) { return &job->env; }
 const wh_mp_obj *wk_job_args(const wk_job *job) { return job->env.args; }
 
-void wk_job_flush_log(wk_job *job)
+void wk_job_flush(wk_job *job)
 {
     if(!job->log_pending)
         return;
     wh_err err;
     int n = job->log_pending;
     job->log_pending = 0;
-    if(wh_redis_drain(job->t->redis, n, &err) != WH_OK && !job->log_failed) {
+    if(wh_redis_drain(job->redis, n, &err) != WH_OK && !job->log_failed) {
         /* Logs are best effort: a lost line must not fail or wedge the job. */
         job->log_failed = true;
         wh_log(WH_LOG_WARN, job->env.id, "job log lines lost", "error", err.msg);
@@ -37,7 +54,7 @@ void wk_job_log(wk_job *job, wk_stream s, const char *line, size_t len)
         len--;
     if(len > WK_LOG_LINE_MAX)
         len = wh_utf8_cut(line, len, WK_LOG_LINE_MAX);
-    snprintf(maxlen, sizeof(maxlen), "%d", job->t->cfg->log_max_lines);
+    snprintf(maxlen, sizeof(maxlen), "%d", job->cfg->log_max_lines);
     const char *argv[] = {"XADD", job->logkey, "MAXLEN", "~", maxlen, "*", "s", stream_names[s], "l", line};
     size_t lens[10];
     for(int i = 0; i < 9; i++)
@@ -46,15 +63,15 @@ void wk_job_log(wk_job *job, wk_stream s, const char *line, size_t len)
     wh_err err;
     if(!job->logged) { /* finish.lua expires the stream of a job flagged so */
         const char *flag[] = {"HSET", job->key, "log", "1"};
-        if(wh_redis_append(job->t->redis, 4, flag, NULL, &err) != WH_OK)
+        if(wh_redis_append(job->redis, 4, flag, NULL, &err) != WH_OK)
             return;
         job->logged = true;
         job->log_pending++;
     }
-    if(wh_redis_append(job->t->redis, 10, argv, lens, &err) != WH_OK)
+    if(wh_redis_append(job->redis, 10, argv, lens, &err) != WH_OK)
         return;
     if(++job->log_pending >= LOG_BATCH)
-        wk_job_flush_log(job);
+        wk_job_flush(job);
 }
 
 void wk_job_logf(wk_job *job, wk_stream s, const char *fmt, ...)
@@ -73,11 +90,11 @@ void wk_job_progress(wk_job *job, int pct, const char *step)
 {
     char p[8];
     snprintf(p, sizeof(p), "%d", pct < 0 ? 0 : pct > 100 ? 100 : pct);
-    wk_job_flush_log(job);
+    wk_job_flush(job);
     const char *argv[] = {"HSET", job->key, "progress", p, "step", step ? step : ""};
     wh_err err;
     /* Progress is advisory: a failed write is not worth failing the job. */
-    if(wh_redis_cmdv(job->t->redis, NULL, &err, 6, argv) != WH_OK)
+    if(wh_redis_cmdv(job->redis, NULL, &err, 6, argv) != WH_OK)
         wh_log(WH_LOG_DEBUG, job->env.id, "progress write failed", "error", err.msg);
 }
 
@@ -137,12 +154,12 @@ bool wk_job_sleep(wk_job *job, int64_t ms)
     if(left < ms) {
         /* Sleep past the deadline (ms are rounded down), so the stop reason
          * reads as the timeout. */
-        wk_pool_sleep(job->t->pool, left + 1, &job->cancel);
+        wk_halt_sleep(job->halt, left + 1, &job->cancel);
         while(!wk_job_interrupted(job))
-            wk_pool_sleep(job->t->pool, 1, &job->cancel);
+            wk_halt_sleep(job->halt, 1, &job->cancel);
         return true;
     }
-    return wk_pool_sleep(job->t->pool, ms, &job->cancel) || wk_job_interrupted(job);
+    return wk_halt_sleep(job->halt, ms, &job->cancel) || wk_job_interrupted(job);
 }
 
 int64_t wk_job_remaining_ms(const wk_job *job)
@@ -155,7 +172,7 @@ int64_t wk_job_remaining_ms(const wk_job *job)
 
 wk_stop wk_job_stop_reason(const wk_job *job)
 {
-    if(wk_pool_interrupted(job->t->pool))
+    if(wk_halt_interrupted(job->halt))
         return WK_STOP_SHUTDOWN;
     if(atomic_load(&job->cancel))
         return WK_STOP_CANCEL;
@@ -164,8 +181,7 @@ wk_stop wk_job_stop_reason(const wk_job *job)
     return WK_STOP_NONE;
 }
 
-const wh_cfg *wk_job_cfg(const wk_job *job) { return job->t->cfg; }
+const wh_cfg *wk_job_cfg(const wk_job *job) { return job->cfg; }
 const wh_inv_host *wk_job_host(const wk_job *job) { return job->host; }
-wh_redis *wk_job_redis(wk_job *job) { return job->t->redis; }
-const char *wk_job_prefix(const wk_job *job) { return job->t->cfg->redis_prefix; }
-void wk_job_flush(wk_job *job) { wk_job_flush_log(job); }
+wh_redis *wk_job_redis(wk_job *job) { return job->redis; }
+const char *wk_job_prefix(const wk_job *job) { return job->cfg->redis_prefix; }

@@ -12,7 +12,8 @@
  * log lines go to the job's Redis stream, progress and step to its hash, the
  * result is JSON. They return WK_RUN_OK, or the value of wk_job_fail_err()
  * (an error a call returned) or wk_job_fail() (one of the handler's own), or
- * WK_RUN_INTERRUPTED when wk_job_interrupted() said to stop. */
+ * WK_RUN_INTERRUPTED when wk_job_interrupted() said to stop. The job itself
+ * is the pipe's (wk_job_int.h): a handler borrows it for its run. */
 #ifndef WK_JOB_H
 #define WK_JOB_H
 
@@ -103,6 +104,11 @@ wk_run wk_job_fail_err(wk_job *job, wh_code rc, const wh_err *err);
  * pipe then records the right outcome: requeued, cancelled or failed with
  * `timeout`. */
 bool wk_job_interrupted(const wk_job *job);
+
+/* Why wk_job_interrupted() says stop: shutdown comes first, then a cancel
+ * request, then the timeout. For handlers that clean up differently. */
+typedef enum wk_stop { WK_STOP_NONE, WK_STOP_SHUTDOWN, WK_STOP_CANCEL, WK_STOP_TIMEOUT } wk_stop;
+wk_stop wk_job_stop_reason(const wk_job *job);
 
 /* Sleep `ms`, waking early on interruption. Returns true if interrupted. */
 bool wk_job_sleep(wk_job *job, int64_t ms);

@@ -14,6 +14,7 @@
 #include "wh_time.h"
 #include "wh_topo.h"
 #include "wk_acks.h"
+#include "wk_delivery.h"
 
 #define CH_CONSUME 1
 #define CH_PUBLISH 2          /* confirm mode: retry and dead-letter copies */

@@ -5,27 +5,32 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "wh_log.h"
-#include "wh_time.h"
 #include "wk_exec.h"
+#include "wk_halt.h"
+
+/* A job thread: its pipe, and the pool it takes deliveries from. */
+typedef struct wk_thread {
+    pthread_t tid;
+    wk_pool *pool;
+    wk_exec *exec;            /* owned; used by this thread only, except for
+                               * the running job's id and cancel flag */
+} wk_thread;
 
 struct wk_pool {
     pthread_mutex_t mu;
     pthread_cond_t work;      /* signalled when queued gains an item or on quit */
-    pthread_cond_t nap;       /* broadcast on interrupt, wakes wk_pool_sleep */
     wk_delivery *queued_head, *queued_tail;
     wk_delivery *done_head, *done_tail;
     int evfd;
     bool quit;
-    atomic_bool interrupted;
-    atomic_bool abandoned;
+    wk_halt *halt;            /* owned: the stop signals the threads' pipes see */
     atomic_int inflight;
     atomic_int running;
     atomic_llong done_count;
@@ -56,41 +61,89 @@ static wk_delivery *pop_queued(wk_pool *p)
     return d;
 }
 
-wk_delivery *wk_pool_try_take(wk_pool *p)
+/* The oldest queued delivery, waiting for one; NULL once the pool quits. */
+static wk_delivery *wait_take(wk_pool *p)
 {
     pthread_mutex_lock(&p->mu);
-    wk_delivery *d = p->queued_head && !p->quit && !atomic_load(&p->interrupted) ? pop_queued(p) : NULL;
+    while(!p->queued_head && !p->quit)
+        pthread_cond_wait(&p->work, &p->mu);
+    wk_delivery *d = p->quit ? NULL : pop_queued(p);
     pthread_mutex_unlock(&p->mu);
     return d;
+}
+
+/* The oldest queued delivery, or NULL when none waits or the pool is
+ * stopping (interrupted: no job should start early). Never blocks. */
+static wk_delivery *try_take(wk_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    wk_delivery *d = p->queued_head && !p->quit && !wk_halt_interrupted(p->halt) ? pop_queued(p) : NULL;
+    pthread_mutex_unlock(&p->mu);
+    return d;
+}
+
+/* Run `cur` and then, one after the other, the deliveries taken ahead
+ * behind it. The next delivery is taken while cur's outcome is still to
+ * be written, so that its start rides with that write in one Redis round
+ * trip; it then runs before any other. */
+static void run_chain(wk_thread *t, wk_delivery *cur)
+{
+    wk_pool *p = t->pool;
+    while(cur) {
+        atomic_fetch_add(&p->running, 1);
+        wk_exec_run(t->exec, cur);
+        wk_delivery *next = wk_exec_outcome_pending(t->exec) ? try_take(p) : NULL;
+        wk_exec_finish_and_start(t->exec, cur, next);
+        atomic_fetch_sub(&p->running, 1);
+        atomic_fetch_add(&p->done_count, 1);
+        if(cur->failed)
+            atomic_fetch_add(&p->failed_count, 1);
+        push_done(p, cur);
+        cur = next;
+    }
 }
 
 static void *thread_main(void *arg)
 {
     wk_thread *t = arg;
-    wk_pool *p = t->pool;
-    for(;;) {
-        wk_delivery *d = wk_exec_ahead(t);
-        if(!d) {
-            pthread_mutex_lock(&p->mu);
-            while(!p->queued_head && !p->quit)
-                pthread_cond_wait(&p->work, &p->mu);
-            if(p->quit) {
-                pthread_mutex_unlock(&p->mu);
-                return NULL;
-            }
-            d = pop_queued(p);
-            pthread_mutex_unlock(&p->mu);
-        }
+    for(wk_delivery *d = wait_take(t->pool); d; d = wait_take(t->pool))
+        run_chain(t, d);
+    return NULL;
+}
 
-        atomic_fetch_add(&p->running, 1);
-        wk_exec(t, d);
-        atomic_fetch_sub(&p->running, 1);
-        atomic_fetch_add(&p->done_count, 1);
-        if(d->failed)
-            atomic_fetch_add(&p->failed_count, 1);
+/* wk_exec_ack_fn of the pool's threads: the ack goes to the loop on the
+ * done list, as a delivery of its own, ahead of the job's verdict. */
+static void ack_early(void *ud, wk_delivery *d)
+{
+    wk_pool *p = ud;
+    wk_delivery *ack = calloc(1, sizeof(*ack));
+    if(!ack)
+        return; /* the delivery is then acked at the end, as usual */
+    ack->tag = d->tag;
+    ack->gen = d->gen;
+    ack->verdict = WK_ACK;
+    snprintf(ack->id, sizeof(ack->id), "%s", d->id);
+    d->early_acked = true;
+    atomic_fetch_add(&p->inflight, 1); /* taken back like any delivery */
+    push_done(p, ack);
+}
 
-        push_done(p, d);
+/* Make thread i: its pipe, then the thread itself. */
+static bool start_thread(wk_pool *p, int i, const wh_cfg *cfg, const char *worker_id, wk_stats *stats,
+                         wh_err *err)
+{
+    wk_thread *t = &p->threads[i];
+    t->pool = p;
+    wk_exec_opts o = {.cfg = cfg, .worker_id = worker_id, .stats = stats, .halt = p->halt,
+                      .ack_early = ack_early, .ud = p};
+    t->exec = wk_exec_new(&o, err);
+    if(!t->exec || pthread_create(&t->tid, NULL, thread_main, t) != 0) {
+        wh_err_set(err, WH_E_IO, "", "cannot start job thread %d", i);
+        wk_exec_free(t->exec);
+        t->exec = NULL;
+        return false;
     }
+    return true;
 }
 
 wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wk_stats *stats, wh_err *err)
@@ -105,9 +158,6 @@ wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wk_stats *
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
-    /* Naps are measured on the monotonic clock, so a wall-clock jump cannot
-     * stretch or cut a sleeping job. */
-    wh_cond_init_mono(&p->nap);
     p->threads = threads;
     p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if(p->evfd < 0) {
@@ -115,35 +165,19 @@ wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wk_stats *
         wk_pool_free(p);
         return NULL;
     }
+    if(!(p->halt = wk_halt_new())) {
+        wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+        wk_pool_free(p);
+        return NULL;
+    }
     for(int i = 0; i < n; i++) {
-        wk_thread *t = &threads[i];
-        t->pool = p;
-        t->cfg = cfg;
-        t->worker_id = worker_id;
-        t->stats = stats;
-        /* A connection that fails now is retried on first use. */
-        t->redis = wh_redis_new(cfg->redis_url, 5000, NULL);
-        if(t->redis) /* status writes then outlive a Redis failover before the ack */
-            wh_redis_set_wait(t->redis, cfg->redis_wait_replicas, cfg->redis_wait_ms);
-        if(!t->redis || !wk_exec_thread_init(t) || pthread_create(&t->tid, NULL, thread_main, t) != 0) {
-            wh_err_set(err, WH_E_IO, "", "cannot start job thread %d", i);
-            wh_redis_free(t->redis);
-            t->redis = NULL;
-            wk_exec_thread_free(t);
+        if(!start_thread(p, i, cfg, worker_id, stats, err)) {
             wk_pool_free(p);
             return NULL;
         }
         p->nthreads++;
     }
     return p;
-}
-
-void wk_delivery_free(wk_delivery *d)
-{
-    if(!d)
-        return;
-    free(d->body);
-    free(d);
 }
 
 static void free_list(wk_delivery *d)
@@ -162,18 +196,18 @@ void wk_pool_free(wk_pool *p)
     pthread_mutex_lock(&p->mu);
     p->quit = true;
     pthread_cond_broadcast(&p->work);
-    pthread_cond_broadcast(&p->nap);
     pthread_mutex_unlock(&p->mu);
+    if(p->halt)
+        wk_halt_quit(p->halt); /* wakes sleeping handlers */
     for(int i = 0; i < p->nthreads; i++) {
         pthread_join(p->threads[i].tid, NULL);
-        wh_redis_free(p->threads[i].redis);
-        wk_exec_thread_free(&p->threads[i]);
+        wk_exec_free(p->threads[i].exec);
     }
     free_list(p->queued_head);
     free_list(p->done_head);
     if(p->evfd >= 0)
         close(p->evfd);
-    pthread_cond_destroy(&p->nap);
+    wk_halt_free(p->halt);
     pthread_cond_destroy(&p->work);
     pthread_mutex_destroy(&p->mu);
     free(p->threads);
@@ -226,22 +260,8 @@ wk_delivery *wk_pool_take_queued(wk_pool *p)
 
 int wk_pool_fd(const wk_pool *p) { return p->evfd; }
 int wk_pool_inflight(const wk_pool *p) { return atomic_load(&p->inflight); }
-bool wk_pool_interrupted(const wk_pool *p) { return atomic_load(&p->interrupted); }
-bool wk_pool_abandoned(const wk_pool *p) { return atomic_load(&p->abandoned); }
-
-void wk_pool_interrupt(wk_pool *p)
-{
-    pthread_mutex_lock(&p->mu);
-    atomic_store(&p->interrupted, true);
-    pthread_cond_broadcast(&p->nap);
-    pthread_mutex_unlock(&p->mu);
-}
-
-void wk_pool_abandon(wk_pool *p)
-{
-    atomic_store(&p->abandoned, true);
-    wk_pool_interrupt(p);
-}
+void wk_pool_interrupt(wk_pool *p) { wk_halt_interrupt(p->halt); }
+void wk_pool_abandon(wk_pool *p) { wk_halt_abandon(p->halt); }
 
 static void push_done(wk_pool *p, wk_delivery *d)
 {
@@ -259,74 +279,20 @@ static void push_done(wk_pool *p, wk_delivery *d)
     }
 }
 
-void wk_pool_ack_early(wk_pool *p, wk_delivery *d)
-{
-    wk_delivery *ack = calloc(1, sizeof(*ack));
-    if(!ack)
-        return; /* the delivery is then acked at the end, as usual */
-    ack->tag = d->tag;
-    ack->gen = d->gen;
-    ack->verdict = WK_ACK;
-    snprintf(ack->id, sizeof(ack->id), "%s", d->id);
-    d->early_acked = true;
-    atomic_fetch_add(&p->inflight, 1); /* taken back like any delivery */
-    push_done(p, ack);
-}
-
-void wk_pool_job_begin(wk_thread *t, const char *id, atomic_bool *cancel)
-{
-    pthread_mutex_lock(&t->pool->mu);
-    snprintf(t->cur_id, sizeof(t->cur_id), "%s", id);
-    t->cur_cancel = cancel;
-    pthread_mutex_unlock(&t->pool->mu);
-}
-
-void wk_pool_job_end(wk_thread *t)
-{
-    pthread_mutex_lock(&t->pool->mu);
-    t->cur_id[0] = '\0';
-    t->cur_cancel = NULL;
-    pthread_mutex_unlock(&t->pool->mu);
-}
-
 int wk_pool_running_ids(wk_pool *p, char (*ids)[WH_ID_MAX + 1], int max)
 {
     int n = 0;
-    pthread_mutex_lock(&p->mu);
     for(int i = 0; i < p->nthreads && n < max; i++)
-        if(p->threads[i].cur_id[0])
-            memcpy(ids[n++], p->threads[i].cur_id, sizeof(ids[0]));
-    pthread_mutex_unlock(&p->mu);
+        if(wk_exec_running_id(p->threads[i].exec, ids[n]))
+            n++;
     return n;
 }
 
 void wk_pool_cancel(wk_pool *p, const char *id)
 {
-    pthread_mutex_lock(&p->mu);
     for(int i = 0; i < p->nthreads; i++)
-        if(p->threads[i].cur_cancel && strcmp(p->threads[i].cur_id, id) == 0)
-            atomic_store(p->threads[i].cur_cancel, true);
-    pthread_cond_broadcast(&p->nap);
-    pthread_mutex_unlock(&p->mu);
-}
-
-void wk_pool_wake(wk_pool *p)
-{
-    pthread_mutex_lock(&p->mu);
-    pthread_cond_broadcast(&p->nap);
-    pthread_mutex_unlock(&p->mu);
-}
-
-bool wk_pool_sleep(wk_pool *p, int64_t ms, const atomic_bool *flag)
-{
-    struct timespec until = wh_mono_deadline(ms);
-    pthread_mutex_lock(&p->mu);
-    int rc = 0;
-    while(!atomic_load(&p->interrupted) && !p->quit && !(flag && atomic_load(flag)) && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&p->nap, &p->mu, &until);
-    bool woken = atomic_load(&p->interrupted) || p->quit || (flag && atomic_load(flag));
-    pthread_mutex_unlock(&p->mu);
-    return woken;
+        wk_exec_cancel(p->threads[i].exec, id);
+    wk_halt_wake(p->halt);
 }
 
 void wk_pool_counts(const wk_pool *p, wk_counts *out)

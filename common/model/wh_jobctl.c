@@ -7,6 +7,7 @@
 
 #include "wh_keys.h"
 #include "wh_lua.h"
+#include "wh_state.h"
 #include "wh_time.h"
 
 static wh_redis_script s_cancel = {"cancel", wh_lua_cancel, {0}};
@@ -45,9 +46,12 @@ wh_code wh_jobctl_cancel(wh_redis *r, const char *prefix, const char *id, int64_
     wh_key_events(chan, prefix);
     snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
     snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_s);
-    const char *argv[] = {job, log, sched, leases, id, now, ttl, chan};
+    const char *argv[WH_CANCEL_ARGC] = {[WH_CANCEL_KEY_JOB] = job, [WH_CANCEL_KEY_LOG] = log,
+                                        [WH_CANCEL_KEY_SCHEDULED] = sched, [WH_CANCEL_KEY_LEASES] = leases,
+                                        [WH_CANCEL_ARG_ID] = id, [WH_CANCEL_ARG_NOW] = now,
+                                        [WH_CANCEL_ARG_TTL] = ttl, [WH_CANCEL_ARG_EVENTS] = chan};
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_cancel, &rep, 4, 8, argv, NULL, err);
+    wh_code rc = wh_redis_eval(r, &s_cancel, &rep, WH_CANCEL_NKEYS, WH_CANCEL_ARGC, argv, NULL, err);
     if(rc)
         return rc;
     char kind[16];
@@ -58,8 +62,8 @@ wh_code wh_jobctl_cancel(wh_redis *r, const char *prefix, const char *id, int64_
         return wh_err_set(err, WH_E_NOT_FOUND, "id", "no job with id \"%s\"", id);
     if(strcmp(kind, "finished") == 0)
         return wh_err_set(err, WH_E_CONFLICT, "id", "job %s already finished: it is %s", id, state);
-    if(strcmp(kind, "cancelled") == 0)
-        snprintf(state, 16, "cancelled");
+    if(strcmp(kind, "cancelled") == 0) /* the reply then names the state it had */
+        snprintf(state, 16, "%s", wh_state_name(WH_STATE_CANCELLED));
     return WH_OK;
 }
 
@@ -68,9 +72,10 @@ wh_code wh_jobctl_lead(wh_redis *r, const char *prefix, const char *me, int64_t 
     char key[WH_KEY_MAX], ttl[24];
     wh_key_leader(key, prefix);
     snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
-    const char *argv[] = {key, me, ttl};
+    const char *argv[WH_LEAD_ARGC] = {[WH_LEAD_KEY_LEADER] = key, [WH_LEAD_ARG_CANDIDATE] = me,
+                                      [WH_LEAD_ARG_LEASE_MS] = ttl};
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_lead, &rep, 1, 3, argv, NULL, err);
+    wh_code rc = wh_redis_eval(r, &s_lead, &rep, WH_LEAD_NKEYS, WH_LEAD_ARGC, argv, NULL, err);
     if(rc)
         return rc;
     *leader = wh_redis_reply_int(rep) == 1;
@@ -118,10 +123,17 @@ static wh_code sweep(wh_redis *r, const char *prefix, wh_redis_script *script, i
     snprintf(maxs, sizeof(maxs), "%d", max);
     snprintf(lease, sizeof(lease), "%lld", (long long)lease_until);
     snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_s);
-    const char *due_argv[] = {sched, leases, now, maxs, jobp, chan, lease};
-    const char *reap_argv[] = {leases, now, maxs, jobp, chan, lease, ttl};
+    const char *due_argv[WH_DUE_ARGC] = {[WH_DUE_KEY_SCHEDULED] = sched, [WH_DUE_KEY_LEASES] = leases,
+                                         [WH_DUE_ARG_NOW] = now, [WH_DUE_ARG_BATCH] = maxs,
+                                         [WH_DUE_ARG_JOB_PREFIX] = jobp, [WH_DUE_ARG_EVENTS] = chan,
+                                         [WH_DUE_ARG_LEASE_UNTIL] = lease};
+    const char *reap_argv[WH_REAP_ARGC] = {[WH_REAP_KEY_LEASES] = leases, [WH_REAP_ARG_NOW] = now,
+                                           [WH_REAP_ARG_BATCH] = maxs, [WH_REAP_ARG_JOB_PREFIX] = jobp,
+                                           [WH_REAP_ARG_EVENTS] = chan, [WH_REAP_ARG_LEASE_UNTIL] = lease,
+                                           [WH_REAP_ARG_TTL] = ttl};
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, script, &rep, reap ? 1 : 2, 7, reap ? reap_argv : due_argv, NULL, err);
+    wh_code rc = reap ? wh_redis_eval(r, script, &rep, WH_REAP_NKEYS, WH_REAP_ARGC, reap_argv, NULL, err)
+                      : wh_redis_eval(r, script, &rep, WH_DUE_NKEYS, WH_DUE_ARGC, due_argv, NULL, err);
     if(rc)
         return rc;
     each_msg(rep, reap, fn, ud, n);
@@ -155,7 +167,7 @@ wh_code wh_jobctl_renew(wh_redis *r, const char *prefix, char (*ids)[WH_ID_MAX +
 {
     enum { MAX = 1024 };
     char leases[WH_KEY_MAX], jobp[WH_KEY_MAX], lease[24], lms[24];
-    const char *argv[4 + MAX];
+    const char *argv[WH_RENEW_ARG_IDS + MAX];
     if(n <= 0)
         return WH_OK;
     if(n > MAX)
@@ -164,14 +176,14 @@ wh_code wh_jobctl_renew(wh_redis *r, const char *prefix, char (*ids)[WH_ID_MAX +
     snprintf(jobp, sizeof(jobp), "%sjob:", prefix);
     snprintf(lease, sizeof(lease), "%lld", (long long)lease_until);
     snprintf(lms, sizeof(lms), "%lld", (long long)lock_ms);
-    argv[0] = leases;
-    argv[1] = lease;
-    argv[2] = lms;
-    argv[3] = jobp;
+    argv[WH_RENEW_KEY_LEASES] = leases;
+    argv[WH_RENEW_ARG_LEASE_UNTIL] = lease;
+    argv[WH_RENEW_ARG_LOCK_MS] = lms;
+    argv[WH_RENEW_ARG_JOB_PREFIX] = jobp;
     for(int i = 0; i < n; i++)
-        argv[4 + i] = ids[i];
+        argv[WH_RENEW_ARG_IDS + i] = ids[i];
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_renew, &rep, 1, 4 + n, argv, NULL, err);
+    wh_code rc = wh_redis_eval(r, &s_renew, &rep, WH_RENEW_NKEYS, WH_RENEW_ARG_IDS + n, argv, NULL, err);
     if(rc)
         return rc;
     for(size_t i = 0; i < wh_redis_reply_len(rep); i++) {

@@ -41,15 +41,12 @@ static int reply_int(const wh_redis_reply *rep, size_t i)
     return (int)wh_redis_reply_int(wh_redis_reply_at(rep, i));
 }
 
-#define ENQ_KEYS 3
-#define ENQ_ARGC 18
-
 /* enqueue.lua arguments for one request; buffers are the caller's. */
 typedef struct enq_args {
     char key[WH_KEY_MAX], recent[WH_KEY_MAX], sched[WH_KEY_MAX], chan[WH_KEY_MAX];
     char created_at[24], maxa[16], now[24], run_at[24], uniq_s[16], prio[8];
-    const char *argv[ENQ_ARGC];
-    size_t lens[ENQ_ARGC];
+    const char *argv[WH_ENQUEUE_ARGC];
+    size_t lens[WH_ENQUEUE_ARGC];
 } enq_args;
 
 static void enq_fill(enq_args *a, const char *prefix, const wh_enqueue *q, int64_t now)
@@ -65,15 +62,20 @@ static void enq_fill(enq_args *a, const char *prefix, const wh_enqueue *q, int64
     snprintf(a->run_at, sizeof(a->run_at), "%lld", (long long)s->run_at);
     snprintf(a->uniq_s, sizeof(a->uniq_s), "%d", q->unique ? s->unique_for_s : 0);
     snprintf(a->prio, sizeof(a->prio), "%d", s->priority);
-    const char *argv[ENQ_ARGC] = {a->key, a->recent, a->sched, s->id, s->type, s->target ? s->target : "",
-                                  a->created_at, a->maxa, a->now, a->chan, a->run_at, q->body ? q->body : "",
-                                  a->uniq_s, s->lock ? s->lock : "", a->prio, prefix,
-                                  q->unique ? q->unique : "", q->park ? "1" : "0"};
+    const char *argv[WH_ENQUEUE_ARGC] = {
+        [WH_ENQUEUE_KEY_JOB] = a->key, [WH_ENQUEUE_KEY_RECENT] = a->recent, [WH_ENQUEUE_KEY_SCHEDULED] = a->sched,
+        [WH_ENQUEUE_ARG_ID] = s->id, [WH_ENQUEUE_ARG_JOB_TYPE] = s->type,
+        [WH_ENQUEUE_ARG_TARGET] = s->target ? s->target : "", [WH_ENQUEUE_ARG_CREATED_AT] = a->created_at,
+        [WH_ENQUEUE_ARG_MAX_ATTEMPTS] = a->maxa, [WH_ENQUEUE_ARG_NOW] = a->now, [WH_ENQUEUE_ARG_EVENTS] = a->chan,
+        [WH_ENQUEUE_ARG_RUN_AT] = a->run_at, [WH_ENQUEUE_ARG_BODY] = q->body ? q->body : "",
+        [WH_ENQUEUE_ARG_UNIQUE_FOR] = a->uniq_s, [WH_ENQUEUE_ARG_LOCK] = s->lock ? s->lock : "",
+        [WH_ENQUEUE_ARG_PRIORITY] = a->prio, [WH_ENQUEUE_ARG_PREFIX] = prefix,
+        [WH_ENQUEUE_ARG_UNIQUE] = q->unique ? q->unique : "", [WH_ENQUEUE_ARG_PARK] = q->park ? "1" : "0"};
     memcpy(a->argv, argv, sizeof(argv));
-    for(int i = 0; i < ENQ_ARGC; i++)
+    for(int i = 0; i < WH_ENQUEUE_ARGC; i++)
         a->lens[i] = strlen(argv[i]);
-    a->lens[11] = q->body ? q->body_len : 0;
-    a->lens[16] = q->unique ? q->unique_len : 0;
+    a->lens[WH_ENQUEUE_ARG_BODY] = q->body ? q->body_len : 0;
+    a->lens[WH_ENQUEUE_ARG_UNIQUE] = q->unique ? q->unique_len : 0;
 }
 
 static void enq_result(const wh_redis_reply *rep, wh_enqueue *q)
@@ -88,7 +90,7 @@ wh_code wh_status_enqueue(wh_redis *r, const char *prefix, wh_enqueue *q, wh_err
     enq_args a;
     enq_fill(&a, prefix, q, wh_now_ms());
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_enqueue, &rep, ENQ_KEYS, ENQ_ARGC, a.argv, a.lens, err);
+    wh_code rc = wh_redis_eval(r, &s_enqueue, &rep, WH_ENQUEUE_NKEYS, WH_ENQUEUE_ARGC, a.argv, a.lens, err);
     if(rc)
         return rc;
     enq_result(rep, q);
@@ -107,7 +109,7 @@ wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, wh_enqueue *reqs
     for(; sent < n && !rc; sent++)
         if(reqs[sent].spec) {
             enq_fill(&a, prefix, &reqs[sent], now);
-            rc = wh_redis_eval_append(r, &s_enqueue, ENQ_KEYS, ENQ_ARGC, a.argv, a.lens, err);
+            rc = wh_redis_eval_append(r, &s_enqueue, WH_ENQUEUE_NKEYS, WH_ENQUEUE_ARGC, a.argv, a.lens, err);
         }
     bool reload = false;
     for(size_t i = 0; i < sent; i++) {
@@ -163,19 +165,17 @@ wh_code wh_status_unenqueue(wh_redis *r, const char *prefix, const char *id, wh_
     wh_key_job(key, prefix, id);
     wh_key_recent(recent, prefix);
     wh_key_scheduled(sched, prefix);
-    const char *argv[] = {key, recent, sched, id};
-    return wh_redis_eval(r, &s_unenqueue, NULL, 3, 4, argv, NULL, err);
+    const char *argv[WH_UNENQUEUE_ARGC] = {[WH_UNENQUEUE_KEY_JOB] = key, [WH_UNENQUEUE_KEY_RECENT] = recent,
+                                           [WH_UNENQUEUE_KEY_SCHEDULED] = sched, [WH_UNENQUEUE_ARG_ID] = id};
+    return wh_redis_eval(r, &s_unenqueue, NULL, WH_UNENQUEUE_NKEYS, WH_UNENQUEUE_ARGC, argv, NULL, err);
 }
-
-#define START_KEYS 5
-#define START_ARGC 20
 
 /* start.lua's arguments; buffers live here. */
 typedef struct start_args {
     char key[WH_KEY_MAX], recent[WH_KEY_MAX], sched[WH_KEY_MAX], leases[WH_KEY_MAX], lock[WH_KEY_MAX];
     char chan[WH_KEY_MAX], created_at[24], maxa[16], now[24], maxr[16], lock_ms[24], run_at[24], lease[24];
-    const char *argv[START_ARGC];
-    size_t lens[START_ARGC];
+    const char *argv[WH_START_ARGC];
+    size_t lens[WH_START_ARGC];
 } start_args;
 
 static void start_fill(start_args *a, const char *prefix, const wh_env *env, const wh_start_opts *o)
@@ -193,14 +193,19 @@ static void start_fill(start_args *a, const char *prefix, const wh_env *env, con
     snprintf(a->lock_ms, sizeof(a->lock_ms), "%lld", (long long)o->lock_ms);
     snprintf(a->run_at, sizeof(a->run_at), "%lld", (long long)env->run_at);
     snprintf(a->lease, sizeof(a->lease), "%lld", (long long)o->lease_until);
-    const char *argv[START_ARGC] = {a->key, a->recent, a->sched, a->leases, a->lock, env->id, env->type,
-                                    env->target, a->created_at, a->maxa, a->now, o->worker, a->chan, a->maxr,
-                                    o->park ? "park" : "run", o->lock ? o->lock : "", a->lock_ms, a->run_at,
-                                    o->body ? o->body : "", a->lease};
+    const char *argv[WH_START_ARGC] = {
+        [WH_START_KEY_JOB] = a->key, [WH_START_KEY_RECENT] = a->recent, [WH_START_KEY_SCHEDULED] = a->sched,
+        [WH_START_KEY_LEASES] = a->leases, [WH_START_KEY_LOCK_KEY] = a->lock, [WH_START_ARG_ID] = env->id,
+        [WH_START_ARG_JOB_TYPE] = env->type, [WH_START_ARG_TARGET] = env->target,
+        [WH_START_ARG_CREATED_AT] = a->created_at, [WH_START_ARG_MAX_ATTEMPTS] = a->maxa, [WH_START_ARG_NOW] = a->now,
+        [WH_START_ARG_WORKER] = o->worker, [WH_START_ARG_EVENTS] = a->chan, [WH_START_ARG_MAX_REDELIVERIES] = a->maxr,
+        [WH_START_ARG_MODE] = o->park ? "park" : "run", [WH_START_ARG_LOCK] = o->lock ? o->lock : "",
+        [WH_START_ARG_LOCK_MS] = a->lock_ms, [WH_START_ARG_RUN_AT] = a->run_at,
+        [WH_START_ARG_BODY] = o->body ? o->body : "", [WH_START_ARG_LEASE_UNTIL] = a->lease};
     memcpy(a->argv, argv, sizeof(argv));
-    for(int i = 0; i < START_ARGC; i++)
+    for(int i = 0; i < WH_START_ARGC; i++)
         a->lens[i] = strlen(argv[i]);
-    a->lens[18] = o->body ? o->body_len : 0;
+    a->lens[WH_START_ARG_BODY] = o->body ? o->body_len : 0;
 }
 
 static wh_code start_result(const wh_redis_reply *rep, wh_start *out, wh_err *err)
@@ -215,7 +220,7 @@ static wh_code start_result(const wh_redis_reply *rep, wh_start *out, wh_err *er
         if(sscanf(text, "run %d %d", &out->attempt, &out->max_attempts) != 2)
             return wh_err_set(err, WH_E_INTERNAL, "", "start script returned \"%s\"", text);
         out->kind = WH_START_RUN;
-        snprintf(out->state, sizeof(out->state), "running");
+        out->state = WH_STATE_RUNNING;
         return WH_OK;
     }
     reply_field(rep, 0, kind, sizeof(kind));
@@ -223,10 +228,12 @@ static wh_code start_result(const wh_redis_reply *rep, wh_start *out, wh_err *er
         out->kind = WH_START_RUN;
         out->attempt = reply_int(rep, 1);
         out->max_attempts = reply_int(rep, 2);
-        snprintf(out->state, sizeof(out->state), "running");
+        out->state = WH_STATE_RUNNING;
     } else if(strcmp(kind, "skip") == 0) {
+        char state[16];
         out->kind = WH_START_SKIP;
-        reply_field(rep, 1, out->state, sizeof(out->state));
+        reply_field(rep, 1, state, sizeof(state));
+        out->state = wh_state_parse(state);
         reply_field(rep, 2, out->error, sizeof(out->error));
         out->attempt = reply_int(rep, 3);
     } else if(strcmp(kind, "dead") == 0) {
@@ -235,7 +242,7 @@ static wh_code start_result(const wh_redis_reply *rep, wh_start *out, wh_err *er
         out->attempt = reply_int(rep, 2);
     } else if(strcmp(kind, "parked") == 0) {
         out->kind = WH_START_PARKED;
-        snprintf(out->state, sizeof(out->state), "scheduled");
+        out->state = WH_STATE_SCHEDULED;
     } else if(strcmp(kind, "locked") == 0) {
         out->kind = WH_START_LOCKED;
         reply_field(rep, 1, out->error, sizeof(out->error));
@@ -251,7 +258,7 @@ wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, cons
     start_args a;
     start_fill(&a, prefix, env, o);
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_start, &rep, START_KEYS, START_ARGC, a.argv, a.lens, err);
+    wh_code rc = wh_redis_eval(r, &s_start, &rep, WH_START_NKEYS, WH_START_ARGC, a.argv, a.lens, err);
     if(rc)
         return rc;
     /* An early ack follows this write: it must survive a failover. */
@@ -278,14 +285,11 @@ const char *wh_status_hist_name(int i)
     return hist_names[i];
 }
 
-#define FINISH_KEYS 6
-#define FINISH_ARGC 20
-
 /* finish.lua's arguments; buffers live here. */
 typedef struct finish_args {
     char job[WH_KEY_MAX], log[WH_KEY_MAX], leases[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], ttl[24], created[24],
         lease[24], m1[WH_KEY_MAX], h1[WH_KEY_MAX], types[WH_KEY_MAX], ttl_m[16], ttl_h[16];
-    const char *argv[FINISH_ARGC];
+    const char *argv[WH_FINISH_ARGC];
 } finish_args;
 
 static void finish_fill(finish_args *a, const char *prefix, const wh_finish *f)
@@ -309,11 +313,18 @@ static void finish_fill(finish_args *a, const char *prefix, const wh_finish *f)
     snprintf(a->now, sizeof(a->now), "%lld", (long long)now_ms);
     snprintf(a->ttl, sizeof(a->ttl), "%lld", (long long)f->ttl_s);
     snprintf(a->created, sizeof(a->created), "%lld", (long long)f->created_at);
-    const char *argv[FINISH_ARGC] = {a->job, a->log, a->leases, a->m1, a->h1, a->types, f->id, f->state,
-                                     f->result ? f->result : "", f->error ? f->error : "",
-                                     f->error_message ? f->error_message : "", a->now, a->ttl, a->chan,
-                                     f->type ? f->type : "", f->created_at ? a->created : "", a->lease,
-                                     count ? "1" : "", a->ttl_m, a->ttl_h};
+    const char *argv[WH_FINISH_ARGC] = {
+        [WH_FINISH_KEY_JOB] = a->job, [WH_FINISH_KEY_LOG] = a->log, [WH_FINISH_KEY_LEASES] = a->leases,
+        [WH_FINISH_KEY_STATS_MINUTE] = a->m1, [WH_FINISH_KEY_STATS_HOUR] = a->h1,
+        [WH_FINISH_KEY_STATS_TYPES] = a->types, [WH_FINISH_ARG_ID] = f->id,
+        [WH_FINISH_ARG_STATE] = wh_state_name(f->state), [WH_FINISH_ARG_RESULT] = f->result ? f->result : "",
+        [WH_FINISH_ARG_ERROR_CODE] = f->error ? f->error : "",
+        [WH_FINISH_ARG_ERROR_MESSAGE] = f->error_message ? f->error_message : "", [WH_FINISH_ARG_NOW] = a->now,
+        [WH_FINISH_ARG_TTL] = a->ttl, [WH_FINISH_ARG_EVENTS] = a->chan,
+        [WH_FINISH_ARG_JOB_TYPE] = f->type ? f->type : "",
+        [WH_FINISH_ARG_CREATED_AT] = f->created_at ? a->created : "", [WH_FINISH_ARG_LEASE_UNTIL] = a->lease,
+        [WH_FINISH_ARG_COUNT] = count ? "1" : "", [WH_FINISH_ARG_TTL_MINUTE] = a->ttl_m,
+        [WH_FINISH_ARG_TTL_HOUR] = a->ttl_h};
     memcpy(a->argv, argv, sizeof(argv));
 }
 
@@ -330,7 +341,7 @@ wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bo
     finish_args a;
     finish_fill(&a, prefix, f);
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_finish, &rep, FINISH_KEYS, FINISH_ARGC, a.argv, NULL, err);
+    wh_code rc = wh_redis_eval(r, &s_finish, &rep, WH_FINISH_NKEYS, WH_FINISH_ARGC, a.argv, NULL, err);
     if(rc)
         return rc;
     /* The ack follows this write: it must survive a failover. */
@@ -358,7 +369,7 @@ wh_code wh_status_start_append(wh_redis *r, const char *prefix, const wh_env *en
         return wh_err_set(err, WH_E_INTERNAL, "", "status scripts not loaded (wh_status_load)");
     start_args a;
     start_fill(&a, prefix, env, o);
-    return wh_redis_eval_append(r, &s_start, START_KEYS, START_ARGC, a.argv, a.lens, err);
+    return wh_redis_eval_append(r, &s_start, WH_START_NKEYS, WH_START_ARGC, a.argv, a.lens, err);
 }
 
 wh_code wh_status_start_read(wh_redis *r, wh_start *out, wh_err *err)
@@ -377,7 +388,7 @@ wh_code wh_status_finish_append(wh_redis *r, const char *prefix, const wh_finish
         return wh_err_set(err, WH_E_INTERNAL, "", "status scripts not loaded (wh_status_load)");
     finish_args a;
     finish_fill(&a, prefix, f);
-    return wh_redis_eval_append(r, &s_finish, FINISH_KEYS, FINISH_ARGC, a.argv, NULL, err);
+    return wh_redis_eval_append(r, &s_finish, WH_FINISH_NKEYS, WH_FINISH_ARGC, a.argv, NULL, err);
 }
 
 wh_code wh_status_finish_read(wh_redis *r, bool *skipped, wh_err *err)
@@ -417,21 +428,21 @@ wh_code wh_status_stats_add(wh_redis *r, const char *prefix, const char *type, i
 {
     char m1[WH_KEY_MAX], h1[WH_KEY_MAX], types[WH_KEY_MAX], ttl_m[16], ttl_h[16], max[24];
     char nums[6 + WH_STATS_HIST][24];
-    const char *argv[7 + 2 * (6 + WH_STATS_HIST)];
-    int n = 0;
+    const char *argv[WH_STATS_ARG_FIELDS + 2 * (6 + WH_STATS_HIST)];
     wh_key_stats(m1, prefix, type, "1m", minute_s);
     wh_key_stats(h1, prefix, type, "1h", minute_s - minute_s % 3600);
     wh_key_stats_types(types, prefix);
     snprintf(ttl_m, sizeof(ttl_m), "%d", WH_STATS_TTL_1M);
     snprintf(ttl_h, sizeof(ttl_h), "%d", WH_STATS_TTL_1H);
     snprintf(max, sizeof(max), "%lld", c->dur_us_max);
-    argv[n++] = m1;
-    argv[n++] = h1;
-    argv[n++] = types;
-    argv[n++] = type;
-    argv[n++] = ttl_m;
-    argv[n++] = ttl_h;
-    argv[n++] = max;
+    argv[WH_STATS_KEY_MINUTE] = m1;
+    argv[WH_STATS_KEY_HOUR] = h1;
+    argv[WH_STATS_KEY_TYPES] = types;
+    argv[WH_STATS_ARG_JOB_TYPE] = type;
+    argv[WH_STATS_ARG_TTL_MINUTE] = ttl_m;
+    argv[WH_STATS_ARG_TTL_HOUR] = ttl_h;
+    argv[WH_STATS_ARG_DUR_US_MAX] = max;
+    int n = WH_STATS_ARG_FIELDS; /* then field, increment pairs */
     const struct { const char *name; long long v; } fields[] = {
         {"ok", c->ok}, {"failed", c->failed}, {"retried", c->retried}, {"dead", c->dead},
         {"dur_us_sum", c->dur_us_sum}};
@@ -448,7 +459,7 @@ wh_code wh_status_stats_add(wh_redis *r, const char *prefix, const char *type, i
             argv[n++] = hist_names[i];
             argv[n++] = nums[k++];
         }
-    return wh_redis_eval(r, &s_stats, NULL, 3, n, argv, NULL, err);
+    return wh_redis_eval(r, &s_stats, NULL, WH_STATS_NKEYS, n, argv, NULL, err);
 }
 
 wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const char *worker, const char *step,
@@ -459,14 +470,16 @@ wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const
     wh_key_leases(leases, prefix);
     wh_key_events(chan, prefix);
     snprintf(lease, sizeof(lease), "%lld", (long long)lease_until);
-    const char *argv[] = {key, leases, id, worker, chan, step, lease};
-    return wh_redis_eval(r, &s_requeue, NULL, 2, 7, argv, NULL, err);
+    const char *argv[WH_REQUEUE_ARGC] = {[WH_REQUEUE_KEY_JOB] = key, [WH_REQUEUE_KEY_LEASES] = leases,
+                                         [WH_REQUEUE_ARG_ID] = id, [WH_REQUEUE_ARG_WORKER] = worker,
+                                         [WH_REQUEUE_ARG_EVENTS] = chan, [WH_REQUEUE_ARG_STEP] = step,
+                                         [WH_REQUEUE_ARG_LEASE_UNTIL] = lease};
+    return wh_redis_eval(r, &s_requeue, NULL, WH_REQUEUE_NKEYS, WH_REQUEUE_ARGC, argv, NULL, err);
 }
 
 bool wh_status_terminal(const char *s)
 {
-    return strcmp(s, "succeeded") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "dead") == 0 ||
-           strcmp(s, "cancelled") == 0;
+    return wh_state_terminal(wh_state_parse(s));
 }
 
 static bool listed(const char *k, const char *const *names)
@@ -568,9 +581,10 @@ wh_code wh_status_revive(wh_redis *r, const char *prefix, const char *id, wh_err
     wh_key_job(key, prefix, id);
     wh_key_events(chan, prefix);
     snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
-    const char *argv[] = {key, id, now, chan};
+    const char *argv[WH_REVIVE_ARGC] = {[WH_REVIVE_KEY_JOB] = key, [WH_REVIVE_ARG_ID] = id, [WH_REVIVE_ARG_NOW] = now,
+                                        [WH_REVIVE_ARG_EVENTS] = chan};
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_revive, &rep, 1, 4, argv, NULL, err);
+    wh_code rc = wh_redis_eval(r, &s_revive, &rep, WH_REVIVE_NKEYS, WH_REVIVE_ARGC, argv, NULL, err);
     if(rc)
         return rc;
     long long ok = wh_redis_reply_int(rep);

@@ -13,6 +13,7 @@
 #include "wh_env.h"
 #include "wh_json.h"
 #include "wh_redis.h"
+#include "wh_state.h"
 
 #define WH_STATS_TTL_1M (48 * 3600)       /* minute buckets live 48 h, s */
 #define WH_STATS_TTL_1H (30 * 24 * 3600)  /* hour buckets live 30 days, s */
@@ -65,7 +66,7 @@ typedef struct wh_start {
     wh_start_kind kind;
     int attempt;
     int max_attempts;
-    char state[16];
+    wh_state state;          /* the job's state now (for SKIP: the one found) */
     char error[WH_ID_MAX + 1];
 } wh_start;
 
@@ -93,7 +94,7 @@ wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, cons
 typedef struct wh_finish {
     const char *id;
     const char *type;          /* as received; may be "" */
-    const char *state;         /* succeeded, failed, dead or retrying */
+    wh_state state;            /* succeeded, failed, dead, retrying or cancelled */
     const char *result;        /* JSON text or NULL */
     const char *error;         /* code name or NULL */
     const char *error_message; /* or NULL */
@@ -159,7 +160,8 @@ wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err 
 wh_code wh_status_state(wh_redis *r, const char *prefix, const char *id, char *state, int *progress, char *step,
                         size_t cap, wh_err *err);
 
-/* True for succeeded, failed, dead and cancelled. */
+/* True when `state` (text, as read from a job hash) names a terminal
+ * state: succeeded, failed, dead or cancelled (wh_state_terminal). */
 bool wh_status_terminal(const char *state);
 
 #define WH_STATS_HIST 7 /* run-time histogram buckets: h_1ms .. h_60s, h_inf */

@@ -64,13 +64,14 @@ typedef enum wh_class {
  * job's error_message (schemas/README.md). Longer text is cut between UTF-8
  * characters, never inside one. */
 #define WH_ERR_MSG_MAX 1024
+#define WH_ERR_CUSTOM_MAX 39 /* bytes of a job-defined code name */
 
 /* The error lives on the object that failed: a code, an optional custom code
  * name (for job-defined codes such as system.fail's), the field it concerns
  * and a message for a human. Messages never contain secrets. */
 typedef struct wh_err {
     wh_code code;
-    char custom[40];  /* job-defined code name; empty when `code` names it */
+    char custom[WH_ERR_CUSTOM_MAX + 1]; /* job-defined code name; empty when `code` names it */
     char field[64];   /* offending field, e.g. "args.ms"; empty if none */
     char msg[WH_ERR_MSG_MAX + 1]; /* human-readable reason, UTF-8 when its parts are */
 } wh_err;

@@ -160,7 +160,7 @@ static void scripts_done(wh_redis *r, const char *id)
     snprintf(env.id, sizeof(env.id), "%.*s", (int)sizeof(env.id) - 1, id);
     snprintf(env.type, sizeof(env.type), "system.noop");
     wh_start_opts o = {.max_attempts = 3, .worker = "bench", .max_redeliveries = 5};
-    wh_finish f = {.id = id, .type = "system.noop", .state = "succeeded", .ttl_s = cfg.job_ttl_s, .count = true};
+    wh_finish f = {.id = id, .type = "system.noop", .state = WH_STATE_SUCCEEDED, .ttl_s = cfg.job_ttl_s, .count = true};
     wh_err e;
     if(wh_status_start_append(r, cfg.redis_prefix, &env, &o, &e) ||
        wh_status_finish_append(r, cfg.redis_prefix, &f, &e))

@@ -1,7 +1,8 @@
-/* Helpers shared by the unit tests: file reading. */
+/* Helpers shared by the unit tests: file reading, reading Lua lines. */
 #ifndef TEST_UTIL_H
 #define TEST_UTIL_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -25,6 +26,21 @@ static inline char *test_read_file(const char *path, size_t *len)
         *len = n > 0 ? (size_t)n : 0;
     }
     return buf;
+}
+
+/* Where the code of the Lua line [line, eol) ends: at its `--` comment
+ * (outside a string) or at eol. Lua's quoted strings do not span lines;
+ * the scripts quote with single quotes only. */
+static inline const char *test_lua_code_end(const char *line, const char *eol)
+{
+    bool quoted = false;
+    for(const char *p = line; p < eol; p++) {
+        if(*p == '\'')
+            quoted = !quoted;
+        else if(!quoted && p[0] == '-' && p + 1 < eol && p[1] == '-')
+            return p;
+    }
+    return eol;
 }
 
 #endif

@@ -7,54 +7,63 @@
 -- before it counts, and a worker killed after this step has counted
 -- already. Run times (sums, maxima, histograms) are aggregated by workers
 -- and flushed about once a second (stats.lua).
--- KEYS[1] job hash, KEYS[2] job log stream, KEYS[3] leases,
--- KEYS[4] stats minute bucket, KEYS[5] stats hour bucket, KEYS[6] stats types
--- ARGV[1] id          ARGV[2] new state (succeeded|failed|dead|retrying|cancelled)
--- ARGV[3] result JSON or ''                ARGV[4] error code or ''
--- ARGV[5] error message or ''              ARGV[6] now_ms
--- ARGV[7] ttl_s for a terminal job         ARGV[8] events channel
--- ARGV[9] type, ARGV[10] created_at, for a job first seen here
--- ARGV[11] lease until (ms) for a retrying job whose message lives in Redis
--- ARGV[12] '1': count the outcome (a known type), ARGV[13] minute bucket
--- ttl_s, ARGV[14] hour bucket ttl_s
 -- Returns {"skip", state}, or "ok" (one string: cheaper than a table).
-local h = KEYS[1]
+local job = KEYS[1]            -- the job hash
+local log = KEYS[2]            -- the job's log stream
+local leases = KEYS[3]         -- the leases zset
+local stats_minute = KEYS[4]   -- the stats minute bucket
+local stats_hour = KEYS[5]     -- the stats hour bucket
+local stats_types = KEYS[6]    -- the stats type set
 local id = ARGV[1]
-local f = redis.call('HMGET', h, 'state', 'lock_key', 'unique_key', 'held', 'cancel_requested', 'error', 'log')
+local state = ARGV[2]          -- succeeded|failed|dead|retrying|cancelled
+local result = ARGV[3]         -- JSON, or ''
+local error_code = ARGV[4]     -- or ''
+local error_message = ARGV[5]  -- or ''
+local now = ARGV[6]            -- ms
+local ttl = ARGV[7]            -- s, for a terminal job
+local events = ARGV[8]         -- the events channel
+local job_type = ARGV[9]       -- for a job first seen here
+local created_at = ARGV[10]    -- for a job first seen here
+local lease_until = ARGV[11]   -- ms, for a retrying job whose message lives
+                               -- in Redis
+local count = ARGV[12]         -- '1': count the outcome (a known type)
+local ttl_minute = ARGV[13]    -- s, of the minute bucket
+local ttl_hour = ARGV[14]      -- s, of the hour bucket
+local f = redis.call('HMGET', job, 'state', 'lock_key', 'unique_key', 'held', 'cancel_requested', 'error', 'log')
 local st = f[1]
 if st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'cancelled' then
   return {'skip', st}
 end
 if not st then
-  redis.call('HSET', h, 'id', id, 'type', ARGV[9], 'attempt', '0',
-    'created_at', ARGV[10], 'queued_at', ARGV[6])
+  redis.call('HSET', job, 'id', id, 'type', job_type, 'attempt', '0',
+    'created_at', created_at, 'queued_at', now)
 end
 -- One HSET for the whole outcome: each call costs more than its fields,
 -- and the common outcomes are spelled out (building a table costs too).
-local terminal = ARGV[2] ~= 'retrying'
-if ARGV[3] == '' and ARGV[4] == '' then
-  if f[6] then redis.call('HDEL', h, 'error', 'error_message') end
-  if ARGV[2] == 'succeeded' then
-    redis.call('HSET', h, 'state', ARGV[2], 'finished_at', ARGV[6], 'progress', '100')
+local terminal = state ~= 'retrying'
+if result == '' and error_code == '' then
+  if f[6] then redis.call('HDEL', job, 'error', 'error_message') end
+  if state == 'succeeded' then
+    redis.call('HSET', job, 'state', state, 'finished_at', now, 'progress', '100')
   elseif terminal then
-    redis.call('HSET', h, 'state', ARGV[2], 'finished_at', ARGV[6])
+    redis.call('HSET', job, 'state', state, 'finished_at', now)
   else
-    redis.call('HSET', h, 'state', ARGV[2])
+    redis.call('HSET', job, 'state', state)
   end
 else
-  local set = {'HSET', h, 'state', ARGV[2]}
-  if ARGV[3] ~= '' then
-    set[#set + 1] = 'result'; set[#set + 1] = ARGV[3]
+  local set = {'HSET', job, 'state', state}
+  if result ~= '' then
+    set[#set + 1] = 'result'; set[#set + 1] = result
   end
-  if ARGV[4] ~= '' then
-    set[#set + 1] = 'error'; set[#set + 1] = ARGV[4]
-    set[#set + 1] = 'error_message'; set[#set + 1] = ARGV[5]
+  if error_code ~= '' then
+    set[#set + 1] = 'error'; set[#set + 1] = error_code
+    set[#set + 1] = 'error_message'; set[#set + 1] = error_message
   elseif f[6] then
-    redis.call('HDEL', h, 'error', 'error_message')
+    redis.call('HDEL', job, 'error', 'error_message')
   end
   if terminal then
-    set[#set + 1] = 'finished_at'; set[#set + 1] = ARGV[6]
-    if ARGV[2] == 'succeeded' then
+    set[#set + 1] = 'finished_at'; set[#set + 1] = now
+    if state == 'succeeded' then
       set[#set + 1] = 'progress'; set[#set + 1] = '100'
     end
   end
@@ -63,33 +72,33 @@ end
 local lk = f[2]
 if lk then
   if redis.call('GET', lk) == id then redis.call('DEL', lk) end
-  redis.call('HDEL', h, 'lock_key')
+  redis.call('HDEL', job, 'lock_key')
 end
 if terminal then
   local uk = f[3]
   if uk and redis.call('GET', uk) == id then redis.call('DEL', uk) end
-  if f[5] then redis.call('HDEL', h, 'cancel_requested') end
+  if f[5] then redis.call('HDEL', job, 'cancel_requested') end
   if f[4] then
-    redis.call('DEL', h .. ':body')
-    redis.call('HDEL', h, 'held')
-    redis.call('ZREM', KEYS[3], id)
+    redis.call('DEL', job .. ':body')
+    redis.call('HDEL', job, 'held')
+    redis.call('ZREM', leases, id)
   end
-  redis.call('EXPIRE', h, ARGV[7])
+  redis.call('EXPIRE', job, ttl)
   -- `log`: a worker wrote lines into the job's stream (wk_job_log).
-  if f[7] then redis.call('EXPIRE', KEYS[2], ARGV[7]) end
+  if f[7] then redis.call('EXPIRE', log, ttl) end
 elseif f[4] then
-  redis.call('ZADD', KEYS[3], ARGV[11], id)
+  redis.call('ZADD', leases, lease_until, id)
 end
-if ARGV[12] == '1' then
+if count == '1' then
   local field = 'failed'
-  if ARGV[2] == 'succeeded' then field = 'ok'
-  elseif ARGV[2] == 'retrying' then field = 'retried'
-  elseif ARGV[2] == 'dead' then field = 'dead' end
-  if redis.call('HINCRBY', KEYS[4], field, 1) == 1 then redis.call('EXPIRE', KEYS[4], ARGV[13]) end
-  if redis.call('HINCRBY', KEYS[5], field, 1) == 1 then
-    redis.call('EXPIRE', KEYS[5], ARGV[14])
-    redis.call('SADD', KEYS[6], ARGV[9])
+  if state == 'succeeded' then field = 'ok'
+  elseif state == 'retrying' then field = 'retried'
+  elseif state == 'dead' then field = 'dead' end
+  if redis.call('HINCRBY', stats_minute, field, 1) == 1 then redis.call('EXPIRE', stats_minute, ttl_minute) end
+  if redis.call('HINCRBY', stats_hour, field, 1) == 1 then
+    redis.call('EXPIRE', stats_hour, ttl_hour)
+    redis.call('SADD', stats_types, job_type)
   end
 end
-redis.call('PUBLISH', ARGV[8], id .. ' ' .. ARGV[2])
+redis.call('PUBLISH', events, id .. ' ' .. state)
 return 'ok'

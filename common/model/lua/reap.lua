@@ -4,18 +4,22 @@
 -- A `running` job uses up the attempt it was on: it is queued again (and its
 -- message returned for publishing) or, with no attempts left, made `dead`.
 -- A `queued` or `retrying` job is simply published again.
--- KEYS[1] leases
--- ARGV[1] now_ms  [2] max jobs  [3] job key prefix  [4] events channel
---     [5] new lease until (ms)  [6] ttl_s of a dead job
 -- Returns a flat array: id, action ("requeue"|"dead"), body, type, ...
+local leases = KEYS[1]       -- the leases zset
+local now = ARGV[1]          -- ms
+local batch = ARGV[2]        -- at most this many jobs
+local job_prefix = ARGV[3]   -- the job key prefix ("wharf:job:")
+local events = ARGV[4]       -- the events channel
+local lease_until = ARGV[5]  -- ms, the new lease of a job published again
+local ttl = ARGV[6]          -- s, of a dead job
 local out = {}
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local ids = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, tonumber(batch))
 for _, id in ipairs(ids) do
-  local h = ARGV[3] .. id
+  local h = job_prefix .. id
   local st = redis.call('HGET', h, 'state')
   local body = redis.call('GET', h .. ':body')
   if not body or not (st == 'running' or st == 'queued' or st == 'retrying') then
-    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', leases, id)
   else
     local action = 'requeue'
     if st == 'running' then
@@ -30,20 +34,20 @@ for _, id in ipairs(ids) do
         action = 'dead'
         redis.call('HSET', h, 'state', 'dead', 'error', 'abandoned',
           'error_message', 'its worker stopped renewing the lease on attempt ' .. attempt .. ' of ' .. max,
-          'finished_at', ARGV[1])
+          'finished_at', now)
         redis.call('DEL', h .. ':body')
         redis.call('HDEL', h, 'held')
-        redis.call('ZREM', KEYS[1], id)
-        redis.call('EXPIRE', h, ARGV[6])
-        redis.call('PUBLISH', ARGV[4], id .. ' dead')
+        redis.call('ZREM', leases, id)
+        redis.call('EXPIRE', h, ttl)
+        redis.call('PUBLISH', events, id .. ' dead')
       else
-        redis.call('HSET', h, 'state', 'queued', 'queued_at', ARGV[1],
+        redis.call('HSET', h, 'state', 'queued', 'queued_at', now,
           'step', 'requeued by the reaper: its worker stopped renewing the lease')
-        redis.call('ZADD', KEYS[1], ARGV[5], id)
-        redis.call('PUBLISH', ARGV[4], id .. ' queued')
+        redis.call('ZADD', leases, lease_until, id)
+        redis.call('PUBLISH', events, id .. ' queued')
       end
     else
-      redis.call('ZADD', KEYS[1], ARGV[5], id)
+      redis.call('ZADD', leases, lease_until, id)
     end
     out[#out + 1] = id
     out[#out + 1] = action

@@ -1,19 +1,22 @@
 -- renew: a worker's heartbeat for the jobs it is running. Leases of jobs
 -- whose message lives in Redis are extended, held locks are refreshed, and
 -- the ids of jobs someone asked to cancel are returned.
--- KEYS[1] leases
--- ARGV[1] lease until (ms)  [2] lock ttl ms  [3] job key prefix  [4..] ids
 -- Returns the ids with cancel_requested set.
+local leases = KEYS[1]       -- the leases zset
+local lease_until = ARGV[1]  -- ms
+local lock_ms = ARGV[2]      -- the locks' new ttl
+local job_prefix = ARGV[3]   -- the job key prefix ("wharf:job:")
+-- From the fourth argument on: the ids of the running jobs.
 local out = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
-  local h = ARGV[3] .. id
-  if redis.call('ZSCORE', KEYS[1], id) then
-    redis.call('ZADD', KEYS[1], ARGV[1], id)
+  local h = job_prefix .. id
+  if redis.call('ZSCORE', leases, id) then
+    redis.call('ZADD', leases, lease_until, id)
   end
   local lk = redis.call('HGET', h, 'lock_key')
   if lk and redis.call('GET', lk) == id then
-    redis.call('PEXPIRE', lk, ARGV[2])
+    redis.call('PEXPIRE', lk, lock_ms)
   end
   if redis.call('HGET', h, 'cancel_requested') == '1' then
     out[#out + 1] = id

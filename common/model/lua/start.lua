@@ -1,13 +1,4 @@
 -- start: a worker received a delivery and wants to run (or park) it.
--- KEYS[1] job hash, KEYS[2] recent index, KEYS[3] scheduled, KEYS[4] leases,
--- KEYS[5] lock key (ignored when ARGV[11] is '')
--- ARGV[1] id  [2] type  [3] target  [4] created_at  [5] max_attempts
---     [6] now_ms  [7] worker  [8] events channel  [9] max_redeliveries
---     [10] mode: 'run' or 'park' (run_at is in the future)
---     [11] lock ('' none)  [12] lock ttl ms  [13] run_at
---     [14] body: '' for a normal job; the message for a parked job or a job
---          acked early (it then lives in Redis, under a lease)
---     [15] lease until (ms)
 -- The recent index is trimmed to its cap by the scheduler's leader.
 -- Returns one of
 --   {"skip", state, error, attempt}  terminal (or a live duplicate): ack, do not run
@@ -19,66 +10,86 @@
 -- up an attempt but counts against max_redeliveries, so a message that kills
 -- workers cannot loop forever. A job `running` under a live lease is not
 -- abandoned: a second copy of it is dropped.
-local h = KEYS[1]
+local job = KEYS[1]          -- the job hash
+local recent = KEYS[2]       -- the recent index (zset)
+local scheduled = KEYS[3]    -- the scheduled zset
+local leases = KEYS[4]       -- the leases zset
+local lock_key = KEYS[5]     -- the lock's key (ignored when lock is '')
 local id = ARGV[1]
-local now = tonumber(ARGV[6])
+local job_type = ARGV[2]
+local target = ARGV[3]
+local created_at = ARGV[4]
+local max_attempts = ARGV[5]
+local now = ARGV[6]          -- ms
+local worker = ARGV[7]
+local events = ARGV[8]       -- the events channel
+local max_redeliveries = ARGV[9]
+local mode = ARGV[10]        -- 'run', or 'park' (run_at is in the future)
+local lock = ARGV[11]        -- the lock's name; '': none
+local lock_ms = ARGV[12]     -- the lock's ttl
+local run_at = ARGV[13]      -- ms
+local body = ARGV[14]        -- '' for a normal job; the message for a parked
+                             -- job or a job acked early (it then lives in
+                             -- Redis, under a lease)
+local lease_until = ARGV[15] -- ms
+local now_ms = tonumber(now)
 -- One read for every field this script looks at (`held`: the message lives
 -- in <p>job:<id>:body).
-local f = redis.call('HMGET', h, 'state', 'attempt', 'max_attempts', 'cancel_requested', 'held', 'error')
+local f = redis.call('HMGET', job, 'state', 'attempt', 'max_attempts', 'cancel_requested', 'held', 'error')
 local st = f[1]
 if st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'cancelled' then
   return {'skip', st, f[6] or '', f[2] or '0'}
 end
 if st == 'running' and f[5] then
-  local lease = redis.call('ZSCORE', KEYS[4], id)
-  if lease and tonumber(lease) > now then
+  local lease = redis.call('ZSCORE', leases, id)
+  if lease and tonumber(lease) > now_ms then
     return {'skip', 'running', '', f[2] or '0'}
   end
 end
 if not st then
   -- Published straight to RabbitMQ by a client: create the hash here.
-  redis.call('HSET', h, 'id', id, 'type', ARGV[2], 'target', ARGV[3],
-    'state', 'queued', 'created_at', ARGV[4], 'queued_at', ARGV[6],
-    'max_attempts', ARGV[5], 'attempt', '0', 'progress', '0')
-  if ARGV[11] ~= '' then redis.call('HSET', h, 'lock', ARGV[11]) end
-  redis.call('ZADD', KEYS[2], ARGV[4], id)
+  redis.call('HSET', job, 'id', id, 'type', job_type, 'target', target,
+    'state', 'queued', 'created_at', created_at, 'queued_at', now,
+    'max_attempts', max_attempts, 'attempt', '0', 'progress', '0')
+  if lock ~= '' then redis.call('HSET', job, 'lock', lock) end
+  redis.call('ZADD', recent, created_at, id)
   st = 'queued'
-  f = {st, '0', ARGV[5], false, false, false}
+  f = {st, '0', max_attempts, false, false, false}
 end
-if ARGV[10] == 'park' then
-  redis.call('HSET', h, 'state', 'scheduled', 'run_at', ARGV[13], 'held', '1')
-  redis.call('SET', h .. ':body', ARGV[14])
-  redis.call('ZADD', KEYS[3], ARGV[13], id)
-  if st ~= 'scheduled' then redis.call('PUBLISH', ARGV[8], id .. ' scheduled') end
+if mode == 'park' then
+  redis.call('HSET', job, 'state', 'scheduled', 'run_at', run_at, 'held', '1')
+  redis.call('SET', job .. ':body', body)
+  redis.call('ZADD', scheduled, run_at, id)
+  if st ~= 'scheduled' then redis.call('PUBLISH', events, id .. ' scheduled') end
   return {'parked'}
 end
 if f[4] == '1' then
   -- Cancelled while its worker died: finish it instead of running it.
-  redis.call('HSET', h, 'state', 'cancelled', 'error', 'cancelled',
-    'error_message', 'cancelled while running; its worker stopped', 'finished_at', ARGV[6])
+  redis.call('HSET', job, 'state', 'cancelled', 'error', 'cancelled',
+    'error_message', 'cancelled while running; its worker stopped', 'finished_at', now)
   if f[5] then
-    redis.call('DEL', h .. ':body')
-    redis.call('HDEL', h, 'held')
+    redis.call('DEL', job .. ':body')
+    redis.call('HDEL', job, 'held')
   end
-  redis.call('ZREM', KEYS[4], id)
-  redis.call('PUBLISH', ARGV[8], id .. ' cancelled')
+  redis.call('ZREM', leases, id)
+  redis.call('PUBLISH', events, id .. ' cancelled')
   return {'skip', 'cancelled', 'cancelled', f[2] or '0'}
 end
 local redelivery = st == 'running'
 if redelivery then
-  local n = redis.call('HINCRBY', h, 'redeliveries', 1)
-  if n > tonumber(ARGV[9]) then
+  local n = redis.call('HINCRBY', job, 'redeliveries', 1)
+  if n > tonumber(max_redeliveries) then
     return {'dead', 'redelivery_limit', tostring(n)}
   end
 end
-if ARGV[11] ~= '' then
-  local holder = redis.call('GET', KEYS[5])
+if lock ~= '' then
+  local holder = redis.call('GET', lock_key)
   if holder and holder ~= id then
-    redis.call('HSET', h, 'step', 'waiting for lock ' .. ARGV[11])
+    redis.call('HSET', job, 'step', 'waiting for lock ' .. lock)
     return {'locked', holder}
   end
-  redis.call('SET', KEYS[5], id, 'PX', ARGV[12])
-  redis.call('HSET', h, 'lock_key', KEYS[5])
+  redis.call('SET', lock_key, id, 'PX', lock_ms)
+  redis.call('HSET', job, 'lock_key', lock_key)
 end
 local attempt
 if redelivery then
@@ -86,18 +97,18 @@ if redelivery then
 else
   attempt = tonumber(f[2] or '0') + 1
 end
-if st == 'scheduled' then redis.call('ZREM', KEYS[3], id) end
-if ARGV[14] ~= '' then
-  redis.call('SET', h .. ':body', ARGV[14])
-  redis.call('HSET', h, 'held', '1')
-  redis.call('ZADD', KEYS[4], ARGV[15], id)
+if st == 'scheduled' then redis.call('ZREM', scheduled, id) end
+if body ~= '' then
+  redis.call('SET', job .. ':body', body)
+  redis.call('HSET', job, 'held', '1')
+  redis.call('ZADD', leases, lease_until, id)
 elseif f[5] then
-  redis.call('DEL', h .. ':body')
-  redis.call('HDEL', h, 'held')
-  redis.call('ZREM', KEYS[4], id)
+  redis.call('DEL', job .. ':body')
+  redis.call('HDEL', job, 'held')
+  redis.call('ZREM', leases, id)
 end
-redis.call('HSET', h, 'state', 'running', 'worker', ARGV[7],
-  'started_at', ARGV[6], 'progress', '0', 'step', '', 'attempt', tostring(attempt))
-redis.call('PUBLISH', ARGV[8], id .. ' running')
+redis.call('HSET', job, 'state', 'running', 'worker', worker,
+  'started_at', now, 'progress', '0', 'step', '', 'attempt', tostring(attempt))
+redis.call('PUBLISH', events, id .. ' running')
 -- A flat string: a table reply costs Redis more than the whole PUBLISH.
-return 'run ' .. attempt .. ' ' .. (f[3] or ARGV[5])
+return 'run ' .. attempt .. ' ' .. (f[3] or max_attempts)

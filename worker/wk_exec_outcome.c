@@ -1,0 +1,296 @@
+/* wk_exec_outcome: how an attempt ends, and the status writes that record
+ * it (steps 2 and 4 of wk_exec.c). Every write goes through persist(), which
+ * retries it while Redis is away and gives up in the two ways wk_exec.c
+ * describes (requeue, or dead-letter as redis_error). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wh_log.h"
+#include "wh_time.h"
+#include "wh_topo.h"
+#include "wk_exec_int.h"
+
+#define PERSIST_REPLY_TRIES 5 /* Redis error replies tolerated per write (about 1.5 s) */
+
+typedef wh_code (*persist_fn)(wk_exec *x, slot *s, void *arg, wh_err *err);
+
+/* Run a status write until it succeeds. Lost connections are retried with
+ * backoff until the pool is abandoned (hard shutdown); error replies from a
+ * live server (a corrupted key, say) are retried a few times, then given up.
+ * Returns WH_OK, or the last error. */
+static wh_code persist(wk_exec *x, slot *s, const char *what, persist_fn fn, void *arg, wh_err *err)
+{
+    int64_t backoff = 50;
+    int reply_errors = 0;
+    for(;;) {
+        wh_code rc = fn(x, s, arg, err);
+        if(rc == WH_OK)
+            return WH_OK;
+        bool connected = wh_redis_connected(x->redis);
+        if(connected && ++reply_errors >= PERSIST_REPLY_TRIES)
+            return rc;
+        wh_log(WH_LOG_WARN, s->d->id, "status write failed; retrying", "op", what, "error", err->msg);
+        if(wk_halt_abandoned(x->halt))
+            return rc;
+        wh_sleep_ms(backoff);
+        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+    }
+}
+
+static void set_lease(const wk_exec *x, start_ctx *sc)
+{
+    if(sc->o.body && !sc->o.park)
+        sc->o.lease_until = wh_now_ms() + (int64_t)x->cfg->lease_s * 1000;
+}
+
+static wh_code op_start(wk_exec *x, slot *s, void *arg, wh_err *err)
+{
+    (void)arg;
+    set_lease(x, &s->sc);
+    return wh_status_start(x->redis, x->cfg->redis_prefix, &s->job.env, &s->sc.o, &s->sc.st, err);
+}
+
+/* The finish of `s`, with the start of `arg` (the slot taken ahead, or
+ * NULL) in the same round trip when it may ride along. When that start was
+ * not made (started stays false), the next wk_exec_run makes it itself, as
+ * for any job. */
+static wh_code op_finish(wk_exec *x, slot *s, void *arg, wh_err *err)
+{
+    slot *n = arg;
+    if(n && n->admitted && !n->sc.started && !n->sc.o.park && !n->sc.early) {
+        set_lease(x, &n->sc);
+        bool started = false;
+        wh_code rc = wh_status_finish_start(x->redis, x->cfg->redis_prefix, &s->out.f, NULL, &n->job.env, &n->sc.o,
+                                            &n->sc.st, &started, err);
+        n->sc.started = started;
+        return rc;
+    }
+    return wh_status_finish(x->redis, x->cfg->redis_prefix, &s->out.f, NULL, err);
+}
+
+static wh_code op_requeue(wk_exec *x, slot *s, void *arg, wh_err *err)
+{
+    (void)arg;
+    int64_t lease = wh_now_ms() + (int64_t)x->cfg->republish_s * 1000;
+    return wh_status_requeue(x->redis, x->cfg->redis_prefix, s->job.env.id, x->worker_id,
+                             "requeued: worker shutdown", lease, err);
+}
+
+void wk_exec__dead_letter(wk_delivery *d, wh_code reason, const char *job_code, const char *msg)
+{
+    d->verdict = WK_DEAD;
+    d->failed = true;
+    wh_err_set(&d->err, reason, "", "%s", msg);
+    snprintf(d->error_code, sizeof(d->error_code), "%s", job_code);
+}
+
+/* A status write could not be made. With Redis unreachable (or the worker
+ * shutting down) the delivery goes back to the queue unacked: nothing is
+ * lost and the write happens later. With Redis answering but refusing (a
+ * job key overwritten with another type, say) a retry would fail the same
+ * way forever, so the message is dead-lettered as redis_error instead. */
+static void give_up(wk_exec *x, slot *s, const char *what, const wh_err *err)
+{
+    if(wh_redis_connected(x->redis) && !wk_halt_abandoned(x->halt)) {
+        char msg[sizeof(err->msg) + 64]; /* the dead letter cuts it to fit */
+        snprintf(msg, sizeof(msg), "cannot %s: %s", what, err->msg);
+        wh_log(WH_LOG_ERROR, s->d->id, "status write refused; dead-lettering", "error", err->msg);
+        wk_exec__dead_letter(s->d, WH_E_REDIS, wh_code_name(WH_E_REDIS), msg);
+        return;
+    }
+    wh_log(WH_LOG_ERROR, s->d->id, "status write failed; requeueing", "op", what, "error", err->msg);
+    s->d->verdict = WK_REQUEUE;
+}
+
+bool wk_exec__start(wk_exec *x, slot *s)
+{
+    wh_err err;
+    if(s->sc.started || persist(x, s, "start", op_start, NULL, &err) == WH_OK)
+        return true;
+    give_up(x, s, "mark the job running", &err);
+    return false;
+}
+
+/* ---- outcomes: decided by wk_exec_run, written by the finish ---- */
+
+/* Leave an outcome of `state` for the finish to write; the caller fills in
+ * the error and what the verdict becomes. */
+static outcome *decide(slot *s, wh_state state, int64_t run_us, bool count)
+{
+    outcome *o = &s->out;
+    o->pending = true;
+    o->f = (wh_finish){.type = s->d->type, .state = state, .count = count};
+    o->run_us = run_us;
+    o->verdict = WK_ACK;
+    o->dead_reason = WH_OK;
+    o->said = NOTE_NONE;
+    return o;
+}
+
+static void say(const slot *s)
+{
+    const wk_delivery *d = s->d;
+    const wh_finish *f = &s->out.f;
+    switch(s->out.said) {
+    case NOTE_NONE: break;
+    case NOTE_SUCCEEDED: wh_log(WH_LOG_DEBUG, d->id, "job succeeded", "type", d->type); break;
+    case NOTE_FAILED:
+        wh_log(WH_LOG_INFO, d->id, "job failed", "type", d->type, "error", f->error, "state",
+               wh_state_name(f->state));
+        break;
+    case NOTE_STOPPED:
+        wh_log(WH_LOG_INFO, d->id, "job stopped", "type", d->type, "state", wh_state_name(f->state));
+        break;
+    }
+}
+
+void wk_exec__record(wk_exec *x, slot *s, slot *next)
+{
+    wk_delivery *d = s->d;
+    outcome *o = &s->out;
+    wh_finish *f = &o->f;
+    f->id = d->id;
+    f->ttl_s = x->cfg->job_ttl_s;
+    if(s->job.ttl_s > 0 && s->job.ttl_s < f->ttl_s)
+        f->ttl_s = s->job.ttl_s;
+    f->created_at = s->job.env.created_at;
+    /* A retry copy of an early-acked job must arrive within the retry delay;
+     * if it does not, the reaper publishes the job again from Redis. */
+    f->lease_until = wh_now_ms() + d->retry_ms + (int64_t)x->cfg->republish_s * 1000;
+    wh_err err;
+    if(persist(x, s, "finish", op_finish, next, &err) == WH_OK) {
+        if(f->count)
+            wk_stats_add(x->stats, f->type, o->run_us);
+        if(o->dead_reason)
+            wk_exec__dead_letter(d, o->dead_reason, f->error, o->dead_msg);
+        else
+            d->verdict = o->verdict;
+    } else {
+        give_up(x, s, "record the job outcome", &err);
+    }
+    say(s);
+}
+
+void wk_exec__reject(slot *s, const wh_err *why, bool known_type)
+{
+    wk_delivery *d = s->d;
+    wh_log(WH_LOG_WARN, d->id, "rejected message", "reason", wh_code_name(why->code), "error", why->msg);
+    if(!d->id[0]) {
+        wk_exec__dead_letter(d, why->code, wh_code_name(why->code), why->msg);
+        return;
+    }
+    /* Stats are per known type only, so junk cannot mint stats keys. */
+    outcome *o = decide(s, WH_STATE_FAILED, -1, known_type);
+    o->why = *why;
+    o->f.error = wh_code_name(why->code);
+    o->f.error_message = o->why.msg;
+    o->dead_reason = why->code;
+    o->dead_msg = o->why.msg;
+}
+
+void wk_exec__redelivered(slot *s)
+{
+    outcome *o = decide(s, WH_STATE_DEAD, -1, true);
+    o->f.error = "redelivery_limit";
+    o->f.error_message = "delivered too many times without finishing";
+    o->dead_reason = WH_E_REDELIVERY_LIMIT;
+    o->dead_msg = o->f.error_message;
+}
+
+/* ---- how the handler ended ---- */
+
+/* The result as JSON text, or NULL; fails the job when it is too large. */
+static char *result_text(wk_job *job)
+{
+    if(!job->result)
+        return NULL;
+    char *s = wh_json_dump(job->result);
+    if(s && strlen(s) > WK_RESULT_MAX) {
+        free(s);
+        wk_job_fail(job, WH_E_TOO_LARGE, NULL, false, "result is larger than %u bytes", WK_RESULT_MAX);
+        return NULL;
+    }
+    return s;
+}
+
+static void on_failure(const wk_exec *x, slot *s, int64_t run_us)
+{
+    wk_delivery *d = s->d;
+    const wk_job *job = &s->job;
+    const wh_start *st = &s->sc.st;
+    const char *code = wh_err_name(&job->err);
+    outcome *o;
+    if(!job->transient) {
+        d->failed = true;
+        o = decide(s, WH_STATE_FAILED, run_us, true);
+    } else if(st->attempt < st->max_attempts) {
+        d->retry_ms = wh_topo_retry_tier(x->cfg, st->attempt, wh_random_u64());
+        o = decide(s, WH_STATE_RETRYING, run_us, true);
+        o->verdict = WK_RETRY;
+    } else {
+        o = decide(s, WH_STATE_DEAD, run_us, true);
+        snprintf(o->text, sizeof(o->text), "%s: %s", code, job->err.msg);
+        o->dead_reason = WH_E_ATTEMPTS_EXHAUSTED;
+        o->dead_msg = o->text;
+    }
+    o->f.error = code;
+    o->f.error_message = job->err.msg;
+    o->said = NOTE_FAILED;
+}
+
+/* The handler stopped because wk_job_interrupted() said so: a cancel or a
+ * timeout is an outcome to record; a shutdown hands the job back (this
+ * write is made here: it is not a finish). */
+static void on_interrupt(wk_exec *x, slot *s, int64_t run_us)
+{
+    wk_delivery *d = s->d;
+    wk_job *job = &s->job;
+    wk_stop why = wk_job_stop_reason(job);
+    if(why == WK_STOP_CANCEL) {
+        outcome *o = decide(s, WH_STATE_CANCELLED, run_us, true);
+        o->f.error = wh_code_name(WH_E_CANCELLED);
+        o->f.error_message = "cancelled while running";
+        o->said = NOTE_STOPPED;
+        return;
+    }
+    if(why == WK_STOP_TIMEOUT) {
+        outcome *o = decide(s, WH_STATE_FAILED, run_us, true);
+        int64_t limit = (job->deadline_us - job->started_us) / 1000000;
+        snprintf(o->text, sizeof(o->text), "timed out after %lld s", (long long)limit);
+        o->f.error = wh_code_name(WH_E_TIMEOUT);
+        o->f.error_message = o->text;
+        o->said = NOTE_STOPPED;
+        d->failed = true;
+        return;
+    }
+    wh_err err;
+    if(persist(x, s, "requeue", op_requeue, NULL, &err) != WH_OK)
+        wh_log(WH_LOG_WARN, d->id, "could not mark job queued", "error", err.msg);
+    if(d->early_acked) {
+        /* Acked already: hand it back through the shortest retry tier. */
+        d->verdict = WK_RETRY;
+        d->retry_ms = x->cfg->tiers[0];
+    } else {
+        d->verdict = WK_REQUEUE;
+    }
+}
+
+void wk_exec__ended(wk_exec *x, slot *s, wk_run r, int64_t run_us)
+{
+    if(r == WK_RUN_INTERRUPTED) {
+        on_interrupt(x, s, run_us);
+        return;
+    }
+    wk_job *job = &s->job;
+    char *result = r == WK_RUN_OK ? result_text(job) : NULL;
+    if(r == WK_RUN_OK && job->err.code == WH_OK) {
+        outcome *o = decide(s, WH_STATE_SUCCEEDED, run_us, true);
+        o->result = result; /* freed with the slot, once written */
+        o->f.result = result;
+        o->said = NOTE_SUCCEEDED;
+    } else {
+        free(result);
+        on_failure(x, s, run_us);
+    }
+}
