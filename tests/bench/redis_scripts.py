@@ -21,7 +21,7 @@ import urllib.parse
 import redis
 
 SRC = os.environ.get("WHARF_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
-LUA = os.path.join(SRC, "common", "lua")
+LUA = os.path.join(SRC, "common", "model", "lua")
 P = "bench:"
 
 

@@ -6,7 +6,8 @@ checked from the #include lines of the sources.
   adapters/, model/ those and model/, catalog/ those and catalog/;
 - each third-party library's headers are included by its adapter only;
 - producer/ never includes the worker, and the worker's families include
-  worker/engine/, the catalogue and common/ but never another family;
+  worker/engine/, the catalogue and common/ but never another family, and
+  see the pipe through its handler API (wk_job.h) only;
 - no two modules include each other, directly or through others (a module
   is a .c file with its .h: a.c including b.h is an edge a -> b).
 """
@@ -115,8 +116,12 @@ class LayersTest(unittest.TestCase):
                     bad.append("%s includes %s: the producer links no worker code" % (p, h))
                 if me[0] == "family" and there[0] == "family" and there != me:
                     bad.append("%s includes %s: a family never includes another" % (p, h))
-                if me[0] in ("engine", "common") and there[0] in ("family", "pipe"):
+                if me[0] in ("engine", "common") and there[0] == "family":
                     bad.append("%s includes %s: a lower room reaches up" % (p, h))
+                if me[0] in ("family", "engine") and there == ("pipe",) and h != "worker/wk_job.h":
+                    bad.append("%s includes %s: families see the pipe through wk_job.h only" % (p, h))
+                if me[0] == "common" and there == ("pipe",):
+                    bad.append("%s includes %s: common/ knows no worker" % (p, h))
         self.assertEqual(bad, [])
 
     def test_no_module_loops(self):

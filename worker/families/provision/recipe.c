@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "provision.h"
-#include "wk_exec.h"
 
 static void record_key(wk_job *job, char *out, size_t cap)
 {

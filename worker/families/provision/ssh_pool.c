@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "provision.h"
-#include "wk_exec.h"
 #include "wh_shq.h"
 #include "wh_time.h"
 
