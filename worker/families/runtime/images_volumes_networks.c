@@ -58,7 +58,7 @@ wk_run rt_list_run(wk_job *job)
     for(int i = 0; i < N(listers); i++)
         if(strcmp(listers[i].type, wk_job_env(job)->type) == 0)
             l = &listers[i];
-    if(!l) /* the handler table routes only the types above here */
+    if(!l) /* the family's binding table routes only the types above here */
         return wk_job_fail(job, WH_E_INTERNAL, NULL, false, "no lister for %s", wk_job_env(job)->type);
     rt_conn c;
     wh_err err;
