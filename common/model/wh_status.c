@@ -1,5 +1,7 @@
-/* wh_status: job state moves through the Lua scripts. See wh_status.h. */
-#include "wh_status.h"
+/* wh_status: the worker's job state moves through the Lua scripts (start,
+ * finish, requeue, revive, stats). The producer's moves are in
+ * wh_status_enqueue.c, the readers in wh_status_read.c. See wh_status.h. */
+#include "wh_status_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +13,6 @@
 #include "wh_time.h"
 
 /* Scripts are shared by all threads; each SHA is filled once, identically. */
-static wh_redis_script s_enqueue = {"enqueue", wh_lua_enqueue, {0}};
-static wh_redis_script s_unenqueue = {"unenqueue", wh_lua_unenqueue, {0}};
 static wh_redis_script s_start = {"start", wh_lua_start, {0}};
 static wh_redis_script s_finish = {"finish", wh_lua_finish, {0}};
 static wh_redis_script s_requeue = {"requeue", wh_lua_requeue, {0}};
@@ -20,7 +20,7 @@ static wh_redis_script s_revive = {"revive", wh_lua_revive, {0}};
 static wh_redis_script s_stats = {"stats", wh_lua_stats, {0}};
 
 /* Copy element i of an array reply into out (cap bytes); "" if absent. */
-static void reply_field(const wh_redis_reply *rep, size_t i, char *out, size_t cap)
+void wh_status__reply_field(const wh_redis_reply *rep, size_t i, char *out, size_t cap)
 {
     out[0] = '\0';
     if(wh_redis_reply_kind(rep) != WH_REDIS_ARRAY || i >= wh_redis_reply_len(rep))
@@ -34,140 +34,11 @@ static void reply_field(const wh_redis_reply *rep, size_t i, char *out, size_t c
 
 /* Element i of an array reply as an int, whether Redis sent an integer or
  * a numeric string; 0 if absent. */
-static int reply_int(const wh_redis_reply *rep, size_t i)
+int wh_status__reply_int(const wh_redis_reply *rep, size_t i)
 {
     if(wh_redis_reply_kind(rep) != WH_REDIS_ARRAY || i >= wh_redis_reply_len(rep))
         return 0;
     return (int)wh_redis_reply_int(wh_redis_reply_at(rep, i));
-}
-
-/* enqueue.lua arguments for one request; buffers are the caller's. */
-typedef struct enq_args {
-    char key[WH_KEY_MAX], recent[WH_KEY_MAX], sched[WH_KEY_MAX], chan[WH_KEY_MAX];
-    char created_at[24], maxa[16], now[24], run_at[24], uniq_s[16], prio[8];
-    const char *argv[WH_ENQUEUE_ARGC];
-    size_t lens[WH_ENQUEUE_ARGC];
-} enq_args;
-
-static void enq_fill(enq_args *a, const char *prefix, const wh_enqueue *q, int64_t now)
-{
-    const wh_env_spec *s = q->spec;
-    wh_key_job(a->key, prefix, s->id);
-    wh_key_recent(a->recent, prefix);
-    wh_key_scheduled(a->sched, prefix);
-    wh_key_events(a->chan, prefix);
-    snprintf(a->created_at, sizeof(a->created_at), "%lld", (long long)s->created_at);
-    snprintf(a->maxa, sizeof(a->maxa), "%d", q->max_attempts);
-    snprintf(a->now, sizeof(a->now), "%lld", (long long)now);
-    snprintf(a->run_at, sizeof(a->run_at), "%lld", (long long)s->run_at);
-    snprintf(a->uniq_s, sizeof(a->uniq_s), "%d", q->unique ? s->unique_for_s : 0);
-    snprintf(a->prio, sizeof(a->prio), "%d", s->priority);
-    const char *argv[WH_ENQUEUE_ARGC] = {
-        [WH_ENQUEUE_KEY_JOB] = a->key, [WH_ENQUEUE_KEY_RECENT] = a->recent, [WH_ENQUEUE_KEY_SCHEDULED] = a->sched,
-        [WH_ENQUEUE_ARG_ID] = s->id, [WH_ENQUEUE_ARG_JOB_TYPE] = s->type,
-        [WH_ENQUEUE_ARG_TARGET] = s->target ? s->target : "", [WH_ENQUEUE_ARG_CREATED_AT] = a->created_at,
-        [WH_ENQUEUE_ARG_MAX_ATTEMPTS] = a->maxa, [WH_ENQUEUE_ARG_NOW] = a->now, [WH_ENQUEUE_ARG_EVENTS] = a->chan,
-        [WH_ENQUEUE_ARG_RUN_AT] = a->run_at, [WH_ENQUEUE_ARG_BODY] = q->body ? q->body : "",
-        [WH_ENQUEUE_ARG_UNIQUE_FOR] = a->uniq_s, [WH_ENQUEUE_ARG_LOCK] = s->lock ? s->lock : "",
-        [WH_ENQUEUE_ARG_PRIORITY] = a->prio, [WH_ENQUEUE_ARG_PREFIX] = prefix,
-        [WH_ENQUEUE_ARG_UNIQUE] = q->unique ? q->unique : "", [WH_ENQUEUE_ARG_PARK] = q->park ? "1" : "0"};
-    memcpy(a->argv, argv, sizeof(argv));
-    for(int i = 0; i < WH_ENQUEUE_ARGC; i++)
-        a->lens[i] = strlen(argv[i]);
-    a->lens[WH_ENQUEUE_ARG_BODY] = q->body ? q->body_len : 0;
-    a->lens[WH_ENQUEUE_ARG_UNIQUE] = q->unique ? q->unique_len : 0;
-}
-
-static void enq_result(const wh_redis_reply *rep, wh_enqueue *q)
-{
-    q->created = reply_int(rep, 0) == 1;
-    reply_field(rep, 1, q->state, sizeof(q->state));
-    reply_field(rep, 2, q->id, sizeof(q->id));
-}
-
-wh_code wh_status_enqueue(wh_redis *r, const char *prefix, wh_enqueue *q, wh_err *err)
-{
-    enq_args a;
-    enq_fill(&a, prefix, q, wh_now_ms());
-    wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_enqueue, &rep, WH_ENQUEUE_NKEYS, WH_ENQUEUE_ARGC, a.argv, a.lens, err);
-    if(rc)
-        return rc;
-    enq_result(rep, q);
-    wh_redis_reply_free(rep);
-    return WH_OK;
-}
-
-wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, wh_enqueue *reqs, size_t n, wh_err *err)
-{
-    enq_args a;
-    int64_t now = wh_now_ms();
-    wh_code rc = WH_OK;
-    size_t sent = 0;
-    for(size_t i = 0; i < n; i++)
-        reqs[i].state[0] = '\0'; /* "" marks a request whose reply was not read */
-    for(; sent < n && !rc; sent++)
-        if(reqs[sent].spec) {
-            enq_fill(&a, prefix, &reqs[sent], now);
-            rc = wh_redis_eval_append(r, &s_enqueue, WH_ENQUEUE_NKEYS, WH_ENQUEUE_ARGC, a.argv, a.lens, err);
-        }
-    bool reload = false;
-    for(size_t i = 0; i < sent; i++) {
-        if(!reqs[i].spec)
-            continue;
-        wh_redis_reply *rep;
-        wh_err e;
-        wh_code rrc = wh_redis_read(r, &rep, &e);
-        if(rrc == WH_OK) {
-            enq_result(rep, &reqs[i]);
-            wh_redis_reply_free(rep);
-            continue;
-        }
-        reload |= wh_redis_noscript(&e);
-        if(!reload && !rc) {
-            rc = rrc;
-            if(err)
-                *err = e;
-        }
-        if(!wh_redis_connected(r))
-            break;
-    }
-    /* The server lost its script cache (a restart): redo the ones refused. */
-    for(size_t i = 0; !rc && reload && i < n; i++)
-        if(reqs[i].spec && !reqs[i].state[0])
-            rc = wh_status_enqueue(r, prefix, &reqs[i], err);
-    return rc;
-}
-
-char *wh_status_unique_material(const wh_env_spec *s, size_t *len)
-{
-    wh_mp_doc *doc = s->args ? wh_mp_parse(s->args, s->args_len, WH_MP_MAX_DEPTH, NULL) : NULL;
-    wh_json *j = doc ? wh_conv_to_json(wh_mp_root(doc), "args", NULL) : wh_json_object();
-    char *args = j ? wh_json_dump_sorted(j) : NULL;
-    wh_json_free(j);
-    wh_mp_doc_free(doc);
-    if(!args)
-        return NULL;
-    const char *target = s->target ? s->target : "";
-    size_t n = strlen(s->type) + 1 + strlen(target) + 1 + strlen(args);
-    char *out = malloc(n + 1);
-    if(out) {
-        int w = snprintf(out, n + 1, "%s%c%s%c%s", s->type, 0, target, 0, args);
-        *len = w > 0 ? (size_t)w : 0;
-    }
-    free(args);
-    return out;
-}
-
-wh_code wh_status_unenqueue(wh_redis *r, const char *prefix, const char *id, wh_err *err)
-{
-    char key[WH_KEY_MAX], recent[WH_KEY_MAX], sched[WH_KEY_MAX];
-    wh_key_job(key, prefix, id);
-    wh_key_recent(recent, prefix);
-    wh_key_scheduled(sched, prefix);
-    const char *argv[WH_UNENQUEUE_ARGC] = {[WH_UNENQUEUE_KEY_JOB] = key, [WH_UNENQUEUE_KEY_RECENT] = recent,
-                                           [WH_UNENQUEUE_KEY_SCHEDULED] = sched, [WH_UNENQUEUE_ARG_ID] = id};
-    return wh_redis_eval(r, &s_unenqueue, NULL, WH_UNENQUEUE_NKEYS, WH_UNENQUEUE_ARGC, argv, NULL, err);
 }
 
 /* start.lua's arguments; buffers live here. */
@@ -223,29 +94,29 @@ static wh_code start_result(const wh_redis_reply *rep, wh_start *out, wh_err *er
         out->state = WH_STATE_RUNNING;
         return WH_OK;
     }
-    reply_field(rep, 0, kind, sizeof(kind));
+    wh_status__reply_field(rep, 0, kind, sizeof(kind));
     if(strcmp(kind, "run") == 0) {
         out->kind = WH_START_RUN;
-        out->attempt = reply_int(rep, 1);
-        out->max_attempts = reply_int(rep, 2);
+        out->attempt = wh_status__reply_int(rep, 1);
+        out->max_attempts = wh_status__reply_int(rep, 2);
         out->state = WH_STATE_RUNNING;
     } else if(strcmp(kind, "skip") == 0) {
         char state[16];
         out->kind = WH_START_SKIP;
-        reply_field(rep, 1, state, sizeof(state));
+        wh_status__reply_field(rep, 1, state, sizeof(state));
         out->state = wh_state_parse(state);
-        reply_field(rep, 2, out->error, sizeof(out->error));
-        out->attempt = reply_int(rep, 3);
+        wh_status__reply_field(rep, 2, out->error, sizeof(out->error));
+        out->attempt = wh_status__reply_int(rep, 3);
     } else if(strcmp(kind, "dead") == 0) {
         out->kind = WH_START_DEAD;
-        reply_field(rep, 1, out->error, sizeof(out->error));
-        out->attempt = reply_int(rep, 2);
+        wh_status__reply_field(rep, 1, out->error, sizeof(out->error));
+        out->attempt = wh_status__reply_int(rep, 2);
     } else if(strcmp(kind, "parked") == 0) {
         out->kind = WH_START_PARKED;
         out->state = WH_STATE_SCHEDULED;
     } else if(strcmp(kind, "locked") == 0) {
         out->kind = WH_START_LOCKED;
-        reply_field(rep, 1, out->error, sizeof(out->error));
+        wh_status__reply_field(rep, 1, out->error, sizeof(out->error));
     } else {
         return wh_err_set(err, WH_E_INTERNAL, "", "start script returned \"%s\"", kind);
     }
@@ -331,7 +202,7 @@ static void finish_fill(finish_args *a, const char *prefix, const wh_finish *f)
 static void finish_result(const wh_redis_reply *rep, bool *skipped)
 {
     char kind[8];
-    reply_field(rep, 0, kind, sizeof(kind)); /* "" for the plain "ok" */
+    wh_status__reply_field(rep, 0, kind, sizeof(kind)); /* "" for the plain "ok" */
     if(skipped)
         *skipped = strcmp(kind, "skip") == 0;
 }
@@ -353,13 +224,13 @@ wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bo
 
 wh_code wh_status_load(wh_redis *r, wh_err *err)
 {
-    wh_redis_script *all[] = {&s_enqueue, &s_start, &s_finish};
+    wh_redis_script *all[] = {&s_start, &s_finish};
     for(size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         wh_code rc = wh_redis_script_load(r, all[i], err);
         if(rc)
             return rc;
     }
-    return WH_OK;
+    return wh_status__enqueue_load(r, err);
 }
 
 wh_code wh_status_start_append(wh_redis *r, const char *prefix, const wh_env *env, const wh_start_opts *o,
@@ -475,104 +346,6 @@ wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const
                                          [WH_REQUEUE_ARG_EVENTS] = chan, [WH_REQUEUE_ARG_STEP] = step,
                                          [WH_REQUEUE_ARG_LEASE_UNTIL] = lease};
     return wh_redis_eval(r, &s_requeue, NULL, WH_REQUEUE_NKEYS, WH_REQUEUE_ARGC, argv, NULL, err);
-}
-
-bool wh_status_terminal(const char *s)
-{
-    return wh_state_terminal(wh_state_parse(s));
-}
-
-static bool listed(const char *k, const char *const *names)
-{
-    for(int i = 0; names && names[i]; i++)
-        if(strcmp(k, names[i]) == 0)
-            return true;
-    return false;
-}
-
-static wh_json *field_value(const char *k, const char *v, size_t n, const char *const *numeric,
-                            const char *json_field)
-{
-    if(listed(k, numeric)) {
-        char *end;
-        long long x = strtoll(v, &end, 10);
-        if(end != v && *end == '\0')
-            return wh_json_int(x);
-    }
-    if(json_field && strcmp(k, json_field) == 0) {
-        wh_json *j = wh_json_parse(v, n, NULL);
-        if(j)
-            return j;
-    }
-    return wh_json_strn(v, n);
-}
-
-wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *numeric, const char *json_field,
-                             wh_err *err)
-{
-    const char *argv[] = {"HGETALL", key};
-    wh_redis_reply *rep;
-    if(wh_redis_cmdv(r, &rep, err, 2, argv))
-        return NULL;
-    size_t n = wh_redis_reply_len(rep);
-    if(n == 0) {
-        wh_redis_reply_free(rep);
-        wh_err_set(err, WH_E_NOT_FOUND, "", "%s does not exist", key);
-        return NULL;
-    }
-    wh_json *obj = wh_json_object();
-    for(size_t i = 0; obj && i + 1 < n; i += 2) {
-        size_t kn, vn;
-        const char *k = wh_redis_reply_str(wh_redis_reply_at(rep, i), &kn);
-        const char *v = wh_redis_reply_str(wh_redis_reply_at(rep, i + 1), &vn);
-        char kb[64];
-        if(!k || !v || kn >= sizeof(kb))
-            continue;
-        memcpy(kb, k, kn);
-        kb[kn] = '\0';
-        wh_json *jv = field_value(kb, v, vn, numeric, json_field);
-        if(jv)
-            wh_json_setc(obj, kb, jv);
-    }
-    wh_redis_reply_free(rep);
-    if(!obj)
-        wh_err_set(err, WH_E_NOMEM, "", "out of memory");
-    return obj;
-}
-
-wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err *err)
-{
-    static const char *const numeric[] = {"attempt", "max_attempts", "progress", "redeliveries", "created_at",
-                                          "queued_at", "started_at", "finished_at", "run_at", "priority", NULL};
-    char key[WH_KEY_MAX];
-    wh_key_job(key, prefix, id);
-    wh_json *j = wh_status_hash_json(r, key, numeric, "result", err);
-    if(!j && err && err->code == WH_E_NOT_FOUND)
-        wh_err_set(err, WH_E_NOT_FOUND, "id", "no job with id \"%s\"", id);
-    return j;
-}
-
-wh_code wh_status_state(wh_redis *r, const char *prefix, const char *id, char *state, int *progress, char *step,
-                        size_t cap, wh_err *err)
-{
-    char key[WH_KEY_MAX];
-    wh_key_job(key, prefix, id);
-    const char *argv[] = {"HMGET", key, "state", "progress", "step"};
-    wh_redis_reply *rep;
-    wh_code rc = wh_redis_cmdv(r, &rep, err, 5, argv);
-    if(rc)
-        return rc;
-    reply_field(rep, 0, state, 16);
-    char pct[8];
-    reply_field(rep, 1, pct, sizeof(pct));
-    if(progress)
-        *progress = (int)strtol(pct, NULL, 10);
-    if(step)
-        reply_field(rep, 2, step, cap);
-    wh_redis_reply_free(rep);
-    if(!state[0])
-        return wh_err_set(err, WH_E_NOT_FOUND, "id", "no job with id \"%s\"", id);
-    return WH_OK;
 }
 
 wh_code wh_status_revive(wh_redis *r, const char *prefix, const char *id, wh_err *err)

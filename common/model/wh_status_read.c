@@ -1,0 +1,108 @@
+/* wh_status_read: reading a job's record back (its hash as JSON, its
+ * state and progress) for the CLI, the HTTP API and the client library.
+ * See wh_status.h. */
+#include "wh_status_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wh_keys.h"
+
+bool wh_status_terminal(const char *s)
+{
+    return wh_state_terminal(wh_state_parse(s));
+}
+
+static bool listed(const char *k, const char *const *names)
+{
+    for(int i = 0; names && names[i]; i++)
+        if(strcmp(k, names[i]) == 0)
+            return true;
+    return false;
+}
+
+static wh_json *field_value(const char *k, const char *v, size_t n, const char *const *numeric,
+                            const char *json_field)
+{
+    if(listed(k, numeric)) {
+        char *end;
+        long long x = strtoll(v, &end, 10);
+        if(end != v && *end == '\0')
+            return wh_json_int(x);
+    }
+    if(json_field && strcmp(k, json_field) == 0) {
+        wh_json *j = wh_json_parse(v, n, NULL);
+        if(j)
+            return j;
+    }
+    return wh_json_strn(v, n);
+}
+
+wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *numeric, const char *json_field,
+                             wh_err *err)
+{
+    const char *argv[] = {"HGETALL", key};
+    wh_redis_reply *rep;
+    if(wh_redis_cmdv(r, &rep, err, 2, argv))
+        return NULL;
+    size_t n = wh_redis_reply_len(rep);
+    if(n == 0) {
+        wh_redis_reply_free(rep);
+        wh_err_set(err, WH_E_NOT_FOUND, "", "%s does not exist", key);
+        return NULL;
+    }
+    wh_json *obj = wh_json_object();
+    for(size_t i = 0; obj && i + 1 < n; i += 2) {
+        size_t kn, vn;
+        const char *k = wh_redis_reply_str(wh_redis_reply_at(rep, i), &kn);
+        const char *v = wh_redis_reply_str(wh_redis_reply_at(rep, i + 1), &vn);
+        char kb[64];
+        if(!k || !v || kn >= sizeof(kb))
+            continue;
+        memcpy(kb, k, kn);
+        kb[kn] = '\0';
+        wh_json *jv = field_value(kb, v, vn, numeric, json_field);
+        if(jv)
+            wh_json_setc(obj, kb, jv);
+    }
+    wh_redis_reply_free(rep);
+    if(!obj)
+        wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+    return obj;
+}
+
+wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err *err)
+{
+    static const char *const numeric[] = {"attempt", "max_attempts", "progress", "redeliveries", "created_at",
+                                          "queued_at", "started_at", "finished_at", "run_at", "priority", NULL};
+    char key[WH_KEY_MAX];
+    wh_key_job(key, prefix, id);
+    wh_json *j = wh_status_hash_json(r, key, numeric, "result", err);
+    if(!j && err && err->code == WH_E_NOT_FOUND)
+        wh_err_set(err, WH_E_NOT_FOUND, "id", "no job with id \"%s\"", id);
+    return j;
+}
+
+wh_code wh_status_state(wh_redis *r, const char *prefix, const char *id, char *state, int *progress, char *step,
+                        size_t cap, wh_err *err)
+{
+    char key[WH_KEY_MAX];
+    wh_key_job(key, prefix, id);
+    const char *argv[] = {"HMGET", key, "state", "progress", "step"};
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_cmdv(r, &rep, err, 5, argv);
+    if(rc)
+        return rc;
+    wh_status__reply_field(rep, 0, state, 16);
+    char pct[8];
+    wh_status__reply_field(rep, 1, pct, sizeof(pct));
+    if(progress)
+        *progress = (int)strtol(pct, NULL, 10);
+    if(step)
+        wh_status__reply_field(rep, 2, step, cap);
+    wh_redis_reply_free(rep);
+    if(!state[0])
+        return wh_err_set(err, WH_E_NOT_FOUND, "id", "no job with id \"%s\"", id);
+    return WH_OK;
+}
