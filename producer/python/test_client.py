@@ -22,7 +22,7 @@ import pika
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("WHARF_SRC",
-                     os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
+                     os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 

@@ -16,7 +16,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const wharf = require('./wharf-client');
 
-const VECTORS = path.join(__dirname, '..', '..', 'vectors');
+const VECTORS = path.join(__dirname, '..', '..', 'schemas', 'vectors');
 const WAIT_S = 30;
 
 const tests = [];
