@@ -6,6 +6,7 @@
  * runs unenqueue.lua, so a failed submit leaves nothing behind and the same
  * id can be submitted again. Batches keep their confirms in flight together. */
 #include "wharf.h"
+#include "client_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,17 +24,6 @@
 #define CH 1                /* the one channel, in confirm mode */
 #define DRAIN_EVERY 256     /* publishes between non-blocking confirm reads */
 
-struct wharf_client {
-    wh_cfg cfg;
-    wh_amqp *amqp;          /* NULL until (re)connected */
-    wh_redis *redis;
-    int timeout_ms;
-    wh_mp_pack *args;       /* scratch: args converted from JSON */
-    wh_mp_pack *env;        /* scratch: the envelope */
-    wh_mp_pack *meta;       /* scratch: meta converted from JSON */
-    bool blocked;           /* connection.blocked seen, no unblocked since */
-    char blocked_why[64];   /* its reason, e.g. "low on memory" */
-};
 
 /* Per job state of a batch. */
 typedef struct slot {
@@ -41,7 +31,7 @@ typedef struct slot {
     bool confirmed, nack, returned;
 } slot;
 
-static int fail(wharf_error *out, const wh_err *e)
+int client_fail(wharf_error *out, const wh_err *e)
 {
     if(out) {
         out->code = e->code;
@@ -78,7 +68,7 @@ wharf_client *wharf_client_new(const wharf_client_opts *o, wharf_error *err)
     wharf_client *c = calloc(1, sizeof(*c));
     if(!c) {
         wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
-        fail(err, &e);
+        client_fail(err, &e);
         return NULL;
     }
     wh_cfg_defaults(&c->cfg);
@@ -109,7 +99,7 @@ wharf_client *wharf_client_new(const wharf_client_opts *o, wharf_error *err)
         rc = connect_amqp(c, &e);
     if(rc) {
         wharf_client_free(c);
-        fail(err, &e);
+        client_fail(err, &e);
         return NULL;
     }
     return c;
@@ -375,7 +365,7 @@ static int enqueue_and_publish(wharf_client *c, batch *b, size_t n, wharf_submit
         if(!b->reqs[i].spec)
             continue;
         if(rc) {
-            first = first ? first : fail(errs ? &errs[i] : NULL, &e);
+            first = first ? first : client_fail(errs ? &errs[i] : NULL, &e);
             continue;
         }
         snprintf(out[i].state, sizeof(out[i].state), "%s", b->reqs[i].state);
@@ -386,7 +376,7 @@ static int enqueue_and_publish(wharf_client *c, batch *b, size_t n, wharf_submit
         if(publish_one(c, &b->items[i].spec, b->items[i].body, b->items[i].len, &out[i], &b->slots[i], &e) !=
                WH_OK &&
            !first)
-            first = fail(errs ? &errs[i] : NULL, &e);
+            first = client_fail(errs ? &errs[i] : NULL, &e);
         if(++sent % DRAIN_EVERY == 0 && c->amqp)
             await_confirms(c, b->slots, out, n, 0, &batch_err);
     }
@@ -415,12 +405,12 @@ int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_su
     if(!batch_alloc(&b, n)) {
         batch_free(&b, n);
         wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
-        return fail(errs, &e);
+        return client_fail(errs, &e);
     }
     notice_idle_close(c);
     for(size_t i = 0; i < n; i++) /* a job that does not encode fails alone */
         if(encode_one(c, &jobs[i], &b, i, &out[i], &e) != WH_OK && !first)
-            first = fail(errs ? &errs[i] : NULL, &e);
+            first = client_fail(errs ? &errs[i] : NULL, &e);
     int rc = enqueue_and_publish(c, &b, n, out, errs);
     first = first ? first : rc;
     /* Wait for every confirm; undo the enqueue of any job not confirmed. */
@@ -433,7 +423,7 @@ int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_su
     for(size_t i = 0; i < n; i++) {
         nacked = nacked || (b.slots[i].confirmed && b.slots[i].nack);
         if(settle(c, &b.slots[i], &out[i], brc, &batch_err, &e) != WH_OK && !first)
-            first = fail(errs ? &errs[i] : NULL, &e);
+            first = client_fail(errs ? &errs[i] : NULL, &e);
     }
     /* A nack mostly means a quorum queue lost its leader (a cluster node
      * died). The channel may keep refusing after a new leader is elected,
@@ -452,16 +442,15 @@ int wharf_submit(wharf_client *c, const wharf_job *job, wharf_submitted *out, wh
     return wharf_submit_many(c, job, 1, out, err);
 }
 
-/* Hand `j` (NULL: failed with `e`) to the caller as malloc'd JSON text. */
-static int json_out(wh_json *j, wh_err *e, char **json, wharf_error *err)
+int client_json_out(wh_json *j, wh_err *e, char **json, wharf_error *err)
 {
     if(!j)
-        return fail(err, e);
+        return client_fail(err, e);
     *json = wh_json_dump(j);
     wh_json_free(j);
     if(!*json) {
         wh_err_set(e, WH_E_NOMEM, "", "out of memory");
-        return fail(err, e);
+        return client_fail(err, e);
     }
     return 0;
 }
@@ -469,7 +458,7 @@ static int json_out(wh_json *j, wh_err *e, char **json, wharf_error *err)
 int wharf_status_json(wharf_client *c, const char *id, char **json, wharf_error *err)
 {
     wh_err e;
-    return json_out(wh_status_json(c->redis, c->cfg.redis_prefix, id, &e), &e, json, err);
+    return client_json_out(wh_status_json(c->redis, c->cfg.redis_prefix, id, &e), &e, json, err);
 }
 
 int wharf_wait(wharf_client *c, const char *id, int timeout_ms, char *state, wharf_error *err)
@@ -478,12 +467,12 @@ int wharf_wait(wharf_client *c, const char *id, int timeout_ms, char *state, wha
     int64_t deadline = wh_mono_ms() + timeout_ms;
     for(;;) {
         if(wh_status_state(c->redis, c->cfg.redis_prefix, id, state, NULL, NULL, 0, &e) != WH_OK)
-            return fail(err, &e);
+            return client_fail(err, &e);
         if(wh_status_terminal(state))
             return 0;
         if(timeout_ms >= 0 && wh_mono_ms() >= deadline) {
             wh_err_set(&e, WH_E_TIMEOUT, "", "job %s is still %s after %d ms", id, state, timeout_ms);
-            return fail(err, &e);
+            return client_fail(err, &e);
         }
         wh_sleep_ms(20);
     }
@@ -498,7 +487,7 @@ int wharf_cancel(wharf_client *c, const char *id, char *state, wharf_error *err)
     wh_code rc = wh_jobctl_cancel(c->redis, c->cfg.redis_prefix, id ? id : "", c->cfg.job_ttl_s, st, &e);
     if(state)
         snprintf(state, 16, "%s", st);
-    return rc ? fail(err, &e) : 0;
+    return rc ? client_fail(err, &e) : 0;
 }
 
 int wharf_schedule_add(wharf_client *c, const wharf_schedule *s, wharf_error *err)
@@ -508,19 +497,19 @@ int wharf_schedule_add(wharf_client *c, const wharf_schedule *s, wharf_error *er
     wh_err e;
     if(s->type && wh_family_parse(s->type, strcspn(s->type, ".")) < 0) {
         wh_err_set(&e, WH_E_UNKNOWN_TYPE, "type", "type: \"%s\" is not family.action of a known family", s->type);
-        return fail(err, &e);
+        return client_fail(err, &e);
     }
-    return wh_sched_add(c->redis, c->cfg.redis_prefix, &sp, &e) ? fail(err, &e) : 0;
+    return wh_sched_add(c->redis, c->cfg.redis_prefix, &sp, &e) ? client_fail(err, &e) : 0;
 }
 
 int wharf_schedule_rm(wharf_client *c, const char *name, wharf_error *err)
 {
     wh_err e;
-    return wh_sched_rm(c->redis, c->cfg.redis_prefix, name ? name : "", &e) ? fail(err, &e) : 0;
+    return wh_sched_rm(c->redis, c->cfg.redis_prefix, name ? name : "", &e) ? client_fail(err, &e) : 0;
 }
 
 int wharf_schedule_list_json(wharf_client *c, char **json, wharf_error *err)
 {
     wh_err e;
-    return json_out(wh_sched_list(c->redis, c->cfg.redis_prefix, &e), &e, json, err);
+    return client_json_out(wh_sched_list(c->redis, c->cfg.redis_prefix, &e), &e, json, err);
 }

@@ -2,6 +2,7 @@
 #include "wh_xpage.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void wh_xpage_init(wh_xpage *x, const char *after)
@@ -109,4 +110,46 @@ wh_code wh_xpage_wait(wh_redis *r, const char *key, const wh_xpage *x, int ms, w
     snprintf(t, sizeof(t), "%d", ms);
     const char *xread[] = {"XREAD", "COUNT", "1", "BLOCK", t, "STREAMS", key, x->last};
     return wh_redis_cmdv(r, NULL, err, 8, xread);
+}
+
+/* A line value as JSON; bytes that are not UTF-8 become '?'. */
+static wh_json *line_str(const char *s, size_t n)
+{
+    wh_json *j = wh_json_strn(s, n);
+    if(j)
+        return j;
+    char *copy = malloc(n + 1);
+    if(!copy)
+        return NULL;
+    for(size_t i = 0; i < n; i++)
+        copy[i] = (unsigned char)s[i] < 0x80 && s[i] ? s[i] : '?';
+    j = wh_json_strn(copy, n);
+    free(copy);
+    return j;
+}
+
+wh_json *wh_xpage_entry_json(const wh_redis_reply *e, char *last)
+{
+    if(wh_redis_reply_len(e) < 2)
+        return NULL;
+    size_t idn, sn = 3, ln = 0;
+    const char *eid = wh_redis_reply_str(wh_redis_reply_at(e, 0), &idn);
+    const wh_redis_reply *f = wh_redis_reply_at(e, 1);
+    const char *s = "out", *l = "";
+    for(size_t k = 0; k + 1 < wh_redis_reply_len(f); k += 2) {
+        size_t kn;
+        const char *key = wh_redis_reply_str(wh_redis_reply_at(f, k), &kn);
+        const char **dst = key && kn == 1 && key[0] == 's' ? &s : key && kn == 1 && key[0] == 'l' ? &l : NULL;
+        if(dst)
+            *dst = wh_redis_reply_str(wh_redis_reply_at(f, k + 1), dst == &s ? &sn : &ln);
+    }
+    if(!eid || !s || !l)
+        return NULL;
+    if(last)
+        snprintf(last, 64, "%.*s", (int)(idn < 63 ? idn : 63), eid);
+    wh_json *o = wh_json_object();
+    wh_json_setc(o, "id", wh_json_strn(eid, idn));
+    wh_json_setc(o, "s", line_str(s, sn));
+    wh_json_setc(o, "l", line_str(l, ln));
+    return o;
 }

@@ -10,6 +10,7 @@
 #ifndef WH_XPAGE_H
 #define WH_XPAGE_H
 
+#include "wh_json.h"
 #include "wh_redis.h"
 
 typedef struct wh_xpage {
@@ -37,5 +38,11 @@ void wh_xpage_done(wh_xpage *x, long n);
 /* Wait up to `ms` for an entry after x->last (XREAD BLOCK; nothing is
  * consumed: fetch the page next). */
 wh_code wh_xpage_wait(wh_redis *r, const char *key, const wh_xpage *x, int ms, wh_err *err);
+
+/* One stream entry ([id, [field, value, ...]]) as {"id", "s", "l"}, as
+ * the HTTP API and the client library give log lines; bytes of s or l that
+ * are not UTF-8 become '?'. Copies the entry id to last[64] (if not NULL).
+ * NULL for a malformed entry. Caller frees with wh_json_free(). */
+wh_json *wh_xpage_entry_json(const wh_redis_reply *e, char *last);
 
 #endif
