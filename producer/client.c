@@ -354,6 +354,14 @@ static wh_code encode_one(wharf_client *c, const wharf_job *j, batch *b, size_t 
     return WH_OK;
 }
 
+/* Record job i's failure in errs[i] (when errs is given), so every failed
+ * job is described, and return the batch's code: that of its first failure. */
+static int note_fail(int first, wharf_error *errs, size_t i, const wh_err *e)
+{
+    int rc = client_fail(errs ? &errs[i] : NULL, e);
+    return first ? first : rc;
+}
+
 /* Enqueue every encoded job in one round trip, then publish the new ones;
  * confirms are read as we go so no buffer fills up. */
 static int enqueue_and_publish(wharf_client *c, batch *b, size_t n, wharf_submitted *out, wharf_error *errs)
@@ -365,7 +373,7 @@ static int enqueue_and_publish(wharf_client *c, batch *b, size_t n, wharf_submit
         if(!b->reqs[i].spec)
             continue;
         if(rc) {
-            first = first ? first : client_fail(errs ? &errs[i] : NULL, &e);
+            first = note_fail(first, errs, i, &e);
             continue;
         }
         snprintf(out[i].state, sizeof(out[i].state), "%s", b->reqs[i].state);
@@ -373,10 +381,8 @@ static int enqueue_and_publish(wharf_client *c, batch *b, size_t n, wharf_submit
             snprintf(out[i].id, sizeof(out[i].id), "%s", b->reqs[i].id);
         if(!(out[i].created = b->reqs[i].created) || strcmp(b->reqs[i].state, "queued") != 0)
             continue; /* existing, or scheduled: the scheduler publishes it when due */
-        if(publish_one(c, &b->items[i].spec, b->items[i].body, b->items[i].len, &out[i], &b->slots[i], &e) !=
-               WH_OK &&
-           !first)
-            first = client_fail(errs ? &errs[i] : NULL, &e);
+        if(publish_one(c, &b->items[i].spec, b->items[i].body, b->items[i].len, &out[i], &b->slots[i], &e))
+            first = note_fail(first, errs, i, &e);
         if(++sent % DRAIN_EVERY == 0 && c->amqp)
             await_confirms(c, b->slots, out, n, 0, &batch_err);
     }
@@ -409,8 +415,8 @@ int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_su
     }
     notice_idle_close(c);
     for(size_t i = 0; i < n; i++) /* a job that does not encode fails alone */
-        if(encode_one(c, &jobs[i], &b, i, &out[i], &e) != WH_OK && !first)
-            first = client_fail(errs ? &errs[i] : NULL, &e);
+        if(encode_one(c, &jobs[i], &b, i, &out[i], &e))
+            first = note_fail(first, errs, i, &e);
     int rc = enqueue_and_publish(c, &b, n, out, errs);
     first = first ? first : rc;
     /* Wait for every confirm; undo the enqueue of any job not confirmed. */
@@ -422,8 +428,8 @@ int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_su
     bool nacked = false;
     for(size_t i = 0; i < n; i++) {
         nacked = nacked || (b.slots[i].confirmed && b.slots[i].nack);
-        if(settle(c, &b.slots[i], &out[i], brc, &batch_err, &e) != WH_OK && !first)
-            first = client_fail(errs ? &errs[i] : NULL, &e);
+        if(settle(c, &b.slots[i], &out[i], brc, &batch_err, &e))
+            first = note_fail(first, errs, i, &e);
     }
     /* A nack mostly means a quorum queue lost its leader (a cluster node
      * died). The channel may keep refusing after a new leader is elected,
