@@ -163,7 +163,7 @@ export class Client {
     jobs.forEach((job, i) => {
       try {
         const env = checkJob(job);
-        encoded.push([i, env, encodeEnvelope(env)]);
+        encoded.push([i, env, encodeEnvelope(env, this.options.maxBody)]);
         outs.push(new WharfError('broker_error', 'not submitted'));
       } catch (e) {
         outs.push(e instanceof WharfError ? e : new WharfError('bad_args', String(e), 'args'));

@@ -22,6 +22,8 @@ export interface ClientOptions {
   maxAttempts?: number;
   /** How long a cancelled job's hash is kept (jobs.ttl_s), s; default 604800. */
   jobTtlS?: number;
+  /** The largest envelope to send, bytes (jobs.max_body; workers dead-letter bigger ones); default 1048576. */
+  maxBody?: number;
 }
 
 export type Options = Required<ClientOptions>;
@@ -35,6 +37,7 @@ export const DEFAULTS: Options = {
   maxPriority: 0,
   maxAttempts: 3,
   jobTtlS: 604800,
+  maxBody: 1048576,
 };
 
 /** WHARF_<SECTION>_<KEY>, as the worker and the CLI read their settings. */
@@ -46,6 +49,7 @@ const ENV: Array<[string, keyof ClientOptions, 'str' | 'int']> = [
   ['WHARF_AMQP_MAX_PRIORITY', 'maxPriority', 'int'],
   ['WHARF_JOBS_MAX_ATTEMPTS', 'maxAttempts', 'int'],
   ['WHARF_JOBS_TTL_S', 'jobTtlS', 'int'],
+  ['WHARF_JOBS_MAX_BODY', 'maxBody', 'int'],
 ];
 
 export function fromEnv(env: Record<string, string | undefined>): ClientOptions {
@@ -73,6 +77,9 @@ export function checkOptions(given: ClientOptions): Options {
   }
   if (!Number.isInteger(o.maxAttempts) || o.maxAttempts < 1 || o.maxAttempts > 100) {
     throw new WharfError('bad_config', 'maxAttempts: must be 1..100', 'maxAttempts');
+  }
+  if (!Number.isInteger(o.maxBody) || o.maxBody < 1024 || o.maxBody > 134217728) {
+    throw new WharfError('bad_config', 'maxBody: must be 1024..134217728 bytes', 'maxBody');
   }
   if (!(o.timeoutMs > 0)) throw new WharfError('bad_config', 'timeoutMs: must be > 0', 'timeoutMs');
   if (!o.prefix || o.prefix.length > 64) throw new WharfError('bad_config', 'prefix: must be 1..64 bytes', 'prefix');

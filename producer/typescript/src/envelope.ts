@@ -14,7 +14,7 @@ import { WharfError } from './errors.js';
 
 export const SCHEMA_VERSION = 1;
 export const FAMILIES = ['system', 'runtime', 'registry', 'provision'] as const;
-/** jobs.max_body: the largest envelope a worker takes, bytes. */
+/** jobs.max_body by default: workers dead-letter bigger bodies, bytes. */
 export const MAX_BODY = 1048576;
 const MAX_DEPTH = 32; // containers, the envelope map included (decode rule 2)
 
@@ -181,11 +181,11 @@ export function checkJob(job: JobSpec, createdAt?: number): Envelope {
   return env;
 }
 
-/** The envelope as msgpack; too_large over MAX_BODY. */
-export function encodeEnvelope(env: Envelope): Buffer {
+/** The envelope as msgpack; too_large over maxBody bytes. */
+export function encodeEnvelope(env: Envelope, maxBody = MAX_BODY): Buffer {
   const bytes = mpEncode(env);
-  if (bytes.byteLength > MAX_BODY) {
-    throw new WharfError('too_large', `envelope is ${bytes.byteLength} bytes; the limit is ${MAX_BODY}`, 'args');
+  if (bytes.byteLength > maxBody) {
+    throw new WharfError('too_large', `envelope is ${bytes.byteLength} bytes; the limit is ${maxBody}`, 'args');
   }
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -147,12 +147,12 @@ class AsyncClient:
                       prefix: Optional[str] = None, timeout: Optional[float] = None,
                       queue_type: Optional[str] = None, max_priority: Optional[int] = None,
                       max_attempts: Optional[int] = None, job_ttl_s: Optional[int] = None,
-                      options: Optional[Options] = None) -> "AsyncClient":
+                      max_body: Optional[int] = None, options: Optional[Options] = None) -> "AsyncClient":
         """Connect to RabbitMQ and Redis and declare the topology, as
         Client() does. Raises WharfError within `timeout` seconds."""
         o = options or plain_options(amqp_url=amqp_url, redis_url=redis_url, prefix=prefix, timeout=timeout,
                                      queue_type=queue_type, max_priority=max_priority,
-                                     max_attempts=max_attempts, job_ttl_s=job_ttl_s)
+                                     max_attempts=max_attempts, job_ttl_s=job_ttl_s, max_body=max_body)
         try:
             r = redis.asyncio.Redis.from_url(o.redis_url, socket_timeout=o.timeout,
                                              socket_connect_timeout=o.timeout)
@@ -249,7 +249,7 @@ class AsyncClient:
         for i, job in enumerate(jobs):
             try:
                 env = check_job(job)
-                encoded.append((i, env, encode(env)))
+                encoded.append((i, env, encode(env, self.options.max_body)))
                 outs.append(WharfError("broker_error", "not submitted"))
             except WharfError as e:
                 outs.append(e)

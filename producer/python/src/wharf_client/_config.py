@@ -32,6 +32,8 @@ class Options:
         workers declare them (amqp.queue_type, amqp.max_priority).
     max_attempts: recorded for jobs that set none (jobs.max_attempts).
     job_ttl_s: how long a cancelled job's hash is kept (jobs.ttl_s).
+    max_body: the largest envelope to send, bytes (jobs.max_body; workers
+        dead-letter bigger ones as too_large).
     """
     amqp_url: str = DEFAULT_AMQP_URL
     redis_url: str = DEFAULT_REDIS_URL
@@ -41,6 +43,7 @@ class Options:
     max_priority: int = 0
     max_attempts: int = 3
     job_ttl_s: int = 604800
+    max_body: int = 1048576
 
     def checked(self) -> "Options":
         if self.queue_type not in ("quorum", "classic"):
@@ -51,6 +54,8 @@ class Options:
             raise WharfError("bad_config", "max_attempts: must be 1..100", "max_attempts")
         if not self.timeout > 0:
             raise WharfError("bad_config", "timeout: must be > 0 seconds", "timeout")
+        if not 1024 <= self.max_body <= 134217728:
+            raise WharfError("bad_config", "max_body: must be 1024..134217728 bytes", "max_body")
         if not self.prefix or len(self.prefix) > 64:
             raise WharfError("bad_config", "prefix: must be 1..64 bytes", "prefix")
         return self
@@ -68,12 +73,13 @@ _ENV: Tuple[Tuple[str, str, Any], ...] = (
     ("WHARF_AMQP_MAX_PRIORITY", "max_priority", int),
     ("WHARF_JOBS_MAX_ATTEMPTS", "max_attempts", int),
     ("WHARF_JOBS_TTL_S", "job_ttl_s", int),
+    ("WHARF_JOBS_MAX_BODY", "max_body", int),
 )
 
 
 def options(environ: Optional[Mapping[str, str]] = None, **given: Any) -> Options:
     """Options from keyword arguments; those left None come from `environ`
-    (os.environ when None is passed and environ is requested) or default."""
+    (os.environ when it is None), then the defaults."""
     values: Dict[str, Any] = {}
     env = os.environ if environ is None else environ
     for var, field, conv in _ENV:
@@ -87,6 +93,7 @@ def options(environ: Optional[Mapping[str, str]] = None, **given: Any) -> Option
 
 
 def plain_options(**given: Any) -> Options:
+    """Options from keyword arguments; those left None are the defaults."""
     return replace(Options(), **{k: v for k, v in given.items() if v is not None}).checked()
 
 

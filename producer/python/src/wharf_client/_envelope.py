@@ -26,7 +26,7 @@ __all__ = ["Job", "Submitted", "new_id", "encode", "check_job", "canonical_json"
 
 SCHEMA_VERSION = 1
 FAMILIES = ("system", "runtime", "registry", "provision")
-MAX_BODY = 1048576          # jobs.max_body, bytes: the broker-side cap workers enforce
+MAX_BODY = 1048576          # jobs.max_body by default, bytes: workers dead-letter bigger bodies
 MAX_DEPTH = 32              # containers, the envelope map included (decode rule 2)
 
 # re.fullmatch throughout: "$" would also accept a trailing newline.
@@ -187,15 +187,15 @@ def check_job(job: Job, created_at: Optional[int] = None) -> Dict[str, Any]:
     return env
 
 
-def encode(env: Mapping[str, Any]) -> bytes:
+def encode(env: Mapping[str, Any], max_body: int = MAX_BODY) -> bytes:
     """The envelope as msgpack (str as str; ints in their smallest form).
-    Raises too_large over MAX_BODY."""
+    Raises too_large over `max_body` bytes."""
     try:
         body: bytes = msgpack.packb(env, use_bin_type=True)
     except (OverflowError, TypeError, ValueError) as e:
         raise _bad("bad_args", "args", "args: %s" % e) from None
-    if len(body) > MAX_BODY:
-        raise _bad("too_large", "args", "envelope is %d bytes; the limit is %d" % (len(body), MAX_BODY))
+    if len(body) > max_body:
+        raise _bad("too_large", "args", "envelope is %d bytes; the limit is %d" % (len(body), max_body))
     return body
 
 

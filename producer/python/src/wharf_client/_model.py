@@ -14,6 +14,7 @@ import json
 import time
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._envelope import Submitted, unique_material
@@ -28,12 +29,21 @@ LOG_MAX = 10000        # lines logs() returns at most, as GET /v1/jobs/{id}/logs
 LOG_PAGE = 1000        # stream entries fetched per request while following
 
 
+def _lua(name: str) -> bytes:
+    shipped = resources.files("wharf_client").joinpath("lua", name + ".lua")
+    if shipped.is_file():
+        return shipped.read_bytes()
+    # Imported from a wharf checkout without a build (the repository's own
+    # tests and benchmarks): the scripts are right there.
+    return (Path(__file__).resolve().parents[4] / "common" / "model" / "lua" / (name + ".lua")).read_bytes()
+
+
 class Script:
     """One Lua script of common/model/lua, with its SHA1 for EVALSHA."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.text = resources.files(__package__).joinpath("lua", name + ".lua").read_bytes()
+        self.text = _lua(name)
         self.sha = hashlib.sha1(self.text).hexdigest()
 
 

@@ -53,13 +53,13 @@ class Client:
                  prefix: Optional[str] = None, timeout: Optional[float] = None,
                  queue_type: Optional[str] = None, max_priority: Optional[int] = None,
                  max_attempts: Optional[int] = None, job_ttl_s: Optional[int] = None,
-                 options: Optional[Options] = None) -> None:
+                 max_body: Optional[int] = None, options: Optional[Options] = None) -> None:
         """Connect to RabbitMQ and Redis (the contract's local defaults for
         URLs not given) and declare the topology. Raises WharfError
         (broker_error, redis_error, bad_config) within `timeout` seconds."""
         self.options = options or plain_options(
             amqp_url=amqp_url, redis_url=redis_url, prefix=prefix, timeout=timeout, queue_type=queue_type,
-            max_priority=max_priority, max_attempts=max_attempts, job_ttl_s=job_ttl_s)
+            max_priority=max_priority, max_attempts=max_attempts, job_ttl_s=job_ttl_s, max_body=max_body)
         o = self.options
         self._prefix = o.prefix
         self._broker: Optional[Broker] = None
@@ -166,7 +166,7 @@ class Client:
         for i, job in enumerate(jobs):
             try:
                 env = check_job(job)
-                encoded.append((i, env, encode(env)))
+                encoded.append((i, env, encode(env, self.options.max_body)))
             except WharfError as e:
                 outs[i] = e
         now = int(time.time() * 1000)
