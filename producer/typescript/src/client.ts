@@ -158,15 +158,15 @@ export class Client {
   }
 
   private async submitAll(jobs: JobSpec[]): Promise<Outcome[]> {
-    const outs: Outcome[] = [];
+    // Every slot is filled below: an error here, or the enqueue's outcome.
+    const outs: Outcome[] = new Array<Outcome>(jobs.length);
     const encoded: Encoded[] = [];
     jobs.forEach((job, i) => {
       try {
         const env = checkJob(job);
         encoded.push([i, env, encodeEnvelope(env, this.options.maxBody)]);
-        outs.push(new WharfError('broker_error', 'not submitted'));
       } catch (e) {
-        outs.push(e instanceof WharfError ? e : new WharfError('bad_args', String(e), 'args'));
+        outs[i] = e instanceof WharfError ? e : new WharfError('bad_args', String(e), 'args');
       }
     });
     const now = Date.now();
@@ -176,7 +176,8 @@ export class Client {
     try {
       replies = calls.length ? await this.evalMany(m.SCRIPTS.enqueue, calls) : [];
     } catch (e) {
-      for (const [i] of encoded) outs[i] = redisError(e);
+      const err = redisError(e);
+      for (const [i] of encoded) outs[i] = err;
       return outs;
     }
     const toPublish: Encoded[] = [];

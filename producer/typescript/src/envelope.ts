@@ -9,7 +9,7 @@
  * encoded as a msgpack int, any other number as a float64.
  */
 import { randomBytes } from 'node:crypto';
-import { encode as mpEncode } from '@msgpack/msgpack';
+import { Encoder } from '@msgpack/msgpack';
 import { WharfError } from './errors.js';
 
 export const SCHEMA_VERSION = 1;
@@ -70,11 +70,19 @@ export interface Submitted {
  */
 export type Envelope = Record<string, unknown>;
 
+// Random bytes for ids, drawn 256 ids' worth at a time.
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+
 /** A fresh random id: 22 characters of [A-Za-z0-9_-], the first a letter or digit. */
 export function newId(): string {
-  const raw = randomBytes(22);
-  let id = ID_ALPHABET[raw[0] % 62];
-  for (let i = 1; i < raw.length; i++) id += ID_ALPHABET[raw[i] & 63];
+  if (poolAt + 22 > pool.length) {
+    pool = randomBytes(22 * 256);
+    poolAt = 0;
+  }
+  let id = ID_ALPHABET[pool[poolAt] % 62];
+  for (let i = 1; i < 22; i++) id += ID_ALPHABET[pool[poolAt + i] & 63];
+  poolAt += 22;
   return id;
 }
 
@@ -182,12 +190,14 @@ export function checkJob(job: JobSpec, createdAt?: number): Envelope {
 }
 
 /** The envelope as msgpack; too_large over maxBody bytes. */
+const encoder = new Encoder();
+
 export function encodeEnvelope(env: Envelope, maxBody = MAX_BODY): Buffer {
-  const bytes = mpEncode(env);
+  const bytes = encoder.encode(env); // a view into the encoder's buffer: copied below
   if (bytes.byteLength > maxBody) {
     throw new WharfError('too_large', `envelope is ${bytes.byteLength} bytes; the limit is ${maxBody}`, 'args');
   }
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Buffer.from(bytes);
 }
 
 /**

@@ -15,7 +15,10 @@ from typing import Any, AsyncIterator, Dict, Iterable, List, Mapping, Optional, 
 
 import aio_pika
 import aio_pika.abc
+import aiormq.abc
 import aiormq.exceptions
+import pamqp.commands
+import pamqp.header
 import redis.asyncio
 import redis.exceptions
 
@@ -113,12 +116,37 @@ class _Broker:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.conn.close(), 2)
 
-    async def publish(self, env: Mapping[str, Any], body: bytes) -> None:
-        prio = env.get("priority", 0)
-        msg = aio_pika.Message(body, content_type="application/msgpack",
-                               delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=env["id"],
-                               type=env["type"], headers={"wharf-schema": 1}, priority=prio or None)
-        await self.jobs.publish(msg, routing_key=env["type"].split(".", 1)[0], mandatory=True)
+    async def publish_many(self, items: Sequence[Tuple[Mapping[str, Any], bytes]]) -> "List[asyncio.Future[Any]]":
+        """Publish every (envelope, body) to wharf.jobs (mandatory) and return
+        their confirmations: futures that resolve on the broker's ack and fail
+        with PublishError (returned) or DeliveryError (nacked).
+
+        aiormq's Channel.basic_publish writes each message on its own (a
+        system call each) and waits for it to drain; this does what it does
+        for the whole batch in one write. It uses aiormq 6's channel
+        internals (lock, delivery_tag, confirmations, message_id_delivery_tag,
+        write_queue), hence aiormq < 7 in the package's requirements."""
+        ch: Any = self.ch.channel   # the aiormq channel under aio-pika's
+        frames: List[Any] = []
+        futs: "List[asyncio.Future[Any]]" = []
+        async with ch.lock:
+            for env, body in items:
+                prio = env.get("priority", 0)
+                props = pamqp.commands.Basic.Properties(
+                    content_type="application/msgpack", delivery_mode=2, message_id=env["id"], message_type=env["type"],
+                    headers={"wharf-schema": 1}, priority=prio or None)
+                ch.delivery_tag += 1
+                fut = ch.create_future()
+                ch.confirmations[ch.delivery_tag] = fut
+                ch.message_id_delivery_tag[env["id"]] = ch.delivery_tag
+                fut.add_done_callback(lambda _f, mid=env["id"]: ch.message_id_delivery_tag.pop(mid, None))
+                frames.append(pamqp.commands.Basic.Publish(exchange="wharf.jobs",
+                                                           routing_key=env["type"].split(".", 1)[0], mandatory=True))
+                frames.append(pamqp.header.ContentHeader(properties=props, body_size=len(body)))
+                frames.extend(ch._split_body(body))
+                futs.append(fut)
+            await ch.write_queue.put(aiormq.abc.ChannelFrame(frames=frames, channel_number=ch.number))
+        return futs
 
 
 def _publish_error(e: BaseException) -> WharfError:
@@ -207,11 +235,23 @@ class AsyncClient:
                 return await r.execute_command("EVALSHA", script.sha, *args)
 
     async def _eval_many(self, script: m.Script, calls: Sequence[Sequence[Any]]) -> List[Any]:
+        """As the sync client's: one round trip, the commands packed here."""
         async with _redis_calls(self.options.timeout):
-            pipe: Any = self._redis.pipeline(transaction=False)   # its stubs leave execute_command untyped
-            for args in calls:
-                pipe.execute_command("EVALSHA", script.sha, *args)
-            replies: List[Any] = await pipe.execute(raise_on_error=False)
+            pool = self._redis.connection_pool
+            conn: Any = await pool.get_connection("EVALSHA")
+            try:
+                await conn.send_packed_command([b"".join(m.resp(["EVALSHA", script.sha, *a]) for a in calls)])
+                replies: List[Any] = []
+                for _ in calls:
+                    try:
+                        replies.append(await conn.read_response())
+                    except redis.exceptions.ResponseError as e:
+                        replies.append(e)
+            except BaseException:
+                await conn.disconnect()   # replies may be left unread
+                raise
+            finally:
+                await pool.release(conn)
         for i, rep in enumerate(replies):
             if isinstance(rep, redis.exceptions.NoScriptError):
                 replies[i] = await self._eval(script, calls[i])
@@ -275,13 +315,13 @@ class AsyncClient:
         errs: List[Optional[WharfError]]
         try:
             b = await self._connect()
-            tasks = [asyncio.ensure_future(b.publish(env, body)) for _, env, body in items]
-            done, pending = await asyncio.wait(tasks, timeout=self.options.timeout)
-            for t in pending:
-                t.cancel()
+            futs = await asyncio.wait_for(b.publish_many([(env, body) for _, env, body in items]), self.options.timeout)
+            done, pending = await asyncio.wait(futs, timeout=self.options.timeout)
+            for f in pending:
+                f.cancel()
             late = WharfError("timeout", "no confirm from the broker in %.1f s" % self.options.timeout)
-            errs = [None if t in done and not t.exception() else
-                    _publish_error(t.exception() or late) if t in done else late for t in tasks]
+            errs = [None if f in done and not f.exception() else
+                    _publish_error(f.exception() or late) if f in done else late for f in futs]
         except (WharfError, aiormq.exceptions.AMQPError, OSError, ConnectionError) as e:
             errs = [_publish_error(e)] * len(items)
         failed = []

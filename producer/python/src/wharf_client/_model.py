@@ -51,6 +51,15 @@ SCRIPT_NAMES = ("enqueue", "unenqueue", "cancel")
 SCRIPTS: Dict[str, Script] = {n: Script(n) for n in SCRIPT_NAMES}
 
 
+def resp(args: Sequence[Union[str, bytes, int]]) -> bytes:
+    """One command in the Redis protocol (RESP), for pipelines packed here."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)
+
+
 def key_job(prefix: str, job_id: str) -> str:
     return prefix + "job:" + job_id
 
