@@ -22,12 +22,13 @@ conflict, timeout) and the field it concerns; with the broker or Redis
 down a call fails within the client's timeout (5 s by default).
 """
 
-from ._async import AsyncClient, AsyncEvents
+from ._async import AsyncClient
 from ._config import Options
 from ._envelope import Job, Submitted, canonical_json, encode, new_id
 from ._errors import CODES, BatchError, WharfError
 from ._model import TERMINAL, Event, LogGap, LogLine
-from ._sync import Client, Events
+from ._events import AsyncEvents, Events
+from ._sync import Client
 
 __all__ = ["Client", "AsyncClient", "Events", "AsyncEvents", "Options", "Job", "Submitted", "LogLine",
            "LogGap", "Event", "WharfError", "BatchError", "CODES", "TERMINAL", "new_id", "encode",

@@ -15,35 +15,24 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 import pika.exceptions
 import redis
 import redis.exceptions
 
+from . import _batch
 from . import _model as m
 from ._amqp_sync import Broker, broker_error, properties
 from ._config import Options, options, plain_options
-from ._envelope import Job, RunAt, Submitted, check_job, encode
-from ._errors import BatchError, WharfError
+from ._envelope import Job, RunAt, Submitted
+from ._errors import WharfError
+from ._events import Events
+from ._rediscalls import redis_calls
 
 __all__ = ["Client", "Events"]
 
-Outcome = Union[Submitted, WharfError]
-
-
-def redis_error(e: BaseException) -> WharfError:
-    return WharfError("redis_error", "redis: %s" % (str(e)[:200] or type(e).__name__))
-
-
-@contextlib.contextmanager
-def _redis_calls() -> Iterator[None]:
-    try:
-        yield
-    except redis.exceptions.RedisError as e:
-        raise redis_error(e) from None
-    except OSError as e:  # a socket error redis-py did not wrap
-        raise redis_error(e) from None
+Outcome = _batch.Outcome
 
 
 class Client:
@@ -68,7 +57,7 @@ class Client:
                                                socket_connect_timeout=o.timeout)
         except ValueError as e:
             raise WharfError("bad_config", "redis_url: %s" % e, "redis_url") from None
-        with _redis_calls():
+        with redis_calls():
             self._redis.ping()
         self._connect()
 
@@ -110,7 +99,7 @@ class Client:
 
     def _eval(self, script: m.Script, args: Sequence[Any]) -> Any:
         r: Any = self._redis   # the stubs leave these untyped
-        with _redis_calls():
+        with redis_calls():
             try:
                 return r.execute_command("EVALSHA", script.sha, *args)
             except redis.exceptions.NoScriptError:
@@ -122,7 +111,7 @@ class Client:
         loaded and the refused calls made again. The commands are packed
         here (m.resp): redis-py's own packing costs more than the rest of
         a submit together."""
-        with _redis_calls():
+        with redis_calls():
             pool = self._redis.connection_pool
             conn = pool.get_connection("EVALSHA")
             try:
@@ -158,49 +147,27 @@ class Client:
         # pylint: disable=redefined-builtin  (names mirror the envelope)
         job = Job(type, args, id=id, target=target, max_attempts=max_attempts, timeout_s=timeout_s,
                   run_at=run_at, priority=priority, unique_for_s=unique_for_s, lock=lock, meta=meta)
-        out = self._submit([job])[0]
-        if isinstance(out, WharfError):
-            raise out
-        return out
+        return _batch.one(self._submit([job]))
 
     def submit_many(self, jobs: Iterable[Job]) -> List[Submitted]:
         """Submit jobs with one Redis round trip and their confirms in flight
         together. Raises BatchError (its `results` say what became of each
         job) when any failed; jobs that did not fail are enqueued."""
-        outs = self._submit(list(jobs))
-        first = next((o for o in outs if isinstance(o, WharfError)), None)
-        if first is not None:
-            raise BatchError(first, list(outs))
-        return [o for o in outs if isinstance(o, Submitted)]
+        return _batch.many(self._submit(list(jobs)))
 
     def _submit(self, jobs: List[Job]) -> List[Outcome]:
-        outs: List[Optional[Outcome]] = [None] * len(jobs)
-        encoded: List[Tuple[int, Dict[str, Any], bytes]] = []
-        for i, job in enumerate(jobs):
-            try:
-                env = check_job(job)
-                encoded.append((i, env, encode(env, self.options.max_body)))
-            except WharfError as e:
-                outs[i] = e
-        now = int(time.time() * 1000)
-        calls = [m.enqueue_call(self._prefix, env, body, self.options.max_attempts, now)
-                 for _, env, body in encoded]
+        b = _batch.Batch(jobs, self.options)
         try:
-            replies = self._eval_many(m.SCRIPTS["enqueue"], calls) if calls else []
+            replies = self._eval_many(m.SCRIPTS["enqueue"], b.calls) if b.calls else []
         except WharfError as e:
-            for i, _, _ in encoded:
-                outs[i] = e
-            return [o for o in outs if o is not None]
-        to_publish = []
-        for (i, env, body), rep in zip(encoded, replies):
-            outs[i] = s = m.enqueue_result(rep)
-            if s.created and s.state == "queued":
-                to_publish.append((i, env, body))
+            b.fail_all(e)
+            return b.results()
+        to_publish = b.enqueued(replies)
         if to_publish:
-            self._publish(to_publish, outs)
-        return [o for o in outs if o is not None]
+            self._publish(to_publish, b.outs)
+        return b.results()
 
-    def _publish(self, items: List[Tuple[int, Dict[str, Any], bytes]], outs: List[Optional[Outcome]]) -> None:
+    def _publish(self, items: List[_batch.Encoded], outs: List[Optional[Outcome]]) -> None:
         tags: List[int] = []
         err: Optional[WharfError] = None
         try:
@@ -215,7 +182,7 @@ class Client:
             err = broker_error(e)
         self._settle(items, tags, err, outs)
 
-    def _settle(self, items: List[Tuple[int, Dict[str, Any], bytes]], tags: List[int],
+    def _settle(self, items: List[_batch.Encoded], tags: List[int],
                 err: Optional[WharfError], outs: List[Optional[Outcome]]) -> None:
         """Each published job's outcome; undo the enqueue of the failures."""
         b = self._broker
@@ -254,7 +221,7 @@ class Client:
         """The job as a dict: numeric fields as ints, `result` decoded (as
         GET /v1/jobs/{id}). Raises not_found."""
         m.check_id(id)
-        with _redis_calls():
+        with redis_calls():
             h = self._redis.hgetall(m.key_job(self._prefix, id))
         return m.job_json(id, h)
 
@@ -264,7 +231,7 @@ class Client:
         return self.status(id).get("result")
 
     def _state(self, id: str) -> str:
-        with _redis_calls():
+        with redis_calls():
             st = self._redis.hget(m.key_job(self._prefix, id), "state")
         if st is None:
             raise WharfError("not_found", 'no job with id "%s"' % id, "id")
@@ -276,10 +243,10 @@ class Client:
         last read in the error's `last`, or not_found."""
         m.check_id(id)
         deadline = None if timeout is None else time.monotonic() + timeout
-        with _redis_calls():
+        with redis_calls():
             ps = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
-            with _redis_calls():
+            with redis_calls():
                 ps.subscribe(self._prefix + "events")   # first, so no change slips by
             while True:
                 h = self.status(id)
@@ -296,7 +263,7 @@ class Client:
 
     def _until_event(self, ps: Any, id: str, seconds: float) -> None:
         end = time.monotonic() + seconds
-        with _redis_calls():
+        with redis_calls():
             while True:
                 left = end - time.monotonic()
                 if left <= 0:
@@ -312,7 +279,7 @@ class Client:
         Raises not_found."""
         m.check_id(id)
         key = m.key_job(self._prefix, id) + ":log"
-        with _redis_calls():
+        with redis_calls():
             pipe = self._redis.pipeline(transaction=False)
             pipe.exists(m.key_job(self._prefix, id))
             if tail:
@@ -325,7 +292,7 @@ class Client:
         return m.tail_lines(entries, bool(tail))
 
     def _page(self, key: str, x: m.XPage) -> List[Union[m.LogLine, m.LogGap]]:
-        with _redis_calls():
+        with redis_calls():
             pipe: Any = self._redis.pipeline(transaction=True)
             for cmd in x.commands(key):
                 pipe.execute_command(*cmd)
@@ -348,7 +315,7 @@ class Client:
             if not any(isinstance(p, m.LogLine) for p in page):
                 if state in m.TERMINAL:
                     return
-                with _redis_calls():
+                with redis_calls():
                     self._redis.xread({key: x.last}, count=1, block=block_ms)
                 state = self._state(id)
 
@@ -367,46 +334,3 @@ class Client:
         """A subscription to state changes (the events channel), of the jobs
         `ids` only when given. Iterate it, or call get(timeout); close it."""
         return Events(self._redis, self._prefix + "events", ids)
-
-
-class Events:
-    """State changes from the events channel, as Event(id, state), in the
-    order Redis delivers them. Pub/sub keeps nothing for a subscriber that
-    was away: read the job for the truth after a gap."""
-
-    def __init__(self, r: "redis.Redis[bytes]", channel: str, ids: Optional[Iterable[str]]) -> None:
-        self._ids = None if ids is None else frozenset(ids)
-        with _redis_calls():
-            self._ps = r.pubsub(ignore_subscribe_messages=True)
-            self._ps.subscribe(channel)
-
-    def get(self, timeout: Optional[float] = None) -> Optional[m.Event]:
-        """The next event, waiting up to `timeout` s (None: no limit); None
-        when none came in time."""
-        end = None if timeout is None else time.monotonic() + timeout
-        with _redis_calls():
-            while True:
-                left = 1.0 if end is None else end - time.monotonic()
-                if left <= 0:
-                    return None
-                msg = self._ps.get_message(timeout=min(left, 1.0))
-                if msg and msg.get("type") == "message":
-                    ev = m.parse_event(msg["data"])
-                    if ev is not None and (self._ids is None or ev.id in self._ids):
-                        return ev
-
-    def __iter__(self) -> Iterator[m.Event]:
-        while True:
-            ev = self.get(None)
-            if ev is not None:
-                yield ev
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._ps.close()
-
-    def __enter__(self) -> "Events":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
