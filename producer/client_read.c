@@ -121,25 +121,14 @@ int wharf_logs_json(wharf_client *c, const char *id, int tail, char **json, whar
 /* Hand one stream entry to fn; its id becomes x->last. */
 static int deliver_line(const wh_redis_reply *entry, wh_xpage *x, wharf_log_fn fn, void *ud)
 {
-    if(wh_redis_reply_len(entry) < 2)
+    wh_xpage_entry f;
+    if(!wh_xpage_entry_parse(entry, &f))
         return 0;
-    size_t idn, sn = 3, ln = 0;
-    const char *eid = wh_redis_reply_str(wh_redis_reply_at(entry, 0), &idn);
-    const wh_redis_reply *f = wh_redis_reply_at(entry, 1);
-    const char *s = "out", *l = "";
-    for(size_t k = 0; k + 1 < wh_redis_reply_len(f); k += 2) {
-        size_t kn;
-        const char *key = wh_redis_reply_str(wh_redis_reply_at(f, k), &kn);
-        if(key && kn == 1 && key[0] == 's')
-            s = wh_redis_reply_str(wh_redis_reply_at(f, k + 1), &sn);
-        else if(key && kn == 1 && key[0] == 'l')
-            l = wh_redis_reply_str(wh_redis_reply_at(f, k + 1), &ln);
-    }
     char stream[8];
-    snprintf(x->last, sizeof(x->last), "%.*s", (int)idn, eid ? eid : "0-0");
-    snprintf(stream, sizeof(stream), "%.*s", (int)sn, s ? s : "out");
+    snprintf(x->last, sizeof(x->last), "%.*s", (int)f.idn, f.id);
+    snprintf(stream, sizeof(stream), "%.*s", (int)f.sn, f.s);
     /* hiredis strings are NUL-terminated past their length. */
-    wharf_log_entry e = {x->last, stream, l ? l : "", l ? ln : 0, 0};
+    wharf_log_entry e = {x->last, stream, f.l, f.ln, 0};
     return fn(ud, &e);
 }
 
@@ -175,7 +164,7 @@ int wharf_logs_follow(wharf_client *c, const char *id, wharf_log_fn fn, void *ud
     wh_key_log(key, c->cfg.redis_prefix, id ? id : "");
     if(wh_status_state(c->redis, c->cfg.redis_prefix, id ? id : "", state, NULL, NULL, 0, &e))
         return client_fail(err, &e);
-    wh_xpage x;
+    wh_xpage x = {0};
     wh_xpage_init(&x, NULL);
     int block_ms = c->timeout_ms / 2 < 1000 ? c->timeout_ms / 2 + 1 : 1000;
     for(;;) {

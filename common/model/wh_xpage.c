@@ -128,28 +128,34 @@ static wh_json *line_str(const char *s, size_t n)
     return j;
 }
 
-wh_json *wh_xpage_entry_json(const wh_redis_reply *e, char *last)
+bool wh_xpage_entry_parse(const wh_redis_reply *e, wh_xpage_entry *out)
 {
+    *out = (wh_xpage_entry){.s = "out", .sn = 3, .l = "", .ln = 0};
     if(wh_redis_reply_len(e) < 2)
-        return NULL;
-    size_t idn, sn = 3, ln = 0;
-    const char *eid = wh_redis_reply_str(wh_redis_reply_at(e, 0), &idn);
+        return false;
+    out->id = wh_redis_reply_str(wh_redis_reply_at(e, 0), &out->idn);
     const wh_redis_reply *f = wh_redis_reply_at(e, 1);
-    const char *s = "out", *l = "";
     for(size_t k = 0; k + 1 < wh_redis_reply_len(f); k += 2) {
         size_t kn;
         const char *key = wh_redis_reply_str(wh_redis_reply_at(f, k), &kn);
-        const char **dst = key && kn == 1 && key[0] == 's' ? &s : key && kn == 1 && key[0] == 'l' ? &l : NULL;
-        if(dst)
-            *dst = wh_redis_reply_str(wh_redis_reply_at(f, k + 1), dst == &s ? &sn : &ln);
+        if(key && kn == 1 && key[0] == 's')
+            out->s = wh_redis_reply_str(wh_redis_reply_at(f, k + 1), &out->sn);
+        else if(key && kn == 1 && key[0] == 'l')
+            out->l = wh_redis_reply_str(wh_redis_reply_at(f, k + 1), &out->ln);
     }
-    if(!eid || !s || !l)
+    return out->id && out->s && out->l;
+}
+
+wh_json *wh_xpage_entry_json(const wh_redis_reply *e, char *last)
+{
+    wh_xpage_entry x;
+    if(!wh_xpage_entry_parse(e, &x))
         return NULL;
     if(last)
-        snprintf(last, 64, "%.*s", (int)(idn < 63 ? idn : 63), eid);
+        snprintf(last, 64, "%.*s", (int)(x.idn < 63 ? x.idn : 63), x.id);
     wh_json *o = wh_json_object();
-    wh_json_setc(o, "id", wh_json_strn(eid, idn));
-    wh_json_setc(o, "s", line_str(s, sn));
-    wh_json_setc(o, "l", line_str(l, ln));
+    wh_json_setc(o, "id", wh_json_strn(x.id, x.idn));
+    wh_json_setc(o, "s", line_str(x.s, x.sn));
+    wh_json_setc(o, "l", line_str(x.l, x.ln));
     return o;
 }
