@@ -6,6 +6,7 @@
  * runs unenqueue.lua, so a failed submit leaves nothing behind and the same
  * id can be submitted again. Batches keep their confirms in flight together. */
 #include "wharf.h"
+#include "client_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,17 +25,6 @@
 #define CH 1                /* the one channel, in confirm mode */
 #define DRAIN_EVERY 256     /* publishes between non-blocking confirm reads */
 
-struct wharf_client {
-    wh_cfg cfg;
-    wh_amqp *amqp;          /* NULL until (re)connected */
-    wh_redis *redis;
-    int timeout_ms;
-    wh_mp_pack *args;       /* scratch: args converted from JSON */
-    wh_mp_pack *env;        /* scratch: the envelope */
-    wh_mp_pack *meta;       /* scratch: meta converted from JSON */
-    bool blocked;           /* connection.blocked seen, no unblocked since */
-    char blocked_why[64];   /* its reason, e.g. "low on memory" */
-};
 
 /* Per job state of a batch. */
 typedef struct slot {
@@ -42,7 +32,7 @@ typedef struct slot {
     bool confirmed, nack, returned;
 } slot;
 
-static int fail(wharf_error *out, const wh_err *e)
+int client_fail(wharf_error *out, const wh_err *e)
 {
     if(out) {
         out->code = e->code;
@@ -83,7 +73,7 @@ wharf_client *wharf_client_new(const wharf_client_opts *o, wharf_error *err)
     wharf_client *c = calloc(1, sizeof(*c));
     if(!c) {
         wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
-        fail(err, &e);
+        client_fail(err, &e);
         return NULL;
     }
     wh_cfg_defaults(&c->cfg);
@@ -114,7 +104,7 @@ wharf_client *wharf_client_new(const wharf_client_opts *o, wharf_error *err)
         rc = connect_amqp(c, &e);
     if(rc) {
         wharf_client_free(c);
-        fail(err, &e);
+        client_fail(err, &e);
         return NULL;
     }
     return c;
@@ -369,6 +359,14 @@ static wh_code encode_one(wharf_client *c, const wharf_job *j, batch *b, size_t 
     return WH_OK;
 }
 
+/* Record job i's failure in errs[i] (when errs is given), so every failed
+ * job is described, and return the batch's code: that of its first failure. */
+static int note_fail(int first, wharf_error *errs, size_t i, const wh_err *e)
+{
+    int rc = client_fail(errs ? &errs[i] : NULL, e);
+    return first ? first : rc;
+}
+
 /* Enqueue every encoded job in one round trip, then publish the new ones;
  * confirms are read as we go so no buffer fills up. */
 static int enqueue_and_publish(wharf_client *c, batch *b, size_t n, wharf_submitted *out, wharf_error *errs)
@@ -380,7 +378,7 @@ static int enqueue_and_publish(wharf_client *c, batch *b, size_t n, wharf_submit
         if(!b->reqs[i].spec)
             continue;
         if(rc) {
-            first = first ? first : fail(errs ? &errs[i] : NULL, &e);
+            first = note_fail(first, errs, i, &e);
             continue;
         }
         snprintf(out[i].state, sizeof(out[i].state), "%s", b->reqs[i].state);
@@ -388,10 +386,8 @@ static int enqueue_and_publish(wharf_client *c, batch *b, size_t n, wharf_submit
             snprintf(out[i].id, sizeof(out[i].id), "%s", b->reqs[i].id);
         if(!(out[i].created = b->reqs[i].created) || wh_state_parse(b->reqs[i].state) != WH_STATE_QUEUED)
             continue; /* existing, or scheduled: the scheduler publishes it when due */
-        if(publish_one(c, &b->items[i].spec, b->items[i].body, b->items[i].len, &out[i], &b->slots[i], &e) !=
-               WH_OK &&
-           !first)
-            first = fail(errs ? &errs[i] : NULL, &e);
+        if(publish_one(c, &b->items[i].spec, b->items[i].body, b->items[i].len, &out[i], &b->slots[i], &e))
+            first = note_fail(first, errs, i, &e);
         if(++sent % DRAIN_EVERY == 0 && c->amqp)
             await_confirms(c, b->slots, out, n, 0, &batch_err);
     }
@@ -420,12 +416,12 @@ int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_su
     if(!batch_alloc(&b, n)) {
         batch_free(&b, n);
         wh_err_set(&e, WH_E_NOMEM, "", "out of memory");
-        return fail(errs, &e);
+        return client_fail(errs, &e);
     }
     notice_idle_close(c);
     for(size_t i = 0; i < n; i++) /* a job that does not encode fails alone */
-        if(encode_one(c, &jobs[i], &b, i, &out[i], &e) != WH_OK && !first)
-            first = fail(errs ? &errs[i] : NULL, &e);
+        if(encode_one(c, &jobs[i], &b, i, &out[i], &e))
+            first = note_fail(first, errs, i, &e);
     int rc = enqueue_and_publish(c, &b, n, out, errs);
     first = first ? first : rc;
     /* Wait for every confirm; undo the enqueue of any job not confirmed. */
@@ -437,8 +433,8 @@ int wharf_submit_many(wharf_client *c, const wharf_job *jobs, size_t n, wharf_su
     bool nacked = false;
     for(size_t i = 0; i < n; i++) {
         nacked = nacked || (b.slots[i].confirmed && b.slots[i].nack);
-        if(settle(c, &b.slots[i], &out[i], brc, &batch_err, &e) != WH_OK && !first)
-            first = fail(errs ? &errs[i] : NULL, &e);
+        if(settle(c, &b.slots[i], &out[i], brc, &batch_err, &e))
+            first = note_fail(first, errs, i, &e);
     }
     /* A nack mostly means a quorum queue lost its leader (a cluster node
      * died). The channel may keep refusing after a new leader is elected,
@@ -457,16 +453,15 @@ int wharf_submit(wharf_client *c, const wharf_job *job, wharf_submitted *out, wh
     return wharf_submit_many(c, job, 1, out, err);
 }
 
-/* Hand `j` (NULL: failed with `e`) to the caller as malloc'd JSON text. */
-static int json_out(wh_json *j, wh_err *e, char **json, wharf_error *err)
+int client_json_out(wh_json *j, wh_err *e, char **json, wharf_error *err)
 {
     if(!j)
-        return fail(err, e);
+        return client_fail(err, e);
     *json = wh_json_dump(j);
     wh_json_free(j);
     if(!*json) {
         wh_err_set(e, WH_E_NOMEM, "", "out of memory");
-        return fail(err, e);
+        return client_fail(err, e);
     }
     return 0;
 }
@@ -474,7 +469,7 @@ static int json_out(wh_json *j, wh_err *e, char **json, wharf_error *err)
 int wharf_status_json(wharf_client *c, const char *id, char **json, wharf_error *err)
 {
     wh_err e;
-    return json_out(wh_status_json(c->redis, c->cfg.redis_prefix, id, &e), &e, json, err);
+    return client_json_out(wh_status_json(c->redis, c->cfg.redis_prefix, id, &e), &e, json, err);
 }
 
 int wharf_wait(wharf_client *c, const char *id, int timeout_ms, char *state, wharf_error *err)
@@ -483,12 +478,12 @@ int wharf_wait(wharf_client *c, const char *id, int timeout_ms, char *state, wha
     int64_t deadline = wh_mono_ms() + timeout_ms;
     for(;;) {
         if(wh_status_state(c->redis, c->cfg.redis_prefix, id, state, NULL, NULL, 0, &e) != WH_OK)
-            return fail(err, &e);
+            return client_fail(err, &e);
         if(wh_status_terminal(state))
             return 0;
         if(timeout_ms >= 0 && wh_mono_ms() >= deadline) {
             wh_err_set(&e, WH_E_TIMEOUT, "", "job %s is still %s after %d ms", id, state, timeout_ms);
-            return fail(err, &e);
+            return client_fail(err, &e);
         }
         wh_sleep_ms(20);
     }
@@ -503,7 +498,7 @@ int wharf_cancel(wharf_client *c, const char *id, char *state, wharf_error *err)
     wh_code rc = wh_jobctl_cancel(c->redis, c->cfg.redis_prefix, id ? id : "", c->cfg.job_ttl_s, st, &e);
     if(state)
         snprintf(state, 16, "%s", st);
-    return rc ? fail(err, &e) : 0;
+    return rc ? client_fail(err, &e) : 0;
 }
 
 int wharf_schedule_add(wharf_client *c, const wharf_schedule *s, wharf_error *err)
@@ -513,19 +508,19 @@ int wharf_schedule_add(wharf_client *c, const wharf_schedule *s, wharf_error *er
     wh_err e;
     if(s->type && wh_family_parse(s->type, strcspn(s->type, ".")) < 0) {
         wh_err_set(&e, WH_E_UNKNOWN_TYPE, "type", "type: \"%s\" is not family.action of a known family", s->type);
-        return fail(err, &e);
+        return client_fail(err, &e);
     }
-    return wh_sched_add(c->redis, c->cfg.redis_prefix, &sp, &e) ? fail(err, &e) : 0;
+    return wh_sched_add(c->redis, c->cfg.redis_prefix, &sp, &e) ? client_fail(err, &e) : 0;
 }
 
 int wharf_schedule_rm(wharf_client *c, const char *name, wharf_error *err)
 {
     wh_err e;
-    return wh_sched_rm(c->redis, c->cfg.redis_prefix, name ? name : "", &e) ? fail(err, &e) : 0;
+    return wh_sched_rm(c->redis, c->cfg.redis_prefix, name ? name : "", &e) ? client_fail(err, &e) : 0;
 }
 
 int wharf_schedule_list_json(wharf_client *c, char **json, wharf_error *err)
 {
     wh_err e;
-    return json_out(wh_sched_list(c->redis, c->cfg.redis_prefix, &e), &e, json, err);
+    return client_json_out(wh_sched_list(c->redis, c->cfg.redis_prefix, &e), &e, json, err);
 }

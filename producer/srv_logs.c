@@ -23,48 +23,6 @@
 #define FOLLOW_PAGE 100      /* entries per page */
 #define KEEPALIVE_MS 10000   /* silence before a keepalive comment, ms */
 
-/* A line value as JSON; bytes that are not UTF-8 become '?'. */
-static wh_json *line_str(const char *s, size_t n)
-{
-    wh_json *j = wh_json_strn(s, n);
-    if(j)
-        return j;
-    char *copy = malloc(n + 1);
-    if(!copy)
-        return NULL;
-    for(size_t i = 0; i < n; i++)
-        copy[i] = (unsigned char)s[i] < 0x80 && s[i] ? s[i] : '?';
-    j = wh_json_strn(copy, n);
-    free(copy);
-    return j;
-}
-
-/* One stream entry as {"id","s","l"}; its id copied to last[64]. */
-static wh_json *entry_json(const wh_redis_reply *e, char *last)
-{
-    if(wh_redis_reply_len(e) < 2)
-        return NULL;
-    size_t idn, sn = 3, ln = 0;
-    const char *eid = wh_redis_reply_str(wh_redis_reply_at(e, 0), &idn);
-    const wh_redis_reply *f = wh_redis_reply_at(e, 1);
-    const char *s = "out", *l = "";
-    for(size_t k = 0; k + 1 < wh_redis_reply_len(f); k += 2) {
-        size_t kn;
-        const char *key = wh_redis_reply_str(wh_redis_reply_at(f, k), &kn);
-        const char **dst = key && kn == 1 && key[0] == 's' ? &s : key && kn == 1 && key[0] == 'l' ? &l : NULL;
-        if(dst)
-            *dst = wh_redis_reply_str(wh_redis_reply_at(f, k + 1), dst == &s ? &sn : &ln);
-    }
-    if(!eid || !s || !l)
-        return NULL;
-    snprintf(last, 64, "%.*s", (int)(idn < 63 ? idn : 63), eid);
-    wh_json *o = wh_json_object();
-    wh_json_setc(o, "id", wh_json_strn(eid, idn));
-    wh_json_setc(o, "s", line_str(s, sn));
-    wh_json_setc(o, "l", line_str(l, ln));
-    return o;
-}
-
 /* Non-follow: the whole log or its tail. */
 static void logs_plain(srv_call *c, wh_redis *r, const char *key, long tail)
 {
@@ -79,7 +37,7 @@ static void logs_plain(srv_call *c, wh_redis *r, const char *key, long tail)
     wh_json *lines = wh_json_array();
     size_t n = wh_redis_reply_len(rep);
     for(size_t i = 0; i < n; i++) {
-        wh_json *e = entry_json(wh_redis_reply_at(rep, tail ? n - 1 - i : i), last);
+        wh_json *e = wh_xpage_entry_json(wh_redis_reply_at(rep, tail ? n - 1 - i : i), last);
         if(e)
             wh_json_push(lines, e);
     }
@@ -126,7 +84,7 @@ static bool put(follower *f, const char *s, size_t n)
 static bool put_entries(follower *f, const wh_redis_reply *entries)
 {
     for(size_t i = 0; i < wh_redis_reply_len(entries); i++) {
-        wh_json *o = entry_json(wh_redis_reply_at(entries, i), f->x.last);
+        wh_json *o = wh_xpage_entry_json(wh_redis_reply_at(entries, i), f->x.last);
         if(!o)
             continue;
         wh_json *data = wh_json_object();
@@ -290,7 +248,7 @@ void srv_logs_get(srv_call *c)
         size_t n = wh_redis_reply_len(rep);
         char first[64] = "0-0";
         if(n == (size_t)tail + 1)
-            wh_json_free(entry_json(wh_redis_reply_at(rep, n - 1), first));
+            wh_json_free(wh_xpage_entry_json(wh_redis_reply_at(rep, n - 1), first));
         wh_redis_reply_free(rep);
         return logs_follow(c, key, first);
     }

@@ -86,6 +86,13 @@ typedef struct wharf_submitted {
     char state[16];           /* "queued"/"scheduled", or the existing job's state */
 } wharf_submitted;
 
+/* Fill the fields of *o that are NULL or 0 from the environment, as the CLI
+ * and the workers read their settings: WHARF_AMQP_URL, WHARF_REDIS_URL,
+ * WHARF_REDIS_PREFIX, WHARF_AMQP_QUEUE_TYPE, WHARF_AMQP_MAX_PRIORITY and
+ * WHARF_JOBS_MAX_ATTEMPTS. The strings point into the environment: keep it
+ * unchanged until wharf_client_new() has returned. */
+void wharf_client_opts_from_env(wharf_client_opts *o);
+
 /* Connect to RabbitMQ and Redis and declare the topology. NULL on failure. */
 wharf_client *wharf_client_new(const wharf_client_opts *opts, wharf_error *err);
 
@@ -107,6 +114,65 @@ int wharf_status_json(wharf_client *c, const char *id, char **json, wharf_error 
 /* Wait up to timeout_ms (< 0: forever) for a terminal state, written to
  * state[16]. Returns 7 (timeout) if none arrived in time. */
 int wharf_wait(wharf_client *c, const char *id, int timeout_ms, char *state, wharf_error *err);
+
+/* wharf_wait, then the final status hash as JSON (as wharf_status_json;
+ * malloc'd, free() it). On WHARF_TIMEOUT no JSON is returned. */
+int wharf_wait_json(wharf_client *c, const char *id, int timeout_ms, char **json, wharf_error *err);
+
+/* The job's result as JSON text (malloc'd; free() it): the value a
+ * succeeded job returned, or "null" while it has none (not finished, or not
+ * succeeded). WHARF_NOT_FOUND for an unknown job. */
+int wharf_result_json(wharf_client *c, const char *id, char **json, wharf_error *err);
+
+/* The job's log as JSON {"lines": [{"id", "s", "l"}, ...]}, as
+ * GET /v1/jobs/{id}/logs gives it: every line (at most 10,000), or the last
+ * `tail` lines when tail > 0 (malloc'd; free() it). Bytes that are not UTF-8
+ * become '?'. WHARF_NOT_FOUND when neither the job nor its log exists. */
+int wharf_logs_json(wharf_client *c, const char *id, int tail, char **json, wharf_error *err);
+
+/* One entry of a followed log: a line, or a gap where the stream's cap
+ * (jobs.log_max_lines) removed lines before they were read. Valid only
+ * during the callback. */
+typedef struct wharf_log_entry {
+    const char *id;        /* stream entry id "ms-seq"; "" for a gap */
+    const char *stream;    /* "out", "err" or "sys"; "gap" for a gap */
+    const char *text;      /* the line, NUL-terminated; "" for a gap */
+    size_t len;            /* bytes of text (a line may hold NUL bytes) */
+    long long missing;     /* a gap: lines removed there, -1 when the number
+                            * is unknown; 0 for a line */
+} wharf_log_entry;
+
+/* Called once per entry, in order; a nonzero return stops following (and
+ * becomes wharf_logs_follow's return value). */
+typedef int (*wharf_log_fn)(void *ud, const wharf_log_entry *e);
+
+/* Deliver every line of the job's log, then new ones as workers write
+ * them, until the job is terminal and every line was delivered (as `wharf
+ * logs -f`). Blocks while the job runs. Returns 0 then, fn's nonzero value
+ * if it stopped, WHARF_NOT_FOUND for an unknown job, or a Redis error. */
+int wharf_logs_follow(wharf_client *c, const char *id, wharf_log_fn fn, void *ud, wharf_error *err);
+
+/* A subscription to job state changes (the <prefix>events channel) on a
+ * Redis connection of its own. Pub/sub keeps nothing for a subscriber that
+ * was away (a lost connection is made again by the next call): read the
+ * job for the truth after an error. */
+typedef struct wharf_events wharf_events;
+
+typedef struct wharf_event {
+    char id[65];
+    char state[16];        /* a state, or "cancelling" (a running job was asked to stop) */
+} wharf_event;
+
+/* Subscribe to the state changes of the n jobs `ids` (all jobs when n is 0).
+ * The ids are copied. NULL on failure. */
+wharf_events *wharf_events_new(wharf_client *c, const char *const *ids, size_t n, wharf_error *err);
+
+/* Wait up to timeout_ms (< 0: forever) for the next event. Returns 0 with
+ * *out filled, WHARF_TIMEOUT when none came in time, or a Redis error. */
+int wharf_events_next(wharf_events *ev, int timeout_ms, wharf_event *out, wharf_error *err);
+
+/* Unsubscribe and free. NULL is a no-op. */
+void wharf_events_free(wharf_events *ev);
 
 /* Cancel a job. A queued, scheduled or retrying job becomes `cancelled` at
  * once and never runs; a running one is asked to stop and becomes

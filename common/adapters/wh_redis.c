@@ -1,7 +1,9 @@
 /* wh_redis: hiredis adapter. See wh_redis.h for the contract. */
 #include "wh_redis_int.h"
 
+#include <errno.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +227,24 @@ wh_code wh_redis_read(wh_redis *r, wh_redis_reply **out, wh_err *err)
     if(redisGetReply(r->ctx, &rep) != REDIS_OK)
         rep = NULL;
     return take_reply(r, rep, out, err);
+}
+
+wh_code wh_redis_poll(wh_redis *r, int ms, bool *ready, wh_err *err)
+{
+    *ready = false;
+    if(!r->ctx)
+        return wh_err_set(err, WH_E_REDIS, "", "redis: not connected");
+    /* Bytes hiredis already read but did not parse: a reply may be there. */
+    if(r->ctx->reader && r->ctx->reader->pos < r->ctx->reader->len) {
+        *ready = true;
+        return WH_OK;
+    }
+    struct pollfd p = {.fd = r->ctx->fd, .events = POLLIN};
+    int n = poll(&p, 1, ms < 0 ? -1 : ms);
+    if(n < 0 && errno != EINTR)
+        return wh_err_set(err, WH_E_REDIS, "", "redis: poll: %s", strerror(errno));
+    *ready = n > 0;
+    return WH_OK;
 }
 
 /* SHA1 of a script as Redis computes it, via SCRIPT LOAD (cached). */

@@ -92,6 +92,13 @@ wh_code wh_redis_drain(wh_redis *r, int n, wh_err *err);
  * WH_E_REDIS with no reply. */
 wh_code wh_redis_read(wh_redis *r, wh_redis_reply **out, wh_err *err);
 
+/* Wait up to `ms` for a reply to read: *ready is true when one is buffered
+ * or the socket has bytes (or an error) to read; then wh_redis_read takes
+ * it. For connections that receive pushed messages (SUBSCRIBE), so a reader
+ * waits with its own timeout and the connection stays usable when nothing
+ * came. WH_E_REDIS when not connected. */
+wh_code wh_redis_poll(wh_redis *r, int ms, bool *ready, wh_err *err);
+
 /* EVALSHA `s` with `nkeys` keys then args (all in argv). Falls back to EVAL on
  * NOSCRIPT, which also loads it. Same reply rules as wh_redis_cmd. */
 wh_code wh_redis_eval(wh_redis *r, wh_redis_script *s, wh_redis_reply **out, int nkeys, int argc,

@@ -190,6 +190,59 @@ void wh_env_release(wh_env *env)
     env->args = env->meta = NULL;
 }
 
+/* Pack a checked spec. Keys go in the contract's order (that of the golden
+ * vectors), so every client encodes the same job to the same bytes. */
+static void pack_envelope(const wh_env_spec *s, const wh_mp_obj *args, const wh_mp_obj *meta, wh_mp_pack *p)
+{
+    bool has_target = s->target && s->target[0], has_lock = s->lock && s->lock[0];
+    uint32_t n = 5 + has_target + (s->max_attempts > 0) + (s->timeout_s > 0) + (s->run_at > 0) +
+                 (s->priority > 0) + (s->unique_for_s > 0) + has_lock + (meta != NULL);
+    wh_mp_pack_reset(p);
+    wh_mp_pack_map(p, n);
+    wh_mp_pack_cstr(p, "v");
+    wh_mp_pack_int(p, WH_ENV_VERSION);
+    wh_mp_pack_cstr(p, "id");
+    wh_mp_pack_cstr(p, s->id);
+    wh_mp_pack_cstr(p, "type");
+    wh_mp_pack_cstr(p, s->type);
+    wh_mp_pack_cstr(p, "args");
+    if(args)
+        wh_mp_pack_obj(p, args);
+    else
+        wh_mp_pack_map(p, 0);
+    wh_mp_pack_cstr(p, "created_at");
+    wh_mp_pack_int(p, s->created_at);
+    if(has_target) {
+        wh_mp_pack_cstr(p, "target");
+        wh_mp_pack_cstr(p, s->target);
+    }
+    if(s->max_attempts > 0) {
+        wh_mp_pack_cstr(p, "max_attempts");
+        wh_mp_pack_int(p, s->max_attempts);
+    }
+    if(s->timeout_s > 0) {
+        wh_mp_pack_cstr(p, "timeout_s");
+        wh_mp_pack_int(p, s->timeout_s);
+    }
+    if(meta) {
+        wh_mp_pack_cstr(p, "meta");
+        wh_mp_pack_obj(p, meta);
+    }
+    const struct {
+        const char *key;
+        int64_t v;
+    } ints[] = {{"run_at", s->run_at}, {"priority", s->priority}, {"unique_for_s", s->unique_for_s}};
+    for(size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+        if(ints[i].v > 0) {
+            wh_mp_pack_cstr(p, ints[i].key);
+            wh_mp_pack_int(p, ints[i].v);
+        }
+    if(has_lock) {
+        wh_mp_pack_cstr(p, "lock");
+        wh_mp_pack_cstr(p, s->lock);
+    }
+}
+
 wh_code wh_env_encode(const wh_env_spec *s, wh_mp_pack *p, wh_err *err)
 {
     if(!s->id || !wh_id_valid(s->id, strlen(s->id)))
@@ -231,53 +284,8 @@ wh_code wh_env_encode(const wh_env_spec *s, wh_mp_pack *p, wh_err *err)
         wh_mp_doc_free(meta);
         return wh_err_set(err, WH_E_BAD_ARGS, "args", "args: must be one msgpack map");
     }
-    uint32_t n = 5 + has_target + (s->max_attempts > 0) + (s->timeout_s > 0) + (s->run_at > 0) +
-                 (s->priority > 0) + (s->unique_for_s > 0) + has_lock + (meta != NULL);
-    wh_mp_pack_reset(p);
-    wh_mp_pack_map(p, n);
-    wh_mp_pack_cstr(p, "v");
-    wh_mp_pack_int(p, WH_ENV_VERSION);
-    wh_mp_pack_cstr(p, "id");
-    wh_mp_pack_cstr(p, s->id);
-    wh_mp_pack_cstr(p, "type");
-    wh_mp_pack_cstr(p, s->type);
-    wh_mp_pack_cstr(p, "created_at");
-    wh_mp_pack_int(p, s->created_at);
-    if(has_target) {
-        wh_mp_pack_cstr(p, "target");
-        wh_mp_pack_cstr(p, s->target);
-    }
-    if(s->max_attempts > 0) {
-        wh_mp_pack_cstr(p, "max_attempts");
-        wh_mp_pack_int(p, s->max_attempts);
-    }
-    if(s->timeout_s > 0) {
-        wh_mp_pack_cstr(p, "timeout_s");
-        wh_mp_pack_int(p, s->timeout_s);
-    }
-    const struct {
-        const char *key;
-        int64_t v;
-    } ints[] = {{"run_at", s->run_at}, {"priority", s->priority}, {"unique_for_s", s->unique_for_s}};
-    for(size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
-        if(ints[i].v > 0) {
-            wh_mp_pack_cstr(p, ints[i].key);
-            wh_mp_pack_int(p, ints[i].v);
-        }
-    if(has_lock) {
-        wh_mp_pack_cstr(p, "lock");
-        wh_mp_pack_cstr(p, s->lock);
-    }
-    if(meta) {
-        wh_mp_pack_cstr(p, "meta");
-        wh_mp_pack_obj(p, wh_mp_root(meta));
-        wh_mp_doc_free(meta);
-    }
-    wh_mp_pack_cstr(p, "args");
-    if(args)
-        wh_mp_pack_obj(p, wh_mp_root(args));
-    else
-        wh_mp_pack_map(p, 0);
+    pack_envelope(s, args ? wh_mp_root(args) : NULL, meta ? wh_mp_root(meta) : NULL, p);
+    wh_mp_doc_free(meta);
     wh_mp_doc_free(args);
     if(wh_mp_pack_failed(p))
         return wh_err_set(err, WH_E_TOO_LARGE, "args", "envelope exceeds the body size cap");

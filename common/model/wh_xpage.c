@@ -2,6 +2,7 @@
 #include "wh_xpage.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void wh_xpage_init(wh_xpage *x, const char *after)
@@ -109,4 +110,52 @@ wh_code wh_xpage_wait(wh_redis *r, const char *key, const wh_xpage *x, int ms, w
     snprintf(t, sizeof(t), "%d", ms);
     const char *xread[] = {"XREAD", "COUNT", "1", "BLOCK", t, "STREAMS", key, x->last};
     return wh_redis_cmdv(r, NULL, err, 8, xread);
+}
+
+/* A line value as JSON; bytes that are not UTF-8 become '?'. */
+static wh_json *line_str(const char *s, size_t n)
+{
+    wh_json *j = wh_json_strn(s, n);
+    if(j)
+        return j;
+    char *copy = malloc(n + 1);
+    if(!copy)
+        return NULL;
+    for(size_t i = 0; i < n; i++)
+        copy[i] = (unsigned char)s[i] < 0x80 && s[i] ? s[i] : '?';
+    j = wh_json_strn(copy, n);
+    free(copy);
+    return j;
+}
+
+bool wh_xpage_entry_parse(const wh_redis_reply *e, wh_xpage_entry *out)
+{
+    *out = (wh_xpage_entry){.s = "out", .sn = 3, .l = "", .ln = 0};
+    if(wh_redis_reply_len(e) < 2)
+        return false;
+    out->id = wh_redis_reply_str(wh_redis_reply_at(e, 0), &out->idn);
+    const wh_redis_reply *f = wh_redis_reply_at(e, 1);
+    for(size_t k = 0; k + 1 < wh_redis_reply_len(f); k += 2) {
+        size_t kn;
+        const char *key = wh_redis_reply_str(wh_redis_reply_at(f, k), &kn);
+        if(key && kn == 1 && key[0] == 's')
+            out->s = wh_redis_reply_str(wh_redis_reply_at(f, k + 1), &out->sn);
+        else if(key && kn == 1 && key[0] == 'l')
+            out->l = wh_redis_reply_str(wh_redis_reply_at(f, k + 1), &out->ln);
+    }
+    return out->id && out->s && out->l;
+}
+
+wh_json *wh_xpage_entry_json(const wh_redis_reply *e, char *last)
+{
+    wh_xpage_entry x;
+    if(!wh_xpage_entry_parse(e, &x))
+        return NULL;
+    if(last)
+        snprintf(last, 64, "%.*s", (int)(x.idn < 63 ? x.idn : 63), x.id);
+    wh_json *o = wh_json_object();
+    wh_json_setc(o, "id", wh_json_strn(x.id, x.idn));
+    wh_json_setc(o, "s", line_str(x.s, x.sn));
+    wh_json_setc(o, "l", line_str(x.l, x.ln));
+    return o;
 }

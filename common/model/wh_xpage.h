@@ -10,6 +10,10 @@
 #ifndef WH_XPAGE_H
 #define WH_XPAGE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "wh_json.h"
 #include "wh_redis.h"
 
 typedef struct wh_xpage {
@@ -37,5 +41,22 @@ void wh_xpage_done(wh_xpage *x, long n);
 /* Wait up to `ms` for an entry after x->last (XREAD BLOCK; nothing is
  * consumed: fetch the page next). */
 wh_code wh_xpage_wait(wh_redis *r, const char *key, const wh_xpage *x, int ms, wh_err *err);
+
+/* The fields of one log stream entry ([id, [field, value, ...]]), pointing
+ * into the reply: its id, `s` (the stream; "out" when absent) and `l` (the
+ * line; "" when absent), with their lengths. */
+typedef struct wh_xpage_entry {
+    const char *id, *s, *l;
+    size_t idn, sn, ln;
+} wh_xpage_entry;
+
+/* Fill *out from entry `e`; false for a malformed entry. */
+bool wh_xpage_entry_parse(const wh_redis_reply *e, wh_xpage_entry *out);
+
+/* One stream entry ([id, [field, value, ...]]) as {"id", "s", "l"}, as
+ * the HTTP API and the client library give log lines; bytes of s or l that
+ * are not UTF-8 become '?'. Copies the entry id to last[64] (if not NULL).
+ * NULL for a malformed entry. Caller frees with wh_json_free(). */
+wh_json *wh_xpage_entry_json(const wh_redis_reply *e, char *last);
 
 #endif

@@ -3,8 +3,8 @@ image, a runtime worker pointed at it as host `dock`, a broker connection to
 submit with and Redis to wait on, torn down in reverse order.
 
     with benchlib.RuntimeBench("logs", concurrency=1) as b:
-        jid = wharf_client.enqueue(b.conn, "runtime.host.stats", {}, target="dock")
-        h = wharf_client.wait(b.r, jid, 60, prefix=b.prefix)
+        jid = b.client.submit("runtime.host.stats", {}, target="dock").id
+        h = b.client.wait(jid, 60)
 """
 import http.client
 import os
@@ -13,9 +13,9 @@ import sys
 
 SRC = os.environ.get("WHARF_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
-sys.path.insert(0, os.path.join(SRC, "schemas", "clients", "python"))
+sys.path.insert(0, os.path.join(SRC, "producer", "python", "src"))
 import dockerd  # noqa: E402
-import pika  # noqa: E402
+import wharf_client  # noqa: E402
 import wharftest  # noqa: E402
 
 
@@ -39,8 +39,8 @@ class UnixHTTP(http.client.HTTPConnection):
 
 
 class RuntimeBench:
-    """dockerd (`d`, image `img`), worker `w` on host `dock`, pika `conn`,
-    Redis `r` and the job `prefix`; a context manager."""
+    """dockerd (`d`, image `img`), worker `w` on host `dock`, a wharf_client
+    `client`, Redis `r` and the job `prefix`; a context manager."""
 
     def __init__(self, name, concurrency=1, extra_env=None):
         self.name, self.concurrency, self.extra_env = name, concurrency, extra_env
@@ -59,12 +59,12 @@ class RuntimeBench:
         except BaseException:
             self.d.stop()
             raise
-        self.conn = pika.BlockingConnection(pika.URLParameters(self.amqp))
+        self.client = wharf_client.Client(self.amqp, self.env.redis_url, prefix=self.prefix, timeout=60)
         self.r = self.env.redis()
         return self
 
     def __exit__(self, *exc):
-        self.conn.close()
+        self.client.close()
         self.w.stop()
         self.d.stop()
         return False

@@ -17,7 +17,7 @@ import statistics
 import time
 
 import benchlib  # puts tests/lib and the Python client on sys.path
-import wharf_client  # noqa: E402 (found through benchlib)
+import wharf_client  # noqa: E402,F401 (found through benchlib)
 
 
 def main():
@@ -26,7 +26,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     a = ap.parse_args()
     with benchlib.RuntimeBench("logs", concurrency=1, extra_env={"WHARF_JOBS_LOG_MAX_LINES": str(a.lines + 1000)}) as bench:
-        d, img, w, conn, r, prefix = bench.d, bench.img, bench.w, bench.conn, bench.r, bench.prefix
+        d, img, w, r, prefix = bench.d, bench.img, bench.w, bench.r, bench.prefix
         d.docker(["run", "--name", "talker", img, "sh", "-c",
                   "i=0; while [ $i -lt %d ]; do echo \"log line number $i of the benchmark\"; i=$((i+1)); done"
                   % a.lines])
@@ -35,8 +35,8 @@ def main():
         for _ in range(a.reps):
             r.delete(key)
             c0 = benchlib.cpu_s(w.pid)
-            jid = wharf_client.enqueue(conn, "runtime.container.logs", {"name": "talker"}, target="dock")
-            h = wharf_client.wait(r, jid, 300, prefix=prefix, poll_interval=0.05)
+            jid = bench.client.submit("runtime.container.logs", {"name": "talker"}, target="dock").id
+            h = bench.client.wait(jid, 300)
             cpus.append(benchlib.cpu_s(w.pid) - c0)
             res = json.loads(h["result"])
             assert res["lines"] == a.lines and r.xlen(key) >= a.lines * 0.99, (res, r.xlen(key))

@@ -17,7 +17,7 @@ import statistics
 import time
 
 import benchlib  # puts tests/lib and the Python client on sys.path
-import wharf_client  # noqa: E402 (found through benchlib)
+import wharf_client  # noqa: E402,F401 (found through benchlib)
 
 
 def direct(conn, method, path, body=None):
@@ -35,11 +35,11 @@ def main():
     ap.add_argument("--reps", type=int, default=21)
     a = ap.parse_args()
     with benchlib.RuntimeBench("runtime", concurrency=2) as bench:
-        d, img, conn, r, prefix = bench.d, bench.img, bench.conn, bench.r, bench.prefix
+        d, img, r, prefix = bench.d, bench.img, bench.r, bench.prefix
 
         def job(type_, args):
-            jid = wharf_client.enqueue(conn, "runtime." + type_, args, target="dock")
-            h = wharf_client.wait(r, jid, 60, prefix=prefix, poll_interval=0.05)
+            jid = bench.client.submit("runtime." + type_, args, target="dock").id
+            h = bench.client.wait(jid, 60)
             if h["state"] != "succeeded":
                 raise RuntimeError("%s: %s" % (type_, h))
 

@@ -15,7 +15,7 @@ import statistics
 import time
 
 import benchlib  # puts tests/lib and the Python client on sys.path
-import wharf_client  # noqa: E402 (found through benchlib)
+import wharf_client  # noqa: E402,F401 (found through benchlib)
 
 
 def main():
@@ -24,7 +24,7 @@ def main():
     ap.add_argument("--sweeps", type=int, default=4)
     a = ap.parse_args()
     with benchlib.RuntimeBench("stats", concurrency=1) as bench:
-        d, img, w, conn, r, prefix = bench.d, bench.img, bench.w, bench.conn, bench.r, bench.prefix
+        d, img, w, r, prefix = bench.d, bench.img, bench.w, bench.r, bench.prefix
         t = time.perf_counter()
         for i in range(a.containers):
             d.docker(["run", "-d", "--name", "s%03d" % i, img, "sleep", "3600"])
@@ -32,8 +32,8 @@ def main():
         walls, cpus = [], []
         for i in range(a.sweeps):
             c0 = benchlib.cpu_s(w.pid)
-            jid = wharf_client.enqueue(conn, "runtime.host.stats", {}, target="dock")
-            h = wharf_client.wait(r, jid, 600, prefix=prefix, poll_interval=0.05)
+            jid = bench.client.submit("runtime.host.stats", {}, target="dock").id
+            h = bench.client.wait(jid, 600)
             conn.process_data_events(0)
             assert h["state"] == "succeeded", h
             n = json.loads(h["result"])["containers"]

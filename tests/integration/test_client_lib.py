@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """The C client library (wharf.h) as a long-lived producer: idempotent
 submits, unknown types, and surviving a broker-side close of its connection
-and a Redis restart between submits."""
+and a Redis restart between submits; and the reads added for the parity
+with the Python and TypeScript clients (wait with the job, result, logs,
+follow, events). tests/clients/test_parity.py runs every operation in all
+three languages."""
 import json
 import os
 import subprocess
@@ -63,6 +66,41 @@ class ClientLibTest(unittest.TestCase):
         self.assertRegex(badjson[2], r"^args: invalid JSON at line 1 column \d+")
         missing = self.probe("status nope")
         self.assertEqual(missing[:2], ["err", "not_found"])
+
+    def lines(self, line):
+        """A command whose reply is several lines, up to "ok ..." or "err ..."."""
+        self.probe.p.stdin.write(line + "\n")
+        self.probe.p.stdin.flush()
+        out = []
+        while not out or not out[-1].startswith(("ok", "err")):
+            out.append(self.probe.p.stdout.readline().rstrip("\n"))
+        return out
+
+    def test_result_logs_follow_and_events(self):
+        self.assertEqual(self.probe("sub *"), ["ok"])
+        r = self.probe('submitj {"type": "system.log", "args": {"lines": 4}, "meta": {"t": "x"}}')
+        self.assertEqual(r[0], "ok", r)
+        jid = r[1].split()[0]
+        final = json.loads(" ".join(self.probe("waitjson %s 20000" % jid)[1:]))
+        self.assertEqual((final["state"], final["id"]), ("succeeded", jid), final)
+        self.assertEqual(json.loads(" ".join(self.probe("result " + jid)[1:])), final["result"])
+        logs = json.loads(" ".join(self.probe("logs %s 0" % jid)[1:]))["lines"]
+        self.assertEqual([x["l"].split()[:2] for x in logs], [["line", str(i)] for i in range(1, 5)])
+        tail = json.loads(" ".join(self.probe("logs %s 2" % jid)[1:]))["lines"]
+        self.assertEqual(tail, logs[-2:])
+        follow = self.lines("follow " + jid)
+        self.assertEqual(follow[-1], "ok end")
+        self.assertEqual([x.split(" ", 3)[1] for x in follow[:-1]], [x["id"] for x in logs])
+        states = []
+        while "succeeded" not in states:
+            ev = self.probe("next 5000")
+            self.assertEqual(ev[0], "ok", ev)
+            if ev[1] == jid:
+                states.append(ev[2])
+        self.assertEqual(states, ["queued", "running", "succeeded"])
+        self.assertEqual(self.probe("next 200")[:2], ["err", "timeout"])
+        self.assertEqual(self.probe("unsub"), ["ok"])
+        self.assertEqual(self.probe("result nope")[:2], ["err", "not_found"])
 
     def test_survives_a_broker_side_close_between_submits(self):
         self.submit_and_wait()

@@ -15,10 +15,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
-sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "schemas", "clients", "python"))
+sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "producer", "python", "src"))
 import wharftest  # noqa: E402
 import sshd  # noqa: E402
-import pika  # noqa: E402
 import wharf_client  # noqa: E402
 
 env = wharftest.Env()
@@ -294,13 +293,10 @@ class Files(unittest.TestCase):
         path = os.path.join(ROOT, "big.bin")
         with open(path, "wb") as f:
             f.write(b"old")  # replaced atomically
-        conn = pika.BlockingConnection(pika.URLParameters(URL))
-        try:
-            jid = wharf_client.enqueue(conn, "provision.host.upload",
-                                       {"path": path, "content_b64": base64.b64encode(data).decode(),
-                                        "mode": 0o640}, target="a")
-        finally:
-            conn.close()
+        with wharf_client.Client(URL, env.redis_url, prefix=PREFIX, max_body=16777216) as c:
+            jid = c.submit("provision.host.upload",
+                           {"path": path, "content_b64": base64.b64encode(data).decode(), "mode": 0o640},
+                           target="a").id
         h = finished(jid, timeout=120)
         self.assertEqual(h["state"], "succeeded", h)
         r = json.loads(h["result"])

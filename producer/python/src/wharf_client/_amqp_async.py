@@ -1,0 +1,110 @@
+"""The asyncio client's broker connection: aio-pika, publisher confirms,
+and a batch's messages in one write (see Broker.publish_many)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
+
+import aio_pika
+import aio_pika.abc
+import aiormq.abc
+import aiormq.exceptions
+import pamqp.commands
+import pamqp.header
+
+from ._config import Options, topology
+from ._errors import WharfError
+
+__all__ = ["Broker", "broker_error", "publish_error"]
+
+
+def broker_error(e: BaseException) -> WharfError:
+    return WharfError("broker_error", "broker: %s: %s" % (type(e).__name__, (str(e) or "")[:200]))
+
+
+class Broker:
+    """One connection and one confirm channel with the topology declared."""
+
+    def __init__(self, conn: aio_pika.abc.AbstractConnection, ch: aio_pika.abc.AbstractChannel,
+                 jobs: aio_pika.abc.AbstractExchange) -> None:
+        self.conn, self.ch, self.jobs = conn, ch, jobs
+
+    @classmethod
+    async def connect(cls, o: Options) -> "Broker":
+        last: Optional[BaseException] = None
+        for url in o.amqp_urls():
+            try:
+                conn = await asyncio.wait_for(aio_pika.connect(
+                    url, timeout=o.timeout, client_properties={"connection_name": "wharf producer"}), o.timeout)
+            except (asyncio.TimeoutError, aiormq.exceptions.AMQPError, OSError, ConnectionError) as e:
+                last = e
+                continue
+            try:
+                return await asyncio.wait_for(cls._setup(conn, o), o.timeout)
+            except BaseException:
+                await conn.close()
+                raise
+        raise broker_error(last or ValueError("no amqp_url"))
+
+    @classmethod
+    async def _setup(cls, conn: aio_pika.abc.AbstractConnection, o: Options) -> "Broker":
+        ch = await conn.channel(publisher_confirms=True, on_return_raises=True)
+        jobs = await ch.declare_exchange("wharf.jobs", aio_pika.ExchangeType.TOPIC, durable=True)
+        retry = await ch.declare_exchange("wharf.retry", aio_pika.ExchangeType.HEADERS, durable=True)
+        for q in topology(o):
+            queue = await ch.declare_queue(q.name, durable=True, arguments=q.arguments)
+            if q.exchange:
+                await queue.bind(jobs if q.exchange == "wharf.jobs" else retry, q.routing_key,
+                                 arguments=q.bind_arguments)
+        return cls(conn, ch, jobs)
+
+    def alive(self) -> bool:
+        return not self.conn.is_closed and not self.ch.is_closed
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.conn.close(), 2)
+
+    async def publish_many(self, items: Sequence[Tuple[Mapping[str, Any], bytes]]) -> "List[asyncio.Future[Any]]":
+        """Publish every (envelope, body) to wharf.jobs (mandatory) and return
+        their confirmations: futures that resolve on the broker's ack and fail
+        with PublishError (returned) or DeliveryError (nacked).
+
+        aiormq's Channel.basic_publish writes each message on its own (a
+        system call each) and waits for it to drain; this does what it does
+        for the whole batch in one write. It uses aiormq 6's channel
+        internals (lock, delivery_tag, confirmations, message_id_delivery_tag,
+        write_queue), hence aiormq < 7 in the package's requirements."""
+        ch: Any = self.ch.channel   # the aiormq channel under aio-pika's
+        frames: List[Any] = []
+        futs: "List[asyncio.Future[Any]]" = []
+        async with ch.lock:
+            for env, body in items:
+                prio = env.get("priority", 0)
+                props = pamqp.commands.Basic.Properties(
+                    content_type="application/msgpack", delivery_mode=2, message_id=env["id"], message_type=env["type"],
+                    headers={"wharf-schema": 1}, priority=prio or None)
+                ch.delivery_tag += 1
+                fut = ch.create_future()
+                ch.confirmations[ch.delivery_tag] = fut
+                ch.message_id_delivery_tag[env["id"]] = ch.delivery_tag
+                fut.add_done_callback(lambda _f, mid=env["id"]: ch.message_id_delivery_tag.pop(mid, None))
+                frames.append(pamqp.commands.Basic.Publish(exchange="wharf.jobs",
+                                                           routing_key=env["type"].split(".", 1)[0], mandatory=True))
+                frames.append(pamqp.header.ContentHeader(properties=props, body_size=len(body)))
+                frames.extend(ch._split_body(body))
+                futs.append(fut)
+            await ch.write_queue.put(aiormq.abc.ChannelFrame(frames=frames, channel_number=ch.number))
+        return futs
+
+
+def publish_error(e: BaseException) -> WharfError:
+    if isinstance(e, aiormq.exceptions.PublishError):
+        return WharfError("unroutable", "no queue is bound for this job's family", "type")
+    if isinstance(e, aiormq.exceptions.DeliveryError):
+        return WharfError("broker_error", "the broker refused the message (nack)")
+    if isinstance(e, WharfError):
+        return e
+    return broker_error(e)

@@ -1,0 +1,101 @@
+// Tests of the installed wharf-client package (run_test.py installs the npm
+// tarball in a fresh project and runs this file there with `node --test`):
+// both module formats, the shipped Lua scripts, the encoder against the
+// golden vectors, local checks and canonical JSON. Every operation against
+// the servers, in every language, is in tests/clients/test_parity.py.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as esm from 'wharf-client';
+
+const SRC = process.env.WHARF_SRC;
+const VECTORS = join(SRC, 'schemas', 'vectors');
+// Valid vectors no encoder produces, on purpose: they test decoders.
+const DECODER_ONLY = new Set(['ok_full_envelope', 'ok_key_order', 'ok_nil_optionals', 'ok_wide_ints']);
+
+test('installed from the tarball, as ESM and as CommonJS', () => {
+  const require = createRequire(join(process.cwd(), 'package.json'));
+  const resolved = require.resolve('wharf-client');
+  assert.match(resolved, /node_modules\/wharf-client\/dist\/cjs\/index\.js$/);
+  const cjs = require('wharf-client');
+  assert.deepEqual(Object.keys(cjs).sort(), Object.keys(esm).sort());
+  assert.equal(typeof esm.Client.connect, 'function');
+  assert.equal(typeof cjs.Client.fromEnv, 'function');
+});
+
+test('ships the Lua scripts of common/model/lua unchanged', () => {
+  for (const name of ['enqueue', 'unenqueue', 'cancel']) {
+    assert.equal(esm.LUA[name], readFileSync(join(SRC, 'common', 'model', 'lua', `${name}.lua`), 'utf8'), name);
+  }
+});
+
+test('encodes the golden vectors byte for byte', () => {
+  let checked = 0;
+  for (const f of readdirSync(VECTORS).filter((n) => n.startsWith('ok_') && n.endsWith('.json'))) {
+    const name = f.slice(0, -5);
+    if (DECODER_ONLY.has(name)) continue;
+    const v = JSON.parse(readFileSync(join(VECTORS, f), 'utf8')).value;
+    const want = readFileSync(join(VECTORS, `${name}.msgpack`));
+    const job = {
+      type: v.type, args: v.args, id: v.id, target: v.target, maxAttempts: v.max_attempts, timeoutS: v.timeout_s,
+      runAt: v.run_at, priority: v.priority, uniqueForS: v.unique_for_s, lock: v.lock, meta: v.meta,
+    };
+    assert.ok(esm.buildEnvelope(job, v.created_at).equals(want), `${name}: bytes differ`);
+    checked++;
+  }
+  assert.ok(checked >= 10, `only ${checked} vectors`);
+});
+
+test('local checks name the field', () => {
+  const bad = [
+    [{ type: 'system.noop', id: 'a:b' }, 'bad_envelope', 'id'],
+    [{ type: 'system.noop', id: 'job\n' }, 'bad_envelope', 'id'],
+    [{ type: 'System.noop' }, 'unknown_type', 'type'],
+    [{ type: 'nosuchfamily.x' }, 'unknown_type', 'type'],
+    [{ type: 'system.noop', target: 'a b' }, 'bad_envelope', 'target'],
+    [{ type: 'system.noop', maxAttempts: 0 }, 'bad_envelope', 'max_attempts'],
+    [{ type: 'system.noop', maxAttempts: 1.5 }, 'bad_envelope', 'max_attempts'],
+    [{ type: 'system.noop', timeoutS: 2592001 }, 'bad_envelope', 'timeout_s'],
+    [{ type: 'system.noop', priority: 10 }, 'bad_envelope', 'priority'],
+    [{ type: 'system.noop', uniqueForS: 0 }, 'bad_envelope', 'unique_for_s'],
+    [{ type: 'system.noop', runAt: -1 }, 'bad_envelope', 'run_at'],
+    [{ type: 'system.noop', lock: '-x' }, 'bad_envelope', 'lock'],
+    [{ type: 'system.noop', meta: { k: 1 } }, 'bad_envelope', 'meta'],
+    [{ type: 'system.noop', meta: { k: '\u00e9'.repeat(513) } }, 'bad_envelope', 'meta'],
+    [{ type: 'system.noop', args: { f: NaN } }, 'bad_args', 'args.f'],
+    [{ type: 'system.noop', args: { b: Buffer.from('x') } }, 'bad_args', 'args.b'],
+    [{ type: 'system.noop', args: { x: 'y'.repeat(1 << 20) } }, 'too_large', 'args'],
+  ];
+  for (const [spec, code, field] of bad) {
+    assert.throws(() => esm.buildEnvelope(spec, 0),
+      (e) => e instanceof esm.WharfError && e.code === code && e.field === field, JSON.stringify(spec).slice(0, 80));
+  }
+});
+
+test('canonical JSON is what jansson writes', () => {
+  const value = {
+    s: 'a"b\\c/\u0001\u001f\u007f\n\t\b\f\r \u00e9 \u2028', f1: 0.1, f2: 1e100, f3: 1.5e-7, f4: -2.5, f6: 0.0001,
+    f7: 1e17, B: true, '\u00e9': null, a: -9007199254740991, z: 2.9802322387695312e-8,
+  };
+  const want = '{"B":true,"a":-9007199254740991,"f1":0.10000000000000001,"f2":1e100,"f3":1.4999999999999999e-7,'
+    + '"f4":-2.5,"f6":0.0001,"f7":1e17,"s":"a\\"b\\\\c/\\u0001\\u001F\u007f\\n\\t\\b\\f\\r \u00e9 \u2028",'
+    + '"z":2.9802322387695312e-8,"\u00e9":null}';
+  assert.equal(esm.canonicalJson(value), want);
+});
+
+test('ids are 22 url-safe characters, the first a letter or digit', () => {
+  const seen = new Set();
+  for (let i = 0; i < 1000; i++) {
+    const id = esm.newId();
+    assert.match(id, /^[A-Za-z0-9][A-Za-z0-9_-]{21}$/);
+    seen.add(id);
+  }
+  assert.equal(seen.size, 1000);
+});
+
+test('a bad option is bad_config before any connection', async () => {
+  await assert.rejects(esm.Client.fromEnv({ WHARF_JOBS_MAX_ATTEMPTS: 'x' }),
+    (e) => e instanceof esm.WharfError && e.code === 'bad_config');
+});
