@@ -122,6 +122,15 @@ int wh_msg_vformat(char *buf, size_t cap, const char *fmt, va_list ap)
     return n;
 }
 
+int wh_msg_format(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = wh_msg_vformat(buf, cap, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
 void wh_err_clear(wh_err *err)
 {
     if(!err)

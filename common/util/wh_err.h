@@ -109,5 +109,6 @@ const char *wh_err_name(const wh_err *err);
  * character: a character the cap would split is left out whole. Returns
  * the length the full text has (as vsnprintf), so n >= cap says it was cut. */
 int wh_msg_vformat(char *buf, size_t cap, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+int wh_msg_format(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

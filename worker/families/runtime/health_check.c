@@ -48,7 +48,7 @@ static bool probe_exec(rt_conn *c, const char *id, const wh_mp_obj *cmd, char *w
         snprintf(eid, sizeof(eid), "%.*s", (int)n, s);
     wh_json_free(ans);
     if(!eid[0]) {
-        snprintf(why, cap, "%s", rc ? e.msg : "the engine gave no exec id");
+        wh_msg_format(why, cap, "%s", rc ? e.msg : "the engine gave no exec id");
         return false;
     }
     wh_json *start = wh_json_object();
@@ -58,7 +58,7 @@ static bool probe_exec(rt_conn *c, const char *id, const wh_mp_obj *cmd, char *w
     wh_json_free(start);
     snprintf(path, sizeof(path), "/exec/%s/json", eid);
     if(rc || rt_call(c, "GET", path, NULL, "health", &ans, &e)) {
-        snprintf(why, cap, "%s", e.msg);
+        wh_msg_format(why, cap, "%s", e.msg);
         return false;
     }
     wh_json *code = wh_json_get(ans, "ExitCode");
@@ -85,7 +85,7 @@ static bool published(rt_conn *c, const char *id, int64_t port, target *t, char 
     wh_json *ins = NULL;
     wh_err e;
     if(rt_call(c, "GET", path, NULL, "health", &ins, &e)) {
-        snprintf(why, cap, "%s", e.msg);
+        wh_msg_format(why, cap, "%s", e.msg);
         return false;
     }
     wh_json *b = wh_json_at(wh_json_get(wh_json_get(wh_json_get(ins, "NetworkSettings"), "Ports"), key), 0);
@@ -129,7 +129,7 @@ static bool probe_http(rt_conn *c, const target *t, char *why, size_t cap)
     wh_code rc = wh_curl_do(c->curl, &r, &resp, &e);
     bool ok = !rc && resp.status >= 200 && resp.status < 400;
     if(rc)
-        snprintf(why, cap, "GET %s: %s", url, e.msg);
+        wh_msg_format(why, cap, "GET %s: %s", url, e.msg);
     else
         snprintf(why, cap, "GET %s answered %ld", url, resp.status);
     wh_curl_resp_clear(&resp);
@@ -149,7 +149,7 @@ wh_code rt_health_wait(wk_job *job, rt_conn *c, const char *id, const wh_mp_obj 
     target t = {.path = "/"};
     rt_mp_cstr(wh_mp_map_get(h, "path"), t.path, sizeof(t.path));
     int64_t t0 = now_ms();
-    char why[600] = "";
+    char why[WH_ERR_MSG_MAX + 1] = ""; /* what the last probe saw */
     for(int64_t i = 1; i <= retries; i++) {
         wk_job_progress(job, 50, "waiting for health");
         bool ok = port ? (t.port || published(c, id, port, &t, why, sizeof(why))) && probe_http(c, &t, why, sizeof(why))
