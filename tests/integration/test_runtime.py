@@ -221,7 +221,7 @@ class RuntimeCases:
         p = env.wharf(["submit", "runtime.container.create", "--target", "dock", "--args-json",
                        json.dumps({"image": IMG, "ports": [{"container": 70000}]})], self.amqp, self.prefix)
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("args.ports.0", p.stderr)
+        self.assertIn("args.ports[0]: ", p.stderr)
         p = env.wharf(["submit", "runtime.container.stop", "--target", "dock", "--arg", "name=../x"],
                       self.amqp, self.prefix)
         self.assertEqual(p.returncode, 2)

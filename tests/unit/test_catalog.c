@@ -72,12 +72,29 @@ static void test_key_shape(void **state)
           WH_E_BAD_ARGS, "args.ssh_public_key");
 }
 
+/* A problem in an array element names the element, in every family. */
+static void test_element_fields(void **state)
+{
+    (void)state;
+    admit("runtime.container.create", "{\"image\": \"i\", \"ports\": [{\"container\": 80}, {\"container\": 70000}]}",
+          WH_E_BAD_ARGS, "args.ports[1]");
+    admit("runtime.container.create", "{\"image\": \"i\", \"binds\": [{\"source\": \"/a\", \"target\": \"/a\"}, "
+          "{\"source\": \"/a/../b\", \"target\": \"/b\"}]}", WH_E_BAD_ARGS, "args.binds[1].source");
+    admit("runtime.container.create", "{\"image\": \"i\", \"cmd\": [\"a\", 1]}", WH_E_BAD_ARGS, "args.cmd[1]");
+    admit("runtime.stack.deploy", "{\"name\": \"s\", \"containers\": [{\"name\": \"a\", \"image\": \"i\"}, "
+          "{\"image\": \"i\"}]}", WH_E_BAD_ARGS, "args.containers[1].name");
+    admit("runtime.stack.deploy", "{\"name\": \"s\", \"containers\": [{\"name\": \"a\", \"image\": \"i\"}, "
+          "{\"name\": \"b\", \"image\": \"i\", \"ports\": [{\"container\": 0}]}]}", WH_E_BAD_ARGS,
+          "args.containers[1].ports[0]");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find),
         cmocka_unit_test(test_admit_json),
         cmocka_unit_test(test_key_shape),
+        cmocka_unit_test(test_element_fields),
     };
     return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);
 }
