@@ -24,6 +24,12 @@ const wh_job_type *wh_cat_find(const char *type)
     return NULL;
 }
 
+int wh_cat_max_attempts(const char *type)
+{
+    const wh_job_type *t = type ? wh_cat_find(type) : NULL;
+    return t ? t->max_attempts : 0;
+}
+
 wh_code wh_cat_validate(const wh_job_type *t, const wh_mp_obj *args, wh_job_check *check, wh_json **prepared,
                         wh_err *err)
 {

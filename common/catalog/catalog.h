@@ -71,6 +71,13 @@ extern const wh_job_family *const wh_cat_families[];
 /* The row of `type` ("system.sleep"); NULL when no family has it. */
 const wh_job_type *wh_cat_find(const char *type);
 
+/* The attempts a job of `type` makes when it sets none itself: its row's
+ * max_attempts; 0 when the row leaves it to the configuration
+ * (jobs.max_attempts) or no row has the type. Producers record it with the
+ * job, as the worker would apply it (a job's own value, then the type's,
+ * then the configuration's). */
+int wh_cat_max_attempts(const char *type);
+
 /* Validate `args` against row `t`: its args table (unless the row has
  * all_problems), then `check` (the row's own when NULL). WH_OK or
  * WH_E_BAD_ARGS (with field and message); on WH_OK

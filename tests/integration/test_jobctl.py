@@ -132,6 +132,21 @@ class JobControlTest(unittest.TestCase):
         # exactly one leader between the two workers
         self.assertIn(self.r.get(self.prefix + "leader"), [w.worker_id for w in self.workers])
 
+    def test_firings_take_the_type_default_max_attempts(self):
+        # runtime.host.stats makes one attempt by default, a firing too (no
+        # runtime worker here: the job hash the firing makes is enough)
+        self.worker()
+        for name, extra in (("stats1", []), ("stats5", ["--max-attempts", "5"])):
+            p = self.cli("schedule", "add", name, "--every", "1s", "--target", "h", "runtime.host.stats", *extra)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        fired = lambda name: [k for k in self.r.keys(self.prefix + "job:%s-*" % name)  # the hashes, not :body
+                              if k[len(self.prefix) + 4:].count(":") == 0]
+        wait_for(lambda: fired("stats1") and fired("stats5"), timeout=10, what="both schedules to fire")
+        for name in ("stats1", "stats5"):
+            self.assertEqual(self.cli("schedule", "rm", name).returncode, 0)
+        self.assertEqual(self.r.hget(fired("stats1")[0], "max_attempts"), "1")
+        self.assertEqual(self.r.hget(fired("stats5")[0], "max_attempts"), "5")
+
     def test_leadership_moves_when_the_leader_dies(self):
         ws = [self.worker("scheduler.leader_ttl_ms=2000"), self.worker("scheduler.leader_ttl_ms=2000")]
         leader = wait_for(lambda: self.r.get(self.prefix + "leader"), what="a leader")

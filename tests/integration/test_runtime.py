@@ -128,6 +128,18 @@ class RuntimeCases:
                      extra=["--max-attempts", "1"])
         self.assertIn("gone", s["error_message"])
 
+    def test_type_default_max_attempts_holds_for_producers(self):
+        # runtime.host.stats makes one attempt unless the job says otherwise
+        # (docs/families/runtime.md); an unreachable engine is transient, so
+        # every attempt it may make is made.
+        s = self.job("host.stats", target="gone", ok="unreachable")
+        self.assertEqual((s["attempt"], s["max_attempts"]), (1, 1), s)
+        s = self.job("host.stats", target="gone", ok="unreachable", extra=["--max-attempts", "3"])
+        self.assertEqual((s["attempt"], s["max_attempts"]), (3, 3), s)
+        # a type without a default of its own: jobs.max_attempts (3)
+        s = self.job("host.ping", target="gone", ok="unreachable")
+        self.assertEqual((s["attempt"], s["max_attempts"]), (3, 3), s)
+
     def test_container_lifecycle_and_state_guards(self):
         s = self.job("container.create", {"name": "life", "image": IMG, "cmd": ["sleep", "300"],
                                           "env": {"A": "1"}, "labels": {"app": "t"}})
