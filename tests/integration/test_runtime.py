@@ -696,7 +696,7 @@ class RuntimeCases:
         s = self.job("stack.remove", {"name": "tpl1", "volumes": True})["result"]
         self.assertEqual((s["containers"], s["volumes"]), (1, 1))
         for bad, needle in (({"type": 2, "image": IMG}, "type 1"), ({"type": 1}, "image"),
-                            ({"type": 1, "image": IMG, "ports": ["80:x/tcp"]}, "ports.0")):
+                            ({"type": 1, "image": IMG, "ports": ["80:x/tcp"]}, "args.template.ports[0]: ")):
             p = env.wharf(["submit", "runtime.template.deploy", "--target", "dock", "--args-json",
                            json.dumps({"name": "t2", "template": bad})], self.amqp, self.prefix)
             self.assertEqual(p.returncode, 2, p.stderr)
