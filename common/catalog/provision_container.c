@@ -192,12 +192,9 @@ static void check_template(const wh_mp_obj *a, wh_json *problems)
     size_t n;
     const char *drv = wh_args_str(a, "driver", "lxc", &n);
     bool pct = n == 3 && memcmp(drv, "pct", 3) == 0, docker = pv_ct_is_docker(a);
-    if(!pv_ct_unflagged(problems, "args.driver"))
-        return; /* what the template should be is unknown */
-    if(!ssh_driver(drv, n) && !docker) {
+    if(!ssh_driver(drv, n) && !docker && pv_ct_unflagged(problems, "args.driver"))
         pv_problem(problems, "args.driver", "args.driver: must be lxc, docker or pct");
-        return;
-    }
+    /* with a driver we do not know, the template is named as for lxc */
     const char *s = wh_args_str(a, "template", NULL, &n);
     bool ok = s && (docker ? pv_dock_image_ok(s, n)
                            : n <= 64 && s[0] != '.' && s[0] != '-' && wh_text_only(s, n, pct ? "0123456789"
