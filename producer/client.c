@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "wh_amqp.h"
 #include "wh_conv.h"
 #include "wh_jobctl.h"
@@ -355,7 +356,13 @@ static wh_code encode_one(wharf_client *c, const wharf_job *j, batch *b, size_t 
     it->spec.meta = NULL;
     it->spec.id = out->id;
     q->spec = &it->spec;
-    q->max_attempts = it->spec.max_attempts ? it->spec.max_attempts : c->cfg.max_attempts;
+    /* The job's own value, then its type's default, then the configuration's:
+     * the order the worker applies, so a type's default holds for jobs
+     * submitted here too (the recorded value is the one that counts). */
+    int type_default = wh_cat_max_attempts(it->spec.type);
+    q->max_attempts = it->spec.max_attempts ? it->spec.max_attempts
+                      : type_default        ? type_default
+                                            : c->cfg.max_attempts;
     return WH_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "cli.h"
 #include "srv.h"
 #include "wh_log.h"
@@ -172,7 +173,7 @@ int cli_serve(cli *c, int argc, char **argv)
     char me[128], hostname[64] = "host";
     gethostname(hostname, sizeof(hostname) - 1);
     snprintf(me, sizeof(me), "serve-%s-%ld", hostname, (long)getpid());
-    wh_sched *sched = c->cfg.scheduler_on ? wh_sched_start(&c->cfg, me, &err) : NULL;
+    wh_sched *sched = c->cfg.scheduler_on ? wh_sched_start(&c->cfg, me, wh_cat_max_attempts, &err) : NULL;
     if(c->cfg.scheduler_on && !sched)
         wh_log(WH_LOG_WARN, NULL, "scheduler not started", "error", err.msg);
     char addr[96], sigs[8];

@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "wh_cfg.h"
 #include "wh_log.h"
 #include "wh_sched.h"
@@ -144,7 +145,7 @@ int main(int argc, char **argv)
     }
     wh_log(WH_LOG_INFO, NULL, "worker started", "worker", worker_id, "families", cfg.families);
     /* Every worker is a scheduler candidate; one leader acts at a time. */
-    wh_sched *sched = cfg.scheduler_on ? wh_sched_start(&cfg, worker_id, &err) : NULL;
+    wh_sched *sched = cfg.scheduler_on ? wh_sched_start(&cfg, worker_id, wh_cat_max_attempts, &err) : NULL;
     if(cfg.scheduler_on && !sched)
         wh_log(WH_LOG_WARN, NULL, "scheduler not started", "error", err.msg);
     int status = wk_loop_run(loop);

@@ -24,13 +24,21 @@ const wh_job_type *wh_cat_find(const char *type)
     return NULL;
 }
 
+int wh_cat_max_attempts(const char *type)
+{
+    const wh_job_type *t = type ? wh_cat_find(type) : NULL;
+    return t ? t->max_attempts : 0;
+}
+
 wh_code wh_cat_validate(const wh_job_type *t, const wh_mp_obj *args, wh_job_check *check, wh_json **prepared,
                         wh_err *err)
 {
     wh_json *result = NULL;
     if(!check)
         check = t->check;
-    wh_code rc = wh_args_validate(args, t->args, t->nargs, t->open_args, err);
+    /* A row with all_problems reports the table's problems next to its
+     * check's, so stopping at the table's first would hide the others. */
+    wh_code rc = t->all_problems ? WH_OK : wh_args_validate(args, t->args, t->nargs, t->open_args, err);
     if(!rc && check)
         rc = check(args, &result, err);
     if(rc) {

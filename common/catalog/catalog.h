@@ -36,6 +36,11 @@ typedef struct wh_job_type {
     int nargs;
     bool open_args;               /* accept keys the table does not list */
     wh_job_check *check;          /* optional, see wh_job_check */
+    bool all_problems;            /* the type reports every problem of its
+                                   * args at once (provision.validate lists
+                                   * them): `check` runs the args table
+                                   * itself, collecting, and admission leaves
+                                   * the table to it (no check: nothing) */
     int max_attempts;             /* default for the type; 0: config default */
     int timeout_s;                /* default run-time limit; 0: config default */
     bool needs_host;              /* `target` must name an inventory host, else
@@ -66,8 +71,16 @@ extern const wh_job_family *const wh_cat_families[];
 /* The row of `type` ("system.sleep"); NULL when no family has it. */
 const wh_job_type *wh_cat_find(const char *type);
 
-/* Validate `args` against row `t`: its args table, then `check` (the row's
- * own when NULL). WH_OK or WH_E_BAD_ARGS (with field and message); on WH_OK
+/* The attempts a job of `type` makes when it sets none itself: its row's
+ * max_attempts; 0 when the row leaves it to the configuration
+ * (jobs.max_attempts) or no row has the type. Producers record it with the
+ * job, as the worker would apply it (a job's own value, then the type's,
+ * then the configuration's). */
+int wh_cat_max_attempts(const char *type);
+
+/* Validate `args` against row `t`: its args table (unless the row has
+ * all_problems), then `check` (the row's own when NULL). WH_OK or
+ * WH_E_BAD_ARGS (with field and message); on WH_OK
  * *prepared (if not NULL) receives the check's prepared result or NULL,
  * which the caller frees. */
 wh_code wh_cat_validate(const wh_job_type *t, const wh_mp_obj *args, wh_job_check *check, wh_json **prepared,

@@ -75,9 +75,12 @@ static const wh_job_type provision_types[] = {
     {.name = "provision.host.upload", .args = upload_args, .nargs = N(upload_args), .check = upload_check,
      .needs_host = true},
     {.name = "provision.run", .args = pv_run_args, .nargs = PV_RUN_NARGS, .check = pv_run_check, .needs_host = true},
-    {.name = "provision.validate", .args = pv_ct_args, .nargs = PV_CT_NARGS, .needs_host = true},
+    /* Both report every problem at once: validate's are its result, so
+     * nothing is refused before it runs. */
+    {.name = "provision.validate", .args = pv_ct_args, .nargs = PV_CT_NARGS, .all_problems = true,
+     .needs_host = true},
     {.name = "provision.container", .args = pv_ct_args, .nargs = PV_CT_NARGS, .check = pv_ct_check,
-     .needs_host = true, .timeout_s = 1800},
+     .all_problems = true, .needs_host = true, .timeout_s = 1800},
     {.name = "provision.destroy", .args = pv_destroy_args, .nargs = PV_DESTROY_NARGS, .check = pv_destroy_check,
      .needs_host = true},
     {.name = "provision.host.download", .args = download_args, .nargs = N(download_args), .needs_host = true},

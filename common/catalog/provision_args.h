@@ -91,19 +91,31 @@ extern const char *const pv_ct_ssh_drivers[];
 typedef wh_code pv_key_check(const char *s, size_t n, const char *field, wh_err *err);
 
 /* The checks without I/O, each problem appended to `problems` as {field,
- * message}: `allow` is the protocol allow list (comma list), or NULL to
- * check only the shape of the names; the accepted protocols, without
- * duplicates, go to `protocols`. `key` reads the public key (NULL: only
- * the shape of its line). */
+ * message}: first the args table's (pv_ct_args, every problem), then the
+ * checks of the fields it accepted. `allow` is the protocol allow list
+ * (comma list), or NULL to check only the shape of the names; the accepted
+ * protocols, without duplicates, go to `protocols`. `key` reads the public
+ * key (NULL: only the shape of its line). */
 void pv_ct_check_static(const wh_mp_obj *a, const char *allow, pv_key_check *key, wh_json *problems,
                         wh_json *protocols);
 
-/* pv_ct_check with `key` reading the public key: bad_args naming the first
- * problem's field, with every problem in the message. */
+/* pv_ct_check_static without an allow list, as an admission verdict:
+ * bad_args naming the first problem's field, with every problem in the
+ * message ("3 problem(s): ..."). */
 wh_code pv_ct_check_with(const wh_mp_obj *a, pv_key_check *key, wh_err *err);
 
-/* Append {field, message} to the list of problems. */
+/* Append {field, message} to the list of problems; a NULL field is the
+ * path the message starts with ("args.hooks[1]: ..."). */
 void pv_problem(wh_json *list, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* No problem in the list names `field` or an element of it ("args.hooks"
+ * for "args.hooks[1]"): its value passed the args table and the checks so
+ * far, so it may be read and checked further (with I/O, too). */
+bool pv_ct_unflagged(const wh_json *problems, const char *field);
+
+/* Value `key` of args `a` when pv_ct_unflagged says "args.<key>" may be
+ * checked further, else NULL (as if absent). */
+const wh_mp_obj *pv_ct_accepted(const wh_mp_obj *a, const char *key, const wh_json *problems);
 
 /* Every problem in one message: "2 problem(s): a: x; b: y". */
 void pv_ct_join(const wh_json *problems, char *out, size_t cap);

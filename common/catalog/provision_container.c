@@ -2,7 +2,10 @@
  * and provision.destroy, and the checks without I/O that both the
  * admission and the worker's validation run (the worker adds the checks
  * with I/O: worker/families/provision/container_check.c). Every problem is
- * reported at once as {field, message}:
+ * reported at once as {field, message}, a field naming the element at
+ * fault ("args.protocols[1]", "args.env.NAME"): first those of the args
+ * table (types, sizes, unknown keys), then these, each for a field the
+ * table accepted:
  *   hostname    an RFC 1123 label in lowercase
  *   driver      lxc, docker or pct; template a name (lxc), an image
  *               reference (docker) or a VMID (pct)
@@ -76,9 +79,31 @@ void pv_problem(wh_json *list, const char *field, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     wh_json *p = wh_json_object();
-    wh_json_setc(p, "field", wh_json_str(field));
+    if(field)
+        wh_json_setc(p, "field", wh_json_str(field));
+    else /* the path the message starts with: "args.hooks[1]: ..." */
+        wh_json_setc(p, "field", wh_json_strn(msg, strstr(msg, ": ") ? (size_t)(strstr(msg, ": ") - msg) : 0));
     wh_json_setc(p, "message", wh_json_str(msg));
     wh_json_push(list, p);
+}
+
+const wh_mp_obj *pv_ct_accepted(const wh_mp_obj *a, const char *key, const wh_json *problems)
+{
+    char field[64];
+    snprintf(field, sizeof(field), "args.%s", key);
+    return pv_ct_unflagged(problems, field) ? wh_mp_map_get(a, key) : NULL;
+}
+
+bool pv_ct_unflagged(const wh_json *problems, const char *field)
+{
+    size_t fn = strlen(field);
+    for(size_t i = 0; i < wh_json_size(problems); i++) {
+        size_t n = 0;
+        const char *f = wh_json_strv(wh_json_get(wh_json_at(problems, i), "field"), &n);
+        if(f && n >= fn && memcmp(f, field, fn) == 0 && (n == fn || f[fn] == '[' || f[fn] == '.'))
+            return false;
+    }
+    return true;
 }
 
 static bool has_prefix(const char *s, size_t n, const char *p)
@@ -102,17 +127,18 @@ static bool repo_ok(const char *s, size_t n)
     return !at || (slash && at > slash);
 }
 
-static bool cmd_list_ok(const wh_mp_obj *list)
+/* setup and services: each element an argv array of 1..48 strings. */
+static void check_cmds(const wh_mp_obj *a, const char *key, wh_json *problems)
 {
-    for(uint32_t i = 0; list && i < wh_mp_size(list); i++) {
+    const wh_mp_obj *list = pv_ct_accepted(a, key, problems);
+    for(uint32_t i = 0; i < wh_mp_size(list); i++) {
         const wh_mp_obj *c = wh_mp_arr_at(list, i);
-        if(wh_mp_kind_of(c) != WH_MP_ARRAY || wh_mp_size(c) == 0 || wh_mp_size(c) > 48)
-            return false;
-        for(uint32_t j = 0; j < wh_mp_size(c); j++)
-            if(wh_mp_kind_of(wh_mp_arr_at(c, j)) != WH_MP_STR)
-                return false;
+        bool ok = wh_mp_kind_of(c) == WH_MP_ARRAY && wh_mp_size(c) > 0 && wh_mp_size(c) <= 48;
+        for(uint32_t j = 0; ok && j < wh_mp_size(c); j++)
+            ok = wh_mp_kind_of(wh_mp_arr_at(c, j)) == WH_MP_STR;
+        if(!ok)
+            pv_problem(problems, NULL, "args.%s[%u]: must be an argv array of 1..48 strings", key, i);
     }
-    return true;
 }
 
 /* Is s[0..n) an item of the comma list `allow` (blanks around items ignored)? */
@@ -136,19 +162,17 @@ static bool in_list(const char *allow, const char *s, size_t n)
 
 static void check_protocols(const wh_mp_obj *a, const char *allow, wh_json *problems, wh_json *clean)
 {
-    const wh_mp_obj *pr = wh_mp_map_get(a, "protocols");
-    for(uint32_t i = 0; pr && i < wh_mp_size(pr); i++) {
+    const wh_mp_obj *pr = pv_ct_accepted(a, "protocols", problems);
+    for(uint32_t i = 0; i < wh_mp_size(pr); i++) {
         const char *s;
         size_t n;
-        char field[40];
-        snprintf(field, sizeof(field), "args.protocols[%u]", i);
         if(!wh_mp_str(wh_mp_arr_at(pr, i), &s, &n) || !n || n > 32 ||
            !wh_text_only(s, n, "abcdefghijklmnopqrstuvwxyz0123456789+.-")) {
-            pv_problem(problems, "args.protocols", "%s: must be a protocol name in lowercase", field);
+            pv_problem(problems, NULL, "args.protocols[%u]: must be a protocol name in lowercase", i);
             continue;
         }
         if(allow && !in_list(allow, s, n)) {
-            pv_problem(problems, "args.protocols", "%s: %.*s is not in the allow list (%s)", field, (int)n, s, allow);
+            pv_problem(problems, NULL, "args.protocols[%u]: %.*s is not in the allow list (%s)", i, (int)n, s, allow);
             continue;
         }
         bool dup = false;
@@ -162,17 +186,21 @@ static void check_protocols(const wh_mp_obj *a, const char *allow, wh_json *prob
     }
 }
 
+/* driver, template and (pct) vmid. */
 static void check_template(const wh_mp_obj *a, wh_json *problems)
 {
     size_t n;
     const char *drv = wh_args_str(a, "driver", "lxc", &n);
     bool pct = n == 3 && memcmp(drv, "pct", 3) == 0, docker = pv_ct_is_docker(a);
+    if(!ssh_driver(drv, n) && !docker && pv_ct_unflagged(problems, "args.driver"))
+        pv_problem(problems, "args.driver", "args.driver: must be lxc, docker or pct");
+    /* with a driver we do not know, the template is named as for lxc */
     const char *s = wh_args_str(a, "template", NULL, &n);
     bool ok = s && (docker ? pv_dock_image_ok(s, n)
                            : n <= 64 && s[0] != '.' && s[0] != '-' && wh_text_only(s, n, pct ? "0123456789"
                                                                : "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX"
                                                                  "YZ0123456789_.-"));
-    if(!ok)
+    if(!ok && pv_ct_unflagged(problems, "args.template"))
         pv_problem(problems, "args.template", "args.template: %s",
                    !s ? "required" : docker ? "not an image reference" : pct ? "not a VMID" : "not a container name");
     if(pct && !wh_mp_map_get(a, "vmid"))
@@ -181,53 +209,77 @@ static void check_template(const wh_mp_obj *a, wh_json *problems)
 
 static void check_hooks(const wh_mp_obj *a, wh_json *problems)
 {
-    const wh_mp_obj *hk = wh_mp_map_get(a, "hooks");
-    for(uint32_t i = 0; hk && i < wh_mp_size(hk); i++) {
+    const wh_mp_obj *hk = pv_ct_accepted(a, "hooks", problems);
+    for(uint32_t i = 0; i < wh_mp_size(hk); i++) {
         const char *s;
         size_t n;
         if(!wh_mp_str(wh_mp_arr_at(hk, i), &s, &n) || !pv_hook_name_ok(s, n))
-            pv_problem(problems, "args.hooks",
+            pv_problem(problems, NULL,
                        "args.hooks[%u]: a hook is a file name in the worker's hook directory "
                        "([A-Za-z0-9_][A-Za-z0-9_.-]*, no '/' and no \"..\")", i);
     }
 }
 
-void pv_ct_check_static(const wh_mp_obj *a, const char *allow, pv_key_check *key, wh_json *problems,
-                        wh_json *protocols)
+/* Each variable of env, named by its key when that is printable. */
+static void check_env(const wh_mp_obj *a, wh_json *problems)
 {
+    const wh_mp_obj *env = pv_ct_accepted(a, "env", problems);
+    for(uint32_t i = 0; i < wh_mp_size(env); i++) {
+        const char *k, *v;
+        size_t kn = 0, vn;
+        bool named = wh_mp_str(wh_mp_map_key(env, i), &k, &kn);
+        if(named && wh_shq_env_name(k, kn) && wh_mp_str(wh_mp_map_val(env, i), &v, &vn) && !memchr(v, '\n', vn) &&
+           !memchr(v, '\0', vn))
+            continue;
+        bool printable = named && kn > 0 && kn <= 40;
+        for(size_t j = 0; printable && j < kn; j++)
+            printable = k[j] > ' ' && k[j] <= '~';
+        pv_problem(problems, NULL, "args.env%s%.*s: names must be [A-Za-z_][A-Za-z0-9_]* and values one line of text",
+                   printable ? "." : "", printable ? (int)kn : 0, printable ? k : "");
+    }
+}
+
+/* The key: read by `key` (the worker's libssh), else only its line's shape. */
+static void check_key(const wh_mp_obj *a, pv_key_check *key, wh_json *problems)
+{
+    if(!pv_ct_unflagged(problems, "args.ssh_public_key"))
+        return;
     size_t n;
-    const char *s = wh_args_str(a, "hostname", NULL, &n);
-    if(!s || !pv_label_ok(s, n))
-        pv_problem(problems, "args.hostname", "args.hostname: %s",
-                   s ? "must be an RFC 1123 label in lowercase" : "required");
-    s = wh_args_str(a, "driver", "lxc", &n);
-    if(!ssh_driver(s, n) && !pv_ct_is_docker(a))
-        pv_problem(problems, "args.driver", "args.driver: must be lxc, docker or pct");
-    check_template(a, problems);
-    wh_err err;
+    const char *s = wh_args_str(a, "ssh_public_key", NULL, &n);
     pv_key_check *read_key = key ? key : key_shape;
-    s = wh_args_str(a, "ssh_public_key", NULL, &n);
+    wh_err err;
     if(!s)
         pv_problem(problems, "args.ssh_public_key", "args.ssh_public_key: required");
     else if(read_key(s, n, "args.ssh_public_key", &err))
         pv_problem(problems, "args.ssh_public_key", "%s", err.msg);
+}
+
+/* wh_args_problems' note: the args table's problems into the list. */
+static bool table_problem(void *ud, const wh_err *problem)
+{
+    pv_problem(ud, problem->field, "%s", problem->msg);
+    return true;
+}
+
+void pv_ct_check_static(const wh_mp_obj *a, const char *allow, pv_key_check *key, wh_json *problems,
+                        wh_json *protocols)
+{
+    wh_args_problems(a, pv_ct_args, PV_CT_NARGS, false, table_problem, problems);
+    size_t n;
+    const char *s = wh_args_str(a, "hostname", NULL, &n);
+    if((!s || !pv_label_ok(s, n)) && pv_ct_unflagged(problems, "args.hostname"))
+        pv_problem(problems, "args.hostname", "args.hostname: %s",
+                   s ? "must be an RFC 1123 label in lowercase" : "required");
+    check_template(a, problems);
+    check_key(a, key, problems);
     check_protocols(a, allow, problems, protocols);
-    const wh_mp_obj *env = wh_mp_map_get(a, "env");
-    for(uint32_t i = 0; env && i < wh_mp_size(env); i++) {
-        const char *k, *v;
-        size_t kn, vn;
-        if(!wh_mp_str(wh_mp_map_key(env, i), &k, &kn) || !wh_shq_env_name(k, kn) ||
-           !wh_mp_str(wh_mp_map_val(env, i), &v, &vn) || memchr(v, '\n', vn) || memchr(v, '\0', vn))
-            pv_problem(problems, "args.env",
-                       "args.env: names must be [A-Za-z_][A-Za-z0-9_]* and values one line of text");
-    }
-    if(!cmd_list_ok(wh_mp_map_get(a, "setup")))
-        pv_problem(problems, "args.setup", "args.setup: must be a list of argv arrays of strings");
-    if(!cmd_list_ok(wh_mp_map_get(a, "services")))
-        pv_problem(problems, "args.services", "args.services: must be a list of argv arrays of strings");
+    check_env(a, problems);
+    check_cmds(a, "setup", problems);
+    check_cmds(a, "services", problems);
     check_hooks(a, problems);
     s = wh_args_str(a, "root_password", NULL, &n);
-    if(s && !(n == 6 && memcmp(s, "random", 6) == 0) && !(n == 4 && memcmp(s, "lock", 4) == 0))
+    if(s && !(n == 6 && memcmp(s, "random", 6) == 0) && !(n == 4 && memcmp(s, "lock", 4) == 0) &&
+       pv_ct_unflagged(problems, "args.root_password"))
         pv_problem(problems, "args.root_password", "args.root_password: must be \"random\" or \"lock\"");
 }
 

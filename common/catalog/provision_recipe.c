@@ -224,17 +224,6 @@ int pv_docker_action(const wh_mp_obj *st, pv_action *act, const char **name)
 
 /* ---- recipes ---- */
 
-/* Re-point an "args.x: why" error from wh_args at the step. */
-static wh_code step_err(wh_err *err, const char *fp)
-{
-    char msg[sizeof(err->msg)];
-    const char *rest = strncmp(err->msg, "args", 4) == 0 ? err->msg + 4 : err->msg;
-    snprintf(msg, sizeof(msg), "%s%s", fp, rest);
-    snprintf(err->msg, sizeof(err->msg), "%s", msg);
-    snprintf(err->field, sizeof(err->field), "%s", fp);
-    return err->code;
-}
-
 /* Validate one step (and its rollback step) without running it. */
 static wh_code check_step(const wh_mp_obj *st, const wh_mp_obj *vars, const char *fp, int depth, wh_err *err)
 {
@@ -245,7 +234,7 @@ static wh_code check_step(const wh_mp_obj *st, const wh_mp_obj *vars, const char
         return wh_err_set(err, WH_E_BAD_ARGS, fp,
                           "%s.kind: must be one of exec, check, upload, wait_port, wait_http, lxc, docker", fp);
     if(wh_args_validate(st, k->spec, k->nspec, false, err))
-        return step_err(err, fp);
+        return err ? wh_args_rebase(err, fp) : WH_E_BAD_ARGS; /* "args.steps[2].argv: ..." */
     wh_code rc = k->check ? k->check(st, vars, fp, err) : WH_OK;
     const wh_mp_obj *rb = wh_mp_map_get(st, "rollback");
     if(!rc && rb) {

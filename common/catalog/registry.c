@@ -162,8 +162,8 @@ static wh_code upd_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
         const char *s;
         size_t n;
         if(!wh_mp_str(wh_mp_arr_at(a, i), &s, &n) || !cname_ok(s, n))
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.containers",
-                              "args.containers: item %u must be a container name [A-Za-z0-9][A-Za-z0-9_.-]{0,127}", i);
+            return wh_err_at(err, WH_E_BAD_ARGS,
+                             "args.containers[%u]: must be a container name [A-Za-z0-9][A-Za-z0-9_.-]{0,127}", i);
     }
     return WH_OK;
 }

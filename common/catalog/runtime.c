@@ -130,9 +130,10 @@ static wh_code str_maps_check(const wh_mp_obj *args, wh_json **result, wh_err *e
             const char *s;
             size_t n;
             if(!wh_mp_str(arr ? wh_mp_arr_at(m, i) : wh_mp_map_val(m, i), &s, &n) || n > 1024)
-                return wh_err_set(err, WH_E_BAD_ARGS, keys[k] == keys[2] ? "args.aliases" : keys[k] == keys[0]
-                                  ? "args.options" : "args.labels", "args.%s: values must be strings of at most 1024 bytes",
-                                  keys[k]);
+                return arr ? wh_err_at(err, WH_E_BAD_ARGS, "args.%s[%u]: must be a string of at most 1024 bytes",
+                                       keys[k], i)
+                           : wh_err_at(err, WH_E_BAD_ARGS, "args.%s: values must be strings of at most 1024 bytes",
+                                       keys[k]);
         }
     }
     return WH_OK;

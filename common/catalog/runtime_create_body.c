@@ -73,8 +73,7 @@ wh_code rt_exec_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
         const char *s;
         size_t n;
         if(!wh_mp_str(wh_mp_arr_at(cmd, i), &s, &n) || n > 32768)
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.cmd", "args.cmd.%u: must be a string of at most 32768 bytes",
-                              i);
+            return wh_err_at(err, WH_E_BAD_ARGS, "args.cmd[%u]: must be a string of at most 32768 bytes", i);
     }
     const wh_mp_obj *env = wh_mp_map_get(args, "env");
     for(uint32_t i = 0; env && i < wh_mp_size(env); i++) {
@@ -100,8 +99,8 @@ static wh_code str_array(const wh_mp_obj *a, const char *field, size_t max, wh_j
         if(!v) {
             wh_json_free(*out);
             *out = NULL;
-            return wh_err_set(err, WH_E_BAD_ARGS, "args", "args.%s.%u: must be a UTF-8 string of at most %zu bytes",
-                              field, i, max);
+            return wh_err_at(err, WH_E_BAD_ARGS, "args.%s[%u]: must be a UTF-8 string of at most %zu bytes", field, i,
+                             max);
         }
         wh_json_push(*out, v);
     }
@@ -128,8 +127,8 @@ static wh_code str_map(const wh_mp_obj *m, const char *field, bool env, wh_json 
         if(rc) {
             wh_json_free(*out);
             *out = NULL;
-            return wh_err_set(err, WH_E_BAD_ARGS, "args", "args.%s: keys must be 1..256 bytes%s, values strings",
-                              field, env ? " without '='" : "");
+            return wh_err_at(err, WH_E_BAD_ARGS, "args.%s: keys must be 1..256 bytes%s, values strings", field,
+                             env ? " without '='" : "");
         }
     }
     return WH_OK;
@@ -152,13 +151,12 @@ static wh_code one_mount(const wh_mp_obj *m, bool bind, uint32_t i, wh_json **ou
     const wh_mp_obj *rov = wh_mp_map_get(m, "read_only");
     if(wh_mp_kind_of(m) != WH_MP_MAP || field_str(m, bind ? "source" : "name", src, sizeof(src)) != 1 ||
        field_str(m, "target", dst, sizeof(dst)) != 1 || dst[0] != '/' || (rov && !wh_mp_bool(rov, &ro)))
-        return wh_err_set(err, WH_E_BAD_ARGS, "args", "args.%s.%u: must be {%s, target (absolute), read_only?}", field,
-                          i, bind ? "source (absolute host path)" : "name");
+        return wh_err_at(err, WH_E_BAD_ARGS, "args.%s[%u]: must be {%s, target (absolute), read_only?}", field, i,
+                         bind ? "source (absolute host path)" : "name");
     if(bind && (src[0] != '/' || strstr(src, "/../") || strstr(src, "/./")))
-        return wh_err_set(err, WH_E_BAD_ARGS, "args", "args.binds.%u.source: must be an absolute path without . or ..",
-                          i);
+        return wh_err_at(err, WH_E_BAD_ARGS, "args.binds[%u].source: must be an absolute path without . or ..", i);
     if(!bind && !rt_name_ok(src, strlen(src)))
-        return wh_err_set(err, WH_E_BAD_ARGS, "args", "args.volumes.%u.name: not a volume name", i);
+        return wh_err_at(err, WH_E_BAD_ARGS, "args.volumes[%u].name: not a volume name", i);
     *out = wh_json_object();
     wh_json_setc(*out, "Type", wh_json_str(bind ? "bind" : "volume"));
     wh_json_setc(*out, "Source", wh_json_str(src));
@@ -206,9 +204,9 @@ static wh_code ports(const wh_mp_obj *args, wh_json *cfg, wh_json *hc, wh_err *e
         if(!ok) {
             wh_json_free(exp);
             wh_json_free(pb);
-            return wh_err_set(err, WH_E_BAD_ARGS, "args",
-                              "args.ports.%u: must be {container: 1..65535, host?: 0..65535, proto?: tcp|udp, host_ip?}",
-                              i);
+            return wh_err_at(err, WH_E_BAD_ARGS,
+                             "args.ports[%u]: must be {container: 1..65535, host?: 0..65535, proto?: tcp|udp, host_ip?}",
+                             i);
         }
         char key[24], hps[8];
         snprintf(key, sizeof(key), "%lld/%s", (long long)cport, proto);

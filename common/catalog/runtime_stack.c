@@ -46,26 +46,32 @@ wh_code rt_stack_order(const wh_mp_obj *ctrs, int *order, wh_err *err)
         const wh_mp_obj *e = wh_mp_arr_at(ctrs, i);
         char name[RT_NAME_MAX + 1], d[RT_NAME_MAX + 1];
         if(!elem_name(ctrs, i, name, sizeof(name)))
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.containers", "args.containers.%u.name: is required", i);
+            return wh_err_at(err, WH_E_BAD_ARGS, "args.containers[%u].name: is required", i);
         if(index_of(ctrs, name) != (int)i)
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.containers", "args.containers.%u.name: %s is repeated", i,
-                              name);
+            return wh_err_at(err, WH_E_BAD_ARGS, "args.containers[%u].name: %s is repeated", i, name);
         wh_err e2;
         wh_json *body = NULL;
         wh_code bad = wh_args_validate(e, rt_create_args, RT_CREATE_NARGS, true, &e2);
         if(!bad)
             bad = rt_create_body_build(e, &body, &e2);
         wh_json_free(body);
-        if(bad)
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.containers", "args.containers.%u: %s", i, e2.msg);
+        if(bad) { /* "args.image: ..." of this container: "args.containers[1].image: ..." */
+            char path[40];
+            snprintf(path, sizeof(path), "args.containers[%u]", i);
+            e2.code = WH_E_BAD_ARGS;
+            wh_args_rebase(&e2, path);
+            if(err)
+                *err = e2;
+            return WH_E_BAD_ARGS;
+        }
         const wh_mp_obj *deps = wh_mp_map_get(e, "depends_on");
         if(deps && wh_mp_kind_of(deps) != WH_MP_ARRAY)
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.containers", "args.containers.%u.depends_on: must be a list", i);
+            return wh_err_at(err, WH_E_BAD_ARGS, "args.containers[%u].depends_on: must be a list", i);
         for(uint32_t j = 0; deps && j < wh_mp_size(deps); j++) {
             int k = rt_mp_cstr(wh_mp_arr_at(deps, j), d, sizeof(d)) ? index_of(ctrs, d) : -1;
             if(k < 0)
-                return wh_err_set(err, WH_E_BAD_ARGS, "args.containers",
-                                  "args.containers.%u.depends_on.%u: not a container of this stack", i, j);
+                return wh_err_at(err, WH_E_BAD_ARGS, "args.containers[%u].depends_on[%u]: not a container of this stack",
+                                 i, j);
             if(!dep[i][k]) {
                 dep[i][k] = true;
                 indeg[i]++;
@@ -100,7 +106,7 @@ wh_code rt_stack_check(const wh_mp_obj *args, wh_json **result, wh_err *err)
         char n[RT_NAME_MAX + 1];
         for(uint32_t i = 0; list && i < wh_mp_size(list); i++)
             if(!elem_name(list, i, n, sizeof(n)))
-                return wh_err_set(err, WH_E_BAD_ARGS, "args", "args.%s.%u: must be {name, ...}", lists[l], i);
+                return wh_err_at(err, WH_E_BAD_ARGS, "args.%s[%u]: must be {name, ...}", lists[l], i);
     }
     return rt_stack_order(wh_mp_map_get(args, "containers"), order, err);
 }

@@ -80,7 +80,7 @@ static wh_code env_of(const wh_mp_obj *t, const wh_mp_obj *over, wh_json *ctr, w
         const char *v = mp_s(wh_mp_arr_at(list, i), "default", &vn);
         if(!k) {
             wh_json_free(env);
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.template.env", "args.template.env.%u: needs a name", i);
+            return wh_err_at(err, WH_E_BAD_ARGS, "args.template.env[%u]: needs a name", i);
         }
         wh_json_set(env, k, kn, wh_json_strn(v ? v : "", v ? vn : 0));
     }
@@ -109,8 +109,7 @@ static wh_code mounts_of(const wh_mp_obj *t, const char *name, wh_json *ctr, wh_
         if(!c) {
             wh_json_free(binds);
             wh_json_free(named);
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.template.volumes",
-                              "args.template.volumes.%u: needs a container path", i);
+            return wh_err_at(err, WH_E_BAD_ARGS, "args.template.volumes[%u]: needs a container path", i);
         }
         wh_json *m = wh_json_object();
         wh_json_setc(m, "target", wh_json_strn(c, cn));
@@ -161,8 +160,8 @@ wh_code rt_tmpl_translate(const wh_mp_obj *a, wh_json **out, wh_err *err)
         size_t n;
         wh_json *p = wh_mp_str(wh_mp_arr_at(pl, i), &s, &n) ? port_of(s, n, ipbuf) : NULL;
         if(!p)
-            rc = wh_err_set(err, WH_E_BAD_ARGS, "args.template.ports",
-                            "args.template.ports.%u: must look like \"8080:80/tcp\" or \"80/udp\"", i);
+            rc = wh_err_at(err, WH_E_BAD_ARGS, "args.template.ports[%u]: must look like \"8080:80/tcp\" or \"80/udp\"",
+                           i);
         else
             wh_json_push(ports, p);
     }

@@ -59,31 +59,73 @@ static const wh_arg_spec *find_spec(const wh_arg_spec *specs, int n, const char 
     return NULL;
 }
 
+/* The problem of key i of `args`, if any (WH_OK when none). */
+static wh_code check_key(const wh_mp_obj *args, uint32_t i, const wh_arg_spec *specs, int n, bool open, wh_err *err)
+{
+    const char *k;
+    size_t kn;
+    if(!wh_mp_str(wh_mp_map_key(args, i), &k, &kn))
+        return wh_err_set(err, WH_E_BAD_ARGS, "args", "args: keys must be strings");
+    const wh_arg_spec *s = find_spec(specs, n, k, kn);
+    if(!s && !open) {
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)(kn > 40 ? 40 : kn), k);
+        if(!wh_utf8_valid(name, strlen(name)))
+            snprintf(name, sizeof(name), "?");
+        return bad(err, name, "is not a known argument");
+    }
+    if(!s || (wh_mp_kind_of(wh_mp_map_val(args, i)) == WH_MP_NIL && !s->required))
+        return WH_OK;
+    return check_one(wh_mp_map_val(args, i), s, err);
+}
+
+int wh_args_problems(const wh_mp_obj *args, const wh_arg_spec *specs, int n, bool open, wh_args_note *note,
+                     void *ud)
+{
+    int count = 0;
+    wh_err e;
+    for(uint32_t i = 0; i < wh_mp_size(args); i++) {
+        if(!check_key(args, i, specs, n, open, &e))
+            continue;
+        count++;
+        if(!note(ud, &e))
+            return count;
+    }
+    for(int i = 0; i < n; i++) {
+        if(!specs[i].required || wh_mp_map_get(args, specs[i].name))
+            continue;
+        bad(&e, specs[i].name, "is required");
+        count++;
+        if(!note(ud, &e))
+            return count;
+    }
+    return count;
+}
+
+/* wh_args_validate's note: keep the first problem, stop. */
+static bool keep_first(void *ud, const wh_err *problem)
+{
+    *(wh_err *)ud = *problem;
+    return false;
+}
+
 wh_code wh_args_validate(const wh_mp_obj *args, const wh_arg_spec *specs, int n, bool open, wh_err *err)
 {
-    for(uint32_t i = 0; i < wh_mp_size(args); i++) {
-        const char *k;
-        size_t kn;
-        if(!wh_mp_str(wh_mp_map_key(args, i), &k, &kn))
-            return wh_err_set(err, WH_E_BAD_ARGS, "args", "args: keys must be strings");
-        const wh_arg_spec *s = find_spec(specs, n, k, kn);
-        if(!s && !open) {
-            char name[64];
-            snprintf(name, sizeof(name), "%.*s", (int)(kn > 40 ? 40 : kn), k);
-            if(!wh_utf8_valid(name, strlen(name)))
-                snprintf(name, sizeof(name), "?");
-            return bad(err, name, "is not a known argument");
-        }
-        if(s && wh_mp_kind_of(wh_mp_map_val(args, i)) == WH_MP_NIL && !s->required)
-            continue;
-        wh_code rc = s ? check_one(wh_mp_map_val(args, i), s, err) : WH_OK;
-        if(rc)
-            return rc;
-    }
-    for(int i = 0; i < n; i++)
-        if(specs[i].required && !wh_mp_map_get(args, specs[i].name))
-            return bad(err, specs[i].name, "is required");
-    return WH_OK;
+    wh_err first;
+    if(!wh_args_problems(args, specs, n, open, keep_first, &first))
+        return WH_OK;
+    if(err)
+        *err = first;
+    return first.code;
+}
+
+wh_code wh_args_rebase(wh_err *err, const char *path)
+{
+    char field[sizeof(err->field)], rest[sizeof(err->msg)];
+    snprintf(field, sizeof(field), "%s%s", path, strncmp(err->field, "args", 4) == 0 ? err->field + 4 : "");
+    bool named = strncmp(err->msg, "args", 4) == 0;
+    snprintf(rest, sizeof(rest), "%s", named ? err->msg + 4 : err->msg);
+    return wh_err_set(err, err->code, field, "%s%s%s", path, named ? "" : ": ", rest);
 }
 
 int64_t wh_args_int(const wh_mp_obj *args, const char *name, int64_t def)

@@ -78,7 +78,7 @@ wh_json *wh_conv_to_json(const wh_mp_obj *o, const char *path, wh_err *err)
     wh_json *arr = wh_json_array();
     for(uint32_t i = 0; arr && i < wh_mp_size(o); i++) {
         char sub[160];
-        snprintf(sub, sizeof(sub), "%s.%u", path, i);
+        snprintf(sub, sizeof(sub), "%s[%u]", path, i);
         wh_json *v = wh_conv_to_json(wh_mp_arr_at(o, i), sub, err);
         if(!v || wh_json_push(arr, v) != 0) {
             wh_json_free(arr);

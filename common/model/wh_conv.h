@@ -12,7 +12,7 @@
 
 /* Convert `o` to a new JSON value. On failure returns NULL and fills `err`
  * with WH_E_BAD_ARGS, naming the offending path below `path` (for example
- * "args.env.0"). */
+ * "args.env.KEY" for a map's value, "args.cmd[0]" for an array's). */
 wh_json *wh_conv_to_json(const wh_mp_obj *o, const char *path, wh_err *err);
 
 /* Pack the JSON value `j` into `p`, nested at most WH_MP_MAX_DEPTH deep.

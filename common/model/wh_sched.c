@@ -188,6 +188,7 @@ typedef struct outmsg {
 
 struct wh_sched {
     const wh_cfg *cfg;
+    wh_sched_attempts *attempts;  /* a type's default max_attempts, or NULL */
     char me[160];
     pthread_t tid;
     pthread_mutex_t mu;
@@ -309,6 +310,14 @@ static void publish_out(wh_sched *s)
     drop_out(s);
 }
 
+/* The attempts of a firing whose schedule sets none: its type's default,
+ * else jobs.max_attempts (as the worker would apply them). */
+static int default_attempts(const wh_sched *s, const char *type)
+{
+    int n = s->attempts && type ? s->attempts(type) : 0;
+    return n > 0 ? n : s->cfg->max_attempts;
+}
+
 /* Fire every due schedule: one `scheduled` job per firing. */
 static void fire_schedules(wh_sched *s, int64_t now)
 {
@@ -361,7 +370,8 @@ static void fire_schedules(wh_sched *s, int64_t now)
                 size_t blen;
                 const char *body = wh_mp_pack_data(s->pack, &blen);
                 es.args = NULL;
-                wh_enqueue q = {.spec = &es, .max_attempts = es.max_attempts ? es.max_attempts : s->cfg->max_attempts,
+                wh_enqueue q = {.spec = &es, .max_attempts = es.max_attempts ? es.max_attempts
+                                                                               : default_attempts(s, es.type),
                                 .body = body, .body_len = blen, .park = true};
                 if(wh_status_enqueue(s->redis, p, &q, &err) == WH_OK && q.created)
                     wh_log(WH_LOG_INFO, id, "schedule fired", "schedule", name);
@@ -427,7 +437,7 @@ static void *sched_main(void *arg)
     return NULL;
 }
 
-wh_sched *wh_sched_start(const wh_cfg *cfg, const char *me, wh_err *err)
+wh_sched *wh_sched_start(const wh_cfg *cfg, const char *me, wh_sched_attempts *attempts, wh_err *err)
 {
     wh_sched *s = calloc(1, sizeof(*s));
     if(!s || !(s->pack = wh_mp_pack_new((size_t)cfg->max_body))) {
@@ -436,6 +446,7 @@ wh_sched *wh_sched_start(const wh_cfg *cfg, const char *me, wh_err *err)
         return NULL;
     }
     s->cfg = cfg;
+    s->attempts = attempts;
     snprintf(s->me, sizeof(s->me), "%s", me);
     pthread_mutex_init(&s->mu, NULL);
     wh_cond_init_mono(&s->cond);

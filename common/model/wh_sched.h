@@ -52,9 +52,16 @@ int64_t wh_sched_next_fire(const wh_json *spec, int64_t after_ms);
 
 typedef struct wh_sched wh_sched;
 
+/* A type's own default for max_attempts, 0 when it has none (the job
+ * catalogue's wh_cat_max_attempts; this module does not link it). */
+typedef int wh_sched_attempts(const char *type);
+
 /* Start the loop thread for candidate `me` (with its own Redis and AMQP
- * connections). NULL on ENOMEM. Connection failures are retried inside. */
-wh_sched *wh_sched_start(const wh_cfg *cfg, const char *me, wh_err *err);
+ * connections). A firing whose schedule sets no max_attempts records its
+ * type's default from `attempts` (NULL: none), else cfg's
+ * jobs.max_attempts. NULL on ENOMEM. Connection failures are retried
+ * inside. */
+wh_sched *wh_sched_start(const wh_cfg *cfg, const char *me, wh_sched_attempts *attempts, wh_err *err);
 
 /* Stop and join the thread, then free. NULL is a no-op. */
 void wh_sched_stop(wh_sched *s);

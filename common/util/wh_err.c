@@ -95,6 +95,23 @@ wh_code wh_err_set(wh_err *err, wh_code code, const char *field, const char *fmt
     return code;
 }
 
+wh_code wh_err_at(wh_err *err, wh_code code, const char *fmt, ...)
+{
+    if(!err)
+        return code;
+    err->code = code;
+    err->custom[0] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    wh_msg_vformat(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    const char *head = strstr(err->msg, ": ");
+    size_t n = head ? (size_t)(head - err->msg) : 0;
+    snprintf(err->field, sizeof(err->field), "%.*s", (int)(n < sizeof(err->field) ? n : sizeof(err->field) - 1),
+             err->msg);
+    return code;
+}
+
 void wh_err_append(wh_err *err, const char *fmt, ...)
 {
     if(!err)

@@ -95,6 +95,12 @@ bool wh_code_transient(wh_code code);
 wh_code wh_err_set(wh_err *err, wh_code code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* wh_err_set for a message that starts with the path at fault, which
+ * becomes the field: "args.ports[1]: must be ..." names "args.ports[1]"
+ * (the text before the first ": "; none, no field). For paths built at run
+ * time, so field and message cannot disagree. */
+wh_code wh_err_at(wh_err *err, wh_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Append formatted text to err->msg, cut between characters to fit. NULL
  * is a no-op. */
 void wh_err_append(wh_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

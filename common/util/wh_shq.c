@@ -73,7 +73,7 @@ static wh_code check_input(const wh_shq_cmd *c, wh_err *err)
 {
     for(int i = 0; i < c->argc; i++)
         if(memchr(c->argv[i].p, '\0', c->argv[i].n))
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.argv", "args.argv[%d]: contains a NUL byte", i);
+            return wh_err_at(err, WH_E_BAD_ARGS, "args.argv[%d]: contains a NUL byte", i);
     if(c->argc < 0)
         return wh_err_set(err, WH_E_BAD_ARGS, "args.argv", "args.argv: bad count");
     if(c->cwd && memchr(c->cwd->p, '\0', c->cwd->n))
@@ -83,8 +83,8 @@ static wh_code check_input(const wh_shq_cmd *c, wh_err *err)
             return wh_err_set(err, WH_E_BAD_ARGS, "args.env",
                               "args.env: names must match [A-Za-z_][A-Za-z0-9_]{0,127}");
         if(memchr(c->env_values[i].p, '\0', c->env_values[i].n))
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.env", "args.env.%.*s: contains a NUL byte",
-                              (int)c->env_names[i].n, c->env_names[i].p);
+            return wh_err_at(err, WH_E_BAD_ARGS, "args.env.%.*s: contains a NUL byte", (int)c->env_names[i].n,
+                             c->env_names[i].p);
     }
     return WH_OK;
 }

@@ -56,6 +56,19 @@ class CliTest(unittest.TestCase):
             self.assertEqual(p.returncode, 2, (args, p.stderr))
             self.assertIn(needle, p.stderr, args)
 
+    def test_local_check_reports_every_problem_of_a_collecting_type(self):
+        # provision.container's check collects its problems (as
+        # provision.validate lists them): the local check prints them all,
+        # the args table's next to the type's own, and exits 2.
+        args = {"hostname": "Bad_Host", "template": "tmpl", "ssh_public_key": "nospace", "http_port": 0,
+                "repo": "ftp://x/y", "protocols": ["ssh", "FTP!"]}
+        p = self.cli("submit", "provision.container", "--target", "h", "--args-json", json.dumps(args))
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("5 problem(s): ", p.stderr)
+        for field in ("args.hostname", "args.ssh_public_key", "args.http_port", "args.repo", "args.protocols[1]"):
+            self.assertIn(field + ": ", p.stderr)
+        self.assertEqual(p.stdout, "")
+
     def test_help_everywhere(self):
         p = self.cli("--help")
         self.assertEqual(p.returncode, 0)

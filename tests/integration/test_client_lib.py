@@ -102,6 +102,15 @@ class ClientLibTest(unittest.TestCase):
         self.assertEqual(self.probe("unsub"), ["ok"])
         self.assertEqual(self.probe("result nope")[:2], ["err", "not_found"])
 
+    def test_type_default_max_attempts_is_recorded(self):
+        # runtime.host.stats makes one attempt unless the job sets its own;
+        # no runtime worker here: the job hash made at submit is the record
+        r = self.probe("submit runtime.host.stats {}")
+        self.assertEqual(r[0], "ok", r)
+        self.assertEqual(env.redis().hget(self.prefix + "job:" + r[1].split()[0], "max_attempts"), "1")
+        r = self.probe("submit system.noop {}")
+        self.assertEqual(env.redis().hget(self.prefix + "job:" + r[1].split()[0], "max_attempts"), "3")
+
     def test_survives_a_broker_side_close_between_submits(self):
         self.submit_and_wait()
         vhost = env.vhost_of(self.amqp)

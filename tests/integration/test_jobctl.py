@@ -132,6 +132,26 @@ class JobControlTest(unittest.TestCase):
         # exactly one leader between the two workers
         self.assertIn(self.r.get(self.prefix + "leader"), [w.worker_id for w in self.workers])
 
+    def test_firings_take_the_type_default_max_attempts(self):
+        # runtime.host.stats makes one attempt by default, a firing too; the
+        # worker has no host "h", so each firing ends unknown_host at once
+        # (and leaves no message held in Redis)
+        w = env.start_worker(self.amqp, self.prefix, concurrency=2, families="system,runtime")
+        self.workers.append(w)
+        for name, extra in (("stats1", []), ("stats5", ["--max-attempts", "5"])):
+            p = self.cli("schedule", "add", name, "--every", "1s", "--target", "h", "runtime.host.stats", *extra)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        fired = lambda name: [k[len(self.prefix) + 4:] for k in self.r.keys(self.prefix + "job:%s-*" % name)
+                              if k[len(self.prefix) + 4:].count(":") == 0]  # the hashes, not :body or :log
+        wait_for(lambda: fired("stats1") and fired("stats5"), timeout=10, what="both schedules to fire")
+        for name in ("stats1", "stats5"):
+            self.assertEqual(self.cli("schedule", "rm", name).returncode, 0)
+        for name, attempts in (("stats1", "1"), ("stats5", "5")):
+            for jid in fired(name):
+                self.wait_state(jid, "failed")
+                h = self.job(jid)
+                self.assertEqual((h["max_attempts"], h["error"]), (attempts, "unknown_host"), h)
+
     def test_leadership_moves_when_the_leader_dies(self):
         ws = [self.worker("scheduler.leader_ttl_ms=2000"), self.worker("scheduler.leader_ttl_ms=2000")]
         leader = wait_for(lambda: self.r.get(self.prefix + "leader"), what="a leader")

@@ -348,7 +348,7 @@ class DockerProvision(unittest.TestCase):
         jid, h = submit("provision.container", {"driver": "docker", "template": IMAGE, "hostname": host,
                                                 "ssh_public_key": KEY, "hooks": ["missing.sh"]})
         self.assertEqual((h["state"], h["error"]), ("failed", "bad_args"), h)
-        self.assertIn("args.hooks: no hook missing.sh", h["error_message"])
+        self.assertIn("args.hooks[0]: no hook missing.sh", h["error_message"])
         self.assertFalse(exists(host))
         self.assertIsNone(portmap(host))
 
@@ -362,9 +362,9 @@ class DockerProvision(unittest.TestCase):
         r = json.loads(h["result"])
         self.assertFalse(r["ok"])
         by = {p["field"]: p["message"] for p in r["problems"]}
-        self.assertEqual(sorted(by), ["args.hooks", "args.hostname", "args.protocols", "args.repo",
+        self.assertEqual(sorted(by), ["args.hooks[0]", "args.hostname", "args.protocols[0]", "args.repo",
                                       "args.ssh_public_key", "args.template"], r)
-        self.assertIn("args.protocols[0]: https is not in the allow list", by["args.protocols"])
+        self.assertIn("args.protocols[0]: https is not in the allow list", by["args.protocols[0]"])
         self.assertIn("credentials", by["args.repo"])
         self.assertEqual(r["protocols"], ["ssh"])
         jid, h = submit("provision.validate", {"driver": "docker", "template": IMAGE, "hostname": "fine",
@@ -375,6 +375,38 @@ class DockerProvision(unittest.TestCase):
                                                "ssh_public_key": KEY,
                                                "repo": "http://127.0.0.1:%d/none.git" % port})
         self.assertIn("not a git repository", json.loads(h["result"])["problems"][0]["message"])
+
+    def test_problem_fields_name_the_element(self):
+        jid, h = submit("provision.validate", {"driver": "docker", "template": IMAGE, "hostname": "fine",
+                                               "ssh_public_key": KEY, "protocols": ["ssh", "ftp"],
+                                               "hooks": ["ldap.sh", "nope.sh"]})
+        r = json.loads(h["result"])
+        self.assertEqual(sorted(p["field"] for p in r["problems"]), ["args.hooks[1]", "args.protocols[1]"], r)
+        for p in r["problems"]:
+            self.assertTrue(p["message"].startswith(p["field"] + ": "), p)
+        jid, h = submit("provision.validate", {"driver": "docker", "template": IMAGE, "hostname": "fine",
+                                               "ssh_public_key": KEY, "hooks": ["ldap.sh", "../x"]})
+        self.assertEqual([p["field"] for p in json.loads(h["result"])["problems"]], ["args.hooks[1]"], h)
+
+    def test_container_reports_every_problem_before_reserving(self):
+        # Five bad fields, four of which only the worker can see (the key
+        # is read by libssh; the rest need I/O or the worker's settings):
+        # provision.container names all five at once, as provision.validate
+        # does, and reserves nothing.
+        host = "five-" + secrets.token_hex(3)
+        args = {"driver": "docker", "template": "no-such-image:1", "hostname": host,
+                "ssh_public_key": "ssh-ed25519 notakey user@example", "protocols": ["https"],
+                "repo": "http://127.0.0.1:%d/private/app.git" % HTTPD.server_address[1], "hooks": ["nope.sh"]}
+        jid, h = submit("provision.validate", args)
+        problems = json.loads(h["result"])["problems"]
+        self.assertEqual(len(problems), 5, problems)
+        jid, h = submit("provision.container", args, extra=["--no-validate"])
+        self.assertEqual((h["state"], h["error"]), ("failed", "bad_args"), h)
+        self.assertTrue(h["error_message"].startswith("5 problem(s): "), h["error_message"])
+        for p in problems:
+            self.assertIn(p["message"], h["error_message"])
+        self.assertFalse(exists(host))
+        self.assertIsNone(portmap(host))
 
     def test_recipe_docker_steps_and_rollback(self):
         name = "rcp-" + secrets.token_hex(3)

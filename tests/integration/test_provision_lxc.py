@@ -234,7 +234,7 @@ class Containers(unittest.TestCase):
         r = json.loads(h["result"])
         self.assertFalse(r["ok"])
         fields = sorted(p["field"] for p in r["problems"])
-        self.assertEqual(fields, ["args.hostname", "args.protocols", "args.ssh_public_key", "args.template"], r)
+        self.assertEqual(fields, ["args.hostname", "args.protocols[0]", "args.ssh_public_key", "args.template"], r)
         self.assertEqual(r["protocols"], ["ssh"])
         jid, h = submit("provision.validate", {"template": "tmpl", "hostname": "fine", "ssh_public_key": KEY,
                                                "protocols": ["https"]})

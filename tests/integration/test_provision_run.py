@@ -132,7 +132,23 @@ class Recipes(unittest.TestCase):
         self.assertIn("args.steps[2]: gate is closed", h["error_message"])
         self.assertEqual(h["attempt"], "1")
         with open(trail) as f:
-            self.assertEqual(f.read().split(), ["do1", "do2", "cleanup", "undo2", "undo1"])
+            self.assertEqual(f.read().split(), ["do1", "do2", "undo2", "undo1", "cleanup"])
+
+    def test_rollback_order_is_completed_steps_newest_first_then_the_recipe_list(self):
+        # docs/families/provision.md (Recipes): the rollbacks of the completed
+        # steps, newest first, then the recipe's own list in its order; the
+        # failed step did not complete, so its rollback does not run.
+        trail = os.path.join(ROOT, "trail-order")
+        append = lambda name: {"kind": "exec", "argv": ["sh", "-c", "echo %s >> %s" % (name, trail)]}
+        jid = submit({"steps": [{"kind": "exec", "name": "one", "argv": ["true"], "rollback": append("step1")},
+                                {"kind": "exec", "name": "two", "argv": ["true"], "rollback": append("step2")},
+                                {"kind": "exec", "name": "three", "argv": ["false"], "rollback": append("step3")}],
+                      "rollback": [append("recipe-a"), append("recipe-b")]})
+        h = finished(jid)
+        self.assertEqual((h["state"], h["error"]), ("failed", "command_failed"), h)
+        self.assertIn("args.steps[2]", h["error_message"])
+        with open(trail) as f:
+            self.assertEqual(f.read().split(), ["step2", "step1", "recipe-a", "recipe-b"])
 
     def test_timeout_rolls_back(self):
         trail = os.path.join(ROOT, "trail-timeout")

@@ -128,6 +128,18 @@ class RuntimeCases:
                      extra=["--max-attempts", "1"])
         self.assertIn("gone", s["error_message"])
 
+    def test_type_default_max_attempts_holds_for_producers(self):
+        # runtime.host.stats makes one attempt unless the job says otherwise
+        # (docs/families/runtime.md); an unreachable engine is transient, so
+        # every attempt it may make is made.
+        s = self.job("host.stats", target="gone", ok="unreachable")
+        self.assertEqual((s["attempt"], s["max_attempts"]), (1, 1), s)
+        s = self.job("host.stats", target="gone", ok="unreachable", extra=["--max-attempts", "3"])
+        self.assertEqual((s["attempt"], s["max_attempts"]), (3, 3), s)
+        # a type without a default of its own: jobs.max_attempts (3)
+        s = self.job("host.ping", target="gone", ok="unreachable")
+        self.assertEqual((s["attempt"], s["max_attempts"]), (3, 3), s)
+
     def test_container_lifecycle_and_state_guards(self):
         s = self.job("container.create", {"name": "life", "image": IMG, "cmd": ["sleep", "300"],
                                           "env": {"A": "1"}, "labels": {"app": "t"}})
@@ -221,7 +233,7 @@ class RuntimeCases:
         p = env.wharf(["submit", "runtime.container.create", "--target", "dock", "--args-json",
                        json.dumps({"image": IMG, "ports": [{"container": 70000}]})], self.amqp, self.prefix)
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("args.ports.0", p.stderr)
+        self.assertIn("args.ports[0]: ", p.stderr)
         p = env.wharf(["submit", "runtime.container.stop", "--target", "dock", "--arg", "name=../x"],
                       self.amqp, self.prefix)
         self.assertEqual(p.returncode, 2)
@@ -684,7 +696,7 @@ class RuntimeCases:
         s = self.job("stack.remove", {"name": "tpl1", "volumes": True})["result"]
         self.assertEqual((s["containers"], s["volumes"]), (1, 1))
         for bad, needle in (({"type": 2, "image": IMG}, "type 1"), ({"type": 1}, "image"),
-                            ({"type": 1, "image": IMG, "ports": ["80:x/tcp"]}, "ports.0")):
+                            ({"type": 1, "image": IMG, "ports": ["80:x/tcp"]}, "args.template.ports[0]: ")):
             p = env.wharf(["submit", "runtime.template.deploy", "--target", "dock", "--args-json",
                            json.dumps({"name": "t2", "template": bad})], self.amqp, self.prefix)
             self.assertEqual(p.returncode, 2, p.stderr)

@@ -220,6 +220,24 @@ class ServeTest(unittest.TestCase):
             self.assertEqual(st, 400, (raw, b))
             self.assertEqual(b["error"]["field"], "body", raw)
 
+    def test_submit_reports_every_problem_of_a_collecting_type(self):
+        # as `wharf submit` does: one 400 naming the first field, every
+        # problem in the message
+        args = {"hostname": "Bad_Host", "template": "tmpl", "ssh_public_key": "nospace", "http_port": 0,
+                "repo": "ftp://x/y", "protocols": ["ssh", "FTP!"]}
+        st, _, b = self.req("POST", "/v1/jobs", {"type": "provision.container", "target": "h", "args": args})
+        self.assertEqual(st, 400, b)
+        self.assertEqual((b["error"]["code"], b["error"]["field"]), ("bad_args", "args.http_port"), b)
+        msg = b["error"]["message"]
+        self.assertTrue(msg.startswith("5 problem(s): "), msg)
+        for field in ("args.hostname", "args.ssh_public_key", "args.http_port", "args.repo", "args.protocols[1]"):
+            self.assertIn(field + ": ", msg)
+        st, _, b = self.req("POST", "/v1/jobs", {"type": "runtime.container.create", "target": "h",
+                                                 "args": {"image": "i", "ports": [{"container": 80},
+                                                                                 {"container": 70000}]}})
+        self.assertEqual((st, b["error"]["field"]), (400, "args.ports[1]"), b)
+        self.assertTrue(b["error"]["message"].startswith("args.ports[1]: "), b)
+
     def test_wrong_content_type_is_415(self):
         for ctype in ("text/plain", "application/x-www-form-urlencoded", "application/jsonx", None):
             st, _, b = self.req("POST", "/v1/jobs", '{"type":"system.noop"}', content_type=ctype)

@@ -72,12 +72,53 @@ static void test_key_shape(void **state)
           WH_E_BAD_ARGS, "args.ssh_public_key");
 }
 
+/* A problem in an array element names the element, in every family. */
+static void test_element_fields(void **state)
+{
+    (void)state;
+    admit("runtime.container.create", "{\"image\": \"i\", \"ports\": [{\"container\": 80}, {\"container\": 70000}]}",
+          WH_E_BAD_ARGS, "args.ports[1]");
+    admit("runtime.container.create", "{\"image\": \"i\", \"binds\": [{\"source\": \"/a\", \"target\": \"/a\"}, "
+          "{\"source\": \"/a/../b\", \"target\": \"/b\"}]}", WH_E_BAD_ARGS, "args.binds[1].source");
+    admit("runtime.container.create", "{\"image\": \"i\", \"cmd\": [\"a\", 1]}", WH_E_BAD_ARGS, "args.cmd[1]");
+    admit("runtime.stack.deploy", "{\"name\": \"s\", \"containers\": [{\"name\": \"a\", \"image\": \"i\"}, "
+          "{\"image\": \"i\"}]}", WH_E_BAD_ARGS, "args.containers[1].name");
+    admit("runtime.stack.deploy", "{\"name\": \"s\", \"containers\": [{\"name\": \"a\", \"image\": \"i\"}, "
+          "{\"name\": \"b\", \"image\": \"i\", \"ports\": [{\"container\": 0}]}]}", WH_E_BAD_ARGS,
+          "args.containers[1].ports[0]");
+    admit("provision.container", "{\"hostname\": \"web\", \"template\": \"t\", \"ssh_public_key\": \"ssh-ed25519 A\", "
+          "\"protocols\": [\"ssh\", \"FTP!\"]}", WH_E_BAD_ARGS, "args.protocols[1]");
+    admit("provision.container", "{\"hostname\": \"web\", \"template\": \"t\", \"ssh_public_key\": \"ssh-ed25519 A\", "
+          "\"hooks\": [\"ok.sh\", \"../x\"]}", WH_E_BAD_ARGS, "args.hooks[1]");
+}
+
+/* provision.container collects its problems: the local check (wharf submit,
+ * POST /v1/jobs) reports every one, the args table's too, as
+ * provision.validate lists them. */
+static void test_every_problem_at_once(void **state)
+{
+    (void)state;
+    wh_err err = {0};
+    const char *json = "{\"hostname\": \"Bad_Host\", \"template\": \"t\", \"ssh_public_key\": \"nospace\", "
+                       "\"http_port\": 0, \"repo\": \"ftp://x/y\", \"root_password\": \"maybe\", \"typo\": 1}";
+    assert_int_equal(wh_cat_admit_json("provision.container", json, &err), WH_E_BAD_ARGS);
+    const char *want[] = {"6 problem(s): ", "args.hostname: ", "args.ssh_public_key: ", "args.http_port: ",
+                          "args.repo: ", "args.root_password: ", "args.typo: "};
+    for(size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if(!strstr(err.msg, want[i]))
+            fail_msg("\"%s\" is not in \"%s\"", want[i], err.msg);
+    /* the error's field is the first problem's */
+    assert_string_equal(err.field, "args.http_port");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find),
         cmocka_unit_test(test_admit_json),
         cmocka_unit_test(test_key_shape),
+        cmocka_unit_test(test_element_fields),
+        cmocka_unit_test(test_every_problem_at_once),
     };
     return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);
 }

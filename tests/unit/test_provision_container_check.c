@@ -113,7 +113,7 @@ static void test_static_checks(void **state)
     check("{\"template\":\"tmpl\",\"hostname\":\"web\",\"ssh_public_key\":\"" KEY "\","
           "\"protocols\":[\"ftp\",\"http\",\"FTP!\"]}",
           "http,ssh", f, sizeof(f), pr, sizeof(pr));
-    assert_string_equal(f, "args.protocols,args.protocols");
+    assert_string_equal(f, "args.protocols[0],args.protocols[2]");
     assert_string_equal(pr, "http");
     check("{\"template\":\"tmpl\",\"hostname\":\"web\",\"ssh_public_key\":\"" KEY "\",\"protocols\":[\"ftp\"]}", NULL,
           f, sizeof(f), pr, sizeof(pr));
@@ -124,8 +124,14 @@ static void test_static_checks(void **state)
           "\"ssh_public_key\":\"-----BEGIN OPENSSH PRIVATE KEY-----\",\"hooks\":[\"ok.sh\",\"../evil\"],"
           "\"root_password\":\"maybe\",\"env\":{\"1X\":\"v\"},\"setup\":[[]]}",
           "http", f, sizeof(f), pr, sizeof(pr));
-    assert_string_equal(f, "args.hostname,args.template,args.ssh_public_key,args.env,args.setup,args.hooks,"
+    assert_string_equal(f, "args.hostname,args.template,args.ssh_public_key,args.env.1X,args.setup[0],args.hooks[1],"
                            "args.root_password");
+    /* the args table's problems come first, and a field it refused is not
+     * checked again */
+    check("{\"template\":\"tmpl\",\"hostname\":\"web\",\"ssh_public_key\":\"" KEY "\",\"http_port\":0,"
+          "\"hooks\":\"ldap.sh\",\"repo\":\"ftp://x/y\",\"protocols\":[\"ssh\",\"FTP!\"],\"typo\":1}",
+          "http, ssh", f, sizeof(f), pr, sizeof(pr));
+    assert_string_equal(f, "args.http_port,args.hooks,args.repo,args.typo,args.protocols[1]");
     check("{\"driver\":\"zfs\",\"template\":\"t\",\"hostname\":\"h\",\"ssh_public_key\":\"" KEY "\"}", "http", f,
           sizeof(f), pr, sizeof(pr));
     assert_string_equal(f, "args.driver");

@@ -137,17 +137,17 @@ static void test_bad_templates(void **state)
     bad("{\"name\":\"a\",\"template\":{\"type\":2,\"image\":\"x\"}}", "args.template.type", "type 1");
     bad("{\"name\":\"a\",\"template\":{\"image\":\"x\"}}", "args.template.type", "type 1");
     bad("{\"name\":\"a\",\"template\":{\"type\":1}}", "args.template.image", "required");
-    bad("{\"name\":\"a\",\"template\":{\"type\":1,\"image\":\"x\",\"ports\":[\"80:x/tcp\"]}}", "args.template.ports",
-        "ports.0");
-    bad("{\"name\":\"a\",\"template\":{\"type\":1,\"image\":\"x\",\"ports\":[\"80/sctp\"]}}", "args.template.ports",
-        "ports.0");
-    bad("{\"name\":\"a\",\"template\":{\"type\":1,\"image\":\"x\",\"ports\":[\"70000\"]}}", "args.template.ports",
-        "ports.0");
-    bad("{\"name\":\"a\",\"template\":{\"type\":1,\"image\":\"x\",\"ports\":[7]}}", "args.template.ports", "ports.0");
+    bad("{\"name\":\"a\",\"template\":{\"type\":1,\"image\":\"x\",\"ports\":[\"80:x/tcp\"]}}", "args.template.ports[0]",
+        "ports[0]: ");
+    bad("{\"name\":\"a\",\"template\":{\"type\":1,\"image\":\"x\",\"ports\":[\"80/sctp\"]}}", "args.template.ports[0]",
+        "ports[0]: ");
+    bad("{\"name\":\"a\",\"template\":{\"type\":1,\"image\":\"x\",\"ports\":[\"70000\"]}}", "args.template.ports[0]",
+        "ports[0]: ");
+    bad("{\"name\":\"a\",\"template\":{\"type\":1,\"image\":\"x\",\"ports\":[7]}}", "args.template.ports[0]", "ports[0]: ");
     bad("{\"name\":\"a\",\"template\":{\"type\":1,\"image\":\"x\",\"env\":[{\"default\":\"v\"}]}}",
-        "args.template.env", "env.0");
+        "args.template.env[0]", "env[0]: ");
     bad("{\"name\":\"a\",\"template\":{\"type\":1,\"image\":\"x\",\"volumes\":[{\"bind\":\"/x\"}]}}",
-        "args.template.volumes", "volumes.0");
+        "args.template.volumes[0]", "volumes[0]: ");
 }
 
 int main(void)

@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -71,8 +72,56 @@ static void test_validation(void **state)
     assert_string_equal(f, "args.env");
 }
 
+/* wh_args_problems' note: the fields, joined by ','. */
+static bool collect(void *ud, const wh_err *problem)
+{
+    char *out = ud;
+    size_t n = strlen(out);
+    snprintf(out + n, 256 - n, "%s%s", n ? "," : "", problem->field);
+    return true;
+}
+
+static void several(wh_mp_pack *p) { wh_mp_pack_map(p, 3); wh_mp_pack_cstr(p, "name"); wh_mp_pack_cstr(p, "Web");
+    wh_mp_pack_cstr(p, "typo"); wh_mp_pack_int(p, 1); wh_mp_pack_cstr(p, "on"); wh_mp_pack_int(p, 1); }
+
+/* Every problem, in the map's order, then the missing required keys; the
+ * first is the one wh_args_validate reports. */
+static void test_every_problem(void **state)
+{
+    (void)state;
+    wh_mp_pack *p = wh_mp_pack_new(4096);
+    several(p);
+    size_t len;
+    const char *b = wh_mp_pack_data(p, &len);
+    wh_mp_doc *d = wh_mp_parse(b, len, 32, NULL);
+    char fields[256] = "";
+    assert_int_equal(wh_args_problems(wh_mp_root(d), spec, 4, false, collect, fields), 4);
+    assert_string_equal(fields, "args.name,args.typo,args.on,args.ms");
+    char f[64];
+    assert_int_equal(run(several, false, f), WH_E_BAD_ARGS);
+    assert_string_equal(f, "args.name");
+    wh_mp_doc_free(d);
+    wh_mp_pack_free(p);
+}
+
+/* An error about a nested map, pointed at its element. */
+static void test_rebase(void **state)
+{
+    (void)state;
+    wh_err err;
+    wh_err_set(&err, WH_E_BAD_ARGS, "args.image", "args.image: is required");
+    assert_int_equal(wh_args_rebase(&err, "args.containers[1]"), WH_E_BAD_ARGS);
+    assert_string_equal(err.field, "args.containers[1].image");
+    assert_string_equal(err.msg, "args.containers[1].image: is required");
+    wh_err_set(&err, WH_E_BAD_ARGS, "", "out of range");
+    wh_args_rebase(&err, "args.steps[0]");
+    assert_string_equal(err.field, "args.steps[0]");
+    assert_string_equal(err.msg, "args.steps[0]: out of range");
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_validation)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_validation), cmocka_unit_test(test_every_problem),
+                                       cmocka_unit_test(test_rebase)};
     return cmocka_run_group_tests_name("wh_args", tests, NULL, NULL);
 }

@@ -49,6 +49,18 @@ static void test_no_json_form(void **state)
     assert_int_equal(err.code, WH_E_BAD_ARGS);
     assert_string_equal(err.field, "args.env");
     wh_mp_doc_free(d);
+    /* an array's element is named by its index */
+    wh_mp_pack_reset(p);
+    wh_mp_pack_map(p, 1);
+    wh_mp_pack_cstr(p, "cmd");
+    wh_mp_pack_array(p, 2);
+    wh_mp_pack_cstr(p, "ok");
+    wh_mp_pack_str(p, "\xc3\x28", 2); /* not UTF-8 */
+    b = wh_mp_pack_data(p, &len);
+    d = wh_mp_parse(b, len, 32, NULL);
+    assert_null(wh_conv_to_json(wh_mp_root(d), "args", &err));
+    assert_string_equal(err.field, "args.cmd[1]");
+    wh_mp_doc_free(d);
     wh_mp_pack_free(p);
 }
 

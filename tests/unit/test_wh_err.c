@@ -118,6 +118,21 @@ static bool doc_row(const char *line, int *num, char *name, size_t cap, bool *tr
     return true;
 }
 
+/* wh_err_at: the field is the path the message starts with. */
+static void test_field_from_the_message(void **state)
+{
+    (void)state;
+    wh_err err;
+    assert_int_equal(wh_err_at(&err, WH_E_BAD_ARGS, "args.ports[%u]: must be {container: 1..65535}", 1u),
+                     WH_E_BAD_ARGS);
+    assert_string_equal(err.field, "args.ports[1]");
+    assert_string_equal(err.msg, "args.ports[1]: must be {container: 1..65535}");
+    wh_err_at(&err, WH_E_CONFLICT, "no path here");
+    assert_int_equal(err.code, WH_E_CONFLICT);
+    assert_string_equal(err.field, "");
+    assert_int_equal(wh_err_at(NULL, WH_E_BAD_ARGS, "args.x: y"), WH_E_BAD_ARGS);
+}
+
 static void test_the_wire_contract_lists_every_code_with_its_class(void **state)
 {
     (void)state;
@@ -164,6 +179,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_out_of_range_has_no_class),
         cmocka_unit_test(test_documented_classes),
         cmocka_unit_test(test_messages_keep_1024_bytes_cut_between_characters),
+        cmocka_unit_test(test_field_from_the_message),
         cmocka_unit_test(test_the_wire_contract_lists_every_code_with_its_class),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,7 +184,11 @@ static void test_refusals(void **state)
     wh_shq_str nul[] = {{"a\0b", 3}};
     wh_shq_cmd c = {nul, 1, NULL, NULL, NULL, 0};
     assert_int_equal(wh_shq_build(&c, &line, &err), WH_E_BAD_ARGS);
-    assert_string_equal(err.field, "args.argv");
+    assert_string_equal(err.field, "args.argv[0]"); /* the element at fault */
+    wh_shq_str one[] = {S("true")}, name = S("X"), nulv = {"a\0b", 3};
+    wh_shq_cmd ev = {one, 1, NULL, &name, &nulv, 1};
+    assert_int_equal(wh_shq_build(&ev, &line, &err), WH_E_BAD_ARGS);
+    assert_string_equal(err.field, "args.env.X");
     const char *bad_names[] = {"", "1A", "A-B", "A B", "A=B", "$A", "A;B", "\xc3\xa9"};
     wh_shq_str argv[] = {S("true")};
     for(size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {

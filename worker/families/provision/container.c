@@ -1,7 +1,8 @@
 /* container: provision.container and provision.destroy.
  *
- * provision.container: the checks of provision.validate (container_check.c; every
- * problem at once, bad_args), then the hostname and http port are reserved
+ * provision.container: the checks of provision.validate (container_check.c;
+ * every problem at once, bad_args: the args table's too, for the admission
+ * leaves them all to this step), then the hostname and http port are reserved
  * in the port map (port_map.c), hooks are read from the hook directory,
  * the repo is fetched (git_fetch.c), a random root password made when asked
  * for, and the recipe (container_plan.c) runs with pv_recipe_run, so it resumes
@@ -97,11 +98,12 @@ static wh_code inputs_load(wk_job *job, const wh_mp_obj *a, inputs *in, wh_err *
     for(uint32_t i = 0; hk && i < wh_mp_size(hk) && i < 16; i++) {
         const char *s;
         size_t n;
-        char name[64];
+        char name[64], field[32];
+        snprintf(field, sizeof(field), "args.hooks[%u]", i);
         if(!wh_mp_str(wh_mp_arr_at(hk, i), &s, &n) || n >= sizeof(name))
-            return wh_err_set(err, WH_E_BAD_ARGS, "args.hooks", "args.hooks[%u]: not a hook name", i);
+            return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: not a hook name", field);
         snprintf(name, sizeof(name), "%.*s", (int)n, s);
-        wh_code rc = pv_hook_read(job, name, &in->hooks[in->nhooks], err);
+        wh_code rc = pv_hook_read(job, name, field, &in->hooks[in->nhooks], err);
         if(rc)
             return rc;
         in->nhooks++;

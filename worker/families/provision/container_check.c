@@ -1,8 +1,9 @@
 /* container_check: the checks of provision.validate, also run by
  * provision.container before it reserves anything: the catalogue's checks
  * without I/O (pv_ct_check_static, common/catalog/provision_container.c),
- * with the SSH public key read by libssh, then the checks with I/O here.
- * Every problem is reported at once as {field, message}:
+ * with the SSH public key read by libssh, then the checks with I/O here,
+ * each for a field that has no problem yet (nothing is fetched for a value
+ * known to be bad). Every problem is reported at once as {field, message}:
  *   hostname    free in the port map
  *   hooks       present in [provision] hook_dir
  *   repo        answers, and without credentials
@@ -22,15 +23,15 @@
 
 #define PV_HOOK_MAX_BYTES (256 * 1024) /* bytes of one hook file */
 
-wh_code pv_hook_read(wk_job *job, const char *name, pv_blob *out, wh_err *err)
+wh_code pv_hook_read(wk_job *job, const char *name, const char *field, pv_blob *out, wh_err *err)
 {
     const char *dir = wk_job_cfg(job)->pv_hook_dir;
     memset(out, 0, sizeof(*out));
     if(!dir[0])
-        return wh_err_set(err, WH_E_BAD_ARGS, "args.hooks", "args.hooks: this worker has no hook directory "
-                                                            "([provision] hook_dir)");
+        return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: this worker has no hook directory ([provision] hook_dir)",
+                          field);
     if(!pv_hook_name_ok(name, strlen(name)))
-        return wh_err_set(err, WH_E_BAD_ARGS, "args.hooks", "args.hooks: %s is not a hook name", name);
+        return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: %s is not a hook name", field, name);
     char path[1024];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -38,7 +39,7 @@ wh_code pv_hook_read(wk_job *job, const char *name, pv_blob *out, wh_err *err)
     if(fd < 0 || fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode) || stt.st_size > PV_HOOK_MAX_BYTES) {
         if(fd >= 0)
             close(fd);
-        return wh_err_set(err, WH_E_BAD_ARGS, "args.hooks", "args.hooks: no hook %s in the hook directory%s", name,
+        return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: no hook %s in the hook directory%s", field, name,
                           fd >= 0 && stt.st_size > PV_HOOK_MAX_BYTES ? " (larger than 256 KiB)" : "");
     }
     snprintf(out->name, sizeof(out->name), "%s", name);
@@ -54,7 +55,7 @@ wh_code pv_hook_read(wk_job *job, const char *name, pv_blob *out, wh_err *err)
     if(!out->data || got != (size_t)stt.st_size) {
         free(out->data);
         out->data = NULL;
-        return wh_err_set(err, WH_E_IO, "args.hooks", "args.hooks: cannot read hook %s", name);
+        return wh_err_set(err, WH_E_IO, field, "%s: cannot read hook %s", field, name);
     }
     out->len = got;
     return WH_OK;
@@ -116,37 +117,39 @@ static void check_repo(wk_job *job, const wh_mp_obj *a, wh_json *problems)
         pv_problem(problems, "args.repo", "args.repo: %.*s is not a git repository (HTTP %ld)", (int)n, s, st);
 }
 
-void pv_ct_check_live(wk_job *job, const wh_mp_obj *a, wh_json *problems)
+/* Each hook named in a valid name is in the hook directory. */
+static void check_hooks(wk_job *job, const wh_mp_obj *a, wh_json *problems)
 {
-    size_t n;
-    const char *h = wh_args_str(a, "hostname", NULL, &n);
-    char host[64];
-    snprintf(host, sizeof(host), "%.*s", h ? (int)n : 0, h ? h : "");
-    if(host[0] && holder(job, host) < 0)
-        pv_problem(problems, "args.hostname", "args.hostname: %s is taken in the port map", host);
-    const wh_mp_obj *hk = wh_mp_map_get(a, "hooks");
-    for(uint32_t i = 0; hk && i < wh_mp_size(hk); i++) {
-        char name[64];
+    const wh_mp_obj *hk = pv_ct_accepted(a, "hooks", problems);
+    for(uint32_t i = 0; i < wh_mp_size(hk); i++) {
+        char name[64], field[32];
         const char *s;
-        if(!wh_mp_str(wh_mp_arr_at(hk, i), &s, &n) || !pv_hook_name_ok(s, n))
+        size_t n;
+        snprintf(field, sizeof(field), "args.hooks[%u]", i);
+        if(!wh_mp_str(wh_mp_arr_at(hk, i), &s, &n) || !pv_hook_name_ok(s, n) || !pv_ct_unflagged(problems, field))
             continue; /* reported by the static checks */
         snprintf(name, sizeof(name), "%.*s", (int)n, s);
         pv_blob b;
         wh_err err;
-        if(pv_hook_read(job, name, &b, &err))
-            pv_problem(problems, "args.hooks", "%s", err.msg);
+        if(pv_hook_read(job, name, field, &b, &err))
+            pv_problem(problems, field, "%s", err.msg);
         free(b.data);
     }
-    check_repo(job, a, problems);
+}
+
+/* The template (image) exists on the target, which answers. */
+static void check_template(wk_job *job, const wh_mp_obj *a, wh_json *problems)
+{
+    if(!pv_ct_unflagged(problems, "args.driver") || !pv_ct_unflagged(problems, "args.template"))
+        return;
     char name[64], tmpl[256];
     pv_drv_vals v;
     pv_ct_vals(job, a, &v, name, sizeof(name), tmpl, sizeof(tmpl));
     int code = -1;
     wh_err err;
     wh_code rc;
+    size_t n;
     if(pv_ct_is_docker(a)) {
-        if(!pv_dock_image_ok(tmpl, strlen(tmpl)))
-            return;
         pv_dock_op op = {.act = PV_EXISTS, .image = tmpl};
         rc = pv_dock_run(job, &op, &code, NULL, &err);
     } else {
@@ -161,13 +164,30 @@ void pv_ct_check_live(wk_job *job, const wh_mp_obj *a, wh_json *problems)
         pv_problem(problems, "target", "target: %s", err.msg);
     else if(code != 0)
         pv_problem(problems, "args.template", "args.template: %s does not exist on host.%s", tmpl,
-                wk_job_host(job)->name);
+                   wk_job_host(job)->name);
 }
 
+void pv_ct_check_live(wk_job *job, const wh_mp_obj *a, wh_json *problems)
+{
+    size_t n;
+    const char *h = wh_args_str(a, "hostname", NULL, &n);
+    char host[64];
+    snprintf(host, sizeof(host), "%.*s", h ? (int)n : 0, h ? h : "");
+    if(host[0] && pv_ct_unflagged(problems, "args.hostname") && holder(job, host) < 0)
+        pv_problem(problems, "args.hostname", "args.hostname: %s is taken in the port map", host);
+    check_hooks(job, a, problems);
+    if(pv_ct_unflagged(problems, "args.repo"))
+        check_repo(job, a, problems);
+    check_template(job, a, problems);
+}
+
+/* See provision.h: the run's ct_prepare checks everything at once. */
 wh_code pv_ct_admit(const wh_mp_obj *a, wh_json **result, wh_err *err)
 {
+    (void)a;
     (void)result;
-    return pv_ct_check_with(a, wh_ssh_pubkey_check, err);
+    (void)err;
+    return WH_OK;
 }
 
 wk_run pv_validate_run(wk_job *job)

@@ -5,8 +5,10 @@
  *   provision.host.upload   {path, content | content_b64, mode?, owner?}
  *   provision.host.download {path, max_bytes?}
  * Every type needs a target host; paths must lie inside its `roots`.
- * provision.container is admitted with pv_ct_admit, which reads the SSH
- * key with libssh (the catalogue checks only its shape). */
+ * provision.container is admitted with pv_ct_admit, which leaves every
+ * check to the run (container.c), so that all problems are reported
+ * together; the catalogue's check (the producer's) reads only the shape of
+ * the SSH key. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

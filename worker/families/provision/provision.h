@@ -99,7 +99,11 @@ bool pv_portmap_taken(wk_job *job, const char *hostname);
 
 /* provision.validate, provision.container, provision.destroy (container.c,
  * container_check.c). pv_ct_admit is provision.container's admission in
- * the worker: the catalogue's pv_ct_check with the key read by libssh. */
+ * the worker, in place of the catalogue's pv_ct_check: it accepts every
+ * args map, because the run checks them all at once before it reserves
+ * anything (the args table, the checks without I/O with the key read by
+ * libssh, and those with I/O), and an admission that refused a first
+ * problem would hide the rest (docs/families/provision.md, step 1). */
 wh_code pv_ct_admit(const wh_mp_obj *args, wh_json **result, wh_err *err);
 wk_run pv_validate_run(wk_job *job);
 wk_run pv_ct_run(wk_job *job);
@@ -137,9 +141,10 @@ void pv_ct_name(const wh_mp_obj *a, char *out, size_t cap);
  * template. */
 void pv_ct_check_live(wk_job *job, const wh_mp_obj *a, wh_json *problems);
 /* Read hook `name` from [provision] hook_dir (a regular file of at most
- * 256 KiB, not a symlink) into *out; bad_args naming args.hooks when the
- * worker has no hook directory or no such hook. */
-wh_code pv_hook_read(wk_job *job, const char *name, pv_blob *out, wh_err *err);
+ * 256 KiB, not a symlink) into *out; bad_args naming `field` (the element
+ * of args.hooks, "args.hooks[1]") when the worker has no hook directory or
+ * no such hook. */
+wh_code pv_hook_read(wk_job *job, const char *name, const char *field, pv_blob *out, wh_err *err);
 /* Run one lxc/pct driver action over SSH (drivers.c; 2 min limit). */
 wh_code pv_ct_drv_run(wk_job *job, const pv_driver *d, pv_action act, const pv_drv_vals *v, int *exit_code,
                       wh_err *err);

@@ -82,24 +82,28 @@ static wh_code run_one(pv_step_ctx *rc, const wh_mp_obj *st, wh_err *err)
     return pv_step_run(rc, st, err);
 }
 
-/* Undo steps [0, done) newest first, then the recipe's rollback list.
- * Failures are logged; every rollback step is tried. */
+/* Undo steps [0, done) newest first, then run the recipe's rollback list
+ * in its order (docs/families/provision.md, Recipes): position k of the
+ * done + n rollback steps is step done-1-k while k < done, then list item
+ * k-done. The step that failed did not complete: its rollback does not
+ * run. Failures are logged; every rollback step is tried. */
 static void roll_back(wk_job *job, const pv_recipe *rp, int done)
 {
     const wh_mp_obj *steps = rp->steps, *extra = rp->rollback;
     pv_step_ctx rc = {job, rp->vars, "", true};
-    int n = extra ? (int)wh_mp_size(extra) : 0;
+    int n = extra ? (int)wh_mp_size(extra) : 0, total = done + n;
     wk_job_logf(job, WK_SYS, "rolling back %d completed step(s)", done);
-    for(int i = done + n - 1; i >= 0 && !pv_stop(job, true); i--) {
-        const wh_mp_obj *st = i >= done ? wh_mp_arr_at(extra, (uint32_t)(n - 1 - (i - done)))
-                                        : wh_mp_map_get(wh_mp_arr_at(steps, (uint32_t)i), "rollback");
+    for(int k = 0; k < total && !pv_stop(job, true); k++) {
+        int i = k < done ? done - 1 - k : k - done; /* the step, or the list item */
+        const wh_mp_obj *st = k < done ? wh_mp_map_get(wh_mp_arr_at(steps, (uint32_t)i), "rollback")
+                                       : wh_mp_arr_at(extra, (uint32_t)i);
         if(!st)
             continue;
-        if(i >= done)
-            snprintf(rc.field, sizeof(rc.field), "args.rollback[%d]", n - 1 - (i - done));
-        else
+        if(k < done)
             snprintf(rc.field, sizeof(rc.field), "%s[%d].rollback", rp->field, i);
-        wk_job_progress(job, 100 * i / (done + n > 0 ? done + n : 1), rc.field);
+        else
+            snprintf(rc.field, sizeof(rc.field), "args.rollback[%d]", i);
+        wk_job_progress(job, 100 * (total - 1 - k) / total, rc.field); /* counts down */
         wh_err err;
         if(run_one(&rc, st, &err))
             wk_job_logf(job, WK_SYS, "rollback %s failed: %s: %s", rc.field, wh_err_name(&err), err.msg);

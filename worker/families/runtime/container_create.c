@@ -49,15 +49,13 @@ static wh_code binds_on_host(const wh_json *body, const wh_inv_host *h, wh_err *
         const char *src = wh_json_strv(wh_json_get(wh_json_at(ms, i), "Source"), &n);
         struct stat st;
         if(!wh_inv_path_allowed(h, src))
-            return wh_err_set(err, WH_E_BAD_ARGS, "args", "args.binds.%zu.source: %s is outside the roots of host %s",
-                              i, src, h->name);
+            return wh_err_at(err, WH_E_BAD_ARGS, "args.binds[%zu].source: %s is outside the roots of host %s", i, src,
+                             h->name);
         if(h->docker_kind == WH_DOCKER_UNIX && (stat(src, &st) != 0 || !S_ISDIR(st.st_mode)))
-            return wh_err_set(err, WH_E_BAD_ARGS, "args", "args.binds.%zu.source: host directory %s does not exist",
-                              i, src);
+            return wh_err_at(err, WH_E_BAD_ARGS, "args.binds[%zu].source: host directory %s does not exist", i, src);
         for(size_t j = 0; j < i; j++)
             if(binds_source(wh_json_at(ms, j), src, n))
-                return wh_err_set(err, WH_E_CONFLICT, "args", "args.binds.%zu.source: %.*s is already bound", i,
-                                  (int)n, src);
+                return wh_err_at(err, WH_E_CONFLICT, "args.binds[%zu].source: %.*s is already bound", i, (int)n, src);
     }
     return WH_OK;
 }
@@ -103,8 +101,8 @@ static wh_code binds_free(rt_conn *c, const wh_json *body, wh_err *err)
                 if(binds_source(wh_json_at(theirs, j), s, n)) {
                     size_t nn = 0;
                     const char *name = wh_json_strv(wh_json_at(wh_json_get(ctr, "Names"), 0), &nn);
-                    rc = wh_err_set(err, WH_E_CONFLICT, "args.binds",
-                                    "args.binds.%zu.source: %.*s is already bound by container %.*s", i, (int)n, s,
+                    rc = wh_err_at(err, WH_E_CONFLICT, "args.binds[%zu].source: %.*s is already bound by container %.*s",
+                                   i, (int)n, s,
                                     (int)(name && nn && name[0] == '/' ? nn - 1 : nn),
                                     name ? (name[0] == '/' ? name + 1 : name) : "?");
                 }

@@ -87,14 +87,14 @@ static wh_code file_arg(wk_job *job, const char *key, char *out, size_t cap, wh_
     size_t n;
     const char *s = wh_args_str(wk_job_args(job), key, NULL, &n);
     if(!s || n >= cap)
-        return wh_err_set(err, WH_E_BAD_ARGS, key, "args.%s: is required", key);
+        return wh_err_at(err, WH_E_BAD_ARGS, "args.%s: is required", key);
     snprintf(out, cap, "%.*s", (int)n, s);
     if(h->docker_kind != WH_DOCKER_UNIX && h->docker_kind != WH_DOCKER_SSH)
-        return wh_err_set(err, WH_E_BAD_ARGS, key, "args.%s: backups need a unix:// or ssh:// engine", key);
+        return wh_err_at(err, WH_E_BAD_ARGS, "args.%s: backups need a unix:// or ssh:// engine", key);
     if(strstr(out, "/../") || strstr(out, "/./"))
-        return wh_err_set(err, WH_E_BAD_ARGS, key, "args.%s: must be a path without . or ..", key);
+        return wh_err_at(err, WH_E_BAD_ARGS, "args.%s: must be a path without . or ..", key);
     if(!wh_inv_path_allowed(h, out))
-        return wh_err_set(err, WH_E_BAD_ARGS, key, "args.%s: %s is outside the roots of host %s", key, out, h->name);
+        return wh_err_at(err, WH_E_BAD_ARGS, "args.%s: %s is outside the roots of host %s", key, out, h->name);
     return WH_OK;
 }
 
@@ -108,8 +108,8 @@ static wh_code file_open(wk_job *job, filectx *f, const char *path, const char *
     if(h->docker_kind == WH_DOCKER_UNIX) {
         f->fd = write ? open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : open(path, O_RDONLY | O_CLOEXEC);
         if(f->fd < 0)
-            return wh_err_set(err, write ? WH_E_IO : WH_E_BAD_ARGS, field, "args.%s: cannot %s %s: %s", field,
-                              write ? "write" : "read", write ? part : path, strerror(errno));
+            return wh_err_at(err, write ? WH_E_IO : WH_E_BAD_ARGS, "args.%s: cannot %s %s: %s", field,
+                             write ? "write" : "read", write ? part : path, strerror(errno));
         return WH_OK;
     }
     wh_code rc = rt_ssh_session(h, &f->conn, err);
@@ -118,7 +118,7 @@ static wh_code file_open(wk_job *job, filectx *f, const char *path, const char *
     if(rc == WH_E_NOT_FOUND || rc == WH_E_FAILED || rc == WH_E_CONFLICT) {
         char m[sizeof(err->msg)];
         snprintf(m, sizeof(m), "%s", err->msg);
-        rc = wh_err_set(err, write ? WH_E_IO : WH_E_BAD_ARGS, field, "args.%s: on host %s: %s", field, h->name, m);
+        rc = wh_err_at(err, write ? WH_E_IO : WH_E_BAD_ARGS, "args.%s: on host %s: %s", field, h->name, m);
     }
     return rc;
 }
