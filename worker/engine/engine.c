@@ -94,7 +94,7 @@ static wh_code negotiate(rt_conn *c, wh_err *err)
     fill_req(c, &r);
     wh_curl_resp resp;
     wh_code rc = name_host(c, wh_curl_do(c->curl, &r, &resp, err), err);
-    if(rc) /* also interrupted, timeout, or the SSH hook's own code (auth_failed, host_key) */
+    if(rc) /* also interrupted, timeout, or the SSH hook's own code (auth_failed, host_key_mismatch) */
         return rc;
     wh_json *v = resp.status == 200 ? wh_json_parse(resp.body, resp.body_len, NULL) : NULL;
     size_t n = 0;
