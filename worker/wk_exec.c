@@ -135,8 +135,11 @@ static void plan_start(const wk_exec *x, slot *s)
                             .lock = sc->lock[0] ? sc->lock : NULL, .lock_ms = (int64_t)c->lease_s * 1000};
     sc->o.max_attempts = job->env.max_attempts ? job->env.max_attempts
                        : job->type->max_attempts ? job->type->max_attempts : c->max_attempts;
+    /* One clock for every try of this start: start.lua knows a retry of a
+     * start it already ran by its worker and this time. */
+    sc->o.now_ms = wh_now_ms();
     /* Park a job whose time has not come; hold long jobs under a lease. */
-    sc->o.park = job->env.run_at > wh_now_ms();
+    sc->o.park = job->env.run_at > sc->o.now_ms;
     sc->early = !sc->o.park && (job->timeout_s == 0 || job->timeout_s > c->max_hold_s);
     if(sc->o.park || sc->early) {
         sc->o.body = d->body;

@@ -59,7 +59,7 @@ static void start_fill(start_args *a, const char *prefix, const wh_env *env, con
     wh_key_events(a->chan, prefix);
     snprintf(a->created_at, sizeof(a->created_at), "%lld", (long long)env->created_at);
     snprintf(a->maxa, sizeof(a->maxa), "%d", o->max_attempts);
-    snprintf(a->now, sizeof(a->now), "%lld", (long long)wh_now_ms());
+    snprintf(a->now, sizeof(a->now), "%lld", (long long)(o->now_ms ? o->now_ms : wh_now_ms()));
     snprintf(a->maxr, sizeof(a->maxr), "%d", o->max_redeliveries);
     snprintf(a->lock_ms, sizeof(a->lock_ms), "%lld", (long long)o->lock_ms);
     snprintf(a->run_at, sizeof(a->run_at), "%lld", (long long)env->run_at);

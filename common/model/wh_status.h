@@ -82,6 +82,9 @@ typedef struct wh_start_opts {
                               * acking early; NULL otherwise */
     size_t body_len;
     int64_t lease_until;     /* ms; with body when not parking */
+    int64_t now_ms;          /* the start's clock (ms); 0: read it now. Keep
+                              * it across the retries of one start, so that
+                              * start.lua knows a start it already ran. */
 } wh_start_opts;
 
 /* Mark the job running for o->worker (or park it), creating the hash if a

@@ -9,7 +9,10 @@
 -- A job left `running` by a worker that died is a redelivery: it does not use
 -- up an attempt but counts against max_redeliveries, so a message that kills
 -- workers cannot loop forever. A job `running` under a live lease is not
--- abandoned: a second copy of it is dropped.
+-- abandoned: a second copy of it is dropped. The same start sent again (its
+-- reply was lost, or Redis ran it but could not reach its replicas in time)
+-- is recognized by its worker and its `now`, which the worker keeps across
+-- the retries of one start: it answers "run" again and counts nothing.
 local job = KEYS[1]          -- the job hash
 local recent = KEYS[2]       -- the recent index (zset)
 local scheduled = KEYS[3]    -- the scheduled zset
@@ -35,10 +38,14 @@ local lease_until = ARGV[15] -- ms
 local now_ms = tonumber(now)
 -- One read for every field this script looks at (`held`: the message lives
 -- in <p>job:<id>:body).
-local f = redis.call('HMGET', job, 'state', 'attempt', 'max_attempts', 'cancel_requested', 'held', 'error')
+local f = redis.call('HMGET', job, 'state', 'attempt', 'max_attempts', 'cancel_requested', 'held', 'error',
+  'worker', 'started_at')
 local st = f[1]
 if st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'cancelled' then
   return {'skip', st, f[6] or '', f[2] or '0'}
+end
+if st == 'running' and mode == 'run' and f[7] == worker and f[8] == now then
+  return 'run ' .. (f[2] or '1') .. ' ' .. (f[3] or max_attempts)
 end
 if st == 'running' and f[5] then
   local lease = redis.call('ZSCORE', leases, id)
