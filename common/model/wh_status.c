@@ -19,28 +19,6 @@ static wh_redis_script s_requeue = {"requeue", wh_lua_requeue, {0}};
 static wh_redis_script s_revive = {"revive", wh_lua_revive, {0}};
 static wh_redis_script s_stats = {"stats", wh_lua_stats, {0}};
 
-/* Copy element i of an array reply into out (cap bytes); "" if absent. */
-void wh_status__reply_field(const wh_redis_reply *rep, size_t i, char *out, size_t cap)
-{
-    out[0] = '\0';
-    if(wh_redis_reply_kind(rep) != WH_REDIS_ARRAY || i >= wh_redis_reply_len(rep))
-        return;
-    size_t n;
-    const char *s = wh_redis_reply_str(wh_redis_reply_at(rep, i), &n);
-    if(!s)
-        return;
-    snprintf(out, cap, "%.*s", (int)n, s);
-}
-
-/* Element i of an array reply as an int, whether Redis sent an integer or
- * a numeric string; 0 if absent. */
-int wh_status__reply_int(const wh_redis_reply *rep, size_t i)
-{
-    if(wh_redis_reply_kind(rep) != WH_REDIS_ARRAY || i >= wh_redis_reply_len(rep))
-        return 0;
-    return (int)wh_redis_reply_int(wh_redis_reply_at(rep, i));
-}
-
 /* start.lua's arguments; buffers live here. */
 typedef struct start_args {
     char key[WH_KEY_MAX], recent[WH_KEY_MAX], sched[WH_KEY_MAX], leases[WH_KEY_MAX], lock[WH_KEY_MAX];

@@ -106,3 +106,25 @@ wh_code wh_status_state(wh_redis *r, const char *prefix, const char *id, char *s
         return wh_err_set(err, WH_E_NOT_FOUND, "id", "no job with id \"%s\"", id);
     return WH_OK;
 }
+
+/* Copy element i of an array reply into out (cap bytes); "" if absent. */
+void wh_status__reply_field(const wh_redis_reply *rep, size_t i, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if(wh_redis_reply_kind(rep) != WH_REDIS_ARRAY || i >= wh_redis_reply_len(rep))
+        return;
+    size_t n;
+    const char *s = wh_redis_reply_str(wh_redis_reply_at(rep, i), &n);
+    if(!s)
+        return;
+    snprintf(out, cap, "%.*s", (int)n, s);
+}
+
+/* Element i of an array reply as an int, whether Redis sent an integer or
+ * a numeric string; 0 if absent. */
+int wh_status__reply_int(const wh_redis_reply *rep, size_t i)
+{
+    if(wh_redis_reply_kind(rep) != WH_REDIS_ARRAY || i >= wh_redis_reply_len(rep))
+        return 0;
+    return (int)wh_redis_reply_int(wh_redis_reply_at(rep, i));
+}

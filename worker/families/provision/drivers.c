@@ -1,11 +1,8 @@
 /* drivers: the lxc and pct argv tables (see drivers.h), and running one
  * of their lines over SSH. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "drivers.h"
-#include "provision.h"
-#include "wh_shq.h"
 
 struct pv_driver {
     const char *name;
@@ -95,23 +92,4 @@ int pv_drv_argv(const pv_driver *d, pv_action action, const pv_drv_vals *vals, p
         }
     }
     return 0;
-}
-
-wh_code pv_ct_drv_run(wk_job *job, const pv_driver *d, pv_action act, const pv_drv_vals *v, int *exit_code,
-                      wh_err *err)
-{
-    pv_drv_line line;
-    if(pv_drv_argv(d, act, v, &line))
-        return wh_err_set(err, WH_E_INTERNAL, NULL, "driver has no command for action %d", (int)act);
-    wh_shq_str argv[PV_DRV_ARGV_MAX];
-    for(int i = 0; i < line.n; i++)
-        argv[i] = (wh_shq_str){line.v[i], strlen(line.v[i])};
-    wh_shq_cmd c = {argv, line.n, NULL, NULL, NULL, 0};
-    char *cmd = NULL;
-    wh_code rc = wh_shq_build(&c, &cmd, err);
-    pv_cmd pc = {.command = cmd, .timeout_ms = 120000, .log = true, .rollback = false};
-    if(!rc)
-        rc = pv_exec(job, &pc, exit_code, NULL, err);
-    free(cmd);
-    return rc;
 }

@@ -10,7 +10,7 @@
  * {description} {src} {dst}; "{-P}" becomes "-P", path (or nothing); "{--}"
  * ends driver options before an attached command, which follows as given.
  * The actions (pv_action) and the driver names are the catalogue's
- * (provision_args.h); pv_ct_drv_run (provision.h) runs a line over SSH. */
+ * (provision_args.h); pv_ct_drv_run (provision.h, in ssh_pool.c) runs a line over SSH. */
 #ifndef PV_DRV_H
 #define PV_DRV_H
 

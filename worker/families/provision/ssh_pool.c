@@ -4,6 +4,7 @@
  * pv_path_allowed). */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "provision.h"
@@ -139,4 +140,25 @@ wh_code pv_path_allowed(wk_job *job, const char *path, const char *field, wh_err
     if(!pv_path_clean(path, strlen(path)) || !wh_inv_path_allowed(h, path))
         return wh_err_set(err, WH_E_BAD_ARGS, field, "%s: %s is outside the roots of host.%s", field, path, h->name);
     return WH_OK;
+}
+
+/* Run a driver's command line for `act` over SSH (the line is quoted word
+ * by word by wh_shq, so every value stays one word). */
+wh_code pv_ct_drv_run(wk_job *job, const pv_driver *d, pv_action act, const pv_drv_vals *v, int *exit_code,
+                      wh_err *err)
+{
+    pv_drv_line line;
+    if(pv_drv_argv(d, act, v, &line))
+        return wh_err_set(err, WH_E_INTERNAL, NULL, "driver has no command for action %d", (int)act);
+    wh_shq_str argv[PV_DRV_ARGV_MAX];
+    for(int i = 0; i < line.n; i++)
+        argv[i] = (wh_shq_str){line.v[i], strlen(line.v[i])};
+    wh_shq_cmd c = {argv, line.n, NULL, NULL, NULL, 0};
+    char *cmd = NULL;
+    wh_code rc = wh_shq_build(&c, &cmd, err);
+    pv_cmd pc = {.command = cmd, .timeout_ms = 120000, .log = true, .rollback = false};
+    if(!rc)
+        rc = pv_exec(job, &pc, exit_code, NULL, err);
+    free(cmd);
+    return rc;
 }
