@@ -10,7 +10,12 @@
  * library is one-thread-at-a-time, so handlers borrow a srv_conn (a
  * wharf_client and a wh_redis, both connected lazily) from a small pool
  * guarded by a mutex and give it back before answering. Log followers open
- * their own Redis connection for the life of the stream instead. */
+ * their own Redis connection for the life of the stream instead.
+ *
+ * The dashboard (docs/dashboard.md): srv_ui.c serves its assets, built into
+ * the binary from producer/ui/ (srv_assets.c is generated at build time), and
+ * srv_session.c signs browsers in with a cookie; srv_http.c accepts either a
+ * bearer token or a session on every API route, with a role each. */
 #ifndef SRV_H
 #define SRV_H
 
@@ -30,6 +35,13 @@
 #define SRV_LIST_SCAN 5000  /* recent-index entries GET /v1/jobs looks at, at most */
 #define SRV_LIST_MAX 1000   /* largest `limit` of GET /v1/jobs */
 #define SRV_LOG_MAX 10000   /* log lines one GET .../logs returns, at most */
+#define SRV_SESSIONS 256    /* signed-in browser sessions held at once */
+
+/* What a request may do. A read token (serve.read_token_file) or a session
+ * signed in with one sees everything and changes nothing. */
+typedef enum srv_role { SRV_ROLE_NONE = 0, SRV_ROLE_READ, SRV_ROLE_ADMIN } srv_role;
+
+typedef struct srv_sessions srv_sessions; /* srv_session.c */
 
 /* One pooled set of connections. */
 typedef struct srv_conn {
@@ -43,6 +55,9 @@ typedef struct srv {
     bool no_auth;                      /* --insecure-no-auth (loopback only) */
     char *tokens[SRV_MAX_TOKENS];      /* malloc'd; compared in constant time */
     int ntokens;
+    char *read_tokens[SRV_MAX_TOKENS]; /* malloc'd; read-only role */
+    int nread_tokens;
+    srv_sessions *sessions;            /* browser sessions (srv_session.c) */
     pthread_mutex_t mu;                /* guards pool[].busy */
     pthread_cond_t cv;                 /* signalled when a conn is returned */
     srv_conn pool[SRV_POOL];
@@ -54,7 +69,23 @@ typedef struct srv_call {
     wh_mhd_req *req;
     char param[128];  /* the {} path segment of the route, "" if none */
     srv_conn *conn;   /* borrowed from the pool on first use */
+    srv_role role;    /* set by authentication before the handler runs */
 } srv_call;
+
+/* One asset of the dashboard, built into the binary (srv_assets.c, made by
+ * producer/ui/build.cjs at build time). */
+typedef struct srv_asset {
+    const char *path;          /* URL path, "/" or "/ui/NAME" */
+    const char *type;          /* Content-Type */
+    const char *etag;          /* quoted hash of data */
+    const unsigned char *data; /* len bytes (NUL after them) */
+    size_t len;
+} srv_asset;
+extern const srv_asset srv_assets[];
+extern const size_t srv_nassets;
+
+/* Constant-time equality of `got` with any of the n tokens (srv_http.c). */
+bool srv_token_in(char *const *tokens, int n, const char *got);
 
 /* The MHD handler: authenticate, route, answer (srv_http.c). */
 void srv_handle(void *ud, wh_mhd_req *req);
@@ -101,5 +132,31 @@ void srv_dead_retry(srv_call *c);
 void srv_dead_purge(srv_call *c);
 void srv_healthz(srv_call *c);
 void srv_metrics(srv_call *c);
+
+/* The dashboard's assets and pages (srv_ui.c). */
+void srv_ui_asset(srv_call *c);
+/* Answer through wh_mhd_reply with the dashboard's security headers
+ * (Content-Security-Policy and friends) added to n others. */
+int srv_ui_reply(srv_call *c, unsigned status, const char *type, const char *body, size_t len,
+                 const wh_mhd_hdr *hdrs, size_t n);
+
+/* Browser sessions (srv_session.c). The store is in memory: a restart signs
+ * everyone out. _new returns NULL on ENOMEM; _free(NULL) is a no-op. */
+srv_sessions *srv_sessions_new(int ttl_s);
+void srv_sessions_free(srv_sessions *ss);
+/* The role of the request's session cookie, SRV_ROLE_NONE without a live one.
+ * For a method that changes state it also checks CSRF (same-origin Origin or
+ * Sec-Fetch-Site, and X-CSRF-Token equal to the session's); on failure it
+ * answers 403 and sets *answered. */
+srv_role srv_session_role(srv_call *c, bool *answered);
+/* True when the method changes state (anything but GET and HEAD). */
+bool srv_method_writes(const srv_call *c);
+/* True unless the browser says the request comes from another site: a
+ * Sec-Fetch-Site other than same-origin/none, or an Origin whose host is not
+ * the Host header. With `answer`, a refusal is answered 403 here. */
+bool srv_same_origin(srv_call *c, bool answer);
+void srv_ui_login(srv_call *c);
+void srv_ui_logout(srv_call *c);
+void srv_ui_session(srv_call *c);
 
 #endif

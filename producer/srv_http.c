@@ -36,6 +36,13 @@ static const srv_route routes[] = {
     {"POST", "/v1/dead/purge", srv_dead_purge, false},
     {"GET", "/healthz", srv_healthz, true},
     {"GET", "/metrics", srv_metrics, false},
+    /* The dashboard: its assets and sign-in are open; the pages call the
+     * routes above with a session cookie (srv_session.c). */
+    {"GET", "/", srv_ui_asset, true},
+    {"GET", "/ui/{}", srv_ui_asset, true},
+    {"GET", "/ui/session", srv_ui_session, true},
+    {"POST", "/ui/login", srv_ui_login, true},
+    {"POST", "/ui/logout", srv_ui_logout, true},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -61,12 +68,12 @@ static bool match(const char *pattern, const char *path, char *param, size_t cap
 
 /* Constant-time equality of a presented token with each configured one:
  * the time depends only on the configured tokens' count and lengths. */
-static bool token_ok(const srv *s, const char *got)
+bool srv_token_in(char *const *tokens, int n, const char *got)
 {
     size_t gn = strlen(got);
     unsigned ok = 0;
-    for(int i = 0; i < s->ntokens; i++) {
-        const char *want = s->tokens[i];
+    for(int i = 0; i < n; i++) {
+        const char *want = tokens[i];
         size_t wn = strlen(want);
         unsigned diff = (unsigned)(gn ^ wn);
         for(size_t k = 0; k < wn; k++)
@@ -76,17 +83,51 @@ static bool token_ok(const srv *s, const char *got)
     return ok != 0;
 }
 
+/* The role of the request's bearer token; *present says whether it had one
+ * (a wrong bearer token is not rescued by a session cookie). */
+static srv_role bearer_role(srv_call *c, bool *present)
+{
+    const char *h = wh_mhd_header(c->req, "Authorization");
+    *present = h && strncasecmp(h, "Bearer ", 7) == 0;
+    if(!*present)
+        return SRV_ROLE_NONE;
+    h += 7;
+    while(*h == ' ')
+        h++;
+    if(strlen(h) > SRV_TOKEN_MAX)
+        return SRV_ROLE_NONE;
+    if(srv_token_in(c->s->tokens, c->s->ntokens, h))
+        return SRV_ROLE_ADMIN;
+    return srv_token_in(c->s->read_tokens, c->s->nread_tokens, h) ? SRV_ROLE_READ : SRV_ROLE_NONE;
+}
+
+/* Set c->role from a bearer token or a session cookie, or answer 401 (no
+ * valid credential) or 403 (a read-only one on a write, or a cross-site
+ * browser write) and return false. */
 static bool authorized(srv_call *c)
 {
-    if(c->s->no_auth)
+    bool bearer = false, answered = false;
+    if(c->s->no_auth) {
+        /* No token, so only the browser's own origin checks stop another
+         * site's page from posting to a loopback server. */
+        if(srv_method_writes(c) && !srv_same_origin(c, true))
+            return false;
+        c->role = SRV_ROLE_ADMIN;
         return true;
-    const char *h = wh_mhd_header(c->req, "Authorization");
-    if(h && strncasecmp(h, "Bearer ", 7) == 0) {
-        h += 7;
-        while(*h == ' ')
-            h++;
-        if(strlen(h) <= SRV_TOKEN_MAX && token_ok(c->s, h))
-            return true;
+    }
+    srv_role role = bearer_role(c, &bearer);
+    if(!bearer)
+        role = srv_session_role(c, &answered);
+    if(answered)
+        return false;
+    if(role == SRV_ROLE_READ && srv_method_writes(c)) {
+        srv_error(c, 403, "unauthorized", bearer ? "Authorization" : "Cookie",
+                  "this credential is read-only: it cannot %s", wh_mhd_method(c->req));
+        return false;
+    }
+    if(role != SRV_ROLE_NONE) {
+        c->role = role;
+        return true;
     }
     static const wh_mhd_hdr www[] = {{"WWW-Authenticate", "Bearer realm=\"wharf\""}};
     static const char body[] =

@@ -76,6 +76,8 @@ static const key_def keys[] = {
     INT("serve", "max_connections", serve_max_connections, 1, 10000, "64"),
     INT("serve", "max_per_ip", serve_max_per_ip, 0, 10000, "32"),
     INT("serve", "header_timeout_s", serve_header_timeout_s, 1, 600, "10"),
+    STR("serve", "read_token_file", serve_read_token_file, "", NULL),
+    INT("serve", "session_ttl_s", serve_session_ttl_s, 5, 2592000, "43200"),
     STR("provision", "hook_dir", pv_hook_dir, "", NULL),
     STR("provision", "protocols", pv_protocols, "http,https,ssh", NULL),
     INT("provision", "secret_ttl_s", pv_secret_ttl_s, 60, 86400, "900"),

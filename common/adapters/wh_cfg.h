@@ -88,6 +88,8 @@ typedef struct wh_cfg {
     int serve_max_connections;  /* HTTP connections at once */
     int serve_max_per_ip;       /* HTTP connections at once from one address; 0: no limit */
     int serve_header_timeout_s; /* a request head must arrive within this, s */
+    char serve_read_token_file[512]; /* file of read-only bearer tokens, one per line */
+    int serve_session_ttl_s;    /* a dashboard session's life, s */
     /* [provision] (the provision family) */
     char pv_hook_dir[512];      /* hooks[] of provision.container are looked up only here; "" none */
     char pv_protocols[256];     /* comma list: the protocols a container may ask for */

@@ -1,0 +1,93 @@
+// Jobs: the recent-jobs index newest first, filtered by state and type on
+// the server (target and time in the page), paged by the server's cursor.
+import { get } from "../api.js";
+import { h, fill, when, badge, empty, table, errorBox } from "../dom.js";
+
+const STATES = ["", "scheduled", "queued", "running", "retrying", "succeeded", "failed", "dead", "cancelled"];
+
+function params() {
+    return new URLSearchParams(location.hash.split("?")[1] || "");
+}
+
+export function render(main) {
+    const p = params();
+    const state = h("select", { id: "f-state", name: "state" },
+        STATES.map((s) => h("option", { value: s, selected: s === (p.get("state") || "") }, s || "any state")));
+    const type = h("input", { id: "f-type", name: "type", placeholder: "system.sleep", value: p.get("type") || "" });
+    const target = h("input", { id: "f-target", name: "target", placeholder: "host", value: p.get("target") || "" });
+    const since = h("select", { id: "f-since", name: "since" }, [["", "any time"], ["3600000", "last hour"],
+        ["86400000", "last 24 h"], ["604800000", "last 7 days"]].map(([v, l]) =>
+        h("option", { value: v, selected: v === (p.get("since") || "") }, l)));
+    const idq = h("input", { id: "f-id", name: "id", placeholder: "job id", autocomplete: "off" });
+    const list = h("div", { "aria-live": "polite" });
+    const more = h("button", { type: "button", id: "more", hidden: true }, "Older jobs");
+    let cursor = "";
+    let seen = 0;
+    let tbody = null;
+
+    const form = h("form", { class: "filters", role: "search", "aria-label": "Filter jobs" },
+        h("label", null, "State ", state), h("label", null, "Type ", type), h("label", null, "Target ", target),
+        h("label", null, "Created ", since), h("button", { type: "submit" }, "Filter"));
+    form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        const q = new URLSearchParams();
+        for (const [k, el] of [["state", state], ["type", type], ["target", target], ["since", since]])
+            if (el.value.trim()) q.set(k, el.value.trim());
+        const want = `#/jobs${q.toString() ? "?" + q : ""}`;
+        if (location.hash !== want) location.hash = want;
+        else load(true);
+    });
+    const find = h("form", { class: "filters", role: "search", "aria-label": "Open a job by id" },
+        h("label", null, "Open job ", idq), h("button", { type: "submit" }, "Open"));
+    find.addEventListener("submit", (e) => {
+        e.preventDefault();
+        if (idq.value.trim()) location.hash = `#/jobs/${encodeURIComponent(idq.value.trim())}`;
+    });
+    more.addEventListener("click", () => load(false));
+    fill(main, h("h1", null, "Jobs"), form, find, list, more);
+
+    function keep(j) {
+        if (target.value.trim() && (j.target || "") !== target.value.trim()) return false;
+        if (since.value && Number(j.created_at || 0) < Date.now() - Number(since.value)) return false;
+        return true;
+    }
+
+    async function load(first) {
+        const q = new URLSearchParams({ limit: "50" });
+        if (state.value) q.set("state", state.value);
+        if (type.value.trim()) q.set("type", type.value.trim());
+        if (!first && cursor) q.set("cursor", cursor);
+        let r;
+        try {
+            r = await get(`/v1/jobs?${q}`);
+        } catch (e) {
+            fill(list, errorBox(e));
+            return;
+        }
+        if (first) {
+            seen = 0;
+            tbody = null;
+            fill(list);
+        }
+        const rows = r.jobs.filter(keep).map(row);
+        seen += rows.length;
+        if (!tbody && rows.length) {
+            const t = table(["Job", "Type", "State", "Target", "Created", "Attempt"], rows, { id: "jobs-table" });
+            tbody = t.querySelector("tbody");
+            list.append(t);
+        } else if (rows.length) tbody.append(...rows);
+        cursor = r.next_cursor || "";
+        more.hidden = !cursor;
+        if (!seen && !cursor)
+            fill(list, empty("No jobs match.", "Widen the filter, or submit a job: wharf submit system.noop"));
+    }
+    load(true);
+    return null;
+}
+
+function row(j) {
+    return h("tr", null,
+        h("td", null, h("a", { href: `#/jobs/${encodeURIComponent(j.id)}`, class: "mono" }, j.id)),
+        h("td", null, j.type || "—"), h("td", null, badge(j.state)), h("td", null, j.target || "—"),
+        h("td", null, when(j.created_at)), h("td", { class: "num" }, j.attempt ?? "—"));
+}
