@@ -38,9 +38,9 @@ static const srv_route routes[] = {
     {"GET", "/metrics", srv_metrics, false},
     /* The dashboard: its assets and sign-in are open; the pages call the
      * routes above with a session cookie (srv_session.c). */
+    {"GET", "/ui/session", srv_ui_session, true}, /* before /ui/{}: first match wins */
     {"GET", "/", srv_ui_asset, true},
     {"GET", "/ui/{}", srv_ui_asset, true},
-    {"GET", "/ui/session", srv_ui_session, true},
     {"POST", "/ui/login", srv_ui_login, true},
     {"POST", "/ui/logout", srv_ui_logout, true},
 };

@@ -88,6 +88,7 @@ function signedOut(why) {
             const s = await api("POST", "/ui/login", { token: input.value }, { noSignout: true });
             input.value = "";
             start(s);
+            $("main").focus(); // the form is gone: continue from the page
         } catch (e) {
             fill(msg, errorBox(e.status === 401 ? "That token is not accepted." : e));
             input.focus();

@@ -44,12 +44,18 @@ export function render(main, [id], ctx) {
                 fill(note, h("p", { class: "ok" }, `Cancel: ${r.state}`));
                 refresh();
             }) }, "Cancel") : null,
-            FINISHED.has(j.state) && j.type ? h("button", { type: "button", id: "retry", onclick: () => act(async () => {
-                const body = { type: j.type, args: typeof j.args === "string" ? JSON.parse(j.args) : (j.args || {}) };
+            FINISHED.has(j.state) && j.args !== undefined ? h("button", { type: "button", id: "retry", onclick: () => act(async () => {
+                const body = { type: j.type, args: typeof j.args === "string" ? JSON.parse(j.args) : j.args };
                 if (j.target) body.target = j.target;
                 const r = await post("/v1/jobs", body);
                 location.hash = `#/jobs/${encodeURIComponent(r.id)}`;
-            }) }, "Retry as a new job") : null);
+            }) }, "Retry as a new job") : null,
+            // the job record has no args to copy; a dead job's message still has them
+            j.state === "dead" && j.args === undefined ? h("button", { type: "button", id: "retry-dead", onclick: () => act(async () => {
+                const r = await post("/v1/dead/retry", { id });
+                fill(note, h("p", { class: "ok" }, `Requeued from the dead queue: ${r.state}`));
+                refresh();
+            }) }, "Retry from the dead queue") : null);
     }
 
     async function refresh() {
@@ -85,10 +91,13 @@ function details(j) {
         if (j[k]) dl.append(...field(k.replace("_at", "").replace("_", " "), when(j[k])));
     for (const [k, v] of Object.entries(j))
         if (!SHOWN.has(k) && !k.endsWith("_at") && typeof v !== "object") dl.append(...field(k.replace(/_/g, " "), String(v)));
-    const parts = [dl, h("h2", null, "Args"), h("pre", { class: "code", id: "args" }, pretty(j.args ?? {}))];
+    // The job record keeps no args (the message carries them) unless a
+    // future server adds them: show them when present.
+    const parts = [dl];
+    if (j.args !== undefined) parts.push(h("h2", null, "Args"), h("pre", { class: "code", id: "args" }, pretty(j.args)));
     if (j.error) parts.push(h("h2", null, "Error"), h("div", { class: "error", id: "job-error" },
         errorText(j.error), j.error_message ? `: ${j.error_message}` : "", j.error_field ? ` (${j.error_field})` : ""));
-    if (j.result !== undefined && j.result !== "") parts.push(h("h2", null, "Result"), h("pre", { class: "code" }, pretty(j.result)));
+    if (j.result !== undefined && j.result !== "") parts.push(h("h2", null, "Result"), h("pre", { class: "code", id: "result" }, pretty(j.result)));
     if (j.meta) parts.push(h("h2", null, "Meta"), h("pre", { class: "code" }, pretty(j.meta)));
     return h("div", null, parts);
 }

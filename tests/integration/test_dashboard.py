@@ -1,0 +1,332 @@
+#!/usr/bin/python3
+"""The dashboard of `wharf serve` (docs/dashboard.md): its assets, sign-in,
+sessions, CSRF and read-only tokens over plain HTTP, then every page in
+Debian's headless chromium (tests/lib/ui/dashboard.js, puppeteer-core)
+against real RabbitMQ, Redis, two workers and the data this test creates.
+Screenshots of every page, light and dark, land in
+$WHARF_BIN/../dashboard-screenshots (printed at the end)."""
+import http.server
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
+import wharfserve  # noqa: E402
+import wharftest  # noqa: E402
+
+env = wharftest.Env()
+wait_for = wharftest.wait_for
+UI_DIR = os.path.join(env.src, "tests", "lib", "ui")
+CHROMIUM = "/usr/bin/chromium"
+SHORT_TTL_S = 5
+
+
+def start_serve(cls, extra_env=None):
+    rt = secrets.token_hex(20)
+    path = os.path.join(env.tmp, "read-tokens-%s" % secrets.token_hex(4))
+    with open(path, "w") as f:
+        f.write("# read-only\n%s\n" % rt)
+    e = {"WHARF_SERVE_READ_TOKEN_FILE": path}
+    e.update(extra_env or {})
+    srv = wharfserve.start(env, cls.amqp, cls.prefix, extra_env=e)
+    srv.read_token = rt
+    return srv
+
+
+class Session:
+    """A browser-like client of one server: the cookie and CSRF token."""
+
+    def __init__(self, srv, token=None):
+        self.srv = srv
+        self.origin = "http://127.0.0.1:%d" % srv.port
+        st, h, b = srv.request("POST", "/ui/login", {"token": token or srv.token}, token=None,
+                               headers={"Origin": self.origin, "Sec-Fetch-Site": "same-origin"})
+        assert st == 200, (st, b)
+        self.set_cookie = h["set-cookie"]
+        self.cookie = self.set_cookie.split(";")[0]
+        self.csrf, self.role = b["csrf"], b["role"]
+
+    def req(self, method, path, body=None, csrf=True, origin=True, site="same-origin", headers=None):
+        h = {"Cookie": self.cookie}
+        if origin:
+            h["Origin"] = self.origin if origin is True else origin
+        if site:
+            h["Sec-Fetch-Site"] = site
+        if csrf:
+            h["X-CSRF-Token"] = self.csrf if csrf is True else csrf
+        h.update(headers or {})
+        return self.srv.request(method, path, body, token=None, headers=h)
+
+
+class DashboardHttpTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.amqp = env.new_vhost()
+        cls.prefix = env.new_prefix()
+        cls.srv = start_serve(cls)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.srv.stop()
+        assert rc == 0, "wharf serve exited %s:\n%s" % (rc, cls.srv.log_text()[-4000:])
+
+    def test_assets_are_built_in_with_a_strict_csp(self):
+        st, h, page = self.srv.request("GET", "/", token=None)
+        self.assertEqual(st, 200)
+        self.assertTrue(h["content-type"].startswith("text/html"), h)
+        csp = h["content-security-policy"]
+        self.assertIn("script-src 'self'", csp)
+        self.assertIn("frame-ancestors 'none'", csp)
+        self.assertNotIn("unsafe-inline", csp)
+        self.assertNotIn("unsafe-eval", csp)
+        self.assertEqual(h["x-content-type-options"], "nosniff")
+        # no inline script: every <script> has a src, no on*= handlers
+        self.assertNotRegex(page, r"<script(?![^>]*\bsrc=)[^>]*>")
+        self.assertNotRegex(page, r"\son[a-z]+=")
+        self.assertNotIn("http://", page.replace("http://www.w3.org", ""))
+        total = 0
+        for path, ctype in (("/ui/app.js", "text/javascript"), ("/ui/app.css", "text/css")):
+            st, h, body = self.srv.request("GET", path, token=None)
+            self.assertEqual(st, 200, path)
+            self.assertTrue(h["content-type"].startswith(ctype), (path, h))
+            total += len(body.encode())
+            st2, _, _ = self.srv.request("GET", path, token=None, headers={"If-None-Match": h["etag"]})
+            self.assertEqual(st2, 304, path)
+        self.assertLessEqual(total, 150 * 1024, "first page JS+CSS")
+        print("dashboard first page: %d bytes of JS+CSS" % total)
+        self.assertEqual(self.srv.request("GET", "/ui/nope.js", token=None)[0], 404)
+
+    def test_login_sets_a_strict_session_cookie(self):
+        s = Session(self.srv)
+        parts = [p.strip() for p in s.set_cookie.split(";")]
+        self.assertRegex(parts[0], r"^wharf_session=[0-9a-f]{64}$")
+        for flag in ("HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"):
+            self.assertIn(flag, parts)
+        self.assertNotIn("Secure", parts)  # plain HTTP: a Secure cookie would never come back
+        self.assertNotIn(self.srv.token, s.set_cookie)
+        self.assertEqual(s.role, "admin")
+        st, _, b = s.req("GET", "/v1/workers", csrf=False, origin=False, site=None)
+        self.assertEqual(st, 200, b)
+        st, _, b = s.req("GET", "/ui/session", csrf=False)
+        self.assertEqual((b["role"], b["csrf"]), ("admin", s.csrf))
+        # behind a TLS proxy the cookie is Secure
+        st, h, _ = self.srv.request("POST", "/ui/login", {"token": self.srv.token}, token=None,
+                                    headers={"X-Forwarded-Proto": "https"})
+        self.assertEqual(st, 200)
+        self.assertIn("Secure", [p.strip() for p in h["set-cookie"].split(";")])
+        # bearer tokens still work, and the token never reaches the log
+        self.assertEqual(self.srv.request("GET", "/v1/workers")[0], 200)
+        self.assertNotIn(self.srv.token, self.srv.log_text())
+
+    def test_wrong_token_gets_no_session(self):
+        for tok in ("wrong-token-0123456789abcdef", self.srv.token + "x", "", None, 7):
+            st, h, b = self.srv.request("POST", "/ui/login", {"token": tok}, token=None)
+            self.assertEqual(st, 401, (tok, b))
+            self.assertNotIn("set-cookie", h)
+        st, _, b = self.srv.request("GET", "/v1/workers", token=None,
+                                    headers={"Cookie": "wharf_session=" + "0" * 64})
+        self.assertEqual(st, 401, b)
+
+    def test_csrf_checks_on_every_write(self):
+        s = Session(self.srv)
+        job = {"type": "system.noop"}
+        for what, kw in (("no CSRF token", {"csrf": False}),
+                         ("a wrong CSRF token", {"csrf": "0" * 64}),
+                         ("another origin", {"origin": "http://evil.example"}),
+                         ("a same-site origin on another port", {"origin": "http://127.0.0.1:1"}),
+                         ("Sec-Fetch-Site cross-site", {"site": "cross-site", "origin": False}),
+                         ("Sec-Fetch-Site same-site", {"site": "same-site", "origin": False}),
+                         ("neither Origin nor Sec-Fetch-Site", {"origin": False, "site": None})):
+            st, _, b = s.req("POST", "/v1/jobs", job, **kw)
+            self.assertEqual(st, 403, (what, b))
+            self.assertEqual(b["error"]["code"], "unauthorized", what)
+        st, _, b = s.req("POST", "/v1/jobs", job)
+        self.assertEqual(st, 201, b)
+        # a session from another site cannot be planted either (login CSRF)
+        st, h, _ = self.srv.request("POST", "/ui/login", {"token": self.srv.token}, token=None,
+                                    headers={"Origin": "http://evil.example"})
+        self.assertEqual(st, 403)
+        self.assertNotIn("set-cookie", h)
+        # a cross-site form post (text/plain, no preflight) is refused before the body matters
+        st, _, _ = s.req("POST", "/v1/dead/purge", "x=1", origin="http://evil.example", site="cross-site", csrf=False,
+                         headers={"Content-Type": "text/plain"})
+        self.assertEqual(st, 403)
+
+    def test_read_only_tokens_see_and_change_nothing(self):
+        rt = self.srv.read_token
+        self.assertEqual(self.srv.request("GET", "/v1/jobs", token=rt)[0], 200)
+        self.assertEqual(self.srv.request("GET", "/metrics", token=rt)[0], 200)
+        writes = [("POST", "/v1/jobs", {"type": "system.noop"}), ("POST", "/v1/jobs/x/cancel", None),
+                  ("POST", "/v1/schedules", {"name": "n", "type": "system.noop", "every_s": 60}),
+                  ("DELETE", "/v1/schedules/n", None), ("POST", "/v1/dead/retry", {"id": "x"}),
+                  ("POST", "/v1/dead/purge", None)]
+        for method, path, body in writes:
+            st, _, b = self.srv.request(method, path, body, token=rt)
+            self.assertEqual(st, 403, (method, path, b))
+            self.assertEqual(b["error"]["code"], "unauthorized")
+        s = Session(self.srv, rt)
+        self.assertEqual(s.role, "read")
+        self.assertEqual(s.req("GET", "/v1/schedules")[0], 200)
+        for method, path, body in writes:
+            st, _, b = s.req(method, path, body)
+            self.assertEqual(st, 403, (method, path, b))
+
+    def test_logout_ends_the_session(self):
+        s = Session(self.srv)
+        self.assertEqual(s.req("GET", "/v1/workers")[0], 200)
+        st, h, _ = s.req("POST", "/ui/logout", {})
+        self.assertEqual(st, 200)
+        self.assertIn("Max-Age=0", h["set-cookie"])
+        self.assertEqual(s.req("GET", "/v1/workers")[0], 401)
+        self.assertIsNone(s.req("GET", "/ui/session")[2]["role"])
+
+    def test_sessions_expire(self):
+        srv = start_serve(self, {"WHARF_SERVE_SESSION_TTL_S": str(SHORT_TTL_S)})
+        try:
+            s = Session(srv)
+            self.assertIn("Max-Age=%d" % SHORT_TTL_S, s.set_cookie)
+            self.assertEqual(s.req("GET", "/v1/workers")[0], 200)
+            time.sleep(SHORT_TTL_S + 1)
+            self.assertEqual(s.req("GET", "/v1/workers")[0], 401)
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
+    def test_no_auth_server_refuses_cross_site_writes(self):
+        srv = wharfserve.start(env, self.amqp, self.prefix, no_auth=True)
+        try:
+            st, _, b = srv.request("POST", "/v1/jobs/x/cancel", token=None,
+                                   headers={"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"})
+            self.assertEqual(st, 403, b)
+            st, _, b = srv.request("GET", "/ui/session", token=None)
+            self.assertEqual((b["role"], b["no_auth"]), ("admin", True))
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
+
+class AttackHandler(http.server.BaseHTTPRequestHandler):
+    """Serves a page that posts a form to `target` at once: another origin's
+    CSRF attempt."""
+    target = ""
+
+    def do_GET(self):
+        page = ("<!doctype html><title>attack</title><form id=f method=post action=\"%s\">"
+                "<input name=x value=1></form><script>document.getElementById('f').submit()</script>"
+                % self.target).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, *a):
+        pass
+
+
+class DashboardBrowserTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        for need in (CHROMIUM, os.path.join(UI_DIR, "node_modules", "puppeteer-core")):
+            if not os.path.exists(need):
+                raise RuntimeError("%s is missing: run tests/run (it installs chromium and runs npm ci in "
+                                   "tests/lib/ui)" % need)
+        cls.amqp = env.new_vhost()
+        cls.prefix = env.new_prefix()
+        cls.workers = [env.start_worker(cls.amqp, cls.prefix, concurrency=3) for _ in range(2)]
+        cls.srv = start_serve(cls)
+        cls.short = start_serve(cls, {"WHARF_SERVE_SESSION_TTL_S": str(SHORT_TTL_S)})
+        cls.ids = cls.make_data()
+        AttackHandler.target = "http://127.0.0.1:%d/v1/jobs/%s/cancel" % (cls.srv.port, cls.ids["running"])
+        cls.attack = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AttackHandler)
+        threading.Thread(target=cls.attack.serve_forever, daemon=True).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.attack.shutdown()
+        # cancel what still sleeps, so the workers stop at once
+        st, _, b = cls.srv.request("GET", "/v1/jobs?state=running&limit=100")
+        for j in b.get("jobs", []) if st == 200 else []:
+            cls.srv.request("POST", "/v1/jobs/%s/cancel" % j["id"])
+        for s in (cls.srv, cls.short):
+            rc = s.stop()
+            assert rc == 0, "wharf serve exited %s:\n%s" % (rc, s.log_text()[-4000:])
+        for w in cls.workers:
+            w.stop()
+
+    @classmethod
+    def submit(cls, body):
+        st, _, b = cls.srv.request("POST", "/v1/jobs", body)
+        assert st == 201, (st, b)
+        return b["id"]
+
+    @classmethod
+    def state(cls, jid):
+        return cls.srv.request("GET", "/v1/jobs/" + jid)[2].get("state")
+
+    @classmethod
+    def make_data(cls):
+        """Jobs in every state, two dead letters, a schedule."""
+        tag = secrets.token_hex(3)
+        ids = {"ok": cls.submit({"id": "dashok-" + tag, "type": "system.noop", "args": {"from": "dashboard"}}),
+               "failed": cls.submit({"id": "dashfail-" + tag, "type": "system.fail", "max_attempts": 1,
+                                     "args": {"code": "boom", "message": "failed on purpose"}}),
+               "dead": [cls.submit({"id": "dashdead-%d-%s" % (i, tag), "type": "system.fail", "max_attempts": 1,
+                                    "args": {"code": "gone", "transient": True}}) for i in range(2)],
+               "running": cls.submit({"id": "dashrun-" + tag, "type": "system.sleep", "args": {"ms": 600000}}),
+               "scheduled": cls.submit({"id": "dashlater-" + tag, "type": "system.noop",
+                                        "run_at": int(time.time() * 1000) + 86400000})}
+        ids["cancelled"] = cls.submit({"id": "dashcancel-" + tag, "type": "system.sleep", "args": {"ms": 600000},
+                                       "run_at": int(time.time() * 1000) + 86400000})
+        st, _, b = cls.srv.request("POST", "/v1/jobs/%s/cancel" % ids["cancelled"])
+        assert st == 200, (st, b)
+        for jid, want in ((ids["ok"], "succeeded"), (ids["failed"], "failed"), (ids["dead"][0], "dead"),
+                          (ids["dead"][1], "dead"), (ids["running"], "running")):
+            wait_for(lambda: cls.state(jid) == want, timeout=30, what="%s %s" % (jid, want))
+        cls.schedule = "dashnightly-" + tag
+        st, _, b = cls.srv.request("POST", "/v1/schedules", {"name": cls.schedule, "type": "system.noop",
+                                                              "cron": "30 2 * * *", "args": {"from": "dashboard"}})
+        assert st == 201, (st, b)
+        return ids
+
+    def test_dashboard_in_chromium(self):
+        shots = os.path.join(os.path.dirname(os.path.abspath(env.bin)), "dashboard-screenshots")
+        shutil.rmtree(shots, ignore_errors=True)
+        attack = "http://127.0.0.1:%d/" % self.attack.server_address[1]
+        cfg = {"url": "http://127.0.0.1:%d" % self.srv.port, "token": self.srv.token,
+               "read_token": self.srv.read_token, "short_url": "http://127.0.0.1:%d" % self.short.port,
+               "short_token": self.short.token, "short_ttl_s": SHORT_TTL_S, "ids": self.ids,
+               "schedule": self.schedule, "shots": shots, "chromium": CHROMIUM,
+               # same site on another port (the cookie goes along), and another site
+               "attack_urls": [attack, attack.replace("127.0.0.1", "localhost")]}
+        cfg_path = os.path.join(env.tmp, "dashboard-%s.json" % secrets.token_hex(4))
+        res_path = cfg_path + ".results"
+        with open(cfg_path, "w") as f:
+            json.dump(cfg, f)
+        p = subprocess.run(["node", os.path.join(UI_DIR, "dashboard.js"), cfg_path, res_path], cwd=UI_DIR,
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=480)
+        print(p.stdout)
+        self.assertEqual(p.returncode, 0, p.stderr[-4000:])
+        with open(res_path) as f:
+            results = json.load(f)
+        names = [r["name"] for r in results]
+        for want in ("wrong_token", "pages_show_the_test_data", "live_log_on_the_job_page", "read_only_token",
+                     "cross_site_post_refused", "cancel_from_the_job_page", "bulk_retry_of_dead_letters",
+                     "keyboard_and_phone_width", "logout", "expired_session"):
+            self.assertIn(want, names)
+        for r in results:
+            with self.subTest(check=r["name"]):
+                self.assertTrue(r["ok"], r.get("detail"))
+        shots_list = sorted(os.listdir(shots))
+        for page in ("overview", "jobs", "job-failed", "dead", "schedules", "workers", "fleet", "job-log"):
+            for scheme in ("light", "dark"):
+                self.assertIn("%s-%s.png" % (page, scheme), shots_list)
+        print("dashboard screenshots (%d): %s" % (len(shots_list), shots))
+
+
+if __name__ == "__main__":
+    unittest.main()

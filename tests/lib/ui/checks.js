@@ -1,0 +1,198 @@
+// The browser checks of tests/integration/test_dashboard.py, in order; each
+// gets a fresh browser context (t.ctx) and the helpers of dashboard.js.
+"use strict";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const FLEET_404 = "status of 404"; // the fleet page asks /v1/hosts, which this server may not have
+
+module.exports = {
+    async wrong_token(t) {
+        const page = await t.newPage(t.ctx);
+        await t.signIn(page, "not-a-token-of-this-server-0123");
+        await t.waitText(page, "#signin", "not accepted");
+        t.assert(await page.$eval("#top", (e) => e.hidden), "the page shell is shown after a wrong token");
+        const s = await page.evaluate(() => fetch("/ui/session").then((r) => r.json()));
+        t.assert(s.role === null, `a session exists after a wrong token: ${JSON.stringify(s)}`);
+        await t.shoot(page, "signin-wrong-token");
+        await t.axe(page, "sign-in");
+    },
+
+    async pages_show_the_test_data(t) {
+        const { cfg } = t;
+        const page = await t.newPage(t.ctx);
+        await t.signedIn(page, cfg.token);
+        await t.visit(page, "overview", "#/", async () => {
+            await t.waitText(page, "#c-workers", "2");
+            await t.waitText(page, "#totals", "system.noop");
+            await t.waitText(page, "#queues", "wharf.system");
+        });
+        await t.visit(page, "jobs", "#/jobs", async () => {
+            for (const id of [cfg.ids.ok, cfg.ids.failed, cfg.ids.running, cfg.ids.cancelled, cfg.ids.scheduled, ...cfg.ids.dead])
+                await t.waitText(page, "#jobs-table", id);
+        });
+        await t.visit(page, "jobs-filtered", "#/jobs?state=failed", async () => {
+            await t.waitText(page, "#jobs-table", cfg.ids.failed);
+            const all = await t.text(page, "#jobs-table");
+            t.assert(!all.includes(cfg.ids.ok), "the failed filter lists a succeeded job");
+        });
+        await t.visit(page, "job-failed", `#/jobs/${cfg.ids.failed}`, async () => {
+            await t.waitText(page, "#job-error", "boom");
+            await t.waitText(page, "h1", "failed");
+        });
+        await t.visit(page, "job-succeeded", `#/jobs/${cfg.ids.ok}`, async () => {
+            await t.waitText(page, "h1", "succeeded");
+            await t.waitText(page, "#result", "dashboard"); // system.noop answers with its args
+        });
+        await t.visit(page, "dead", "#/dead", async () => {
+            for (const id of cfg.ids.dead) await t.waitText(page, "#dead-table", id);
+        });
+        await t.visit(page, "schedules", "#/schedules", async () => {
+            await t.waitText(page, "#sched-table", cfg.schedule);
+        });
+        await t.visit(page, "workers", "#/workers", async () => {
+            await page.waitForFunction(() => document.querySelectorAll("#workers-table tbody tr").length === 2);
+        });
+        await t.visit(page, "fleet", "#/fleet", async () => {
+            await page.waitForSelector(".empty, #hosts-table");
+        }, [FLEET_404]);
+    },
+
+    async live_log_on_the_job_page(t) {
+        const { cfg } = t;
+        const r = await t.api("POST", "/v1/jobs", { type: "system.log", args: { lines: 3000 }, run_at: Date.now() + 4000 });
+        t.assert(r.status === 201, `submit: ${r.status} ${JSON.stringify(r.body)}`);
+        const page = await t.newPage(t.ctx);
+        await t.signedIn(page, cfg.token);
+        await page.evaluate((id) => { location.hash = `#/jobs/${id}`; }, r.body.id);
+        await t.waitText(page, "h1", "scheduled");
+        t.assert((await page.$$(".log-line")).length === 0, "log lines before the job ran");
+        // the page was open before the job ran: these lines came over SSE
+        await page.waitForFunction(() => document.querySelectorAll(".log-line").length > 0, { timeout: 30000 });
+        await t.waitText(page, "h1", "succeeded", 30000);
+        await t.waitText(page, "#log", "line 3000 ", 10000);
+        const rendered = (await page.$$(".log-line")).length;
+        t.assert(rendered < 200, `the log view rendered ${rendered} of 3000 lines (only visible ones expected)`);
+        await t.shoot(page, "job-log");
+        t.assert(!page.errors.length, `console errors: ${page.errors.join(" | ")}`);
+    },
+
+    async read_only_token(t) {
+        const { cfg } = t;
+        const page = await t.newPage(t.ctx);
+        await t.signedIn(page, cfg.read_token);
+        await t.waitText(page, "#who", "read-only");
+        await page.evaluate((id) => { location.hash = `#/jobs/${id}`; }, cfg.ids.running);
+        await t.waitText(page, "h1", "running");
+        t.assert(!(await page.$("#cancel")), "a read-only session sees the cancel button");
+        await page.evaluate(() => { location.hash = "#/dead"; });
+        await page.waitForSelector("#dead-table");
+        t.assert(!(await page.$("#dead-retry")) && !(await page.$("#dead-purge")) && !(await page.$(".dead-box")),
+            "a read-only session sees dead-letter buttons");
+        await page.evaluate(() => { location.hash = "#/schedules"; });
+        await page.waitForSelector("#sched-table");
+        t.assert(!(await page.$("#sched-add")) && !(await page.$("#sched-table button")),
+            "a read-only session sees schedule buttons");
+        await t.shoot(page, "schedules-read-only");
+        // the API refuses its writes even with a good CSRF token
+        const st = await page.evaluate(async (id) => {
+            const s = await (await fetch("/ui/session")).json();
+            const r = await fetch(`/v1/jobs/${id}/cancel`, { method: "POST", headers: { "X-CSRF-Token": s.csrf } });
+            return r.status;
+        }, cfg.ids.running);
+        t.assert(st === 403, `a read-only session's cancel answered ${st}`);
+        const j = await t.api("GET", `/v1/jobs/${cfg.ids.running}`);
+        t.assert(j.body.state === "running", `the job is ${j.body.state} after a read-only cancel`);
+    },
+
+    async cross_site_post_refused(t) {
+        const { cfg } = t;
+        const page = await t.newPage(t.ctx);
+        await t.signedIn(page, cfg.token);
+        for (const attack of cfg.attack_urls) {
+            // another origin's page posts a form to the cancel route
+            const nav = page.waitForNavigation({ waitUntil: "load" });
+            await page.goto(attack, { waitUntil: "load" });
+            const resp = await nav;
+            const st = resp ? resp.status() : 0;
+            t.assert(st === 403 || st === 401, `${attack}: the cross-site cancel answered ${st}`);
+        }
+        const j = await t.api("GET", `/v1/jobs/${cfg.ids.running}`);
+        t.assert(j.body.state === "running", `the job is ${j.body.state} after cross-site posts`);
+    },
+
+    async cancel_from_the_job_page(t) {
+        const { cfg } = t;
+        const r = await t.api("POST", "/v1/jobs", { type: "system.sleep", args: { ms: 600000 } });
+        await t.until("the job to run", async () => (await t.api("GET", `/v1/jobs/${r.body.id}`)).body.state === "running");
+        const page = await t.newPage(t.ctx);
+        await t.signedIn(page, cfg.token);
+        await page.evaluate((id) => { location.hash = `#/jobs/${id}`; }, r.body.id);
+        await t.waitText(page, "h1", "running");
+        await page.click("#cancel");
+        await t.waitText(page, "h1", "cancelled", 30000);
+        const j = await t.api("GET", `/v1/jobs/${r.body.id}`);
+        t.assert(j.body.state === "cancelled", `the API says ${j.body.state}`);
+        t.assert(!page.errors.length, `console errors: ${page.errors.join(" | ")}`);
+    },
+
+    async bulk_retry_of_dead_letters(t) {
+        const { cfg } = t;
+        const before = {};
+        for (const id of cfg.ids.dead) before[id] = (await t.api("GET", `/v1/jobs/${id}`)).body;
+        const page = await t.newPage(t.ctx);
+        await t.signedIn(page, cfg.token);
+        await page.evaluate(() => { location.hash = "#/dead"; });
+        for (const id of cfg.ids.dead) await t.waitText(page, "#dead-table", id);
+        await page.type("#dead-filter", "dashdead");
+        await page.click("#dead-all");
+        await page.click("#dead-retry");
+        await t.waitText(page, "#dead-note", `Retried ${cfg.ids.dead.length} of ${cfg.ids.dead.length}`);
+        // each ran again (and, failing by design, died again later)
+        for (const id of cfg.ids.dead)
+            await t.until(`${id} to run again`, async () => {
+                const j = (await t.api("GET", `/v1/jobs/${id}`)).body;
+                return j.queued_at > before[id].queued_at;
+            });
+        t.assert(!page.errors.length, `console errors: ${page.errors.join(" | ")}`);
+    },
+
+    async keyboard_and_phone_width(t) {
+        const page = await t.newPage(t.ctx, 390, 844);
+        await t.signedIn(page, t.cfg.token);
+        await t.waitText(page, "#c-workers", "2");
+        const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+        t.assert(wide <= 392, `the overview is ${wide}px wide at a 390px viewport`);
+        await page.screenshot({ path: `${t.cfg.shots}/overview-phone-light.png`, fullPage: true });
+        // from a fresh load, Tab reaches the skip link first, then the page links
+        await page.reload({ waitUntil: "load" });
+        await t.waitText(page, "#c-workers", "2");
+        await page.keyboard.press("Tab");
+        t.assert((await page.evaluate(() => document.activeElement.className)) === "skip", "Tab does not reach the skip link first");
+        let hops = 0;
+        while ((await page.evaluate(() => document.activeElement.textContent)) !== "Jobs" && hops++ < 10)
+            await page.keyboard.press("Tab");
+        await page.keyboard.press("Enter");
+        await page.waitForFunction(() => location.hash === "#/jobs");
+    },
+
+    async logout(t) {
+        const page = await t.newPage(t.ctx);
+        await t.signedIn(page, t.cfg.token);
+        await page.click("#logout");
+        await page.waitForSelector("#signin");
+        await page.reload({ waitUntil: "load" });
+        await page.waitForSelector("#signin");
+        const st = await page.evaluate(() => fetch("/v1/workers").then((r) => r.status));
+        t.assert(st === 401, `the API answered ${st} after logout`);
+    },
+
+    async expired_session(t) {
+        const { cfg } = t;
+        const page = await t.newPage(t.ctx);
+        await t.signedIn(page, cfg.short_token, cfg.short_url);
+        await sleep((cfg.short_ttl_s + 1) * 1000);
+        await page.evaluate(() => { location.hash = "#/workers"; });
+        await t.waitText(page, "#signin", "session has ended");
+        await t.shoot(page, "signin-expired");
+    },
+};
