@@ -282,7 +282,8 @@ void srv_ui_logout(srv_call *c)
 {
     char sid[SID_HEX + 1], cookie[256];
     bool answered = false;
-    if(srv_session_role(c, &answered) == SRV_ROLE_NONE && answered)
+    /* Another site must not sign the browser out either. */
+    if(!srv_same_origin(c, true) || (srv_session_role(c, &answered) == SRV_ROLE_NONE && answered))
         return;
     if(cookie_sid(c, sid))
         drop(c->s->sessions, sid);

@@ -70,10 +70,11 @@ class OpenApiTest(unittest.TestCase):
         self.assertIn(ctype, content, "undocumented content type %s" % ctype)
         return content[ctype].get("schema")
 
-    def check(self, method, template, path, body=None, token=True, expect=None, content_type="application/json"):
+    def check(self, method, template, path, body=None, token=True, expect=None, content_type="application/json",
+              headers=None):
         """Request and check the answer against the document."""
         op = self.doc["paths"][template][method.lower()]
-        st, h, b = self.srv.request(method, path, body, token=token, content_type=content_type)
+        st, h, b = self.srv.request(method, path, body, token=token, content_type=content_type, headers=headers)
         self.assertIn(str(st), op["responses"], "%s %s answered undocumented %d: %r" % (method, path, st, b))
         if expect is not None:
             self.assertEqual(st, expect, (method, path, b))
@@ -120,6 +121,10 @@ class OpenApiTest(unittest.TestCase):
         c("GET", "/v1/jobs/{id}/logs", "/v1/jobs/oa-1/logs", token=None, expect=401)
         later = int(time.time() * 1000) + 3600 * 1000
         c("POST", "/v1/jobs", "/v1/jobs", {"type": "system.noop", "id": "oa-later", "run_at": later}, expect=201)
+        # two jobs now: a page of one has a cursor to the next
+        _, page = c("GET", "/v1/jobs", "/v1/jobs?limit=1", expect=200)
+        c("GET", "/v1/jobs", "/v1/jobs?limit=1&cursor=" + page["next_cursor"], expect=200)
+        c("GET", "/v1/jobs", "/v1/jobs?cursor=x:..", expect=400)
         c("POST", "/v1/jobs/{id}/cancel", "/v1/jobs/oa-later/cancel", expect=200)
         c("POST", "/v1/jobs/{id}/cancel", "/v1/jobs/oa-1/cancel", expect=409)
         c("POST", "/v1/jobs/{id}/cancel", "/v1/jobs/oa-none/cancel", expect=404)
@@ -161,6 +166,21 @@ class OpenApiTest(unittest.TestCase):
         c("GET", "/healthz", "/healthz", token=None, expect=200)
         c("GET", "/metrics", "/metrics", expect=200)
         c("GET", "/metrics", "/metrics", token=None, expect=401)
+
+        # the dashboard (open routes)
+        c("GET", "/", "/", token=None, expect=200)
+        for name in ("app.js", "app.css", "icon.svg"):
+            c("GET", "/ui/{name}", "/ui/" + name, token=None, expect=200)
+        c("GET", "/ui/{name}", "/ui/none.js", token=None, expect=404)
+        c("GET", "/ui/session", "/ui/session", token=None, expect=200)
+        c("POST", "/ui/login", "/ui/login", {"token": "wrong-token-0123456789"}, token=None, expect=401)
+        c("POST", "/ui/login", "/ui/login", {"token": self.srv.token}, token=None, expect=403,
+          headers={"Origin": "http://evil.example"})
+        c("POST", "/ui/login", "/ui/login", "{}", content_type="text/plain", token=None, expect=415)
+        c("POST", "/ui/login", "/ui/login", "{", token=None, expect=400)
+        c("POST", "/ui/login", "/ui/login", {"token": self.srv.token}, token=None, expect=200)
+        c("POST", "/ui/logout", "/ui/logout", {}, token=None, expect=200)
+        c("POST", "/ui/logout", "/ui/logout", {}, token=None, expect=403, headers={"Sec-Fetch-Site": "cross-site"})
 
         # every operation was exercised, with its success status and 401 where documented
         for method, path in documented_ops(self.doc):

@@ -25,7 +25,7 @@ export function render(main, params, ctx) {
         fill(list, table(head, shown.map((r) => h("tr", null,
             h("td", null, ctx.canWrite ? r.box : null),
             h("td", null, h("a", { class: "mono", href: `#/jobs/${encodeURIComponent(r.d.id)}` }, r.d.id)),
-            h("td", null, r.d.type || "—"), h("td", null, reason(r.d)), h("td", null, when(r.d.died_at || r.d.finished_at)))),
+            h("td", null, r.d.type || "—"), h("td", null, reason(r.d)), h("td", null, when(r.d["dead-at"] || r.d.died_at)))),
             { id: "dead-table" }));
     }
 
