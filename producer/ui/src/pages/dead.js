@@ -21,11 +21,12 @@ export function render(main, params, ctx) {
         const shown = rows.filter((r) => matches(r.d));
         if (!rows.length) return fill(list, empty("The dead queue is empty.", "Jobs land here after their last attempt fails."));
         if (!shown.length) return fill(list, empty("No dead letter matches the filter."));
-        const head = [ctx.canWrite ? all : "", "Job", "Type", "Reason", "Died"];
+        const head = [ctx.canWrite ? all : "", "Job", "Family", "Reason", "Attempts", "Died"];
         fill(list, table(head, shown.map((r) => h("tr", null,
             h("td", null, ctx.canWrite ? r.box : null),
             h("td", null, h("a", { class: "mono", href: `#/jobs/${encodeURIComponent(r.d.id)}` }, r.d.id)),
-            h("td", null, r.d.type || "—"), h("td", null, reason(r.d)), h("td", null, when(r.d["dead-at"] || r.d.died_at)))),
+            h("td", null, r.d.family || "—"), h("td", null, reason(r.d)), h("td", { class: "num" }, r.d.attempts ?? "—"),
+            h("td", null, when(ms(r.d["dead-at"]))))),
             { id: "dead-table" }));
     }
 
@@ -67,9 +68,13 @@ export function render(main, params, ctx) {
     return null;
 }
 
+// The dead queue's headers: error-code, error (the message), reason.
 function reason(d) {
-    // the dead queue's headers: error-code, error-message, reason, ...
-    const parts = Object.keys(d).filter((k) => /error|reason|code|message/.test(k)).sort()
-        .map((k) => (typeof d[k] === "object" ? JSON.stringify(d[k]) : String(d[k])));
-    return parts.join(": ") || "—";
+    const what = [d["error-code"], d.error].filter(Boolean).join(": ");
+    return (what || "—") + (d.reason ? ` (${d.reason})` : "");
+}
+
+// dead-at: ms since the epoch, as a number or a string.
+function ms(v) {
+    return Number(v) || 0;
 }
