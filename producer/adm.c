@@ -63,20 +63,12 @@ static void add_bucket(adm_totals *t, const wh_redis_reply *h)
     }
 }
 
-wh_code adm_type_totals(wh_redis *r, const char *prefix, const char *type, int minutes, adm_totals *t, wh_err *err)
+/* Read n pipelined HGETALL answers of stats buckets into out[i] (each=true)
+ * or all into out[0]; the first error is returned after reading them all. */
+static wh_code read_buckets(wh_redis *r, int n, adm_totals *out, bool each, wh_err *err)
 {
-    int64_t now_s = wh_now_ms() / 1000, first = now_s - now_s % 60 - (int64_t)(minutes - 1) * 60;
-    memset(t, 0, sizeof(*t));
-    for(int m = 0; m < minutes; m++) {
-        char key[WH_KEY_MAX];
-        wh_key_stats(key, prefix, type, "1m", first + (int64_t)m * 60);
-        const char *argv[] = {"HGETALL", key};
-        wh_code rc = wh_redis_append(r, 2, argv, NULL, err);
-        if(rc)
-            return rc;
-    }
     wh_code first_rc = WH_OK;
-    for(int m = 0; m < minutes; m++) {
+    for(int i = 0; i < n; i++) {
         wh_redis_reply *rep;
         wh_err e;
         wh_code rc = wh_redis_read(r, &rep, &e);
@@ -88,10 +80,41 @@ wh_code adm_type_totals(wh_redis *r, const char *prefix, const char *type, int m
                 break;
             continue;
         }
-        add_bucket(t, rep);
+        add_bucket(&out[each ? i : 0], rep);
         wh_redis_reply_free(rep);
     }
     return first_rc;
+}
+
+/* Send HGETALL for n buckets of `span` seconds from first_s. */
+static wh_code ask_buckets(wh_redis *r, const char *prefix, const char *type, int span, int64_t first_s, int n,
+                           wh_err *err)
+{
+    for(int i = 0; i < n; i++) {
+        char key[WH_KEY_MAX];
+        wh_key_stats(key, prefix, type, span == 3600 ? "1h" : "1m", first_s + (int64_t)i * span);
+        const char *argv[] = {"HGETALL", key};
+        wh_code rc = wh_redis_append(r, 2, argv, NULL, err);
+        if(rc)
+            return rc;
+    }
+    return WH_OK;
+}
+
+wh_code adm_type_totals(wh_redis *r, const char *prefix, const char *type, int minutes, adm_totals *t, wh_err *err)
+{
+    int64_t now_s = wh_now_ms() / 1000, first = now_s - now_s % 60 - (int64_t)(minutes - 1) * 60;
+    memset(t, 0, sizeof(*t));
+    wh_code rc = ask_buckets(r, prefix, type, 60, first, minutes, err);
+    return rc ? rc : read_buckets(r, minutes, t, false, err);
+}
+
+wh_code adm_type_series(wh_redis *r, const char *prefix, const char *type, bool hours, int64_t first_s, int n,
+                        adm_totals *out, wh_err *err)
+{
+    memset(out, 0, sizeof(*out) * (size_t)n);
+    wh_code rc = ask_buckets(r, prefix, type, hours ? 3600 : 60, first_s, n, err);
+    return rc ? rc : read_buckets(r, n, out, true, err);
 }
 
 wh_json *adm_stats_types(wh_redis *r, const char *prefix, wh_err *err)

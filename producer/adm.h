@@ -31,6 +31,12 @@ typedef struct adm_totals {
 /* Fill *t for `type`. One pipelined round trip. */
 wh_code adm_type_totals(wh_redis *r, const char *prefix, const char *type, int minutes, adm_totals *t, wh_err *err);
 
+/* The per-bucket totals of `type`: n minute buckets (hours: hour buckets)
+ * from the bucket starting at unix second first_s, into out[0..n). One
+ * pipelined round trip; a missing bucket counts zero. */
+wh_code adm_type_series(wh_redis *r, const char *prefix, const char *type, bool hours, int64_t first_s, int n,
+                        adm_totals *out, wh_err *err);
+
 /* Every job type that ever reported stats, sorted, as a JSON array of
  * strings. NULL with err on failure. */
 wh_json *adm_stats_types(wh_redis *r, const char *prefix, wh_err *err);

@@ -124,6 +124,7 @@ void srv_jobs_cancel(srv_call *c);
 void srv_logs_get(srv_call *c);
 void srv_workers_get(srv_call *c);
 void srv_stats_get(srv_call *c);
+void srv_stats_series(srv_call *c);
 void srv_schedules_get(srv_call *c);
 void srv_schedules_post(srv_call *c);
 void srv_schedules_delete(srv_call *c);

@@ -28,6 +28,7 @@ static const srv_route routes[] = {
     {"GET", "/v1/jobs/{}/logs", srv_logs_get, false},
     {"GET", "/v1/workers", srv_workers_get, false},
     {"GET", "/v1/stats", srv_stats_get, false},
+    {"GET", "/v1/stats/series", srv_stats_series, false},
     {"GET", "/v1/schedules", srv_schedules_get, false},
     {"POST", "/v1/schedules", srv_schedules_post, false},
     {"DELETE", "/v1/schedules/{}", srv_schedules_delete, false},

@@ -224,6 +224,36 @@ class DashboardHttpTest(unittest.TestCase):
             st, _, b = self.srv.request("GET", "/v1/jobs?cursor=" + bad)
             self.assertEqual((st, b["error"]["field"]), (400, "cursor"), bad)
 
+    def test_stats_series_from_the_rollups(self):
+        amqp, prefix = env.new_vhost(), env.new_prefix()
+        w = env.start_worker(amqp, prefix, concurrency=2)
+        srv = wharfserve.start(env, amqp, prefix)
+        try:
+            for body in [{"type": "system.noop"}] * 3 + [{"type": "system.fail", "max_attempts": 1}]:
+                self.assertEqual(srv.request("POST", "/v1/jobs", body)[0], 201)
+
+            def counted():
+                st, _, b = srv.request("GET", "/v1/stats/series?minutes=10")
+                t = b["types"] if st == 200 else {}
+                # counts come with each job's end, run times with the worker's next stats flush
+                return b if sum(t.get("system.noop", {}).get("ok", [])) == 3 and \
+                    sum(t.get("system.noop", {}).get("hist", [])) == 3 and \
+                    sum(t.get("system.fail", {}).get("failed", [])) == 1 else None
+            b = wait_for(counted, timeout=20, what="the rollups to count 3 noop (with run times) and 1 fail")
+            self.assertEqual((b["step_s"], b["points"]), (60, 10))
+            self.assertEqual(len(b["types"]["system.noop"]["ok"]), 10)
+            self.assertEqual(len(b["le_s"]), 7)
+            self.assertIsNone(b["le_s"][-1])
+            now_ms = time.time() * 1000
+            self.assertLessEqual(b["from_ms"] + 9 * 60000, now_ms)
+            self.assertGreater(b["from_ms"] + 10 * 60000, now_ms)
+            st, _, h = srv.request("GET", "/v1/stats/series?hours=720&type=system.noop")
+            self.assertEqual((st, h["step_s"], h["points"], list(h["types"])), (200, 3600, 720, ["system.noop"]))
+            self.assertEqual(sum(h["types"]["system.noop"]["ok"]), 3)
+        finally:
+            self.assertEqual(srv.stop(), 0)
+            w.stop()
+
     def test_no_auth_server_refuses_cross_site_writes(self):
         srv = wharfserve.start(env, self.amqp, self.prefix, no_auth=True)
         try:

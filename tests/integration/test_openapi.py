@@ -136,6 +136,11 @@ class OpenApiTest(unittest.TestCase):
         c("GET", "/v1/stats", "/v1/stats?minutes=5", expect=200)
         c("GET", "/v1/stats", "/v1/stats?minutes=0", expect=400)
         c("GET", "/v1/stats", "/v1/stats", token=None, expect=401)
+        c("GET", "/v1/stats/series", "/v1/stats/series?minutes=5", expect=200)
+        c("GET", "/v1/stats/series", "/v1/stats/series?hours=24&type=system.log", expect=200)
+        c("GET", "/v1/stats/series", "/v1/stats/series?minutes=5&hours=1", expect=400)
+        c("GET", "/v1/stats/series", "/v1/stats/series?hours=721", expect=400)
+        c("GET", "/v1/stats/series", "/v1/stats/series?minutes=5", token=None, expect=401)
         c("POST", "/v1/schedules", "/v1/schedules", {"name": "oa-s", "type": "system.noop", "every_s": 3600},
           expect=201)
         c("POST", "/v1/schedules", "/v1/schedules", {"name": "oa-s"}, expect=400)

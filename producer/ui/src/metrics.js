@@ -1,5 +1,5 @@
 // Read the Prometheus text of /metrics into {name: [{labels, value}]}, and
-// quantiles from its histogram buckets.
+// quantiles from a run-time histogram.
 
 export function parseMetrics(text) {
     const out = {};
@@ -19,23 +19,17 @@ export function scalar(metrics, name) {
     return s && s.length ? s[0].value : 0;
 }
 
-// {type: {p50, p95, count}} in ms, from wharf_job_run_seconds_bucket.
-export function quantiles(metrics) {
-    const byType = {};
-    for (const s of metrics.wharf_job_run_seconds_bucket || []) {
-        const t = s.labels.type;
-        (byType[t] = byType[t] || []).push({ le: s.labels.le === "+Inf" ? Infinity : Number(s.labels.le), n: s.value });
-    }
-    const out = {};
-    for (const [t, b] of Object.entries(byType)) {
-        b.sort((x, y) => x.le - y.le);
-        const total = b.length ? b[b.length - 1].n : 0;
-        out[t] = { count: total, p50: q(b, total, 0.5), p95: q(b, total, 0.95) };
-    }
-    return out;
+// {count, p50, p95} in ms from a run-time histogram: runs per bucket
+// (hist) with upper bounds in seconds (le_s, null for +Inf), as
+// /v1/stats/series gives them.
+export function quantiles(hist, leS) {
+    let n = 0;
+    const b = hist.map((c, i) => ({ le: leS[i] === null ? Infinity : leS[i], n: (n += c) }));
+    return { count: n, p50: q(b, n, 0.5), p95: q(b, n, 0.95) };
 }
 
-// The q-quantile by linear interpolation inside its bucket, in ms.
+// The f-quantile of cumulative buckets [{le, n}] by linear interpolation
+// inside its bucket, in ms.
 function q(b, total, f) {
     if (!total) return NaN;
     const want = total * f;

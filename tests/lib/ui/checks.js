@@ -25,6 +25,13 @@ module.exports = {
             await t.waitText(page, "#c-workers", "2");
             await t.waitText(page, "#totals", "system.noop");
             await t.waitText(page, "#queues", "wharf.system");
+            await t.waitText(page, "#failing", "system.fail");
+        });
+        // the 30-day window comes from the hour rollups
+        await page.$$eval(".tabs button", (bs) => bs.find((b) => b.textContent === "30 d").click());
+        await t.visit(page, "overview-30d", "#/", async () => {
+            await t.waitText(page, "main", "Jobs per hour, last 30 d");
+            await t.waitText(page, "#totals", "system.noop");
         });
         await t.visit(page, "jobs", "#/jobs", async () => {
             for (const id of [cfg.ids.ok, cfg.ids.failed, cfg.ids.running, cfg.ids.cancelled, cfg.ids.scheduled, ...cfg.ids.dead])
