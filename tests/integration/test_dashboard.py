@@ -373,6 +373,7 @@ class DashboardBrowserTest(unittest.TestCase):
         names = [r["name"] for r in results]
         for want in ("wrong_token", "pages_show_the_test_data", "live_log_on_the_job_page", "read_only_token",
                      "cross_site_post_refused", "cancel_from_the_job_page", "bulk_retry_of_dead_letters",
+                     "schedules_add_run_now_delete",
                      "keyboard_and_phone_width", "logout", "expired_session"):
             self.assertIn(want, names)
         for r in results:

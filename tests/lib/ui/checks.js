@@ -163,6 +163,34 @@ module.exports = {
         t.assert(!page.errors.length, `console errors: ${page.errors.join(" | ")}`);
     },
 
+    async schedules_add_run_now_delete(t) {
+        const page = await t.newPage(t.ctx);
+        page.on("dialog", (d) => d.accept()); // the delete confirmation
+        await t.signedIn(page, t.cfg.token);
+        await page.evaluate(() => { location.hash = "#/schedules"; });
+        await page.waitForSelector("#sched-add");
+        const name = `dashhourly-${Date.now()}`;
+        await page.type("#s-name", name);
+        await page.type("#s-type", "system.noop");
+        await page.type("#s-every", "3600");
+        await page.$eval("#s-args", (e) => { e.value = '{"made": "in the browser"}'; });
+        await page.click("#sched-add button[type=submit]");
+        await t.waitText(page, "#sched-note", `Added ${name}`);
+        await t.waitText(page, "#sched-table", name);
+        const listed = await t.api("GET", "/v1/schedules");
+        const s = listed.body.schedules.find((x) => x.name === name);
+        t.assert(s && s.every_s === 3600 && s.args.made === "in the browser", `the API lists ${JSON.stringify(s)}`);
+        await page.click(`tr[data-name="${name}"] button.run`);
+        await t.waitText(page, "#sched-note", "Started job ");
+        const jid = (await t.text(page, "#sched-note")).match(/Started job ([A-Za-z0-9_-]+)/)[1];
+        await t.until(`${jid} to succeed`, async () => (await t.api("GET", `/v1/jobs/${jid}`)).body.state === "succeeded");
+        await page.click(`tr[data-name="${name}"] button.delete`);
+        await t.waitText(page, "#sched-note", `Deleted ${name}`);
+        const after = await t.api("GET", "/v1/schedules");
+        t.assert(!after.body.schedules.some((x) => x.name === name), "the schedule is still listed after delete");
+        t.assert(!page.errors.length, `console errors: ${page.errors.join(" | ")}`);
+    },
+
     async keyboard_and_phone_width(t) {
         const page = await t.newPage(t.ctx, 390, 844);
         await t.signedIn(page, t.cfg.token);
