@@ -54,9 +54,8 @@ typedef struct srv {
     const wh_cfg *cfg;
     bool no_auth;                      /* --insecure-no-auth (loopback only) */
     char *tokens[SRV_MAX_TOKENS];      /* malloc'd; compared in constant time */
+    bool read_only[SRV_MAX_TOKENS];    /* tokens[i] came from serve.read_token_file */
     int ntokens;
-    char *read_tokens[SRV_MAX_TOKENS]; /* malloc'd; read-only role */
-    int nread_tokens;
     srv_sessions *sessions;            /* browser sessions (srv_session.c) */
     pthread_mutex_t mu;                /* guards pool[].busy */
     pthread_cond_t cv;                 /* signalled when a conn is returned */
@@ -84,8 +83,9 @@ typedef struct srv_asset {
 extern const srv_asset srv_assets[];
 extern const size_t srv_nassets;
 
-/* Constant-time equality of `got` with any of the n tokens (srv_http.c). */
-bool srv_token_in(char *const *tokens, int n, const char *got);
+/* The role of a presented token: ADMIN, READ (a serve.read_token_file
+ * token) or NONE; compared in constant time (srv_http.c). */
+srv_role srv_token_role(const srv *s, const char *got);
 
 /* The MHD handler: authenticate, route, answer (srv_http.c). */
 void srv_handle(void *ud, wh_mhd_req *req);

@@ -69,19 +69,20 @@ static bool match(const char *pattern, const char *path, char *param, size_t cap
 
 /* Constant-time equality of a presented token with each configured one:
  * the time depends only on the configured tokens' count and lengths. */
-bool srv_token_in(char *const *tokens, int n, const char *got)
+srv_role srv_token_role(const srv *s, const char *got)
 {
     size_t gn = strlen(got);
-    unsigned ok = 0;
-    for(int i = 0; i < n; i++) {
-        const char *want = tokens[i];
+    unsigned ok = 0, ro = 0;
+    for(int i = 0; i < s->ntokens; i++) {
+        const char *want = s->tokens[i];
         size_t wn = strlen(want);
         unsigned diff = (unsigned)(gn ^ wn);
         for(size_t k = 0; k < wn; k++)
             diff |= (unsigned)(unsigned char)want[k] ^ (unsigned)(unsigned char)(k < gn ? got[k] : 0);
-        ok |= (diff == 0);
+        ok |= (diff == 0) & !s->read_only[i];
+        ro |= (diff == 0) & s->read_only[i];
     }
-    return ok != 0;
+    return ok ? SRV_ROLE_ADMIN : ro ? SRV_ROLE_READ : SRV_ROLE_NONE;
 }
 
 /* The role of the request's bearer token; *present says whether it had one
@@ -95,11 +96,7 @@ static srv_role bearer_role(srv_call *c, bool *present)
     h += 7;
     while(*h == ' ')
         h++;
-    if(strlen(h) > SRV_TOKEN_MAX)
-        return SRV_ROLE_NONE;
-    if(srv_token_in(c->s->tokens, c->s->ntokens, h))
-        return SRV_ROLE_ADMIN;
-    return srv_token_in(c->s->read_tokens, c->s->nread_tokens, h) ? SRV_ROLE_READ : SRV_ROLE_NONE;
+    return strlen(h) <= SRV_TOKEN_MAX ? srv_token_role(c->s, h) : SRV_ROLE_NONE;
 }
 
 /* Set c->role from a bearer token or a session cookie, or answer 401 (no

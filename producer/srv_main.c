@@ -14,8 +14,9 @@
 #include "wh_log.h"
 #include "wh_sched.h"
 
-/* Add one token (trimmed) to tokens[*count]; false after printing why. */
-static bool add_token(char **tokens, int *count, const char *tok, size_t n, const char *where)
+/* Add one token (trimmed); false after printing why. A token from
+ * serve.read_token_file is read-only. */
+static bool add_token(srv *s, const char *tok, size_t n, const char *where)
 {
     while(n && (tok[n - 1] == ' ' || tok[n - 1] == '\t' || tok[n - 1] == '\r'))
         n--;
@@ -32,20 +33,21 @@ static bool add_token(char **tokens, int *count, const char *tok, size_t n, cons
             cli_error(CLI_USAGE, "%s: a token must be printable ASCII without spaces", where);
             return false;
         }
-    if(*count == SRV_MAX_TOKENS) {
+    if(s->ntokens == SRV_MAX_TOKENS) {
         cli_error(CLI_USAGE, "%s: more than %d tokens", where, SRV_MAX_TOKENS);
         return false;
     }
-    return (tokens[(*count)++] = strndup(tok, n)) != NULL;
+    s->read_only[s->ntokens] = strstr(where, "read_token") != NULL;
+    return (s->tokens[s->ntokens++] = strndup(tok, n)) != NULL;
 }
 
 /* One token per line; blank lines and lines starting with '#' are skipped.
- * `where` names the key (serve.token_file or serve.read_token_file). */
-static bool load_token_file(char **tokens, int *count, const char *path, const char *where)
+ * `key` names the setting (serve.token_file or serve.read_token_file). */
+static bool load_token_file(srv *s, const char *path, const char *key)
 {
     FILE *f = fopen(path, "r");
     if(!f) {
-        cli_error(CLI_USAGE, "%s: cannot open %s", where, path);
+        cli_error(CLI_USAGE, "%s: cannot open %s", key, path);
         return false;
     }
     char line[SRV_TOKEN_MAX + 8];
@@ -53,10 +55,10 @@ static bool load_token_file(char **tokens, int *count, const char *path, const c
     while(ok && fgets(line, sizeof(line), f)) {
         size_t n = strcspn(line, "\n");
         if(line[n] != '\n' && !feof(f)) {
-            ok = (cli_error(CLI_USAGE, "%s: a line is longer than %d bytes", where, SRV_TOKEN_MAX), false);
+            ok = (cli_error(CLI_USAGE, "%s: a line is longer than %d bytes", key, SRV_TOKEN_MAX), false);
             break;
         }
-        ok = add_token(tokens, count, line, n, where);
+        ok = add_token(s, line, n, key);
     }
     fclose(f);
     return ok;
@@ -93,8 +95,6 @@ static void srv_free_tokens(srv *s)
 {
     for(int i = 0; i < s->ntokens; i++)
         free(s->tokens[i]);
-    for(int i = 0; i < s->nread_tokens; i++)
-        free(s->read_tokens[i]);
     srv_sessions_free(s->sessions);
     for(int i = 0; i < SRV_POOL; i++) {
         wharf_client_free(s->pool[i].client);
@@ -129,17 +129,16 @@ static int configure(cli *c, srv *s, int argc, char **argv, char *host, size_t c
     if(s->no_auth && !wh_mhd_host_is_loopback(host))
         return cli_error(CLI_USAGE, "--insecure-no-auth is only allowed on a loopback address (127.0.0.0/8 or "
                                     "::1), not %s; configure serve.token or serve.token_file", host);
-    if(c->cfg.serve_token[0] &&
-       !add_token(s->tokens, &s->ntokens, c->cfg.serve_token, strlen(c->cfg.serve_token), "serve.token"))
+    if(c->cfg.serve_token[0] && !add_token(s, c->cfg.serve_token, strlen(c->cfg.serve_token), "serve.token"))
         return CLI_USAGE;
-    if(*token_file && !load_token_file(s->tokens, &s->ntokens, token_file, "serve.token_file"))
+    if(*token_file && !load_token_file(s, token_file, "serve.token_file"))
         return CLI_USAGE;
     const char *read_file = c->cfg.serve_read_token_file;
-    if(*read_file && !load_token_file(s->read_tokens, &s->nread_tokens, read_file, "serve.read_token_file"))
+    if(*read_file && !load_token_file(s, read_file, "serve.read_token_file"))
         return CLI_USAGE;
     if(!(s->sessions = srv_sessions_new(c->cfg.serve_session_ttl_s)))
         return cli_error(CLI_FAIL, "out of memory");
-    if(!s->no_auth && s->ntokens + s->nread_tokens == 0)
+    if(!s->no_auth && s->ntokens == 0)
         return cli_error(CLI_USAGE, "no bearer token: set serve.token or serve.token_file (or --token-file), or "
                                     "use --insecure-no-auth on a loopback address");
     return CLI_OK;

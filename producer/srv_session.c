@@ -259,13 +259,7 @@ void srv_ui_login(srv_call *c)
     if(!body)
         return;
     const char *tok = wh_json_strv(wh_json_get(body, "token"), NULL);
-    srv_role role = SRV_ROLE_NONE;
-    if(tok && strlen(tok) <= SRV_TOKEN_MAX) {
-        if(srv_token_in(c->s->tokens, c->s->ntokens, tok))
-            role = SRV_ROLE_ADMIN;
-        else if(srv_token_in(c->s->read_tokens, c->s->nread_tokens, tok))
-            role = SRV_ROLE_READ;
-    }
+    srv_role role = tok && strlen(tok) <= SRV_TOKEN_MAX ? srv_token_role(c->s, tok) : SRV_ROLE_NONE;
     wh_json_free(body);
     if(role == SRV_ROLE_NONE) {
         srv_error(c, 401, "unauthorized", "token", "this token is not accepted");

@@ -1,5 +1,7 @@
-// Jobs: the recent-jobs index newest first, filtered by state and type on
-// the server (target and time in the page), paged by the server's cursor.
+// Jobs: the recent-jobs index newest first. State, type, target and the
+// time window go to the server, which pages by `cursor` where it supports
+// them (the fleet API's job list); the page applies target and time itself
+// as well, so a server that ignores them still shows the right rows.
 import { get } from "../api.js";
 import { h, fill, when, badge, empty, table, errorBox } from "../dom.js";
 
@@ -56,6 +58,8 @@ export function render(main) {
         const q = new URLSearchParams({ limit: "50" });
         if (state.value) q.set("state", state.value);
         if (type.value.trim()) q.set("type", type.value.trim());
+        if (target.value.trim()) q.set("target", target.value.trim());
+        if (since.value) q.set("since", String(Date.now() - Number(since.value)));
         if (!first && cursor) q.set("cursor", cursor);
         let r;
         try {
