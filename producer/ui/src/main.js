@@ -14,11 +14,12 @@ import * as fleet from "./pages/fleet.js";
 const PAGES = [
     { re: /^#?\/?$/, page: overview, nav: "#/", label: "Overview" },
     { re: /^#\/jobs$/, page: jobs, nav: "#/jobs", label: "Jobs" },
-    { re: /^#\/jobs\/([A-Za-z0-9_-]{1,64})$/, page: job, navOf: "#/jobs" },
+    { re: /^#\/jobs\/([A-Za-z0-9_-]{1,64})$/, page: job, navOf: "#/jobs", title: "Job" },
     { re: /^#\/dead$/, page: dead, nav: "#/dead", label: "Dead letters" },
     { re: /^#\/schedules$/, page: schedules, nav: "#/schedules", label: "Schedules" },
     { re: /^#\/workers$/, page: workers, nav: "#/workers", label: "Workers" },
     { re: /^#\/fleet$/, page: fleet, nav: "#/fleet", label: "Fleet" },
+    { re: /^#\/fleet\/([^/?]{1,253})$/, page: fleet, navOf: "#/fleet", title: "Host" },
 ];
 
 const ctx = { role: null, canWrite: false };
@@ -44,7 +45,7 @@ function route() {
             if (a.getAttribute("href") === current) a.setAttribute("aria-current", "page");
             else a.removeAttribute("aria-current");
         }
-        document.title = `${p.label || "Job"} · wharf`;
+        document.title = `${p.label || p.title} · wharf`;
         fill(main);
         cleanup = p.page.render(main, m.slice(1), ctx) || null;
         return;
