@@ -47,6 +47,7 @@ export function when(ms) {
 export function dur(ms) {
     const n = Number(ms);
     if (!isFinite(n)) return "—";
+    if (n < 1) return "< 1 ms";
     if (n < 1000) return `${Math.round(n)} ms`;
     if (n < 60000) return `${(n / 1000).toFixed(1)} s`;
     if (n < 3600000) return `${(n / 60000).toFixed(1)} min`;

@@ -70,7 +70,7 @@ function windowed(s, label) {
     const rows = Object.entries(s.types).map(([t, v]) => ({ t, ok: total(v.ok), failed: total(v.failed),
         retried: total(v.retried), dead: total(v.dead), q: quantiles(v.hist, s.le_s), sum: v.dur_us_sum }))
         .filter((r) => r.ok + r.failed + r.retried + r.dead > 0);
-    const chart = s.step_s === 3600 ? columns(perBucket(s), `Jobs per hour, last ${label}`) : null;
+    const chart = s.step_s === 3600 ? columns(perBucket(s), `Jobs per hour, last ${label}`, "hour") : null;
     if (!rows.length) return [chart, empty(`No jobs finished in the last ${label}.`, "Submit one: wharf submit system.noop")];
     const avg = (r) => (r.q.count ? dur(r.sum / r.q.count / 1000) : "—");
     return [chart,
