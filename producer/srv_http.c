@@ -79,8 +79,9 @@ srv_role srv_token_role(const srv *s, const char *got)
         unsigned diff = (unsigned)(gn ^ wn);
         for(size_t k = 0; k < wn; k++)
             diff |= (unsigned)(unsigned char)want[k] ^ (unsigned)(unsigned char)(k < gn ? got[k] : 0);
-        ok |= (diff == 0) & !s->read_only[i];
-        ro |= (diff == 0) & s->read_only[i];
+        unsigned eq = diff == 0, ro_i = s->read_only[i] ? 1u : 0u;
+        ok |= eq & (ro_i ^ 1u);
+        ro |= eq & ro_i;
     }
     return ok ? SRV_ROLE_ADMIN : ro ? SRV_ROLE_READ : SRV_ROLE_NONE;
 }

@@ -66,10 +66,11 @@ module.exports = {
 
     async live_log_on_the_job_page(t) {
         const { cfg } = t;
-        const r = await t.api("POST", "/v1/jobs", { type: "system.log", args: { lines: 3000 }, run_at: Date.now() + 4000 });
-        t.assert(r.status === 201, `submit: ${r.status} ${JSON.stringify(r.body)}`);
         const page = await t.newPage(t.ctx);
         await t.signedIn(page, cfg.token);
+        // due in 10 s: time to open its page before it runs, even on a busy machine
+        const r = await t.api("POST", "/v1/jobs", { type: "system.log", args: { lines: 3000 }, run_at: Date.now() + 10000 });
+        t.assert(r.status === 201, `submit: ${r.status} ${JSON.stringify(r.body)}`);
         await page.evaluate((id) => { location.hash = `#/jobs/${id}`; }, r.body.id);
         await t.waitText(page, "h1", "scheduled");
         t.assert((await page.$$(".log-line")).length === 0, "log lines before the job ran");
