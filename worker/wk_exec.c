@@ -284,6 +284,14 @@ wk_exec *wk_exec_new(const wk_exec_opts *o, wh_err *err)
     x->worker_id = o->worker_id;
     x->stats = o->stats;
     x->halt = o->halt;
+    x->commit = o->commit;
+    if(!(x->move = wh_move_new())) {
+        wh_redis_free(x->redis);
+        free(x);
+        wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+        return NULL;
+    }
+    wk_commit_waiter_init(&x->waiter);
     x->ack_early = o->ack_early;
     x->ud = o->ud;
     pthread_mutex_init(&x->mu, NULL);
@@ -298,6 +306,8 @@ void wk_exec_free(wk_exec *x)
         if(x->slots[i].d)
             slot_release(&x->slots[i]);
     wh_redis_free(x->redis);
+    wh_move_free(x->move);
+    wk_commit_waiter_destroy(&x->waiter);
     pthread_mutex_destroy(&x->mu);
     free(x);
 }

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 
 #include "wh_cfg.h"
+#include "wk_commit.h"
 #include "wk_delivery.h"
 #include "wk_halt.h"
 #include "wk_stats.h"
@@ -40,12 +41,14 @@ typedef struct wk_exec_opts {
     const char *worker_id;
     wk_stats *stats;          /* outcomes of known types are counted here */
     wk_halt *halt;            /* the pool's stop signals */
+    wk_commit *commit;        /* the worker's group commit: start and finish go there */
     wk_exec_ack_fn ack_early; /* for jobs longer than jobs.max_hold_s */
     void *ud;                 /* for ack_early */
 } wk_exec_opts;
 
 /* A pipe for one job thread, with its own Redis connection (connected on
- * first use). NULL with *err on ENOMEM or a bad Redis URL. wk_exec_free
+ * first use) for everything but the starts and finishes (the job's log,
+ * progress, lock renewal, a requeue at shutdown). NULL with *err on ENOMEM or a bad Redis URL. wk_exec_free
  * releases every job it holds (never a delivery: those are the caller's);
  * NULL is a no-op. */
 wk_exec *wk_exec_new(const wk_exec_opts *o, wh_err *err);

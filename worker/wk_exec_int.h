@@ -52,6 +52,9 @@ struct wk_exec {
     const char *worker_id;
     wk_stats *stats;
     wh_redis *redis;        /* owned: this thread's own connection */
+    wk_commit *commit;      /* starts and finishes go out through it */
+    wh_move *move;          /* owned: this thread's part of a batch */
+    wk_commit_waiter waiter;
     wk_halt *halt;
     wk_exec_ack_fn ack_early;
     void *ud;

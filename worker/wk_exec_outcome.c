@@ -1,7 +1,9 @@
 /* wk_exec_outcome: how an attempt ends, and the status writes that record
- * it (steps 2 and 4 of wk_exec.c). Every write goes through persist(), which
- * retries it while Redis is away and gives up in the two ways wk_exec.c
- * describes (requeue, or dead-letter as redis_error). */
+ * it (steps 2 and 4 of wk_exec.c). Starts and finishes go out through the
+ * worker's group commit (wk_commit), batched with other threads' moves.
+ * Every write goes through persist(), which retries it while Redis is away
+ * and gives up in the two ways wk_exec.c describes (requeue, or dead-letter
+ * as redis_error). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,10 @@
 
 typedef wh_code (*persist_fn)(wk_exec *x, slot *s, void *arg, wh_err *err);
 
+/* Whether the connection of the write `fn` is usable: a live server that
+ * refuses a write is not asked forever. */
+static bool connected(const wk_exec *x, persist_fn fn);
+
 /* Run a status write until it succeeds. Lost connections are retried with
  * backoff until the pool is abandoned (hard shutdown); error replies from a
  * live server (a corrupted key, say) are retried a few times, then given up.
@@ -27,8 +33,7 @@ static wh_code persist(wk_exec *x, slot *s, const char *what, persist_fn fn, voi
         wh_code rc = fn(x, s, arg, err);
         if(rc == WH_OK)
             return WH_OK;
-        bool connected = wh_redis_connected(x->redis);
-        if(connected && ++reply_errors >= PERSIST_REPLY_TRIES)
+        if(connected(x, fn) && ++reply_errors >= PERSIST_REPLY_TRIES)
             return rc;
         wh_log(WH_LOG_WARN, s->d->id, "status write failed; retrying", "op", what, "error", err->msg);
         if(wk_halt_abandoned(x->halt))
@@ -44,29 +49,41 @@ static void set_lease(const wk_exec *x, start_ctx *sc)
         sc->o.lease_until = wh_now_ms() + (int64_t)x->cfg->lease_s * 1000;
 }
 
+/* Make the finish `f` (or none) and the start of `n` (or none) through the
+ * group commit. The code is the finish's, or the start's when it goes
+ * alone; n's start counts as made only when it was. */
+static wh_code commit(wk_exec *x, const wh_finish *f, slot *n, wh_err *err)
+{
+    wh_move_set(x->move, x->cfg->redis_prefix, f, n ? &n->job.env : NULL, n ? &n->sc.o : NULL);
+    wh_code rc = wk_commit_move(x->commit, &x->waiter, x->move, err);
+    if(rc)
+        return rc;
+    bool started = false;
+    rc = wh_move_result(x->move, NULL, n ? &n->sc.st : NULL, &started, err);
+    if(n)
+        n->sc.started = started;
+    return rc;
+}
+
 static wh_code op_start(wk_exec *x, slot *s, void *arg, wh_err *err)
 {
     (void)arg;
     set_lease(x, &s->sc);
-    return wh_status_start(x->redis, x->cfg->redis_prefix, &s->job.env, &s->sc.o, &s->sc.st, err);
+    return commit(x, NULL, s, err);
 }
 
 /* The finish of `s`, with the start of `arg` (the slot taken ahead, or
- * NULL) in the same round trip when it may ride along. When that start was
- * not made (started stays false), the next wk_exec_run makes it itself, as
- * for any job. */
+ * NULL) in the same batch when it may ride along. When that start was not
+ * made (started stays false), the next wk_exec_run makes it itself, as for
+ * any job. */
 static wh_code op_finish(wk_exec *x, slot *s, void *arg, wh_err *err)
 {
     slot *n = arg;
     if(n && n->admitted && !n->sc.started && !n->sc.o.park && !n->sc.early) {
         set_lease(x, &n->sc);
-        bool started = false;
-        wh_code rc = wh_status_finish_start(x->redis, x->cfg->redis_prefix, &s->out.f, NULL, &n->job.env, &n->sc.o,
-                                            &n->sc.st, &started, err);
-        n->sc.started = started;
-        return rc;
+        return commit(x, &s->out.f, n, err);
     }
-    return wh_status_finish(x->redis, x->cfg->redis_prefix, &s->out.f, NULL, err);
+    return commit(x, &s->out.f, NULL, err);
 }
 
 static wh_code op_requeue(wk_exec *x, slot *s, void *arg, wh_err *err)
@@ -75,6 +92,11 @@ static wh_code op_requeue(wk_exec *x, slot *s, void *arg, wh_err *err)
     int64_t lease = wh_now_ms() + (int64_t)x->cfg->republish_s * 1000;
     return wh_status_requeue(x->redis, x->cfg->redis_prefix, s->job.env.id, x->worker_id,
                              "requeued: worker shutdown", lease, err);
+}
+
+static bool connected(const wk_exec *x, persist_fn fn)
+{
+    return fn == op_requeue ? wh_redis_connected(x->redis) : wk_commit_connected(x->commit);
 }
 
 void wk_exec__dead_letter(wk_delivery *d, wh_code reason, const char *job_code, const char *msg)
@@ -92,7 +114,7 @@ void wk_exec__dead_letter(wk_delivery *d, wh_code reason, const char *job_code, 
  * way forever, so the message is dead-lettered as redis_error instead. */
 static void give_up(wk_exec *x, slot *s, const char *what, const wh_err *err)
 {
-    if(wh_redis_connected(x->redis) && !wk_halt_abandoned(x->halt)) {
+    if(wk_commit_connected(x->commit) && !wk_halt_abandoned(x->halt)) {
         char msg[sizeof(err->msg) + 64]; /* the dead letter cuts it to fit */
         snprintf(msg, sizeof(msg), "cannot %s: %s", what, err->msg);
         wh_log(WH_LOG_ERROR, s->d->id, "status write refused; dead-lettering", "error", err->msg);

@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "wh_log.h"
 #include "wk_exec.h"
 #include "wk_halt.h"
 
@@ -31,6 +32,7 @@ struct wk_pool {
     int evfd;
     bool quit;
     wk_halt *halt;            /* owned: the stop signals the threads' pipes see */
+    wk_commit *commit;        /* owned: the threads' status writes, batched */
     atomic_int inflight;
     atomic_int running;
     atomic_llong done_count;
@@ -135,7 +137,7 @@ static bool start_thread(wk_pool *p, int i, const wh_cfg *cfg, const char *worke
     wk_thread *t = &p->threads[i];
     t->pool = p;
     wk_exec_opts o = {.cfg = cfg, .worker_id = worker_id, .stats = stats, .halt = p->halt,
-                      .ack_early = ack_early, .ud = p};
+                      .commit = p->commit, .ack_early = ack_early, .ud = p};
     t->exec = wk_exec_new(&o, err);
     if(!t->exec || pthread_create(&t->tid, NULL, thread_main, t) != 0) {
         wh_err_set(err, WH_E_IO, "", "cannot start job thread %d", i);
@@ -167,6 +169,10 @@ wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wk_stats *
     }
     if(!(p->halt = wk_halt_new())) {
         wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+        wk_pool_free(p);
+        return NULL;
+    }
+    if(!(p->commit = wk_commit_new(cfg, err))) {
         wk_pool_free(p);
         return NULL;
     }
@@ -207,6 +213,12 @@ void wk_pool_free(wk_pool *p)
     free_list(p->done_head);
     if(p->evfd >= 0)
         close(p->evfd);
+    if(p->commit) {
+        long long batches, moves;
+        wk_commit_counts(p->commit, &batches, &moves);
+        wh_logf(WH_LOG_INFO, NULL, "group commit: %lld moves in %lld batches", moves, batches);
+    }
+    wk_commit_free(p->commit);
     wk_halt_free(p->halt);
     pthread_cond_destroy(&p->work);
     pthread_mutex_destroy(&p->mu);

@@ -14,10 +14,12 @@
  *                             batch, after the replies). A bound for any
  *                             implementation that keeps the trail.
  *   wharf-bench scripts -n N  the same through wharf's own status scripts
- *                             (enqueue.lua before the publish, start.lua and
- *                             finish.lua before the ack), pipelined in the
- *                             same batches: the best a worker can do with the
- *                             atomic, forward-only state moves.
+ *                             (enqueue.lua before the publish; before the
+ *                             ack, the starts and then the finishes of the
+ *                             floor's batch as two moves.lua calls, as the
+ *                             worker's group commit sends them): the best a
+ *                             worker can do with the atomic, forward-only
+ *                             state moves.
  *   wharf-bench submit -n N   submits N system.noop jobs (or WHARF_BENCH_TYPE
  *                             with WHARF_BENCH_ARGS JSON) through the client
  *                             library (idempotent enqueue, publish, confirm)
@@ -135,9 +137,11 @@ static void trail_done(wh_redis *r, const char *id)
         die("trail writes", &e);
 }
 
-/* The same trail through wharf's own scripts (enqueue.lua, start.lua,
- * finish.lua), pipelined in batches as large as the floor's: what the
- * atomic, forward-only state moves cost Redis at best. */
+/* The same trail through wharf's own scripts, in batches as large as the
+ * floor's: enqueue.lua before the publish, then one moves.lua call (a
+ * start and a finish per job, as a worker's group commit sends them)
+ * before the ack. What the atomic, forward-only state moves cost Redis at
+ * best. */
 static void scripts_queued(wh_redis *r, long first, long n)
 {
     static wh_enqueue reqs[256];
@@ -154,29 +158,52 @@ static void scripts_queued(wh_redis *r, long first, long n)
         die("enqueue.lua", &e);
 }
 
-static void scripts_done(wh_redis *r, const char *id)
+#define SCRIPT_BATCH 256 /* the floor's reply batch */
+
+static struct {
+    wh_move *moves[SCRIPT_BATCH];
+    wh_env env[SCRIPT_BATCH];
+    wh_start_opts o;
+    wh_finish f[SCRIPT_BATCH];
+    char ids[SCRIPT_BATCH][sizeof(((wh_amqp_event *)0)->message_id)];
+} sb;
+
+/* Queue job `id`'s start and finish as move number i of the batch. */
+static void scripts_done(long i, const char *id)
 {
-    wh_env env = {.family = WH_FAM_SYSTEM, .created_at = wh_now_ms()};
-    snprintf(env.id, sizeof(env.id), "%.*s", (int)sizeof(env.id) - 1, id);
-    snprintf(env.type, sizeof(env.type), "system.noop");
-    wh_start_opts o = {.max_attempts = 3, .worker = "bench", .max_redeliveries = 5};
-    wh_finish f = {.id = id, .type = "system.noop", .state = WH_STATE_SUCCEEDED, .ttl_s = cfg.job_ttl_s, .count = true};
-    wh_err e;
-    if(wh_status_start_append(r, cfg.redis_prefix, &env, &o, &e) ||
-       wh_status_finish_append(r, cfg.redis_prefix, &f, &e))
-        die("status scripts", &e);
+    if(!sb.moves[i] && !(sb.moves[i] = wh_move_new()))
+        die("out of memory", NULL);
+    snprintf(sb.ids[i], sizeof(sb.ids[i]), "%s", id);
+    sb.env[i] = (wh_env){.family = WH_FAM_SYSTEM, .created_at = wh_now_ms()};
+    snprintf(sb.env[i].id, sizeof(sb.env[i].id), "%.*s", (int)sizeof(sb.env[i].id) - 1, id);
+    snprintf(sb.env[i].type, sizeof(sb.env[i].type), "system.noop");
+    sb.o = (wh_start_opts){.max_attempts = 3, .worker = "bench", .max_redeliveries = 5};
+    sb.f[i] = (wh_finish){.id = sb.ids[i], .type = "system.noop", .state = WH_STATE_SUCCEEDED,
+                          .ttl_s = cfg.job_ttl_s, .count = true};
+    /* The start now; the finish once the batch's starts are back. */
+    wh_move_set(sb.moves[i], cfg.redis_prefix, NULL, &sb.env[i], &sb.o);
 }
 
+/* Send the n queued jobs: their starts in one batch, then their finishes
+ * in another, as a worker's threads would (each job's start before its
+ * run, its finish after). */
 static void scripts_replies(wh_redis *r, long n)
 {
     wh_err e;
+    if(wh_moves_commit(r, sb.moves, (int)n, &e))
+        die("moves.lua (starts)", &e);
     for(long i = 0; i < n; i++) {
         wh_start st;
-        if(wh_status_start_read(r, &st, &e) || wh_status_finish_read(r, NULL, &e))
-            die("status script replies", &e);
-        if(st.kind != WH_START_RUN)
+        bool started;
+        if(wh_move_result(sb.moves[i], NULL, &st, &started, &e) || !started || st.kind != WH_START_RUN)
             die("start.lua did not say run", NULL);
+        wh_move_set(sb.moves[i], cfg.redis_prefix, &sb.f[i], NULL, NULL);
     }
+    if(wh_moves_commit(r, sb.moves, (int)n, &e))
+        die("moves.lua (finishes)", &e);
+    for(long i = 0; i < n; i++)
+        if(wh_move_result(sb.moves[i], NULL, NULL, &(bool){false}, &e))
+            die("finish.lua", &e);
 }
 
 static wh_amqp *connect_or_die(void)
@@ -257,7 +284,7 @@ static void floor_consume(void)
         if(ev.kind == WH_AMQP_EV_DELIVERY && trail) {
             /* Status first, ack after its replies (multiple, per batch). */
             if(scripts)
-                scripts_done(r, ev.message_id);
+                scripts_done(pending, ev.message_id);
             else
                 trail_done(r, ev.message_id);
             pending++;

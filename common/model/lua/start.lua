@@ -1,4 +1,6 @@
 -- start: a worker received a delivery and wants to run (or park) it.
+-- The body of a function in moves.lua (the worker's batches), which gives
+-- it `publish`.
 -- The recent index is trimmed to its cap by the scheduler's leader.
 -- Returns one of
 --   {"skip", state, error, attempt}  terminal (or a live duplicate): ack, do not run
@@ -67,7 +69,7 @@ if mode == 'park' then
   redis.call('HSET', job, 'state', 'scheduled', 'run_at', run_at, 'held', '1')
   redis.call('SET', job .. ':body', body)
   redis.call('ZADD', scheduled, run_at, id)
-  if st ~= 'scheduled' then redis.call('PUBLISH', events, id .. ' scheduled') end
+  if st ~= 'scheduled' then publish(events, id .. ' scheduled') end
   return {'parked'}
 end
 if f[4] == '1' then
@@ -79,7 +81,7 @@ if f[4] == '1' then
     redis.call('HDEL', job, 'held')
   end
   redis.call('ZREM', leases, id)
-  redis.call('PUBLISH', events, id .. ' cancelled')
+  publish(events, id .. ' cancelled')
   return {'skip', 'cancelled', 'cancelled', f[2] or '0'}
 end
 local redelivery = st == 'running'
@@ -116,6 +118,6 @@ elseif f[5] then
 end
 redis.call('HSET', job, 'state', 'running', 'worker', worker,
   'started_at', now, 'progress', '0', 'step', '', 'attempt', tostring(attempt))
-redis.call('PUBLISH', events, id .. ' running')
--- A flat string: a table reply costs Redis more than the whole PUBLISH.
+publish(events, id .. ' running')
+-- A flat string: a table reply costs Redis more than a PUBLISH.
 return 'run ' .. attempt .. ' ' .. (f[3] or max_attempts)
