@@ -1,0 +1,163 @@
+/* The drain sides of wharf-bench, for tests/bench/drain: the jobs are all
+ * in the queue before anything is timed, and the clock runs from the moment
+ * 5% of them are done to the moment the last one is done, so that start-up
+ * (connecting, loading scripts, filling the prefetch) is left out for every
+ * side alike. Each side prints its progress marks on stdout:
+ *
+ *   mark <done> <monotonic us>
+ *
+ * once when it first sees at least 5% of N done and once when all N are
+ * done, then one summary line,
+ *
+ *   <mode> n=<N> counted=<jobs between the marks> seconds=<s> rate=<per s>
+ *
+ * The harness reads the marks as they come and samples the CPU of the
+ * broker, Redis and the worker from /proc at each, so the CPU figures cover
+ * the same window as the clock. CLOCK_MONOTONIC is one clock for every
+ * process on the machine, so marks from different programs compare.
+ *
+ *   wharf-bench drain -n N        the floor-drain: consumes the queue that
+ *                                 `drain-fill` filled (prefetch 1,000, as
+ *                                 the floor), one pipelined HSET per
+ *                                 message; after each batch's replies, one
+ *                                 `multiple` ack. A message is done when its
+ *                                 HSET's reply is in.
+ *   wharf-bench drain-watch -n N  the clock of a wharf worker: polls the
+ *                                 type's exact stats counts (finish.lua adds
+ *                                 to them in the step that records the
+ *                                 outcome) every millisecond on its own
+ *                                 connection. A job is done when its outcome
+ *                                 is in Redis. Prints "ready" once it has
+ *                                 read the counts: start the worker after
+ *                                 that. Exits 1 if any job failed. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench.h"
+#include "wh_keys.h"
+#include "wh_time.h"
+
+#define DRAIN_BATCH 256  /* the floor-drain's HSETs per round trip and ack */
+#define DRAIN_POLL_MS 1  /* the watcher's poll period: the clock's resolution */
+
+/* The two marks of one drain. */
+typedef struct drain_marks {
+    long n;        /* jobs in the drain */
+    long at5;      /* the 5% mark: ceil(n / 20) */
+    long done5;    /* jobs done when the 5% mark was taken, or -1 */
+    int64_t t5_us; /* monotonic time of the 5% mark */
+    int64_t t_end_us; /* monotonic time of the last mark */
+} drain_marks;
+
+static void marks_init(drain_marks *m, long n)
+{
+    *m = (drain_marks){.n = n, .at5 = (n + 19) / 20, .done5 = -1};
+}
+
+/* Record that `done` jobs are done (a count that only grows); prints the
+ * marks it passes. */
+static void marks_seen(drain_marks *m, long done)
+{
+    int64_t now = wh_mono_us();
+    if(m->done5 < 0 && done >= m->at5) {
+        m->done5 = done;
+        m->t5_us = now;
+        printf("mark %ld %lld\n", done, (long long)now);
+        fflush(stdout);
+    }
+    if(done >= m->n) {
+        m->t_end_us = now;
+        printf("mark %ld %lld\n", done, (long long)now);
+        fflush(stdout);
+    }
+}
+
+static void marks_summary(const drain_marks *m, const char *mode)
+{
+    double s = (double)(m->t_end_us - m->t5_us) / 1e6;
+    long counted = m->n - m->done5;
+    printf("%s n=%ld counted=%ld seconds=%.3f rate=%.0f\n", mode, m->n, counted, s, s > 0 ? (double)counted / s : 0);
+}
+
+/* Append the HSET of message number `i`. */
+static void drain_hset(const wh_cfg *c, wh_redis *r, long i)
+{
+    char key[WH_KEY_MAX], val[24];
+    snprintf(key, sizeof(key), "%sdrain:%ld", c->redis_prefix, i);
+    snprintf(val, sizeof(val), "%lld", (long long)wh_now_ms());
+    const char *argv[] = {"HSET", key, "state", val};
+    wh_err e;
+    if(wh_redis_append(r, 4, argv, NULL, &e))
+        bench_die("hset", &e);
+}
+
+int bench_drain_floor(const wh_cfg *c, long n)
+{
+    wh_amqp *a = bench_connect(c);
+    wh_err e;
+    wh_redis *r = wh_redis_new(c->redis_url, 10000, &e);
+    if(!r || wh_amqp_qos(a, 1, 1000, &e) || wh_amqp_consume(a, 1, BENCH_FLOOR_QUEUE, &e))
+        bench_die("consume", &e);
+    drain_marks m;
+    marks_init(&m, n);
+    long done = 0, pending = 0;
+    uint64_t last_tag = 0;
+    while(done < n) {
+        wh_amqp_event ev;
+        if(wh_amqp_next(a, pending ? 0 : 1000, &ev, &e))
+            bench_die("consume", &e);
+        wh_amqp_ev_kind kind = ev.kind;
+        if(kind == WH_AMQP_EV_DELIVERY) {
+            drain_hset(c, r, done + pending);
+            pending++;
+            last_tag = ev.tag;
+        }
+        wh_amqp_event_clear(&ev);
+        /* A batch ends when it is full or nothing more is waiting: the
+         * writes first, the ack after their replies. */
+        if(pending >= DRAIN_BATCH || (pending && kind == WH_AMQP_EV_NONE) || done + pending == n) {
+            if(wh_redis_drain(r, (int)pending, &e) || wh_amqp_ack(a, 1, last_tag, true, &e))
+                bench_die("batch", &e);
+            done += pending;
+            pending = 0;
+            marks_seen(&m, done);
+        }
+    }
+    marks_summary(&m, "drain");
+    wh_redis_free(r);
+    wh_amqp_free(a);
+    return 0;
+}
+
+int bench_drain_watch(const wh_cfg *c, long n)
+{
+    const char *type = getenv("WHARF_BENCH_TYPE");
+    type = type ? type : "system.noop";
+    wh_err e;
+    wh_redis *r = wh_redis_new(c->redis_url, 30000, &e);
+    if(!r)
+        bench_die("redis", &e);
+    /* Jobs finish only after this, so the buckets from this minute on hold
+     * every outcome of the drain. */
+    int64_t first = wh_now_ms() / 60000 * 60;
+    long ok = 0, bad = 0;
+    if(bench_stats_count(r, c->redis_prefix, type, first, &ok, &bad, &e))
+        bench_die("stats", &e);
+    printf("ready\n");
+    fflush(stdout);
+    drain_marks m;
+    marks_init(&m, n);
+    while(ok + bad < n) {
+        wh_sleep_ms(DRAIN_POLL_MS);
+        if(bench_stats_count(r, c->redis_prefix, type, first, &ok, &bad, &e))
+            bench_die("stats", &e);
+        marks_seen(&m, ok + bad);
+    }
+    marks_summary(&m, "drain-watch");
+    wh_redis_free(r);
+    if(bad)
+        fprintf(stderr, "wharf-bench: %ld jobs failed\n", bad);
+    return bad ? 1 : 0;
+}
