@@ -21,7 +21,9 @@
  *                                 the floor), one pipelined HSET per
  *                                 message; after each batch's replies, one
  *                                 `multiple` ack. A message is done when its
- *                                 HSET's reply is in.
+ *                                 HSET's reply is in. With
+ *                                 WHARF_BENCH_HOLD=1 it exits only when its
+ *                                 stdin closes.
  *   wharf-bench drain-watch -n N  the clock of a wharf worker: polls the
  *                                 type's exact stats counts (finish.lua adds
  *                                 to them in the step that records the
@@ -34,6 +36,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "wh_keys.h"
@@ -79,6 +83,20 @@ static void marks_summary(const drain_marks *m, const char *mode)
     double s = (double)(m->t_end_us - m->t5_us) / 1e6;
     long counted = m->n - m->done5;
     printf("%s n=%ld counted=%ld seconds=%.3f rate=%.0f\n", mode, m->n, counted, s, s > 0 ? (double)counted / s : 0);
+}
+
+/* With WHARF_BENCH_HOLD=1 (tests/bench/drain sets it), stay until stdin
+ * closes, so that the harness can still read this process's /proc entries
+ * (its peak RSS) after the last mark. */
+static void hold_if_asked(void)
+{
+    const char *h = getenv("WHARF_BENCH_HOLD");
+    if(!h || strcmp(h, "1") != 0)
+        return;
+    fflush(stdout);
+    char buf[256];
+    while(read(STDIN_FILENO, buf, sizeof(buf)) > 0)
+        continue;
 }
 
 /* Append the HSET of message number `i`. */
@@ -128,6 +146,7 @@ int bench_drain_floor(const wh_cfg *c, long n)
     marks_summary(&m, "drain");
     wh_redis_free(r);
     wh_amqp_free(a);
+    hold_if_asked();
     return 0;
 }
 
