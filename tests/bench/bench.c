@@ -302,7 +302,8 @@ static void floor_declare(void)
     wh_err e;
     wh_amqp_field args[1] = {{"x-queue-type", cfg.queue_type, 0}};
     uint32_t purged;
-    if(wh_amqp_declare_queue(a, 1, BENCH_FLOOR_QUEUE, args, 1, NULL, &e) || wh_amqp_purge(a, 1, BENCH_FLOOR_QUEUE, &purged, &e))
+    if(wh_amqp_declare_queue(a, 1, BENCH_FLOOR_QUEUE, args, 1, NULL, &e) ||
+       wh_amqp_purge(a, 1, BENCH_FLOOR_QUEUE, &purged, &e))
         bench_die("declare", &e);
     wh_amqp_free(a);
 }
