@@ -44,16 +44,16 @@
 #include "wh_keys.h"
 #include "wh_time.h"
 
-#define DRAIN_BATCH 256  /* the floor-drain's HSETs per round trip and ack */
+#define DRAIN_BATCH 256      /* the floor-drain's HSETs per round trip and ack */
 #define DRAIN_POLL_MS 1      /* the watcher's poll period near a mark: the clock's resolution */
 #define DRAIN_POLL_MAX_MS 20 /* its longest sleep, between the marks */
 
 /* The two marks of one drain. */
 typedef struct drain_marks {
-    long n;        /* jobs in the drain */
-    long at5;      /* the 5% mark: ceil(n / 20) */
-    long done5;    /* jobs done when the 5% mark was taken, or -1 */
-    int64_t t5_us; /* monotonic time of the 5% mark */
+    long n;           /* jobs in the drain */
+    long at5;         /* the 5% mark: ceil(n / 20) */
+    long done5;       /* jobs done when the 5% mark was taken, or -1 */
+    int64_t t5_us;    /* monotonic time of the 5% mark */
     int64_t t_end_us; /* monotonic time of the last mark */
 } drain_marks;
 
