@@ -94,6 +94,16 @@ class PackageTest(unittest.TestCase):
                 shipped = f.read()
             with open(os.path.join(SRC, "common", "model", "lua", name + ".lua"), "rb") as f:
                 self.assertEqual(shipped, f.read(), "%s.lua differs from common/model/lua" % name)
+        with open(os.path.join(pkg, "job_types.json"), "rb") as f:
+            shipped = f.read()
+        with open(os.path.join(SRC, "producer", "job_types.json"), "rb") as f:
+            self.assertEqual(shipped, f.read(), "job_types.json differs from producer/job_types.json")
+        # The types' defaults are the catalogue's (unit.job_types_json checks
+        # the file against the C rows): a deploy runs once.
+        from wharf_client import _catalog
+        self.assertEqual(_catalog.max_attempts_for("runtime.stack.deploy", 3), 1)
+        self.assertEqual(_catalog.max_attempts_for("system.noop", 3), 3)
+        self.assertEqual(_catalog.max_attempts_for("system.not_in_the_catalogue", 5), 5)
 
     def test_encoder_writes_the_golden_vectors(self):
         checked = 0

@@ -18,7 +18,7 @@ export interface ClientOptions {
   queueType?: 'quorum' | 'classic';
   /** x-max-priority of classic family queues (amqp.max_priority); default 0. */
   maxPriority?: number;
-  /** Recorded for jobs that set none (jobs.max_attempts); default 3. */
+  /** Recorded for jobs that set none and whose type has no default in the catalogue (jobs.max_attempts); default 3. */
   maxAttempts?: number;
   /** How long a cancelled job's hash is kept (jobs.ttl_s), s; default 604800. */
   jobTtlS?: number;

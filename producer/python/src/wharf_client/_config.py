@@ -30,7 +30,8 @@ class Options:
         not answer (connect, each round trip, the broker's confirms).
     queue_type, max_priority: how the family queues are declared, as the
         workers declare them (amqp.queue_type, amqp.max_priority).
-    max_attempts: recorded for jobs that set none (jobs.max_attempts).
+    max_attempts: recorded for jobs that set none and whose type has no
+        default of its own in the catalogue (jobs.max_attempts).
     job_ttl_s: how long a cancelled job's hash is kept (jobs.ttl_s).
     max_body: the largest envelope to send, bytes (jobs.max_body; workers
         dead-letter bigger ones as too_large).
