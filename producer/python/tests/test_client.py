@@ -105,6 +105,22 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(_catalog.max_attempts_for("system.noop", 3), 3)
         self.assertEqual(_catalog.max_attempts_for("system.not_in_the_catalogue", 5), 5)
 
+    def test_pika_internals_are_there(self):
+        """The confirm window's few pika internals (_pika_adapter.py): this
+        pika has them all, and one that goes missing is named loudly."""
+        from pika.adapters.blocking_connection import BlockingConnection
+        from wharf_client import _pika_adapter as pa
+        self.assertEqual(pa.problems(), [])
+        saved = BlockingConnection._flush_output
+        try:
+            del BlockingConnection._flush_output
+            self.assertEqual(pa.problems(), ["BlockingConnection._flush_output(*waiters)"])
+            with self.assertRaises(wharf_client.WharfError) as cm:
+                pa.check()
+            self.assertIn("_flush_output", cm.exception.message)
+        finally:
+            BlockingConnection._flush_output = saved
+
     def test_encoder_writes_the_golden_vectors(self):
         checked = 0
         for name, body, doc in load_vectors():
@@ -180,6 +196,11 @@ class WharfClientTest(unittest.TestCase):
         cls.ch = cls.conn.channel()
         cls.ch.confirm_delivery()
         cls.dead = {}  # body -> headers of messages read from wharf.dead
+
+    def test_pika_internals_on_a_live_connection(self):
+        from wharf_client import _pika_adapter as pa
+        self.assertEqual(pa.problems(self.conn, self.ch), [])
+        self.assertGreater(pa.body_max(self.conn), 0)
 
     @classmethod
     def tearDownClass(cls):
