@@ -17,7 +17,9 @@ import pamqp.header
 from ._config import Options, topology
 from ._errors import WharfError
 
-__all__ = ["Broker", "broker_error", "publish_error"]
+__all__ = ["Broker", "broker_error", "publish_error", "blocked_error"]
+
+BLOCKED_PROBE_S = 0.1   # how long an unblocked connection's ready() may take, s
 
 
 def broker_error(e: BaseException) -> WharfError:
@@ -63,6 +65,23 @@ class Broker:
     def alive(self) -> bool:
         return not self.conn.is_closed and not self.ch.is_closed
 
+    async def blocked(self) -> bool:
+        """Whether the broker blocks this connection (connection.blocked: a
+        memory or disk alarm). aiormq keeps that state to itself, but its
+        public ready() waits while it holds; on an open connection a ready()
+        that is not done at once means blocked. Only asked after confirms
+        did not come, so the short wait costs nothing on the happy path."""
+        if self.conn.is_closed:
+            return False
+        ready = asyncio.ensure_future(self.ch.channel.connection.ready())
+        done, _ = await asyncio.wait({ready}, timeout=BLOCKED_PROBE_S)
+        if not done:
+            ready.cancel()
+            with contextlib.suppress(BaseException):
+                await ready
+            return not self.conn.is_closed
+        return False
+
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.conn.close(), 2)
@@ -98,6 +117,13 @@ class Broker:
                 futs.append(fut)
             await ch.write_queue.put(aiormq.abc.ChannelFrame(frames=frames, channel_number=ch.number))
         return futs
+
+
+def blocked_error(timeout: float) -> WharfError:
+    """Confirms that did not come because the broker blocks publishers, in
+    the words of the sync client and the C library."""
+    return WharfError("broker_blocked", "the broker blocks publishers (a resource alarm): "
+                      "no confirm in %.1f s" % timeout)
 
 
 def publish_error(e: BaseException) -> WharfError:

@@ -19,7 +19,7 @@ import redis.exceptions
 
 from . import _batch
 from . import _model as m
-from ._amqp_async import Broker, publish_error
+from ._amqp_async import Broker, blocked_error, publish_error
 from ._config import Options, options, plain_options
 from ._envelope import Job, RunAt, Submitted
 from ._errors import WharfError
@@ -170,6 +170,8 @@ class AsyncClient:
             for f in pending:
                 f.cancel()
             late = WharfError("timeout", "no confirm from the broker in %.1f s" % self.options.timeout)
+            if pending and await b.blocked():
+                late = blocked_error(self.options.timeout)
             errs = [None if f in done and not f.exception() else
                     publish_error(f.exception() or late) if f in done else late for f in futs]
         except (WharfError, aiormq.exceptions.AMQPError, OSError, ConnectionError) as e:
