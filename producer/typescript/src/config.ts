@@ -8,7 +8,11 @@ import { WharfError } from './errors.js';
 export interface ClientOptions {
   /** One broker URL, or a cluster's nodes separated by commas or spaces, tried in order. */
   amqpUrl?: string;
-  /** redis:// or rediss:// URL. */
+  /**
+   * redis://, rediss:// or unix:// URL, or
+   * redis-sentinel://[[user]:password@]host:port[,host:port...]/master[/db] to find the master through Redis
+   * Sentinel (as the C library).
+   */
   redisUrl?: string;
   /** Redis key prefix of the deployment; default "wharf:". */
   prefix?: string;

@@ -25,6 +25,7 @@ from ._envelope import Job, RunAt, Submitted
 from ._errors import WharfError
 from ._events import AsyncEvents
 from ._rediscalls import aredis_calls, redis_error
+from ._redisconn import async_redis
 
 __all__ = ["AsyncClient", "AsyncEvents"]
 
@@ -54,11 +55,7 @@ class AsyncClient:
         o = options or plain_options(amqp_url=amqp_url, redis_url=redis_url, prefix=prefix, timeout=timeout,
                                      queue_type=queue_type, max_priority=max_priority,
                                      max_attempts=max_attempts, job_ttl_s=job_ttl_s, max_body=max_body)
-        try:
-            r = redis.asyncio.Redis.from_url(o.redis_url, socket_timeout=o.timeout,
-                                             socket_connect_timeout=o.timeout)
-        except ValueError as e:
-            raise WharfError("bad_config", "redis_url: %s" % e, "redis_url") from None
+        r = async_redis(o)
         c = cls(o, r)
         try:
             async with aredis_calls(o.timeout):

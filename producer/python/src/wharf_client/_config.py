@@ -24,7 +24,9 @@ class Options:
 
     amqp_url: one broker URL, or a cluster's nodes separated by commas or
         spaces, tried in order on each (re)connect.
-    redis_url: redis:// or rediss:// URL.
+    redis_url: redis://, rediss:// or unix:// URL, or
+        redis-sentinel://[[user]:password@]host:port[,host:port...]/master[/db]
+        to find the master through Redis Sentinel (as the C library).
     prefix: Redis key prefix of the deployment.
     timeout: seconds any call may take against a broker or Redis that does
         not answer (connect, each round trip, the broker's confirms).

@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""redis-sentinel:// URLs in every client (C, Python sync and asyncio,
+TypeScript), against a private Sentinel set (tests/cluster/sentinel.sh:
+master r1, replica r2, Sentinels s1..s3 on loopback), as the C library's
+Sentinel tests use it.
+
+Asserts, for each client given
+redis-sentinel://127.0.0.1:1,<s1>,<s2>,<s3>/wharfm/0 (the first Sentinel
+refuses: the client must go on to the next):
+  * submit, submit_many, status, wait (a worker that finds the master
+    through the same Sentinels runs the jobs), events and cancel work, and
+    the jobs are on the master the Sentinels name;
+  * after `SENTINEL FAILOVER` the same client object finds the new master
+    (a call or two may fail with redis_error while it moves) and its jobs
+    land there;
+  * malformed redis-sentinel:// URLs are bad_config, as in C.
+"""
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+import redis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import probes  # noqa: E402
+from probes import ProbeError  # noqa: E402
+
+SCRIPT = os.path.join(HERE, "..", "cluster", "sentinel.sh")
+MASTER = "wharfm"
+MOVE_S = 30        # a failover and the clients following it, at most
+
+
+def script(*args, timeout=120):
+    return subprocess.run([SCRIPT] + [str(a) for a in args], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+class SentinelUrlTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.base = probes.wharftest.Env()
+        cls.dir = os.path.join(cls.base.tmp, "clients-sentinel-%d" % os.getpid())
+        r = script("up", cls.dir)
+        if r.returncode != 0:
+            script("down", cls.dir)
+            raise RuntimeError("Sentinel set did not start:\n%s" % r.stderr[-4000:])
+        cls.port = {}
+        for n in ("r1", "r2", "s1", "s2", "s3"):
+            with open(os.path.join(cls.dir, n + ".port")) as f:
+                cls.port[n] = int(f.read())
+        sentinels = ",".join("127.0.0.1:%d" % cls.port[s] for s in ("s1", "s2", "s3"))
+        cls.url = "redis-sentinel://127.0.0.1:1,%s/%s/0" % (sentinels, MASTER)
+        cls.env = probes.wharftest.Env(dict(os.environ, WHARF_TEST_REDIS_URL="redis://127.0.0.1:%d/0"
+                                            % cls.port["r1"]))
+        cls.amqp, cls.prefix = cls.env.new_vhost(), cls.env.new_prefix()
+        wenv = {"WHARF_REDIS_URL": cls.url}
+        cls.worker = cls.env.start_worker(cls.amqp, cls.prefix, concurrency=2, families="system", extra_env=wenv)
+        cls.p = {}
+        for k in probes.KINDS:
+            cls.p[k] = probes.start(k, cls.env, cls.amqp, cls.prefix, timeout_s=3, redis_url=cls.url)
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in cls.p.values():
+            p.close()
+        cls.worker.stop()
+        r = script("down", cls.dir)
+        assert r.returncode == 0, "processes left running:\n%s" % r.stderr[-3000:]
+
+    def master(self):
+        s = redis.Redis(host="127.0.0.1", port=self.port["s1"], socket_timeout=2)
+        host, port = s.execute_command("SENTINEL", "get-master-addr-by-name", MASTER)
+        return redis.Redis(host=host.decode(), port=int(port), socket_timeout=2, decode_responses=True)
+
+    def on_master(self, job_id):
+        return self.master().hget(self.prefix + "job:" + job_id, "state")
+
+    def test_1_every_call_through_the_sentinels(self):
+        for k, p in self.p.items():
+            s = p.call("submit", type="system.noop", args={"via": k})
+            self.assertEqual(p.call("wait", id=s["id"], timeout=30)["state"], "succeeded", k)
+            self.assertEqual(p.call("result", id=s["id"]), {"via": k})
+            self.assertEqual(self.on_master(s["id"]), "succeeded", k)
+            many = p.call("submit_many", jobs=[{"type": "system.noop", "args": {"i": i}} for i in range(5)])
+            self.assertEqual(p.call("wait", id=many[-1]["id"], timeout=30)["state"], "succeeded", k)
+            later = p.call("submit", type="system.noop", args={}, opts={"run_at": int(time.time() * 1000) + 3600000})
+            self.assertEqual(p.call("cancel", id=later["id"]), "cancelled", k)
+            p.call("sub", ids=None)
+            try:
+                s = p.call("submit", type="system.noop", args={"ev": k})
+                seen = set()
+                deadline = time.monotonic() + 30
+                while "succeeded" not in seen and time.monotonic() < deadline:
+                    ev = p.call("next", timeout=2)
+                    if ev and ev["id"] == s["id"]:
+                        seen.add(ev["state"])
+                self.assertIn("succeeded", seen, "%s: no events through the Sentinels" % k)
+            finally:
+                p.call("unsub")
+
+    def test_2_clients_follow_a_failover(self):
+        s = redis.Redis(host="127.0.0.1", port=self.port["s2"], socket_timeout=5)
+        old = self.master().connection_pool.connection_kwargs["port"]
+        self.assertTrue(s.execute_command("SENTINEL", "FAILOVER", MASTER))
+        deadline = time.monotonic() + MOVE_S
+        while self.master().connection_pool.connection_kwargs["port"] == old or \
+                self.master().execute_command("ROLE")[0] != "master":
+            self.assertLess(time.monotonic(), deadline, "the Sentinels did not move the master")
+            time.sleep(0.2)
+        for k, p in self.p.items():
+            errors = []
+            while True:
+                try:
+                    s = p.call("submit", type="system.noop", args={"after": k})
+                    break
+                except ProbeError as e:   # the old connection finds the old master demoted
+                    self.assertEqual(e.code, "redis_error", "%s: %s" % (k, e))
+                    errors.append(e)
+                    self.assertLess(time.monotonic(), deadline, "%s does not follow the failover: %s" % (k, errors))
+                    time.sleep(0.5)
+            self.assertEqual(p.call("wait", id=s["id"], timeout=30)["state"], "succeeded", k)
+            self.assertEqual(self.on_master(s["id"]), "succeeded", "%s's job is not on the new master" % k)
+
+    def test_3_bad_sentinel_urls_are_bad_config(self):
+        bad = ("redis-sentinel://127.0.0.1:26379",            # no master name
+               "redis-sentinel://127.0.0.1:26379/",           # empty master name
+               "redis-sentinel://127.0.0.1/wharfm",           # no port
+               "redis-sentinel://127.0.0.1:26379,,127.0.0.1:2/wharfm",
+               "redis-sentinel://127.0.0.1:70000/wharfm",
+               "redis-sentinel://127.0.0.1:26379/wharfm/x")
+        for k in probes.KINDS:
+            for url in bad:
+                with self.assertRaises(ProbeError, msg="%s accepted %s" % (k, url)) as cm:
+                    probes.start(k, self.env, self.amqp, self.prefix, timeout_s=2, redis_url=url).close()
+                self.assertEqual(cm.exception.code, "bad_config", "%s %s: %s" % (k, url, cm.exception))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
