@@ -106,8 +106,11 @@ class SentinelUrlTest(unittest.TestCase):
         old = self.master().connection_pool.connection_kwargs["port"]
         self.assertTrue(s.execute_command("SENTINEL", "FAILOVER", MASTER))
         deadline = time.monotonic() + MOVE_S
+        demoted = redis.Redis(host="127.0.0.1", port=old, socket_timeout=2, decode_responses=True)
+        # Moved, and the old master demoted: until then it takes writes
+        # that the resync will drop (from any client, C's too).
         while self.master().connection_pool.connection_kwargs["port"] == old or \
-                self.master().execute_command("ROLE")[0] != "master":
+                self.master().execute_command("ROLE")[0] != "master" or demoted.execute_command("ROLE")[0] == "master":
             self.assertLess(time.monotonic(), deadline, "the Sentinels did not move the master")
             time.sleep(0.2)
         for k, p in self.p.items():
