@@ -16,7 +16,6 @@ refuses: the client must go on to the next):
   * malformed redis-sentinel:// URLs are bad_config, as in C.
 """
 import os
-import subprocess
 import sys
 import time
 import unittest
@@ -25,33 +24,21 @@ import redis
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "cluster"))
 import probes  # noqa: E402
+import sentinelset  # noqa: E402
 from probes import ProbeError  # noqa: E402
 
-SCRIPT = os.path.join(HERE, "..", "cluster", "sentinel.sh")
-MASTER = "wharfm"
+MASTER = sentinelset.MASTER
 MOVE_S = 30        # a failover and the clients following it, at most
-
-
-def script(*args, timeout=120):
-    return subprocess.run([SCRIPT] + [str(a) for a in args], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
 
 
 class SentinelUrlTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.base = probes.wharftest.Env()
-        cls.dir = os.path.join(cls.base.tmp, "clients-sentinel-%d" % os.getpid())
-        r = script("up", cls.dir)
-        if r.returncode != 0:
-            script("down", cls.dir)
-            raise RuntimeError("Sentinel set did not start:\n%s" % r.stderr[-4000:])
-        cls.port = {}
-        for n in ("r1", "r2", "s1", "s2", "s3"):
-            with open(os.path.join(cls.dir, n + ".port")) as f:
-                cls.port[n] = int(f.read())
-        sentinels = ",".join("127.0.0.1:%d" % cls.port[s] for s in ("s1", "s2", "s3"))
+        cls.set = sentinelset.SentinelSet(probes.wharftest.Env().tmp, "clients-sentinel")
+        cls.port = cls.set.port
+        sentinels = ",".join("%s:%d" % hp for hp in cls.set.sentinels)
         cls.url = "redis-sentinel://127.0.0.1:1,%s/%s/0" % (sentinels, MASTER)
         cls.env = probes.wharftest.Env(dict(os.environ, WHARF_TEST_REDIS_URL="redis://127.0.0.1:%d/0"
                                             % cls.port["r1"]))
@@ -67,7 +54,7 @@ class SentinelUrlTest(unittest.TestCase):
         for p in cls.p.values():
             p.close()
         cls.worker.stop()
-        r = script("down", cls.dir)
+        r = cls.set.down()
         assert r.returncode == 0, "processes left running:\n%s" % r.stderr[-3000:]
 
     def master(self):
