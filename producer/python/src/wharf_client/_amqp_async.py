@@ -71,9 +71,13 @@ class Broker:
         public ready() waits while it holds; on an open connection a ready()
         that is not done at once means blocked. Only asked after confirms
         did not come, so the short wait costs nothing on the happy path."""
+        try:
+            amqp = self.ch.channel.connection   # the aiormq connection
+        except Exception:  # a closed channel: not a question of blocking
+            return False
         if self.conn.is_closed:
             return False
-        ready = asyncio.ensure_future(self.ch.channel.connection.ready())
+        ready = asyncio.ensure_future(amqp.ready())
         done, _ = await asyncio.wait({ready}, timeout=BLOCKED_PROBE_S)
         if not done:
             ready.cancel()
