@@ -51,7 +51,7 @@ static int sorted_rows(const wh_job_type **rows)
  * no escaping. Returns the length, or 0 when it does not fit. */
 static size_t render(char *out, size_t cap)
 {
-    const wh_job_type *rows[MAX_TYPES];
+    const wh_job_type *rows[MAX_TYPES] = {0};
     int n = sorted_rows(rows);
     if(n < 0)
         return 0;

@@ -124,8 +124,12 @@ class Broker:
         return futs
 
     def settled(self, items: Sequence[Tuple[Mapping[str, Any], bytes]]) -> None:
-        """Forget the batch's message ids (kept for returns until now)."""
-        tags = self.ch.channel.message_id_delivery_tag  # type: ignore[attr-defined]
+        """Forget the batch's message ids (kept for returns until now). A
+        channel closed meanwhile took its map with it: nothing to do."""
+        try:
+            tags = self.ch.channel.message_id_delivery_tag  # type: ignore[attr-defined]
+        except Exception:  # aio-pika: ChannelInvalidStateError once closed
+            return
         for env, _ in items:
             tags.pop(env["id"], None)
 
