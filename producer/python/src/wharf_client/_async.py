@@ -191,7 +191,8 @@ class AsyncClient:
                 late = blocked_error(self.options.timeout)
             errs = [None if f in done and not f.exception() else
                     publish_error(f.exception() or late) if f in done else late for f in futs]
-        except (WharfError, aiormq.exceptions.AMQPError, OSError, ConnectionError) as e:
+        except (WharfError, aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, OSError,
+                ConnectionError) as e:   # ChannelInvalidStateError, a RuntimeError: the channel closed under us
             errs = [publish_error(e)] * len(items)
         failed = []
         for (i, env, _), err in zip(items, errs):
