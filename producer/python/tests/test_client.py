@@ -278,6 +278,20 @@ class WharfClientTest(unittest.TestCase):
         self.assertEqual(plain(fast[2])[0], "NoScriptError")
         self.assertEqual((fast[4], fast[-1], slow[4]), (7, 1400, 1407))
 
+    def test_a_connection_closed_while_idle_is_made_again(self):
+        """The broker drops the sync client's idle connection (as after
+        missed heartbeats): the next submit reconnects instead of failing."""
+        self.client.submit("system.noop", {})
+        vhost = self.env.vhost_of(self.amqp_url)
+        conns = [c for c in self.env.mgmt("GET", "/api/connections")
+                 if c.get("vhost") == vhost and (c.get("client_properties") or {}).get("connection_name")
+                 == "wharf producer"]
+        self.assertEqual(len(conns), 1, conns)
+        self.env.mgmt("DELETE", "/api/connections/" + self.env._q(conns[0]["name"]))
+        time.sleep(1)
+        job = self.client.submit("system.noop", {"after": "idle close"})
+        self.assertEqual(self.client.wait(job.id, timeout=WAIT_S)["state"], "succeeded")
+
     def test_pika_internals_on_a_live_connection(self):
         from wharf_client import _pika_adapter as pa
         self.assertEqual(pa.problems(self.conn, self.ch), [])

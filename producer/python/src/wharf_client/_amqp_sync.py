@@ -84,6 +84,16 @@ class Broker:
             raise WharfError("timeout", "no confirm.select-ok from the broker in %.1f s" % self.timeout)
 
     def alive(self) -> bool:
+        """Open, as far as can be told without waiting. Between submits no
+        confirm is outstanding, so whatever waits on the socket is news:
+        typically the broker closing a connection that sat idle past its
+        heartbeats (pika sends them only while called). Reading it now
+        lets the next submit reconnect first instead of failing, as the C
+        library does (notice_idle_close)."""
+        try:
+            self.conn.process_data_events(time_limit=0)
+        except (pika.exceptions.AMQPError, OSError):
+            return False
         return bool(self.conn.is_open and self.impl.is_open)
 
     def close(self) -> None:
