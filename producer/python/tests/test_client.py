@@ -283,10 +283,14 @@ class WharfClientTest(unittest.TestCase):
         missed heartbeats): the next submit reconnects instead of failing."""
         self.client.submit("system.noop", {})
         vhost = self.env.vhost_of(self.amqp_url)
-        conns = [c for c in self.env.mgmt("GET", "/api/connections")
-                 if c.get("vhost") == vhost and (c.get("client_properties") or {}).get("connection_name")
-                 == "wharf producer"]
-        self.assertEqual(len(conns), 1, conns)
+
+        def ours():
+            return [c for c in self.env.mgmt("GET", "/api/connections") if c.get("vhost") == vhost and
+                    "wharf producer" in (c.get("user_provided_name"),
+                                         (c.get("client_properties") or {}).get("connection_name"))]
+        # The management API lists a new connection after its next stats round.
+        wharftest.wait_for(lambda: len(ours()) == 1, 30, interval=0.5, what="the client's connection listed")
+        conns = ours()
         self.env.mgmt("DELETE", "/api/connections/" + self.env._q(conns[0]["name"]))
         time.sleep(1)
         job = self.client.submit("system.noop", {"after": "idle close"})
