@@ -6,8 +6,6 @@
 #include <stdlib.h>
 
 
-#define MAX_BATCH 64 /* moves per script call; more wait for the next one */
-
 struct wk_commit {
     pthread_mutex_t mu;          /* guards the line and `leading` */
     wk_commit_waiter *head, *tail; /* moves waiting to go out */
@@ -59,19 +57,21 @@ void wk_commit_waiter_destroy(wk_commit_waiter *w)
 
 /* Send the moves waiting now as one batch, as the leader: called and
  * returning with the lock held, which it drops while the batch is out.
- * `self` is the leader's own waiter (in this batch or, past MAX_BATCH, in
+ * `self` is the leader's own waiter (in this batch or, past WK_COMMIT_MAX, in
  * a later one). */
 static void lead(wk_commit *c, wk_commit_waiter *self)
 {
-    wh_move *moves[MAX_BATCH];
+    wh_move *moves[WK_COMMIT_MAX];
     wk_commit_waiter *batch = c->head, *last = NULL;
-    if(!batch)
-        return; /* cannot be: the leader's own move waits in the line */
     int n = 0;
-    for(wk_commit_waiter *w = batch; w && n < MAX_BATCH; w = w->next) {
-        moves[n++] = w->move;
+    /* Whole waiters only: a thread's moves go out together. */
+    for(wk_commit_waiter *w = batch; w && n + w->n <= WK_COMMIT_MAX; w = w->next) {
+        for(int i = 0; i < w->n; i++)
+            moves[n++] = w->moves[i];
         last = w;
     }
+    if(!last)
+        return; /* cannot be: the leader's own moves wait in the line */
     c->head = last->next;
     if(!c->head)
         c->tail = NULL;
@@ -100,9 +100,10 @@ static void lead(wk_commit *c, wk_commit_waiter *self)
         pthread_cond_signal(&c->head->cv);
 }
 
-wh_code wk_commit_move(wk_commit *c, wk_commit_waiter *w, wh_move *m, wh_err *err)
+wh_code wk_commit_moves(wk_commit *c, wk_commit_waiter *w, wh_move *const *moves, int n, wh_err *err)
 {
-    w->move = m;
+    w->moves = moves;
+    w->n = n;
     w->err = err;
     w->done = false;
     w->next = NULL;

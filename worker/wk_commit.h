@@ -9,7 +9,7 @@
  * itself, with every move waiting at that moment, its own included; moves
  * that arrive meanwhile wait and go out as the next batch as soon as that
  * one is back. A lone move therefore goes out at once, and under load the
- * batches grow by themselves, up to one move per job thread.
+ * batches grow by themselves, up to every move of every job thread.
  * Private to the worker. */
 #ifndef WK_COMMIT_H
 #define WK_COMMIT_H
@@ -22,11 +22,14 @@
 
 typedef struct wk_commit wk_commit;
 
+#define WK_COMMIT_MAX 256 /* moves per script call; more wait for the next one */
+
 /* A job thread's place in the line; one per thread, reused for every
  * move. Fields are the commit's. */
 typedef struct wk_commit_waiter {
     pthread_cond_t cv;
-    wh_move *move;
+    wh_move *const *moves;
+    int n;
     bool done;
     wh_code rc;
     wh_err *err;
@@ -41,11 +44,12 @@ void wk_commit_free(wk_commit *c); /* NULL is a no-op; no move may wait */
 void wk_commit_waiter_init(wk_commit_waiter *w);
 void wk_commit_waiter_destroy(wk_commit_waiter *w);
 
-/* Commit `m` (filled by wh_move_set), batched with the moves of the threads
- * that commit at the same time; blocks until its batch is back. Returns the
- * batch's code (WH_OK, or why the whole call failed: every move of the batch
- * then failed with it); the move's own outcome is read with wh_move_result. */
-wh_code wk_commit_move(wk_commit *c, wk_commit_waiter *w, wh_move *m, wh_err *err);
+/* Commit the n moves (filled by wh_move_set; n at most WK_COMMIT_MAX),
+ * batched with the moves of the threads that commit at the same time; blocks
+ * until their batch is back. Returns the batch's code (WH_OK, or why the
+ * whole call failed: every move of the batch then failed with it); each
+ * move's own outcome is read with wh_move_result. */
+wh_code wk_commit_moves(wk_commit *c, wk_commit_waiter *w, wh_move *const *moves, int n, wh_err *err);
 
 /* True while the last batch left the connection usable (for retry
  * decisions: a refused write is not retried forever). */

@@ -15,6 +15,7 @@
 #include "wh_topo.h"
 #include "wk_acks.h"
 #include "wk_delivery.h"
+#include "wk_prefetch.h"
 
 #define CH_CONSUME 1
 #define CH_PUBLISH 2          /* confirm mode: retry and dead-letter copies */
@@ -52,6 +53,7 @@ struct wk_loop {
     wk_loop_ready_fn on_ready;
     void *ready_ud;
     wk_delivery *in_head, *in_tail; /* deliveries of this turn, for the pool */
+    wk_prefetch prefetch;
     int nin;
 };
 
@@ -62,6 +64,7 @@ wk_loop *wk_loop_new(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, in
     if(!L)
         return NULL;
     L->cfg = cfg;
+    wk_prefetch_init(&L->prefetch, cfg);
     L->worker_id = worker_id;
     L->pool = pool;
     L->sigfd = sigfd;
@@ -98,23 +101,28 @@ static void disconnect(wk_loop *L, const wh_err *why)
     L->connect_at = wh_mono_ms() + L->backoff_ms;
 }
 
+/* Set the prefetch, then consume the families' queues: a consumer's
+ * prefetch is the one in force when it starts (quorum queues keep it). */
+static wh_code consume(wk_loop *L, wh_err *err)
+{
+    wh_code rc = wh_amqp_qos(L->amqp, CH_CONSUME, (uint16_t)wk_prefetch_current(&L->prefetch), err);
+    for(int f = 0; !rc && f < WH_FAM__COUNT; f++) {
+        char q[64];
+        wh_topo_queue(q, sizeof(q), (wh_family)f);
+        if(L->cfg->family_on[f])
+            rc = wh_amqp_consume(L->amqp, CH_CONSUME, q, err);
+    }
+    return rc;
+}
+
 static wh_code setup(wk_loop *L, wh_err *err)
 {
-    const wh_cfg *c = L->cfg;
-    wh_code rc = wh_topo_declare(L->amqp, CH_CONSUME, c, err);
+    wh_code rc = wh_topo_declare(L->amqp, CH_CONSUME, L->cfg, err);
     if(!rc)
         rc = wh_amqp_channel_open(L->amqp, CH_PUBLISH, err);
     if(!rc)
         rc = wh_amqp_confirm_select(L->amqp, CH_PUBLISH, err);
-    if(!rc)
-        rc = wh_amqp_qos(L->amqp, CH_CONSUME, (uint16_t)c->prefetch, err);
-    for(int f = 0; !rc && f < WH_FAM__COUNT; f++) {
-        char q[64];
-        wh_topo_queue(q, sizeof(q), (wh_family)f);
-        if(c->family_on[f])
-            rc = wh_amqp_consume(L->amqp, CH_CONSUME, q, err);
-    }
-    return rc;
+    return rc ? rc : consume(L, err);
 }
 
 static void connect_broker(wk_loop *L)
@@ -378,6 +386,25 @@ static void begin_drain(wk_loop *L)
     }
 }
 
+/* Follow the prefetch wk_prefetch wants for the jobs of late: the
+ * consumers start again with it (deliveries already here stay ours, to ack
+ * as usual). A failure is a lost connection; the next one starts with the
+ * new value. */
+static void adapt_prefetch(wk_loop *L, int64_t now)
+{
+    wk_counts c;
+    wk_pool_counts(L->pool, &c);
+    int want = wk_prefetch_due(&L->prefetch, now, c.ran, c.ran_us, c.ran_bytes);
+    if(!want || !L->amqp || L->stopping)
+        return;
+    wh_err err;
+    if(wh_amqp_cancel_all(L->amqp, CH_CONSUME, &err) != WH_OK || consume(L, &err) != WH_OK) {
+        disconnect(L, &err);
+        return;
+    }
+    wh_logf(WH_LOG_DEBUG, NULL, "prefetch now %d", want);
+}
+
 static void read_signals(wk_loop *L)
 {
     struct signalfd_siginfo si;
@@ -434,6 +461,7 @@ int wk_loop_run(wk_loop *L)
                 return L->fatal;
         }
         serve_done(L);
+        adapt_prefetch(L, now);
         if(L->stopping && drain_step(L, now))
             break;
         struct pollfd fds[3] = {{L->sigfd, POLLIN, 0}, {wk_pool_fd(L->pool), POLLIN, 0}, {-1, POLLIN, 0}};

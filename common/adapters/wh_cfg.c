@@ -483,7 +483,8 @@ wh_code wh_cfg_validate(wh_cfg *c, wh_err *err)
         return rc;
     /* Like Celery's prefetch multiplier: enough in hand to keep the threads
      * busy between round trips, few enough that one worker does not hoard
-     * long jobs. Raise it for floods of tiny jobs (see docs/worker.md, floods of small jobs). */
+     * long jobs. The worker raises it while jobs are short (wk_prefetch). */
+    c->prefetch_auto = c->prefetch == 0;
     if(c->prefetch == 0) {
         c->prefetch = c->concurrency * 4 > 65535 ? 65535 : c->concurrency * 4;
         c->src[find_key("worker", "prefetch") - keys] = WH_SRC_DERIVED;

@@ -50,7 +50,8 @@ typedef struct wh_cfg {
     /* [worker] */
     char worker_id[128];      /* empty: derived from host and pid */
     int concurrency;          /* jobs run at once by one worker */
-    int prefetch;             /* AMQP prefetch; 0 means 4 * concurrency */
+    int prefetch;             /* AMQP prefetch; 0 means 4 * concurrency, adapted */
+    bool prefetch_auto;       /* derived: the worker may adapt it (wk_prefetch) */
     char families[128];       /* comma list of families to consume */
     int grace_s;              /* shutdown grace for running jobs, seconds */
     int worker_heartbeat_s;   /* worker registry refresh period, seconds */
