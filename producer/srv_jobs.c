@@ -89,8 +89,7 @@ static bool admit(srv_call *c, const char *type, const char *args_json)
     return rc == WH_OK;
 }
 
-/* Answer with the job hash (or a minimal object if it expired already). */
-static void reply_job(srv_call *c, unsigned status, const char *id, const char *state)
+void srv_reply_job(srv_call *c, unsigned status, const char *id, const char *state)
 {
     wh_redis *r = srv_redis(c);
     if(!r)
@@ -125,7 +124,7 @@ void srv_jobs_post(srv_call *c)
         if(wc && wharf_submit(wc, &job, &out, &err) != 0)
             srv_error_client(c, &err);
         else if(wc)
-            reply_job(c, out.created ? 201 : 200, out.id, out.state);
+            srv_reply_job(c, out.created ? 201 : 200, out.id, out.state);
     }
     free(args);
     free(meta);

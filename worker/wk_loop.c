@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ struct wk_loop {
     pending *pend;
     size_t npend, cappend;
     bool stopping;
+    bool quiet;             /* SIGTSTP: consume nothing, keep running jobs */
     bool interrupted;
     int64_t grace_at;       /* mono ms: interrupt running jobs */
     int64_t hard_at;        /* mono ms: give up and exit */
@@ -111,7 +113,7 @@ static wh_code setup(wk_loop *L, wh_err *err)
     for(int f = 0; !rc && f < WH_FAM__COUNT; f++) {
         char q[64];
         wh_topo_queue(q, sizeof(q), (wh_family)f);
-        if(c->family_on[f])
+        if(c->family_on[f] && !L->quiet)
             rc = wh_amqp_consume(L->amqp, CH_CONSUME, q, err);
     }
     return rc;
@@ -278,7 +280,7 @@ static void on_return(wk_loop *L, const wh_amqp_event *ev)
 
 static void on_delivery(wk_loop *L, wh_amqp_event *ev, wh_err *err)
 {
-    if(L->stopping) {
+    if(L->stopping || L->quiet) {
         wh_amqp_nack(L->amqp, CH_CONSUME, ev->tag, false, true, err);
         return;
     }
@@ -352,20 +354,13 @@ static void read_some_events(wk_loop *L)
     }
 }
 
-static void begin_drain(wk_loop *L)
+/* Cancel the consumers and send the deliveries no thread has started
+ * straight back to the queue. */
+static void stop_consuming(wk_loop *L)
 {
-    int64_t now = wh_mono_ms();
-    if(L->stopping) { /* second signal: stop waiting for grace */
-        L->grace_at = now;
-        return;
-    }
-    L->stopping = true;
-    L->grace_at = now + (int64_t)L->cfg->grace_s * 1000;
-    wh_logf(WH_LOG_INFO, NULL, "draining: %d jobs in flight, grace %d s", wk_pool_inflight(L->pool), L->cfg->grace_s);
     wh_err err;
     if(L->amqp && wh_amqp_cancel_all(L->amqp, CH_CONSUME, &err) != WH_OK)
         disconnect(L, &err);
-    /* Deliveries no thread has started go straight back to the queue. */
     for(wk_delivery *d = wk_pool_take_queued(L->pool); d;) {
         wk_delivery *next = d->next;
         if(L->amqp && d->gen == L->gen) {
@@ -378,12 +373,38 @@ static void begin_drain(wk_loop *L)
     }
 }
 
+static void begin_drain(wk_loop *L)
+{
+    int64_t now = wh_mono_ms();
+    if(L->stopping) { /* second signal: stop waiting for grace */
+        L->grace_at = now;
+        return;
+    }
+    L->stopping = true;
+    L->grace_at = now + (int64_t)L->cfg->grace_s * 1000;
+    wh_logf(WH_LOG_INFO, NULL, "draining: %d jobs in flight, grace %d s", wk_pool_inflight(L->pool), L->cfg->grace_s);
+    stop_consuming(L);
+}
+
+static void begin_quiet(wk_loop *L)
+{
+    if(L->quiet || L->stopping)
+        return;
+    L->quiet = true;
+    wh_logf(WH_LOG_INFO, NULL, "quiet: taking no new jobs, %d in flight", wk_pool_inflight(L->pool));
+    stop_consuming(L);
+}
+
 static void read_signals(wk_loop *L)
 {
     struct signalfd_siginfo si;
     while(read(L->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        wh_log(WH_LOG_INFO, NULL, "signal received", "signal", si.ssi_signo == 15 ? "TERM" : "INT");
-        begin_drain(L);
+        const char *name = si.ssi_signo == SIGTERM ? "TERM" : si.ssi_signo == SIGTSTP ? "TSTP" : "INT";
+        wh_log(WH_LOG_INFO, NULL, "signal received", "signal", name);
+        if(si.ssi_signo == SIGTSTP)
+            begin_quiet(L);
+        else
+            begin_drain(L);
     }
 }
 

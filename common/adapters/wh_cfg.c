@@ -71,6 +71,7 @@ static const key_def keys[] = {
     STR("serve", "listen", serve_listen, "127.0.0.1:8080", NULL),
     STR("serve", "token", serve_token, "", NULL),
     STR("serve", "token_file", serve_token_file, "", NULL),
+    STR("serve", "read_token_file", serve_read_token_file, "", NULL),
     I64("serve", "max_body", serve_max_body, 1024, 134217728, "1048576"),
     INT("serve", "timeout_s", serve_timeout_s, 1, 3600, "30"),
     INT("serve", "max_connections", serve_max_connections, 1, 10000, "64"),

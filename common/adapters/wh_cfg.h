@@ -83,6 +83,7 @@ typedef struct wh_cfg {
     char serve_listen[128];     /* "host:port" or "[v6]:port" */
     char serve_token[256];      /* one bearer token; a secret: never printed */
     char serve_token_file[512]; /* file of bearer tokens, one per line */
+    char serve_read_token_file[512]; /* file of read-only bearer tokens (GET routes only) */
     int64_t serve_max_body;     /* HTTP request body cap, bytes */
     int serve_timeout_s;        /* idle HTTP connection timeout, s */
     int serve_max_connections;  /* HTTP connections at once */

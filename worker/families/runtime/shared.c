@@ -7,6 +7,7 @@
 
 #include "runtime.h"
 #include "wh_env.h"
+#include "wh_time.h"
 
 static bool job_abort(void *ud)
 {
@@ -52,4 +53,22 @@ void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap)
     size_t n = 0;
     const char *s = wh_args_str(wk_job_args(job), key, "", &n);
     wh_curl_escape(s, n, out, cap);
+}
+
+void rt_reach_note(wk_job *job, bool stats, wh_code rc, const wh_err *err)
+{
+    char key[1024], now[24];
+    snprintf(key, sizeof(key), "%shost:%s:reach", wk_job_prefix(job), wk_job_host(job)->name);
+    snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+    const char *ok[] = {"HSET", key, "checked_at", now, "ok", "1", "ok_at", now, stats ? "stats_at" : NULL, now};
+    const char *bad[] = {"HSET", key, "checked_at", now, "ok", "0", "error_at", now, "error",
+                         rc ? wh_err_name(err) : "", "error_message", rc ? err->msg : ""};
+    if(rc == WH_E_INTERRUPTED || rc == WH_E_CANCELLED)
+        return; /* we stopped asking; the engine did not fail to answer */
+    wh_err e;
+    wk_job_flush(job);
+    wh_code w = rc ? wh_redis_cmdv(wk_job_redis(job), NULL, &e, 12, bad)
+                   : wh_redis_cmdv(wk_job_redis(job), NULL, &e, stats ? 10 : 8, ok);
+    if(w)
+        wk_job_log(job, WK_SYS, e.msg, strlen(e.msg));
 }
