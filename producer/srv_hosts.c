@@ -17,7 +17,6 @@
 #include "srv.h"
 #include "wh_env.h"
 #include "wh_keys.h"
-#include "wh_status.h"
 
 #define REFRESH_WAIT_S 10     /* default wait of ?refresh=1, s */
 #define REFRESH_WAIT_MAX_S 60 /* longest wait_s accepted */
@@ -31,13 +30,20 @@ const wh_inv_host *srv_host(srv_call *c)
     return h;
 }
 
+/* True (after answering 400 naming `field`) unless `name` is a container
+ * name as the runtime family accepts it. */
+static bool bad_name(srv_call *c, const char *name, const char *field)
+{
+    size_t n = strlen(name);
+    if(n <= 128 && wh_env_target_valid(name, n))
+        return false;
+    srv_error(c, 400, "usage", field, "a container name matches [A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
+    return true;
+}
+
 bool srv_bad_ctr(srv_call *c)
 {
-    size_t n = strlen(c->param2);
-    if(n <= 128 && wh_env_target_valid(c->param2, n))
-        return false;
-    srv_error(c, 400, "usage", "name", "a container name matches [A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
-    return true;
+    return bad_name(c, c->param2, "name");
 }
 
 /* What the inventory entry lets the families do there. */
@@ -172,8 +178,10 @@ static wh_json *containers_of(srv_call *c, wh_redis *r, wh_err *err)
 }
 
 /* ?refresh=1: submit a runtime.host.sync (one shared by concurrent
- * refreshes: unique for 60 s) and wait for it up to wait_s. Its id, state
- * and error go to "refresh"; false after answering an error. */
+ * refreshes: unique for 60 s; one attempt, so an unreachable engine ends it
+ * at once) and wait for it up to wait_s. Its id, state and error go to
+ * "refresh" (done: false when the wait ran out); false after answering an
+ * error. */
 static bool refresh(srv_call *c, wh_json *out)
 {
     long wait_s;
@@ -188,19 +196,23 @@ static bool refresh(srv_call *c, wh_json *out)
     wharf_error err;
     if(wharf_submit(wc, &job, &sub, &err) != 0)
         return srv_error_client(c, &err), false;
-    char state[16] = "";
-    int rc = wharf_wait(wc, sub.id, (int)wait_s * 1000, state, &err);
+    char *json = NULL;
+    int rc = wharf_wait_json(wc, sub.id, (int)wait_s * 1000, &json, &err);
     if(rc != 0 && rc != WHARF_TIMEOUT)
         return srv_error_client(c, &err), false;
-    wh_redis *r = rc ? srv_redis(c) : NULL;
-    wh_err e;
-    if(rc && !r)
-        return false;
-    if(rc && wh_status_state(r, c->s->cfg->redis_prefix, sub.id, state, NULL, NULL, 0, &e) != WH_OK)
-        snprintf(state, sizeof(state), "queued"); /* not taken by a worker yet */
+    wh_json *job_now = json ? wh_json_parse(json, strlen(json), NULL) : NULL;
+    free(json);
     wh_json *o = wh_json_object();
     wh_json_setc(o, "job", wh_json_str(sub.id));
-    wh_json_setc(o, "state", wh_json_str(state));
+    static const char *const keep[] = {"state", "error", "error_message"};
+    for(int i = 0; i < 3; i++) {
+        const wh_json *v = wh_json_get(job_now, keep[i]);
+        if(v)
+            wh_json_setc(o, keep[i], wh_json_copy(v));
+    }
+    if(!job_now) /* still waiting for a worker, or running */
+        wh_json_setc(o, "state", wh_json_str(sub.state));
+    wh_json_free(job_now);
     wh_json_setc(o, "done", wh_json_bool(rc == 0));
     wh_json_setc(out, "refresh", o);
     return true;
@@ -289,8 +301,7 @@ void srv_hosts_stats(srv_call *c)
     if(minutes && hours)
         return srv_error(c, 400, "usage", "hours", "give minutes or hours, not both");
     const char *name = wh_mhd_query(c->req, "container");
-    snprintf(c->param2, sizeof(c->param2), "%s", name ? name : "_host");
-    if(name && srv_bad_ctr(c))
+    if(name && bad_name(c, name, "container"))
         return;
     wh_redis *r = srv_redis(c);
     if(!r)
@@ -298,8 +309,8 @@ void srv_hosts_stats(srv_call *c)
     int step = hours ? 3600 : 60, count = hours ? (int)hours : minutes ? (int)minutes : 60, nb = 0;
     fleet_bucket *b = NULL;
     wh_err err;
-    if(fleet_stats_read(r, c->s->cfg->redis_prefix, c->param, c->param2, step, count, (int64_t)time(NULL), &b, &nb,
-                        &err) != WH_OK)
+    if(fleet_stats_read(r, c->s->cfg->redis_prefix, c->param, name ? name : "_host", step, count,
+                        (int64_t)time(NULL), &b, &nb, &err) != WH_OK)
         return srv_error_wh(c, &err);
     wh_json *points = wh_json_array();
     for(int i = 0; i < nb; i++)

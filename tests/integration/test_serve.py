@@ -35,6 +35,14 @@ ROUTES = [
     ("POST", "/v1/dead/retry", {"id": "x"}),
     ("POST", "/v1/dead/purge", None),
     ("GET", "/metrics", None),
+    ("POST", "/v1/workers/w1/quiet", None),
+    ("GET", "/v1/hosts", None),
+    ("GET", "/v1/hosts/h/containers", None),
+    ("GET", "/v1/hosts/h/containers/c", None),
+    ("GET", "/v1/hosts/h/containers/c/logs", None),
+    ("POST", "/v1/hosts/h/containers/c/stop", None),
+    ("GET", "/v1/hosts/h/stats", None),
+    ("GET", "/v1/hosts/h/updates", None),
 ]
 
 
