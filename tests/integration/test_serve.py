@@ -48,25 +48,7 @@ ROUTES = [
 
 def sse_events(resp):
     """Parse a text/event-stream response into [(event, id, data)] until EOF."""
-    events, ev, eid, data = [], "message", None, []
-    for raw in resp:
-        line = raw.decode("utf-8").rstrip("\r\n")
-        if line == "":
-            if data:
-                events.append((ev, eid, "\n".join(data)))
-            ev, eid, data = "message", None, []
-        elif line.startswith(":"):
-            continue
-        else:
-            k, _, v = line.partition(":")
-            v = v[1:] if v.startswith(" ") else v
-            if k == "event":
-                ev = v
-            elif k == "id":
-                eid = v
-            elif k == "data":
-                data.append(v)
-    return events
+    return list(wharfserve.sse_iter(resp))
 
 
 def parse_prometheus(text):

@@ -45,29 +45,14 @@ class SseReader:
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.ctype = self.resp.getheader("Content-Type", "")
+        self.events = wharfserve.sse_iter(iter(self.resp.fp.readline, b""))
 
     def next(self):
-        """(event, id, data) of the next event; comments are skipped."""
-        ev, eid, data = "message", None, []
-        while True:
-            raw = self.resp.fp.readline()
-            if not raw:
-                raise EOFError("stream ended")
-            line = raw.decode("utf-8").rstrip("\r\n")
-            if line == "":
-                if data:
-                    return ev, eid, json.loads("\n".join(data))
-                continue
-            if line.startswith(":"):
-                continue
-            k, _, v = line.partition(":")
-            v = v[1:] if v.startswith(" ") else v
-            if k == "event":
-                ev = v
-            elif k == "id":
-                eid = v
-            elif k == "data":
-                data.append(v)
+        """(event, id, data as JSON) of the next event; EOFError at the end."""
+        got = next(self.events, None)
+        if got is None:
+            raise EOFError("stream ended")
+        return got[0], got[1], json.loads(got[2])
 
     def close(self):
         self.conn.close()

@@ -127,6 +127,29 @@ def _read_head(f):
         hdrs[k.strip().lower()] = v.strip()
 
 
+def sse_iter(lines):
+    """Server-Sent Events from an iterable of raw lines (bytes), one
+    (event, id, data text) per event as it completes; comments skipped."""
+    ev, eid, data = "message", None, []
+    for raw in lines:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if line == "":
+            if data:
+                yield ev, eid, "\n".join(data)
+            ev, eid, data = "message", None, []
+        elif line.startswith(":"):
+            continue
+        else:
+            k, _, v = line.partition(":")
+            v = v[1:] if v.startswith(" ") else v
+            if k == "event":
+                ev = v
+            elif k == "id":
+                eid = v
+            elif k == "data":
+                data.append(v)
+
+
 def free_port():
     for _ in range(200):
         import random
