@@ -54,6 +54,7 @@ static const key_def keys[] = {
     I64("jobs", "ttl_s", job_ttl_s, 60, 31536000, "604800"),
     I64("jobs", "max_body", max_body, 1024, 134217728, "1048576"),
     INT("jobs", "log_max_lines", log_max_lines, 10, 10000000, "10000"),
+    INT("jobs", "recent_max", recent_max, 1000, 10000000, "100000"),
     INT("jobs", "max_attempts", max_attempts, 1, 100, "3"),
     INT("jobs", "max_redeliveries", max_redeliveries, 1, 1000, "5"),
     INT("jobs", "timeout_s", job_timeout_s, 0, 2592000, "900"),

@@ -58,6 +58,7 @@ typedef struct wh_cfg {
     int64_t job_ttl_s;        /* finished job hash + log expiry, seconds */
     int64_t max_body;         /* message body cap, bytes */
     int log_max_lines;        /* job log stream MAXLEN ~ */
+    int recent_max;           /* ids kept in <p>recent and its per-type/target indexes */
     int max_attempts;         /* default when neither job nor type sets it */
     int max_redeliveries;     /* interrupted deliveries before a job is dead */
     int job_timeout_s;        /* default run-time limit; 0: none */

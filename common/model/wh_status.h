@@ -18,8 +18,6 @@
 #define WH_STATS_TTL_1M (48 * 3600)       /* minute buckets live 48 h, s */
 #define WH_STATS_TTL_1H (30 * 24 * 3600)  /* hour buckets live 30 days, s */
 
-#define WH_RECENT_MAX 100000 /* ids kept in the <p>recent index */
-
 /* One enqueue request: create the hash in state `queued` (or `scheduled`,
  * with the message kept in Redis, when run_at is in the future or `park`
  * is set) unless the id exists, or, with spec->unique_for_s, unless a live
