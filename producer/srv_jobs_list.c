@@ -183,20 +183,44 @@ static wh_code walk(srv_call *c, wh_redis *r, const char *index, list_q *q, wh_e
     return WH_OK;
 }
 
+/* The matched jobs' hashes, in one pipelined round trip; expired ones
+ * (between the check and now) are left out. NULL with err. */
+static wh_json *read_jobs(srv_call *c, wh_redis *r, const list_q *q, wh_err *err)
+{
+    long queued = 0;
+    wh_code rc = WH_OK;
+    for(long i = 0; !rc && i < q->nids; i++) {
+        char key[WH_KEY_MAX];
+        wh_key_job(key, c->s->cfg->redis_prefix, q->ids[i]);
+        const char *argv[] = {"HGETALL", key};
+        size_t lens[] = {7, strlen(key)};
+        if(!(rc = wh_redis_append(r, 2, argv, lens, err)))
+            queued++;
+    }
+    wh_json *jobs = wh_json_array();
+    for(long i = 0; i < queued; i++) {
+        wh_redis_reply *rep = NULL;
+        wh_code rc2 = wh_redis_read(r, &rep, rc ? NULL : err);
+        rc = rc ? rc : rc2;
+        wh_json *j = rc2 ? NULL : wh_status_job_reply_json(rep);
+        if(j)
+            wh_json_push(jobs, j);
+        wh_redis_reply_free(rep);
+    }
+    if(rc) {
+        wh_json_free(jobs);
+        return NULL;
+    }
+    return jobs;
+}
+
 /* {jobs, scanned, truncated, next_cursor} from the matched ids. */
 static void reply_list(srv_call *c, wh_redis *r, const list_q *q)
 {
-    wh_json *jobs = wh_json_array();
-    for(long i = 0; i < q->nids; i++) {
-        wh_err err;
-        wh_json *j = wh_status_json(r, c->s->cfg->redis_prefix, q->ids[i], &err);
-        if(!j && err.code != WH_E_NOT_FOUND) {
-            wh_json_free(jobs);
-            return srv_error_wh(c, &err);
-        }
-        if(j) /* expired between the check and now: left out */
-            wh_json_push(jobs, j);
-    }
+    wh_err err;
+    wh_json *jobs = read_jobs(c, r, q, &err);
+    if(!jobs)
+        return srv_error_wh(c, &err);
     wh_json *o = wh_json_object();
     char cursor[48];
     snprintf(cursor, sizeof(cursor), "%lld:%lld", q->score, q->skip);

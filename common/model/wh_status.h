@@ -156,6 +156,10 @@ wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *nu
  * the job does not exist. Caller frees with wh_json_free(). */
 wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err *err);
 
+/* The same from an HGETALL reply of a job hash (read pipelined by the
+ * caller); NULL when the reply is empty (the job does not exist). */
+wh_json *wh_status_job_reply_json(const wh_redis_reply *rep);
+
 /* Read state (16 bytes), progress and step (cap bytes) cheaply. WH_E_NOT_FOUND
  * when the job does not exist. `step` may be NULL. */
 wh_code wh_status_state(wh_redis *r, const char *prefix, const char *id, char *state, int *progress, char *step,
