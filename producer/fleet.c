@@ -44,13 +44,9 @@ static wh_json *value_of(const char *v, size_t n, bool json)
     return wh_json_strn(v, n);
 }
 
-static wh_json *hash_read(wh_redis *r, const char *key, bool json, wh_err *err)
+/* An HGETALL reply as an object of values (value_of). */
+static wh_json *reply_obj(const wh_redis_reply *rep, bool json)
 {
-    wh_redis_reply *rep;
-    if(hgetall_bounded(r, key, &rep, err) != WH_OK)
-        return NULL;
-    if(!rep)
-        return json ? wh_json_object() : wh_json_null();
     wh_json *o = wh_json_object();
     for(size_t i = 0; i + 1 < wh_redis_reply_len(rep); i += 2) {
         size_t kn = 0, vn = 0;
@@ -60,6 +56,22 @@ static wh_json *hash_read(wh_redis *r, const char *key, bool json, wh_err *err)
         if(e)
             wh_json_set(o, k, kn, e);
     }
+    return o;
+}
+
+wh_json *fleet_reply_ints(const wh_redis_reply *rep)
+{
+    return rep && wh_redis_reply_len(rep) ? reply_obj(rep, false) : wh_json_null();
+}
+
+static wh_json *hash_read(wh_redis *r, const char *key, bool json, wh_err *err)
+{
+    wh_redis_reply *rep;
+    if(hgetall_bounded(r, key, &rep, err) != WH_OK)
+        return NULL;
+    if(!rep)
+        return json ? wh_json_object() : wh_json_null();
+    wh_json *o = reply_obj(rep, json);
     wh_redis_reply_free(rep);
     return o;
 }

@@ -33,6 +33,10 @@ wh_json *fleet_hash_json(wh_redis *r, const char *key, wh_err *err);
  * key does not exist. */
 wh_json *fleet_hash_ints(wh_redis *r, const char *key, wh_err *err);
 
+/* An HGETALL reply of such a hash the same way (JSON null for an empty
+ * reply or NULL), for callers that pipeline their reads. */
+wh_json *fleet_reply_ints(const wh_redis_reply *rep);
+
 /* One rollup bucket of runtime.host.stats (units as written there). */
 typedef struct fleet_bucket {
     int64_t t;                      /* bucket start, Unix seconds */

@@ -80,19 +80,10 @@ static wh_json *sync_summary(wh_json *raw)
     return o;
 }
 
-static wh_json *host_json(srv_call *c, wh_redis *r, const wh_inv_host *h, wh_err *err)
+/* One host of the list from its sync and reach hashes (stolen). */
+static wh_json *host_json(const wh_inv_host *h, wh_json *sync, wh_json *reach)
 {
-    char key[WH_KEY_MAX];
-    const char *prefix = c->s->cfg->redis_prefix;
     static const char *const kinds[] = {NULL, "unix", "tcp", "ssh"};
-    wh_key_host(key, prefix, h->name, "sync");
-    wh_json *sync = fleet_hash_ints(r, key, err);
-    wh_key_host(key, prefix, h->name, "reach");
-    wh_json *reach = sync ? fleet_hash_ints(r, key, err) : NULL;
-    if(!reach) {
-        wh_json_free(sync);
-        return NULL;
-    }
     wh_json *o = wh_json_object();
     wh_json_setc(o, "name", wh_json_str(h->name));
     wh_json_setc(o, "docker", kinds[h->docker_kind] ? wh_json_str(kinds[h->docker_kind]) : wh_json_null());
@@ -106,6 +97,23 @@ static wh_json *host_json(srv_call *c, wh_redis *r, const wh_inv_host *h, wh_err
     return o;
 }
 
+/* Queue HGETALL of <p>host:<h>:sync and :reach for every host. */
+static wh_code queue_reads(srv_call *c, wh_redis *r, const wh_inv *inv, int *queued, wh_err *err)
+{
+    static const char *const what[] = {"sync", "reach"};
+    for(int i = 0; i < inv->nhosts; i++)
+        for(int k = 0; k < 2; k++) {
+            char key[WH_KEY_MAX];
+            wh_key_host(key, c->s->cfg->redis_prefix, inv->hosts[i].name, what[k]);
+            const char *argv[] = {"HGETALL", key};
+            size_t lens[] = {7, strlen(key)};
+            if(wh_redis_append(r, 2, argv, lens, err) != WH_OK)
+                return err->code;
+            (*queued)++;
+        }
+    return WH_OK;
+}
+
 void srv_hosts_list(srv_call *c)
 {
     wh_redis *r = srv_redis(c);
@@ -113,14 +121,26 @@ void srv_hosts_list(srv_call *c)
         return;
     const wh_inv *inv = c->s->cfg->inv;
     wh_json *all = wh_json_array();
-    for(int i = 0; inv && i < inv->nhosts; i++) {
-        wh_err err;
-        wh_json *h = host_json(c, r, &inv->hosts[i], &err);
-        if(!h) {
-            wh_json_free(all);
-            return srv_error_wh(c, &err);
-        }
-        wh_json_push(all, h);
+    int queued = 0;
+    wh_err err;
+    wh_code rc = inv ? queue_reads(c, r, inv, &queued, &err) : WH_OK;
+    /* Two replies per host, in inventory order; every one is read. */
+    for(int i = 0; i < queued / 2; i++) {
+        wh_redis_reply *sync = NULL, *reach = NULL;
+        wh_code a = wh_redis_read(r, &sync, rc ? NULL : &err);
+        rc = rc ? rc : a;
+        wh_code b = wh_redis_read(r, &reach, rc ? NULL : &err);
+        rc = rc ? rc : b;
+        if(!rc)
+            wh_json_push(all, host_json(&inv->hosts[i], fleet_reply_ints(sync), fleet_reply_ints(reach)));
+        wh_redis_reply_free(sync);
+        wh_redis_reply_free(reach);
+    }
+    if(queued % 2) /* a failed queue_reads: keep the connection in step */
+        wh_redis_drain(r, 1, NULL);
+    if(rc) {
+        wh_json_free(all);
+        return srv_error_wh(c, &err);
     }
     wh_json *o = wh_json_object();
     wh_json_setc(o, "hosts", all);

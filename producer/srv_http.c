@@ -83,8 +83,11 @@ static int token_ok(const srv *s, const char *got)
         unsigned diff = (unsigned)(gn ^ wn);
         for(size_t k = 0; k < wn; k++)
             diff |= (unsigned)(unsigned char)want[k] ^ (unsigned)(unsigned char)(k < gn ? got[k] : 0);
-        ok |= (diff == 0) & !s->read_only[i];
-        ro |= (diff == 0) & s->read_only[i];
+        unsigned hit = diff == 0 ? 1u : 0u;
+        if(s->read_only[i])
+            ro |= hit;
+        else
+            ok |= hit;
     }
     return ok ? 1 : ro ? 2 : 0;
 }

@@ -357,7 +357,7 @@ wk_run rt_stats_run(wk_job *job)
         wh_json_free(items);
         return wk_job_fail_err(job, rc, &err);
     }
-    rt_reach_note(job, true, WH_OK, NULL);
+    rt_reach_note(job, true, WH_OK, &err);
     wh_json *res = wh_json_object();
     wh_json_setc(res, "sampled_at", wh_json_int((int64_t)now));
     wh_json_setc(res, "containers", wh_json_int((int64_t)wh_json_size(items)));

@@ -182,7 +182,7 @@ wk_run rt_sync_run(wk_job *job)
         wh_json_free(summary);
         return wk_job_fail_err(job, rc, &err);
     }
-    rt_reach_note(job, false, WH_OK, NULL);
+    rt_reach_note(job, false, WH_OK, &err);
     wk_job_set_result(job, summary);
     return WK_RUN_OK;
 }

@@ -35,7 +35,7 @@ void rt_say(void *ud, const char *line);
 void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap);
 
 /* Note in <p>host:<h>:reach whether the job's engine answered (rc WH_OK)
- * or not (the code and message of err): checked_at (ms), ok (1 or 0), and
+ * or not (the code and message of err, never NULL): checked_at (ms), ok (1 or 0), and
  * ok_at, or error, error_message and error_at; with `stats`, a sweep's
  * stats_at (ms) too. host.sync and host.stats call it, so `wharf serve`
  * (GET /v1/hosts) can tell a host's reachability without an engine client

@@ -57,18 +57,23 @@ void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap)
 
 void rt_reach_note(wk_job *job, bool stats, wh_code rc, const wh_err *err)
 {
+    if(rc == WH_E_INTERRUPTED || rc == WH_E_CANCELLED)
+        return; /* we stopped asking; the engine did not fail to answer */
     char key[1024], now[24];
     snprintf(key, sizeof(key), "%shost:%s:reach", wk_job_prefix(job), wk_job_host(job)->name);
     snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
-    const char *ok[] = {"HSET", key, "checked_at", now, "ok", "1", "ok_at", now, stats ? "stats_at" : NULL, now};
-    const char *bad[] = {"HSET", key, "checked_at", now, "ok", "0", "error_at", now, "error",
-                         rc ? wh_err_name(err) : "", "error_message", rc ? err->msg : ""};
-    if(rc == WH_E_INTERRUPTED || rc == WH_E_CANCELLED)
-        return; /* we stopped asking; the engine did not fail to answer */
+    wh_redis *r = wk_job_redis(job);
     wh_err e;
+    wh_code w;
     wk_job_flush(job);
-    wh_code w = rc ? wh_redis_cmdv(wk_job_redis(job), NULL, &e, 12, bad)
-                   : wh_redis_cmdv(wk_job_redis(job), NULL, &e, stats ? 10 : 8, ok);
+    if(rc) {
+        const char *bad[] = {"HSET", key, "checked_at", now, "ok", "0", "error_at", now, "error", wh_err_name(err),
+                             "error_message", err->msg};
+        w = wh_redis_cmdv(r, NULL, &e, 12, bad);
+    } else {
+        const char *ok[] = {"HSET", key, "checked_at", now, "ok", "1", "ok_at", now, "stats_at", now};
+        w = wh_redis_cmdv(r, NULL, &e, stats ? 10 : 8, ok);
+    }
     if(w)
         wk_job_log(job, WK_SYS, e.msg, strlen(e.msg));
 }
