@@ -12,7 +12,7 @@
 #include "wh_time.h"
 
 /* One route. A pattern segment "{}" matches one path segment, which is
- * copied to call->param (handlers validate it). */
+ * copied to call->param, then param2, then param3 (handlers validate them). */
 typedef struct srv_route {
     const char *method;
     const char *pattern;
@@ -27,6 +27,7 @@ static const srv_route routes[] = {
     {"POST", "/v1/jobs/{}/cancel", srv_jobs_cancel, false},
     {"GET", "/v1/jobs/{}/logs", srv_logs_get, false},
     {"GET", "/v1/workers", srv_workers_get, false},
+    {"POST", "/v1/workers/{}/{}", srv_workers_control, false},
     {"GET", "/v1/stats", srv_stats_get, false},
     {"GET", "/v1/schedules", srv_schedules_get, false},
     {"POST", "/v1/schedules", srv_schedules_post, false},
@@ -34,21 +35,31 @@ static const srv_route routes[] = {
     {"GET", "/v1/dead", srv_dead_get, false},
     {"POST", "/v1/dead/retry", srv_dead_retry, false},
     {"POST", "/v1/dead/purge", srv_dead_purge, false},
+    {"GET", "/v1/hosts", srv_hosts_list, false},
+    {"GET", "/v1/hosts/{}/containers", srv_hosts_containers, false},
+    {"GET", "/v1/hosts/{}/containers/{}", srv_hosts_container, false},
+    {"GET", "/v1/hosts/{}/containers/{}/logs", srv_fleet_logs, false},
+    {"POST", "/v1/hosts/{}/containers/{}/{}", srv_fleet_action, false},
+    {"GET", "/v1/hosts/{}/stats", srv_hosts_stats, false},
+    {"GET", "/v1/hosts/{}/updates", srv_hosts_updates, false},
     {"GET", "/healthz", srv_healthz, true},
     {"GET", "/metrics", srv_metrics, false},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
-/* Match `path` against `pattern`; the {} segment goes to param. */
-static bool match(const char *pattern, const char *path, char *param, size_t cap)
+/* Match `path` against `pattern`; the {} segments go to the call's params. */
+static bool match(const char *pattern, const char *path, srv_call *c)
 {
+    char *slot[] = {c->param, c->param2, c->param3};
+    size_t cap[] = {sizeof(c->param), sizeof(c->param2), sizeof(c->param3)};
+    int k = 0;
     while(*pattern && *path) {
         if(pattern[0] == '{' && pattern[1] == '}') {
             size_t n = strcspn(path, "/");
-            if(n == 0 || n >= cap)
+            if(k == 3 || n == 0 || n >= cap[k])
                 return false;
-            memcpy(param, path, n);
-            param[n] = '\0';
+            memcpy(slot[k], path, n);
+            slot[k++][n] = '\0';
             path += n;
             pattern += 2;
             continue;
@@ -60,33 +71,47 @@ static bool match(const char *pattern, const char *path, char *param, size_t cap
 }
 
 /* Constant-time equality of a presented token with each configured one:
- * the time depends only on the configured tokens' count and lengths. */
-static bool token_ok(const srv *s, const char *got)
+ * the time depends only on the configured tokens' count and lengths.
+ * Returns 1 for a read-write token, 2 for a read-only one, 0 for none. */
+static int token_ok(const srv *s, const char *got)
 {
     size_t gn = strlen(got);
-    unsigned ok = 0;
+    unsigned ok = 0, ro = 0;
     for(int i = 0; i < s->ntokens; i++) {
         const char *want = s->tokens[i];
         size_t wn = strlen(want);
         unsigned diff = (unsigned)(gn ^ wn);
         for(size_t k = 0; k < wn; k++)
             diff |= (unsigned)(unsigned char)want[k] ^ (unsigned)(unsigned char)(k < gn ? got[k] : 0);
-        ok |= (diff == 0);
+        unsigned hit = diff == 0 ? 1u : 0u;
+        if(s->read_only[i])
+            ro |= hit;
+        else
+            ok |= hit;
     }
-    return ok != 0;
+    return ok ? 1 : ro ? 2 : 0;
 }
 
+/* A token for this call, and one that may change things unless the method
+ * is GET: a read-only token (serve.read_token_file) is refused with 403. */
 static bool authorized(srv_call *c)
 {
     if(c->s->no_auth)
         return true;
     const char *h = wh_mhd_header(c->req, "Authorization");
+    int kind = 0;
     if(h && strncasecmp(h, "Bearer ", 7) == 0) {
         h += 7;
         while(*h == ' ')
             h++;
-        if(strlen(h) <= SRV_TOKEN_MAX && token_ok(c->s, h))
-            return true;
+        kind = strlen(h) <= SRV_TOKEN_MAX ? token_ok(c->s, h) : 0;
+    }
+    if(kind == 1 || (kind == 2 && strcmp(wh_mhd_method(c->req), "GET") == 0))
+        return true;
+    if(kind == 2) {
+        srv_error(c, 403, "unauthorized", "Authorization", "this token is read-only: %s %s needs a read-write token",
+                  wh_mhd_method(c->req), wh_mhd_path(c->req));
+        return false;
     }
     static const wh_mhd_hdr www[] = {{"WWW-Authenticate", "Bearer realm=\"wharf\""}};
     static const char body[] =
@@ -136,7 +161,7 @@ static void route(srv_call *c)
     const char *path = wh_mhd_path(req), *method = wh_mhd_method(req);
     bool path_known = false;
     for(size_t i = 0; i < NROUTES; i++) {
-        if(!match(routes[i].pattern, path, c->param, sizeof(c->param)))
+        if(!match(routes[i].pattern, path, c))
             continue;
         path_known = true;
         if(strcmp(routes[i].method, method) != 0)

@@ -14,7 +14,8 @@
 #include "wh_log.h"
 #include "wh_sched.h"
 
-/* Add one token (trimmed); false after printing why. */
+/* Add one token (trimmed); false after printing why. A token from
+ * serve.read_token_file is read-only. */
 static bool add_token(srv *s, const char *tok, size_t n, const char *where)
 {
     while(n && (tok[n - 1] == ' ' || tok[n - 1] == '\t' || tok[n - 1] == '\r'))
@@ -36,15 +37,17 @@ static bool add_token(srv *s, const char *tok, size_t n, const char *where)
         cli_error(CLI_USAGE, "%s: more than %d tokens", where, SRV_MAX_TOKENS);
         return false;
     }
+    s->read_only[s->ntokens] = strstr(where, "read_token") != NULL;
     return (s->tokens[s->ntokens++] = strndup(tok, n)) != NULL;
 }
 
-/* One token per line; blank lines and lines starting with '#' are skipped. */
-static bool load_token_file(srv *s, const char *path)
+/* One token per line; blank lines and lines starting with '#' are skipped.
+ * `key` names the setting (serve.token_file or serve.read_token_file). */
+static bool load_token_file(srv *s, const char *path, const char *key)
 {
     FILE *f = fopen(path, "r");
     if(!f) {
-        cli_error(CLI_USAGE, "serve.token_file: cannot open %s", path);
+        cli_error(CLI_USAGE, "%s: cannot open %s", key, path);
         return false;
     }
     char line[SRV_TOKEN_MAX + 8];
@@ -52,10 +55,10 @@ static bool load_token_file(srv *s, const char *path)
     while(ok && fgets(line, sizeof(line), f)) {
         size_t n = strcspn(line, "\n");
         if(line[n] != '\n' && !feof(f)) {
-            ok = (cli_error(CLI_USAGE, "serve.token_file: a line is longer than %d bytes", SRV_TOKEN_MAX), false);
+            ok = (cli_error(CLI_USAGE, "%s: a line is longer than %d bytes", key, SRV_TOKEN_MAX), false);
             break;
         }
-        ok = add_token(s, line, n, "serve.token_file");
+        ok = add_token(s, line, n, key);
     }
     fclose(f);
     return ok;
@@ -127,7 +130,10 @@ static int configure(cli *c, srv *s, int argc, char **argv, char *host, size_t c
                                     "::1), not %s; configure serve.token or serve.token_file", host);
     if(c->cfg.serve_token[0] && !add_token(s, c->cfg.serve_token, strlen(c->cfg.serve_token), "serve.token"))
         return CLI_USAGE;
-    if(*token_file && !load_token_file(s, token_file))
+    if(*token_file && !load_token_file(s, token_file, "serve.token_file"))
+        return CLI_USAGE;
+    if(c->cfg.serve_read_token_file[0] &&
+       !load_token_file(s, c->cfg.serve_read_token_file, "serve.read_token_file"))
         return CLI_USAGE;
     if(!s->no_auth && s->ntokens == 0)
         return cli_error(CLI_USAGE, "no bearer token: set serve.token or serve.token_file (or --token-file), or "

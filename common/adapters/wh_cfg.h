@@ -59,6 +59,7 @@ typedef struct wh_cfg {
     int64_t job_ttl_s;        /* finished job hash + log expiry, seconds */
     int64_t max_body;         /* message body cap, bytes */
     int log_max_lines;        /* job log stream MAXLEN ~ */
+    int recent_max;           /* ids kept in <p>recent and its per-type/target indexes */
     int max_attempts;         /* default when neither job nor type sets it */
     int max_redeliveries;     /* interrupted deliveries before a job is dead */
     int job_timeout_s;        /* default run-time limit; 0: none */
@@ -84,6 +85,7 @@ typedef struct wh_cfg {
     char serve_listen[128];     /* "host:port" or "[v6]:port" */
     char serve_token[256];      /* one bearer token; a secret: never printed */
     char serve_token_file[512]; /* file of bearer tokens, one per line */
+    char serve_read_token_file[512]; /* file of read-only bearer tokens (GET routes only) */
     int64_t serve_max_body;     /* HTTP request body cap, bytes */
     int serve_timeout_s;        /* idle HTTP connection timeout, s */
     int serve_max_connections;  /* HTTP connections at once */

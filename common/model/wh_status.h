@@ -18,8 +18,6 @@
 #define WH_STATS_TTL_1M (48 * 3600)       /* minute buckets live 48 h, s */
 #define WH_STATS_TTL_1H (30 * 24 * 3600)  /* hour buckets live 30 days, s */
 
-#define WH_RECENT_MAX 100000 /* ids kept in the <p>recent index */
-
 /* One enqueue request: create the hash in state `queued` (or `scheduled`,
  * with the message kept in Redis, when run_at is in the future or `park`
  * is set) unless the id exists, or, with spec->unique_for_s, unless a live
@@ -161,6 +159,10 @@ wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *nu
  * ...) as numbers, `result` as embedded JSON. NULL with WH_E_NOT_FOUND when
  * the job does not exist. Caller frees with wh_json_free(). */
 wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err *err);
+
+/* The same from an HGETALL reply of a job hash (read pipelined by the
+ * caller); NULL when the reply is empty (the job does not exist). */
+wh_json *wh_status_job_reply_json(const wh_redis_reply *rep);
 
 /* Read state (16 bytes), progress and step (cap bytes) cheaply. WH_E_NOT_FOUND
  * when the job does not exist. `step` may be NULL. */

@@ -62,6 +62,12 @@ if not st then
     'max_attempts', max_attempts, 'attempt', '0', 'progress', '0')
   if lock ~= '' then redis.call('HSET', job, 'lock', lock) end
   redis.call('ZADD', recent, created_at, id)
+  redis.call('ZADD', recent .. ':type:' .. job_type, created_at, id)
+  redis.call('SADD', recent .. ':indexes', 'type:' .. job_type)
+  if target ~= '' then
+    redis.call('ZADD', recent .. ':target:' .. target, created_at, id)
+    redis.call('SADD', recent .. ':indexes', 'target:' .. target)
+  end
   st = 'queued'
   f = {st, '0', max_attempts, false, false, false}
 end
