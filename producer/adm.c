@@ -63,6 +63,29 @@ static void add_bucket(adm_totals *t, const wh_redis_reply *h)
     }
 }
 
+wh_code adm_worker_control(wh_redis *r, const char *prefix, const char *id, const char *command, wh_err *err)
+{
+    if(strcmp(command, "quiet") != 0 && strcmp(command, "drain") != 0)
+        return wh_err_set(err, WH_E_USAGE, "command", "a worker command is quiet or drain, not \"%s\"", command);
+    size_t n = strlen(id);
+    if(n == 0 || n > 200 || strcspn(id, " \t\r\n/") != n)
+        return wh_err_set(err, WH_E_USAGE, "id", "a worker id is 1-200 characters without spaces or '/'");
+    char key[WH_KEY_MAX], ttl[16];
+    wh_key_worker(key, prefix, id);
+    const char *exists[] = {"EXISTS", key};
+    wh_redis_reply *rep;
+    if(wh_redis_cmdv(r, &rep, err, 2, exists) != WH_OK)
+        return err->code;
+    long long live = wh_redis_reply_int(rep);
+    wh_redis_reply_free(rep);
+    if(!live)
+        return wh_err_set(err, WH_E_NOT_FOUND, "id", "no live worker \"%s\"", id);
+    wh_key_worker_control(key, prefix, id);
+    snprintf(ttl, sizeof(ttl), "%d", ADM_CONTROL_TTL_S);
+    const char *set[] = {"SET", key, command, "EX", ttl};
+    return wh_redis_cmdv(r, NULL, err, 5, set);
+}
+
 /* Read n pipelined HGETALL answers of stats buckets into out[i] (each=true)
  * or all into out[0]; the first error is returned after reading them all. */
 static wh_code read_buckets(wh_redis *r, int n, adm_totals *out, bool each, wh_err *err)

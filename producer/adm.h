@@ -20,6 +20,15 @@
  * frees with wh_json_free(). */
 wh_json *adm_workers_json(wh_redis *r, const char *prefix, wh_err *err);
 
+/* Worker control: ask live worker `id` to stop taking new jobs ("quiet";
+ * it finishes the running ones and stays up) or to drain and exit ("drain";
+ * as on SIGTERM). Writes <p>worker:<id>:control (ADM_CONTROL_TTL_S), which
+ * the worker's heartbeat takes within one period (worker/wk_heartbeat.c).
+ * WH_E_USAGE (field "command") for another command, WH_E_NOT_FOUND (field
+ * "id") when no live worker has that id. */
+#define ADM_CONTROL_TTL_S 3600
+wh_code adm_worker_control(wh_redis *r, const char *prefix, const char *id, const char *command, wh_err *err);
+
 /* One job type's counts summed over the last `minutes` minute buckets
  * (the current minute included). */
 typedef struct adm_totals {

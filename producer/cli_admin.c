@@ -1,4 +1,4 @@
-/* cli_admin: `wharf workers`, `wharf stats` and `wharf dead`. */
+/* cli_admin: `wharf workers [quiet|drain ID]`, `wharf stats` and `wharf dead`. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,12 +56,30 @@ static long long iget(const wh_json *o, const char *k)
     return v ? (long long)wh_json_intv(v) : 0;
 }
 
+/* `wharf workers quiet|drain ID`: leave the command for the worker's
+ * heartbeat (adm_worker_control). */
+static int workers_control(cli *c, const char *command, const char *id)
+{
+    wh_redis *r = cli_redis(c);
+    if(!r)
+        return CLI_FAIL;
+    wh_err err;
+    if(adm_worker_control(r, c->cfg.redis_prefix, id, command, &err) != WH_OK)
+        return cli_error(err.code == WH_E_USAGE ? CLI_USAGE : CLI_FAIL, "%s", err.msg);
+    printf("%s %s requested\n", id, command);
+    return CLI_OK;
+}
+
 int cli_workers(cli *c, int argc, char **argv)
 {
     admin_opts a = {0};
     int rc = parse_admin(cli_find("workers"), argc, argv, &a);
     if(rc)
         return rc < 0 ? CLI_OK : rc;
+    if(optind == argc - 2)
+        return workers_control(c, argv[optind], argv[optind + 1]);
+    if(optind != argc)
+        return cli_usage(cli_find("workers"), stderr);
     wh_redis *r = cli_redis(c);
     if(!r)
         return CLI_FAIL;

@@ -47,8 +47,10 @@ static const cli_cmd commands[] = {
      "wharf wait ID... [--timeout S]\n"
      "Wait for jobs to finish; exit 0 only if all succeeded.\n"},
     {"workers", cli_workers,
-     "wharf workers [--json]\n"
-     "List live workers from the registry.\n"},
+     "wharf workers [--json] | workers quiet ID | workers drain ID\n"
+     "List live workers from the registry, or ask one (within one heartbeat):\n"
+     "  quiet ID  take no new jobs, finish the running ones, stay up\n"
+     "  drain ID  stop taking jobs, finish or requeue the running ones, exit\n"},
     {"stats", cli_stats,
      "wharf stats [--minutes N] [--json]\n"
      "Per job type counts and run times over the last N minutes (default 60).\n"

@@ -1,6 +1,6 @@
 /* cli_runtime: commands for the runtime family's data in Redis.
  *   wharf ctr-logs HOST NAME [-f] [-t]   the stream runtime.container.logs fills
- *   wharf host-stats HOST [CONTAINER]    the rollups runtime.host.stats writes */
+ *   wharf host-stats HOST [CONTAINER]    the rollups runtime.host.stats writes (read by fleet.c) */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "fleet.h"
 #include "wh_env.h"
 
 
@@ -116,40 +117,9 @@ int cli_ctr_logs(cli *c, int argc, char **argv)
     return n < 0 ? CLI_FAIL : CLI_OK;
 }
 
-/* Fields of one rollup bucket, as numbers (0 when absent). */
-typedef struct bucket {
-    double n, cpu_n, cpu_sum, cpu_max, mem_sum, mem_max;
-} bucket;
-
-static double hnum(const wh_redis_reply *rep, size_t i)
-{
-    size_t n = 0;
-    const char *s = wh_redis_reply_str(wh_redis_reply_at(rep, i), &n);
-    char buf[40];
-    if(!s || n == 0 || n >= sizeof(buf))
-        return 0;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    return strtod(buf, NULL);
-}
-
-static bool read_bucket(wh_redis *r, const char *key, bucket *b)
-{
-    const char *argv[] = {"HMGET", key, "n", "cpu_n", "cpu_sum", "cpu_max", "mem_sum", "mem_max"};
-    wh_redis_reply *rep;
-    wh_err err;
-    if(wh_redis_cmdv(r, &rep, &err, 8, argv) != WH_OK) {
-        cli_error(CLI_FAIL, "%s", err.msg);
-        return false;
-    }
-    *b = (bucket){hnum(rep, 0), hnum(rep, 1), hnum(rep, 2), hnum(rep, 3), hnum(rep, 4), hnum(rep, 5)};
-    wh_redis_reply_free(rep);
-    return true;
-}
-
 /* One `wharf host-stats` row: a bucket's time (to the second), samples,
  * CPU percentages and memory bytes. */
-static void bucket_row(cli_table *tab, const char *ts, const bucket *b, double cpu, double mem)
+static void bucket_row(cli_table *tab, const char *ts, const fleet_bucket *b, double cpu, double mem)
 {
     cli_table_cell(tab, "%.19s", ts);
     cli_table_cell(tab, "%.0f", b->n);
@@ -190,38 +160,33 @@ int cli_host_stats(cli *c, int argc, char **argv)
     wh_redis *r = cli_redis(c);
     if(!r)
         return CLI_FAIL;
-    long long now = (long long)time(NULL), start = now - now % step - (long long)(count - 1) * step;
+    fleet_bucket *all = NULL;
+    int nb = 0;
+    wh_err err;
+    if(fleet_stats_read(r, c->cfg.redis_prefix, host, name, step, count, (int64_t)time(NULL), &all, &nb, &err))
+        return cli_error(CLI_FAIL, "%s", err.msg);
     wh_json *rows = wh_json_array();
     static const char *const head[] = {"bucket (UTC)", "n", "cpu avg", "cpu max", "mem avg", "mem max"};
     cli_table *tab = json ? NULL : cli_table_new(6, head);
-    for(long long t = start; t <= now; t += step) {
-        char key[1024];
-        snprintf(key, sizeof(key), "%shost:%s:stats:%s:%s:%lld", c->cfg.redis_prefix, host, name,
-                 step == 60 ? "1m" : "1h", t);
-        bucket b;
-        if(!read_bucket(r, key, &b)) {
-            cli_table_free(tab);
-            wh_json_free(rows);
-            return CLI_FAIL;
-        }
-        if(b.n == 0)
-            continue;
-        double cpu = b.cpu_n > 0 ? b.cpu_sum / b.cpu_n : 0, mem = b.mem_sum / b.n;
+    for(int i = 0; i < nb; i++) {
+        const fleet_bucket *b = &all[i];
+        double cpu = b->cpu_n > 0 ? b->cpu_sum / b->cpu_n : 0, mem = b->mem_sum / b->n;
         char ts[40];
-        cli_time(t * 1000, ts, sizeof(ts));
+        cli_time((long long)b->t * 1000, ts, sizeof(ts));
         if(json) {
             wh_json *row = wh_json_object();
-            wh_json_setc(row, "t", wh_json_int(t));
-            wh_json_setc(row, "n", wh_json_int((int64_t)b.n));
+            wh_json_setc(row, "t", wh_json_int(b->t));
+            wh_json_setc(row, "n", wh_json_int((int64_t)b->n));
             wh_json_setc(row, "cpu_avg", wh_json_real(cpu));
-            wh_json_setc(row, "cpu_max", wh_json_real(b.cpu_max));
+            wh_json_setc(row, "cpu_max", wh_json_real(b->cpu_max));
             wh_json_setc(row, "mem_avg", wh_json_int((int64_t)mem));
-            wh_json_setc(row, "mem_max", wh_json_int((int64_t)b.mem_max));
+            wh_json_setc(row, "mem_max", wh_json_int((int64_t)b->mem_max));
             wh_json_push(rows, row);
         } else {
-            bucket_row(tab, ts, &b, cpu, mem);
+            bucket_row(tab, ts, b, cpu, mem);
         }
     }
+    free(all);
     int status = CLI_OK;
     if(json)
         cli_print_json(rows, "[]");

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fleet.h"
+#include "wh_keys.h"
 
 static const char *str(const wh_json *e, const char *key)
 {
@@ -30,30 +32,6 @@ static void add_row(cli_table *tab, const wh_json *e)
     cli_table_cell(tab, "%s", when);
 }
 
-/* HGETALL the host's hash into an object container -> entry. */
-static wh_json *load(wh_redis *r, const char *prefix, const char *host, wh_err *err)
-{
-    char key[512];
-    snprintf(key, sizeof(key), "%supdates:%s", prefix, host);
-    const char *argv[] = {"HGETALL", key};
-    wh_redis_reply *rep = NULL;
-    if(wh_redis_cmdv(r, &rep, err, 2, argv))
-        return NULL;
-    wh_json *all = wh_json_object();
-    for(size_t i = 0; i + 1 < wh_redis_reply_len(rep); i += 2) {
-        size_t kn = 0, vn = 0;
-        const char *k = wh_redis_reply_str(wh_redis_reply_at(rep, i), &kn);
-        const char *v = wh_redis_reply_str(wh_redis_reply_at(rep, i + 1), &vn);
-        wh_json *e = v ? wh_json_parse(v, vn, NULL) : NULL;
-        if(k && e)
-            wh_json_set(all, k, kn, e);
-        else
-            wh_json_free(e);
-    }
-    wh_redis_reply_free(rep);
-    return all;
-}
-
 int cli_updates(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
@@ -72,7 +50,9 @@ int cli_updates(cli *c, int argc, char **argv)
     if(!r)
         return CLI_FAIL;
     wh_err err;
-    wh_json *all = load(r, c->cfg.redis_prefix, argv[optind], &err);
+    char key[WH_KEY_MAX];
+    wh_key_updates(key, c->cfg.redis_prefix, argv[optind]);
+    wh_json *all = fleet_hash_json(r, key, &err);
     if(!all)
         return cli_error(CLI_FAIL, "%s", err.msg);
     int status = CLI_OK;

@@ -3,7 +3,9 @@
  * srv_main.c starts the server (flags, tokens, listen address, the connection
  * pool), srv_http.c authenticates and routes every request through one table
  * and holds the JSON reply helpers, and the route handlers live by topic in
- * srv_jobs.c, srv_logs.c, srv_admin.c and srv_ops.c. schemas/openapi.yaml
+ * srv_jobs.c, srv_logs.c, srv_admin.c, srv_ops.c, srv_hosts.c (the fleet's
+ * reads) and srv_fleet.c (its actions, container logs and worker control).
+ * schemas/openapi.yaml
  * documents every route; tests/integration/test_serve.py walks it.
  *
  * Threads: libmicrohttpd runs each connection on its own thread. The client
@@ -66,7 +68,9 @@ typedef struct srv {
 typedef struct srv_call {
     srv *s;
     wh_mhd_req *req;
-    char param[128];  /* the {} path segment of the route, "" if none */
+    char param[128];  /* the first {} path segment of the route, "" if none */
+    char param2[256]; /* the second {} segment (a container name), "" if none */
+    char param3[16];  /* the third {}: a container action word (start, ...), "" if none */
     srv_conn *conn;   /* borrowed from the pool on first use */
     srv_role role;    /* set by authentication before the handler runs */
 } srv_call;
@@ -110,6 +114,19 @@ unsigned srv_status_of(wh_code code);
 
 /* True (after answering 400) unless c->param is a valid job id. */
 bool srv_bad_id(srv_call *c);
+/* The inventory host named by c->param; NULL after answering 404
+ * not_found naming `host` (srv_hosts.c). */
+const wh_inv_host *srv_host(srv_call *c);
+/* True (after answering 400 naming `name`) unless c->param2 is a container
+ * name ([A-Za-z0-9][A-Za-z0-9_.-]{0,127}). */
+bool srv_bad_ctr(srv_call *c);
+/* Answer `status` with job `id`'s hash (a minimal {id, state} if it expired
+ * already) and a Location header (srv_jobs.c). */
+void srv_reply_job(srv_call *c, unsigned status, const char *id, const char *state);
+/* Lines of the log stream `key`: all or the last `tail` as JSON, or with
+ * `follow` as Server-Sent Events; `job` (NULL for a container's stream)
+ * ends the follow when it is terminal (srv_logs.c). */
+void srv_logs_stream(srv_call *c, wh_redis *r, const char *key, const char *job, long tail, long follow);
 /* Parse the JSON object body of a POST; NULL after answering 415 or 400. */
 wh_json *srv_body_object(srv_call *c);
 /* An integer query parameter in lo..hi, `def` when absent; false after
@@ -123,6 +140,7 @@ void srv_jobs_list(srv_call *c);
 void srv_jobs_cancel(srv_call *c);
 void srv_logs_get(srv_call *c);
 void srv_workers_get(srv_call *c);
+void srv_workers_control(srv_call *c);
 void srv_stats_get(srv_call *c);
 void srv_stats_series(srv_call *c);
 void srv_schedules_get(srv_call *c);
@@ -131,6 +149,13 @@ void srv_schedules_delete(srv_call *c);
 void srv_dead_get(srv_call *c);
 void srv_dead_retry(srv_call *c);
 void srv_dead_purge(srv_call *c);
+void srv_hosts_list(srv_call *c);
+void srv_hosts_containers(srv_call *c);
+void srv_hosts_container(srv_call *c);
+void srv_hosts_stats(srv_call *c);
+void srv_hosts_updates(srv_call *c);
+void srv_fleet_logs(srv_call *c);
+void srv_fleet_action(srv_call *c);
 void srv_healthz(srv_call *c);
 void srv_metrics(srv_call *c);
 

@@ -12,7 +12,7 @@
 #include "wh_time.h"
 
 /* One route. A pattern segment "{}" matches one path segment, which is
- * copied to call->param (handlers validate it). */
+ * copied to call->param, then param2, then param3 (handlers validate them). */
 typedef struct srv_route {
     const char *method;
     const char *pattern;
@@ -27,6 +27,7 @@ static const srv_route routes[] = {
     {"POST", "/v1/jobs/{}/cancel", srv_jobs_cancel, false},
     {"GET", "/v1/jobs/{}/logs", srv_logs_get, false},
     {"GET", "/v1/workers", srv_workers_get, false},
+    {"POST", "/v1/workers/{}/{}", srv_workers_control, false},
     {"GET", "/v1/stats", srv_stats_get, false},
     {"GET", "/v1/stats/series", srv_stats_series, false},
     {"GET", "/v1/schedules", srv_schedules_get, false},
@@ -35,6 +36,13 @@ static const srv_route routes[] = {
     {"GET", "/v1/dead", srv_dead_get, false},
     {"POST", "/v1/dead/retry", srv_dead_retry, false},
     {"POST", "/v1/dead/purge", srv_dead_purge, false},
+    {"GET", "/v1/hosts", srv_hosts_list, false},
+    {"GET", "/v1/hosts/{}/containers", srv_hosts_containers, false},
+    {"GET", "/v1/hosts/{}/containers/{}", srv_hosts_container, false},
+    {"GET", "/v1/hosts/{}/containers/{}/logs", srv_fleet_logs, false},
+    {"POST", "/v1/hosts/{}/containers/{}/{}", srv_fleet_action, false},
+    {"GET", "/v1/hosts/{}/stats", srv_hosts_stats, false},
+    {"GET", "/v1/hosts/{}/updates", srv_hosts_updates, false},
     {"GET", "/healthz", srv_healthz, true},
     {"GET", "/metrics", srv_metrics, false},
     /* The dashboard: its assets and sign-in are open; the pages call the
@@ -47,16 +55,19 @@ static const srv_route routes[] = {
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
-/* Match `path` against `pattern`; the {} segment goes to param. */
-static bool match(const char *pattern, const char *path, char *param, size_t cap)
+/* Match `path` against `pattern`; the {} segments go to the call's params. */
+static bool match(const char *pattern, const char *path, srv_call *c)
 {
+    char *slot[] = {c->param, c->param2, c->param3};
+    size_t cap[] = {sizeof(c->param), sizeof(c->param2), sizeof(c->param3)};
+    int k = 0;
     while(*pattern && *path) {
         if(pattern[0] == '{' && pattern[1] == '}') {
             size_t n = strcspn(path, "/");
-            if(n == 0 || n >= cap)
+            if(k == 3 || n == 0 || n >= cap[k])
                 return false;
-            memcpy(param, path, n);
-            param[n] = '\0';
+            memcpy(slot[k], path, n);
+            slot[k++][n] = '\0';
             path += n;
             pattern += 2;
             continue;
@@ -68,8 +79,9 @@ static bool match(const char *pattern, const char *path, char *param, size_t cap
 }
 
 /* Constant-time equality of a presented token with each configured one:
- * the time depends only on the configured tokens' count and lengths. */
-srv_role srv_token_role(const srv *s, const char *got)
+ * the time depends only on the configured tokens' count and lengths.
+ * Returns 1 for a read-write token, 2 for a read-only one, 0 for none. */
+static int token_ok(const srv *s, const char *got)
 {
     size_t gn = strlen(got);
     unsigned ok = 0, ro = 0;
@@ -79,11 +91,19 @@ srv_role srv_token_role(const srv *s, const char *got)
         unsigned diff = (unsigned)(gn ^ wn);
         for(size_t k = 0; k < wn; k++)
             diff |= (unsigned)(unsigned char)want[k] ^ (unsigned)(unsigned char)(k < gn ? got[k] : 0);
-        unsigned eq = diff == 0, ro_i = s->read_only[i] ? 1u : 0u;
-        ok |= eq & (ro_i ^ 1u);
-        ro |= eq & ro_i;
+        unsigned hit = diff == 0 ? 1u : 0u;
+        if(s->read_only[i])
+            ro |= hit;
+        else
+            ok |= hit;
     }
-    return ok ? SRV_ROLE_ADMIN : ro ? SRV_ROLE_READ : SRV_ROLE_NONE;
+    return ok ? 1 : ro ? 2 : 0;
+}
+
+srv_role srv_token_role(const srv *s, const char *got)
+{
+    static const srv_role role[] = {SRV_ROLE_NONE, SRV_ROLE_ADMIN, SRV_ROLE_READ};
+    return role[token_ok(s, got)];
 }
 
 /* The role of the request's bearer token; *present says whether it had one
@@ -101,8 +121,9 @@ static srv_role bearer_role(srv_call *c, bool *present)
 }
 
 /* Set c->role from a bearer token or a session cookie, or answer 401 (no
- * valid credential) or 403 (a read-only one on a write, or a cross-site
- * browser write) and return false. */
+ * valid credential) or 403 (a read-only token or session on a write, or a
+ * cross-site browser write) and return false. A read-only credential comes
+ * from serve.read_token_file, or is a session signed in with such a token. */
 static bool authorized(srv_call *c)
 {
     bool bearer = false, answered = false;
@@ -121,7 +142,8 @@ static bool authorized(srv_call *c)
         return false;
     if(role == SRV_ROLE_READ && srv_method_writes(c)) {
         srv_error(c, 403, "unauthorized", bearer ? "Authorization" : "Cookie",
-                  "this credential is read-only: it cannot %s", wh_mhd_method(c->req));
+                  "this %s is read-only: %s %s needs a read-write token", bearer ? "token" : "session",
+                  wh_mhd_method(c->req), wh_mhd_path(c->req));
         return false;
     }
     if(role != SRV_ROLE_NONE) {
@@ -176,7 +198,7 @@ static void route(srv_call *c)
     const char *path = wh_mhd_path(req), *method = wh_mhd_method(req);
     bool path_known = false;
     for(size_t i = 0; i < NROUTES; i++) {
-        if(!match(routes[i].pattern, path, c->param, sizeof(c->param)))
+        if(!match(routes[i].pattern, path, c))
             continue;
         path_known = true;
         if(strcmp(routes[i].method, method) != 0)

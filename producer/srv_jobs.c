@@ -1,4 +1,5 @@
-/* srv_jobs: POST /v1/jobs, GET /v1/jobs[/{id}], POST /v1/jobs/{id}/cancel.
+/* srv_jobs: POST /v1/jobs, GET /v1/jobs/{id}, POST /v1/jobs/{id}/cancel
+ * (GET /v1/jobs, the list, is srv_jobs_list.c).
  *
  * The JSON envelope is checked field by field here (types and ranges of
  * schemas/envelope.schema.json, naming the field), then the type and args
@@ -89,8 +90,7 @@ static bool admit(srv_call *c, const char *type, const char *args_json)
     return rc == WH_OK;
 }
 
-/* Answer with the job hash (or a minimal object if it expired already). */
-static void reply_job(srv_call *c, unsigned status, const char *id, const char *state)
+void srv_reply_job(srv_call *c, unsigned status, const char *id, const char *state)
 {
     wh_redis *r = srv_redis(c);
     if(!r)
@@ -125,7 +125,7 @@ void srv_jobs_post(srv_call *c)
         if(wc && wharf_submit(wc, &job, &out, &err) != 0)
             srv_error_client(c, &err);
         else if(wc)
-            reply_job(c, out.created ? 201 : 200, out.id, out.state);
+            srv_reply_job(c, out.created ? 201 : 200, out.id, out.state);
     }
     free(args);
     free(meta);
@@ -164,79 +164,4 @@ void srv_jobs_cancel(srv_call *c)
     wh_json_setc(o, "id", wh_json_str(c->param));
     wh_json_setc(o, "state", wh_json_str(state));
     srv_reply_json(c, wh_state_parse(state) == WH_STATE_CANCELLED ? 200 : 202, o);
-}
-
-/* ---- GET /v1/jobs: the recent-jobs index ---- */
-
-/* Filters and progress of one listing. */
-typedef struct list_q {
-    const char *state, *type;
-    long limit;
-    long scanned;
-    wh_json *jobs;
-} list_q;
-
-/* Look at one page of ids (newest first); false on a Redis error (answered). */
-static bool list_page(srv_call *c, wh_redis *r, const wh_redis_reply *ids, list_q *q)
-{
-    const char *prefix = c->s->cfg->redis_prefix;
-    for(size_t i = 0; i < wh_redis_reply_len(ids) && (long)wh_json_size(q->jobs) < q->limit; i++) {
-        size_t n;
-        const char *s = wh_redis_reply_str(wh_redis_reply_at(ids, i), &n);
-        char id[80];
-        q->scanned++;
-        if(!s || n >= sizeof(id))
-            continue;
-        snprintf(id, sizeof(id), "%.*s", (int)n, s);
-        wh_err err;
-        wh_json *j = wh_status_json(r, prefix, id, &err);
-        if(!j && err.code != WH_E_NOT_FOUND)
-            return srv_error_wh(c, &err), false;
-        if(!j) /* expired: the index outlives some hashes */
-            continue;
-        const char *st = wh_json_strv(wh_json_get(j, "state"), NULL), *ty = wh_json_strv(wh_json_get(j, "type"), NULL);
-        if((q->state && (!st || strcmp(st, q->state) != 0)) || (q->type && (!ty || strcmp(ty, q->type) != 0)))
-            wh_json_free(j);
-        else
-            wh_json_push(q->jobs, j);
-    }
-    return true;
-}
-
-void srv_jobs_list(srv_call *c)
-{
-    list_q q = {wh_mhd_query(c->req, "state"), wh_mhd_query(c->req, "type"), 0, 0, NULL};
-    if(!srv_query_int(c, "limit", 1, SRV_LIST_MAX, 50, &q.limit))
-        return;
-    wh_redis *r = srv_redis(c);
-    if(!r)
-        return;
-    /* <prefix>recent: zset of job ids scored by created_at (ms), trimmed to
-     * its cap by the scheduler's leader. Newest first, in pages. */
-    char key[WH_KEY_MAX];
-    snprintf(key, sizeof(key), "%srecent", c->s->cfg->redis_prefix);
-    q.jobs = wh_json_array();
-    bool more = true;
-    while(more && q.scanned < SRV_LIST_SCAN && (long)wh_json_size(q.jobs) < q.limit) {
-        char from[24], to[24];
-        snprintf(from, sizeof(from), "%ld", q.scanned);
-        snprintf(to, sizeof(to), "%ld", q.scanned + 99);
-        const char *argv[] = {"ZREVRANGE", key, from, to};
-        wh_redis_reply *ids;
-        wh_err err;
-        if(wh_redis_cmdv(r, &ids, &err, 4, argv) != WH_OK) {
-            wh_json_free(q.jobs);
-            return srv_error_wh(c, &err);
-        }
-        more = wh_redis_reply_len(ids) == 100;
-        bool ok = list_page(c, r, ids, &q);
-        wh_redis_reply_free(ids);
-        if(!ok)
-            return wh_json_free(q.jobs);
-    }
-    wh_json *o = wh_json_object();
-    wh_json_setc(o, "jobs", q.jobs);
-    wh_json_setc(o, "scanned", wh_json_int(q.scanned));
-    wh_json_setc(o, "truncated", wh_json_bool(more && (long)wh_json_size(q.jobs) < q.limit));
-    srv_reply_json(c, 200, o);
 }

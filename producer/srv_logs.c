@@ -1,4 +1,5 @@
-/* srv_logs: GET /v1/jobs/{id}/logs[?tail=N][&follow=1].
+/* srv_logs: GET /v1/jobs/{id}/logs[?tail=N][&follow=1], and the same for a
+ * container's log stream (srv_logs_stream, used by srv_fleet.c).
  *
  * Without follow: {"lines":[{"id","s","l"}...]} from the stream
  * <prefix>job:<id>:log (all of it, or the last `tail` entries; at most
@@ -10,7 +11,9 @@
  * come as one `gap` event {"missing": N} where they would have been.
  * Each follower has its own Redis connection (XREAD BLOCK 1 s), so a slow
  * reader holds no pooled connection; `: keepalive` comments flow every
- * ~10 s of silence so idle timeouts do not cut a quiet job. */
+ * ~10 s of silence so idle timeouts do not cut a quiet job. A container's
+ * stream has no job: its follower never ends by itself (the client closes
+ * it), and its lines carry the engine's timestamp `t` when recorded. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +55,7 @@ static void logs_plain(srv_call *c, wh_redis *r, const char *key, long tail)
 typedef struct follower {
     wh_redis *r;              /* own connection */
     char prefix[64];
-    char id[128];
+    char id[128];             /* the job, "" for a container's stream */
     char key[WH_KEY_MAX];
     wh_xpage x;               /* place in the stream: last id sent, next number */
     char *buf;                /* formatted events not yet sent */
@@ -88,11 +91,15 @@ static bool put_entries(follower *f, const wh_redis_reply *entries)
         if(!o)
             continue;
         wh_json *data = wh_json_object();
-        wh_json_setc(data, "s", wh_json_get(o, "s") ? wh_json_str(wh_json_strv(wh_json_get(o, "s"), NULL)) : NULL);
-        wh_json_setc(data, "l", wh_json_get(o, "l") ? wh_json_str(wh_json_strv(wh_json_get(o, "l"), NULL)) : NULL);
+        static const char *const keep[] = {"s", "l", "t"};
+        for(int k = 0; k < 3; k++) {
+            const char *v = wh_json_strv(wh_json_get(o, keep[k]), NULL);
+            if(v)
+                wh_json_setc(data, keep[k], wh_json_str(v));
+        }
+        wh_json_free(o);
         char *text = wh_json_dump(data);
         wh_json_free(data);
-        wh_json_free(o);
         char head[128];
         int hn = snprintf(head, sizeof(head), "id: %s\nevent: line\ndata: ", f->x.last);
         bool ok = text && put(f, head, (size_t)hn) && put(f, text, strlen(text)) && put(f, "\n\n", 2);
@@ -150,9 +157,9 @@ static bool advance(follower *f)
     }
     /* Read the state before the lines: a line written before the job turned
      * terminal is then always fetched by the drain that follows. */
-    char state[16];
+    char state[16] = "running";
     wh_err err;
-    wh_code rc = wh_status_state(f->r, f->prefix, f->id, state, NULL, NULL, 0, &err);
+    wh_code rc = f->id[0] ? wh_status_state(f->r, f->prefix, f->id, state, NULL, NULL, 0, &err) : WH_OK;
     if(rc == WH_E_NOT_FOUND || (rc == WH_OK && wh_status_terminal(state)))
         f->terminal = true;
     else if(rc)
@@ -201,14 +208,14 @@ static bool stream_id_ok(const char *s)
            strlen(s + a + 1) > 0 && strlen(s + a + 1) < 21;
 }
 
-static void logs_follow(srv_call *c, const char *key, const char *start)
+static void logs_follow(srv_call *c, const char *key, const char *job, const char *start)
 {
     follower *f = calloc(1, sizeof(*f));
     wh_err err;
     if(!f)
         return srv_error(c, 500, "nomem", "", "out of memory");
     snprintf(f->prefix, sizeof(f->prefix), "%s", c->s->cfg->redis_prefix);
-    snprintf(f->id, sizeof(f->id), "%s", c->param);
+    snprintf(f->id, sizeof(f->id), "%s", job ? job : "");
     snprintf(f->key, sizeof(f->key), "%s", key);
     const char *resume = wh_mhd_header(c->req, "Last-Event-ID");
     wh_xpage_init(&f->x, resume && stream_id_ok(resume) ? resume : start);
@@ -218,6 +225,28 @@ static void logs_follow(srv_call *c, const char *key, const char *start)
     }
     static const wh_mhd_hdr h[] = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
     wh_mhd_reply_stream(c->req, 200, "text/event-stream", follow_read, f, follow_done, h, 2);
+}
+
+void srv_logs_stream(srv_call *c, wh_redis *r, const char *key, const char *job, long tail, long follow)
+{
+    if(!follow)
+        return logs_plain(c, r, key, tail);
+    if(!tail)
+        return logs_follow(c, key, job, "0-0");
+    /* Start after the entry before the last `tail` ones. */
+    char count[24];
+    snprintf(count, sizeof(count), "%ld", tail + 1);
+    const char *rev[] = {"XREVRANGE", key, "+", "-", "COUNT", count};
+    wh_redis_reply *rep;
+    wh_err err;
+    if(wh_redis_cmdv(r, &rep, &err, 6, rev) != WH_OK)
+        return srv_error_wh(c, &err);
+    size_t n = wh_redis_reply_len(rep);
+    char first[64] = "0-0";
+    if(n == (size_t)tail + 1)
+        wh_json_free(wh_xpage_entry_json(wh_redis_reply_at(rep, n - 1), first));
+    wh_redis_reply_free(rep);
+    logs_follow(c, key, job, first);
 }
 
 void srv_logs_get(srv_call *c)
@@ -235,22 +264,5 @@ void srv_logs_get(srv_call *c)
     if(wh_status_state(r, c->s->cfg->redis_prefix, c->param, state, NULL, NULL, 0, &err) != WH_OK)
         return srv_error_wh(c, &err);
     wh_key_log(key, c->s->cfg->redis_prefix, c->param);
-    if(!follow)
-        return logs_plain(c, r, key, tail);
-    if(tail) {
-        /* Start after the entry before the last `tail` ones. */
-        char count[24];
-        snprintf(count, sizeof(count), "%ld", tail + 1);
-        const char *rev[] = {"XREVRANGE", key, "+", "-", "COUNT", count};
-        wh_redis_reply *rep;
-        if(wh_redis_cmdv(r, &rep, &err, 6, rev) != WH_OK)
-            return srv_error_wh(c, &err);
-        size_t n = wh_redis_reply_len(rep);
-        char first[64] = "0-0";
-        if(n == (size_t)tail + 1)
-            wh_json_free(wh_xpage_entry_json(wh_redis_reply_at(rep, n - 1), first));
-        wh_redis_reply_free(rep);
-        return logs_follow(c, key, first);
-    }
-    logs_follow(c, key, "0-0");
+    srv_logs_stream(c, r, key, c->param, tail, follow);
 }

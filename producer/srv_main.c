@@ -133,8 +133,8 @@ static int configure(cli *c, srv *s, int argc, char **argv, char *host, size_t c
         return CLI_USAGE;
     if(*token_file && !load_token_file(s, token_file, "serve.token_file"))
         return CLI_USAGE;
-    const char *read_file = c->cfg.serve_read_token_file;
-    if(*read_file && !load_token_file(s, read_file, "serve.read_token_file"))
+    if(c->cfg.serve_read_token_file[0] &&
+       !load_token_file(s, c->cfg.serve_read_token_file, "serve.read_token_file"))
         return CLI_USAGE;
     if(!(s->sessions = srv_sessions_new(c->cfg.serve_session_ttl_s)))
         return cli_error(CLI_FAIL, "out of memory");

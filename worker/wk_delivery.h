@@ -35,6 +35,8 @@ typedef struct wk_delivery {
     int retry_ms;              /* WK_RETRY: delay tier */
     int family;                /* routing key for a retry; -1 unknown */
     int attempts;              /* attempts made so far */
+    bool ran;                  /* its handler ran, for run_us µs */
+    int64_t run_us;
     bool failed;               /* ended failed or dead (for counters) */
     char id[WH_ID_MAX + 1];    /* "" when the id did not parse */
     char type[WH_TYPE_MAX + 1];

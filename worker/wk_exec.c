@@ -43,6 +43,32 @@ static void set_running(wk_exec *x, const char *id, atomic_bool *cancel)
     pthread_mutex_unlock(&x->mu);
 }
 
+/* The speed entry of `type` (the least recently added one is reused). */
+static type_speed *speed_of(wk_exec *x, const void *type)
+{
+    for(int i = 0; i < TYPE_SPEEDS; i++)
+        if(x->speeds[i].type == type)
+            return &x->speeds[i];
+    type_speed *e = &x->speeds[(uintptr_t)type / 64 % TYPE_SPEEDS];
+    *e = (type_speed){.type = type, .avg_us = -1};
+    return e;
+}
+
+static void note_speed(wk_exec *x, const void *type, int64_t run_us)
+{
+    type_speed *e = speed_of(x, type);
+    e->avg_us = e->avg_us < 0 ? run_us : (3 * e->avg_us + run_us) / 4;
+    e->last_us = run_us;
+}
+
+/* Short: the type's runs here average under WK_SHORT_US and the last one
+ * was not slow either. A type not seen yet is not short. */
+static bool is_short(wk_exec *x, const void *type)
+{
+    const type_speed *e = speed_of(x, type);
+    return e->avg_us >= 0 && e->avg_us < WK_SHORT_US && e->last_us < 10 * WK_SHORT_US;
+}
+
 /* Step 3, for a job start.lua said to run; the outcome is decided from
  * what the handler returns. */
 static void run_handler(wk_exec *x, slot *s)
@@ -63,6 +89,9 @@ static void run_handler(wk_exec *x, slot *s)
         r = job->run(job);
     set_running(x, NULL, NULL);
     int64_t run_us = wh_mono_us() - t0;
+    note_speed(x, job->type, run_us);
+    d->ran = true;
+    d->run_us = run_us;
     wk_job_flush(job);
     wk_exec__ended(x, s, r, run_us);
 }
@@ -205,8 +234,8 @@ static void slot_release(slot *s)
 }
 
 /* Take `d` into `s` ahead of its turn: admitted and planned when it decodes
- * and validates, so that its start can ride with the finish before it; any
- * other message goes through the whole pipe in its wk_exec_run. */
+ * and validates, so that its start can ride with the finishes before it;
+ * any other message goes through the whole pipe in its wk_exec_run. */
 static void take_ahead(const wk_exec *x, slot *s, wk_delivery *d)
 {
     slot_init(x, s, d);
@@ -221,12 +250,23 @@ static void take_ahead(const wk_exec *x, slot *s, wk_delivery *d)
 
 void wk_exec_run(wk_exec *x, wk_delivery *d)
 {
-    slot *s = x->next ? x->next : &x->slots[0];
-    x->next = NULL;
-    x->cur = s;
-    if(s->d == d && s->admitted) {
-        /* Taken ahead: admitted, planned, perhaps started already. */
-        start_and_run(x, s);
+    slot *row = x->slots[x->run], *s;
+    if(x->at < x->n && row[x->at].d == d) {
+        s = &row[x->at++]; /* taken ahead */
+        x->cur = s;
+        if(s->admitted) { /* admitted, planned, perhaps started already */
+            start_and_run(x, s);
+            return;
+        }
+    } else if(x->n == 0) {
+        s = &row[0]; /* a run of one */
+        x->n = x->at = 1;
+        x->cur = s;
+    } else {
+        /* Not the member whose turn it is: the thread broke the contract.
+         * Hand the delivery back untouched rather than guess. */
+        wh_log(WH_LOG_ERROR, d->id, "delivery out of its turn in a run; requeued");
+        d->verdict = WK_REQUEUE;
         return;
     }
     slot_init(x, s, d);
@@ -243,26 +283,37 @@ void wk_exec_run(wk_exec *x, wk_delivery *d)
 
 bool wk_exec_outcome_pending(const wk_exec *x)
 {
-    return x->cur && x->cur->out.pending;
+    for(int i = 0; i < x->at; i++)
+        if(x->slots[x->run][i].out.pending)
+            return true;
+    return false;
 }
 
-void wk_exec_finish_and_start(wk_exec *x, wk_delivery *cur, wk_delivery *next)
+/* Plain: its start may ride ahead of its turn (no park, no early ack, no
+ * lock to hold while others run). */
+static bool plain(const slot *s)
 {
-    slot *s = x->cur;
-    if(!s || s->d != cur) {
-        wh_log(WH_LOG_ERROR, cur ? cur->id : NULL, "finish of a delivery that is not running; ignored");
-        return;
-    }
-    slot *n = NULL;
-    if(next) {
-        n = &x->slots[s == &x->slots[0] ? 1 : 0];
-        take_ahead(x, n, next);
-    }
-    if(s->out.pending)
-        wk_exec__record(x, s, n);
-    slot_release(s);
+    return s->admitted && !s->sc.o.park && !s->sc.early && !s->sc.lock[0];
+}
+
+bool wk_exec_ahead(wk_exec *x, wk_delivery *d)
+{
+    slot *s = &x->slots[!x->run][x->ahead++];
+    take_ahead(x, s, d);
+    return x->ahead < WK_RUN_MAX && plain(s) && is_short(x, s->job.type);
+}
+
+void wk_exec_finish_and_start(wk_exec *x)
+{
+    slot *row = x->slots[x->run], *next = x->slots[!x->run];
+    wk_exec__record(x, row, x->at, next, x->ahead);
+    for(int i = 0; i < x->n; i++)
+        if(row[i].d)
+            slot_release(&row[i]);
+    x->run = !x->run;
+    x->n = x->ahead;
+    x->at = x->ahead = 0;
     x->cur = NULL;
-    x->next = n;
 }
 
 wk_exec *wk_exec_new(const wk_exec_opts *o, wh_err *err)
@@ -284,6 +335,8 @@ wk_exec *wk_exec_new(const wk_exec_opts *o, wh_err *err)
     x->worker_id = o->worker_id;
     x->stats = o->stats;
     x->halt = o->halt;
+    x->commit = o->commit;
+    wk_commit_waiter_init(&x->waiter);
     x->ack_early = o->ack_early;
     x->ud = o->ud;
     pthread_mutex_init(&x->mu, NULL);
@@ -294,10 +347,14 @@ void wk_exec_free(wk_exec *x)
 {
     if(!x)
         return;
-    for(int i = 0; i < 2; i++)
-        if(x->slots[i].d)
-            slot_release(&x->slots[i]);
+    for(int r = 0; r < 2; r++)
+        for(int i = 0; i < WK_RUN_MAX; i++)
+            if(x->slots[r][i].d)
+                slot_release(&x->slots[r][i]);
     wh_redis_free(x->redis);
+    for(int i = 0; i < WK_RUN_MAX; i++)
+        wh_move_free(x->moves[i]);
+    wk_commit_waiter_destroy(&x->waiter);
     pthread_mutex_destroy(&x->mu);
     free(x);
 }

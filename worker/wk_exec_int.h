@@ -27,6 +27,7 @@ typedef enum note { NOTE_NONE, NOTE_SUCCEEDED, NOTE_FAILED, NOTE_STOPPED } note;
  * Redis. */
 typedef struct outcome {
     bool pending;
+    bool written;           /* in Redis (a run's write may succeed in part) */
     wh_finish f;
     int64_t run_us;         /* handler run time; -1: it did not run */
     wk_verdict verdict;     /* once written, unless dead_reason is set */
@@ -47,17 +48,34 @@ typedef struct slot {
     outcome out;
 } slot;
 
+/* How long a job type runs on this thread, to know a short one. */
+typedef struct type_speed {
+    const void *type;       /* the catalogue row */
+    int64_t avg_us;         /* moving average of its run times */
+    int64_t last_us;
+} type_speed;
+
+#define TYPE_SPEEDS 16
+
 struct wk_exec {
     const wh_cfg *cfg;
     const char *worker_id;
     wk_stats *stats;
     wh_redis *redis;        /* owned: this thread's own connection */
+    wk_commit *commit;      /* starts and finishes go out through it */
+    wk_commit_waiter waiter;
     wk_halt *halt;
     wk_exec_ack_fn ack_early;
     void *ud;
-    slot slots[2];          /* never moved: the beat thread may point into one */
-    slot *cur;              /* from wk_exec_run to its finish */
-    slot *next;             /* taken ahead by the finish; runs next */
+    /* Two runs of deliveries: the one running (row `run`, members [0, n),
+     * the one in the handler at `at`) and the next, taken ahead into the
+     * other row (members [0, ahead)). Never moved: the beat thread may
+     * point into a slot. */
+    slot slots[2][WK_RUN_MAX];
+    int run, n, at, ahead;
+    slot *cur;              /* the member wk_exec_run ran last */
+    wh_move *moves[WK_RUN_MAX]; /* owned: this thread's part of a batch */
+    type_speed speeds[TYPE_SPEEDS];
     /* The job whose handler runs now, for the beat thread. */
     pthread_mutex_t mu;     /* guards the two below */
     char running_id[WH_ID_MAX + 1];
@@ -83,12 +101,13 @@ void wk_exec__reject(slot *s, const wh_err *why, bool known_type);
  * outcome `dead` (redelivery_limit) to record, then a dead-letter. */
 void wk_exec__redelivered(slot *s);
 
-/* Step 4: record the pending outcome of `s`, with the start of `next` (the
- * slot taken ahead, or NULL) in the same round trip when it may ride
- * along, and count it in the stats (for a known type). Sets the verdict:
- * the decided one once written; requeue or redis_error when the write
- * cannot be made (nothing was acked, nothing is lost). */
-void wk_exec__record(wk_exec *x, slot *s, slot *next);
+/* Step 4: record the pending outcomes of the run's n members, with the
+ * starts of the nn slots taken ahead (the next run) in the same batch when
+ * they may ride along, and count them in the stats (for a known type).
+ * Sets each member's verdict: the decided one once written; requeue or
+ * redis_error when the write cannot be made (nothing was acked, nothing is
+ * lost). */
+void wk_exec__record(wk_exec *x, slot *run, int n, slot *next, int nn);
 
 /* Dead-letter `d`: `reason` says why it is dead, `job_code` is the job's own
  * last error code (the same as the reason for bad input). */

@@ -1,7 +1,9 @@
 /* wk_exec_outcome: how an attempt ends, and the status writes that record
- * it (steps 2 and 4 of wk_exec.c). Every write goes through persist(), which
- * retries it while Redis is away and gives up in the two ways wk_exec.c
- * describes (requeue, or dead-letter as redis_error). */
+ * it (steps 2 and 4 of wk_exec.c). Starts and finishes go out through the
+ * worker's group commit (wk_commit), batched with other threads' moves.
+ * Every write goes through persist(), which retries it while Redis is away
+ * and gives up in the two ways wk_exec.c describes (requeue, or dead-letter
+ * as redis_error). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,10 @@
 
 typedef wh_code (*persist_fn)(wk_exec *x, slot *s, void *arg, wh_err *err);
 
+/* Whether the connection of the write `fn` is usable: a live server that
+ * refuses a write is not asked forever. */
+static bool connected(const wk_exec *x, persist_fn fn);
+
 /* Run a status write until it succeeds. Lost connections are retried with
  * backoff until the pool is abandoned (hard shutdown); error replies from a
  * live server (a corrupted key, say) are retried a few times, then given up.
@@ -27,8 +33,7 @@ static wh_code persist(wk_exec *x, slot *s, const char *what, persist_fn fn, voi
         wh_code rc = fn(x, s, arg, err);
         if(rc == WH_OK)
             return WH_OK;
-        bool connected = wh_redis_connected(x->redis);
-        if(connected && ++reply_errors >= PERSIST_REPLY_TRIES)
+        if(connected(x, fn) && ++reply_errors >= PERSIST_REPLY_TRIES)
             return rc;
         wh_log(WH_LOG_WARN, s->d->id, "status write failed; retrying", "op", what, "error", err->msg);
         if(wk_halt_abandoned(x->halt))
@@ -44,29 +49,94 @@ static void set_lease(const wk_exec *x, start_ctx *sc)
         sc->o.lease_until = wh_now_ms() + (int64_t)x->cfg->lease_s * 1000;
 }
 
+/* The thread's first m moves, made on first use: an idle worker keeps its
+ * memory small. */
+static wh_code moves(wk_exec *x, int m, wh_err *err)
+{
+    for(int k = 0; k < m; k++)
+        if(!x->moves[k] && !(x->moves[k] = wh_move_new()))
+            return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+    return WH_OK;
+}
+
 static wh_code op_start(wk_exec *x, slot *s, void *arg, wh_err *err)
 {
     (void)arg;
     set_lease(x, &s->sc);
-    return wh_status_start(x->redis, x->cfg->redis_prefix, &s->job.env, &s->sc.o, &s->sc.st, err);
+    if(moves(x, 1, err))
+        return WH_E_NOMEM;
+    wh_move *m = x->moves[0];
+    wh_move_set(m, x->cfg->redis_prefix, NULL, &s->job.env, &s->sc.o);
+    wh_code rc = wk_commit_moves(x->commit, &x->waiter, &m, 1, err);
+    bool started;
+    return rc ? rc : wh_move_result(m, NULL, &s->sc.st, &started, err);
 }
 
-/* The finish of `s`, with the start of `arg` (the slot taken ahead, or
- * NULL) in the same round trip when it may ride along. When that start was
- * not made (started stays false), the next wk_exec_run makes it itself, as
- * for any job. */
-static wh_code op_finish(wk_exec *x, slot *s, void *arg, wh_err *err)
+/* What a run's write covers: its members, and the next run taken ahead. */
+typedef struct run_write {
+    slot *run, *next;
+    int n, nn;
+} run_write;
+
+/* May the start of `s` (taken ahead) ride with the finishes before it? A
+ * start that does not ride, or is not made, is made by its own
+ * wk_exec_run, as for any job. */
+static bool rides(const slot *s)
 {
-    slot *n = arg;
-    if(n && n->admitted && !n->sc.started && !n->sc.o.park && !n->sc.early) {
-        set_lease(x, &n->sc);
-        bool started = false;
-        wh_code rc = wh_status_finish_start(x->redis, x->cfg->redis_prefix, &s->out.f, NULL, &n->job.env, &n->sc.o,
-                                            &n->sc.st, &started, err);
-        n->sc.started = started;
+    return s->admitted && !s->sc.started && !s->sc.o.park && !s->sc.early;
+}
+
+/* Pair the run's finishes still to write with the next run's starts that
+ * ride along, one wh_move per pair (made with moves() first). */
+static int pair_moves(wk_exec *x, const run_write *w, slot **fin, int *nf, slot **sta, int *ns)
+{
+    *nf = *ns = 0;
+    for(int i = 0; i < w->n; i++)
+        if(w->run[i].d && w->run[i].out.pending && !w->run[i].out.written)
+            fin[(*nf)++] = &w->run[i];
+    for(int i = 0; i < w->nn; i++)
+        if(rides(&w->next[i])) {
+            set_lease(x, &w->next[i].sc);
+            sta[(*ns)++] = &w->next[i];
+        }
+    int m = *nf > *ns ? *nf : *ns;
+    if(moves(x, m, &(wh_err){0}))
+        return -1;
+    for(int k = 0; k < m; k++)
+        wh_move_set(x->moves[k], x->cfg->redis_prefix, k < *nf ? &fin[k]->out.f : NULL,
+                    k < *ns ? &sta[k]->job.env : NULL, k < *ns ? &sta[k]->sc.o : NULL);
+    return m;
+}
+
+/* The run's finishes, with the next run's starts, in one batch. The code is
+ * the first finish that failed; the finishes written are marked, the
+ * starts made too, so a retry sends only the rest. */
+static wh_code op_run(wk_exec *x, slot *s, void *arg, wh_err *err)
+{
+    (void)s;
+    slot *fin[WK_RUN_MAX], *sta[WK_RUN_MAX];
+    int nf, ns, m = pair_moves(x, arg, fin, &nf, sta, &ns);
+    if(m < 0)
+        return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+    wh_code rc = m ? wk_commit_moves(x->commit, &x->waiter, x->moves, m, err) : WH_OK;
+    if(rc)
         return rc;
+    for(int k = 0; k < m; k++) {
+        bool started = false;
+        wh_err e;
+        wh_code r = wh_move_result(x->moves[k], NULL, k < ns ? &sta[k]->sc.st : NULL, &started, &e);
+        if(k < ns)
+            sta[k]->sc.started = started;
+        if(k >= nf)
+            continue; /* a start alone: if it failed, its own run makes it */
+        if(r == WH_OK)
+            fin[k]->out.written = true;
+        else if(rc == WH_OK) {
+            rc = r;
+            *err = e;
+        }
     }
-    return wh_status_finish(x->redis, x->cfg->redis_prefix, &s->out.f, NULL, err);
+    return rc;
 }
 
 static wh_code op_requeue(wk_exec *x, slot *s, void *arg, wh_err *err)
@@ -75,6 +145,11 @@ static wh_code op_requeue(wk_exec *x, slot *s, void *arg, wh_err *err)
     int64_t lease = wh_now_ms() + (int64_t)x->cfg->republish_s * 1000;
     return wh_status_requeue(x->redis, x->cfg->redis_prefix, s->job.env.id, x->worker_id,
                              "requeued: worker shutdown", lease, err);
+}
+
+static bool connected(const wk_exec *x, persist_fn fn)
+{
+    return fn == op_requeue ? wh_redis_connected(x->redis) : wk_commit_connected(x->commit);
 }
 
 void wk_exec__dead_letter(wk_delivery *d, wh_code reason, const char *job_code, const char *msg)
@@ -92,7 +167,7 @@ void wk_exec__dead_letter(wk_delivery *d, wh_code reason, const char *job_code, 
  * way forever, so the message is dead-lettered as redis_error instead. */
 static void give_up(wk_exec *x, slot *s, const char *what, const wh_err *err)
 {
-    if(wh_redis_connected(x->redis) && !wk_halt_abandoned(x->halt)) {
+    if(wk_commit_connected(x->commit) && !wk_halt_abandoned(x->halt)) {
         char msg[sizeof(err->msg) + 64]; /* the dead letter cuts it to fit */
         snprintf(msg, sizeof(msg), "cannot %s: %s", what, err->msg);
         wh_log(WH_LOG_ERROR, s->d->id, "status write refused; dead-lettering", "error", err->msg);
@@ -145,31 +220,56 @@ static void say(const slot *s)
     }
 }
 
-void wk_exec__record(wk_exec *x, slot *s, slot *next)
+/* Fill in what the finish of `s` needs besides the outcome. */
+static void finish_fields(const wk_exec *x, slot *s)
 {
-    wk_delivery *d = s->d;
-    outcome *o = &s->out;
-    wh_finish *f = &o->f;
-    f->id = d->id;
+    wh_finish *f = &s->out.f;
+    f->id = s->d->id;
     f->ttl_s = x->cfg->job_ttl_s;
     if(s->job.ttl_s > 0 && s->job.ttl_s < f->ttl_s)
         f->ttl_s = s->job.ttl_s;
     f->created_at = s->job.env.created_at;
     /* A retry copy of an early-acked job must arrive within the retry delay;
      * if it does not, the reaper publishes the job again from Redis. */
-    f->lease_until = wh_now_ms() + d->retry_ms + (int64_t)x->cfg->republish_s * 1000;
+    f->lease_until = wh_now_ms() + s->d->retry_ms + (int64_t)x->cfg->republish_s * 1000;
+}
+
+/* The outcome of `s` is in Redis: count it, and set the verdict. */
+static void recorded(wk_exec *x, slot *s)
+{
+    outcome *o = &s->out;
+    if(o->f.count)
+        wk_stats_add(x->stats, o->f.type, o->run_us);
+    if(o->dead_reason)
+        wk_exec__dead_letter(s->d, o->dead_reason, o->f.error, o->dead_msg);
+    else
+        s->d->verdict = o->verdict;
+}
+
+void wk_exec__record(wk_exec *x, slot *run, int n, slot *next, int nn)
+{
+    slot *first = NULL;
+    for(int i = 0; i < n; i++)
+        if(run[i].d && run[i].out.pending) {
+            finish_fields(x, &run[i]);
+            if(!first)
+                first = &run[i];
+        }
+    if(!first)
+        return; /* nothing to write: the next run's starts go with their runs */
+    run_write w = {run, next, n, nn};
     wh_err err;
-    if(persist(x, s, "finish", op_finish, next, &err) == WH_OK) {
-        if(f->count)
-            wk_stats_add(x->stats, f->type, o->run_us);
-        if(o->dead_reason)
-            wk_exec__dead_letter(d, o->dead_reason, f->error, o->dead_msg);
+    persist(x, first, "finish", op_run, &w, &err);
+    for(int i = 0; i < n; i++) {
+        slot *s = &run[i];
+        if(!s->d || !s->out.pending)
+            continue;
+        if(s->out.written)
+            recorded(x, s);
         else
-            d->verdict = o->verdict;
-    } else {
-        give_up(x, s, "record the job outcome", &err);
+            give_up(x, s, "record the job outcome", &err);
+        say(s);
     }
-    say(s);
 }
 
 void wk_exec__reject(slot *s, const wh_err *why, bool known_type)

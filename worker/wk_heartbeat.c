@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,8 @@ struct wk_beat {
     bool started;     /* first kick seen: beat periodically */
     char host[256];
     char started_at[24];
-    char key[WH_KEY_MAX], index[WH_KEY_MAX];
+    const char *state;  /* "running", then "quiet" or "draining" once asked */
+    char key[WH_KEY_MAX], index[WH_KEY_MAX], control[WH_KEY_MAX];
 };
 
 /* Resident set size in bytes: the second field of /proc/self/statm. */
@@ -45,8 +47,35 @@ static long long rss_bytes(void)
     return p ? strtoll(p + 1, NULL, 10) * sysconf(_SC_PAGESIZE) : 0;
 }
 
+/* Take a command `wharf workers quiet|drain` left for this worker
+ * (<p>worker:<id>:control, deleted as it is read) and hand it to the main
+ * loop as the signal it answers to (wk_loop.h): SIGTSTP quiets, SIGTERM
+ * drains. The signal is blocked in every thread, so the loop's signalfd
+ * gets it. Checked on every beat: the worker acts within one period. */
+static void take_control(wk_beat *b)
+{
+    const char *getdel[] = {"GETDEL", b->control};
+    wh_redis_reply *rep = NULL;
+    wh_err err;
+    if(wh_redis_cmdv(b->redis, &rep, &err, 2, getdel) != WH_OK) {
+        wh_log(WH_LOG_WARN, NULL, "cannot read worker control", "error", err.msg);
+        return;
+    }
+    size_t n = 0;
+    const char *cmd = wh_redis_reply_str(rep, &n);
+    bool quiet = cmd && n == 5 && memcmp(cmd, "quiet", 5) == 0, drain = cmd && n == 5 && memcmp(cmd, "drain", 5) == 0;
+    wh_redis_reply_free(rep);
+    if(!quiet && !drain)
+        return;
+    wh_log(WH_LOG_INFO, NULL, "worker control", "command", quiet ? "quiet" : "drain");
+    if(drain || strcmp(b->state, "draining") != 0)
+        b->state = drain ? "draining" : "quiet";
+    kill(getpid(), drain ? SIGTERM : SIGTSTP);
+}
+
 static wh_code beat(wk_beat *b, wh_err *err)
 {
+    take_control(b);
     wk_counts c;
     wk_pool_counts(b->pool, &c);
     char pid[16], conc[16], now[24], running[16], done[24], failed[24], rss[24], ttl[16];
@@ -62,7 +91,7 @@ static wh_code beat(wk_beat *b, wh_err *err)
     const char *hset[] = {"HSET", b->key, "id", b->worker_id, "host", b->host, "pid", pid, "version", WHARF_VERSION,
                           "queues", b->cfg->families, "concurrency", conc, "started_at", b->started_at,
                           "heartbeat_at", now, "jobs_running", running, "jobs_done", done, "jobs_failed", failed,
-                          "rss", rss};
+                          "rss", rss, "state", b->state};
     const char *expire[] = {"EXPIRE", b->key, ttl};
     const char *zadd[] = {"ZADD", b->index, now, b->worker_id};
     char cutoff[24];
@@ -158,6 +187,8 @@ wk_beat *wk_beat_start(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, 
     snprintf(b->started_at, sizeof(b->started_at), "%lld", (long long)wh_now_ms());
     wh_key_worker(b->key, cfg->redis_prefix, worker_id);
     wh_key_workers(b->index, cfg->redis_prefix);
+    wh_key_worker_control(b->control, cfg->redis_prefix, worker_id);
+    b->state = "running";
     pthread_mutex_init(&b->mu, NULL);
     wh_cond_init_mono(&b->cond);
     b->redis = wh_redis_new(cfg->redis_url, 5000, err);

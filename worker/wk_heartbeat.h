@@ -2,13 +2,18 @@
  *
  * A thread with its own Redis connection refreshes <prefix>worker:<id> (host,
  * pid, version, queues, concurrency, started_at, heartbeat_at, jobs_running,
- * jobs_done, jobs_failed, rss) every worker.heartbeat_s seconds with a TTL of
+ * jobs_done, jobs_failed, rss, state) every worker.heartbeat_s seconds with a TTL of
  * three periods, and scores the id in the <prefix>workers sorted set with the
  * heartbeat time. A worker that stops beating disappears by itself.
  *
  * The same thread flushes the worker's aggregated stats (wk_stats) every
  * second, and once more when stopped, and renews the leases and locks of the
- * running jobs, interrupting those whose cancel was requested. */
+ * running jobs, interrupting those whose cancel was requested.
+ *
+ * Each beat also takes a worker control command (<p>worker:<id>:control,
+ * "quiet" or "drain", from `wharf workers quiet|drain` or serve) and raises
+ * the signal the main loop answers to (wk_loop.h); `state` then says
+ * "quiet" or "draining" instead of "running". */
 #ifndef WK_BEAT_H
 #define WK_BEAT_H
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "wh_topo.h"
 #include "wk_acks.h"
 #include "wk_delivery.h"
+#include "wk_prefetch.h"
 
 #define CH_CONSUME 1
 #define CH_PUBLISH 2          /* confirm mode: retry and dead-letter copies */
@@ -42,6 +44,7 @@ struct wk_loop {
     pending *pend;
     size_t npend, cappend;
     bool stopping;
+    bool quiet;             /* SIGTSTP: consume nothing, keep running jobs */
     bool interrupted;
     int64_t grace_at;       /* mono ms: interrupt running jobs */
     int64_t hard_at;        /* mono ms: give up and exit */
@@ -52,6 +55,7 @@ struct wk_loop {
     wk_loop_ready_fn on_ready;
     void *ready_ud;
     wk_delivery *in_head, *in_tail; /* deliveries of this turn, for the pool */
+    wk_prefetch prefetch;
     int nin;
 };
 
@@ -62,6 +66,7 @@ wk_loop *wk_loop_new(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, in
     if(!L)
         return NULL;
     L->cfg = cfg;
+    wk_prefetch_init(&L->prefetch, cfg);
     L->worker_id = worker_id;
     L->pool = pool;
     L->sigfd = sigfd;
@@ -98,23 +103,29 @@ static void disconnect(wk_loop *L, const wh_err *why)
     L->connect_at = wh_mono_ms() + L->backoff_ms;
 }
 
+/* Set the prefetch, then consume the families' queues (none while quiet):
+ * a consumer's prefetch is the one in force when it starts (quorum queues
+ * keep it). */
+static wh_code consume(wk_loop *L, wh_err *err)
+{
+    wh_code rc = wh_amqp_qos(L->amqp, CH_CONSUME, (uint16_t)wk_prefetch_current(&L->prefetch), err);
+    for(int f = 0; !rc && f < WH_FAM__COUNT; f++) {
+        char q[64];
+        wh_topo_queue(q, sizeof(q), (wh_family)f);
+        if(L->cfg->family_on[f] && !L->quiet)
+            rc = wh_amqp_consume(L->amqp, CH_CONSUME, q, err);
+    }
+    return rc;
+}
+
 static wh_code setup(wk_loop *L, wh_err *err)
 {
-    const wh_cfg *c = L->cfg;
-    wh_code rc = wh_topo_declare(L->amqp, CH_CONSUME, c, err);
+    wh_code rc = wh_topo_declare(L->amqp, CH_CONSUME, L->cfg, err);
     if(!rc)
         rc = wh_amqp_channel_open(L->amqp, CH_PUBLISH, err);
     if(!rc)
         rc = wh_amqp_confirm_select(L->amqp, CH_PUBLISH, err);
-    if(!rc)
-        rc = wh_amqp_qos(L->amqp, CH_CONSUME, (uint16_t)c->prefetch, err);
-    for(int f = 0; !rc && f < WH_FAM__COUNT; f++) {
-        char q[64];
-        wh_topo_queue(q, sizeof(q), (wh_family)f);
-        if(c->family_on[f])
-            rc = wh_amqp_consume(L->amqp, CH_CONSUME, q, err);
-    }
-    return rc;
+    return rc ? rc : consume(L, err);
 }
 
 static void connect_broker(wk_loop *L)
@@ -278,7 +289,7 @@ static void on_return(wk_loop *L, const wh_amqp_event *ev)
 
 static void on_delivery(wk_loop *L, wh_amqp_event *ev, wh_err *err)
 {
-    if(L->stopping) {
+    if(L->stopping || L->quiet) {
         wh_amqp_nack(L->amqp, CH_CONSUME, ev->tag, false, true, err);
         return;
     }
@@ -352,20 +363,13 @@ static void read_some_events(wk_loop *L)
     }
 }
 
-static void begin_drain(wk_loop *L)
+/* Cancel the consumers and send the deliveries no thread has started
+ * straight back to the queue. */
+static void stop_consuming(wk_loop *L)
 {
-    int64_t now = wh_mono_ms();
-    if(L->stopping) { /* second signal: stop waiting for grace */
-        L->grace_at = now;
-        return;
-    }
-    L->stopping = true;
-    L->grace_at = now + (int64_t)L->cfg->grace_s * 1000;
-    wh_logf(WH_LOG_INFO, NULL, "draining: %d jobs in flight, grace %d s", wk_pool_inflight(L->pool), L->cfg->grace_s);
     wh_err err;
     if(L->amqp && wh_amqp_cancel_all(L->amqp, CH_CONSUME, &err) != WH_OK)
         disconnect(L, &err);
-    /* Deliveries no thread has started go straight back to the queue. */
     for(wk_delivery *d = wk_pool_take_queued(L->pool); d;) {
         wk_delivery *next = d->next;
         if(L->amqp && d->gen == L->gen) {
@@ -378,12 +382,57 @@ static void begin_drain(wk_loop *L)
     }
 }
 
+/* Follow the prefetch wk_prefetch wants for the jobs of late: the
+ * consumers start again with it (deliveries already here stay ours, to ack
+ * as usual). A failure is a lost connection; the next one starts with the
+ * new value. */
+static void adapt_prefetch(wk_loop *L, int64_t now)
+{
+    wk_counts c;
+    wk_pool_counts(L->pool, &c);
+    int want = wk_prefetch_due(&L->prefetch, now, c.ran, c.ran_us, c.ran_bytes);
+    if(!want || !L->amqp || L->stopping || L->quiet)
+        return;
+    wh_err err;
+    if(wh_amqp_cancel_all(L->amqp, CH_CONSUME, &err) != WH_OK || consume(L, &err) != WH_OK) {
+        disconnect(L, &err);
+        return;
+    }
+    wh_logf(WH_LOG_DEBUG, NULL, "prefetch now %d", want);
+}
+
+static void begin_drain(wk_loop *L)
+{
+    int64_t now = wh_mono_ms();
+    if(L->stopping) { /* second signal: stop waiting for grace */
+        L->grace_at = now;
+        return;
+    }
+    L->stopping = true;
+    L->grace_at = now + (int64_t)L->cfg->grace_s * 1000;
+    wh_logf(WH_LOG_INFO, NULL, "draining: %d jobs in flight, grace %d s", wk_pool_inflight(L->pool), L->cfg->grace_s);
+    stop_consuming(L);
+}
+
+static void begin_quiet(wk_loop *L)
+{
+    if(L->quiet || L->stopping)
+        return;
+    L->quiet = true;
+    wh_logf(WH_LOG_INFO, NULL, "quiet: taking no new jobs, %d in flight", wk_pool_inflight(L->pool));
+    stop_consuming(L);
+}
+
 static void read_signals(wk_loop *L)
 {
     struct signalfd_siginfo si;
     while(read(L->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        wh_log(WH_LOG_INFO, NULL, "signal received", "signal", si.ssi_signo == 15 ? "TERM" : "INT");
-        begin_drain(L);
+        const char *name = si.ssi_signo == SIGTERM ? "TERM" : si.ssi_signo == SIGTSTP ? "TSTP" : "INT";
+        wh_log(WH_LOG_INFO, NULL, "signal received", "signal", name);
+        if(si.ssi_signo == SIGTSTP)
+            begin_quiet(L);
+        else
+            begin_drain(L);
     }
 }
 
@@ -434,6 +483,7 @@ int wk_loop_run(wk_loop *L)
                 return L->fatal;
         }
         serve_done(L);
+        adapt_prefetch(L, now);
         if(L->stopping && drain_step(L, now))
             break;
         struct pollfd fds[3] = {{L->sigfd, POLLIN, 0}, {wk_pool_fd(L->pool), POLLIN, 0}, {-1, POLLIN, 0}};

@@ -11,7 +11,12 @@
  *   3. then interrupt them (handlers requeue their jobs) and wait 5 s more;
  *   4. close the connection: anything still unacked is requeued by the broker.
  *
- * A second signal skips straight to step 3. */
+ * A second signal skips straight to step 3.
+ *
+ * SIGTSTP quiets the worker (as Sidekiq's TSTP does): step 1 only. It takes
+ * no new jobs, finishes the running ones and stays up (also across
+ * reconnects) until SIGTERM or SIGINT drains it. The heartbeat turns the
+ * Redis commands of `wharf workers quiet|drain` into these signals. */
 #ifndef WK_LOOP_H
 #define WK_LOOP_H
 
@@ -23,7 +28,7 @@ typedef struct wk_loop wk_loop;
 /* Called each time consuming (re)starts, e.g. to register the worker. */
 typedef void (*wk_loop_ready_fn)(void *ud);
 
-/* `sigfd` is a signalfd for SIGTERM/SIGINT. All pointers must outlive it.
+/* `sigfd` is a signalfd for SIGTERM/SIGINT/SIGTSTP. All pointers must outlive it.
  * `on_ready` may be NULL. */
 wk_loop *wk_loop_new(const wh_cfg *cfg, const char *worker_id, wk_pool *pool, int sigfd, wk_loop_ready_fn on_ready,
                      void *ud);

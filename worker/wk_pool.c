@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "wh_log.h"
 #include "wk_exec.h"
 #include "wk_halt.h"
 
@@ -31,10 +32,12 @@ struct wk_pool {
     int evfd;
     bool quit;
     wk_halt *halt;            /* owned: the stop signals the threads' pipes see */
+    wk_commit *commit;        /* owned: the threads' status writes, batched */
     atomic_int inflight;
     atomic_int running;
     atomic_llong done_count;
     atomic_llong failed_count;
+    atomic_llong ran, ran_us, ran_bytes;
     int nthreads;
     wk_thread *threads;
 };
@@ -50,6 +53,7 @@ static void push(wk_delivery **head, wk_delivery **tail, wk_delivery *d)
 }
 
 static void push_done(wk_pool *p, wk_delivery *d);
+static void push_done_many(wk_pool *p, wk_delivery **ds, int n);
 
 /* The oldest queued delivery; the caller holds the lock and knows there is one. */
 static wk_delivery *pop_queued(wk_pool *p)
@@ -82,24 +86,59 @@ static wk_delivery *try_take(wk_pool *p)
     return d;
 }
 
-/* Run `cur` and then, one after the other, the deliveries taken ahead
- * behind it. The next delivery is taken while cur's outcome is still to
- * be written, so that its start rides with that write in one Redis round
- * trip; it then runs before any other. */
-static void run_chain(wk_thread *t, wk_delivery *cur)
+/* The run's deliveries have their verdicts: count them and hand them to the
+ * loop in one go. */
+static void settle(wk_pool *p, wk_delivery **run, int n)
+{
+    long long ran = 0, us = 0, bytes = 0;
+    for(int i = 0; i < n; i++) {
+        if(run[i]->failed)
+            atomic_fetch_add(&p->failed_count, 1);
+        if(run[i]->ran) {
+            ran++;
+            us += run[i]->run_us;
+            bytes += (long long)run[i]->len;
+        }
+    }
+    atomic_fetch_add(&p->done_count, n);
+    atomic_fetch_add(&p->ran, ran);
+    atomic_fetch_add(&p->ran_us, us);
+    atomic_fetch_add(&p->ran_bytes, bytes);
+    push_done_many(p, run, n);
+}
+
+/* Run `first` and then, run after run, the deliveries taken ahead behind
+ * it. The next run is taken while the current one's outcomes are still to
+ * be written, so that its starts ride with that write in one batch; it
+ * runs before any other delivery. A run grows past one delivery only with
+ * short jobs (wk_exec_ahead says when), so a burst of tiny jobs costs one
+ * write, one wake-up and one hand-off per run rather than per job. */
+static void run_chain(wk_thread *t, wk_delivery *first)
 {
     wk_pool *p = t->pool;
-    while(cur) {
-        atomic_fetch_add(&p->running, 1);
-        wk_exec_run(t->exec, cur);
-        wk_delivery *next = wk_exec_outcome_pending(t->exec) ? try_take(p) : NULL;
-        wk_exec_finish_and_start(t->exec, cur, next);
-        atomic_fetch_sub(&p->running, 1);
-        atomic_fetch_add(&p->done_count, 1);
-        if(cur->failed)
-            atomic_fetch_add(&p->failed_count, 1);
-        push_done(p, cur);
-        cur = next;
+    wk_delivery *runs[2][WK_RUN_MAX], **run = runs[0], **next = runs[1];
+    int n = 1;
+    run[0] = first;
+    while(n > 0) {
+        for(int i = 0; i < n; i++) {
+            atomic_fetch_add(&p->running, 1);
+            wk_exec_run(t->exec, run[i]);
+            atomic_fetch_sub(&p->running, 1);
+        }
+        int nn = 0;
+        wk_delivery *d;
+        if(wk_exec_outcome_pending(t->exec))
+            while(nn < WK_RUN_MAX && (d = try_take(p))) {
+                next[nn++] = d;
+                if(!wk_exec_ahead(t->exec, d))
+                    break;
+            }
+        wk_exec_finish_and_start(t->exec);
+        settle(p, run, n);
+        wk_delivery **done = run;
+        run = next;
+        next = done;
+        n = nn;
     }
 }
 
@@ -135,7 +174,7 @@ static bool start_thread(wk_pool *p, int i, const wh_cfg *cfg, const char *worke
     wk_thread *t = &p->threads[i];
     t->pool = p;
     wk_exec_opts o = {.cfg = cfg, .worker_id = worker_id, .stats = stats, .halt = p->halt,
-                      .ack_early = ack_early, .ud = p};
+                      .commit = p->commit, .ack_early = ack_early, .ud = p};
     t->exec = wk_exec_new(&o, err);
     if(!t->exec || pthread_create(&t->tid, NULL, thread_main, t) != 0) {
         wh_err_set(err, WH_E_IO, "", "cannot start job thread %d", i);
@@ -167,6 +206,10 @@ wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wk_stats *
     }
     if(!(p->halt = wk_halt_new())) {
         wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+        wk_pool_free(p);
+        return NULL;
+    }
+    if(!(p->commit = wk_commit_new(cfg, err))) {
         wk_pool_free(p);
         return NULL;
     }
@@ -207,6 +250,12 @@ void wk_pool_free(wk_pool *p)
     free_list(p->done_head);
     if(p->evfd >= 0)
         close(p->evfd);
+    if(p->commit) {
+        long long batches, moves;
+        wk_commit_counts(p->commit, &batches, &moves);
+        wh_logf(WH_LOG_INFO, NULL, "group commit: %lld moves in %lld batches", moves, batches);
+    }
+    wk_commit_free(p->commit);
     wk_halt_free(p->halt);
     pthread_cond_destroy(&p->work);
     pthread_mutex_destroy(&p->mu);
@@ -265,12 +314,18 @@ void wk_pool_abandon(wk_pool *p) { wk_halt_abandon(p->halt); }
 
 static void push_done(wk_pool *p, wk_delivery *d)
 {
+    push_done_many(p, &d, 1);
+}
+
+static void push_done_many(wk_pool *p, wk_delivery **ds, int n)
+{
     /* Wake the loop only when the list stops being empty: a loop that has
      * not drained the list yet was woken already. No wake-up is lost,
      * because the loop resets the eventfd before it takes the list. */
     pthread_mutex_lock(&p->mu);
     bool wake = p->done_head == NULL;
-    push(&p->done_head, &p->done_tail, d);
+    for(int i = 0; i < n; i++)
+        push(&p->done_head, &p->done_tail, ds[i]);
     pthread_mutex_unlock(&p->mu);
     if(wake) {
         uint64_t one = 1;
@@ -300,4 +355,7 @@ void wk_pool_counts(const wk_pool *p, wk_counts *out)
     out->running = atomic_load(&p->running);
     out->done = atomic_load(&p->done_count);
     out->failed = atomic_load(&p->failed_count);
+    out->ran = atomic_load(&p->ran);
+    out->ran_us = atomic_load(&p->ran_us);
+    out->ran_bytes = atomic_load(&p->ran_bytes);
 }

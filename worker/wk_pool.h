@@ -79,6 +79,7 @@ typedef struct wk_counts {
     int running;
     long long done;
     long long failed;
+    long long ran, ran_us, ran_bytes; /* handlers run, their run time (µs), their bodies */
 } wk_counts;
 void wk_pool_counts(const wk_pool *p, wk_counts *out);
 

@@ -341,14 +341,19 @@ wh_code wh_amqp_purge(wh_amqp *c, uint16_t ch, const char *queue, uint32_t *purg
 
 wh_code wh_amqp_consume(wh_amqp *c, uint16_t ch, const char *queue, wh_err *err)
 {
-    if(c->nconsumers == WH_AMQP_CONSUMERS)
+    int slot = 0; /* a cancelled consumer's slot, or a new one */
+    while(slot < c->nconsumers && c->consumers[slot][0])
+        slot++;
+    if(slot == WH_AMQP_CONSUMERS)
         return wh_err_set(err, WH_E_INTERNAL, "", "amqp: too many consumers");
     amqp_basic_consume_ok_t *ok = amqp_basic_consume(c->conn, ch, B(queue), amqp_empty_bytes, 0, 0, 0,
                                                      amqp_empty_table);
     wh_code rc = wh_amqp__rpc_check(c, amqp_get_rpc_reply(c->conn), ch, "basic.consume", err);
     if(!rc && ok) {
-        wh_amqp__copy(c->consumers[c->nconsumers], sizeof(c->consumers[0]), ok->consumer_tag);
-        c->consumer_ch[c->nconsumers++] = ch;
+        wh_amqp__copy(c->consumers[slot], sizeof(c->consumers[0]), ok->consumer_tag);
+        c->consumer_ch[slot] = ch;
+        if(slot == c->nconsumers)
+            c->nconsumers++;
     }
     return rc;
 }

@@ -54,6 +54,7 @@ static const key_def keys[] = {
     I64("jobs", "ttl_s", job_ttl_s, 60, 31536000, "604800"),
     I64("jobs", "max_body", max_body, 1024, 134217728, "1048576"),
     INT("jobs", "log_max_lines", log_max_lines, 10, 10000000, "10000"),
+    INT("jobs", "recent_max", recent_max, 1000, 10000000, "100000"),
     INT("jobs", "max_attempts", max_attempts, 1, 100, "3"),
     INT("jobs", "max_redeliveries", max_redeliveries, 1, 1000, "5"),
     INT("jobs", "timeout_s", job_timeout_s, 0, 2592000, "900"),
@@ -485,7 +486,8 @@ wh_code wh_cfg_validate(wh_cfg *c, wh_err *err)
         return rc;
     /* Like Celery's prefetch multiplier: enough in hand to keep the threads
      * busy between round trips, few enough that one worker does not hoard
-     * long jobs. Raise it for floods of tiny jobs (see docs/worker.md, floods of small jobs). */
+     * long jobs. The worker raises it while jobs are short (wk_prefetch). */
+    c->prefetch_auto = c->prefetch == 0;
     if(c->prefetch == 0) {
         c->prefetch = c->concurrency * 4 > 65535 ? 65535 : c->concurrency * 4;
         c->src[find_key("worker", "prefetch") - keys] = WH_SRC_DERIVED;

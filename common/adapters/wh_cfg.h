@@ -50,7 +50,8 @@ typedef struct wh_cfg {
     /* [worker] */
     char worker_id[128];      /* empty: derived from host and pid */
     int concurrency;          /* jobs run at once by one worker */
-    int prefetch;             /* AMQP prefetch; 0 means 4 * concurrency */
+    int prefetch;             /* AMQP prefetch; 0 means 4 * concurrency, adapted */
+    bool prefetch_auto;       /* derived: the worker may adapt it (wk_prefetch) */
     char families[128];       /* comma list of families to consume */
     int grace_s;              /* shutdown grace for running jobs, seconds */
     int worker_heartbeat_s;   /* worker registry refresh period, seconds */
@@ -58,6 +59,7 @@ typedef struct wh_cfg {
     int64_t job_ttl_s;        /* finished job hash + log expiry, seconds */
     int64_t max_body;         /* message body cap, bytes */
     int log_max_lines;        /* job log stream MAXLEN ~ */
+    int recent_max;           /* ids kept in <p>recent and its per-type/target indexes */
     int max_attempts;         /* default when neither job nor type sets it */
     int max_redeliveries;     /* interrupted deliveries before a job is dead */
     int job_timeout_s;        /* default run-time limit; 0: none */

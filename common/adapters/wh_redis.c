@@ -265,26 +265,44 @@ wh_code wh_redis_script_load(wh_redis *r, wh_redis_script *s, wh_err *err)
     return WH_OK;
 }
 
-enum { EVAL_MAXARGS = 48 };
+enum { EVAL_MAXARGS = 48 }; /* on the stack; longer calls (a batch of moves) allocate */
 
-/* Build EVALSHA argv for `s` into av/al (EVAL_MAXARGS slots). */
-static wh_code eval_argv(wh_redis *r, wh_redis_script *s, int nkeys, int argc, const char **argv,
-                         const size_t *lens, const char **av, size_t *al, char *nk, wh_err *err)
+/* EVALSHA argv for `s`: av/al point at EVAL_MAXARGS slots on the caller's
+ * stack, or at heap arrays for a longer call (the caller frees *heap). */
+typedef struct eval_argv {
+    const char *st_av[EVAL_MAXARGS];
+    size_t st_al[EVAL_MAXARGS];
+    const char **av;
+    size_t *al;
+    void *heap;
+    char nk[16];
+} eval_argv;
+
+static wh_code eval_build(wh_redis *r, wh_redis_script *s, int nkeys, int argc, const char **argv,
+                          const size_t *lens, eval_argv *e, wh_err *err)
 {
-    if(argc + 3 > EVAL_MAXARGS)
-        return wh_err_set(err, WH_E_INTERNAL, "", "script %s: too many arguments", s->name);
+    e->heap = NULL;
+    e->av = e->st_av;
+    e->al = e->st_al;
+    if(argc + 3 > EVAL_MAXARGS) {
+        size_t n = (size_t)argc + 3;
+        if(!(e->heap = malloc(n * (sizeof(char *) + sizeof(size_t)))))
+            return wh_err_set(err, WH_E_NOMEM, "", "script %s: out of memory", s->name);
+        e->av = e->heap;
+        e->al = (size_t *)(e->av + n);
+    }
     wh_code rc;
     if(!s->sha[0] && (rc = wh_redis_script_load(r, s, err)))
         return rc;
-    snprintf(nk, 16, "%d", nkeys);
-    av[0] = "EVALSHA";
-    av[1] = s->sha;
-    av[2] = nk;
+    snprintf(e->nk, sizeof(e->nk), "%d", nkeys);
+    e->av[0] = "EVALSHA";
+    e->av[1] = s->sha;
+    e->av[2] = e->nk;
     for(int i = 0; i < 3; i++)
-        al[i] = strlen(av[i]);
+        e->al[i] = strlen(e->av[i]);
     for(int i = 0; i < argc; i++) {
-        av[i + 3] = argv[i];
-        al[i + 3] = lens ? lens[i] : strlen(argv[i]);
+        e->av[i + 3] = argv[i];
+        e->al[i + 3] = lens ? lens[i] : strlen(argv[i]);
     }
     return WH_OK;
 }
@@ -297,31 +315,30 @@ bool wh_redis_noscript(const wh_err *err)
 wh_code wh_redis_eval_append(wh_redis *r, wh_redis_script *s, int nkeys, int argc, const char **argv,
                              const size_t *lens, wh_err *err)
 {
-    const char *av[EVAL_MAXARGS];
-    size_t al[EVAL_MAXARGS];
-    char nk[16];
-    wh_code rc = eval_argv(r, s, nkeys, argc, argv, lens, av, al, nk, err);
-    return rc ? rc : wh_redis_append(r, argc + 3, av, al, err);
+    eval_argv e;
+    wh_code rc = eval_build(r, s, nkeys, argc, argv, lens, &e, err);
+    if(!rc)
+        rc = wh_redis_append(r, argc + 3, e.av, e.al, err);
+    free(e.heap);
+    return rc;
 }
 
 wh_code wh_redis_eval(wh_redis *r, wh_redis_script *s, wh_redis_reply **out, int nkeys, int argc,
                       const char **argv, const size_t *lens, wh_err *err)
 {
-    const char *av[EVAL_MAXARGS];
-    size_t al[EVAL_MAXARGS];
-    char nk[16];
-    wh_code rc = eval_argv(r, s, nkeys, argc, argv, lens, av, al, nk, err);
-    if(rc)
-        return rc;
-    rc = wh_redis_cmd(r, out, argc + 3, av, al, err);
+    eval_argv e;
+    wh_code rc = eval_build(r, s, nkeys, argc, argv, lens, &e, err);
+    if(!rc)
+        rc = wh_redis_cmd(r, out, argc + 3, e.av, e.al, err);
     if(rc == WH_E_REDIS && wh_redis_noscript(err)) {
         /* The server lost its script cache (restart, SCRIPT FLUSH). */
-        av[0] = "EVAL";
-        av[1] = s->src;
-        al[0] = 4;
-        al[1] = strlen(s->src);
-        rc = wh_redis_cmd(r, out, argc + 3, av, al, err);
+        e.av[0] = "EVAL";
+        e.av[1] = s->src;
+        e.al[0] = 4;
+        e.al[1] = strlen(s->src);
+        rc = wh_redis_cmd(r, out, argc + 3, e.av, e.al, err);
     }
+    free(e.heap);
     return rc;
 }
 

@@ -153,13 +153,59 @@ wh_code wh_jobctl_reap(wh_redis *r, const char *prefix, int max, int64_t lease_u
     return sweep(r, prefix, &s_reap, max, lease_until, ttl_s, fn, ud, n, err);
 }
 
+/* Trim every index of <p>recent:indexes to scores >= `min` (pipelined). */
+static wh_code trim_indexes(wh_redis *r, const char *recent, const char *min, wh_err *err)
+{
+    char set[WH_KEY_MAX], lt[32];
+    int sn = snprintf(set, sizeof(set), "%s:indexes", recent);
+    int ln = snprintf(lt, sizeof(lt), "(%s", min);
+    if(sn < 0 || (size_t)sn >= sizeof(set) || ln < 0 || (size_t)ln >= sizeof(lt))
+        return wh_err_set(err, WH_E_INTERNAL, "", "recent index key too long");
+    const char *smembers[] = {"SMEMBERS", set};
+    wh_redis_reply *names;
+    if(wh_redis_cmdv(r, &names, err, 2, smembers) != WH_OK)
+        return err->code;
+    int queued = 0;
+    wh_code rc = WH_OK;
+    for(size_t i = 0; !rc && i < wh_redis_reply_len(names); i++) {
+        size_t n;
+        const char *name = wh_redis_reply_str(wh_redis_reply_at(names, i), &n);
+        char key[WH_KEY_MAX];
+        int kn = snprintf(key, sizeof(key), "%s:%.*s", recent, (int)n, name ? name : "");
+        if(kn < 0 || (size_t)kn >= sizeof(key))
+            continue; /* no index of ours has such a name */
+        const char *argv[] = {"ZREMRANGEBYSCORE", key, "-inf", lt};
+        size_t lens[] = {16, strlen(key), 4, strlen(lt)};
+        if(!(rc = wh_redis_append(r, 4, argv, lens, err)))
+            queued++;
+    }
+    wh_redis_reply_free(names);
+    wh_code rc2 = wh_redis_drain(r, queued, rc ? NULL : err);
+    return rc ? rc : rc2;
+}
+
 wh_code wh_jobctl_trim_recent(wh_redis *r, const char *prefix, int cap, wh_err *err)
 {
     char key[WH_KEY_MAX], stop[24];
     wh_key_recent(key, prefix);
     snprintf(stop, sizeof(stop), "%d", -(cap + 1));
     const char *argv[] = {"ZREMRANGEBYRANK", key, "0", stop};
-    return wh_redis_cmdv(r, NULL, err, 4, argv);
+    wh_redis_reply *rep;
+    if(wh_redis_cmdv(r, &rep, err, 4, argv) != WH_OK)
+        return err->code;
+    long long removed = wh_redis_reply_int(rep);
+    wh_redis_reply_free(rep);
+    if(removed <= 0)
+        return WH_OK;
+    const char *oldest[] = {"ZRANGE", key, "0", "0", "WITHSCORES"};
+    if(wh_redis_cmdv(r, &rep, err, 5, oldest) != WH_OK)
+        return err->code;
+    size_t n = 0;
+    const char *min = wh_redis_reply_len(rep) == 2 ? wh_redis_reply_str(wh_redis_reply_at(rep, 1), &n) : NULL;
+    char minv[32];
+    snprintf(minv, sizeof(minv), "%.*s", (int)(n < sizeof(minv) ? n : 0), min ? min : "");
+    wh_redis_reply_free(rep);
+    return minv[0] ? trim_indexes(r, key, minv, err) : WH_OK;
 }
 
 wh_code wh_jobctl_renew(wh_redis *r, const char *prefix, char (*ids)[WH_ID_MAX + 1], int n, int64_t lease_until,

@@ -35,8 +35,11 @@ wh_code wh_jobctl_due(wh_redis *r, const char *prefix, int max, int64_t lease_un
 wh_code wh_jobctl_reap(wh_redis *r, const char *prefix, int max, int64_t lease_until, int64_t ttl_s,
                        wh_jobctl_msg_fn fn, void *ud, int *n, wh_err *err);
 
-/* Trim <p>recent to its newest `cap` ids. The leader does it once a second,
- * so enqueues only add to the index. */
+/* Trim <p>recent to its newest `cap` ids (jobs.recent_max), and then the
+ * per-type and per-target indexes named in <p>recent:indexes (enqueue.lua
+ * and start.lua add to them) to the same time span: an id older than the
+ * oldest one <p>recent keeps leaves them all. The leader does it once a
+ * second, so enqueues only add to the indexes. */
 wh_code wh_jobctl_trim_recent(wh_redis *r, const char *prefix, int cap, wh_err *err);
 
 /* Renew the leases and locks of the n running jobs `ids`; cancel(ud, id) is

@@ -7,6 +7,17 @@ void wh_key_job(char *out, const char *p, const char *id) { snprintf(out, WH_KEY
 void wh_key_log(char *out, const char *p, const char *id) { snprintf(out, WH_KEY_MAX, "%sjob:%s:log", p, id); }
 void wh_key_events(char *out, const char *p) { snprintf(out, WH_KEY_MAX, "%sevents", p); }
 void wh_key_worker(char *out, const char *p, const char *w) { snprintf(out, WH_KEY_MAX, "%sworker:%s", p, w); }
+void wh_key_worker_control(char *out, const char *p, const char *w)
+{
+    snprintf(out, WH_KEY_MAX, "%sworker:%s:control", p, w);
+}
+
+void wh_key_host(char *out, const char *p, const char *host, const char *what)
+{
+    snprintf(out, WH_KEY_MAX, "%shost:%s:%s", p, host, what);
+}
+
+void wh_key_updates(char *out, const char *p, const char *host) { snprintf(out, WH_KEY_MAX, "%supdates:%s", p, host); }
 void wh_key_workers(char *out, const char *p) { snprintf(out, WH_KEY_MAX, "%sworkers", p); }
 void wh_key_stats_types(char *out, const char *p) { snprintf(out, WH_KEY_MAX, "%sstats:types", p); }
 

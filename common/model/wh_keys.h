@@ -20,6 +20,17 @@ void wh_key_stats_types(char *out, const char *prefix);                  /* <p>s
 /* <p>stats:<type>:<span>:<bucket_start_s>, span "1m" or "1h". */
 void wh_key_stats(char *out, const char *prefix, const char *type, const char *span, int64_t bucket_s);
 
+/* <p>worker:<id>:control: a command for a live worker ("quiet" or "drain"),
+ * written by `wharf workers quiet|drain` and serve, taken by the worker's
+ * heartbeat (worker/wk_heartbeat.c). */
+void wh_key_worker_control(char *out, const char *prefix, const char *worker);
+
+/* The fleet, as the runtime and registry families leave it (docs/operations.md):
+ * <p>host:<h>:<what> (what = "containers", "sync", "reach", "ctr:<name>:log",
+ * "stats:<name>:1m:<minute start>", ...) and <p>updates:<h>. */
+void wh_key_host(char *out, const char *prefix, const char *host, const char *what);
+void wh_key_updates(char *out, const char *prefix, const char *host);
+
 /* Job control (schemas/README.md section 15). */
 void wh_key_scheduled(char *out, const char *prefix);                    /* <p>scheduled (zset) */
 void wh_key_recent(char *out, const char *prefix);                       /* <p>recent (zset) */

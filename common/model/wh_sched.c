@@ -414,7 +414,7 @@ static void tick(wh_sched *s)
             wh_log(WH_LOG_WARN, NULL, "reaper sweep failed", "error", err.msg);
         else if(n)
             wh_logf(WH_LOG_WARN, NULL, "reaper: %d abandoned job(s) requeued or buried", n);
-        if(wh_jobctl_trim_recent(s->redis, c->redis_prefix, WH_RECENT_MAX, &err) != WH_OK)
+        if(wh_jobctl_trim_recent(s->redis, c->redis_prefix, c->recent_max, &err) != WH_OK)
             wh_log(WH_LOG_WARN, NULL, "trimming the recent-jobs index failed", "error", err.msg);
     }
     publish_out(s);

@@ -1,5 +1,6 @@
-/* wh_status: the worker's job state moves through the Lua scripts (start,
- * finish, requeue, revive, stats). The producer's moves are in
+/* wh_status: the worker's job state moves through the Lua scripts: the
+ * arguments and replies of start and finish (sent in batches by
+ * wh_status_moves.c), requeue, revive, stats. The producer's moves are in
  * wh_status_enqueue.c, the readers in wh_status_read.c. See wh_status.h. */
 #include "wh_status_int.h"
 
@@ -13,21 +14,11 @@
 #include "wh_time.h"
 
 /* Scripts are shared by all threads; each SHA is filled once, identically. */
-static wh_redis_script s_start = {"start", wh_lua_start, {0}};
-static wh_redis_script s_finish = {"finish", wh_lua_finish, {0}};
 static wh_redis_script s_requeue = {"requeue", wh_lua_requeue, {0}};
 static wh_redis_script s_revive = {"revive", wh_lua_revive, {0}};
 static wh_redis_script s_stats = {"stats", wh_lua_stats, {0}};
 
-/* start.lua's arguments; buffers live here. */
-typedef struct start_args {
-    char key[WH_KEY_MAX], recent[WH_KEY_MAX], sched[WH_KEY_MAX], leases[WH_KEY_MAX], lock[WH_KEY_MAX];
-    char chan[WH_KEY_MAX], created_at[24], maxa[16], now[24], maxr[16], lock_ms[24], run_at[24], lease[24];
-    const char *argv[WH_START_ARGC];
-    size_t lens[WH_START_ARGC];
-} start_args;
-
-static void start_fill(start_args *a, const char *prefix, const wh_env *env, const wh_start_opts *o)
+void wh_status__start_fill(start_args *a, const char *prefix, const wh_env *env, const wh_start_opts *o)
 {
     wh_key_job(a->key, prefix, env->id);
     wh_key_recent(a->recent, prefix);
@@ -57,7 +48,7 @@ static void start_fill(start_args *a, const char *prefix, const wh_env *env, con
     a->lens[WH_START_ARG_BODY] = o->body ? o->body_len : 0;
 }
 
-static wh_code start_result(const wh_redis_reply *rep, wh_start *out, wh_err *err)
+wh_code wh_status__start_result(const wh_redis_reply *rep, wh_start *out, wh_err *err)
 {
     char kind[8];
     memset(out, 0, sizeof(*out));
@@ -101,22 +92,6 @@ static wh_code start_result(const wh_redis_reply *rep, wh_start *out, wh_err *er
     return WH_OK;
 }
 
-wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, const wh_start_opts *o, wh_start *out,
-                        wh_err *err)
-{
-    start_args a;
-    start_fill(&a, prefix, env, o);
-    wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_start, &rep, WH_START_NKEYS, WH_START_ARGC, a.argv, a.lens, err);
-    if(rc)
-        return rc;
-    /* An early ack follows this write: it must survive a failover. */
-    if(!(rc = wh_redis_wait(r, err)))
-        rc = start_result(rep, out, err);
-    wh_redis_reply_free(rep);
-    return rc;
-}
-
 static const int64_t hist_le_us[WH_STATS_HIST - 1] = {1000, 10000, 100000, 1000000, 10000000, 60000000};
 static const char *const hist_names[WH_STATS_HIST] = {"h_1ms", "h_10ms", "h_100ms", "h_1s", "h_10s", "h_60s",
                                                       "h_inf"};
@@ -134,14 +109,7 @@ const char *wh_status_hist_name(int i)
     return hist_names[i];
 }
 
-/* finish.lua's arguments; buffers live here. */
-typedef struct finish_args {
-    char job[WH_KEY_MAX], log[WH_KEY_MAX], leases[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], ttl[24], created[24],
-        lease[24], m1[WH_KEY_MAX], h1[WH_KEY_MAX], types[WH_KEY_MAX], ttl_m[16], ttl_h[16];
-    const char *argv[WH_FINISH_ARGC];
-} finish_args;
-
-static void finish_fill(finish_args *a, const char *prefix, const wh_finish *f)
+void wh_status__finish_fill(finish_args *a, const char *prefix, const wh_finish *f)
 {
     int64_t now_ms = wh_now_ms();
     bool count = f->count && f->type && f->type[0];
@@ -177,99 +145,12 @@ static void finish_fill(finish_args *a, const char *prefix, const wh_finish *f)
     memcpy(a->argv, argv, sizeof(argv));
 }
 
-static void finish_result(const wh_redis_reply *rep, bool *skipped)
+void wh_status__finish_result(const wh_redis_reply *rep, bool *skipped)
 {
     char kind[8];
     wh_status__reply_field(rep, 0, kind, sizeof(kind)); /* "" for the plain "ok" */
     if(skipped)
         *skipped = strcmp(kind, "skip") == 0;
-}
-
-wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped, wh_err *err)
-{
-    finish_args a;
-    finish_fill(&a, prefix, f);
-    wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_finish, &rep, WH_FINISH_NKEYS, WH_FINISH_ARGC, a.argv, NULL, err);
-    if(rc)
-        return rc;
-    /* The ack follows this write: it must survive a failover. */
-    if(!(rc = wh_redis_wait(r, err)))
-        finish_result(rep, skipped);
-    wh_redis_reply_free(rep);
-    return rc;
-}
-
-wh_code wh_status_load(wh_redis *r, wh_err *err)
-{
-    wh_redis_script *all[] = {&s_start, &s_finish};
-    for(size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-        wh_code rc = wh_redis_script_load(r, all[i], err);
-        if(rc)
-            return rc;
-    }
-    return wh_status__enqueue_load(r, err);
-}
-
-wh_code wh_status_start_append(wh_redis *r, const char *prefix, const wh_env *env, const wh_start_opts *o,
-                               wh_err *err)
-{
-    if(!s_start.sha[0]) /* loading a script mid-pipeline would mix replies */
-        return wh_err_set(err, WH_E_INTERNAL, "", "status scripts not loaded (wh_status_load)");
-    start_args a;
-    start_fill(&a, prefix, env, o);
-    return wh_redis_eval_append(r, &s_start, WH_START_NKEYS, WH_START_ARGC, a.argv, a.lens, err);
-}
-
-wh_code wh_status_start_read(wh_redis *r, wh_start *out, wh_err *err)
-{
-    wh_redis_reply *rep;
-    wh_code rc = wh_redis_read(r, &rep, err);
-    if(!rc)
-        rc = start_result(rep, out, err);
-    wh_redis_reply_free(rep);
-    return rc;
-}
-
-wh_code wh_status_finish_append(wh_redis *r, const char *prefix, const wh_finish *f, wh_err *err)
-{
-    if(!s_finish.sha[0])
-        return wh_err_set(err, WH_E_INTERNAL, "", "status scripts not loaded (wh_status_load)");
-    finish_args a;
-    finish_fill(&a, prefix, f);
-    return wh_redis_eval_append(r, &s_finish, WH_FINISH_NKEYS, WH_FINISH_ARGC, a.argv, NULL, err);
-}
-
-wh_code wh_status_finish_read(wh_redis *r, bool *skipped, wh_err *err)
-{
-    wh_redis_reply *rep;
-    wh_code rc = wh_redis_read(r, &rep, err);
-    if(!rc)
-        finish_result(rep, skipped);
-    wh_redis_reply_free(rep);
-    return rc;
-}
-
-wh_code wh_status_finish_start(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped,
-                               const wh_env *env, const wh_start_opts *o, wh_start *out, bool *started, wh_err *err)
-{
-    *started = false;
-    if(!s_finish.sha[0] || !s_start.sha[0])
-        return wh_status_finish(r, prefix, f, skipped, err);
-    wh_code rc = wh_status_finish_append(r, prefix, f, err);
-    if(rc)
-        return rc; /* nothing was sent */
-    bool sent_start = wh_status_start_append(r, prefix, env, o, NULL) == WH_OK;
-    wh_err serr;
-    rc = wh_status_finish_read(r, skipped, err);
-    /* Read the start's reply whatever the finish's was, to keep the
-     * connection in step; it counts only when its write is as safe as the
-     * finish's. */
-    wh_code src = sent_start && wh_redis_connected(r) ? wh_status_start_read(r, out, &serr) : WH_E_REDIS;
-    if(!rc)
-        rc = wh_redis_wait(r, err);
-    *started = !rc && !src;
-    return rc;
 }
 
 wh_code wh_status_stats_add(wh_redis *r, const char *prefix, const char *type, int64_t minute_s,

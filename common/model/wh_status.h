@@ -18,8 +18,6 @@
 #define WH_STATS_TTL_1M (48 * 3600)       /* minute buckets live 48 h, s */
 #define WH_STATS_TTL_1H (30 * 24 * 3600)  /* hour buckets live 30 days, s */
 
-#define WH_RECENT_MAX 100000 /* ids kept in the <p>recent index */
-
 /* One enqueue request: create the hash in state `queued` (or `scheduled`,
  * with the message kept in Redis, when run_at is in the future or `park`
  * is set) unless the id exists, or, with spec->unique_for_s, unless a live
@@ -87,12 +85,6 @@ typedef struct wh_start_opts {
                               * start.lua knows a start it already ran. */
 } wh_start_opts;
 
-/* Mark the job running for o->worker (or park it), creating the hash if a
- * client published straight to RabbitMQ. Then wh_redis_wait(r) (a no-op
- * unless the handle was given replicas to wait for). */
-wh_code wh_status_start(wh_redis *r, const char *prefix, const wh_env *env, const wh_start_opts *o, wh_start *out,
-                        wh_err *err);
-
 /* The outcome of one attempt. */
 typedef struct wh_finish {
     const char *id;
@@ -107,34 +99,44 @@ typedef struct wh_finish {
     bool count;                /* count the outcome in the stats rollup (a known type) */
 } wh_finish;
 
-/* Record an outcome and, with f->count, count it in the type's minute and
- * hour stats buckets in the same step (exactly once per outcome).
- * *skipped is set when the job was already terminal.
- * Then wh_redis_wait(r), as for wh_status_start. */
-wh_code wh_status_finish(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped, wh_err *err);
+/* The worker's state moves, made in batches: many jobs' moves in one script
+ * call (moves.lua, which runs start.lua and finish.lua for each, checked
+ * as if alone). A wh_move is one job thread's part of a batch: a finish, a
+ * start, or a finish and then the next start (one round trip per job for a
+ * busy thread); each thread keeps one and refills it for every write.
+ *
+ * A start marks the job running for o->worker (or parks it), creating the
+ * hash if a client published straight to RabbitMQ. A finish records an
+ * outcome and, with f->count, counts it in the type's minute and hour stats
+ * buckets in the same step (exactly once per outcome); it is skipped when
+ * the job was terminal already. */
+typedef struct wh_move wh_move;
 
-/* wh_status_finish for `f`, then wh_status_start for the next job (`env`,
- * `o`, `out`), in one round trip: a busy worker pays one round trip per job
- * instead of two. The return value and *skipped are the finish's. *started
- * is true when the start was made and its reply read into *out; otherwise
- * (a Redis error, NOSCRIPT after a restart, a lost connection) the caller
- * makes the start again with wh_status_start, which is safe: a start whose
- * reply was lost counts as a redelivery. */
-wh_code wh_status_finish_start(wh_redis *r, const char *prefix, const wh_finish *f, bool *skipped,
-                               const wh_env *env, const wh_start_opts *o, wh_start *out, bool *started, wh_err *err);
+/* NULL when out of memory. wh_move_free(NULL) is a no-op. */
+wh_move *wh_move_new(void);
+void wh_move_free(wh_move *m);
 
-/* The pipelined halves of wh_status_start and wh_status_finish, for callers
- * that batch many state moves per round trip: each _append queues one script
- * call on `r`, each _read takes the next reply, in order. They need the
- * scripts' SHAs, which wh_status_load (or any earlier call of the one-shot
- * functions) fills; without them _append fails WH_E_INTERNAL. The caller
- * calls wh_redis_wait itself when it waits for replicas. */
+/* Fill `m` with the finish `f` (NULL: none) and the start of `env` with `o`
+ * (env NULL: none). The strings are copied or pointed at: those of `f`,
+ * `env` and `o` must live until the batch is committed. */
+void wh_move_set(wh_move *m, const char *prefix, const wh_finish *f, const wh_env *env, const wh_start_opts *o);
+
+/* Make the n moves in one EVALSHA, in order, then wh_redis_wait(r). A move
+ * that Redis refuses (a key of the wrong type) fails alone; a failed call
+ * (lost connection, a WAIT short of replicas) fails every move with its
+ * code, and returns it. Either way each move then holds its outcome. */
+wh_code wh_moves_commit(wh_redis *r, wh_move *const *moves, int n, wh_err *err);
+
+/* The outcome of a committed move: the finish's code and *skipped (or, for
+ * a move with no finish, the start's code); *started when the start was
+ * made, with its reply in *st. A start that was not made (its move failed)
+ * is made again later, which is safe: a start whose reply was lost is
+ * recognized by its worker and clock (wh_start_opts.now_ms). */
+wh_code wh_move_result(const wh_move *m, bool *skipped, wh_start *st, bool *started, wh_err *err);
+
+/* Load the worker's and the producer's scripts into the server's cache,
+ * for callers that pipeline them (the benchmarks). */
 wh_code wh_status_load(wh_redis *r, wh_err *err);
-wh_code wh_status_start_append(wh_redis *r, const char *prefix, const wh_env *env, const wh_start_opts *o,
-                               wh_err *err);
-wh_code wh_status_start_read(wh_redis *r, wh_start *out, wh_err *err);
-wh_code wh_status_finish_append(wh_redis *r, const char *prefix, const wh_finish *f, wh_err *err);
-wh_code wh_status_finish_read(wh_redis *r, bool *skipped, wh_err *err);
 
 /* Hand a running job of `worker` back to queued (worker shutdown, or a
  * lock wait), with `step` saying why. Its lock is released. A job whose
@@ -157,6 +159,10 @@ wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *nu
  * ...) as numbers, `result` as embedded JSON. NULL with WH_E_NOT_FOUND when
  * the job does not exist. Caller frees with wh_json_free(). */
 wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err *err);
+
+/* The same from an HGETALL reply of a job hash (read pipelined by the
+ * caller); NULL when the reply is empty (the job does not exist). */
+wh_json *wh_status_job_reply_json(const wh_redis_reply *rep);
 
 /* Read state (16 bytes), progress and step (cap bytes) cheaply. WH_E_NOT_FOUND
  * when the job does not exist. `step` may be NULL. */

@@ -1,10 +1,41 @@
-/* wh_status_int: private to the status module, which is three files:
- * wh_status.c (the worker's moves), wh_status_enqueue.c (the producer's)
- * and wh_status_read.c (reading a record back). */
+/* wh_status_int: private to the status module, which is four files:
+ * wh_status.c (the worker's moves), wh_status_moves.c (many of them in one
+ * call), wh_status_enqueue.c (the producer's) and wh_status_read.c (reading
+ * a record back). */
 #ifndef WH_STATUS_INT_H
 #define WH_STATUS_INT_H
 
 #include "wh_status.h"
+
+#include "wh_keys.h"
+#include "wh_lua.h"
+
+/* start.lua's arguments; buffers live here. */
+typedef struct start_args {
+    char key[WH_KEY_MAX], recent[WH_KEY_MAX], sched[WH_KEY_MAX], leases[WH_KEY_MAX], lock[WH_KEY_MAX];
+    char chan[WH_KEY_MAX], created_at[24], maxa[16], now[24], maxr[16], lock_ms[24], run_at[24], lease[24];
+    const char *argv[WH_START_ARGC];
+    size_t lens[WH_START_ARGC];
+} start_args;
+
+/* Fill `a` for start.lua from the job and the worker's options. */
+void wh_status__start_fill(start_args *a, const char *prefix, const wh_env *env, const wh_start_opts *o);
+
+/* start.lua's reply into *out. */
+wh_code wh_status__start_result(const wh_redis_reply *rep, wh_start *out, wh_err *err);
+
+/* finish.lua's arguments; buffers live here. */
+typedef struct finish_args {
+    char job[WH_KEY_MAX], log[WH_KEY_MAX], leases[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], ttl[24], created[24],
+        lease[24], m1[WH_KEY_MAX], h1[WH_KEY_MAX], types[WH_KEY_MAX], ttl_m[16], ttl_h[16];
+    const char *argv[WH_FINISH_ARGC];
+} finish_args;
+
+/* Fill `a` for finish.lua (the clock is read now). */
+void wh_status__finish_fill(finish_args *a, const char *prefix, const wh_finish *f);
+
+/* finish.lua's reply: *skipped (if not NULL) when the job was terminal. */
+void wh_status__finish_result(const wh_redis_reply *rep, bool *skipped);
 
 /* Copy element i of an array reply into out (cap bytes); "" if absent. */
 void wh_status__reply_field(const wh_redis_reply *rep, size_t i, char *out, size_t cap);

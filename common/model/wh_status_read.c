@@ -39,19 +39,12 @@ static wh_json *field_value(const char *k, const char *v, size_t n, const char *
     return wh_json_strn(v, n);
 }
 
-wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *numeric, const char *json_field,
-                             wh_err *err)
+/* The fields of an HGETALL reply as JSON; NULL when it is empty. */
+static wh_json *reply_json(const wh_redis_reply *rep, const char *const *numeric, const char *json_field)
 {
-    const char *argv[] = {"HGETALL", key};
-    wh_redis_reply *rep;
-    if(wh_redis_cmdv(r, &rep, err, 2, argv))
-        return NULL;
     size_t n = wh_redis_reply_len(rep);
-    if(n == 0) {
-        wh_redis_reply_free(rep);
-        wh_err_set(err, WH_E_NOT_FOUND, "", "%s does not exist", key);
+    if(n == 0)
         return NULL;
-    }
     wh_json *obj = wh_json_object();
     for(size_t i = 0; obj && i + 1 < n; i += 2) {
         size_t kn, vn;
@@ -66,19 +59,39 @@ wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *nu
         if(jv)
             wh_json_setc(obj, kb, jv);
     }
+    return obj;
+}
+
+wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *numeric, const char *json_field,
+                             wh_err *err)
+{
+    const char *argv[] = {"HGETALL", key};
+    wh_redis_reply *rep;
+    if(wh_redis_cmdv(r, &rep, err, 2, argv))
+        return NULL;
+    bool empty = wh_redis_reply_len(rep) == 0;
+    wh_json *obj = reply_json(rep, numeric, json_field);
     wh_redis_reply_free(rep);
-    if(!obj)
+    if(empty)
+        wh_err_set(err, WH_E_NOT_FOUND, "", "%s does not exist", key);
+    else if(!obj)
         wh_err_set(err, WH_E_NOMEM, "", "out of memory");
     return obj;
 }
 
+static const char *const job_numeric[] = {"attempt", "max_attempts", "progress", "redeliveries", "created_at",
+                                          "queued_at", "started_at", "finished_at", "run_at", "priority", NULL};
+
+wh_json *wh_status_job_reply_json(const wh_redis_reply *rep)
+{
+    return reply_json(rep, job_numeric, "result");
+}
+
 wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err *err)
 {
-    static const char *const numeric[] = {"attempt", "max_attempts", "progress", "redeliveries", "created_at",
-                                          "queued_at", "started_at", "finished_at", "run_at", "priority", NULL};
     char key[WH_KEY_MAX];
     wh_key_job(key, prefix, id);
-    wh_json *j = wh_status_hash_json(r, key, numeric, "result", err);
+    wh_json *j = wh_status_hash_json(r, key, job_numeric, "result", err);
     if(!j && err && err->code == WH_E_NOT_FOUND)
         wh_err_set(err, WH_E_NOT_FOUND, "id", "no job with id \"%s\"", id);
     return j;

@@ -142,6 +142,8 @@ bool wh_xpage_entry_parse(const wh_redis_reply *e, wh_xpage_entry *out)
             out->s = wh_redis_reply_str(wh_redis_reply_at(f, k + 1), &out->sn);
         else if(key && kn == 1 && key[0] == 'l')
             out->l = wh_redis_reply_str(wh_redis_reply_at(f, k + 1), &out->ln);
+        else if(key && kn == 1 && key[0] == 't')
+            out->t = wh_redis_reply_str(wh_redis_reply_at(f, k + 1), &out->tn);
     }
     return out->id && out->s && out->l;
 }
@@ -157,5 +159,7 @@ wh_json *wh_xpage_entry_json(const wh_redis_reply *e, char *last)
     wh_json_setc(o, "id", wh_json_strn(x.id, x.idn));
     wh_json_setc(o, "s", line_str(x.s, x.sn));
     wh_json_setc(o, "l", line_str(x.l, x.ln));
+    if(x.t)
+        wh_json_setc(o, "t", line_str(x.t, x.tn));
     return o;
 }

@@ -43,17 +43,19 @@ void wh_xpage_done(wh_xpage *x, long n);
 wh_code wh_xpage_wait(wh_redis *r, const char *key, const wh_xpage *x, int ms, wh_err *err);
 
 /* The fields of one log stream entry ([id, [field, value, ...]]), pointing
- * into the reply: its id, `s` (the stream; "out" when absent) and `l` (the
- * line; "" when absent), with their lengths. */
+ * into the reply: its id, `s` (the stream; "out" when absent), `l` (the
+ * line; "" when absent) and `t` (the engine's timestamp of a container log
+ * line; NULL when absent, as in job logs), with their lengths. */
 typedef struct wh_xpage_entry {
-    const char *id, *s, *l;
-    size_t idn, sn, ln;
+    const char *id, *s, *l, *t;
+    size_t idn, sn, ln, tn;
 } wh_xpage_entry;
 
 /* Fill *out from entry `e`; false for a malformed entry. */
 bool wh_xpage_entry_parse(const wh_redis_reply *e, wh_xpage_entry *out);
 
-/* One stream entry ([id, [field, value, ...]]) as {"id", "s", "l"}, as
+/* One stream entry ([id, [field, value, ...]]) as {"id", "s", "l"} (and
+ * "t" when the entry has one), as
  * the HTTP API and the client library give log lines; bytes of s or l that
  * are not UTF-8 become '?'. Copies the entry id to last[64] (if not NULL).
  * NULL for a malformed entry. Caller frees with wh_json_free(). */

@@ -1,10 +1,12 @@
-"""Build hooks: copy the Lua scripts of common/model/lua into the package.
+"""Build hooks: copy the Lua scripts of common/model/lua and the job types'
+defaults (../job_types.json, generated from the C catalogue) into the
+package.
 
-The scripts are the C library's own; the package ships copies made at build
-time (never kept in the repository). From a source checkout they come from
-../../common/model/lua; an sdist carries them in src/wharf_client/lua, put
-there when the sdist was made. tests/test_package.py checks the shipped
-copies equal the sources.
+Both are the C library's own; the package ships copies made at build time
+(never kept in this directory). From a source checkout they come from
+../../common/model/lua and ../job_types.json; an sdist carries them in
+src/wharf_client, put there when the sdist was made. tests/test_client.py
+checks the shipped copies equal the sources.
 """
 
 import os
@@ -18,6 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_LUA = os.path.join(HERE, "..", "..", "common", "model", "lua")
 SDIST_LUA = os.path.join(HERE, "src", "wharf_client", "lua")
 SCRIPTS = ("enqueue", "unenqueue", "cancel")   # the ones the clients run
+REPO_TYPES = os.path.join(HERE, "..", "job_types.json")
+SDIST_TYPES = os.path.join(HERE, "src", "wharf_client", "job_types.json")
 
 
 def copy_lua(dst):
@@ -30,16 +34,25 @@ def copy_lua(dst):
         shutil.copyfile(path, os.path.join(dst, name + ".lua"))
 
 
+def copy_types(dst):
+    src = REPO_TYPES if os.path.isfile(REPO_TYPES) else SDIST_TYPES
+    if not os.path.isfile(src):
+        raise SystemExit("setup.py: %s is missing: build from a wharf checkout or an sdist" % src)
+    shutil.copyfile(src, os.path.join(dst, "job_types.json"))
+
+
 class BuildPy(build_py):
     def run(self):
         super().run()
         copy_lua(os.path.join(self.build_lib, "wharf_client", "lua"))
+        copy_types(os.path.join(self.build_lib, "wharf_client"))
 
 
 class Sdist(sdist):
     def make_release_tree(self, base_dir, files):
         super().make_release_tree(base_dir, files)
         copy_lua(os.path.join(base_dir, "src", "wharf_client", "lua"))
+        copy_types(os.path.join(base_dir, "src", "wharf_client"))
 
 
 setup(cmdclass={"build_py": BuildPy, "sdist": Sdist})

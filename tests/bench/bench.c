@@ -1,4 +1,4 @@
-/* wharf-bench: the two sides of tests/bench/throughput.
+/* wharf-bench: the raw sides of tests/bench/throughput and tests/bench/drain.
  *
  *   wharf-bench floor  -n N   the raw pipe floor: one thread publishes N
  *                             persistent messages with publisher confirms
@@ -14,10 +14,12 @@
  *                             batch, after the replies). A bound for any
  *                             implementation that keeps the trail.
  *   wharf-bench scripts -n N  the same through wharf's own status scripts
- *                             (enqueue.lua before the publish, start.lua and
- *                             finish.lua before the ack), pipelined in the
- *                             same batches: the best a worker can do with the
- *                             atomic, forward-only state moves.
+ *                             (enqueue.lua before the publish; before the
+ *                             ack, the starts and then the finishes of the
+ *                             floor's batch as two moves.lua calls, as the
+ *                             worker's group commit sends them): the best a
+ *                             worker can do with the atomic, forward-only
+ *                             state moves.
  *   wharf-bench submit -n N   submits N system.noop jobs (or WHARF_BENCH_TYPE
  *                             with WHARF_BENCH_ARGS JSON) through the client
  *                             library (idempotent enqueue, publish, confirm)
@@ -41,6 +43,13 @@
  *                             one stream with pipelined XADD MAXLEN ~ 10000,
  *                             as workers write job logs.
  *
+ * The drain sides of tests/bench/drain (drain.c says how they are timed):
+ *   wharf-bench drain-fill -n N   the floor's publisher alone: N messages
+ *                             into the emptied floor queue, with confirms.
+ *   wharf-bench drain -n N    the floor-drain consumer of that queue.
+ *   wharf-bench drain-watch -n N  the clock of a wharf worker draining N
+ *                             prefilled jobs (from `enqueue`).
+ *
  * Knobs: WHARF_BENCH_BATCH (jobs per wharf_submit_many call, default 500,
  * at most 2000); for the floor, WHARF_FLOOR_DELAY_US (the consumer sleeps
  * this long per message, to see the broker at a lower rate) and
@@ -56,17 +65,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "wh_amqp.h"
-#include "wh_cfg.h"
+#include "bench.h"
 #include "wh_keys.h"
-#include "wh_redis.h"
 #include "wh_status.h"
 #include "wh_time.h"
 #include "wharf.h"
 
 #define WINDOW 1000 /* confirms in flight for the floor publisher */
 #define BATCH 2000  /* most jobs per wharf_submit_many call (WHARF_BENCH_BATCH, default 500) */
-#define FLOOR_QUEUE "bench.floor"
 
 static wh_cfg cfg;
 static long n_total;
@@ -74,7 +80,7 @@ static bool enqueue_only; /* `enqueue`: submit, do not wait for workers */
 static bool trail;        /* `trail`: the floor plus the status trail's writes */
 static bool scripts;      /* `scripts`: the trail through wharf's own status scripts */
 
-static void die(const char *what, const wh_err *e)
+void bench_die(const char *what, const wh_err *e)
 {
     fprintf(stderr, "wharf-bench: %s: %s\n", what, e ? e->msg : "");
     exit(1);
@@ -102,10 +108,10 @@ static void trail_queued(wh_redis *r, long first, long n)
         const char *pub[] = {"PUBLISH", chan, ev};
         if(wh_redis_append(r, 18, hset, NULL, &e) || wh_redis_append(r, 4, zadd, NULL, &e) ||
            wh_redis_append(r, 3, pub, NULL, &e))
-            die("trail queued", &e);
+            bench_die("trail queued", &e);
     }
     if(wh_redis_drain(r, (int)(3 * n), &e))
-        die("trail queued replies", &e);
+        bench_die("trail queued replies", &e);
 }
 
 /* Append the running and succeeded writes of message `id`; 7 replies. */
@@ -132,12 +138,14 @@ static void trail_done(wh_redis *r, const char *id)
        wh_redis_append(r, 8, fin, NULL, &e) || wh_redis_append(r, 3, exp, NULL, &e) ||
        wh_redis_append(r, 4, inc1, NULL, &e) || wh_redis_append(r, 4, inc2, NULL, &e) ||
        wh_redis_append(r, 3, pub2, NULL, &e))
-        die("trail writes", &e);
+        bench_die("trail writes", &e);
 }
 
-/* The same trail through wharf's own scripts (enqueue.lua, start.lua,
- * finish.lua), pipelined in batches as large as the floor's: what the
- * atomic, forward-only state moves cost Redis at best. */
+/* The same trail through wharf's own scripts, in batches as large as the
+ * floor's: enqueue.lua before the publish, then one moves.lua call (a
+ * start and a finish per job, as a worker's group commit sends them)
+ * before the ack. What the atomic, forward-only state moves cost Redis at
+ * best. */
 static void scripts_queued(wh_redis *r, long first, long n)
 {
     static wh_enqueue reqs[256];
@@ -151,57 +159,80 @@ static void scripts_queued(wh_redis *r, long first, long n)
         reqs[i] = (wh_enqueue){.spec = &specs[i], .max_attempts = 3};
     }
     if(wh_status_enqueue_many(r, cfg.redis_prefix, reqs, (size_t)n, &e))
-        die("enqueue.lua", &e);
+        bench_die("enqueue.lua", &e);
 }
 
-static void scripts_done(wh_redis *r, const char *id)
+#define SCRIPT_BATCH 256 /* the floor's reply batch */
+
+static struct {
+    wh_move *moves[SCRIPT_BATCH];
+    wh_env env[SCRIPT_BATCH];
+    wh_start_opts o;
+    wh_finish f[SCRIPT_BATCH];
+    char ids[SCRIPT_BATCH][sizeof(((wh_amqp_event *)0)->message_id)];
+} sb;
+
+/* Queue job `id`'s start and finish as move number i of the batch. */
+static void scripts_done(long i, const char *id)
 {
-    wh_env env = {.family = WH_FAM_SYSTEM, .created_at = wh_now_ms()};
-    snprintf(env.id, sizeof(env.id), "%.*s", (int)sizeof(env.id) - 1, id);
-    snprintf(env.type, sizeof(env.type), "system.noop");
-    wh_start_opts o = {.max_attempts = 3, .worker = "bench", .max_redeliveries = 5};
-    wh_finish f = {.id = id, .type = "system.noop", .state = WH_STATE_SUCCEEDED, .ttl_s = cfg.job_ttl_s, .count = true};
-    wh_err e;
-    if(wh_status_start_append(r, cfg.redis_prefix, &env, &o, &e) ||
-       wh_status_finish_append(r, cfg.redis_prefix, &f, &e))
-        die("status scripts", &e);
+    if(!sb.moves[i] && !(sb.moves[i] = wh_move_new()))
+        bench_die("out of memory", NULL);
+    snprintf(sb.ids[i], sizeof(sb.ids[i]), "%s", id);
+    sb.env[i] = (wh_env){.family = WH_FAM_SYSTEM, .created_at = wh_now_ms()};
+    snprintf(sb.env[i].id, sizeof(sb.env[i].id), "%.*s", (int)sizeof(sb.env[i].id) - 1, id);
+    snprintf(sb.env[i].type, sizeof(sb.env[i].type), "system.noop");
+    sb.o = (wh_start_opts){.max_attempts = 3, .worker = "bench", .max_redeliveries = 5};
+    sb.f[i] = (wh_finish){.id = sb.ids[i], .type = "system.noop", .state = WH_STATE_SUCCEEDED,
+                          .ttl_s = cfg.job_ttl_s, .count = true};
+    /* The start now; the finish once the batch's starts are back. */
+    wh_move_set(sb.moves[i], cfg.redis_prefix, NULL, &sb.env[i], &sb.o);
 }
 
+/* Send the n queued jobs: their starts in one batch, then their finishes
+ * in another, as a worker's threads would (each job's start before its
+ * run, its finish after). */
 static void scripts_replies(wh_redis *r, long n)
 {
     wh_err e;
+    if(wh_moves_commit(r, sb.moves, (int)n, &e))
+        bench_die("moves.lua (starts)", &e);
     for(long i = 0; i < n; i++) {
         wh_start st;
-        if(wh_status_start_read(r, &st, &e) || wh_status_finish_read(r, NULL, &e))
-            die("status script replies", &e);
-        if(st.kind != WH_START_RUN)
-            die("start.lua did not say run", NULL);
+        bool started;
+        if(wh_move_result(sb.moves[i], NULL, &st, &started, &e) || !started || st.kind != WH_START_RUN)
+            bench_die("start.lua did not say run", NULL);
+        wh_move_set(sb.moves[i], cfg.redis_prefix, &sb.f[i], NULL, NULL);
     }
+    if(wh_moves_commit(r, sb.moves, (int)n, &e))
+        bench_die("moves.lua (finishes)", &e);
+    for(long i = 0; i < n; i++)
+        if(wh_move_result(sb.moves[i], NULL, NULL, &(bool){false}, &e))
+            bench_die("finish.lua", &e);
 }
 
-static wh_amqp *connect_or_die(void)
+wh_amqp *bench_connect(const wh_cfg *c)
 {
-    wh_amqp_opts o = {cfg.amqp_url, 30, 10000, "wharf-bench", 1u << 20};
+    wh_amqp_opts o = {c->amqp_url, 30, 10000, "wharf-bench", 1u << 20};
     wh_err e;
     wh_amqp *a = wh_amqp_connect(&o, &e);
     if(!a)
-        die("connect", &e);
+        bench_die("connect", &e);
     return a;
 }
 
 static void *floor_publisher(void *arg)
 {
     (void)arg;
-    wh_amqp *a = connect_or_die();
+    wh_amqp *a = bench_connect(&cfg);
     wh_err e;
     if(wh_amqp_confirm_select(a, 1, &e))
-        die("confirm.select", &e);
+        bench_die("confirm.select", &e);
     char body[64];
     memset(body, 'x', sizeof(body));
     wh_amqp_msg m = {body, sizeof(body), "application/msgpack", NULL, "system.noop", NULL, 0, 0};
     wh_redis *r = trail ? wh_redis_new(cfg.redis_url, 10000, &e) : NULL;
     if(trail && (!r || (scripts && wh_status_load(r, &e))))
-        die("redis", &e);
+        bench_die("redis", &e);
     uint64_t sent = 0, confirmed = 0;
     char msgid[32];
     while(confirmed < (uint64_t)n_total) {
@@ -217,14 +248,14 @@ static void *floor_publisher(void *arg)
                 uint64_t seq;
                 snprintf(msgid, sizeof(msgid), "trail-%llu", (unsigned long long)sent);
                 m.message_id = trail ? msgid : NULL;
-                if(wh_amqp_publish(a, 1, "", FLOOR_QUEUE, &m, true, &seq, &e))
-                    die("publish", &e);
+                if(wh_amqp_publish(a, 1, "", BENCH_FLOOR_QUEUE, &m, true, &seq, &e))
+                    bench_die("publish", &e);
                 sent++;
             }
         }
         wh_amqp_event ev;
         if(wh_amqp_next(a, 1000, &ev, &e))
-            die("confirms", &e);
+            bench_die("confirms", &e);
         if(ev.kind == WH_AMQP_EV_CONFIRM && ev.tag > confirmed)
             confirmed = ev.multiple ? ev.tag : confirmed + 1;
         wh_amqp_event_clear(&ev);
@@ -237,12 +268,12 @@ static void *floor_publisher(void *arg)
 /* Consume with manual acks; one HSET per message, replies read in batches. */
 static void floor_consume(void)
 {
-    wh_amqp *a = connect_or_die();
+    wh_amqp *a = bench_connect(&cfg);
     wh_err e;
     wh_redis *r = wh_redis_new(cfg.redis_url, 10000, &e);
     if(!r || (scripts && wh_status_load(r, &e)) || wh_amqp_qos(a, 1, 1000, &e) ||
-       wh_amqp_consume(a, 1, FLOOR_QUEUE, &e))
-        die("consume", &e);
+       wh_amqp_consume(a, 1, BENCH_FLOOR_QUEUE, &e))
+        bench_die("consume", &e);
     long done = 0, pending = 0;
     uint64_t last_tag = 0;
     const char *dl = getenv("WHARF_FLOOR_DELAY_US");
@@ -253,11 +284,11 @@ static void floor_consume(void)
     while(done < n_total) {
         wh_amqp_event ev;
         if(wh_amqp_next(a, pending ? 0 : 1000, &ev, &e))
-            die("consume", &e);
+            bench_die("consume", &e);
         if(ev.kind == WH_AMQP_EV_DELIVERY && trail) {
             /* Status first, ack after its replies (multiple, per batch). */
             if(scripts)
-                scripts_done(r, ev.message_id);
+                scripts_done(pending, ev.message_id);
             else
                 trail_done(r, ev.message_id);
             pending++;
@@ -268,38 +299,57 @@ static void floor_consume(void)
             snprintf(val, sizeof(val), "%lld", (long long)wh_now_ms());
             const char *argv[] = {"HSET", key, "state", val};
             if(wh_redis_append(r, 4, argv, NULL, &e))
-                die("hset", &e);
+                bench_die("hset", &e);
             pending++;
             done++;
             if(delay_us)
                 usleep((useconds_t)delay_us);
             if((done % ack_every == 0 || done == n_total) && wh_amqp_ack(a, 1, ev.tag, ack_every > 1, &e))
-                die("ack", &e);
+                bench_die("ack", &e);
         }
         wh_amqp_event_clear(&ev);
         if(pending >= 256 || (pending && ev.kind == WH_AMQP_EV_NONE) || done == n_total) {
             if(scripts)
                 scripts_replies(r, pending);
             else if(wh_redis_drain(r, (int)(trail ? 7 * pending : pending), &e))
-                die("hset replies", &e);
+                bench_die("hset replies", &e);
             pending = 0;
             if(trail && wh_amqp_ack(a, 1, last_tag, true, &e))
-                die("ack", &e);
+                bench_die("ack", &e);
         }
     }
     wh_redis_free(r);
     wh_amqp_free(a);
 }
 
-static int run_floor(void)
+/* Declare the floor's queue with the configured type and empty it. */
+static void floor_declare(void)
 {
-    wh_amqp *a = connect_or_die();
+    wh_amqp *a = bench_connect(&cfg);
     wh_err e;
     wh_amqp_field args[1] = {{"x-queue-type", cfg.queue_type, 0}};
     uint32_t purged;
-    if(wh_amqp_declare_queue(a, 1, FLOOR_QUEUE, args, 1, NULL, &e) || wh_amqp_purge(a, 1, FLOOR_QUEUE, &purged, &e))
-        die("declare", &e);
+    if(wh_amqp_declare_queue(a, 1, BENCH_FLOOR_QUEUE, args, 1, NULL, &e) ||
+       wh_amqp_purge(a, 1, BENCH_FLOOR_QUEUE, &purged, &e))
+        bench_die("declare", &e);
     wh_amqp_free(a);
+}
+
+/* `drain-fill`: the floor's publisher alone, into an emptied queue, for
+ * `drain` (drain.c) to consume later. */
+static int run_drain_fill(void)
+{
+    floor_declare();
+    int64_t t0 = wh_mono_us();
+    floor_publisher(NULL);
+    double s = (double)(wh_mono_us() - t0) / 1e6;
+    printf("drain-fill n=%ld seconds=%.3f rate=%.0f\n", n_total, s, (double)n_total / s);
+    return 0;
+}
+
+static int run_floor(void)
+{
+    floor_declare();
     int64_t t0 = wh_mono_us();
     pthread_t pub;
     pthread_create(&pub, NULL, floor_publisher, NULL);
@@ -333,6 +383,31 @@ static void watch_set(watch *w, bool ready, bool failed)
     pthread_mutex_unlock(&w->mu);
 }
 
+wh_code bench_stats_count(wh_redis *r, const char *prefix, const char *type, int64_t first_s, long *ok, long *bad,
+                          wh_err *e)
+{
+    int64_t last = wh_now_ms() / 60000 * 60;
+    long sum[3] = {0, 0, 0}; /* ok, failed, dead */
+    for(int64_t m = first_s; m <= last; m += 60) {
+        char key[WH_KEY_MAX];
+        wh_key_stats(key, prefix, type, "1m", m);
+        const char *argv[] = {"HMGET", key, "ok", "failed", "dead"};
+        wh_redis_reply *rep;
+        wh_code rc = wh_redis_cmdv(r, &rep, e, 5, argv);
+        if(rc)
+            return rc;
+        for(size_t i = 0; i < 3; i++) {
+            size_t len;
+            const char *v = wh_redis_reply_str(wh_redis_reply_at(rep, i), &len);
+            sum[i] += v ? strtol(v, NULL, 10) : 0;
+        }
+        wh_redis_reply_free(rep);
+    }
+    *ok = sum[0];
+    *bad = sum[1] + sum[2];
+    return WH_OK;
+}
+
 static void *watch_stats(void *arg)
 {
     watch *w = arg;
@@ -348,29 +423,11 @@ static void *watch_stats(void *arg)
     long ok = 0, bad = 0;
     while(ok + bad < n_total) {
         wh_sleep_ms(2);
-        int64_t last = wh_now_ms() / 60000 * 60;
-        ok = bad = 0;
-        for(int64_t m = first; m <= last; m += 60) {
-            char key[WH_KEY_MAX];
-            wh_key_stats(key, cfg.redis_prefix, w->type, "1m", m);
-            const char *argv[] = {"HMGET", key, "ok", "failed", "dead"};
-            wh_redis_reply *rep;
-            if(wh_redis_cmdv(r, &rep, &e, 5, argv) != WH_OK) {
-                fprintf(stderr, "wharf-bench: stats: %s\n", e.msg);
-                watch_set(w, false, true);
-                wh_redis_free(r);
-                return NULL;
-            }
-            for(size_t i = 0; i < 3; i++) {
-                size_t len;
-                const char *v = wh_redis_reply_str(wh_redis_reply_at(rep, i), &len);
-                long x = v ? strtol(v, NULL, 10) : 0;
-                if(i == 0)
-                    ok += x;
-                else
-                    bad += x;
-            }
-            wh_redis_reply_free(rep);
+        if(bench_stats_count(r, cfg.redis_prefix, w->type, first, &ok, &bad, &e) != WH_OK) {
+            fprintf(stderr, "wharf-bench: stats: %s\n", e.msg);
+            watch_set(w, false, true);
+            wh_redis_free(r);
+            return NULL;
         }
     }
     if(bad)
@@ -479,12 +536,12 @@ static int run_latency(void)
             wh_key_job(key, cfg.redis_prefix, ids[i + j]);
             const char *argv[] = {"HMGET", key, "created_at", "finished_at"};
             if(wh_redis_append(rd, 4, argv, NULL, &e))
-                die("HMGET", &e);
+                bench_die("HMGET", &e);
         }
         for(long j = 0; j < n; j++) {
             wh_redis_reply *rep;
             if(wh_redis_read(rd, &rep, &e))
-                die("HMGET", &e);
+                bench_die("HMGET", &e);
             size_t l1, l2;
             const char *c = wh_redis_reply_str(wh_redis_reply_at(rep, 0), &l1);
             const char *f = wh_redis_reply_str(wh_redis_reply_at(rep, 1), &l2);
@@ -507,7 +564,7 @@ static int run_xadd(void)
     wh_err e;
     wh_redis *r = wh_redis_new(cfg.redis_url, 30000, &e);
     if(!r)
-        die("redis", &e);
+        bench_die("redis", &e);
     char key[WH_KEY_MAX], line[101];
     snprintf(key, sizeof(key), "%sbench:xadd", cfg.redis_prefix);
     memset(line, 'x', 100);
@@ -518,10 +575,10 @@ static int run_xadd(void)
         for(long j = 0; j < n; j++) {
             const char *argv[] = {"XADD", key, "MAXLEN", "~", "10000", "*", "s", "out", "l", line};
             if(wh_redis_append(r, 10, argv, NULL, &e))
-                die("XADD", &e);
+                bench_die("XADD", &e);
         }
         if(wh_redis_drain(r, (int)n, &e))
-            die("XADD", &e);
+            bench_die("XADD", &e);
     }
     double s = (double)(wh_mono_us() - t0) / 1e6;
     const char *del[] = {"DEL", key};
@@ -531,32 +588,50 @@ static int run_xadd(void)
     return 0;
 }
 
+static int run_trail(void)
+{
+    trail = true;
+    return run_floor();
+}
+
+static int run_scripts(void)
+{
+    trail = scripts = true;
+    return run_floor();
+}
+
+static int run_enqueue(void)
+{
+    enqueue_only = true;
+    return run_submit();
+}
+
+static int run_drain(void) { return bench_drain_floor(&cfg, n_total); }
+static int run_drain_watch(void) { return bench_drain_watch(&cfg, n_total); }
+
+/* The modes, by the name on the command line. */
+static const struct {
+    const char *name;
+    int (*run)(void);
+} modes[] = {
+    {"floor", run_floor},     {"trail", run_trail},         {"scripts", run_scripts}, {"submit", run_submit},
+    {"enqueue", run_enqueue}, {"latency", run_latency},     {"xadd", run_xadd},       {"drain-fill", run_drain_fill},
+    {"drain", run_drain},     {"drain-watch", run_drain_watch},
+};
+
 int main(int argc, char **argv)
 {
-    if(argc != 4 || strcmp(argv[2], "-n") != 0 || (n_total = strtol(argv[3], NULL, 10)) <= 0) {
-        fprintf(stderr, "usage: wharf-bench floor|trail|submit|enqueue|latency|xadd -n N\n");
-        return 2;
+    if(argc != 4 || strcmp(argv[2], "-n") != 0 || (n_total = strtol(argv[3], NULL, 10)) <= 0)
+        argc = 0;
+    for(size_t i = 0; argc && i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if(strcmp(argv[1], modes[i].name) != 0)
+            continue;
+        wh_err e;
+        if(wh_cfg_load(&cfg, NULL, NULL, 0, &e))
+            bench_die("config", &e);
+        return modes[i].run();
     }
-    wh_err e;
-    if(wh_cfg_load(&cfg, NULL, NULL, 0, &e))
-        die("config", &e);
-    if(strcmp(argv[1], "floor") == 0)
-        return run_floor();
-    if(strcmp(argv[1], "trail") == 0 || strcmp(argv[1], "scripts") == 0) {
-        trail = true;
-        scripts = argv[1][0] == 's';
-        return run_floor();
-    }
-    if(strcmp(argv[1], "submit") == 0)
-        return run_submit();
-    if(strcmp(argv[1], "enqueue") == 0) {
-        enqueue_only = true;
-        return run_submit();
-    }
-    if(strcmp(argv[1], "latency") == 0)
-        return run_latency();
-    if(strcmp(argv[1], "xadd") == 0)
-        return run_xadd();
-    fprintf(stderr, "usage: wharf-bench floor|trail|submit|enqueue|latency|xadd -n N\n");
+    fprintf(stderr, "usage: wharf-bench floor|trail|scripts|submit|enqueue|latency|xadd|drain-fill|drain|drain-watch"
+                    " -n N\n");
     return 2;
 }

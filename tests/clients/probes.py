@@ -62,6 +62,8 @@ class _Lines:
         except subprocess.TimeoutExpired:
             self.p.kill()
             return self.p.wait()
+        finally:
+            self.p.stdout.close()
 
 
 class JsonProbe(_Lines):

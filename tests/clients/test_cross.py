@@ -82,6 +82,33 @@ class CrossTest(unittest.TestCase):
                                  "%s did not find the live job %s opened" % (other, opener))
             self.p[opener].call("cancel", id=first["id"])
 
+    def test_type_defaults_recorded_alike(self):
+        """A job that sets no max_attempts records its type's default from
+        the catalogue (producer/job_types.json in the packages), the same
+        from every language: identical hashes, ids and times aside. Parked
+        an hour ahead, so no worker touches them."""
+        r = redis.Redis.from_url(env.redis_url, decode_responses=True)
+        run_at = int(time.time() * 1000) + 3600 * 1000
+        cases = (("runtime.host.stats", {}, {}, "1"), ("runtime.stack.deploy", {"name": "web"}, {}, "1"),
+                 ("runtime.template.deploy", {"name": "web"}, {"submit": "many"}, "1"),
+                 ("runtime.stack.deploy", {"name": "web"}, {"max_attempts": 5}, "5"),
+                 ("system.noop", {}, {}, "3"))
+        for job_type, args, extra, want in cases:
+            hashes = {}
+            for k, p in self.p.items():
+                opts = dict(extra, run_at=run_at, target="web-1")
+                many = opts.pop("submit", None) == "many"
+                if many:
+                    s = p.call("submit_many", jobs=[{"type": job_type, "args": args, "opts": opts}])[0]
+                else:
+                    s = p.call("submit", type=job_type, args=args, opts=opts)
+                h = r.hgetall(self.prefix + "job:" + s["id"])
+                p.call("cancel", id=s["id"])
+                self.assertEqual(h.get("max_attempts"), want, "%s from %s: %s" % (job_type, k, h))
+                hashes[k] = {f: v for f, v in h.items() if f not in RUN_FIELDS}
+            for k, h in hashes.items():
+                self.assertEqual(h, hashes["c"], "%s %s from %s differs from C's" % (job_type, extra, k))
+
     def test_submit_many_from_each_language(self):
         for k, p in self.p.items():
             out = p.call("submit_many", jobs=[{"type": "system.noop", "args": {"from": k, "i": i}}

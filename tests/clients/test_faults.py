@@ -95,6 +95,38 @@ class FaultsTest(faultlib.FaultTest):
         for k in probes.KINDS:
             self.works_again(k)
 
+    def mem_alarm(self):
+        return any(n.get("mem_alarm") for n in self.env.mgmt("GET", "/api/nodes"))
+
+    def test_resource_alarm_is_broker_blocked(self):
+        """RabbitMQ's memory alarm (raised as tests/fault/test_alarm.py does)
+        blocks publishers: every client's submit fails broker_blocked within
+        its timeout, saying so, reads go on, and once the alarm clears the
+        same client submits again."""
+        before = {k: p.call("submit", type="system.noop", args={})["id"] for k, p in self.p.items()}
+        r = self.srv.rabbitmqctl("set_vm_memory_high_watermark", "0.000001")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        try:
+            faultlib.wharftest.wait_for(self.mem_alarm, 30, interval=0.5, what="the memory alarm")
+            for k in probes.KINDS:
+                for op, kw in (("submit", {"type": "system.noop", "args": {}}),
+                               ("submit_many", {"jobs": [{"type": "system.noop", "args": {"i": i}}
+                                                         for i in range(5)]})):
+                    t0 = time.monotonic()
+                    with self.assertRaises(ProbeError, msg="%s %s under the alarm" % (k, op)) as cm:
+                        self.p[k].call(op, **kw)
+                    took = time.monotonic() - t0
+                    self.assertEqual(cm.exception.code, "broker_blocked", "%s %s: %s" % (k, op, cm.exception))
+                    if k != "c" or op == "submit":   # the C probe's "many" reply has codes only
+                        self.assertIn("blocks publishers", cm.exception.message, k)
+                    self.assertLess(took, TIMEOUT_S + SLACK_S, "%s %s took %.1f s to fail" % (k, op, took))
+                self.assertEqual(self.p[k].call("status", id=before[k])["state"], "queued")
+        finally:
+            self.srv.rabbitmqctl("set_vm_memory_high_watermark", "0.4")
+        faultlib.wharftest.wait_for(lambda: not self.mem_alarm(), 30, interval=0.5, what="the alarm to clear")
+        for k in probes.KINDS:
+            self.works_again(k)
+
     def test_events_fail_in_time_and_resubscribe(self):
         for p in self.p.values():
             p.call("sub", ids=None)

@@ -20,7 +20,6 @@ redis-sentinel:// URL. Asserts:
 WHARF_LONG=1 repeats both failovers three times.
 """
 import os
-import subprocess
 import sys
 import time
 import unittest
@@ -31,11 +30,11 @@ import redis.sentinel
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import probeload  # noqa: E402
+import sentinelset  # noqa: E402
 import wharfserve  # noqa: E402
 import wharftest  # noqa: E402
 
-SCRIPT = os.path.join(HERE, "sentinel.sh")
-MASTER = "wharfm"
+MASTER = sentinelset.MASTER
 # A job confirmed after a failover succeeds within this. After the kill it
 # takes ~15 s here: with wait_replicas = 1 and one replica, acks wait until
 # the restarted node is a replica again, and the Sentinels notice it back
@@ -49,32 +48,19 @@ LONG = os.environ.get("WHARF_LONG") == "1"
 WAIT_REPLICAS = os.environ.get("WHARF_SENTINEL_WAIT_REPLICAS", "1")
 
 
-def script(*args, timeout=120):
-    return subprocess.run([SCRIPT] + [str(a) for a in args], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-
-
 class SentinelTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.base = wharftest.Env()
-        cls.dir = os.path.join(cls.base.tmp, "sentinel-%d" % os.getpid())
-        r = script("up", cls.dir)
-        if r.returncode != 0:
-            script("down", cls.dir)
-            raise RuntimeError("Sentinel set did not start:\n%s" % r.stderr[-4000:])
-        cls.port = {}
-        for n in ("r1", "r2", "s1", "s2", "s3"):
-            with open(os.path.join(cls.dir, n + ".port")) as f:
-                cls.port[n] = int(f.read())
-        cls.sentinels = [("127.0.0.1", cls.port[s]) for s in ("s1", "s2", "s3")]
+        cls.set = sentinelset.SentinelSet(cls.base.tmp, "sentinel")
+        cls.port, cls.sentinels = cls.set.port, cls.set.sentinels
         # start_worker waits for the worker's registration on this Env's Redis: r1, the first master.
         cls.env = wharftest.Env(dict(os.environ, WHARF_TEST_REDIS_URL="redis://127.0.0.1:%d/0" % cls.port["r1"]))
         cls.sent = redis.sentinel.Sentinel(cls.sentinels, socket_timeout=2)
 
     @classmethod
     def tearDownClass(cls):
-        script("down", cls.dir)
+        cls.set.down()
 
     def master_port(self):
         return int(self.sent.discover_master(MASTER)[1])
@@ -148,12 +134,12 @@ class SentinelTest(unittest.TestCase):
                 time.sleep(2)
                 # 2. The new master dies (SIGKILL) and comes back empty, as a replica.
                 victim = self.name_of(new)
-                r = script("kill", self.dir, victim)
+                r = self.set.script("kill", victim)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 t0 = time.monotonic()
                 promoted = self.wait_master_moved(new)
                 t_promoted = time.monotonic() - t0
-                r = script("start", self.dir, victim)
+                r = self.set.script("start", victim)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 times.append(self.wait_resumed(prod, prefix, t0, "killing the master"))
                 print("round %d: killed %s (:%d); :%d promoted after %.2f s; a job confirmed after the kill "
@@ -192,7 +178,7 @@ class SentinelTest(unittest.TestCase):
         srv.stop()
         for w in (w1, w2):
             self.assertEqual(w.stop(), 0, "worker did not exit cleanly:\n%s" % w.log_tail())
-        r = script("down", self.dir)
+        r = self.set.down()
         self.assertEqual(r.returncode, 0, "processes left running:\n%s" % r.stderr[-3000:])
         self.env.delete_vhost(amqp)
 

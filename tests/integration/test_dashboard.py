@@ -2,7 +2,8 @@
 """The dashboard of `wharf serve` (docs/dashboard.md): its assets, sign-in,
 sessions, CSRF and read-only tokens over plain HTTP, then every page in
 Debian's headless chromium (tests/lib/ui/dashboard.js, puppeteer-core)
-against real RabbitMQ, Redis, two workers and the data this test creates.
+against real RabbitMQ, Redis, two workers, a private dockerd (the fleet
+pages) and the data this test creates.
 Screenshots of every page, light and dark, land in
 $WHARF_BIN/../dashboard-screenshots (printed at the end)."""
 import http.server
@@ -17,6 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
+import dockerd  # noqa: E402
 import wharfserve  # noqa: E402
 import wharftest  # noqa: E402
 
@@ -25,16 +27,17 @@ wait_for = wharftest.wait_for
 UI_DIR = os.path.join(env.src, "tests", "lib", "ui")
 CHROMIUM = "/usr/bin/chromium"
 SHORT_TTL_S = 5
+FLEET_HOST, FLEET_CTR = "dashdock", "dash-web"
 
 
-def start_serve(cls, extra_env=None):
+def start_serve(cls, extra_env=None, config=None):
     rt = secrets.token_hex(20)
     path = os.path.join(env.tmp, "read-tokens-%s" % secrets.token_hex(4))
     with open(path, "w") as f:
         f.write("# read-only\n%s\n" % rt)
     e = {"WHARF_SERVE_READ_TOKEN_FILE": path}
     e.update(extra_env or {})
-    srv = wharfserve.start(env, cls.amqp, cls.prefix, extra_env=e)
+    srv = wharfserve.start(env, cls.amqp, cls.prefix, extra_env=e, config=config)
     srv.read_token = rt
     return srv
 
@@ -267,8 +270,10 @@ class DashboardBrowserTest(unittest.TestCase):
                                    "tests/lib/ui)" % need)
         cls.amqp = env.new_vhost()
         cls.prefix = env.new_prefix()
-        cls.workers = [env.start_worker(cls.amqp, cls.prefix, concurrency=3) for _ in range(2)]
-        cls.srv = start_serve(cls)
+        cls.start_fleet()
+        cls.workers = [env.start_worker(cls.amqp, cls.prefix, concurrency=3, families="system,runtime",
+                                        args=["--config", cls.cfg]) for _ in range(2)]
+        cls.srv = start_serve(cls, config=cls.cfg)
         cls.short = start_serve(cls, {"WHARF_SERVE_SESSION_TTL_S": str(SHORT_TTL_S)})
         cls.ids = cls.make_data()
         AttackHandler.target = "http://127.0.0.1:%d/v1/jobs/%s/cancel" % (cls.srv.port, cls.ids["running"])
@@ -287,6 +292,19 @@ class DashboardBrowserTest(unittest.TestCase):
             assert rc == 0, "wharf serve exited %s:\n%s" % (rc, s.log_text()[-4000:])
         for w in cls.workers:
             w.stop()
+        cls.dockerd.stop()
+
+    @classmethod
+    def start_fleet(cls):
+        """A private dockerd with one running container, as inventory host
+        FLEET_HOST of the workers' and serve's configuration."""
+        cls.dockerd = dockerd.Dockerd.start(env.tmp)
+        cls.dockerd.busybox_image()
+        cls.dockerd.docker(["run", "-d", "--name", FLEET_CTR, "--network", "none", dockerd.BUSYBOX_IMAGE,
+                            "sleep", "600"])
+        cls.cfg = os.path.join(env.tmp, "dashboard-%s.ini" % secrets.token_hex(4))
+        with open(cls.cfg, "w") as f:
+            f.write("[host.%s]\ndocker = unix://%s\n" % (FLEET_HOST, cls.dockerd.sock))
 
     @classmethod
     def submit(cls, body):
@@ -321,6 +339,9 @@ class DashboardBrowserTest(unittest.TestCase):
         st, _, b = cls.srv.request("POST", "/v1/schedules", {"name": cls.schedule, "type": "system.noop",
                                                               "cron": "30 2 * * *", "args": {"from": "dashboard"}})
         assert st == 201, (st, b)
+        # one runtime.host.sync fills the fleet pages
+        st, _, b = cls.srv.request("GET", "/v1/hosts/%s/containers?refresh=1&wait_s=30" % FLEET_HOST)
+        assert st == 200 and b["refresh"]["state"] == "succeeded", (st, b)
         return ids
 
     def test_dashboard_in_chromium(self):
@@ -331,6 +352,7 @@ class DashboardBrowserTest(unittest.TestCase):
                "read_token": self.srv.read_token, "short_url": "http://127.0.0.1:%d" % self.short.port,
                "short_token": self.short.token, "short_ttl_s": SHORT_TTL_S, "ids": self.ids,
                "schedule": self.schedule, "shots": shots, "chromium": CHROMIUM,
+               "fleet": {"host": FLEET_HOST, "container": FLEET_CTR},
                # same site on another port (the cookie goes along), and another site
                "attack_urls": [attack, attack.replace("127.0.0.1", "localhost")]}
         cfg_path = os.path.join(env.tmp, "dashboard-%s.json" % secrets.token_hex(4))
@@ -346,14 +368,15 @@ class DashboardBrowserTest(unittest.TestCase):
         names = [r["name"] for r in results]
         for want in ("wrong_token", "pages_show_the_test_data", "live_log_on_the_job_page", "read_only_token",
                      "cross_site_post_refused", "cancel_from_the_job_page", "bulk_retry_of_dead_letters",
-                     "schedules_add_run_now_delete",
+                     "schedules_add_run_now_delete", "fleet_lists_the_host_and_its_container",
                      "keyboard_and_phone_width", "logout", "expired_session"):
             self.assertIn(want, names)
         for r in results:
             with self.subTest(check=r["name"]):
                 self.assertTrue(r["ok"], r.get("detail"))
         shots_list = sorted(os.listdir(shots))
-        for page in ("overview", "jobs", "job-failed", "dead", "schedules", "workers", "fleet", "job-log"):
+        for page in ("overview", "jobs", "job-failed", "dead", "schedules", "workers", "fleet", "fleet-host",
+                     "job-log"):
             for scheme in ("light", "dark"):
                 self.assertIn("%s-%s.png" % (page, scheme), shots_list)
         print("dashboard screenshots (%d): %s" % (len(shots_list), shots))

@@ -93,12 +93,17 @@ class JobControlTest(unittest.TestCase):
 
     def test_leader_trims_the_recent_index_to_its_cap(self):
         # Enqueues only add to <p>recent; the leader trims it once a second
-        # to the newest 100,000 (WH_RECENT_MAX), oldest first.
+        # to the newest 100,000 (jobs.recent_max), oldest first, and the
+        # per-type and per-target indexes to the same time span.
         key = self.prefix + "recent"
         raw = env.redis_raw()
         pipe = raw.pipeline(transaction=False)
         for i in range(100050):
             pipe.zadd(key, {"old-%06d" % i: i})
+        for i in (10, 50, 51, 60):
+            pipe.zadd(key + ":type:system.old", {"old-%06d" % i: i})
+            pipe.zadd(key + ":target:h9", {"old-%06d" % i: i})
+        pipe.sadd(key + ":indexes", "type:system.old", "target:h9")
         pipe.execute()
         self.worker()
         jid = self.submit("system.noop")
@@ -107,6 +112,9 @@ class JobControlTest(unittest.TestCase):
         self.assertIsNone(raw.zscore(key, "old-000050"))   # 100,051 ids: the oldest 51 went
         self.assertIsNotNone(raw.zscore(key, "old-000051"))
         self.assertIsNotNone(raw.zscore(key, jid))         # the newest stayed
+        for idx in (":type:system.old", ":target:h9"):
+            self.assertEqual(raw.zrange(key + idx, 0, -1), [b"old-000051", b"old-000060"], idx)
+        self.assertIsNotNone(raw.zscore(key + ":type:system.noop", jid))
 
     def test_schedule_fires_once_per_tick_with_two_schedulers(self):
         self.worker()

@@ -23,9 +23,23 @@ env = wharftest.Env()
 DOC_PATH = os.path.join(SRC, "schemas", "openapi.yaml")
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load, but a key twice in one mapping is an error: YAML would keep
+    the last one silently (two branches defining one schema name)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for k, _ in node.value:
+            key = self.construct_object(k, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, "duplicate key %r" % key, k.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_doc():
     with open(DOC_PATH) as f:
-        return yaml.safe_load(f)
+        return yaml.load(f, Loader=UniqueKeyLoader)
 
 
 def documented_ops(doc):
@@ -53,7 +67,12 @@ class OpenApiTest(unittest.TestCase):
         cls.amqp = env.new_vhost()
         cls.prefix = env.new_prefix()
         cls.worker = env.start_worker(cls.amqp, cls.prefix, concurrency=2)
-        cls.srv = wharfserve.start(env, cls.amqp, cls.prefix)
+        # one inventory host for the fleet routes (no engine behind it: the
+        # fleet's data is written into Redis by the test below)
+        cls.cfg = os.path.join(env.tmp, "openapi-%s.ini" % cls.prefix.rstrip(":"))
+        with open(cls.cfg, "w") as f:
+            f.write("[host.oa]\ndocker = unix:///nonexistent/docker.sock\n")
+        cls.srv = wharfserve.start(env, cls.amqp, cls.prefix, config=cls.cfg)
 
     @classmethod
     def tearDownClass(cls):
@@ -163,6 +182,58 @@ class OpenApiTest(unittest.TestCase):
         c("POST", "/v1/dead/retry", "/v1/dead/retry", {"id": dead}, expect=200)
         c("POST", "/v1/dead/purge", "/v1/dead/purge", expect=200)
         c("POST", "/v1/dead/purge", "/v1/dead/purge", token=None, expect=401)
+        # fleet: what host.sync, container.logs and update_check would have written
+        r, p = env.redis(), self.prefix
+        r.hset(p + "host:oa:containers", "web", json.dumps({
+            "Id": "a" * 64, "Image": "img:1", "State": "running", "Status": "Up 1 minute (healthy)",
+            "Created": 1700000000, "Labels": {"app": "web"},
+            "Ports": [{"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}]}))
+        r.hset(p + "host:oa:sync", mapping={"synced_at": 1700000000000, "containers": 1, "images": 1,
+                                            "volumes": 0, "networks": 1, "state_running": 1})
+        r.hset(p + "host:oa:reach", mapping={"checked_at": 1700000000000, "ok": 1, "ok_at": 1700000000000})
+        r.xadd(p + "host:oa:ctr:web:log", {"s": "out", "t": "2026-12-07T09:00:00Z", "l": "hello"})
+        r.hset(p + "updates:oa", "web", json.dumps({"container": "web", "image": "img:1", "status": "ok",
+                                                    "kind": "tag", "current_tag": "1", "candidate_tag": "2",
+                                                    "semver_diff": "major", "checked_at": 1700000000000}))
+        c("GET", "/v1/hosts", "/v1/hosts", expect=200)
+        c("GET", "/v1/hosts", "/v1/hosts", token=None, expect=401)
+        c("GET", "/v1/hosts/{host}/containers", "/v1/hosts/oa/containers", expect=200)
+        c("GET", "/v1/hosts/{host}/containers", "/v1/hosts/oa/containers?refresh=1&wait_s=1", expect=200)
+        c("GET", "/v1/hosts/{host}/containers", "/v1/hosts/oa/containers?wait_s=0&refresh=1", expect=400)
+        c("GET", "/v1/hosts/{host}/containers", "/v1/hosts/none/containers", expect=404)
+        c("GET", "/v1/hosts/{host}/containers", "/v1/hosts/oa/containers", token=None, expect=401)
+        c("GET", "/v1/hosts/{host}/containers/{name}", "/v1/hosts/oa/containers/web", expect=200)
+        c("GET", "/v1/hosts/{host}/containers/{name}", "/v1/hosts/oa/containers/nope", expect=404)
+        c("GET", "/v1/hosts/{host}/containers/{name}", "/v1/hosts/oa/containers/.x", expect=400)
+        c("GET", "/v1/hosts/{host}/containers/{name}", "/v1/hosts/oa/containers/web", token=None, expect=401)
+        c("GET", "/v1/hosts/{host}/containers/{name}/logs", "/v1/hosts/oa/containers/web/logs", expect=200)
+        c("GET", "/v1/hosts/{host}/containers/{name}/logs", "/v1/hosts/oa/containers/web/logs?tail=0", expect=400)
+        c("GET", "/v1/hosts/{host}/containers/{name}/logs", "/v1/hosts/oa/containers/nope/logs", expect=404)
+        c("GET", "/v1/hosts/{host}/containers/{name}/logs", "/v1/hosts/oa/containers/web/logs", token=None,
+          expect=401)
+        c("POST", "/v1/hosts/{host}/containers/{name}/{action}", "/v1/hosts/oa/containers/web/stop",
+          {"timeout_s": 1}, expect=202)
+        c("POST", "/v1/hosts/{host}/containers/{name}/{action}", "/v1/hosts/oa/containers/web/update",
+          {"dry_run": True}, expect=202)
+        c("POST", "/v1/hosts/{host}/containers/{name}/{action}", "/v1/hosts/oa/containers/web/stop",
+          {"timeout_s": "x"}, expect=400)
+        c("POST", "/v1/hosts/{host}/containers/{name}/{action}", "/v1/hosts/oa/containers/web/fly", expect=404)
+        c("POST", "/v1/hosts/{host}/containers/{name}/{action}", "/v1/hosts/oa/containers/web/stop", "{}",
+          content_type="text/plain", expect=415)
+        c("POST", "/v1/hosts/{host}/containers/{name}/{action}", "/v1/hosts/oa/containers/web/stop", token=None,
+          expect=401)
+        c("GET", "/v1/hosts/{host}/stats", "/v1/hosts/oa/stats?minutes=10&container=web", expect=200)
+        c("GET", "/v1/hosts/{host}/stats", "/v1/hosts/oa/stats?hours=0", expect=400)
+        c("GET", "/v1/hosts/{host}/stats", "/v1/hosts/none/stats", expect=404)
+        c("GET", "/v1/hosts/{host}/stats", "/v1/hosts/oa/stats", token=None, expect=401)
+        c("GET", "/v1/hosts/{host}/updates", "/v1/hosts/oa/updates", expect=200)
+        c("GET", "/v1/hosts/{host}/updates", "/v1/hosts/none/updates", expect=404)
+        c("GET", "/v1/hosts/{host}/updates", "/v1/hosts/oa/updates", token=None, expect=401)
+        # worker control last: a quiet worker takes no more jobs
+        wid = self.srv.request("GET", "/v1/workers")[2]["workers"][0]["id"]
+        c("POST", "/v1/workers/{id}/{command}", "/v1/workers/none/quiet", expect=404)
+        c("POST", "/v1/workers/{id}/{command}", "/v1/workers/%s/quiet" % wid, token=None, expect=401)
+        c("POST", "/v1/workers/{id}/{command}", "/v1/workers/%s/quiet" % wid, expect=202)
         # ops
         c("GET", "/healthz", "/healthz", token=None, expect=200)
         c("GET", "/metrics", "/metrics", expect=200)

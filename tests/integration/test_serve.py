@@ -35,30 +35,20 @@ ROUTES = [
     ("POST", "/v1/dead/retry", {"id": "x"}),
     ("POST", "/v1/dead/purge", None),
     ("GET", "/metrics", None),
+    ("POST", "/v1/workers/w1/quiet", None),
+    ("GET", "/v1/hosts", None),
+    ("GET", "/v1/hosts/h/containers", None),
+    ("GET", "/v1/hosts/h/containers/c", None),
+    ("GET", "/v1/hosts/h/containers/c/logs", None),
+    ("POST", "/v1/hosts/h/containers/c/stop", None),
+    ("GET", "/v1/hosts/h/stats", None),
+    ("GET", "/v1/hosts/h/updates", None),
 ]
 
 
 def sse_events(resp):
     """Parse a text/event-stream response into [(event, id, data)] until EOF."""
-    events, ev, eid, data = [], "message", None, []
-    for raw in resp:
-        line = raw.decode("utf-8").rstrip("\r\n")
-        if line == "":
-            if data:
-                events.append((ev, eid, "\n".join(data)))
-            ev, eid, data = "message", None, []
-        elif line.startswith(":"):
-            continue
-        else:
-            k, _, v = line.partition(":")
-            v = v[1:] if v.startswith(" ") else v
-            if k == "event":
-                ev = v
-            elif k == "id":
-                eid = v
-            elif k == "data":
-                data.append(v)
-    return events
+    return list(wharfserve.sse_iter(resp))
 
 
 def parse_prometheus(text):

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """The status scripts called directly on the test Redis, for the cases a
-whole pipe reaches only by chance: the same start sent twice.
+whole pipe reaches only by chance: the same start sent twice, and a batch of
+moves (moves.lua, the worker's group commit) in which one move fails, many
+jobs are counted, and events go out only while someone listens.
 
 A worker retries a start whose reply it did not get, or that Redis ran but
 could not replicate in time (`redis.wait_replicas`, a failover in progress).
@@ -18,23 +20,43 @@ import wharftest  # noqa: E402
 env = wharftest.Env()
 LUA = os.path.join(env.src, "common", "model", "lua")
 SLOT = re.compile(r"^local (\w+) = (KEYS|ARGV)\[(\d+)\]", re.M)
+INCLUDE = re.compile(r"^--@include (\S+)$", re.M)
 
 
-def script(name):
-    """The script's text and its slots: {name: (KEYS|ARGV, index)}."""
-    with open(os.path.join(LUA, name + ".lua"), encoding="utf-8") as f:
-        text = f.read()
-    return text, {m.group(1): (m.group(2), int(m.group(3))) for m in SLOT.finditer(text)}
+def read(name):
+    with open(os.path.join(LUA, name), encoding="utf-8") as f:
+        return f.read()
+
+
+def slots(name):
+    """A script's slots: {name: (KEYS|ARGV, index)}."""
+    return {m.group(1): (m.group(2), int(m.group(3))) for m in SLOT.finditer(read(name + ".lua"))}
+
+
+# moves.lua as the build embeds it: its includes expanded (cmake/embed.cmake)
+MOVES = INCLUDE.sub(lambda m: read(m.group(1)), read("moves.lua"))
+
+
+def move(name, **values):
+    """One move of a batch: (keys, [script, nkeys, nargs, args...])."""
+    sl = slots(name)
+    keys = [None] * sum(1 for kind, _ in sl.values() if kind == "KEYS")
+    argv = [None] * sum(1 for kind, _ in sl.values() if kind == "ARGV")
+    for slot, (kind, i) in sl.items():
+        (keys if kind == "KEYS" else argv)[i - 1] = str(values[slot])
+    return keys, [name, str(len(keys)), str(len(argv))] + argv
+
+
+def batch(r, *moves):
+    """EVAL moves.lua with the moves given; its replies, one per move."""
+    keys = [k for ks, _ in moves for k in ks]
+    argv = [a for _, av in moves for a in av]
+    return r.eval(MOVES, len(keys), *(keys + argv))
 
 
 def call(r, name, **values):
-    """EVAL a script with its slots given by name."""
-    text, slots = script(name)
-    keys = [None] * sum(1 for kind, _ in slots.values() if kind == "KEYS")
-    argv = [None] * sum(1 for kind, _ in slots.values() if kind == "ARGV")
-    for slot, (kind, i) in slots.items():
-        (keys if kind == "KEYS" else argv)[i - 1] = str(values[slot])
-    return r.eval(text, len(keys), *(keys + argv))
+    """A script's move alone, as a batch of one; its reply."""
+    return batch(r, move(name, **values))[0]
 
 
 class StartScriptTest(unittest.TestCase):
@@ -64,6 +86,77 @@ class StartScriptTest(unittest.TestCase):
         self.assertEqual(self.start(now=7000), "run 1 3")
         self.assertEqual(self.r.hget(self.args["job"], "redeliveries"), "2")
         self.assertEqual(self.start(now=8000), ["dead", "redelivery_limit", "3"])
+
+
+class MovesTest(unittest.TestCase):
+    """What a batch shares: errors stay with their move, counts are summed,
+    events go out only while someone listens."""
+
+    def setUp(self):
+        self.r = env.redis()
+        self.p = p = env.new_prefix()
+        self.common = dict(recent=p + "recent", scheduled=p + "scheduled", leases=p + "leases", lock_key=p + "lock:",
+                           job_type="system.noop", target="", created_at=1000, max_attempts=3, now=5000,
+                           worker="w1", events=p + "events", max_redeliveries=2, mode="run", lock="",
+                           lock_ms=60000, run_at=0, body="", lease_until=0)
+        self.minute, self.hour = p + "stats:system.noop:1m:60", p + "stats:system.noop:1h:0"
+
+    def start(self, i):
+        return move("start", job=self.p + "job:%d" % i, id=str(i), **self.common)
+
+    def finish(self, i, state="succeeded"):
+        return move("finish", job=self.p + "job:%d" % i, log=self.p + "log:%d" % i, leases=self.p + "leases",
+                    stats_minute=self.minute, stats_hour=self.hour, stats_types=self.p + "stats:types",
+                    id=str(i), state=state, result="", error_code="", error_message="", now=6000, ttl=600,
+                    events=self.p + "events", job_type="system.noop", created_at=1000, lease_until=0, count="1",
+                    ttl_minute=7200, ttl_hour=86400)
+
+    def test_a_move_that_fails_fails_alone(self):
+        self.r.set(self.p + "job:2", "not a hash")
+        replies = batch(self.r, self.start(1), self.start(2), self.start(3))
+        self.assertEqual(replies[0], "run 1 3")
+        self.assertEqual(replies[1][0], "err")
+        self.assertIn("WRONGTYPE", replies[1][1])
+        self.assertEqual(replies[2], "run 1 3")
+        self.assertEqual(self.r.hget(self.p + "job:3", "state"), "running")
+
+    def test_counts_are_summed_over_the_batch_and_a_duplicate_is_not_counted(self):
+        batch(self.r, *[self.start(i) for i in range(5)])
+        moves = [self.finish(i) for i in range(4)] + [self.finish(4, "failed"), self.finish(0)]
+        replies = batch(self.r, *moves)
+        self.assertEqual(replies[:5], ["ok"] * 5)
+        self.assertEqual(replies[5], ["skip", "succeeded"])  # finished twice: counted once
+        for key, ttl in ((self.minute, 7200), (self.hour, 86400)):
+            self.assertEqual(self.r.hgetall(key), {"ok": "4", "failed": "1"})
+            self.assertTrue(0 < self.r.ttl(key) <= ttl)
+        self.assertEqual(self.r.smembers(self.p + "stats:types"), {"system.noop"})
+        batch(self.r, self.start(9), self.finish(9))
+        self.assertEqual(self.r.hget(self.minute, "ok"), "5")
+
+    def published(self, *moves):
+        """The channels moves.lua PUBLISHed to while making `moves`, as
+        MONITOR (which is no subscriber) shows them."""
+        done = self.p + "done"
+        with env.redis().monitor() as m:
+            batch(self.r, *moves)
+            self.r.echo(done)
+            seen = []
+            for c in m.listen():
+                if c["command"].startswith("PUBLISH " + self.p):
+                    seen.append(c["command"].split()[1])
+                if c["command"] == "ECHO " + done:
+                    return seen
+
+    def test_events_go_out_only_while_someone_listens(self):
+        self.assertEqual(self.published(self.start(1), self.finish(1)), [])  # nobody listens
+        sub = env.redis().pubsub()
+        sub.subscribe(self.p + "events")
+        self.assertEqual(sub.get_message(timeout=5)["type"], "subscribe")
+        batch(self.r, self.start(2), self.finish(2))
+        got = [sub.get_message(timeout=5)["data"] for _ in range(2)]
+        self.assertEqual(got, ["2 running", "2 succeeded"])
+        self.assertEqual(self.published(self.start(3)), [self.p + "events"])
+        sub.close()
 
 
 if __name__ == "__main__":

@@ -127,6 +127,29 @@ def _read_head(f):
         hdrs[k.strip().lower()] = v.strip()
 
 
+def sse_iter(lines):
+    """Server-Sent Events from an iterable of raw lines (bytes), one
+    (event, id, data text) per event as it completes; comments skipped."""
+    ev, eid, data = "message", None, []
+    for raw in lines:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if line == "":
+            if data:
+                yield ev, eid, "\n".join(data)
+            ev, eid, data = "message", None, []
+        elif line.startswith(":"):
+            continue
+        else:
+            k, _, v = line.partition(":")
+            v = v[1:] if v.startswith(" ") else v
+            if k == "event":
+                ev = v
+            elif k == "id":
+                eid = v
+            elif k == "data":
+                data.append(v)
+
+
 def free_port():
     for _ in range(200):
         import random
@@ -136,15 +159,18 @@ def free_port():
     raise RuntimeError("no free loopback port")
 
 
-def start(env, amqp_url, prefix, args=None, token=None, extra_env=None, no_auth=False, ready_timeout=20):
+def start(env, amqp_url, prefix, args=None, token=None, extra_env=None, no_auth=False, ready_timeout=20,
+          config=None):
     """Start $WHARF_BIN/wharf serve on 127.0.0.1:<free port> with a token file
-    holding `token` (default: a fresh random one) and wait for /healthz."""
+    holding `token` (default: a fresh random one) and wait for /healthz.
+    config: a configuration file for `wharf --config` (its inventory, serve.*)."""
     token = token or secrets.token_hex(24)
     tok_path = os.path.join(env.tmp, "tokens-%s" % secrets.token_hex(4))
     with open(tok_path, "w") as f:
         f.write("# test tokens\n%s\n" % token)
     port = free_port()
-    cmd = [env._bin("wharf"), "serve", "--listen", "127.0.0.1:%d" % port]
+    cmd = [env._bin("wharf")] + (["--config", config] if config else []) + ["serve", "--listen",
+                                                                             "127.0.0.1:%d" % port]
     cmd += ["--insecure-no-auth"] if no_auth else ["--token-file", tok_path]
     cmd += list(args or [])
     log_path = os.path.join(env.tmp, "serve-%d.log" % port)

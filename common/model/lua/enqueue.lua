@@ -55,7 +55,15 @@ if state == 'scheduled' then
   redis.call('HSET', job, 'held', '1')
   redis.call('ZADD', scheduled, run_at, id)
 end
--- The index is trimmed to its cap by the scheduler's leader, once a second.
+-- The index is trimmed to its cap by the scheduler's leader, once a second,
+-- and with it the per-type and per-target indexes named after it, which the
+-- HTTP API's job list reads for its filters (schemas/README.md section 15).
 redis.call('ZADD', recent, created_at, id)
+redis.call('ZADD', recent .. ':type:' .. job_type, created_at, id)
+redis.call('SADD', recent .. ':indexes', 'type:' .. job_type)
+if target ~= '' then
+  redis.call('ZADD', recent .. ':target:' .. target, created_at, id)
+  redis.call('SADD', recent .. ':indexes', 'target:' .. target)
+end
 redis.call('PUBLISH', events, id .. ' ' .. state)
 return {1, state, id}

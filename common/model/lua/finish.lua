@@ -2,11 +2,13 @@
 -- atomic step. States only move forward: a terminal job is never rewritten,
 -- so a late or duplicate finish changes nothing. The job's lock is released;
 -- a terminal job also releases its uniqueness key, its lease and its body.
--- The outcome is counted here too, in the same atomic step, so the ok /
--- failed / retried / dead counts are exact: a duplicate finish is skipped
--- before it counts, and a worker killed after this step has counted
--- already. Run times (sums, maxima, histograms) are aggregated by workers
--- and flushed about once a second (stats.lua).
+-- The outcome is counted here too, in the same atomic step (the batch's),
+-- so the ok / failed / retried / dead counts are exact: a duplicate finish
+-- is skipped before it counts, and a worker killed after this step has
+-- counted already. Run times (sums, maxima, histograms) are aggregated by
+-- workers and flushed about once a second (stats.lua).
+-- The body of a function in moves.lua (the worker's batches), which gives
+-- it `publish` and `tally` (the counts, summed over the batch).
 -- Returns {"skip", state}, or "ok" (one string: cheaper than a table).
 local job = KEYS[1]            -- the job hash
 local log = KEYS[2]            -- the job's log stream
@@ -94,11 +96,7 @@ if count == '1' then
   if state == 'succeeded' then field = 'ok'
   elseif state == 'retrying' then field = 'retried'
   elseif state == 'dead' then field = 'dead' end
-  if redis.call('HINCRBY', stats_minute, field, 1) == 1 then redis.call('EXPIRE', stats_minute, ttl_minute) end
-  if redis.call('HINCRBY', stats_hour, field, 1) == 1 then
-    redis.call('EXPIRE', stats_hour, ttl_hour)
-    redis.call('SADD', stats_types, job_type)
-  end
+  tally(stats_minute, stats_hour, stats_types, job_type, field, ttl_minute, ttl_hour)
 end
-redis.call('PUBLISH', events, id .. ' ' .. state)
+publish(events, id .. ' ' .. state)
 return 'ok'

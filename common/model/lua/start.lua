@@ -1,4 +1,6 @@
 -- start: a worker received a delivery and wants to run (or park) it.
+-- The body of a function in moves.lua (the worker's batches), which gives
+-- it `publish`.
 -- The recent index is trimmed to its cap by the scheduler's leader.
 -- Returns one of
 --   {"skip", state, error, attempt}  terminal (or a live duplicate): ack, do not run
@@ -60,6 +62,12 @@ if not st then
     'max_attempts', max_attempts, 'attempt', '0', 'progress', '0')
   if lock ~= '' then redis.call('HSET', job, 'lock', lock) end
   redis.call('ZADD', recent, created_at, id)
+  redis.call('ZADD', recent .. ':type:' .. job_type, created_at, id)
+  redis.call('SADD', recent .. ':indexes', 'type:' .. job_type)
+  if target ~= '' then
+    redis.call('ZADD', recent .. ':target:' .. target, created_at, id)
+    redis.call('SADD', recent .. ':indexes', 'target:' .. target)
+  end
   st = 'queued'
   f = {st, '0', max_attempts, false, false, false}
 end
@@ -67,7 +75,7 @@ if mode == 'park' then
   redis.call('HSET', job, 'state', 'scheduled', 'run_at', run_at, 'held', '1')
   redis.call('SET', job .. ':body', body)
   redis.call('ZADD', scheduled, run_at, id)
-  if st ~= 'scheduled' then redis.call('PUBLISH', events, id .. ' scheduled') end
+  if st ~= 'scheduled' then publish(events, id .. ' scheduled') end
   return {'parked'}
 end
 if f[4] == '1' then
@@ -79,7 +87,7 @@ if f[4] == '1' then
     redis.call('HDEL', job, 'held')
   end
   redis.call('ZREM', leases, id)
-  redis.call('PUBLISH', events, id .. ' cancelled')
+  publish(events, id .. ' cancelled')
   return {'skip', 'cancelled', 'cancelled', f[2] or '0'}
 end
 local redelivery = st == 'running'
@@ -116,6 +124,6 @@ elseif f[5] then
 end
 redis.call('HSET', job, 'state', 'running', 'worker', worker,
   'started_at', now, 'progress', '0', 'step', '', 'attempt', tostring(attempt))
-redis.call('PUBLISH', events, id .. ' running')
--- A flat string: a table reply costs Redis more than the whole PUBLISH.
+publish(events, id .. ' running')
+-- A flat string: a table reply costs Redis more than a PUBLISH.
 return 'run ' .. attempt .. ' ' .. (f[3] or max_attempts)

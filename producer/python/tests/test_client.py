@@ -94,6 +94,77 @@ class PackageTest(unittest.TestCase):
                 shipped = f.read()
             with open(os.path.join(SRC, "common", "model", "lua", name + ".lua"), "rb") as f:
                 self.assertEqual(shipped, f.read(), "%s.lua differs from common/model/lua" % name)
+        with open(os.path.join(pkg, "job_types.json"), "rb") as f:
+            shipped = f.read()
+        with open(os.path.join(SRC, "producer", "job_types.json"), "rb") as f:
+            self.assertEqual(shipped, f.read(), "job_types.json differs from producer/job_types.json")
+        # The types' defaults are the catalogue's (unit.job_types_json checks
+        # the file against the C rows): a deploy runs once.
+        from wharf_client import _catalog
+        self.assertEqual(_catalog.max_attempts_for("runtime.stack.deploy", 3), 1)
+        self.assertEqual(_catalog.max_attempts_for("system.noop", 3), 3)
+        self.assertEqual(_catalog.max_attempts_for("system.not_in_the_catalogue", 5), 5)
+
+    def test_pika_internals_are_there(self):
+        """The confirm window's few pika internals (_pika_adapter.py): this
+        pika has them all, and one that goes missing is named loudly."""
+        from pika.adapters.blocking_connection import BlockingConnection
+        from wharf_client import _pika_adapter as pa
+        self.assertEqual(pa.problems(), [])
+        saved = BlockingConnection._flush_output
+        try:
+            del BlockingConnection._flush_output
+            self.assertEqual(pa.problems(), ["BlockingConnection._flush_output(*waiters)"])
+            with self.assertRaises(wharf_client.WharfError) as cm:
+                pa.check()
+            self.assertIn("_flush_output", cm.exception.message)
+        finally:
+            BlockingConnection._flush_output = saved
+
+    def test_batch_frames_are_pamqps(self):
+        """The asyncio client marshals a batch's frames itself
+        (_amqp_frames.py): the bytes pamqp would write, and aiormq's writer
+        passes them through as they are."""
+        import pamqp.body
+        import pamqp.commands
+        import pamqp.frame
+        import pamqp.header
+        from wharf_client._amqp_frames import Frames, RawFrames
+        step = 131072 - 8
+        f = Frames(3, step)
+        for prio in (0, 1, 9):
+            for size in (1, 100, step - 1, step, step + 1, 3 * step + 5):
+                body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+                props = pamqp.commands.Basic.Properties(
+                    content_type="application/msgpack", delivery_mode=2, message_id="job_-1", message_type="runtime.x.y",
+                    headers={"wharf-schema": 1}, priority=prio or None)
+                chunks = [body[i:i + step] for i in range(0, len(body), step)]
+                want = [pamqp.frame.marshal(pamqp.commands.Basic.Publish(exchange="wharf.jobs", routing_key="runtime",
+                                                                         mandatory=True), 3),
+                        pamqp.frame.marshal(pamqp.header.ContentHeader(properties=props, body_size=len(body)), 3)]
+                want += [pamqp.frame.marshal(pamqp.body.ContentBody(c), 3) for c in chunks]
+                with self.subTest(priority=prio, size=size):
+                    self.assertEqual(b"".join(f.message("job_-1", "runtime.x.y", prio, body)), b"".join(want))
+        self.assertEqual(pamqp.frame.marshal(RawFrames(b"\x01\x02"), 3), b"\x01\x02")
+
+    def test_batch_replies_parse_as_redis_py_does(self):
+        import redis.exceptions
+        from wharf_client._resp import Incomplete, parse
+        err = redis.exceptions.ResponseError
+        data = (b"*3\r\n:1\r\n$6\r\nqueued\r\n$3\r\nab1\r\n+OK\r\n$-1\r\n*-1\r\n*0\r\n"
+                b"$0\r\n\r\n-NOSCRIPT No matching script\r\n:-42\r\n*2\r\n*1\r\n$1\r\nx\r\n:0\r\n")
+        want = [[1, b"queued", b"ab1"], b"OK", None, None, [], b"", "NOSCRIPT No matching script", -42, [[b"x"], 0]]
+        pos, got = 0, []
+        while pos < len(data):
+            v, pos = parse(data, pos, err)
+            got.append(str(v) if isinstance(v, Exception) else v)
+        self.assertEqual(got, want)
+        first = parse(data, 0, err)[1]
+        for cut in range(first):   # every place a read may end in, inside the first reply
+            with self.assertRaises(Incomplete, msg=repr(data[:cut])):
+                parse(data[:cut], 0, err)
+        with self.assertRaises(redis.exceptions.InvalidResponse):
+            parse(b"?what\r\n", 0, err)
 
     def test_encoder_writes_the_golden_vectors(self):
         checked = 0
@@ -170,6 +241,65 @@ class WharfClientTest(unittest.TestCase):
         cls.ch = cls.conn.channel()
         cls.ch.confirm_delivery()
         cls.dead = {}  # body -> headers of messages read from wharf.dead
+
+    def test_batch_replies_read_in_one_go(self):
+        """read_replies() on a real redis.asyncio connection: it takes the
+        fast path and reads what read_response() would, error replies too."""
+        import asyncio
+        import redis.asyncio
+        from wharf_client._resp import read_replies
+
+        async def both():
+            r = redis.asyncio.Redis.from_url(self.env.redis_url)
+            pool = r.connection_pool
+            conn = await pool.get_connection("GET")
+            try:
+                cmds = [("SET", self.prefix + "rr", "v"), ("GET", self.prefix + "rr"), ("EVALSHA", "0" * 40, "0"),
+                        ("LRANGE", self.prefix + "none", "0", "-1"), ("INCRBY", self.prefix + "n", "7")] * 200
+                await conn.send_packed_command(conn.pack_commands([list(c) for c in cmds]))
+                fast = await read_replies(conn, len(cmds))
+                await conn.send_packed_command(conn.pack_commands([list(c) for c in cmds]))
+                slow = []
+                for _ in cmds:
+                    try:
+                        slow.append(await conn.read_response())
+                    except redis.exceptions.ResponseError as e:
+                        slow.append(e)
+                return fast, slow
+            finally:
+                await pool.release(conn)
+                await r.close()
+        def plain(x):
+            return (type(x).__name__, str(x)) if isinstance(x, Exception) else x
+        fast, slow = asyncio.run(both())
+        self.assertIsNotNone(fast, "the fast path was not taken")
+        self.assertEqual(len(fast), len(slow))
+        self.assertEqual([plain(x) for x in fast[:4]], [plain(x) for x in slow[:4]])
+        self.assertEqual(plain(fast[2])[0], "NoScriptError")
+        self.assertEqual((fast[4], fast[-1], slow[4]), (7, 1400, 1407))
+
+    def test_a_connection_closed_while_idle_is_made_again(self):
+        """The broker drops the sync client's idle connection (as after
+        missed heartbeats): the next submit reconnects instead of failing."""
+        self.client.submit("system.noop", {})
+        vhost = self.env.vhost_of(self.amqp_url)
+
+        def ours():
+            return [c for c in self.env.mgmt("GET", "/api/connections") if c.get("vhost") == vhost and
+                    "wharf producer" in (c.get("user_provided_name"),
+                                         (c.get("client_properties") or {}).get("connection_name"))]
+        # The management API lists a new connection after its next stats round.
+        wharftest.wait_for(lambda: len(ours()) == 1, 30, interval=0.5, what="the client's connection listed")
+        conns = ours()
+        self.env.mgmt("DELETE", "/api/connections/" + self.env._q(conns[0]["name"]))
+        time.sleep(1)
+        job = self.client.submit("system.noop", {"after": "idle close"})
+        self.assertEqual(self.client.wait(job.id, timeout=WAIT_S)["state"], "succeeded")
+
+    def test_pika_internals_on_a_live_connection(self):
+        from wharf_client import _pika_adapter as pa
+        self.assertEqual(pa.problems(self.conn, self.ch), [])
+        self.assertGreater(pa.body_max(self.conn), 0)
 
     @classmethod
     def tearDownClass(cls):

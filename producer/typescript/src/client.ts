@@ -12,6 +12,7 @@
  */
 import { Redis } from 'ioredis';
 import { Broker, brokerError, withTimeout } from './broker.js';
+import { newRedis } from './redisconn.js';
 import { checkOptions, ClientOptions, fromEnv, Options } from './config.js';
 import { Args, checkJob, encodeEnvelope, Envelope, JobSpec, Submitted, SubmitOptions } from './envelope.js';
 import { BatchError, WharfError } from './errors.js';
@@ -41,15 +42,7 @@ export class Client {
   static async connect(opts: ClientOptions = {}): Promise<Client> {
     const o = checkOptions(opts);
     const t = o.timeoutMs;
-    let redis: Redis;
-    try {
-      redis = new Redis(o.redisUrl, {
-        lazyConnect: true, connectTimeout: t, commandTimeout: t, maxRetriesPerRequest: null,
-        retryStrategy: (n: number) => Math.min(50 * n, 500),
-      });
-    } catch (e) {
-      throw new WharfError('bad_config', `redisUrl: ${(e as Error).message}`, 'redisUrl');
-    }
+    const redis = newRedis(o.redisUrl, t);
     redis.on('error', () => {}); // surfaced by the calls
     const c = new Client(o, redis);
     try {

@@ -8,7 +8,11 @@ import { WharfError } from './errors.js';
 export interface ClientOptions {
   /** One broker URL, or a cluster's nodes separated by commas or spaces, tried in order. */
   amqpUrl?: string;
-  /** redis:// or rediss:// URL. */
+  /**
+   * redis://, rediss:// or unix:// URL, or
+   * redis-sentinel://[[user]:password@]host:port[,host:port...]/master[/db] to find the master through Redis
+   * Sentinel (as the C library).
+   */
   redisUrl?: string;
   /** Redis key prefix of the deployment; default "wharf:". */
   prefix?: string;
@@ -18,7 +22,7 @@ export interface ClientOptions {
   queueType?: 'quorum' | 'classic';
   /** x-max-priority of classic family queues (amqp.max_priority); default 0. */
   maxPriority?: number;
-  /** Recorded for jobs that set none (jobs.max_attempts); default 3. */
+  /** Recorded for jobs that set none and whose type has no default in the catalogue (jobs.max_attempts); default 3. */
   maxAttempts?: number;
   /** How long a cancelled job's hash is kept (jobs.ttl_s), s; default 604800. */
   jobTtlS?: number;

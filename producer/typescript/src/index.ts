@@ -24,4 +24,5 @@ export type { Args, JobSpec, JsonValue, Submitted, SubmitOptions } from './envel
 export { TERMINAL } from './model.js';
 export type { JobEvent, JobStatus, LogGap, LogLine } from './model.js';
 export { LUA } from './lua.js';
+export { TYPE_DEFAULTS } from './job_types.js';
 export const VERSION = '1.0.0';

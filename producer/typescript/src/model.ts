@@ -5,11 +5,13 @@
  *
  * The scripts are the C library's own (common/model/lua/), embedded in
  * lua.js when the package is built (scripts/build.mjs); a test checks the
- * shipped copies equal the sources.
+ * shipped copies equal the sources. So are the job types' defaults
+ * (job_types.js, from producer/job_types.json, the C catalogue's).
  */
 import { createHash } from 'node:crypto';
 import { Envelope, Submitted, uniqueMaterial } from './envelope.js';
 import { WharfError } from './errors.js';
+import { TYPE_DEFAULTS } from './job_types.js';
 import { LUA } from './lua.js';
 
 export const TERMINAL: ReadonlySet<string> = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
@@ -38,14 +40,28 @@ export function keyJob(prefix: string, id: string): string {
   return `${prefix}job:${id}`;
 }
 
-/** enqueue.lua's keys and arguments for one job, as wh_status_enqueue builds them. */
+/**
+ * What a job of `type` that sets no max_attempts records: its type's default
+ * in the catalogue, else `configured` (jobs.max_attempts), the order of the C
+ * library and the worker.
+ */
+export function maxAttemptsFor(type: string, configured: number): number {
+  const row = Object.prototype.hasOwnProperty.call(TYPE_DEFAULTS, type) ? TYPE_DEFAULTS[type] : undefined;
+  return row?.maxAttempts || configured;
+}
+
+/**
+ * enqueue.lua's keys and arguments for one job, as wh_status_enqueue builds
+ * them; `maxAttempts` is the configuration's (the job's own, then its type's
+ * default, win over it).
+ */
 export function enqueueCall(prefix: string, env: Envelope, body: Buffer, maxAttempts: number, nowMs: number): RedisArg[] {
   const id = env.id as string;
   const unique = (env.unique_for_s as number | undefined) ?? 0;
   const runAt = (env.run_at as number | undefined) ?? 0;
   return [3, keyJob(prefix, id), `${prefix}recent`, `${prefix}scheduled`,
     id, env.type as string, (env.target as string | undefined) ?? '', String(env.created_at),
-    String(env.max_attempts ?? maxAttempts), String(nowMs), `${prefix}events`, String(runAt),
+    String(env.max_attempts ?? maxAttemptsFor(env.type as string, maxAttempts)), String(nowMs), `${prefix}events`, String(runAt),
     runAt ? body : '', String(unique), (env.lock as string | undefined) ?? '',
     String(env.priority ?? 0), prefix, unique ? uniqueMaterial(env) : '', '0'];
 }

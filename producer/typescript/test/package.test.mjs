@@ -31,6 +31,15 @@ test('ships the Lua scripts of common/model/lua unchanged', () => {
   }
 });
 
+test('ships the job types\' defaults of producer/job_types.json', () => {
+  const types = JSON.parse(readFileSync(join(SRC, 'producer', 'job_types.json'), 'utf8')).types;
+  assert.deepEqual(Object.keys(esm.TYPE_DEFAULTS).sort(), Object.keys(types).sort());
+  for (const [name, d] of Object.entries(types)) {
+    assert.deepEqual(esm.TYPE_DEFAULTS[name], { maxAttempts: d.max_attempts, timeoutS: d.timeout_s }, name);
+  }
+  assert.equal(esm.TYPE_DEFAULTS['runtime.stack.deploy'].maxAttempts, 1); // a deploy runs once
+});
+
 test('encodes the golden vectors byte for byte', () => {
   let checked = 0;
   for (const f of readdirSync(VECTORS).filter((n) => n.startsWith('ok_') && n.endsWith('.json'))) {

@@ -3,7 +3,6 @@
 "use strict";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const FLEET_404 = "status of 404"; // the fleet page asks /v1/hosts, which this server may not have
 
 module.exports = {
     async wrong_token(t) {
@@ -59,9 +58,24 @@ module.exports = {
         await t.visit(page, "workers", "#/workers", async () => {
             await page.waitForFunction(() => document.querySelectorAll("#workers-table tbody tr").length === 2);
         });
+    },
+
+    async fleet_lists_the_host_and_its_container(t) {
+        const { host, container } = t.cfg.fleet;
+        const page = await t.newPage(t.ctx);
+        await t.signedIn(page, t.cfg.token);
         await t.visit(page, "fleet", "#/fleet", async () => {
-            await page.waitForSelector(".empty, #hosts-table");
-        }, [FLEET_404]);
+            await t.waitText(page, "#hosts-table", host);
+            await t.waitText(page, "#hosts-table", "1 running");
+        });
+        await page.click(`#hosts-table a[href="#/fleet/${host}"]`);
+        await t.visit(page, "fleet-host", `#/fleet/${host}`, async () => {
+            await t.waitText(page, "h1", host);
+            await t.waitText(page, `#containers-table tr[data-name="${container}"]`, "running");
+            const buttons = await page.$$eval(`#containers-table tr[data-name="${container}"] button`,
+                (bs) => bs.map((b) => b.textContent));
+            t.assert(buttons.join(",") === "start,stop,restart", `container actions: ${buttons}`);
+        });
     },
 
     async live_log_on_the_job_page(t) {

@@ -23,6 +23,7 @@
  *     rx, tx, blk_r, blk_w (the last cumulative byte counters)
  *   <p>host:<h>:stats:<c>:last    hash: the previous CPU sample (1 h)
  *   <p>host:<h>:stats:names       set of the names with rollups (30 days)
+ *   <p>host:<h>:reach             stats_at: when the last sweep was written (rt_reach_note)
  * _host sums the containers of one sweep (cpu in percent of one CPU). */
 #include <pthread.h>
 #include <stdio.h>
@@ -280,8 +281,10 @@ wk_run rt_stats_run(wk_job *job)
     wh_code rc = rt_open(job, &c, &err);
     if(!rc)
         rc = running(&c, &list, &err);
-    if(rc)
+    if(rc) {
+        rt_reach_note(job, true, rc, &err);
         return wk_job_fail_err(job, rc, &err);
+    }
     wk_job_flush(job);
     wh_redis *r = wk_job_redis(job);
     char prefix[512];
@@ -354,6 +357,7 @@ wk_run rt_stats_run(wk_job *job)
         wh_json_free(items);
         return wk_job_fail_err(job, rc, &err);
     }
+    rt_reach_note(job, true, WH_OK, &err);
     wh_json *res = wh_json_object();
     wh_json_setc(res, "sampled_at", wh_json_int((int64_t)now));
     wh_json_setc(res, "containers", wh_json_int((int64_t)wh_json_size(items)));

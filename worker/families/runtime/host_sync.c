@@ -6,6 +6,7 @@
  *   <p>host:<h>:networks     hash  name -> JSON {Id, Driver, Scope, Internal}
  *   <p>host:<h>:sync         hash  synced_at (ms), containers, images, volumes,
  *                                  networks, state_<status> (running, exited, ...)
+ *   <p>host:<h>:reach        hash  whether the engine answered (rt_reach_note)
  * Each hash is built under a temporary key and RENAMEd over the old one, so
  * a reader sees either the previous sync or this one, never a mix. Stopped
  * containers are included. The keys do not expire: they describe the host
@@ -152,6 +153,7 @@ wk_run rt_sync_run(wk_job *job)
     for(int i = 0; !rc && i < NKINDS; i++)
         rc = rt_call(&c, "GET", kinds[i].path, NULL, kinds[i].key, &lists[i], &err);
     if(rc) {
+        rt_reach_note(job, false, rc, &err);
         for(int i = 0; i < NKINDS; i++)
             wh_json_free(lists[i]);
         return wk_job_fail_err(job, rc, &err);
@@ -180,6 +182,7 @@ wk_run rt_sync_run(wk_job *job)
         wh_json_free(summary);
         return wk_job_fail_err(job, rc, &err);
     }
+    rt_reach_note(job, false, WH_OK, &err);
     wk_job_set_result(job, summary);
     return WK_RUN_OK;
 }

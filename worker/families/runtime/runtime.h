@@ -34,6 +34,14 @@ void rt_say(void *ud, const char *line);
 /* The args' `name` escaped for a URL path, into out[cap]. */
 void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap);
 
+/* Note in <p>host:<h>:reach whether the job's engine answered (rc WH_OK)
+ * or not (the code and message of err, never NULL): checked_at (ms), ok (1 or 0), and
+ * ok_at, or error, error_message and error_at; with `stats`, a sweep's
+ * stats_at (ms) too. host.sync and host.stats call it, so `wharf serve`
+ * (GET /v1/hosts) can tell a host's reachability without an engine client
+ * of its own. Best effort: a Redis failure here is only logged. */
+void rt_reach_note(wk_job *job, bool stats, wh_code rc, const wh_err *err);
+
 /* ---- one_call_verbs.c: one Engine call per job (the type name picks the verb) ---- */
 wk_run rt_host_ping_run(wk_job *job);
 wk_run rt_host_info_run(wk_job *job);

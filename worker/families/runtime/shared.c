@@ -7,6 +7,7 @@
 
 #include "runtime.h"
 #include "wh_env.h"
+#include "wh_time.h"
 
 static bool job_abort(void *ud)
 {
@@ -52,4 +53,27 @@ void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap)
     size_t n = 0;
     const char *s = wh_args_str(wk_job_args(job), key, "", &n);
     wh_curl_escape(s, n, out, cap);
+}
+
+void rt_reach_note(wk_job *job, bool stats, wh_code rc, const wh_err *err)
+{
+    if(rc == WH_E_INTERRUPTED || rc == WH_E_CANCELLED)
+        return; /* we stopped asking; the engine did not fail to answer */
+    char key[1024], now[24];
+    snprintf(key, sizeof(key), "%shost:%s:reach", wk_job_prefix(job), wk_job_host(job)->name);
+    snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+    wh_redis *r = wk_job_redis(job);
+    wh_err e;
+    wh_code w;
+    wk_job_flush(job);
+    if(rc) {
+        const char *bad[] = {"HSET", key, "checked_at", now, "ok", "0", "error_at", now, "error", wh_err_name(err),
+                             "error_message", err->msg};
+        w = wh_redis_cmdv(r, NULL, &e, 12, bad);
+    } else {
+        const char *ok[] = {"HSET", key, "checked_at", now, "ok", "1", "ok_at", now, "stats_at", now};
+        w = wh_redis_cmdv(r, NULL, &e, stats ? 10 : 8, ok);
+    }
+    if(w)
+        wk_job_log(job, WK_SYS, e.msg, strlen(e.msg));
 }

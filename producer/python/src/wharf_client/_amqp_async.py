@@ -11,13 +11,14 @@ import aio_pika
 import aio_pika.abc
 import aiormq.abc
 import aiormq.exceptions
-import pamqp.commands
-import pamqp.header
 
+from ._amqp_frames import Frames, RawFrames
 from ._config import Options, topology
 from ._errors import WharfError
 
-__all__ = ["Broker", "broker_error", "publish_error"]
+__all__ = ["Broker", "broker_error", "publish_error", "blocked_error"]
+
+BLOCKED_PROBE_S = 0.1   # how long an unblocked connection's ready() may take, s
 
 
 def broker_error(e: BaseException) -> WharfError:
@@ -30,6 +31,7 @@ class Broker:
     def __init__(self, conn: aio_pika.abc.AbstractConnection, ch: aio_pika.abc.AbstractChannel,
                  jobs: aio_pika.abc.AbstractExchange) -> None:
         self.conn, self.ch, self.jobs = conn, ch, jobs
+        self.frames: Optional[Frames] = None
 
     @classmethod
     async def connect(cls, o: Options) -> "Broker":
@@ -63,6 +65,27 @@ class Broker:
     def alive(self) -> bool:
         return not self.conn.is_closed and not self.ch.is_closed
 
+    async def blocked(self) -> bool:
+        """Whether the broker blocks this connection (connection.blocked: a
+        memory or disk alarm). aiormq keeps that state to itself, but its
+        public ready() waits while it holds; on an open connection a ready()
+        that is not done at once means blocked. Only asked after confirms
+        did not come, so the short wait costs nothing on the happy path."""
+        try:
+            amqp = self.ch.channel.connection   # the aiormq connection
+        except Exception:  # a closed channel: not a question of blocking
+            return False
+        if self.conn.is_closed:
+            return False
+        ready = asyncio.ensure_future(amqp.ready())
+        done, _ = await asyncio.wait({ready}, timeout=BLOCKED_PROBE_S)
+        if not done:
+            ready.cancel()
+            with contextlib.suppress(BaseException):
+                await ready
+            return not self.conn.is_closed
+        return False
+
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.conn.close(), 2)
@@ -70,34 +93,52 @@ class Broker:
     async def publish_many(self, items: Sequence[Tuple[Mapping[str, Any], bytes]]) -> "List[asyncio.Future[Any]]":
         """Publish every (envelope, body) to wharf.jobs (mandatory) and return
         their confirmations: futures that resolve on the broker's ack and fail
-        with PublishError (returned) or DeliveryError (nacked).
+        with PublishError (returned) or DeliveryError (nacked). Call
+        settled() with the same items once they are done.
 
         aiormq's Channel.basic_publish writes each message on its own (a
-        system call each) and waits for it to drain; this does what it does
-        for the whole batch in one write. It uses aiormq 6's channel
-        internals (lock, delivery_tag, confirmations, message_id_delivery_tag,
-        write_queue), hence aiormq < 7 in the package's requirements."""
+        system call each), marshals its frames through pamqp's general
+        encoder and waits for it to drain; this does what it does for the
+        whole batch, its frames marshaled by _amqp_frames in one write. It
+        uses aiormq 6's channel internals (lock, delivery_tag,
+        confirmations, message_id_delivery_tag, write_queue), hence
+        aiormq < 7 in the package's requirements."""
         ch: Any = self.ch.channel   # the aiormq channel under aio-pika's
-        frames: List[Any] = []
+        if self.frames is None or self.frames.channel != ch.number:
+            self.frames = Frames(ch.number, ch.max_content_size)
+        message, tags, confirmations = self.frames.message, ch.message_id_delivery_tag, ch.confirmations
+        out: List[bytes] = []
         futs: "List[asyncio.Future[Any]]" = []
         async with ch.lock:
+            tag = ch.delivery_tag
             for env, body in items:
-                prio = env.get("priority", 0)
-                props = pamqp.commands.Basic.Properties(
-                    content_type="application/msgpack", delivery_mode=2, message_id=env["id"], message_type=env["type"],
-                    headers={"wharf-schema": 1}, priority=prio or None)
-                ch.delivery_tag += 1
+                tag += 1
                 fut = ch.create_future()
-                ch.confirmations[ch.delivery_tag] = fut
-                ch.message_id_delivery_tag[env["id"]] = ch.delivery_tag
-                fut.add_done_callback(lambda _f, mid=env["id"]: ch.message_id_delivery_tag.pop(mid, None))
-                frames.append(pamqp.commands.Basic.Publish(exchange="wharf.jobs",
-                                                           routing_key=env["type"].split(".", 1)[0], mandatory=True))
-                frames.append(pamqp.header.ContentHeader(properties=props, body_size=len(body)))
-                frames.extend(ch._split_body(body))
+                confirmations[tag] = fut
+                tags[env["id"]] = tag
+                out.extend(message(env["id"], env["type"], env.get("priority", 0), body))
                 futs.append(fut)
-            await ch.write_queue.put(aiormq.abc.ChannelFrame(frames=frames, channel_number=ch.number))
+            ch.delivery_tag = tag
+            raw: Any = RawFrames(b"".join(out))   # passes through aiormq's writer as it is
+            await ch.write_queue.put(aiormq.abc.ChannelFrame(frames=[raw], channel_number=ch.number))
         return futs
+
+    def settled(self, items: Sequence[Tuple[Mapping[str, Any], bytes]]) -> None:
+        """Forget the batch's message ids (kept for returns until now). A
+        channel closed meanwhile took its map with it: nothing to do."""
+        try:
+            tags = self.ch.channel.message_id_delivery_tag  # type: ignore[attr-defined]
+        except Exception:  # aio-pika: ChannelInvalidStateError once closed
+            return
+        for env, _ in items:
+            tags.pop(env["id"], None)
+
+
+def blocked_error(timeout: float) -> WharfError:
+    """Confirms that did not come because the broker blocks publishers, in
+    the words of the sync client and the C library."""
+    return WharfError("broker_blocked", "the broker blocks publishers (a resource alarm): "
+                      "no confirm in %.1f s" % timeout)
 
 
 def publish_error(e: BaseException) -> WharfError:

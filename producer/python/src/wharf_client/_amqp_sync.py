@@ -4,11 +4,8 @@ window of confirms in flight together.
 pika's BlockingChannel waits for each message's confirm before the next
 publish; submit_many() instead publishes a whole batch on the channel's
 implementation and then reads the confirms as they come, like the C
-library (producer/client.c). That uses two non-public parts of pika 1.x,
-BlockingChannel._impl, BlockingConnection._flush_output and the channel
-implementation's connection (_impl._output_marshaled_frames, which takes
-the frames publish_many marshals with pika.frame), all stable since pika
-1.0; the package requires pika < 2.
+library (producer/client.c). What that needs of pika beyond its public API
+is in _pika_adapter.py, checked on every new connection.
 """
 
 from __future__ import annotations
@@ -21,6 +18,7 @@ import pika.exceptions
 import pika.frame
 import pika.spec
 
+from . import _pika_adapter as pa
 from ._config import Options, topology
 from ._errors import WharfError
 
@@ -32,7 +30,8 @@ DRAIN_EVERY = 256   # publishes between flushes of the output buffer
 def broker_error(e: BaseException) -> WharfError:
     """A pika exception as the contract's code."""
     if isinstance(e, pika.exceptions.ConnectionBlockedTimeout):
-        return WharfError("broker_blocked", "the broker blocked publishers for longer than the timeout")
+        return WharfError("broker_blocked", "the broker blocks publishers (a resource alarm) for longer "
+                          "than the timeout")
     text = str(e) or type(e).__name__
     return WharfError("broker_error", "broker: %s: %s" % (type(e).__name__, text[:200]))
 
@@ -61,6 +60,7 @@ class Broker:
 
     def _setup(self, o: Options) -> None:
         ch = self.conn.channel()
+        pa.check(self.conn, ch)
         ch.exchange_declare("wharf.jobs", exchange_type="topic", durable=True)
         ch.exchange_declare("wharf.retry", exchange_type="headers", durable=True)
         for q in topology(o):
@@ -68,7 +68,7 @@ class Broker:
             if q.exchange:
                 ch.queue_bind(q.name, q.exchange, q.routing_key, arguments=q.bind_arguments)
         self.ch = ch
-        self.impl: Any = ch._impl       # see the module comment
+        self.impl: Any = pa.channel_impl(ch)   # see the module comment
         self.seq = 0                    # delivery tag of the last publish
         self.methods: Dict[str, bytes] = {}   # family -> its marshaled basic.publish
         self.outstanding: Set[int] = set()
@@ -79,12 +79,21 @@ class Broker:
         selected: List[bool] = []
         self.impl.confirm_delivery(ack_nack_callback=self._on_confirm,
                                    callback=lambda _frame: selected.append(True))
-        self.conn._impl.add_on_connection_blocked_callback(lambda *_: setattr(self, "blocked", True))
-        self.conn._impl.add_on_connection_unblocked_callback(lambda *_: setattr(self, "blocked", False))
+        pa.on_blocked(self.conn, lambda: setattr(self, "blocked", True), lambda: setattr(self, "blocked", False))
         if not self.pump(lambda: bool(selected), self.timeout):
             raise WharfError("timeout", "no confirm.select-ok from the broker in %.1f s" % self.timeout)
 
     def alive(self) -> bool:
+        """Open, as far as can be told without waiting. Between submits no
+        confirm is outstanding, so whatever waits on the socket is news:
+        typically the broker closing a connection that sat idle past its
+        heartbeats (pika sends them only while called). Reading it now
+        lets the next submit reconnect first instead of failing, as the C
+        library does (notice_idle_close)."""
+        try:
+            self.conn.process_data_events(time_limit=0)
+        except (pika.exceptions.AMQPError, OSError):
+            return False
         return bool(self.conn.is_open and self.impl.is_open)
 
     def close(self) -> None:
@@ -113,7 +122,7 @@ class Broker:
         # The timer only wakes the I/O loop at the deadline.
         timer = self.conn.call_later(max(timeout, 0.001), lambda: None)
         try:
-            self.conn._flush_output(lambda: done() or time.monotonic() >= deadline or not self.impl.is_open)
+            pa.pump(self.conn, lambda: done() or time.monotonic() >= deadline or not self.impl.is_open)
         finally:
             self.conn.remove_timeout(timer)
         if not self.impl.is_open:
@@ -129,7 +138,7 @@ class Broker:
             method = self.methods[family] = pika.frame.Method(
                 ch, pika.spec.Basic.Publish(exchange="wharf.jobs", routing_key=family, mandatory=True)).marshal()
         out = [method, pika.frame.Header(ch, len(body), props).marshal()]
-        step = self.conn._impl._body_max_length
+        step = pa.body_max(self.conn)
         out.extend(pika.frame.Body(ch, body[i:i + step]).marshal() for i in range(0, len(body), step))
         return out
 
@@ -147,8 +156,8 @@ class Broker:
                 self.seq += 1
                 self.outstanding.add(self.seq)
                 tags.append(self.seq)
-            self.conn._impl._output_marshaled_frames([b"".join(chunk)])
-            self.conn._flush_output()
+            pa.write(self.conn, b"".join(chunk))
+            pa.pump(self.conn, lambda: True)
         return tags
 
     def await_confirms(self, tags: List[int]) -> Optional[WharfError]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any, AsyncIterator, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, AsyncIterator, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import aiormq.exceptions
 import redis.asyncio
@@ -19,17 +19,33 @@ import redis.exceptions
 
 from . import _batch
 from . import _model as m
-from ._amqp_async import Broker, publish_error
+from ._amqp_async import Broker, blocked_error, publish_error
 from ._config import Options, options, plain_options
 from ._envelope import Job, RunAt, Submitted
 from ._errors import WharfError
 from ._events import AsyncEvents
 from ._rediscalls import aredis_calls, redis_error
+from ._redisconn import async_redis
+from ._resp import read_replies
 
 __all__ = ["AsyncClient", "AsyncEvents"]
 
 Outcome = _batch.Outcome
 Encoded = _batch.Encoded
+
+
+async def confirmed(futs: "List[asyncio.Future[Any]]", timeout: float) -> "Tuple[Set[Any], Set[Any]]":
+    """asyncio.wait(futs, timeout) for a batch's confirms, cheaper: the
+    broker acks a batch with a few `multiple` acks, in order, so once the
+    last message's confirm is in the others mostly are too, and only those
+    still open are waited for (asyncio.wait adds a callback to each)."""
+    deadline = time.monotonic() + timeout
+    await asyncio.wait(futs[-1:], timeout=timeout)   # never raises the future's error
+    rest = [f for f in futs if not f.done()]
+    if rest:
+        await asyncio.wait(rest, timeout=max(0.0, deadline - time.monotonic()))
+    done = {f for f in futs if f.done()}
+    return done, {f for f in futs if not f.done()}
 
 
 class AsyncClient:
@@ -54,11 +70,7 @@ class AsyncClient:
         o = options or plain_options(amqp_url=amqp_url, redis_url=redis_url, prefix=prefix, timeout=timeout,
                                      queue_type=queue_type, max_priority=max_priority,
                                      max_attempts=max_attempts, job_ttl_s=job_ttl_s, max_body=max_body)
-        try:
-            r = redis.asyncio.Redis.from_url(o.redis_url, socket_timeout=o.timeout,
-                                             socket_connect_timeout=o.timeout)
-        except ValueError as e:
-            raise WharfError("bad_config", "redis_url: %s" % e, "redis_url") from None
+        r = async_redis(o)
         c = cls(o, r)
         try:
             async with aredis_calls(o.timeout):
@@ -114,8 +126,9 @@ class AsyncClient:
             conn: Any = await pool.get_connection("EVALSHA")
             try:
                 await conn.send_packed_command([b"".join(m.resp(["EVALSHA", script.sha, *a]) for a in calls)])
-                replies: List[Any] = []
-                for _ in calls:
+                fast = await read_replies(conn, len(calls))   # no await per reply (_resp.py)
+                replies: List[Any] = fast if fast is not None else []
+                for _ in calls if fast is None else ():
                     try:
                         replies.append(await conn.read_response())
                     except redis.exceptions.ResponseError as e:
@@ -165,14 +178,21 @@ class AsyncClient:
         errs: List[Optional[WharfError]]
         try:
             b = await self._connect()
-            futs = await asyncio.wait_for(b.publish_many([(env, body) for _, env, body in items]), self.options.timeout)
-            done, pending = await asyncio.wait(futs, timeout=self.options.timeout)
+            batch = [(env, body) for _, env, body in items]
+            futs = await asyncio.wait_for(b.publish_many(batch), self.options.timeout)
+            try:
+                done, pending = await confirmed(futs, self.options.timeout)
+            finally:
+                b.settled(batch)
             for f in pending:
                 f.cancel()
             late = WharfError("timeout", "no confirm from the broker in %.1f s" % self.options.timeout)
+            if pending and await b.blocked():
+                late = blocked_error(self.options.timeout)
             errs = [None if f in done and not f.exception() else
                     publish_error(f.exception() or late) if f in done else late for f in futs]
-        except (WharfError, aiormq.exceptions.AMQPError, OSError, ConnectionError) as e:
+        except (WharfError, aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, OSError,
+                ConnectionError) as e:   # ChannelInvalidStateError, a RuntimeError: the channel closed under us
             errs = [publish_error(e)] * len(items)
         failed = []
         for (i, env, _), err in zip(items, errs):

@@ -8,6 +8,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _model as m
+from ._catalog import max_attempts_for
 from ._config import Options
 from ._envelope import Job, Submitted, check_job, encode
 from ._errors import BatchError, WharfError
@@ -29,7 +30,10 @@ class Batch:
             except WharfError as e:
                 self.outs[i] = e
         now = int(time.time() * 1000)
-        self.calls = [m.enqueue_call(o.prefix, env, body, o.max_attempts, now) for _, env, body in self.encoded]
+        # A job without max_attempts records its type's default, else the
+        # configuration's: the order of the C library and the worker.
+        self.calls = [m.enqueue_call(o.prefix, env, body, max_attempts_for(env["type"], o.max_attempts), now)
+                      for _, env, body in self.encoded]
 
     def fail_all(self, e: WharfError) -> None:
         """The enqueue round trip failed: every encoded job with it."""

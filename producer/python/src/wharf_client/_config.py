@@ -24,13 +24,16 @@ class Options:
 
     amqp_url: one broker URL, or a cluster's nodes separated by commas or
         spaces, tried in order on each (re)connect.
-    redis_url: redis:// or rediss:// URL.
+    redis_url: redis://, rediss:// or unix:// URL, or
+        redis-sentinel://[[user]:password@]host:port[,host:port...]/master[/db]
+        to find the master through Redis Sentinel (as the C library).
     prefix: Redis key prefix of the deployment.
     timeout: seconds any call may take against a broker or Redis that does
         not answer (connect, each round trip, the broker's confirms).
     queue_type, max_priority: how the family queues are declared, as the
         workers declare them (amqp.queue_type, amqp.max_priority).
-    max_attempts: recorded for jobs that set none (jobs.max_attempts).
+    max_attempts: recorded for jobs that set none and whose type has no
+        default of its own in the catalogue (jobs.max_attempts).
     job_ttl_s: how long a cancelled job's hash is kept (jobs.ttl_s).
     max_body: the largest envelope to send, bytes (jobs.max_body; workers
         dead-letter bigger ones as too_large).

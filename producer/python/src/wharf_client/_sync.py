@@ -29,6 +29,7 @@ from ._envelope import Job, RunAt, Submitted
 from ._errors import WharfError
 from ._events import Events
 from ._rediscalls import redis_calls
+from ._redisconn import sync_redis
 
 __all__ = ["Client", "Events"]
 
@@ -52,11 +53,7 @@ class Client:
         o = self.options
         self._prefix = o.prefix
         self._broker: Optional[Broker] = None
-        try:
-            self._redis = redis.Redis.from_url(o.redis_url, socket_timeout=o.timeout,
-                                               socket_connect_timeout=o.timeout)
-        except ValueError as e:
-            raise WharfError("bad_config", "redis_url: %s" % e, "redis_url") from None
+        self._redis = sync_redis(o)
         with redis_calls():
             self._redis.ping()
         self._connect()

@@ -1,19 +1,12 @@
 // Fleet: the inventory's hosts, then one host's containers with their state,
 // image, ports and health, and start / stop / restart buttons that submit
-// jobs. Written against the fleet routes of the HTTP API (/v1/hosts...,
-// schemas/openapi.yaml); a server without them answers 404, and the page
-// says so.
+// jobs, from the fleet routes of the HTTP API (/v1/hosts..., what the
+// workers' runtime.host.sync jobs left in Redis).
 import { get, post } from "../api.js";
 import { h, fill, when, badge, empty, table, errorBox } from "../dom.js";
 import { poll } from "../poll.js";
 
 const ACTIONS = ["start", "stop", "restart"];
-
-function noFleet(list, e) {
-    if (e.status !== 404) return fill(list, errorBox(e)), true;
-    fill(list, empty("This server has no fleet routes yet.", "They come with the fleet API (/v1/hosts)."));
-    return false;
-}
 
 export function render(main, [host], ctx) {
     return host ? containers(main, decodeURIComponent(host), ctx) : hosts(main);
@@ -24,7 +17,7 @@ function hosts(main) {
     fill(main, h("h1", null, "Fleet"), list);
     return poll(async () => {
         let r;
-        try { r = await get("/v1/hosts"); } catch (e) { return noFleet(list, e); }
+        try { r = await get("/v1/hosts"); } catch (e) { return fill(list, errorBox(e)); }
         if (!r.hosts.length) return fill(list, empty("No hosts in the inventory.", "Add [host.NAME] sections to the inventory."));
         fill(list, table(["Host", "Families", "Reachable", "Containers", "Last sync"], r.hosts.map((x) => h("tr", null,
             h("td", null, h("a", { href: `#/fleet/${encodeURIComponent(x.name)}` }, x.name)),
@@ -55,7 +48,7 @@ function containers(main, host, ctx) {
     }
     return poll(async () => {
         let r;
-        try { r = await get(`/v1/hosts/${encodeURIComponent(host)}/containers`); } catch (e) { return noFleet(list, e); }
+        try { r = await get(`/v1/hosts/${encodeURIComponent(host)}/containers`); } catch (e) { return fill(list, errorBox(e)); }
         if (!r.containers.length) return fill(list, empty("No containers in the last sync.", "A runtime.host.sync job fills this list."));
         fill(list, table(["Container", "State", "Image", "Ports", "Health", ""], r.containers.map((c) => h("tr", { "data-name": c.name },
             h("td", null, c.name), h("td", null, badge(c.state), c.status ? h("span", { class: "muted" }, ` ${c.status}`) : null),
