@@ -30,8 +30,9 @@ and registries.conf (CONTAINERS_REGISTRIES_CONF) of its own:
   Docker-compatible pull has no tlsVerify parameter: Podman reads it from
   registries.conf only).
 Podman's bridge networks are set up by netavark, which adds iptables rules
-for their subnets (and removes them with the network); stop() removes the
-containers and networks first, then deletes any bridge of ours left behind.
+for their subnets (and removes them with a network's last container);
+stop() removes the containers and networks first, then deletes any rule
+naming our pool and any bridge of ours that is left behind.
 
 The service is stopped at interpreter exit; with PR_SET_PDEATHSIG the kernel
 kills it if the test process dies outright. conmon processes of containers
@@ -41,6 +42,8 @@ still running are found by our root in their command line and killed.
 import base64
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -205,6 +208,26 @@ class Podman(dockerd.Dockerd):
         except Exception:
             pass
 
+    def _drop_firewall_rules(self):
+        """netavark removes a network's iptables rules with its last
+        container; a service stopped with containers still on it leaves
+        them. Delete every rule of the nat and filter tables that names our
+        pool (10.X.), then the per-network chains those rules jumped to.
+        The shared NETAVARK chains stay (other services may use them)."""
+        pool = " 10.%d." % self.pool_octet
+        for table in ("nat", "filter"):
+            rules = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True,
+                                   text=True).stdout.splitlines()
+            chains = set()
+            for rule in rules:
+                if rule.startswith("-A ") and pool in rule:
+                    chains.update(re.findall(r" -j (NETAVARK-(?:DN-)?[0-9A-F]{8,})\b", rule))
+                    subprocess.run(["iptables", "-w", "-t", table, "-D"] + shlex.split(rule[3:]),
+                                   capture_output=True)
+            for chain in sorted(chains):
+                subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True)
+                subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True)
+
     def _own_conmons(self):
         """PIDs of conmon processes whose command line names our root."""
         found = []
@@ -230,6 +253,7 @@ class Podman(dockerd.Dockerd):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        self._drop_firewall_rules()
         for link in os.listdir("/sys/class/net"):
             if link.startswith("wpm%d" % self.pool_octet):
                 subprocess.run(["ip", "link", "del", link], check=False, capture_output=True)
@@ -248,6 +272,14 @@ if __name__ == "__main__":
     print("built", p.build_image("wharf-built:1", cmd=["echo", "built"]))
     print(p.docker(["run", "--rm", "wharf-built:1"]).stdout.decode().strip())
     p.docker(["run", "-d", "--name", "left", dockerd.BUSYBOX_IMAGE, "sleep", "300"])
+    p.docker(["network", "create", "--subnet", p.subnet(7), "selfnet"])
+    p.docker(["run", "-d", "--name", "web", "--network", "selfnet", "-p", "127.0.0.1::80",
+              dockerd.BUSYBOX_IMAGE, "sleep", "300"])
     t = time.monotonic()
     p.stop()
     print("stopped in %.2fs" % (time.monotonic() - t))
+    pool = " 10.%d." % p.pool_octet
+    left = [r for t in ("nat", "filter") for r in subprocess.run(["iptables", "-t", t, "-S"], capture_output=True,
+                                                                  text=True).stdout.splitlines() if pool in r]
+    if left or p._own_conmons():
+        raise SystemExit("left behind: %s" % (left or "conmon processes"))
