@@ -49,6 +49,7 @@ static const field_def host_fields[] = {
     {"tls_cert", F_STR, HF(tls_cert), 0, 0, "", NULL, false},
     {"tls_key", F_STR, HF(tls_key), 0, 0, "", NULL, false},
     {"docker_cmd", F_STR, HF(docker_cmd), 0, 0, "docker", NULL, false},
+    {"socket", F_STR, HF(docker_socket), 0, 0, "", NULL, false},
     {"roots", F_STR, HF(roots), 0, 0, "", NULL, false},
     {"lxc_path", F_STR, HF(lxc_path), 0, 0, "", NULL, false},
 };
@@ -260,13 +261,28 @@ static wh_code read_secret(const char *path, char *out, size_t cap, const char *
     return WH_OK;
 }
 
+/* `socket` names the engine's unix socket on an ssh:// host: an absolute
+ * path, and nothing else (no docker without ssh://). */
+static wh_code check_socket(const wh_inv_host *h, wh_err *err)
+{
+    if(!h->docker_socket[0])
+        return WH_OK;
+    if(strncmp(h->docker, "ssh://", 6) != 0)
+        return wh_err_set(err, WH_E_BAD_CONFIG, "socket", "host.%s.socket: only for docker = ssh:// endpoints",
+                          h->name);
+    if(h->docker_socket[0] != '/')
+        return wh_err_set(err, WH_E_BAD_CONFIG, "socket", "host.%s.socket: must be an absolute path", h->name);
+    return WH_OK;
+}
+
 static wh_code check_host(wh_inv_host *h, wh_err *err)
 {
     h->accept_new = strcmp(h->host_key, "accept-new") == 0;
     h->docker_kind = WH_DOCKER_NONE;
     const char *d = h->docker;
-    if(!*d)
-        return WH_OK;
+    wh_code rc = check_socket(h, err);
+    if(rc || !*d)
+        return rc;
     if(strncmp(d, "unix://", 7) == 0) {
         if(d[7] != '/' || strlen(d + 7) >= sizeof(h->docker_path))
             return wh_err_set(err, WH_E_BAD_CONFIG, "docker", "host.%s.docker: unix:// needs an absolute path",

@@ -75,6 +75,8 @@ typedef struct wh_inv_host {
     char tls_cert[WH_INV_PATH_MAX];
     char tls_key[WH_INV_PATH_MAX];
     char docker_cmd[256];          /* SSH: remote docker binary, default "docker" */
+    char docker_socket[WH_INV_PATH_MAX]; /* SSH: the engine's unix socket on the host, forwarded
+                                          * instead of running docker_cmd; empty: dial-stdio */
     /* Scope */
     char roots[1024];              /* comma list of host paths that binds, backups and files may touch */
     char lxc_path[WH_INV_PATH_MAX];/* lxc -P; empty: the lxc default */

@@ -135,6 +135,12 @@ wh_code wh_ssh_chan_open(wh_ssh_conn *c, const char *command, wh_ssh_chan **out,
  * (the session stays usable: only the channel failed). Read with fd 1;
  * wh_ssh_chan_close returns -1. */
 wh_code wh_ssh_chan_open_tcp(wh_ssh_conn *c, const char *host, int port, wh_ssh_chan **out, wh_err *err);
+/* The same for a connection made from the host to its unix socket `path`
+ * (a direct-streamlocal@openssh.com channel, as `ssh -L x:/path` opens; the
+ * server must allow stream-local forwarding). WH_E_UNREACHABLE, field
+ * "socket", when the host could not connect there (the session stays
+ * usable). Read with fd 1; wh_ssh_chan_close returns -1. */
+wh_code wh_ssh_chan_open_unix(wh_ssh_conn *c, const char *path, wh_ssh_chan **out, wh_err *err);
 wh_code wh_ssh_chan_read(wh_ssh_chan *ch, int fd, void *buf, size_t cap, int timeout_ms, size_t *got, bool *eof,
                          wh_err *err);
 wh_code wh_ssh_chan_write(wh_ssh_chan *ch, const void *buf, size_t len, wh_err *err);
@@ -166,6 +172,11 @@ wh_code wh_ssh_upload(wh_ssh_conn *c, const wh_ssh_put *p, char sha256_hex[WH_SS
  * malloc'd (caller frees, NUL-terminated for convenience) with *len bytes. */
 wh_code wh_ssh_download(wh_ssh_conn *c, const char *path, size_t max, wh_ssh_abort_fn abort, void *ud,
                         unsigned char **out, size_t *len, char sha256_hex[WH_SSH_SHA256_HEX], wh_err *err);
+
+/* Whether `path` on the host is a directory (symlinks followed), over
+ * SFTP: WH_OK with *is_dir false when it does not exist or is something
+ * else; WH_E_FAILED (refused), WH_E_UNREACHABLE (the session is lost). */
+wh_code wh_ssh_is_dir(wh_ssh_conn *c, const char *path, bool *is_dir, wh_err *err);
 
 /* ---- streamed files (SFTP) ----------------------------------------------
  *

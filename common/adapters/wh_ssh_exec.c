@@ -60,6 +60,32 @@ wh_code wh_ssh_chan_open_tcp(wh_ssh_conn *c, const char *host, int port, wh_ssh_
     return WH_OK;
 }
 
+wh_code wh_ssh_chan_open_unix(wh_ssh_conn *c, const char *path, wh_ssh_chan **out, wh_err *err)
+{
+    wh_ssh_chan *ch = calloc(1, sizeof(*ch));
+    if(!ch)
+        return wh_err_set(err, WH_E_NOMEM, NULL, "out of memory");
+    ch->conn = c;
+    ch->tcp = true; /* no exit status either */
+    ch->ch = ssh_channel_new(c->s);
+    if(!ch->ch) {
+        wh_ssh_chan_close(ch);
+        return wh_ssh__lost(c, err, "cannot open a channel");
+    }
+    /* direct-streamlocal@openssh.com: sshd connects to the socket as the
+     * SSH user (AllowStreamLocalForwarding must not be "no") */
+    if(ssh_channel_open_forward_unix(ch->ch, path, "127.0.0.1", 0) != SSH_OK) {
+        wh_code rc = ssh_is_connected(c->s)
+                         ? wh_err_set(err, WH_E_UNREACHABLE, "socket", "host.%s could not connect to socket %s: %s",
+                                      c->host->name, path, ssh_get_error(c->s))
+                         : wh_ssh__lost(c, err, "forward");
+        wh_ssh_chan_close(ch);
+        return rc;
+    }
+    *out = ch;
+    return WH_OK;
+}
+
 wh_code wh_ssh_chan_read(wh_ssh_chan *ch, int fd, void *buf, size_t cap, int timeout_ms, size_t *got, bool *eof,
                          wh_err *err)
 {

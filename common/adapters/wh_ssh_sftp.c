@@ -155,6 +155,25 @@ static wh_code read_all(wh_ssh_conn *c, sftp_file f, const char *path, size_t ma
     return WH_OK;
 }
 
+wh_code wh_ssh_is_dir(wh_ssh_conn *c, const char *path, bool *is_dir, wh_err *err)
+{
+    wh_code rc = sftp_ready(c, err);
+    if(rc)
+        return rc;
+    sftp_attributes a = sftp_stat(c->sftp, path); /* follows symlinks, as a bind does */
+    if(!a) {
+        rc = sftp_fail(c, "stat", path, err);
+        if(rc == WH_E_NOT_FOUND) {
+            *is_dir = false;
+            return WH_OK;
+        }
+        return rc;
+    }
+    *is_dir = a->type == SSH_FILEXFER_TYPE_DIRECTORY;
+    sftp_attributes_free(a);
+    return WH_OK;
+}
+
 wh_code wh_ssh_download(wh_ssh_conn *c, const char *path, size_t max, wh_ssh_abort_fn abort, void *ud,
                         unsigned char **out, size_t *len, char sha256_hex[WH_SSH_SHA256_HEX], wh_err *err)
 {

@@ -52,6 +52,7 @@ static const struct {
     [WH_E_ABANDONED] = {"abandoned", WH_TRANSIENT}, /* requeued by the reaper while attempts remain */
     [WH_E_BROKER_BLOCKED] = {"broker_blocked", WH_TRANSIENT}, /* retry with the same id */
     [WH_E_TLS] = {"tls_error", WH_PERMANENT}, /* certificates do not change between attempts */
+    [WH_E_UNSUPPORTED] = {"unsupported", WH_PERMANENT}, /* the engine will not grow the feature */
 };
 
 const char *wh_code_name(wh_code code)

@@ -50,6 +50,7 @@ typedef enum wh_code {
     WH_E_ABANDONED = 33,         /* its worker stopped renewing the job's lease */
     WH_E_BROKER_BLOCKED = 34,    /* the broker blocks publishers (resource alarm) */
     WH_E_TLS = 35,               /* a TLS handshake failed: a certificate refused or untrusted */
+    WH_E_UNSUPPORTED = 36,       /* the engine (e.g. Podman) lacks what the job needs */
     WH_E__LAST                   /* sentinel, never a real code */
 } wh_code;
 

@@ -82,6 +82,8 @@ def _need(prog):
 class Dockerd:
     """One private dockerd. Use Dockerd.start(); stop() is idempotent."""
 
+    kind = "docker"  # the engine, as wharf's host.ping reports it (tests/lib/podman.py: "podman")
+
     def __init__(self, root, tls=None):
         self.root = root
         self.tls = tls
@@ -142,17 +144,23 @@ class Dockerd:
                                      preexec_fn=_pdeathsig, start_new_session=True)
         logf.close()
         _live.append(self)
+        self._wait_answering(t0, timeout, "dockerd")
+
+    def _wait_answering(self, t0, timeout, what):
+        """Wait until the engine just started (at monotonic t0) answers
+        `docker version` on our socket; set start_s. Raises RuntimeError
+        with the log tail (after stop()) when it exits or stays silent."""
         deadline = t0 + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError("dockerd exited with %s:\n%s" % (self.proc.returncode, self.log_tail()))
+                raise RuntimeError("%s exited with %s:\n%s" % (what, self.proc.returncode, self.log_tail()))
             if os.path.exists(self.sock) and self.docker(["version", "--format", "{{.Server.Version}}"],
                                                          check=False).returncode == 0:
                 self.start_s = time.monotonic() - t0
                 return
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError("dockerd did not answer within %ss:\n%s" % (timeout, self.log_tail()))
+                raise RuntimeError("%s did not answer within %ss:\n%s" % (what, timeout, self.log_tail()))
             time.sleep(0.05)
 
     def log_tail(self, lines=40):
@@ -217,17 +225,7 @@ class Dockerd:
         7x cheaper than the classic builder on vfs. Returns the image id."""
         if base == BUSYBOX_IMAGE:
             self.busybox_image()
-        changes = ["LABEL wharf.test.build=%s" % os.urandom(8).hex()]
-        for k, v in sorted((labels or {}).items()):
-            changes.append("LABEL %s=%s" % (k, json.dumps(v)))
-        for k, v in sorted((env or {}).items()):
-            changes.append("ENV %s=%s" % (k, json.dumps(v)))
-        if entrypoint is not None:  # before CMD: setting ENTRYPOINT clears the CMD
-            changes.append("ENTRYPOINT " + json.dumps(list(entrypoint)))
-        if cmd is not None:
-            changes.append("CMD " + json.dumps(list(cmd)))
-        if healthcheck:
-            changes.append("HEALTHCHECK " + healthcheck)
+        changes = build_changes(cmd, entrypoint, labels, healthcheck, env)
         name = "wharf-build-" + os.urandom(6).hex()
         self.docker(["create", "--name", name, base])
         try:
@@ -254,10 +252,18 @@ class Dockerd:
         self.docker(args + ["-", tag], input=raw.getvalue())
         return tag
 
-    def push(self, ref):
+    def push(self, ref, creds=None):
         """`docker push ref` from this engine (log in first for a registry
-        with auth); returns the manifest digest the registry stored."""
-        out = self.docker(["push", ref], timeout=300).stdout.decode()
+        with auth, or pass creds=(user, password): logged in for this push
+        only); returns the manifest digest the registry stored."""
+        host = ref.split("/")[0]
+        if creds:
+            self.docker(["login", "-u", creds[0], "--password-stdin", host], input=creds[1].encode())
+        try:
+            out = self.docker(["push", ref], timeout=300).stdout.decode()
+        finally:
+            if creds:
+                self.docker(["logout", host], check=False)
         m = re.search(r"digest: (sha256:[0-9a-f]{64})", out)
         if not m:
             raise RuntimeError("docker push %s printed no digest:\n%s" % (ref, out))
@@ -361,6 +367,21 @@ class Dockerd:
                 unmounted.append(mp)
         return killed, unmounted
 
+    def _terminate(self, pid, timeout):
+        """SIGTERM `pid` (the daemon: our child or the one it became), wait
+        for our child up to `timeout` s, SIGKILL it after; proc is None then."""
+        if self.proc.poll() is None:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
     def stop(self, timeout=20):
         """SIGTERM the daemon named by our pidfile (it stops its containers
         and its containerd), SIGKILL after `timeout` s; then reap what it
@@ -374,23 +395,30 @@ class Dockerd:
         pid = self.pid()
         if pid != self.proc.pid:
             pid = self.proc.pid  # pidfile not written yet: our own child
-        if self.proc.poll() is None:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+        self._terminate(pid, timeout)
         self.reap_leftovers()
         for b in bridges:  # bridges outlive the daemon: delete ours that are left
             if os.path.exists("/sys/class/net/" + b):
                 subprocess.run(["ip", "link", "del", b], check=False, capture_output=True)
         # vfs layers may hold read-only dirs; containers are gone with dockerd.
         subprocess.run(["rm", "-rf", "--one-file-system", self.root], check=False)
+
+
+def build_changes(cmd=None, entrypoint=None, labels=None, healthcheck=None, env=None):
+    """The Dockerfile instructions of build_image (`commit --change`): a
+    unique label first, so that every build is a new image."""
+    changes = ["LABEL wharf.test.build=%s" % os.urandom(8).hex()]
+    for k, v in sorted((labels or {}).items()):
+        changes.append("LABEL %s=%s" % (k, json.dumps(v)))
+    for k, v in sorted((env or {}).items()):
+        changes.append("ENV %s=%s" % (k, json.dumps(v)))
+    if entrypoint is not None:  # before CMD: setting ENTRYPOINT clears the CMD
+        changes.append("ENTRYPOINT " + json.dumps(list(entrypoint)))
+    if cmd is not None:
+        changes.append("CMD " + json.dumps(list(cmd)))
+    if healthcheck:
+        changes.append("HEALTHCHECK " + healthcheck)
+    return changes
 
 
 def _read_pid(path):

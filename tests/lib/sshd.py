@@ -144,6 +144,7 @@ class Sshd:
                 "StrictModes no",
                 "AllowAgentForwarding no",
                 "AllowTcpForwarding yes",
+                "AllowStreamLocalForwarding yes",  # socket = ... hosts (direct-streamlocal)
                 "X11Forwarding no",
                 "PrintMotd no",
                 "MaxSessions 64",

@@ -6,36 +6,63 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Negotiated versions, per host name, for the life of the process. */
+/* Negotiated versions and engine kinds, per host name, for the life of the
+ * process. */
 #define RT_VCACHE 256
 static struct {
     char host[WH_INV_NAME_MAX + 1];
     char endpoint[64];
     int minor;
+    rt_engine_kind engine;
 } g_vcache[RT_VCACHE];
 static int g_nv;
 static pthread_mutex_t g_vlock = PTHREAD_MUTEX_INITIALIZER;
 
-static int vcache_get(const wh_inv_host *h)
+/* The cached API minor of `c`'s host (0 when not negotiated yet), and its
+ * engine kind into c->engine. */
+static int vcache_get(rt_conn *c)
 {
+    const wh_inv_host *h = c->host;
     int v = 0;
     pthread_mutex_lock(&g_vlock);
     for(int i = 0; i < g_nv && !v; i++)
-        if(strcmp(g_vcache[i].host, h->name) == 0 && strncmp(g_vcache[i].endpoint, h->docker, 63) == 0)
+        if(strcmp(g_vcache[i].host, h->name) == 0 && strncmp(g_vcache[i].endpoint, h->docker, 63) == 0) {
             v = g_vcache[i].minor;
+            c->engine = g_vcache[i].engine;
+        }
     pthread_mutex_unlock(&g_vlock);
     return v;
 }
 
-static void vcache_put(const wh_inv_host *h, int minor)
+static void vcache_put(const rt_conn *c)
 {
     pthread_mutex_lock(&g_vlock);
     if(g_nv < RT_VCACHE) {
-        snprintf(g_vcache[g_nv].host, sizeof(g_vcache[g_nv].host), "%s", h->name);
-        snprintf(g_vcache[g_nv].endpoint, sizeof(g_vcache[g_nv].endpoint), "%.63s", h->docker);
-        g_vcache[g_nv++].minor = minor;
+        snprintf(g_vcache[g_nv].host, sizeof(g_vcache[g_nv].host), "%s", c->host->name);
+        snprintf(g_vcache[g_nv].endpoint, sizeof(g_vcache[g_nv].endpoint), "%.63s", c->host->docker);
+        g_vcache[g_nv].engine = c->engine;
+        g_vcache[g_nv++].minor = c->api_minor;
     }
     pthread_mutex_unlock(&g_vlock);
+}
+
+const char *rt_engine_name(rt_engine_kind k)
+{
+    return k == RT_ENGINE_PODMAN ? "podman" : "docker";
+}
+
+/* Which engine answered /version: Podman lists a component named "Podman
+ * Engine" (its Version is Podman's own, e.g. 4.3.1); Docker does not. */
+static rt_engine_kind engine_of(const wh_json *version)
+{
+    const wh_json *comps = wh_json_get(version, "Components");
+    for(size_t i = 0; i < wh_json_size(comps); i++) {
+        size_t n = 0;
+        const char *s = wh_json_strv(wh_json_get(wh_json_at(comps, i), "Name"), &n);
+        if(s && n == 13 && memcmp(s, "Podman Engine", 13) == 0)
+            return RT_ENGINE_PODMAN;
+    }
+    return RT_ENGINE_DOCKER;
 }
 
 static void fill_req(rt_conn *c, wh_curl_req *r)
@@ -100,6 +127,7 @@ static wh_code negotiate(rt_conn *c, wh_err *err)
     size_t n = 0;
     const char *s = v ? wh_json_strv(wh_json_get(v, "ApiVersion"), &n) : NULL;
     int minor = s ? parse_minor(s, n) : 0;
+    c->engine = engine_of(v);
     wh_json_free(v);
     long st = resp.status;
     wh_curl_resp_clear(&resp);
@@ -110,7 +138,7 @@ static wh_code negotiate(rt_conn *c, wh_err *err)
         return wh_err_set(err, WH_E_ENGINE, "target", "docker on host %s speaks API 1.%d; at least 1.%d is needed",
                           c->host->name, minor, RT_API_MIN_MINOR);
     c->api_minor = minor < RT_API_MAX_MINOR ? minor : RT_API_MAX_MINOR;
-    vcache_put(c->host, c->api_minor);
+    vcache_put(c);
     return WH_OK;
 }
 
@@ -137,7 +165,7 @@ wh_code rt_conn_open(rt_conn *c, const wh_inv_host *h, wh_curl_abort_fn abort, v
     c->curl = wh_curl_thread(err);
     if(!c->curl)
         return err ? err->code : WH_E_NOMEM;
-    c->api_minor = vcache_get(h);
+    c->api_minor = vcache_get(c);
     return c->api_minor ? WH_OK : negotiate(c, err);
 }
 
@@ -165,6 +193,29 @@ static wh_code send_req(rt_conn *c, wh_curl_req *r, const char *method, const ch
     return rc;
 }
 
+/* Podman answers some refusals with 500 where Docker answers 409 (its
+ * message ends with libpod's error text): those are given Docker's status,
+ * so every caller's guards hold on both engines. */
+static const char *const podman_409[] = {
+    "container state improper", /* exec in a stopped container, remove of a running one */
+    "network already exists",
+    "volume already exists",
+    "network is being used",
+    "volume is being used",
+};
+
+static long docker_status(const rt_conn *c, long status, const wh_json *answer)
+{
+    size_t n = 0;
+    const char *m = wh_json_strv(wh_json_get(answer, "message"), &n);
+    if(c->engine != RT_ENGINE_PODMAN || status != 500 || !m)
+        return status;
+    for(size_t i = 0; i < sizeof(podman_409) / sizeof(podman_409[0]); i++)
+        if(memmem(m, n, podman_409[i], strlen(podman_409[i])))
+            return 409;
+    return status;
+}
+
 wh_code rt_request(rt_conn *c, const char *method, const char *path, const wh_json *body, long *status,
                    wh_json **out, wh_err *err)
 {
@@ -175,9 +226,12 @@ wh_code rt_request(rt_conn *c, const char *method, const char *path, const wh_js
     wh_code rc = send_req(c, &r, method, path, body, &resp, err);
     if(rc)
         return rc;
-    *status = resp.status;
-    if(out && resp.body_len)
-        *out = wh_json_parse(resp.body, resp.body_len, NULL);
+    wh_json *ans = resp.body_len ? wh_json_parse(resp.body, resp.body_len, NULL) : NULL;
+    *status = docker_status(c, resp.status, ans);
+    if(out)
+        *out = ans;
+    else
+        wh_json_free(ans);
     wh_curl_resp_clear(&resp);
     return WH_OK;
 }

@@ -1,8 +1,10 @@
 /* engine: a Docker Engine API client for one inventory host.
  *
  * The endpoint comes from the inventory only (unix socket, tcp with TLS
- * files, or ssh:// through `docker system dial-stdio`, engine_ssh.c); the API version is the lower of the engine's (/version, cached per
- * host for the process) and RT_API_MAX. Requests run on the calling
+ * files, or ssh:// through `docker system dial-stdio` or the engine's
+ * socket forwarded over SSH, engine_ssh.c); the API version is the lower
+ * of the engine's (/version, cached per host for the process, with the
+ * engine's kind: Docker or Podman) and RT_API_MAX. Requests run on the calling
  * thread's keep-alive wh_curl client and poll an abort hook every 100 ms.
  *
  * Engine statuses map to the stable codes (rt_engine_status):
@@ -26,10 +28,20 @@
 #define RT_PATH_MAX 2048            /* bytes of one request path with its query */
 #define RT_BODY_MAX (16u << 20)     /* bytes of one buffered JSON answer */
 
+/* The engine behind an endpoint, told by its /version answer. */
+typedef enum rt_engine_kind {
+    RT_ENGINE_DOCKER = 0,           /* Docker Engine (and anything not Podman) */
+    RT_ENGINE_PODMAN = 1            /* Podman's Docker-compatible API */
+} rt_engine_kind;
+
+/* "docker" or "podman", as results name the engine. */
+const char *rt_engine_name(rt_engine_kind k);
+
 typedef struct rt_conn {
     const wh_inv_host *host;
     wh_curl *curl;                  /* the thread's client; not owned */
     int api_minor;                  /* negotiated: v1.<api_minor> */
+    rt_engine_kind engine;          /* negotiated with the version, cached with it */
     wh_curl_abort_fn abort;
     void *abort_ud;
     char base[300];                 /* "http://docker" or "https://host:port" */
@@ -43,7 +55,9 @@ wh_code rt_conn_open(rt_conn *c, const wh_inv_host *h, wh_curl_abort_fn abort, v
 /* One request. `path` starts with '/' and has no version ("/containers/json").
  * `body` (may be NULL) is sent as JSON. On WH_OK *status is the HTTP status
  * and *out (if not NULL) the parsed JSON answer or NULL when the body is
- * empty or not JSON. Transport errors return their code. */
+ * empty or not JSON. Transport errors return their code. Podman's 500s for
+ * what Docker refuses with 409 (a container in the wrong state, a network
+ * or volume that exists or is in use) come back as 409. */
 wh_code rt_request(rt_conn *c, const char *method, const char *path, const wh_json *body, long *status,
                    wh_json **out, wh_err *err);
 
@@ -58,9 +72,11 @@ wh_code rt_request_stream_h(rt_conn *c, const char *method, const char *path, co
 
 /* wh_curl connection hook for ssh:// hosts (engine_ssh.c): `ud` is the
  * rt_conn; returns a socket carrying `docker system dial-stdio` on the
- * host, or -1 with err set: unreachable (also when docker_cmd cannot reach
- * the engine: "docker_cmd exit status N: <its stderr>"), auth_failed,
- * host_key_mismatch, interrupted. */
+ * host, or, when the host's inventory entry names a `socket`, a
+ * direct-streamlocal channel to that unix socket on the host; or -1 with
+ * err set: unreachable (also when docker_cmd cannot reach the engine:
+ * "docker_cmd exit status N: <its stderr>", or sshd cannot connect to the
+ * socket), auth_failed, host_key_mismatch, interrupted. */
 int rt_ssh_open(void *ud, wh_err *err);
 
 /* The same for a TCP connection made from an ssh:// host to ip:port (an

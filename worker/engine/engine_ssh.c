@@ -1,6 +1,10 @@
 /* engine_ssh: the ssh:// Docker endpoint, the way docker's own transport does
  * it: `<docker_cmd> system dial-stdio` on an SSH exec channel, with HTTP
- * spoken over the channel.
+ * spoken over the channel. Or, when the host's inventory entry names the
+ * engine's `socket`, the way `podman --remote` and `ssh -L x:/sock` do it:
+ * a direct-streamlocal channel to that unix socket on the host (no CLI
+ * needed there; Docker and Podman alike). The socket path comes only from
+ * the inventory, never from a job.
  *
  * wh_curl's connection hook (rt_ssh_open) takes a session from a
  * process-wide pool (sessions are reused across jobs), opens the channel,
@@ -255,10 +259,11 @@ static wh_code check_engine(pump *p, const rt_conn *c, wh_err *err)
     return rc;
 }
 
-/* Give `p` a channel of a pooled session to `h`: `docker system dial-stdio`
- * when tcp_host is NULL (checked first while the host's engine is not known
- * to answer), else a direct-tcpip one to tcp_host:tcp_port. On failure the
- * session is back in the pool. */
+/* Give `p` a channel of a pooled session to `h`: when tcp_host is NULL, a
+ * direct-streamlocal one to the host's `socket` if the inventory names
+ * one, else `docker system dial-stdio` (checked first while the host's
+ * engine is not known to answer); else a direct-tcpip one to
+ * tcp_host:tcp_port. On failure the session is back in the pool. */
 static wh_code open_channel(pump *p, const wh_inv_host *h, const rt_conn *c, const char *tcp_host, int tcp_port,
                             wh_err *err)
 {
@@ -267,6 +272,10 @@ static wh_code open_channel(pump *p, const wh_inv_host *h, const rt_conn *c, con
         return rc;
     if(tcp_host) {
         rc = wh_ssh_chan_open_tcp(p->conn, tcp_host, tcp_port, &p->ch, err);
+    } else if(h->docker_socket[0]) {
+        /* socket mode: sshd connects to the engine's socket itself; a
+         * socket it cannot reach fails the channel open, with sshd's words */
+        rc = wh_ssh_chan_open_unix(p->conn, h->docker_socket, &p->ch, err);
     } else {
         char cmd[300];
         snprintf(cmd, sizeof(cmd), "%s system dial-stdio", h->docker_cmd[0] ? h->docker_cmd : "docker");

@@ -121,6 +121,32 @@ static wh_code pull_result(long st, const pullctx *p, const char *image, wh_err 
     return wh_err_set(err, WH_E_ENGINE, "args.image", "pull %s: %s", image, m[0] ? m : "engine error");
 }
 
+/* The digest of `name` ("host/path") that the engine recorded for image
+ * `ref` ("host/path:tag"), into digest[cap] (left alone when none): Podman's
+ * pull stream says no "Digest: ", its image's RepoDigests do
+ * ("host/path@sha256:..."). */
+static void recorded_digest(rt_conn *c, const char *name, const char *ref, char *digest, size_t cap)
+{
+    char esc[3 * (WH_REF_MAX + 1)], path[RT_PATH_MAX];
+    wh_curl_escape(ref, strlen(ref), esc, sizeof(esc));
+    snprintf(path, sizeof(path), "/images/%s/json", esc);
+    wh_json *ins = NULL;
+    wh_err e;
+    if(rt_call(c, "GET", path, NULL, "image", &ins, &e))
+        return;
+    const wh_json *ds = wh_json_get(ins, "RepoDigests");
+    size_t nl = strlen(name);
+    for(size_t i = 0; i < wh_json_size(ds); i++) {
+        size_t n = 0;
+        const char *d = wh_json_strv(wh_json_at(ds, i), &n);
+        if(d && n > nl + 1 && memcmp(d, name, nl) == 0 && d[nl] == '@') {
+            snprintf(digest, cap, "%.*s", (int)(n - nl - 1), d + nl + 1);
+            break;
+        }
+    }
+    wh_json_free(ins);
+}
+
 wh_code rt_pull_image(rt_conn *c, const wh_inv *inv, const char *img, size_t n, rt_say_fn *say, void *ud, char *digest,
                       size_t dcap, wh_err *err)
 {
@@ -166,6 +192,13 @@ wh_code rt_pull_image(rt_conn *c, const wh_inv *inv, const char *img, size_t n, 
         pull_line(p);
     if(!rc)
         rc = pull_result(st, p, image, err);
+    if(!rc && !p->digest[0] && ref.digest[0]) /* pulled by digest: that is the one */
+        snprintf(p->digest, sizeof(p->digest), "%.127s", ref.digest);
+    else if(!rc && !p->digest[0]) {
+        char full[sizeof(name) + sizeof(tag) + 1];
+        snprintf(full, sizeof(full), "%s:%s", name, tag);
+        recorded_digest(c, name, full, p->digest, sizeof(p->digest));
+    }
     if(!rc && digest)
         snprintf(digest, dcap, "%s", p->digest);
     free(p);

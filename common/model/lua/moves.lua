@@ -30,16 +30,19 @@ end
 
 -- Outcome counts, summed per bucket and field until the batch ends.
 local counts, buckets = {}, {}
-local function tally(minute, hour, types, job_type, field, ttl_minute, ttl_hour)
-  for _, b in ipairs({{minute, ttl_minute}, {hour, ttl_hour}}) do
-    local c = counts[b[1]]
-    if not c then
-      c = {}
-      counts[b[1]] = c
-      buckets[#buckets + 1] = {b[1], b[2], b[1] == hour and types or false, job_type}
-    end
-    c[field] = (c[field] or 0) + 1
+local function count(bucket, ttl, types, job_type, field)
+  local c = counts[bucket]
+  if not c then
+    c = {}
+    counts[bucket] = c
+    buckets[#buckets + 1] = {bucket, ttl, types, job_type}
   end
+  c[field] = (c[field] or 0) + 1
+end
+
+local function tally(minute, hour, types, job_type, field, ttl_minute, ttl_hour)
+  count(minute, ttl_minute, false, job_type, field)
+  count(hour, ttl_hour, types, job_type, field)
 end
 
 -- A field counted for the first time creates it: the bucket then gets its
@@ -69,9 +72,9 @@ local k, a = 1, 1
 while a <= #ARGV do
   local fn = scripts[ARGV[a]]
   local nk, na = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local keys, args = {}, {}
-  for i = 1, nk do keys[i] = KEYS[k + i - 1] end
-  for i = 1, na do args[i] = ARGV[a + 2 + i] end
+  -- unpack fills each table in one step: a loop of stores costs Redis
+  -- more than the move's own commands.
+  local keys, args = {unpack(KEYS, k, k + nk - 1)}, {unpack(ARGV, a + 3, a + 2 + na)}
   k, a = k + nk, a + 3 + na
   local ok, rep = pcall(fn, keys, args)
   if ok then

@@ -6,7 +6,8 @@
  * (wh_inv_path_allowed), existing (checked here on local unix engines,
  * where the worker sees the host's filesystem; by the engine itself on the
  * host for ssh:// and tcp:// ones, whose "bind source path does not exist"
- * answer becomes bad_args, rt_create_call) and not bound twice (conflict,
+ * answer becomes bad_args, rt_create_call; over SFTP for ssh:// Podman
+ * hosts, as Podman does not check) and not bound twice (conflict,
  * checked when the job runs, so it is the job's error): not twice in one
  * container, and not by another container of the host, stopped ones
  * included (rt_create_call asks the engine).
@@ -18,8 +19,9 @@
 #include <sys/stat.h>
 
 #include "image_pull.h"
-#include "stream_demux.h"
 #include "runtime.h"
+#include "stream_demux.h"
+#include "wh_ssh.h"
 
 /* True when mount `m` (engine JSON) is a bind. */
 static bool is_bind(const wh_json *m)
@@ -112,13 +114,44 @@ static wh_code binds_free(rt_conn *c, const wh_json *body, wh_err *err)
     return rc;
 }
 
+/* Podman does not refuse a bind whose host directory is missing when the
+ * container is created, as Docker does: on an ssh:// Podman host the
+ * worker asks the host over SFTP first (as it stats them itself for
+ * unix:// engines). */
+static wh_code binds_exist_over_ssh(rt_conn *c, const wh_json *body, wh_err *err)
+{
+    if(c->engine != RT_ENGINE_PODMAN || c->host->docker_kind != WH_DOCKER_SSH)
+        return WH_OK;
+    const wh_json *ms = wh_json_get(wh_json_get(body, "HostConfig"), "Mounts");
+    wh_ssh_conn *s = NULL;
+    wh_code rc = WH_OK;
+    for(size_t i = 0; !rc && i < wh_json_size(ms) && is_bind(wh_json_at(ms, i)); i++) {
+        size_t n = 0;
+        const char *src = wh_json_strv(wh_json_get(wh_json_at(ms, i), "Source"), &n);
+        char path[WH_INV_PATH_MAX];
+        snprintf(path, sizeof(path), "%.*s", (int)n, src ? src : "");
+        bool dir = false;
+        if(!s)
+            rc = rt_ssh_session(c->host, &s, err);
+        if(!rc)
+            rc = wh_ssh_is_dir(s, path, &dir, err);
+        if(!rc && !dir)
+            rc = wh_err_at(err, WH_E_BAD_ARGS, "args.binds[%zu].source: host directory %s does not exist on host %s",
+                           i, path, c->host->name);
+    }
+    rt_ssh_release(s);
+    return rc;
+}
+
 wh_code rt_create_call(rt_conn *c, const char *path, const wh_json *body, const char *what, wh_json **out,
                        wh_err *err)
 {
     static const char gone[] = "bind source path does not exist: ";
     long st = 0;
     wh_json *ans = NULL;
-    wh_code rc = binds_free(c, body, err);
+    wh_code rc = binds_exist_over_ssh(c, body, err);
+    if(!rc)
+        rc = binds_free(c, body, err);
     if(rc)
         return rc;
     rc = rt_request(c, "POST", path, body, &st, &ans, err);
@@ -224,7 +257,7 @@ wk_run rt_run_run(wk_job *job)
     wh_code rc = rt_open(job, &c, &err);
     if(!rc)
         rc = create(job, &c, id, sizeof(id), &w, &err);
-    if(rc == WH_E_NOT_FOUND && strstr(err.msg, "No such image")) {
+    if(rc == WH_E_NOT_FOUND && strcasestr(err.msg, "No such image")) { /* Podman: "no such image" */
         /* Missing image: pull it with the inventory's credentials, then create again. */
         size_t n;
         const char *image = wh_args_str(a, "image", "", &n);

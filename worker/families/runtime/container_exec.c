@@ -82,6 +82,8 @@ wk_run rt_exec_run(wk_job *job)
     if(!rc)
         snprintf(id, sizeof(id), "%.*s", (int)n, s);
     wh_json_free(ans);
+    if(rc == WH_E_CONFLICT && !strstr(err.msg, "is not running")) /* Podman: "...: container state improper" */
+        return wk_job_fail(job, rc, NULL, false, "container %s is not running", name);
     if(rc)
         return wk_job_fail_err(job, rc, &err);
     outctx *o = calloc(1, sizeof(*o)); /* line buffers: not on the stack */

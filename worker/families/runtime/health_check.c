@@ -37,6 +37,8 @@ static bool probe_exec(rt_conn *c, const char *id, const wh_mp_obj *cmd, char *w
             wh_json_push(arr, wh_json_strn(s, n));
     }
     wh_json_setc(b, "Cmd", arr);
+    /* Podman refuses an exec with no stream attached; the output is dropped */
+    wh_json_setc(b, "AttachStdout", wh_json_bool(true));
     char path[RT_PATH_MAX], eid[80] = "";
     snprintf(path, sizeof(path), "/containers/%s/exec", id);
     wh_err e;

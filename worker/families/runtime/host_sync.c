@@ -4,8 +4,9 @@
  *   <p>host:<h>:images       hash  id   -> JSON {RepoTags, RepoDigests, Size, Created}
  *   <p>host:<h>:volumes      hash  name -> JSON {Driver, Mountpoint, Labels, CreatedAt}
  *   <p>host:<h>:networks     hash  name -> JSON {Id, Driver, Scope, Internal}
- *   <p>host:<h>:sync         hash  synced_at (ms), containers, images, volumes,
- *                                  networks, state_<status> (running, exited, ...)
+ *   <p>host:<h>:sync         hash  synced_at (ms), engine ("docker" or "podman"),
+ *                                  containers, images, volumes, networks,
+ *                                  state_<status> (running, exited, ...)
  *   <p>host:<h>:reach        hash  whether the engine answered (rt_reach_note)
  * Each hash is built under a temporary key and RENAMEd over the old one, so
  * a reader sees either the previous sync or this one, never a mix. Stopped
@@ -138,7 +139,12 @@ static void write_summary(wh_redis *r, const char *base, const wh_json *summary,
     append(r, 2, del, pending);
     for(wh_json_iter *it = wh_json_iter_first(summary); it; it = wh_json_iter_next(summary, it)) {
         char v[32];
-        snprintf(v, sizeof(v), "%lld", (long long)wh_json_intv(wh_json_iter_val(it)));
+        size_t n = 0;
+        const char *str = wh_json_strv(wh_json_iter_val(it), &n); /* the engine's name; counts are ints */
+        if(str)
+            snprintf(v, sizeof(v), "%.*s", (int)(n < 31 ? n : 31), str);
+        else
+            snprintf(v, sizeof(v), "%lld", (long long)wh_json_intv(wh_json_iter_val(it)));
         const char *hset[] = {"HSET", key, wh_json_iter_key(it, NULL), v};
         append(r, 4, hset, pending);
     }
@@ -158,6 +164,8 @@ wk_run rt_sync_run(wk_job *job)
             wh_json_free(lists[i]);
         return wk_job_fail_err(job, rc, &err);
     }
+    for(size_t i = 0; i < wh_json_size(lists[1]); i++) /* kinds[1]: the images */
+        rt_image_familiar(&c, wh_json_at(lists[1], i));
     wk_job_flush(job);
     wh_redis *r = wk_job_redis(job);
     char base[600];
@@ -166,6 +174,7 @@ wk_run rt_sync_run(wk_job *job)
     clock_gettime(CLOCK_REALTIME, &ts);
     wh_json *summary = wh_json_object();
     wh_json_setc(summary, "synced_at", wh_json_int((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+    wh_json_setc(summary, "engine", wh_json_str(rt_engine_name(c.engine)));
     wh_json *states = wh_json_object();
     int pending = 0;
     for(int i = 0; i < NKINDS; i++) {

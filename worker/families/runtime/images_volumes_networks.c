@@ -68,8 +68,12 @@ wk_run rt_list_run(wk_job *job)
         return wk_job_fail_err(job, rc, &err);
     wh_json *arr = l->items ? wh_json_get(v, l->items) : v;
     wh_json *out = wh_json_array();
-    for(size_t i = 0; arr && i < wh_json_size(arr); i++)
-        wh_json_push(out, rt_pick(wh_json_at(arr, i), l->keys));
+    for(size_t i = 0; arr && i < wh_json_size(arr); i++) {
+        wh_json *item = rt_pick(wh_json_at(arr, i), l->keys);
+        if(l->keys == img_keys)
+            rt_image_familiar(&c, item);
+        wh_json_push(out, item);
+    }
     wh_json *r = wh_json_object();
     wh_json_setc(r, "count", wh_json_int((int64_t)wh_json_size(out)));
     wh_json_setc(r, "items", out);
@@ -190,6 +194,22 @@ wk_run rt_remove_named_run(wk_job *job)
     return rt_done_name(job, rc, &err, name);
 }
 
+/* Podman's network drivers are bridge, macvlan and ipvlan (netavark); a
+ * Docker driver it lacks (overlay, host, none, plugins) is unsupported,
+ * said before the engine's "invalid argument". */
+static wh_code podman_driver(const rt_conn *c, const char *drv, size_t dn, wh_err *err)
+{
+    static const char *const have[] = {"bridge", "macvlan", "ipvlan"};
+    if(c->engine != RT_ENGINE_PODMAN)
+        return WH_OK;
+    for(int i = 0; i < N(have); i++)
+        if(dn == strlen(have[i]) && memcmp(drv, have[i], dn) == 0)
+            return WH_OK;
+    return wh_err_set(err, WH_E_UNSUPPORTED, "args.driver",
+                      "network.create: Podman has no network driver %.*s (it has bridge, macvlan and ipvlan)",
+                      (int)(dn > 64 ? 64 : dn), drv);
+}
+
 wk_run rt_network_create_run(wk_job *job)
 {
     const wh_mp_obj *a = wk_job_args(job);
@@ -214,7 +234,11 @@ wk_run rt_network_create_run(wk_job *job)
     rt_conn c;
     wh_err err;
     wh_json *ans = NULL;
-    wh_code rc = rt_open_call(job, &c, "POST", "/networks/create", body, "network", &ans, &err);
+    wh_code rc = rt_open(job, &c, &err);
+    if(!rc)
+        rc = podman_driver(&c, drv, dn, &err);
+    if(!rc)
+        rc = rt_call(&c, "POST", "/networks/create", body, "network", &ans, &err);
     wh_json_free(body);
     if(rc)
         return wk_job_fail_err(job, rc, &err);

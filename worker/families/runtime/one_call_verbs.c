@@ -4,6 +4,7 @@
  *
  * The state guards that need more than a status are here:
  *   start of a running container / stop of a stopped one (304) -> conflict
+ *   (Podman: stop of a container never started, asked first)  -> conflict
  *   remove of a running container without force (409)         -> busy
  * everything else maps through rt_engine_status. */
 #include <stdio.h>
@@ -32,6 +33,7 @@ wk_run rt_host_ping_run(wk_job *job)
     size_t n = 0;
     const char *ver = wh_json_strv(wh_json_get(v, "Version"), &n);
     wh_json_setc(r, "engine_version", ver ? wh_json_strn(ver, n) : wh_json_null());
+    wh_json_setc(r, "engine", wh_json_str(rt_engine_name(c.engine)));
     wh_json_free(v);
     wk_job_set_result(job, r);
     return WK_RUN_OK;
@@ -49,7 +51,9 @@ wk_run rt_host_info_run(wk_job *job)
                                        "NCPU", "MemTotal", "Containers", "ContainersRunning",
                                        "ContainersPaused", "ContainersStopped", "Images", "Driver",
                                        "CgroupVersion", NULL};
-    wk_job_set_result(job, rt_pick(v, keys));
+    wh_json *r = rt_pick(v, keys);
+    wh_json_setc(r, "engine", wh_json_str(rt_engine_name(c.engine)));
+    wk_job_set_result(job, r);
     wh_json_free(v);
     return WK_RUN_OK;
 }
@@ -100,6 +104,27 @@ static void verb_query(wk_job *job, char *q, size_t cap)
         snprintf(q, cap, "?force=%d&v=%d", wh_args_bool(a, "force", false), wh_args_bool(a, "volumes", false));
 }
 
+/* Podman stops a container that was created and never started (204)
+ * where Docker answers 304: on Podman a stop asks for the state first, so
+ * both engines say conflict. False when the container cannot be inspected
+ * (the stop itself then says why). */
+static bool podman_never_started(rt_conn *c, const verb *v, const char *name)
+{
+    if(c->engine != RT_ENGINE_PODMAN || strcmp(v->type, "runtime.container.stop") != 0)
+        return false;
+    char path[RT_PATH_MAX];
+    snprintf(path, sizeof(path), "/containers/%s/json", name);
+    wh_json *ins = NULL;
+    wh_err e;
+    if(rt_call(c, "GET", path, NULL, name, &ins, &e))
+        return false;
+    size_t n = 0;
+    const char *st = wh_json_strv(wh_json_get(wh_json_get(ins, "State"), "Status"), &n);
+    bool created = st && n == 7 && memcmp(st, "created", 7) == 0;
+    wh_json_free(ins);
+    return created;
+}
+
 wk_run rt_verb_run(wk_job *job)
 {
     const verb *v = verb_of(job);
@@ -111,7 +136,11 @@ wk_run rt_verb_run(wk_job *job)
     wh_err err;
     long st = 0;
     wh_json *ans = NULL;
-    wh_code rc = rt_open_request(job, &c, v->method, path, NULL, &st, &ans, &err);
+    wh_code rc = rt_open(job, &c, &err);
+    if(!rc && podman_never_started(&c, v, name))
+        st = 304;
+    else if(!rc)
+        rc = rt_request(&c, v->method, path, NULL, &st, &ans, &err);
     if(rc)
         return wk_job_fail_err(job, rc, &err);
     if(st == 304 && v->not_modified) {
@@ -141,6 +170,8 @@ wk_run rt_inspect_run(wk_job *job)
     wh_code rc = rt_open_call(job, &c, "GET", path, NULL, name, &v, &err);
     if(rc)
         return wk_job_fail_err(job, rc, &err);
+    if(img && v)
+        rt_image_familiar(&c, v);
     wk_job_set_result(job, v ? v : wh_json_null());
     return WK_RUN_OK;
 }
@@ -185,7 +216,13 @@ wk_run rt_update_run(wk_job *job)
     rt_conn c;
     wh_err err;
     wh_json *ans = NULL;
-    wh_code rc = rt_open_call(job, &c, "POST", path, body, name, &ans, &err);
+    wh_code rc = rt_open(job, &c, &err);
+    if(!rc && c.engine == RT_ENGINE_PODMAN) /* Docker's route is a 404 there, "not found" would mislead */
+        rc = wh_err_set(&err, WH_E_UNSUPPORTED, "type",
+                        "container.update: Podman has no Docker-compatible /containers/{name}/update (its own "
+                        "update cannot change a restart policy); recreate container %s instead", name);
+    if(!rc)
+        rc = rt_call(&c, "POST", path, body, name, &ans, &err);
     wh_json_free(body);
     if(rc)
         return wk_job_fail_err(job, rc, &err);

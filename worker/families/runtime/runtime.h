@@ -42,6 +42,13 @@ void rt_arg_name(wk_job *job, const char *key, char *out, size_t cap);
  * of its own. Best effort: a Redis failure here is only logged. */
 void rt_reach_note(wk_job *job, bool stats, wh_code rc, const wh_err *err);
 
+/* Image references in `img` (an image's list entry or inspect document:
+ * RepoTags, RepoDigests) as Docker shows them, when `c` is Podman:
+ * "docker.io/library/busybox:1" -> "busybox:1", "docker.io/a/b" -> "a/b".
+ * Others are left alone (Podman's "localhost/x" stays: Docker would name
+ * a registry called localhost so too). */
+void rt_image_familiar(const rt_conn *c, wh_json *img);
+
 /* ---- one_call_verbs.c: one Engine call per job (the type name picks the verb) ---- */
 wk_run rt_host_ping_run(wk_job *job);
 wk_run rt_host_info_run(wk_job *job);

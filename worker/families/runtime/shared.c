@@ -77,3 +77,32 @@ void rt_reach_note(wk_job *job, bool stats, wh_code rc, const wh_err *err)
     if(w)
         wk_job_log(job, WK_SYS, e.msg, strlen(e.msg));
 }
+
+/* One reference as Docker shows it: Podman names images of Docker Hub in
+ * full ("docker.io/library/busybox:1", "docker.io/team/app:2"). */
+static wh_json *familiar(const wh_json *ref)
+{
+    static const char *const prefixes[] = {"docker.io/library/", "docker.io/"};
+    size_t n = 0;
+    const char *s = wh_json_strv(ref, &n);
+    for(size_t i = 0; s && i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        size_t p = strlen(prefixes[i]);
+        if(n > p && memcmp(s, prefixes[i], p) == 0)
+            return wh_json_strn(s + p, n - p);
+    }
+    return wh_json_copy(ref);
+}
+
+void rt_image_familiar(const rt_conn *c, wh_json *img)
+{
+    static const char *const keys[] = {"RepoTags", "RepoDigests"};
+    for(size_t k = 0; c->engine == RT_ENGINE_PODMAN && k < 2; k++) {
+        const wh_json *refs = wh_json_get(img, keys[k]);
+        if(!refs || wh_json_kind_of(refs) != WH_JSON_ARRAY)
+            continue;
+        wh_json *out = wh_json_array();
+        for(size_t i = 0; i < wh_json_size(refs); i++)
+            wh_json_push(out, familiar(wh_json_at(refs, i)));
+        wh_json_setc(img, keys[k], out);
+    }
+}
