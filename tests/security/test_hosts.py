@@ -223,14 +223,17 @@ class HostSecurityTest(unittest.TestCase):
         self.outputs.append(json.dumps(b))
 
         problems = []
-        # every Redis key and value in the database
+        # every Redis key and value in the database (other tests' too, which
+        # may hold binary strings: message bodies are msgpack; those are read
+        # as bytes)
+        raw = env.redis_raw()
         for key in self.r.scan_iter(count=1000):
             problems += self.leaks(key, "redis key")
             t = self.r.type(key)
             if t == "hash":
                 v = self.r.hgetall(key)
             elif t == "string":
-                v = self.r.get(key)
+                v = (raw.get(key) or b"").decode("latin-1")
             elif t == "list":
                 v = self.r.lrange(key, 0, -1)
             elif t in ("set",):
@@ -243,7 +246,6 @@ class HostSecurityTest(unittest.TestCase):
                 v = None
             problems += self.leaks(json.dumps(v, default=str), "redis %s %s" % (t, key))
         # the raw bytes too (message bodies are msgpack)
-        raw = env.redis_raw()
         for key in raw.scan_iter(match=(self.prefix + "*").encode(), count=1000):
             if raw.type(key) == b"string":
                 problems += self.leaks(raw.get(key).decode("latin-1"), "redis bytes %r" % key)
