@@ -96,8 +96,18 @@ class SentinelUrlTest(unittest.TestCase):
         demoted = redis.Redis(host="127.0.0.1", port=old, socket_timeout=2, decode_responses=True)
         # Moved, and the old master demoted: until then it takes writes
         # that the resync will drop (from any client, C's too).
-        while self.master().connection_pool.connection_kwargs["port"] == old or \
-                self.master().execute_command("ROLE")[0] != "master" or demoted.execute_command("ROLE")[0] == "master":
+
+        def moved():
+            # A demoted master drops its clients: a reset connection only
+            # means "not yet", ask again.
+            try:
+                return self.master().connection_pool.connection_kwargs["port"] != old and \
+                    self.master().execute_command("ROLE")[0] == "master" and \
+                    demoted.execute_command("ROLE")[0] != "master"
+            except redis.ConnectionError:
+                return False
+
+        while not moved():
             self.assertLess(time.monotonic(), deadline, "the Sentinels did not move the master")
             time.sleep(0.2)
         for k, p in self.p.items():
