@@ -43,30 +43,28 @@ static void set_running(wk_exec *x, const char *id, atomic_bool *cancel)
     pthread_mutex_unlock(&x->mu);
 }
 
-/* The speed entry of `type` (the least recently added one is reused). */
-static type_speed *speed_of(wk_exec *x, const void *type)
+/* The speed entry of `type`: its slot, by the row's address. A type that
+ * shares the slot replaces it (16 slots; a worker runs a few types). */
+static type_speed *speed_slot(wk_exec *x, const void *type)
 {
-    for(int i = 0; i < TYPE_SPEEDS; i++)
-        if(x->speeds[i].type == type)
-            return &x->speeds[i];
-    type_speed *e = &x->speeds[(uintptr_t)type / 64 % TYPE_SPEEDS];
-    *e = (type_speed){.type = type, .avg_us = -1};
-    return e;
+    return &x->speeds[(uintptr_t)type / 64 % TYPE_SPEEDS];
 }
 
 static void note_speed(wk_exec *x, const void *type, int64_t run_us)
 {
-    type_speed *e = speed_of(x, type);
-    e->avg_us = e->avg_us < 0 ? run_us : (3 * e->avg_us + run_us) / 4;
+    type_speed *e = speed_slot(x, type);
+    if(e->type != type)
+        *e = (type_speed){.type = type, .avg_us = run_us};
+    e->avg_us = (3 * e->avg_us + run_us) / 4;
     e->last_us = run_us;
 }
 
 /* Short: the type's runs here average under WK_SHORT_US and the last one
- * was not slow either. A type not seen yet is not short. */
+ * was not slow either. A type not seen yet is not short. Reads only. */
 static bool is_short(wk_exec *x, const void *type)
 {
-    const type_speed *e = speed_of(x, type);
-    return e->avg_us >= 0 && e->avg_us < WK_SHORT_US && e->last_us < 10 * WK_SHORT_US;
+    const type_speed *e = speed_slot(x, type);
+    return e->type == type && e->avg_us < WK_SHORT_US && e->last_us < 10 * WK_SHORT_US;
 }
 
 /* Step 3, for a job start.lua said to run; the outcome is decided from
