@@ -2,6 +2,9 @@
  * the worker's group commit. See wh_status.h. */
 #include "wh_status_int.h"
 
+#include "wh_mp.h"
+#include "wh_time.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,7 @@ static wh_redis_script s_moves = {"moves", wh_lua_moves, {0}};
 /* Each move of a batch: up to a finish and the start after it. */
 struct wh_move {
     bool has_finish, has_start;
+    const char *prefix;
     finish_args fa;
     start_args sa;
     /* The outcome, filled by wh_moves_commit. */
@@ -34,40 +38,136 @@ void wh_move_set(wh_move *m, const char *prefix, const wh_finish *f, const wh_en
 {
     m->has_finish = f != NULL;
     m->has_start = env != NULL;
+    m->prefix = prefix;
     if(f)
         wh_status__finish_fill(&m->fa, prefix, f);
     if(env)
         wh_status__start_fill(&m->sa, prefix, env, o);
 }
 
-/* The strings of a batch, keys first (as EVALSHA wants them). */
-typedef struct batch {
-    const char **argv;
-    size_t *lens;
-    int nkeys, nargs, cap_keys;
-    char counts[2][2][8]; /* [start, finish][keys, args] as text */
-} batch;
+/* How moves.lua takes a batch (ARGV[1], one flat msgpack array; see
+ * there): a header of what every move shares, then each move with only its
+ * own values, the tail left off where it holds the defaults. Every string
+ * that crosses costs Redis an object and Lua a string to intern, so the
+ * keys are made in the script from the prefix and the id. */
+enum { MOVE_SIZE_MAX = 64 + 16 * 24 }; /* a move's bytes, besides its strings */
 
-/* Append one script's move: its keys to the keys part, its name, counts
- * and arguments to the arguments part (which starts at cap_keys). */
-static void batch_add(batch *b, int script, const char *const *argv, const size_t *lens, int nkeys, int argc)
+static void pack_slot(wh_mp_pack *p, const char *const *argv, const size_t *lens, int slot)
 {
-    static const char *const names[2] = {"start", "finish"};
-    for(int i = 0; i < nkeys; i++) {
-        b->argv[b->nkeys] = argv[i];
-        b->lens[b->nkeys++] = lens ? lens[i] : strlen(argv[i]);
+    wh_mp_pack_str(p, argv[slot], lens ? lens[slot] : strlen(argv[slot]));
+}
+
+static void pack_slots(wh_mp_pack *p, const char *const *argv, const size_t *lens, const int *slots, int n)
+{
+    for(int i = 0; i < n; i++)
+        pack_slot(p, argv, lens, slots[i]);
+}
+
+/* The moves' lengths in the array: short (the defaults left off), long. */
+enum { START_SHORT = 7, START_LONG = 13, FINISH_SHORT = 8, FINISH_LONG = 12 };
+
+/* A run (not a park) with no lock and the message not held in Redis. */
+static bool start_is_short(const start_args *a)
+{
+    return strcmp(a->argv[WH_START_ARG_MODE], "run") == 0 && a->lens[WH_START_ARG_LOCK] == 0 &&
+           a->lens[WH_START_ARG_BODY] == 0;
+}
+
+/* No result, no error, no lease. */
+static bool finish_is_short(const finish_args *a)
+{
+    return !a->argv[WH_FINISH_ARG_RESULT][0] && !a->argv[WH_FINISH_ARG_ERROR_CODE][0] &&
+           strcmp(a->argv[WH_FINISH_ARG_LEASE_UNTIL], "0") == 0;
+}
+
+/* "s", id, type, target, created_at, max_attempts, now; or "S", the same,
+ * then mode, lock, lock_ms, run_at, body, lease_until. */
+static void pack_start(wh_mp_pack *p, const start_args *a)
+{
+    static const int head[] = {WH_START_ARG_ID, WH_START_ARG_JOB_TYPE, WH_START_ARG_TARGET,
+                               WH_START_ARG_CREATED_AT, WH_START_ARG_MAX_ATTEMPTS, WH_START_ARG_NOW};
+    static const int tail[] = {WH_START_ARG_MODE, WH_START_ARG_LOCK, WH_START_ARG_LOCK_MS,
+                               WH_START_ARG_RUN_AT, WH_START_ARG_BODY, WH_START_ARG_LEASE_UNTIL};
+    bool is_short = start_is_short(a);
+    wh_mp_pack_cstr(p, is_short ? "s" : "S");
+    pack_slots(p, a->argv, a->lens, head, 6);
+    if(!is_short)
+        pack_slots(p, a->argv, a->lens, tail, 6);
+}
+
+/* "f", id, state, now, type, created_at, count, ttl; or "F", the same,
+ * then result, error_code, error_message, lease_until. */
+static void pack_finish(wh_mp_pack *p, const finish_args *a)
+{
+    static const int head[] = {WH_FINISH_ARG_ID,         WH_FINISH_ARG_STATE, WH_FINISH_ARG_NOW,
+                               WH_FINISH_ARG_JOB_TYPE,   WH_FINISH_ARG_CREATED_AT, WH_FINISH_ARG_COUNT,
+                               WH_FINISH_ARG_TTL};
+    static const int tail[] = {WH_FINISH_ARG_RESULT, WH_FINISH_ARG_ERROR_CODE, WH_FINISH_ARG_ERROR_MESSAGE,
+                               WH_FINISH_ARG_LEASE_UNTIL};
+    bool is_short = finish_is_short(a);
+    wh_mp_pack_cstr(p, is_short ? "f" : "F");
+    pack_slots(p, a->argv, NULL, head, 7);
+    if(!is_short)
+        pack_slots(p, a->argv, NULL, tail, 4);
+}
+
+/* prefix, worker, max_redeliveries, minute, hour, ttl_minute, ttl_hour:
+ * the outcomes are counted in the buckets of the batch's own time. */
+static void pack_header(wh_mp_pack *p, wh_move *const *moves, int n)
+{
+    const char *worker = "", *maxr = "0";
+    for(int i = 0; i < n; i++)
+        if(moves[i]->has_start) {
+            worker = moves[i]->sa.argv[WH_START_ARG_WORKER];
+            maxr = moves[i]->sa.argv[WH_START_ARG_MAX_REDELIVERIES];
+            break;
+        }
+    int64_t s = wh_now_ms() / 1000;
+    char minute[24], hour[24], ttl_m[16], ttl_h[16];
+    snprintf(minute, sizeof(minute), "%lld", (long long)(s - s % 60));
+    snprintf(hour, sizeof(hour), "%lld", (long long)(s - s % 3600));
+    snprintf(ttl_m, sizeof(ttl_m), "%d", WH_STATS_TTL_1M);
+    snprintf(ttl_h, sizeof(ttl_h), "%d", WH_STATS_TTL_1H);
+    const char *h[] = {moves[0]->prefix, worker, maxr, minute, hour, ttl_m, ttl_h};
+    for(int i = 0; i < 7; i++)
+        wh_mp_pack_cstr(p, h[i]);
+}
+
+/* The batch, packed; NULL when out of memory. */
+static wh_mp_pack *pack_batch(wh_move *const *moves, int n, int *nreplies)
+{
+    size_t cap = 256 + strlen(moves[0]->prefix);
+    uint32_t len = 7;
+    *nreplies = 0;
+    for(int i = 0; i < n; i++) {
+        const wh_move *m = moves[i];
+        for(int k = 0; m->has_finish && k < WH_FINISH_ARGC; k++)
+            cap += strlen(m->fa.argv[k]);
+        for(int k = 0; m->has_start && k < WH_START_ARGC; k++)
+            cap += m->sa.lens[k];
+        cap += 2 * MOVE_SIZE_MAX;
+        if(m->has_finish)
+            len += finish_is_short(&m->fa) ? FINISH_SHORT : FINISH_LONG;
+        if(m->has_start)
+            len += start_is_short(&m->sa) ? START_SHORT : START_LONG;
+        *nreplies += m->has_finish + m->has_start;
     }
-    const char **av = b->argv + b->cap_keys;
-    size_t *al = b->lens + b->cap_keys;
-    const char *head[3] = {names[script], b->counts[script][0], b->counts[script][1]};
-    for(int i = 0; i < 3; i++) {
-        av[b->nargs] = head[i];
-        al[b->nargs++] = strlen(head[i]);
+    wh_mp_pack *p = wh_mp_pack_new(cap);
+    if(!p)
+        return NULL;
+    wh_mp_pack_array(p, len);
+    pack_header(p, moves, n);
+    for(int i = 0; i < n; i++) {
+        if(moves[i]->has_finish)
+            pack_finish(p, &moves[i]->fa);
+        if(moves[i]->has_start)
+            pack_start(p, &moves[i]->sa);
     }
-    for(int i = nkeys; i < argc; i++) {
-        av[b->nargs] = argv[i];
-        al[b->nargs++] = lens ? lens[i] : strlen(argv[i]);
+    if(wh_mp_pack_failed(p)) {
+        wh_mp_pack_free(p);
+        return NULL;
     }
+    return p;
 }
 
 /* Move i's reply: an error for a move that raised one, else WH_OK. */
@@ -117,37 +217,15 @@ static wh_code fail_all(wh_move *const *moves, int n, wh_code rc, const wh_err *
 
 static wh_code send_batch(wh_redis *r, wh_move *const *moves, int n, wh_err *err)
 {
-    batch b = {0};
-    int nreplies = 0;
-    for(int i = 0; i < n; i++) {
-        b.cap_keys += (moves[i]->has_finish ? WH_FINISH_NKEYS : 0) + (moves[i]->has_start ? WH_START_NKEYS : 0);
-        nreplies += moves[i]->has_finish + moves[i]->has_start;
-    }
-    size_t cap = (size_t)b.cap_keys + (size_t)nreplies * (3 + WH_START_ARGC + WH_FINISH_ARGC);
-    b.argv = malloc(cap * sizeof(*b.argv));
-    b.lens = malloc(cap * sizeof(*b.lens));
-    if(!b.argv || !b.lens) {
-        free(b.argv);
-        free(b.lens);
+    int nreplies;
+    wh_mp_pack *p = pack_batch(moves, n, &nreplies);
+    if(!p)
         return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
-    }
-    snprintf(b.counts[0][0], 8, "%d", WH_START_NKEYS);
-    snprintf(b.counts[0][1], 8, "%d", WH_START_ARGC - WH_START_NKEYS);
-    snprintf(b.counts[1][0], 8, "%d", WH_FINISH_NKEYS);
-    snprintf(b.counts[1][1], 8, "%d", WH_FINISH_ARGC - WH_FINISH_NKEYS);
-    for(int i = 0; i < n; i++) {
-        if(moves[i]->has_finish)
-            batch_add(&b, 1, moves[i]->fa.argv, NULL, WH_FINISH_NKEYS, WH_FINISH_ARGC);
-        if(moves[i]->has_start)
-            batch_add(&b, 0, moves[i]->sa.argv, moves[i]->sa.lens, WH_START_NKEYS, WH_START_ARGC);
-    }
-    /* Close the gap between the keys and the arguments. */
-    memmove(b.argv + b.nkeys, b.argv + b.cap_keys, (size_t)b.nargs * sizeof(*b.argv));
-    memmove(b.lens + b.nkeys, b.lens + b.cap_keys, (size_t)b.nargs * sizeof(*b.lens));
+    size_t len;
+    const char *blob = wh_mp_pack_data(p, &len);
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_moves, &rep, b.nkeys, b.nkeys + b.nargs, b.argv, b.lens, err);
-    free(b.argv);
-    free(b.lens);
+    wh_code rc = wh_redis_eval(r, &s_moves, &rep, 0, 1, &blob, &len, err);
+    wh_mp_pack_free(p);
     if(rc)
         return rc;
     /* The acks follow this write: it must survive a failover. */

@@ -14,6 +14,8 @@ import re
 import sys
 import unittest
 
+import msgpack
+
 sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
 import wharftest  # noqa: E402
 
@@ -38,20 +40,46 @@ MOVES = INCLUDE.sub(lambda m: read(m.group(1)), read("moves.lua"))
 
 
 def move(name, **values):
-    """One move of a batch: (keys, [script, nkeys, nargs, args...])."""
+    """One move of a batch, by its script's slot names: (script, values)."""
     sl = slots(name)
-    keys = [None] * sum(1 for kind, _ in sl.values() if kind == "KEYS")
-    argv = [None] * sum(1 for kind, _ in sl.values() if kind == "ARGV")
-    for slot, (kind, i) in sl.items():
-        (keys if kind == "KEYS" else argv)[i - 1] = str(values[slot])
-    return keys, [name, str(len(keys)), str(len(argv))] + argv
+    missing = set(sl) - set(values)
+    assert not missing, missing
+    return name, {k: str(v) for k, v in values.items()}
+
+
+START = ("id", "job_type", "target", "created_at", "max_attempts", "now", "mode", "lock", "lock_ms", "run_at", "body",
+         "lease_until")
+FINISH = ("id", "state", "now", "job_type", "created_at", "count", "ttl", "result", "error_code", "error_message",
+          "lease_until")
 
 
 def batch(r, *moves):
-    """EVAL moves.lua with the moves given; its replies, one per move."""
-    keys = [k for ks, _ in moves for k in ks]
-    argv = [a for _, av in moves for a in av]
-    return r.eval(MOVES, len(keys), *(keys + argv))
+    """EVAL moves.lua with the moves given, encoded as the worker encodes
+    them (one flat msgpack array: the shared header, then each move's own
+    values, always in the long form); its replies, one per move. The keys the script makes from the
+    prefix and the id must be the keys the slots name."""
+    vals = [v for _, v in moves]
+    p = vals[0]["job"].rsplit("job:", 1)[0]
+    st = next((v for n, v in moves if n == "start"), {"worker": "", "max_redeliveries": "0"})
+    fin = next((v for n, v in moves if n == "finish"), None)
+    minute, hour = (fin["stats_minute"].rsplit(":", 1)[1], fin["stats_hour"].rsplit(":", 1)[1]) if fin else ("0", "0")
+    out = [p, st["worker"], st["max_redeliveries"], minute, hour, fin["ttl_minute"] if fin else "0",
+           fin["ttl_hour"] if fin else "0"]
+    for name, v in moves:
+        made = {"job": p + "job:" + v["id"], "events": p + "events"}
+        if name == "start":
+            made.update(recent=p + "recent", scheduled=p + "scheduled", leases=p + "leases",
+                        lock_key=p + "lock:" + v["lock"])
+            out += ["S"] + [v[k] for k in START]
+        else:
+            made.update(log=p + "job:%s:log" % v["id"], leases=p + "leases", stats_types=p + "stats:types")
+            if v["count"] == "1":
+                made.update(stats_minute="%sstats:%s:1m:%s" % (p, v["job_type"], minute),
+                            stats_hour="%sstats:%s:1h:%s" % (p, v["job_type"], hour))
+            out += ["F"] + [v[k] for k in FINISH]
+        for k, want in made.items():
+            assert v.get(k, want) == want, (k, v.get(k), want)
+    return r.eval(MOVES, 0, msgpack.packb(out))
 
 
 def call(r, name, **values):
@@ -105,7 +133,7 @@ class MovesTest(unittest.TestCase):
         return move("start", job=self.p + "job:%d" % i, id=str(i), **self.common)
 
     def finish(self, i, state="succeeded"):
-        return move("finish", job=self.p + "job:%d" % i, log=self.p + "log:%d" % i, leases=self.p + "leases",
+        return move("finish", job=self.p + "job:%d" % i, log=self.p + "job:%d:log" % i, leases=self.p + "leases",
                     stats_minute=self.minute, stats_hour=self.hour, stats_types=self.p + "stats:types",
                     id=str(i), state=state, result="", error_code="", error_message="", now=6000, ttl=600,
                     events=self.p + "events", job_type="system.noop", created_at=1000, lease_until=0, count="1",

@@ -12,9 +12,23 @@
 -- can come between the question and the PUBLISH, and an event nobody
 -- listens to is dropped by Redis anyway).
 --
--- KEYS: every move's keys, one move after the other.
--- ARGV: per move, its script ('start' or 'finish'), its number of keys,
---       its number of arguments, then the arguments.
+-- ARGV[1]: the batch, one flat msgpack array: a header of what its moves
+-- share, then the moves one after the other, each with only its own
+-- values. Every string that crosses costs Redis an object and Lua a
+-- string to intern, and every table Lua builds costs more than the
+-- strings in it, so there is one array, and each move's KEYS and ARGV are
+-- made here from the header and the move:
+--   header   prefix, worker, max_redeliveries, minute, hour, ttl_minute,
+--            ttl_hour: the worker's; outcomes are counted in the buckets
+--            of the batch's time
+--   start    's', id, type, target, created_at, max_attempts, now
+--            ('S': the same, then mode, lock, lock_ms, run_at, body,
+--            lease_until; 's' has the defaults run, '', 0, 0, '', 0)
+--   finish   'f', id, state, now, type, created_at, count, ttl
+--            ('F': the same, then result, error_code, error_message,
+--            lease_until; 'f' has '', '', '', 0)
+-- The keys are not declared in KEYS: wharf runs on one Redis (with
+-- replicas), never on Redis Cluster.
 -- Returns one reply per move, in order: what its script returns, or
 -- {'err', message} for a move that raised an error (a key of the wrong
 -- type, say); the other moves of the batch are made all the same.
@@ -58,6 +72,9 @@ local function write_counts()
   end
 end
 
+-- start.lua's next attempt, as text (see there).
+local NEXT_ATTEMPT = {['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5', ['5'] = '6'}
+
 local function start(KEYS, ARGV)
 --@include start.lua
 end
@@ -66,17 +83,48 @@ local function finish(KEYS, ARGV)
 --@include finish.lua
 end
 
-local scripts = {start = start, finish = finish}
+local b = cmsgpack.unpack(ARGV[1])
+local p, worker, max_redeliveries, minute, hour, ttl_minute, ttl_hour = b[1], b[2], b[3], b[4], b[5], b[6], b[7]
+local events, recent, scheduled, leases = p .. 'events', p .. 'recent', p .. 'scheduled', p .. 'leases'
+local types, no_lock = p .. 'stats:types', p .. 'lock:'
+local stats = {}  -- per type: its minute and hour buckets
+
+-- The move at b[i]: 's', then b[i + 1] .. b[i + 6] (and 'S', b[i + 7] ..).
+local function make_start(i, long)
+  local lock, lock_ms, run_at, body, lease, mode = '', '0', '0', '', '0', 'run'
+  if long then
+    mode, lock, lock_ms, run_at, body, lease = b[i + 7], b[i + 8], b[i + 9], b[i + 10], b[i + 11], b[i + 12]
+  end
+  local id = b[i + 1]
+  return start({p .. 'job:' .. id, recent, scheduled, leases, lock == '' and no_lock or no_lock .. lock},
+    {id, b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], worker, events, max_redeliveries, mode, lock, lock_ms,
+     run_at, body, lease})
+end
+
+local function make_finish(i, long)
+  local result, code, message, lease = '', '', '', '0'
+  if long then result, code, message, lease = b[i + 8], b[i + 9], b[i + 10], b[i + 11] end
+  local id, t, count = b[i + 1], b[i + 4], b[i + 6]
+  local job, s = p .. 'job:' .. id, stats[t]
+  if not s and count == '1' then
+    s = {p .. 'stats:' .. t .. ':1m:' .. minute, p .. 'stats:' .. t .. ':1h:' .. hour}
+    stats[t] = s
+  end
+  s = s or {'', ''}
+  return finish({job, job .. ':log', leases, s[1], s[2], types},
+    {id, b[i + 2], result, code, message, b[i + 3], b[i + 7], events, t, b[i + 5], lease, count, ttl_minute,
+     ttl_hour})
+end
+
+-- Per kind: what makes the move, whether it is long, and its length.
+local kinds = {s = {make_start, false, 7}, S = {make_start, true, 13},
+               f = {make_finish, false, 8}, F = {make_finish, true, 12}}
 local replies = {}
-local k, a = 1, 1
-while a <= #ARGV do
-  local fn = scripts[ARGV[a]]
-  local nk, na = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  -- unpack fills each table in one step: a loop of stores costs Redis
-  -- more than the move's own commands.
-  local keys, args = {unpack(KEYS, k, k + nk - 1)}, {unpack(ARGV, a + 3, a + 2 + na)}
-  k, a = k + nk, a + 3 + na
-  local ok, rep = pcall(fn, keys, args)
+local i = 8
+while i <= #b do
+  local k = kinds[b[i]]
+  if not k then return redis.error_reply('moves: no move kind ' .. tostring(b[i]) .. ' at ' .. i) end
+  local ok, rep = pcall(k[1], i, k[2])
   if ok then
     replies[#replies + 1] = rep
   else
@@ -84,6 +132,7 @@ while a <= #ARGV do
     if type(rep) == 'table' then rep = rep.err end
     replies[#replies + 1] = {'err', tostring(rep)}
   end
+  i = i + k[3]
 end
 write_counts()
 return replies

@@ -41,7 +41,7 @@ local now_ms = tonumber(now)
 -- One read for every field this script looks at (`held`: the message lives
 -- in <p>job:<id>:body).
 local f = redis.call('HMGET', job, 'state', 'attempt', 'max_attempts', 'cancel_requested', 'held', 'error',
-  'worker', 'started_at')
+  'worker', 'started_at', 'step')
 local st = f[1]
 if st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'cancelled' then
   return {'skip', st, f[6] or '', f[2] or '0'}
@@ -106,11 +106,13 @@ if lock ~= '' then
   redis.call('SET', lock_key, id, 'PX', lock_ms)
   redis.call('HSET', job, 'lock_key', lock_key)
 end
+-- The attempt as text: a number turned into a string costs a sprintf, more
+-- than the rest of this step, so the common ones are looked up.
 local attempt
 if redelivery then
-  attempt = tonumber(f[2] or '1')
+  attempt = f[2] or '1'
 else
-  attempt = tonumber(f[2] or '0') + 1
+  attempt = NEXT_ATTEMPT[f[2] or '0'] or tostring(tonumber(f[2] or '0') + 1)
 end
 if st == 'scheduled' then redis.call('ZREM', scheduled, id) end
 if body ~= '' then
@@ -122,8 +124,14 @@ elseif f[5] then
   redis.call('HDEL', job, 'held')
   redis.call('ZREM', leases, id)
 end
-redis.call('HSET', job, 'state', 'running', 'worker', worker,
-  'started_at', now, 'progress', '0', 'step', '', 'attempt', tostring(attempt))
+if attempt == '1' and not f[9] then
+  -- A first run with no step written (a lock wait, a requeue): progress
+  -- is still 0, as the job has never run.
+  redis.call('HSET', job, 'state', 'running', 'worker', worker, 'started_at', now, 'attempt', attempt)
+else
+  redis.call('HSET', job, 'state', 'running', 'worker', worker,
+    'started_at', now, 'progress', '0', 'step', '', 'attempt', attempt)
+end
 publish(events, id .. ' running')
 -- A flat string: a table reply costs Redis more than a PUBLISH.
 return 'run ' .. attempt .. ' ' .. (f[3] or max_attempts)
