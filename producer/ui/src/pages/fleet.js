@@ -12,6 +12,8 @@ import { updatesSection } from "./fleet_updates.js";
 
 const ACTIONS = ["start", "stop", "restart", "remove"];
 const DANGER = new Set(["stop", "remove"]);
+// Docker states in which an action has nothing to do: its button is disabled.
+const IDLE = { start: new Set(["running", "restarting"]), stop: new Set(["exited", "created", "dead"]) };
 
 export function render(main, [host], ctx) {
     return host ? containers(main, decodeURIComponent(host), ctx) : hosts(main);
@@ -80,6 +82,7 @@ function containers(main, host, ctx) {
             h("td", { class: "mono" }, c.image || "—"), h("td", null, ports(c.ports)), h("td", null, c.health || "—"),
             h("td", { class: "row-actions" }, ctx.canWrite ? ACTIONS.map((a) => h("button", { type: "button",
                 class: DANGER.has(a) ? "danger" : "", "data-action": a, "aria-label": `${a} ${c.name}`,
+                disabled: IDLE[a] && IDLE[a].has(c.state),
                 onclick: () => act(c.name, a) }, a)) : null));
     }
 

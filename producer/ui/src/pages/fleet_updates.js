@@ -87,7 +87,7 @@ export function updatesSection(host, ctx, jobs, afterChange) {
         const p = r.plan || {};
         const names = (a) => (Array.isArray(a) && a.length ? a.join(", ") : "none");
         fill(panel, h("div", { class: "card", id: "update-plan" }, h("h3", null, `Update ${name}: the plan`),
-            h("dl", { class: "kv" },
+            h("dl", { class: "kv plain" },
                 h("dt", null, "From"), h("dd", { class: "mono" }, r.from_image || "—"),
                 h("dt", null, "To"), h("dd", { class: "mono" }, r.to_image || "—"),
                 h("dt", null, "Steps"), h("dd", null, h("ol", { class: "steps" }, (p.steps || []).map((s) => h("li", null, s.replace(/_/g, " "))))),
