@@ -4,6 +4,18 @@
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// A signed-in page on `host`'s page that clicked Update... of container
+// `name` once its row offers `tag`.
+async function startUpdate(t, host, name, tag) {
+    const page = await t.newPage(t.ctx);
+    await t.signedIn(page, t.cfg.token);
+    await page.evaluate((h) => { location.hash = `#/fleet/${h}`; }, host);
+    const row = `#updates-table tr[data-name="${name}"]`;
+    await t.waitText(page, row, tag);
+    await page.click(`${row} button[data-action=update]`);
+    return page;
+}
+
 module.exports = {
     async wrong_token(t) {
         const page = await t.newPage(t.ctx);
@@ -117,11 +129,7 @@ module.exports = {
 
     async fleet_update_plan_then_update(t) {
         const { host, update_ok: name } = t.cfg.fleet;
-        const page = await t.newPage(t.ctx);
-        await t.signedIn(page, t.cfg.token);
-        await page.evaluate((h) => { location.hash = `#/fleet/${h}`; }, host);
-        await t.waitText(page, `#updates-table tr[data-name="${name}"]`, "1.1");
-        await page.click(`#updates-table tr[data-name="${name}"] button[data-action=update]`);
+        const page = await startUpdate(t, host, name, "1.1");
         await t.visit(page, "fleet-update-plan", `#/fleet/${host}`, async () => {
             await t.waitText(page, "#update-plan", "the plan", 60000);
         }).catch(async (e) => { throw new Error(`${e.message}; panel: ${await t.text(page, "#update-panel")}`); });
@@ -144,12 +152,8 @@ module.exports = {
 
     async fleet_update_rolls_back(t) {
         const { host, update_bad: name } = t.cfg.fleet;
-        const page = await t.newPage(t.ctx);
-        await t.signedIn(page, t.cfg.token);
-        await page.evaluate((h) => { location.hash = `#/fleet/${h}`; }, host);
-        await t.waitText(page, `#updates-table tr[data-name="${name}"]`, "2.0");
         const id = (await t.api("GET", `/v1/hosts/${host}/containers/${name}`)).body.id;
-        await page.click(`#updates-table tr[data-name="${name}"] button[data-action=update]`);
+        const page = await startUpdate(t, host, name, "2.0");
         await t.waitText(page, "#update-plan", "dash/app:2.0", 60000);
         const t0 = Date.now();
         await page.click("#update-confirm");
