@@ -14,7 +14,7 @@ const WINDOWS = [["1 h", "minutes=60", 60, 60], ["24 h", "hours=24", 3600, 24], 
 const CHART_POLL_MS = 30000; // a sweep adds a sample about once a minute
 const FOLLOW_S = 300;        // how long a follow job copies the output
 
-export function bytes(n) {
+function bytes(n) {
     const v = Number(n);
     if (!isFinite(v)) return "—";
     const u = ["B", "KiB", "MiB", "GiB", "TiB"];
