@@ -2,8 +2,9 @@
 """The dashboard of `wharf serve` (docs/dashboard.md): its assets, sign-in,
 sessions, CSRF and read-only tokens over plain HTTP, then every page in
 Debian's headless chromium (tests/lib/ui/dashboard.js, puppeteer-core)
-against real RabbitMQ, Redis, two workers, a private dockerd (the fleet
-pages) and the data this test creates.
+against real RabbitMQ, Redis, two workers, a private dockerd and a private
+registry (the fleet pages: containers, their stats and output, actions and
+updates) and the data this test creates.
 Screenshots of every page, light and dark, land in
 $WHARF_BIN/../dashboard-screenshots (printed at the end)."""
 import http.server
@@ -19,6 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
 import dockerd  # noqa: E402
+import registry  # noqa: E402
 import wharfserve  # noqa: E402
 import wharftest  # noqa: E402
 
@@ -28,6 +30,10 @@ UI_DIR = os.path.join(env.src, "tests", "lib", "ui")
 CHROMIUM = "/usr/bin/chromium"
 SHORT_TTL_S = 5
 FLEET_HOST, FLEET_CTR = "dashdock", "dash-web"
+# dash-ok runs dash/ok:1.0 and 1.1 is pushed after it (an update that
+# works); dash-app runs dash/app:1.0 and 2.0 is a broken image (an update
+# that rolls back); dash-spare is created, never started (removed).
+UPD_OK, UPD_BAD, SPARE = "dash-ok", "dash-app", "dash-spare"
 
 
 def start_serve(cls, extra_env=None, config=None):
@@ -169,6 +175,9 @@ class DashboardHttpTest(unittest.TestCase):
                   ("POST", "/v1/schedules", {"name": "n", "type": "system.noop", "every_s": 60}),
                   ("DELETE", "/v1/schedules/n", None), ("POST", "/v1/dead/retry", {"id": "x"}),
                   ("POST", "/v1/dead/purge", None)]
+        writes += [("POST", "/v1/hosts/%s/containers/%s/%s" % (FLEET_HOST, FLEET_CTR, a), b)
+                   for a, b in (("start", None), ("stop", None), ("restart", None), ("remove", {"force": True}),
+                                ("update", {"dry_run": True}))]
         for method, path, body in writes:
             st, _, b = self.srv.request(method, path, body, token=rt)
             self.assertEqual(st, 403, (method, path, b))
@@ -271,7 +280,7 @@ class DashboardBrowserTest(unittest.TestCase):
         cls.amqp = env.new_vhost()
         cls.prefix = env.new_prefix()
         cls.start_fleet()
-        cls.workers = [env.start_worker(cls.amqp, cls.prefix, concurrency=3, families="system,runtime",
+        cls.workers = [env.start_worker(cls.amqp, cls.prefix, concurrency=3, families="system,runtime,registry",
                                         args=["--config", cls.cfg]) for _ in range(2)]
         cls.srv = start_serve(cls, config=cls.cfg)
         cls.short = start_serve(cls, {"WHARF_SERVE_SESSION_TTL_S": str(SHORT_TTL_S)})
@@ -293,18 +302,45 @@ class DashboardBrowserTest(unittest.TestCase):
         for w in cls.workers:
             w.stop()
         cls.dockerd.stop()
+        cls.registry.stop()
 
     @classmethod
     def start_fleet(cls):
-        """A private dockerd with one running container, as inventory host
-        FLEET_HOST of the workers' and serve's configuration."""
-        cls.dockerd = dockerd.Dockerd.start(env.tmp)
-        cls.dockerd.busybox_image()
-        cls.dockerd.docker(["run", "-d", "--name", FLEET_CTR, "--network", "none", dockerd.BUSYBOX_IMAGE,
-                            "sleep", "600"])
+        """A private dockerd as inventory host FLEET_HOST and a private
+        registry (no auth) as an inventory registry, in the workers' and
+        serve's configuration: FLEET_CTR prints a line a second; UPD_OK and
+        UPD_BAD run images of the registry with a newer tag pushed since;
+        SPARE was created and never started."""
+        d = cls.dockerd = dockerd.Dockerd.start(env.tmp)
+        d.busybox_image()
+        d.docker(["run", "-d", "--name", FLEET_CTR, "--network", "none", dockerd.BUSYBOX_IMAGE,
+                  "sh", "-c", 'i=0; while :; do i=$((i+1)); echo "dash line $i"; sleep 1; done'])
+        d.docker(["create", "--name", SPARE, "--network", "none", dockerd.BUSYBOX_IMAGE, "true"])
+        cls.registry = registry.Registry(env.tmp)
+        repo = "127.0.0.1:%d/dash" % cls.registry.port
+        sleep = ["/bin/busybox", "sleep", "3600"]
+        for name, path in ((UPD_OK, "ok"), (UPD_BAD, "app")):
+            d.build_image("%s/%s:1.0" % (repo, path), cmd=sleep)
+            d.push("%s/%s:1.0" % (repo, path))
+            d.docker(["run", "-d", "--name", name, "--network", "none", "%s/%s:1.0" % (repo, path)])
+        d.build_image(repo + "/ok:1.1", cmd=sleep)
+        d.push(repo + "/ok:1.1")
+        # no busybox in it: the new container cannot start, the update rolls back
+        d.import_image(repo + "/app:2.0", {"hello.txt": b"broken"}, ['CMD ["/bin/busybox", "true"]'])
+        d.push(repo + "/app:2.0")
+        for ref in ("/ok:1.1", "/app:2.0"):   # the update pulls them
+            d.docker(["rmi", repo + ref])
         cls.cfg = os.path.join(env.tmp, "dashboard-%s.ini" % secrets.token_hex(4))
         with open(cls.cfg, "w") as f:
-            f.write("[host.%s]\ndocker = unix://%s\n" % (FLEET_HOST, cls.dockerd.sock))
+            f.write("[host.%s]\ndocker = unix://%s\n" % (FLEET_HOST, d.sock))
+            f.write("[registry.dashreg]\nprovider = custom\nurl = %s\n" % cls.registry.url)
+
+    @classmethod
+    def run_job(cls, body, what):
+        """Submit body and wait for it to succeed."""
+        jid = cls.submit(body)
+        wait_for(lambda: cls.state(jid) in ("succeeded", "failed", "dead"), timeout=60, what=what)
+        assert cls.state(jid) == "succeeded", cls.srv.request("GET", "/v1/jobs/" + jid)[2]
 
     @classmethod
     def submit(cls, body):
@@ -342,6 +378,12 @@ class DashboardBrowserTest(unittest.TestCase):
         # one runtime.host.sync fills the fleet pages
         st, _, b = cls.srv.request("GET", "/v1/hosts/%s/containers?refresh=1&wait_s=30" % FLEET_HOST)
         assert st == 200 and b["refresh"]["state"] == "succeeded", (st, b)
+        # two stats sweeps (CPU needs two) for the charts, and an update check
+        for i in range(2):
+            if i:
+                time.sleep(1.5)
+            cls.run_job({"type": "runtime.host.stats", "target": FLEET_HOST}, "a stats sweep")
+        cls.run_job({"type": "registry.update_check", "target": FLEET_HOST, "max_attempts": 1}, "an update check")
         return ids
 
     def test_dashboard_in_chromium(self):
@@ -352,7 +394,8 @@ class DashboardBrowserTest(unittest.TestCase):
                "read_token": self.srv.read_token, "short_url": "http://127.0.0.1:%d" % self.short.port,
                "short_token": self.short.token, "short_ttl_s": SHORT_TTL_S, "ids": self.ids,
                "schedule": self.schedule, "shots": shots, "chromium": CHROMIUM,
-               "fleet": {"host": FLEET_HOST, "container": FLEET_CTR},
+               "fleet": {"host": FLEET_HOST, "container": FLEET_CTR, "update_ok": UPD_OK, "update_bad": UPD_BAD,
+                         "spare": SPARE},
                # same site on another port (the cookie goes along), and another site
                "attack_urls": [attack, attack.replace("127.0.0.1", "localhost")]}
         cfg_path = os.path.join(env.tmp, "dashboard-%s.json" % secrets.token_hex(4))
@@ -369,6 +412,8 @@ class DashboardBrowserTest(unittest.TestCase):
         for want in ("wrong_token", "pages_show_the_test_data", "live_log_on_the_job_page", "read_only_token",
                      "cross_site_post_refused", "cancel_from_the_job_page", "bulk_retry_of_dead_letters",
                      "schedules_add_run_now_delete", "fleet_lists_the_host_and_its_container",
+                     "fleet_container_charts_and_live_output", "fleet_update_plan_then_update",
+                     "fleet_update_rolls_back", "fleet_stop_and_remove_from_the_host_page",
                      "keyboard_and_phone_width", "logout", "expired_session"):
             self.assertIn(want, names)
         for r in results:
@@ -376,7 +421,7 @@ class DashboardBrowserTest(unittest.TestCase):
                 self.assertTrue(r["ok"], r.get("detail"))
         shots_list = sorted(os.listdir(shots))
         for page in ("overview", "jobs", "job-failed", "dead", "schedules", "workers", "fleet", "fleet-host",
-                     "job-log"):
+                     "fleet-container", "fleet-update-plan", "fleet-update-rolled-back", "job-log"):
             for scheme in ("light", "dark"):
                 self.assertIn("%s-%s.png" % (page, scheme), shots_list)
         print("dashboard screenshots (%d): %s" % (len(shots_list), shots))

@@ -9,13 +9,13 @@ const ROW = 18;   // px per line; .log-line in app.css
 const EXTRA = 20; // lines rendered above and below the visible ones
 
 export class LogView {
-    constructor() {
+    constructor(label = "Job log") {
         this.lines = [];       // [{s, l}]
         this.follow = true;    // keep the newest line in view
         this.spacer = h("div", { class: "log-spacer" });
         this.win = h("div", { class: "log-window" });
         this.spacer.append(this.win);
-        this.el = h("div", { class: "log", id: "log", tabindex: "0", role: "log", "aria-label": "Job log" }, this.spacer);
+        this.el = h("div", { class: "log", id: "log", tabindex: "0", role: "log", "aria-label": label }, this.spacer);
         this.pending = false;
         this.el.addEventListener("scroll", () => {
             this.follow = this.el.scrollTop + this.el.clientHeight >= this.el.scrollHeight - ROW * 2;

@@ -10,6 +10,7 @@ import * as dead from "./pages/dead.js";
 import * as schedules from "./pages/schedules.js";
 import * as workers from "./pages/workers.js";
 import * as fleet from "./pages/fleet.js";
+import * as container from "./pages/container.js";
 
 const PAGES = [
     { re: /^#?\/?$/, page: overview, nav: "#/", label: "Overview" },
@@ -20,6 +21,7 @@ const PAGES = [
     { re: /^#\/workers$/, page: workers, nav: "#/workers", label: "Workers" },
     { re: /^#\/fleet$/, page: fleet, nav: "#/fleet", label: "Fleet" },
     { re: /^#\/fleet\/([^/?]{1,253})$/, page: fleet, navOf: "#/fleet", title: "Host" },
+    { re: /^#\/fleet\/([^/?]{1,253})\/([^/?]{1,128})$/, page: container, navOf: "#/fleet", title: "Container" },
 ];
 
 const ctx = { role: null, canWrite: false };

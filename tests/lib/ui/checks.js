@@ -4,6 +4,18 @@
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// A signed-in page on `host`'s page that clicked Update... of container
+// `name` once its row offers `tag`.
+async function startUpdate(t, host, name, tag) {
+    const page = await t.newPage(t.ctx);
+    await t.signedIn(page, t.cfg.token);
+    await page.evaluate((h) => { location.hash = `#/fleet/${h}`; }, host);
+    const row = `#updates-table tr[data-name="${name}"]`;
+    await t.waitText(page, row, tag);
+    await page.click(`${row} button[data-action=update]`);
+    return page;
+}
+
 module.exports = {
     async wrong_token(t) {
         const page = await t.newPage(t.ctx);
@@ -66,16 +78,95 @@ module.exports = {
         await t.signedIn(page, t.cfg.token);
         await t.visit(page, "fleet", "#/fleet", async () => {
             await t.waitText(page, "#hosts-table", host);
-            await t.waitText(page, "#hosts-table", "1 running");
+            await t.waitText(page, "#hosts-table", "3 running");
         });
         await page.click(`#hosts-table a[href="#/fleet/${host}"]`);
         await t.visit(page, "fleet-host", `#/fleet/${host}`, async () => {
             await t.waitText(page, "h1", host);
             await t.waitText(page, `#containers-table tr[data-name="${container}"]`, "running");
+            await t.waitText(page, "#updates-table", "1.1 (minor)");
             const buttons = await page.$$eval(`#containers-table tr[data-name="${container}"] button`,
                 (bs) => bs.map((b) => b.textContent));
-            t.assert(buttons.join(",") === "start,stop,restart", `container actions: ${buttons}`);
+            t.assert(buttons.join(",") === "start,stop,restart,remove", `container actions: ${buttons}`);
         });
+    },
+
+    async fleet_container_charts_and_live_output(t) {
+        const { host, container } = t.cfg.fleet;
+        const page = await t.newPage(t.ctx);
+        await t.signedIn(page, t.cfg.token);
+        await page.evaluate((h) => { location.hash = `#/fleet/${h}`; }, host);
+        await page.waitForSelector(`#containers-table tr[data-name="${container}"] a`);
+        await page.click(`#containers-table tr[data-name="${container}"] a`);
+        // the stream is followed before anything fills it
+        await t.waitText(page, "#log-status", "no output in it yet");
+        t.assert((await page.$$(".log-line")).length === 0, "output lines before any logs job ran");
+        // the charts come from the two stats sweeps the test ran
+        await t.waitText(page, "h1", "running");
+        for (const id of ["#chart-cpu", "#chart-mem"]) {
+            await t.waitText(page, `${id} figcaption`, "last: ");
+            const bars = await page.$$eval(`${id} rect.bar-ok`, (r) => r.length);
+            t.assert(bars >= 1, `${id} has ${bars} bars`);
+        }
+        const mem = await t.text(page, "#chart-mem figcaption");
+        t.assert(/last: [1-9][0-9.]* (B|KiB|MiB)/.test(mem), `the memory chart says: ${mem}`);
+        await page.click("#log-follow");
+        await t.waitText(page, "#log-note", "Copying the output");
+        const jid = (await t.text(page, "#log-note")).match(/job ([A-Za-z0-9_-]+)/)[1];
+        // lines the container prints from now on arrive while the page is open
+        await t.waitText(page, "#log", "dash line ", 30000);
+        const newest = async () => Math.max(0, ...(await page.$$eval(".log-line", (ls) => ls.map((l) => {
+            const m = l.textContent.match(/dash line (\d+)/);
+            return m ? Number(m[1]) : 0;
+        }))));
+        const first = await newest();
+        await t.until("a newer line to arrive", async () => (await newest()) > first + 1, 20000);
+        const here = await page.evaluate(() => location.hash);
+        await t.visit(page, "fleet-container", here, async () => { await t.waitText(page, "#log", "dash line "); });
+        const c = await t.api("POST", `/v1/jobs/${jid}/cancel`);
+        t.assert(c.status === 200 || c.status === 202, `cancel of the logs job: ${c.status}`);
+    },
+
+    async fleet_update_plan_then_update(t) {
+        const { host, update_ok: name } = t.cfg.fleet;
+        const page = await startUpdate(t, host, name, "1.1");
+        await t.visit(page, "fleet-update-plan", `#/fleet/${host}`, async () => {
+            await t.waitText(page, "#update-plan", "the plan", 60000);
+        }).catch(async (e) => { throw new Error(`${e.message}; panel: ${await t.text(page, "#update-panel")}`); });
+        const plan = await t.text(page, "#update-plan");
+        for (const want of ["dash/ok:1.0", "dash/ok:1.1", "pull", "start new", `${name}-wharf-new`, "Running nowyes"])
+            t.assert(plan.includes(want), `the plan lacks "${want}": ${plan}`);
+        // the dry run changed nothing
+        const before = await t.api("GET", `/v1/hosts/${host}/containers/${name}`);
+        t.assert(before.body.image.endsWith("dash/ok:1.0"), `after the dry run: ${JSON.stringify(before.body)}`);
+        await page.click("#update-confirm");
+        await t.waitText(page, "#update-outcome", "Updated: ", 90000).catch(async (e) => {
+            throw new Error(`${e.message}; panel: ${await t.text(page, "#update-panel")}`);
+        });
+        // the page read the host again: the container runs the new tag, and
+        // a check of it found nothing newer
+        await t.waitText(page, `#containers-table tr[data-name="${name}"]`, "dash/ok:1.1", 30000);
+        await t.waitText(page, `#updates-table tr[data-name="${name}"]`, "up to date", 60000);
+        t.assert(!page.errors.length, `console errors: ${page.errors.join(" | ")}`);
+    },
+
+    async fleet_update_rolls_back(t) {
+        const { host, update_bad: name } = t.cfg.fleet;
+        const id = (await t.api("GET", `/v1/hosts/${host}/containers/${name}`)).body.id;
+        const page = await startUpdate(t, host, name, "2.0");
+        await t.waitText(page, "#update-plan", "dash/app:2.0", 60000);
+        const t0 = Date.now();
+        await page.click("#update-confirm");
+        await t.visit(page, "fleet-update-rolled-back", `#/fleet/${host}`, async () => {
+            await t.waitText(page, "#update-outcome", "Rolled back: ", 90000);
+        });
+        await t.waitText(page, "#update-outcome", "the old container is back");
+        // the page read the host again after the rollback: the old container runs
+        await t.until("a sync after the rollback", async () =>
+            (await t.api("GET", `/v1/hosts/${host}/containers`)).body.synced_at > t0, 30000);
+        const after = (await t.api("GET", `/v1/hosts/${host}/containers/${name}`)).body;
+        t.assert(after.id === id && after.state === "running",
+            `after the rollback: ${id} -> ${after.id}, ${after.state}`);
     },
 
     async live_log_on_the_job_page(t) {
@@ -115,6 +206,27 @@ module.exports = {
         t.assert(!(await page.$("#sched-add")) && !(await page.$("#sched-table button")),
             "a read-only session sees schedule buttons");
         await t.shoot(page, "schedules-read-only");
+        const { host, container } = cfg.fleet;
+        await page.evaluate((h) => { location.hash = `#/fleet/${h}`; }, host);
+        await t.waitText(page, "#containers-table", container);
+        await t.waitText(page, "#updates-table", cfg.fleet.update_bad);
+        t.assert(!(await page.$("#containers-table button")) && !(await page.$("#updates-table button")) &&
+            !(await page.$("#update-check")), "a read-only session sees fleet buttons");
+        await t.shoot(page, "fleet-host-read-only");
+        await page.evaluate((h, c) => { location.hash = `#/fleet/${h}/${c}`; }, host, container);
+        await t.waitText(page, "#log-status", "Following");
+        t.assert(!(await page.$("#log-follow")), "a read-only session sees the button that copies the output");
+        const fleetSt = await page.evaluate(async (h, c) => {
+            const s = await (await fetch("/ui/session")).json();
+            const out = [];
+            for (const a of ["stop", "remove", "update"]) {
+                const r = await fetch(`/v1/hosts/${h}/containers/${c}/${a}`, { method: "POST",
+                    headers: { "X-CSRF-Token": s.csrf, "Content-Type": "application/json" }, body: "{}" });
+                out.push(r.status);
+            }
+            return out;
+        }, host, container);
+        t.assert(fleetSt.every((x) => x === 403), `a read-only session's fleet actions answered ${fleetSt}`);
         // the API refuses its writes even with a good CSRF token
         const st = await page.evaluate(async (id) => {
             const s = await (await fetch("/ui/session")).json();
@@ -154,6 +266,34 @@ module.exports = {
         await t.waitText(page, "h1", "cancelled", 30000);
         const j = await t.api("GET", `/v1/jobs/${r.body.id}`);
         t.assert(j.body.state === "cancelled", `the API says ${j.body.state}`);
+        t.assert(!page.errors.length, `console errors: ${page.errors.join(" | ")}`);
+    },
+
+    async fleet_stop_and_remove_from_the_host_page(t) {
+        const { host, container, spare } = t.cfg.fleet;
+        const page = await t.newPage(t.ctx);
+        let answer = false;
+        page.on("dialog", (d) => (answer ? d.accept() : d.dismiss()));
+        await t.signedIn(page, t.cfg.token);
+        await page.evaluate((h) => { location.hash = `#/fleet/${h}`; }, host);
+        const row = `#containers-table tr[data-name="${container}"]`;
+        await t.waitText(page, row, "running");
+        await page.click(`${row} button[data-action=stop]`);
+        await t.waitText(page, "#fleet-note", `stop ${container}: done`, 60000).catch(async (e) => {
+            throw new Error(`${e.message}; note: ${await t.text(page, "#fleet-note")}`);
+        });
+        await t.waitText(page, row, "exited", 30000);
+        const c = (await t.api("GET", `/v1/hosts/${host}/containers/${container}`)).body;
+        t.assert(c.state === "exited", `the API says ${c.state}`);
+        // remove asks first: no, then yes
+        const spareRow = `#containers-table tr[data-name="${spare}"]`;
+        await page.click(`${spareRow} button[data-action=remove]`);
+        await new Promise((r) => setTimeout(r, 500));
+        t.assert(!(await t.text(page, "#fleet-note")).includes(`remove ${spare}`), "remove ran without a yes");
+        answer = true;
+        await page.click(`${spareRow} button[data-action=remove]`);
+        await t.waitText(page, "#fleet-note", `remove ${spare}: done`, 60000);
+        await page.waitForFunction((s) => !document.querySelector(s), { timeout: 30000 }, spareRow);
         t.assert(!page.errors.length, `console errors: ${page.errors.join(" | ")}`);
     },
 

@@ -4,8 +4,7 @@ import { get, post } from "../api.js";
 import { h, fill, when, badge, pretty, errorBox, empty } from "../dom.js";
 import { poll } from "../poll.js";
 import { LogView } from "../logview.js";
-
-const FINISHED = new Set(["succeeded", "failed", "dead", "cancelled"]);
+import { FINISHED } from "../jobwait.js";
 const SHOWN = new Set(["id", "state", "type", "args", "result", "error", "error_message", "error_field", "progress",
                        "step", "meta", "log"]);
 
