@@ -29,6 +29,13 @@ wait_for = wharftest.wait_for
 IMG = dockerd.BUSYBOX_IMAGE
 
 
+def proc_cpu_s(pid):
+    """CPU seconds (user + system) a process has used, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class RuntimeCases:
     """Every runtime case, against the engine of inventory host `dock`."""
 
@@ -531,16 +538,24 @@ class RuntimeCases:
             self.addCleanup(self.d.docker, ["rm", "-f", n], check=False)
         self.job("container.run", {"name": "busy", "image": IMG, "cmd": ["sh", "-c", "while :; do :; done"]})
         self.job("container.run", {"name": "idle", "image": IMG, "cmd": ["sleep", "300"]})
+        # What the loop really got, from its own process, over a window that
+        # holds the engine's: on a loaded machine it gets less than a CPU.
+        pid = int(self.d.docker(["inspect", "-f", "{{.State.Pid}}", "busy"]).stdout.strip())
+        t0, c0 = time.monotonic(), proc_cpu_s(pid)
         first = self.job("host.stats")["result"]
         self.assertIsNone({i["name"]: i for i in first["items"]}["busy"]["cpu_pct"])  # no previous sample yet
         time.sleep(2)
         s = self.job("host.stats")["result"]
+        got = (proc_cpu_s(pid) - c0) / (time.monotonic() - t0) * 100
         items = {i["name"]: i for i in s["items"]}
         self.assertEqual(set(items), {"busy", "idle"})
         ncpu = self.job("host.info")["result"]["NCPU"]
         busy = items["busy"]["cpu_pct"]
-        # one busy loop is ~100% of one CPU by the CLI's formula (x online CPUs), whatever NCPU is
-        self.assertGreater(busy, 30, s)
+        # one busy loop is ~100% of one CPU by the CLI's formula (x online CPUs), whatever NCPU is;
+        # what the engine saw is close to what the loop got (30 at least when it got 60)
+        self.assertGreater(got, 2, "the busy loop hardly ran")
+        low = min(30, got / 2)
+        self.assertGreater(busy, low, (got, s))
         self.assertLessEqual(busy, 100 * ncpu + 5, s)
         self.assertLess(items["idle"]["cpu_pct"], 10, s)
         self.assertGreater(items["idle"]["mem"], 0)
@@ -563,7 +578,7 @@ class RuntimeCases:
         self.assertEqual(cli.returncode, 0, cli.stderr)
         rows = json.loads(cli.stdout)
         self.assertEqual(rows[-1]["t"], now - now % 60)
-        self.assertGreater(rows[-1]["cpu_max"], 30)
+        self.assertGreater(rows[-1]["cpu_max"], low)
         same = env.wharf(["stats", "dock", "busy", "--json"], self.amqp, self.prefix)  # the issue's spelling
         self.assertEqual(same.returncode, 0, same.stderr)
         self.assertEqual(json.loads(same.stdout), rows)
