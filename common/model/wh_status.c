@@ -18,14 +18,8 @@ static wh_redis_script s_requeue = {"requeue", wh_lua_requeue, {0}};
 static wh_redis_script s_revive = {"revive", wh_lua_revive, {0}};
 static wh_redis_script s_stats = {"stats", wh_lua_stats, {0}};
 
-void wh_status__start_fill(start_args *a, const char *prefix, const wh_env *env, const wh_start_opts *o)
+void wh_status__start_fill(start_args *a, const wh_env *env, const wh_start_opts *o)
 {
-    wh_key_job(a->key, prefix, env->id);
-    wh_key_recent(a->recent, prefix);
-    wh_key_scheduled(a->sched, prefix);
-    wh_key_leases(a->leases, prefix);
-    wh_key_lock(a->lock, prefix, o->lock ? o->lock : "");
-    wh_key_events(a->chan, prefix);
     snprintf(a->created_at, sizeof(a->created_at), "%lld", (long long)env->created_at);
     snprintf(a->maxa, sizeof(a->maxa), "%d", o->max_attempts);
     snprintf(a->now, sizeof(a->now), "%lld", (long long)(o->now_ms ? o->now_ms : wh_now_ms()));
@@ -34,11 +28,11 @@ void wh_status__start_fill(start_args *a, const char *prefix, const wh_env *env,
     snprintf(a->run_at, sizeof(a->run_at), "%lld", (long long)env->run_at);
     snprintf(a->lease, sizeof(a->lease), "%lld", (long long)o->lease_until);
     const char *argv[WH_START_ARGC] = {
-        [WH_START_KEY_JOB] = a->key, [WH_START_KEY_RECENT] = a->recent, [WH_START_KEY_SCHEDULED] = a->sched,
-        [WH_START_KEY_LEASES] = a->leases, [WH_START_KEY_LOCK_KEY] = a->lock, [WH_START_ARG_ID] = env->id,
+        [WH_START_KEY_JOB] = "", [WH_START_KEY_RECENT] = "", [WH_START_KEY_SCHEDULED] = "",
+        [WH_START_KEY_LEASES] = "", [WH_START_KEY_LOCK_KEY] = "", [WH_START_ARG_ID] = env->id,
         [WH_START_ARG_JOB_TYPE] = env->type, [WH_START_ARG_TARGET] = env->target,
         [WH_START_ARG_CREATED_AT] = a->created_at, [WH_START_ARG_MAX_ATTEMPTS] = a->maxa, [WH_START_ARG_NOW] = a->now,
-        [WH_START_ARG_WORKER] = o->worker, [WH_START_ARG_EVENTS] = a->chan, [WH_START_ARG_MAX_REDELIVERIES] = a->maxr,
+        [WH_START_ARG_WORKER] = o->worker, [WH_START_ARG_EVENTS] = "", [WH_START_ARG_MAX_REDELIVERIES] = a->maxr,
         [WH_START_ARG_MODE] = o->park ? "park" : "run", [WH_START_ARG_LOCK] = o->lock ? o->lock : "",
         [WH_START_ARG_LOCK_MS] = a->lock_ms, [WH_START_ARG_RUN_AT] = a->run_at,
         [WH_START_ARG_BODY] = o->body ? o->body : "", [WH_START_ARG_LEASE_UNTIL] = a->lease};
@@ -109,39 +103,22 @@ const char *wh_status_hist_name(int i)
     return hist_names[i];
 }
 
-void wh_status__finish_fill(finish_args *a, const char *prefix, const wh_finish *f)
+void wh_status__finish_fill(finish_args *a, const wh_finish *f)
 {
-    int64_t now_ms = wh_now_ms();
     bool count = f->count && f->type && f->type[0];
-    a->m1[0] = a->h1[0] = '\0';
-    if(count) {
-        int64_t minute_s = now_ms / 1000 - (now_ms / 1000) % 60;
-        wh_key_stats(a->m1, prefix, f->type, "1m", minute_s);
-        wh_key_stats(a->h1, prefix, f->type, "1h", minute_s - minute_s % 3600);
-    }
-    wh_key_stats_types(a->types, prefix);
-    snprintf(a->ttl_m, sizeof(a->ttl_m), "%d", WH_STATS_TTL_1M);
-    snprintf(a->ttl_h, sizeof(a->ttl_h), "%d", WH_STATS_TTL_1H);
-    wh_key_job(a->job, prefix, f->id);
-    wh_key_log(a->log, prefix, f->id);
-    wh_key_leases(a->leases, prefix);
     snprintf(a->lease, sizeof(a->lease), "%lld", (long long)f->lease_until);
-    wh_key_events(a->chan, prefix);
-    snprintf(a->now, sizeof(a->now), "%lld", (long long)now_ms);
+    snprintf(a->now, sizeof(a->now), "%lld", (long long)wh_now_ms());
     snprintf(a->ttl, sizeof(a->ttl), "%lld", (long long)f->ttl_s);
     snprintf(a->created, sizeof(a->created), "%lld", (long long)f->created_at);
     const char *argv[WH_FINISH_ARGC] = {
-        [WH_FINISH_KEY_JOB] = a->job, [WH_FINISH_KEY_LOG] = a->log, [WH_FINISH_KEY_LEASES] = a->leases,
-        [WH_FINISH_KEY_STATS_MINUTE] = a->m1, [WH_FINISH_KEY_STATS_HOUR] = a->h1,
-        [WH_FINISH_KEY_STATS_TYPES] = a->types, [WH_FINISH_ARG_ID] = f->id,
-        [WH_FINISH_ARG_STATE] = wh_state_name(f->state), [WH_FINISH_ARG_RESULT] = f->result ? f->result : "",
-        [WH_FINISH_ARG_ERROR_CODE] = f->error ? f->error : "",
+        [WH_FINISH_KEY_JOB] = "", [WH_FINISH_KEY_LOG] = "", [WH_FINISH_KEY_LEASES] = "",
+        [WH_FINISH_KEY_STATS_MINUTE] = "", [WH_FINISH_KEY_STATS_HOUR] = "", [WH_FINISH_KEY_STATS_TYPES] = "",
+        [WH_FINISH_ARG_ID] = f->id, [WH_FINISH_ARG_STATE] = wh_state_name(f->state),
+        [WH_FINISH_ARG_RESULT] = f->result ? f->result : "", [WH_FINISH_ARG_ERROR_CODE] = f->error ? f->error : "",
         [WH_FINISH_ARG_ERROR_MESSAGE] = f->error_message ? f->error_message : "", [WH_FINISH_ARG_NOW] = a->now,
-        [WH_FINISH_ARG_TTL] = a->ttl, [WH_FINISH_ARG_EVENTS] = a->chan,
-        [WH_FINISH_ARG_JOB_TYPE] = f->type ? f->type : "",
+        [WH_FINISH_ARG_TTL] = a->ttl, [WH_FINISH_ARG_EVENTS] = "", [WH_FINISH_ARG_JOB_TYPE] = f->type ? f->type : "",
         [WH_FINISH_ARG_CREATED_AT] = f->created_at ? a->created : "", [WH_FINISH_ARG_LEASE_UNTIL] = a->lease,
-        [WH_FINISH_ARG_COUNT] = count ? "1" : "", [WH_FINISH_ARG_TTL_MINUTE] = a->ttl_m,
-        [WH_FINISH_ARG_TTL_HOUR] = a->ttl_h};
+        [WH_FINISH_ARG_COUNT] = count ? "1" : "", [WH_FINISH_ARG_TTL_MINUTE] = "", [WH_FINISH_ARG_TTL_HOUR] = ""};
     memcpy(a->argv, argv, sizeof(argv));
 }
 

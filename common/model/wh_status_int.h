@@ -10,29 +10,29 @@
 #include "wh_keys.h"
 #include "wh_lua.h"
 
-/* start.lua's arguments; buffers live here. */
+/* start.lua's arguments by slot; buffers live here. Only the values a move
+ * carries are filled: moves.lua makes the keys and the batch's shared
+ * values (the other slots are ""). */
 typedef struct start_args {
-    char key[WH_KEY_MAX], recent[WH_KEY_MAX], sched[WH_KEY_MAX], leases[WH_KEY_MAX], lock[WH_KEY_MAX];
-    char chan[WH_KEY_MAX], created_at[24], maxa[16], now[24], maxr[16], lock_ms[24], run_at[24], lease[24];
+    char created_at[24], maxa[16], now[24], maxr[16], lock_ms[24], run_at[24], lease[24];
     const char *argv[WH_START_ARGC];
     size_t lens[WH_START_ARGC];
 } start_args;
 
 /* Fill `a` for start.lua from the job and the worker's options. */
-void wh_status__start_fill(start_args *a, const char *prefix, const wh_env *env, const wh_start_opts *o);
+void wh_status__start_fill(start_args *a, const wh_env *env, const wh_start_opts *o);
 
 /* start.lua's reply into *out. */
 wh_code wh_status__start_result(const wh_redis_reply *rep, wh_start *out, wh_err *err);
 
-/* finish.lua's arguments; buffers live here. */
+/* finish.lua's arguments by slot, filled as start_args are. */
 typedef struct finish_args {
-    char job[WH_KEY_MAX], log[WH_KEY_MAX], leases[WH_KEY_MAX], chan[WH_KEY_MAX], now[24], ttl[24], created[24],
-        lease[24], m1[WH_KEY_MAX], h1[WH_KEY_MAX], types[WH_KEY_MAX], ttl_m[16], ttl_h[16];
+    char now[24], ttl[24], created[24], lease[24];
     const char *argv[WH_FINISH_ARGC];
 } finish_args;
 
 /* Fill `a` for finish.lua (the clock is read now). */
-void wh_status__finish_fill(finish_args *a, const char *prefix, const wh_finish *f);
+void wh_status__finish_fill(finish_args *a, const wh_finish *f);
 
 /* finish.lua's reply: *skipped (if not NULL) when the job was terminal. */
 void wh_status__finish_result(const wh_redis_reply *rep, bool *skipped);

@@ -40,9 +40,9 @@ void wh_move_set(wh_move *m, const char *prefix, const wh_finish *f, const wh_en
     m->has_start = env != NULL;
     m->prefix = prefix;
     if(f)
-        wh_status__finish_fill(&m->fa, prefix, f);
+        wh_status__finish_fill(&m->fa, f);
     if(env)
-        wh_status__start_fill(&m->sa, prefix, env, o);
+        wh_status__start_fill(&m->sa, env, o);
 }
 
 /* How moves.lua takes a batch (ARGV[1], one flat msgpack array; see
