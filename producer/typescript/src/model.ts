@@ -9,7 +9,7 @@
  * (job_types.js, from producer/job_types.json, the C catalogue's).
  */
 import { createHash } from 'node:crypto';
-import { Envelope, Submitted, uniqueMaterial } from './envelope.js';
+import { canonicalJson, Envelope, Submitted, uniqueMaterial } from './envelope.js';
 import { WharfError } from './errors.js';
 import { TYPE_DEFAULTS } from './job_types.js';
 import { LUA } from './lua.js';
@@ -63,7 +63,8 @@ export function enqueueCall(prefix: string, env: Envelope, body: Buffer, maxAtte
     id, env.type as string, (env.target as string | undefined) ?? '', String(env.created_at),
     String(env.max_attempts ?? maxAttemptsFor(env.type as string, maxAttempts)), String(nowMs), `${prefix}events`, String(runAt),
     runAt ? body : '', String(unique), (env.lock as string | undefined) ?? '',
-    String(env.priority ?? 0), prefix, unique ? uniqueMaterial(env) : '', '0'];
+    String(env.priority ?? 0), prefix, unique ? uniqueMaterial(env) : '', '0',
+    Buffer.from(canonicalJson(env.args), 'utf8')];
 }
 
 export function unenqueueCall(prefix: string, id: string): RedisArg[] {

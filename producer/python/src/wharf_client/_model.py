@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._envelope import Submitted, unique_material
+from ._envelope import Submitted, canonical_json, unique_material
 from ._errors import WharfError
 
 __all__ = ["Script", "SCRIPTS", "TERMINAL", "LogLine", "LogGap", "Event", "XPage"]
@@ -73,7 +73,7 @@ def enqueue_call(prefix: str, env: Mapping[str, Any], body: bytes, max_attempts:
             str(env.get("max_attempts", max_attempts)), str(now_ms), prefix + "events",
             str(env.get("run_at", 0)), body if env.get("run_at") else b"", str(unique),
             env.get("lock", ""), str(env.get("priority", 0)), prefix,
-            unique_material(env) if unique else b"", "0"]
+            unique_material(env) if unique else b"", "0", canonical_json(env["args"]).encode("utf-8")]
 
 
 def unenqueue_call(prefix: str, job_id: str) -> List[Union[str, bytes, int]]:
