@@ -39,12 +39,14 @@
 #define LIST_BATCH 200   /* index entries read and checked per round trip */
 #define LIST_STATES 8    /* states in one `state` filter (a comma list) */
 #define LIST_TEXT_MAX 200 /* bytes of the `q` search text, at most */
+#define LIST_ARGS_MAX 8192 /* bytes of args enqueue.lua keeps (ARGS_CAP) */
 
 typedef struct list_q {
     bool state_on[WH_STATE_LAST]; /* the `state` filter; all false: any */
     bool any_state;
     const char *type, *target;
     const char *text;             /* `q`: searched in args; NULL: none */
+    char text_lower[LIST_TEXT_MAX + 1]; /* `q` lower-cased (ASCII) */
     size_t text_len;
     long long since, until;       /* created_at window, ms (inclusive) */
     long limit;
@@ -99,6 +101,8 @@ static bool parse_query(srv_call *c, list_q *q)
     q->text_len = q->text ? strlen(q->text) : 0;
     if(q->text && (q->text_len == 0 || q->text_len > LIST_TEXT_MAX))
         return srv_error(c, 400, "usage", "q", "q: 1 to %d bytes of text to find in the args", LIST_TEXT_MAX), false;
+    for(size_t i = 0; i < q->text_len; i++)
+        q->text_lower[i] = (char)tolower((unsigned char)q->text[i]);
     if(!parse_states(c, q) || !srv_query_int(c, "limit", 1, SRV_LIST_MAX, 50, &q->limit) ||
        !query_ll(c, "since", 0, &q->since) || !query_ll(c, "until", -1, &q->until))
         return false;
@@ -114,17 +118,18 @@ static bool parse_query(srv_call *c, list_q *q)
     return true;
 }
 
-/* Whether hay holds needle, ignoring ASCII case. */
-static bool has_text(const char *hay, size_t hn, const char *needle, size_t nn)
+/* Whether the args text [hay, hay + hn) holds the lower-cased search text,
+ * ignoring ASCII case. Both are lower-cased copies searched with memmem
+ * (linear time), so a pathological text cannot make a page slow; args
+ * longer than the 8 KiB enqueue.lua keeps are not searched. */
+static bool has_text(const char *hay, size_t hn, const char *lower, size_t nn)
 {
-    for(size_t i = 0; hay && nn <= hn && i <= hn - nn; i++) {
-        size_t k = 0;
-        while(k < nn && tolower((unsigned char)hay[i + k]) == tolower((unsigned char)needle[k]))
-            k++;
-        if(k == nn)
-            return true;
-    }
-    return false;
+    char low[LIST_ARGS_MAX];
+    if(!hay || hn > sizeof(low))
+        return false;
+    for(size_t i = 0; i < hn; i++)
+        low[i] = (char)tolower((unsigned char)hay[i]);
+    return memmem(low, hn, lower, nn) != NULL;
 }
 
 /* The filters the index walked does not apply, on [state, type, target]
@@ -143,7 +148,7 @@ static bool wanted(const list_q *q, const wh_redis_reply *f)
         return false;
     if(q->type && (!v[1] || n[1] != strlen(q->type) || memcmp(v[1], q->type, n[1]) != 0))
         return false;
-    if(q->text && !has_text(v[3], n[3], q->text, q->text_len))
+    if(q->text && !has_text(v[3], n[3], q->text_lower, q->text_len))
         return false;
     return !q->target || (v[2] && n[2] == strlen(q->target) && memcmp(v[2], q->target, n[2]) == 0);
 }

@@ -16,7 +16,7 @@ import { LUA } from './lua.js';
 
 export const TERMINAL: ReadonlySet<string> = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
 const NUMERIC = new Set(['attempt', 'max_attempts', 'progress', 'redeliveries', 'created_at', 'queued_at',
-  'started_at', 'finished_at', 'run_at', 'priority']);
+  'started_at', 'finished_at', 'run_at', 'priority', 'args_truncated']);
 /** Lines logs() returns at most, as GET /v1/jobs/{id}/logs. */
 export const LOG_MAX = 10000;
 const LOG_PAGE = 1000;
@@ -92,7 +92,7 @@ export function cancelResult(id: string, reply: unknown): 'cancelled' | 'running
 
 /**
  * A job as GET /v1/jobs/{id} and wharf_status_json give it: the hash's
- * fields, numeric ones as numbers and `result` as its JSON value.
+ * fields, numeric ones as numbers and `result` and `args` as their JSON values.
  */
 export interface JobStatus {
   id: string;
@@ -106,6 +106,7 @@ export interface JobStatus {
   started_at?: number;
   finished_at?: number;
   result?: unknown;
+  args?: unknown;
   error?: string;
   error_message?: string;
   [field: string]: unknown;
@@ -117,7 +118,7 @@ export function jobJson(id: string, h: Record<string, string>): JobStatus {
   for (const [k, v] of Object.entries(h)) {
     out[k] = v;
     if (NUMERIC.has(k) && /^[+-]?\d+$/.test(v.trim())) out[k] = Number(v);
-    else if (k === 'result') {
+    else if (k === 'result' || k === 'args') {
       try { out[k] = JSON.parse(v); } catch { /* kept as text */ }
     }
   }

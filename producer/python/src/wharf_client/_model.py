@@ -24,7 +24,8 @@ __all__ = ["Script", "SCRIPTS", "TERMINAL", "LogLine", "LogGap", "Event", "XPage
 
 TERMINAL = frozenset(("succeeded", "failed", "dead", "cancelled"))
 NUMERIC = frozenset(("attempt", "max_attempts", "progress", "redeliveries", "created_at", "queued_at",
-                     "started_at", "finished_at", "run_at", "priority"))
+                     "started_at", "finished_at", "run_at", "priority", "args_truncated"))
+JSON_FIELDS = frozenset(("result", "args"))  # JSON text in the hash, read back as its value
 LOG_MAX = 10000        # lines logs() returns at most, as GET /v1/jobs/{id}/logs
 LOG_PAGE = 1000        # stream entries fetched per request while following
 
@@ -108,7 +109,7 @@ def cancel_result(job_id: str, reply: Any) -> str:
 
 def job_json(job_id: str, h: Mapping[Any, Any]) -> Dict[str, Any]:
     """The job hash as GET /v1/jobs/{id} and wharf_status_json give it:
-    numeric fields as integers, `result` as its JSON value."""
+    numeric fields as integers, `result` and `args` as their JSON values."""
     if not h:
         raise WharfError("not_found", 'no job with id "%s"' % job_id, "id")
     out: Dict[str, Any] = {}
@@ -120,7 +121,7 @@ def job_json(job_id: str, h: Mapping[Any, Any]) -> Dict[str, Any]:
                 out[key] = int(text)
             except ValueError:
                 pass
-        elif key == "result":
+        elif key in JSON_FIELDS:
             try:
                 out[key] = json.loads(text)
             except ValueError:
