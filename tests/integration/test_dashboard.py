@@ -369,14 +369,15 @@ class DashboardBrowserTest(unittest.TestCase):
         for want in ("wrong_token", "pages_show_the_test_data", "live_log_on_the_job_page", "read_only_token",
                      "cross_site_post_refused", "cancel_from_the_job_page", "bulk_retry_of_dead_letters",
                      "schedules_add_run_now_delete", "fleet_lists_the_host_and_its_container",
-                     "keyboard_and_phone_width", "logout", "expired_session"):
+                     "keyboard_and_phone_width", "search_args_show_them_and_retry_as_new",
+                     "quiet_from_the_workers_page", "logout", "expired_session"):
             self.assertIn(want, names)
         for r in results:
             with self.subTest(check=r["name"]):
                 self.assertTrue(r["ok"], r.get("detail"))
         shots_list = sorted(os.listdir(shots))
         for page in ("overview", "jobs", "job-failed", "dead", "schedules", "workers", "fleet", "fleet-host",
-                     "job-log"):
+                     "job-log", "jobs-search", "job-args", "workers-buttons", "workers-quiet"):
             for scheme in ("light", "dark"):
                 self.assertIn("%s-%s.png" % (page, scheme), shots_list)
         print("dashboard screenshots (%d): %s" % (len(shots_list), shots))
