@@ -298,6 +298,7 @@ typedef struct item {
     char *body;
     size_t len;
     char *unique;           /* uniqueness material, or NULL */
+    char *args;             /* the args as canonical JSON, kept in the hash */
 } item;
 
 typedef struct batch {
@@ -311,6 +312,7 @@ static void batch_free(batch *b, size_t n)
     for(size_t i = 0; b->items && i < n; i++) {
         free(b->items[i].body);
         free(b->items[i].unique);
+        free(b->items[i].args);
     }
     free(b->items);
     free(b->reqs);
@@ -324,6 +326,24 @@ static bool batch_alloc(batch *b, size_t n)
     b->reqs = calloc(n, sizeof(*b->reqs));
     b->slots = calloc(n, sizeof(*b->slots));
     return b->items && b->reqs && b->slots;
+}
+
+/* The request's texts made from the args: the args as canonical JSON (the
+ * hash keeps them for the dashboard) and, with unique_for_s, the
+ * uniqueness material. Owned by the item. */
+static wh_code attach_json(item *it, wh_enqueue *q, wh_err *err)
+{
+    if(!(it->args = wh_status_args_json(&it->spec, &q->args_len)))
+        return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+    q->args = it->args;
+    if(it->spec.unique_for_s) {
+        size_t ulen;
+        if(!(it->unique = wh_status_unique_material(&it->spec, &ulen)))
+            return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+        q->unique = it->unique; /* NUL-separated parts; the length is what counts */
+        q->unique_len = ulen;
+    }
+    return WH_OK;
 }
 
 /* Encode job i into its own body buffer and make its enqueue request. */
@@ -341,13 +361,8 @@ static wh_code encode_one(wharf_client *c, const wharf_job *j, batch *b, size_t 
         return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
     memcpy(it->body, data, it->len);
     wh_enqueue *q = &b->reqs[i];
-    if(it->spec.unique_for_s) {
-        size_t ulen;
-        if(!(it->unique = wh_status_unique_material(&it->spec, &ulen)))
-            return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
-        q->unique = it->unique; /* NUL-separated parts; the length is what counts */
-        q->unique_len = ulen;
-    }
+    if((rc = attach_json(it, q, err)))
+        return rc;
     if(it->spec.run_at) { /* a future job waits in Redis with its message */
         q->body = it->body;
         q->body_len = it->len;

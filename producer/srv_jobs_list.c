@@ -1,5 +1,6 @@
 /* srv_jobs_list: GET /v1/jobs, the job list: newest first, filtered by
- * state, type, target and creation time, or one job by id, paged by cursor.
+ * state, type, target, creation time and text in args, or one job by id,
+ * paged by cursor.
  *
  * The indexes (written by enqueue.lua and start.lua, trimmed together by the
  * scheduler's leader to jobs.recent_max ids; schemas/README.md section 15):
@@ -17,7 +18,13 @@
  * cursor to go on from. The cursor is "<created_at>:<n>": continue at the
  * n-th entry whose created_at is that one (ids created in the same
  * millisecond share a score), so a page boundary never repeats or skips a
- * job that was already there. */
+ * job that was already there.
+ *
+ * `q` searches the args kept in the job hashes (enqueue.lua, at most 8 KiB
+ * each) for a text, ignoring ASCII case, as one more filter on the same
+ * bounded walk: a search looks at no more than SRV_LIST_SCAN entries per
+ * request, whatever the size of Redis, and goes on by cursor. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +38,16 @@
 
 #define LIST_BATCH 200   /* index entries read and checked per round trip */
 #define LIST_STATES 8    /* states in one `state` filter (a comma list) */
+#define LIST_TEXT_MAX 200 /* bytes of the `q` search text, at most */
+#define LIST_ARGS_MAX 8192 /* bytes of args enqueue.lua keeps (ARGS_CAP) */
 
 typedef struct list_q {
     bool state_on[WH_STATE_LAST]; /* the `state` filter; all false: any */
     bool any_state;
     const char *type, *target;
+    const char *text;             /* `q`: searched in args; NULL: none */
+    char text_lower[LIST_TEXT_MAX + 1]; /* `q` lower-cased (ASCII) */
+    size_t text_len;
     long long since, until;       /* created_at window, ms (inclusive) */
     long limit;
     long long score;              /* where the walk stands: this created_at, */
@@ -85,6 +97,12 @@ static bool parse_query(srv_call *c, list_q *q)
         return srv_error(c, 400, "usage", "type", "type: expected \"family.action\""), false;
     if(q->target && !wh_env_target_valid(q->target, strlen(q->target)))
         return srv_error(c, 400, "usage", "target", "target: not a host name"), false;
+    q->text = wh_mhd_query(c->req, "q");
+    q->text_len = q->text ? strlen(q->text) : 0;
+    if(q->text && (q->text_len == 0 || q->text_len > LIST_TEXT_MAX))
+        return srv_error(c, 400, "usage", "q", "q: 1 to %d bytes of text to find in the args", LIST_TEXT_MAX), false;
+    for(size_t i = 0; i < q->text_len; i++)
+        q->text_lower[i] = (char)tolower((unsigned char)q->text[i]);
     if(!parse_states(c, q) || !srv_query_int(c, "limit", 1, SRV_LIST_MAX, 50, &q->limit) ||
        !query_ll(c, "since", 0, &q->since) || !query_ll(c, "until", -1, &q->until))
         return false;
@@ -100,12 +118,27 @@ static bool parse_query(srv_call *c, list_q *q)
     return true;
 }
 
-/* The filters the index walked does not apply, on [state, type, target]. */
+/* Whether the args text [hay, hay + hn) holds the lower-cased search text,
+ * ignoring ASCII case. Both are lower-cased copies searched with memmem
+ * (linear time), so a pathological text cannot make a page slow; args
+ * longer than the 8 KiB enqueue.lua keeps are not searched. */
+static bool has_text(const char *hay, size_t hn, const char *lower, size_t nn)
+{
+    char low[LIST_ARGS_MAX];
+    if(!hay || hn > sizeof(low))
+        return false;
+    for(size_t i = 0; i < hn; i++)
+        low[i] = (char)tolower((unsigned char)hay[i]);
+    return memmem(low, hn, lower, nn) != NULL;
+}
+
+/* The filters the index walked does not apply, on [state, type, target]
+ * and, with `q`, [args]. */
 static bool wanted(const list_q *q, const wh_redis_reply *f)
 {
-    size_t n[3] = {0, 0, 0};
-    const char *v[3];
-    for(int i = 0; i < 3; i++)
+    size_t n[4] = {0, 0, 0, 0}, have = wh_redis_reply_len(f);
+    const char *v[4] = {NULL, NULL, NULL, NULL};
+    for(size_t i = 0; i < 4 && i < have; i++) /* args only when searched */
         v[i] = wh_redis_reply_str(wh_redis_reply_at(f, i), &n[i]);
     if(!v[0]) /* expired: the index outlives some hashes */
         return false;
@@ -114,6 +147,8 @@ static bool wanted(const list_q *q, const wh_redis_reply *f)
     if(!q->any_state && !q->state_on[wh_state_parse(st)])
         return false;
     if(q->type && (!v[1] || n[1] != strlen(q->type) || memcmp(v[1], q->type, n[1]) != 0))
+        return false;
+    if(q->text && !has_text(v[3], n[3], q->text_lower, q->text_len))
         return false;
     return !q->target || (v[2] && n[2] == strlen(q->target) && memcmp(v[2], q->target, n[2]) == 0);
 }
@@ -129,9 +164,10 @@ static wh_code check_batch(srv_call *c, wh_redis *r, const wh_redis_reply *page,
         const char *s = wh_redis_reply_str(wh_redis_reply_at(page, 2 * i), &len);
         snprintf(id, sizeof(id), "%.*s", (int)(s && len <= WH_ID_MAX ? len : 0), s ? s : "");
         wh_key_job(key, c->s->cfg->redis_prefix, id);
-        const char *argv[] = {"HMGET", key, "state", "type", "target"};
-        size_t lens[] = {5, strlen(key), 5, 4, 6};
-        if(wh_redis_append(r, 5, argv, lens, err) != WH_OK) {
+        /* args only when searched: they are the bulk of a hash */
+        const char *argv[] = {"HMGET", key, "state", "type", "target", "args"};
+        size_t lens[] = {5, strlen(key), 5, 4, 6, 4};
+        if(wh_redis_append(r, q->text ? 6 : 5, argv, lens, err) != WH_OK) {
             wh_redis_drain(r, (int)i, NULL);
             return err->code;
         }
@@ -238,13 +274,13 @@ static void list_one(srv_call *c, wh_redis *r, list_q *q, const char *id)
         return srv_error(c, 400, "usage", "id", "id: a job id is 1-64 characters of A-Z a-z 0-9 _ -");
     char key[WH_KEY_MAX];
     wh_key_job(key, c->s->cfg->redis_prefix, id);
-    const char *argv[] = {"HMGET", key, "state", "type", "target", "created_at"};
+    const char *argv[] = {"HMGET", key, "state", "type", "target", "args", "created_at"};
     wh_redis_reply *f;
     wh_err err;
-    if(wh_redis_cmdv(r, &f, &err, 6, argv) != WH_OK)
+    if(wh_redis_cmdv(r, &f, &err, 7, argv) != WH_OK)
         return srv_error_wh(c, &err);
     size_t n;
-    const char *at = wh_redis_reply_str(wh_redis_reply_at(f, 3), &n);
+    const char *at = wh_redis_reply_str(wh_redis_reply_at(f, 4), &n);
     long long created = at ? strtoll(at, NULL, 10) : 0;
     bool in_window = created >= q->since && (q->until < 0 || created <= q->until);
     if(wanted(q, f) && in_window)

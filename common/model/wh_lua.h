@@ -40,7 +40,7 @@ extern const char wh_lua_lead[];
     A(WH_ENQUEUE_ARG_NOW, now) A(WH_ENQUEUE_ARG_EVENTS, events) A(WH_ENQUEUE_ARG_RUN_AT, run_at)               \
     A(WH_ENQUEUE_ARG_BODY, body) A(WH_ENQUEUE_ARG_UNIQUE_FOR, unique_for) A(WH_ENQUEUE_ARG_LOCK, lock)         \
     A(WH_ENQUEUE_ARG_PRIORITY, priority) A(WH_ENQUEUE_ARG_PREFIX, prefix)                                      \
-    A(WH_ENQUEUE_ARG_UNIQUE, unique) A(WH_ENQUEUE_ARG_PARK, park)
+    A(WH_ENQUEUE_ARG_UNIQUE, unique) A(WH_ENQUEUE_ARG_PARK, park) A(WH_ENQUEUE_ARG_ARGS, args)
 enum { WH_ENQUEUE_SLOTS(WH_SLOT_INDEX, WH_SLOT_INDEX) WH_ENQUEUE_ARGC };
 enum { WH_ENQUEUE_NKEYS = 0 WH_ENQUEUE_SLOTS(WH_SLOT_COUNT, WH_SLOT_SKIP) };
 

@@ -367,14 +367,16 @@ static void fire_schedules(wh_sched *s, int64_t now)
                               .timeout_s = (int)wh_json_intv(wh_json_get(j, "timeout_s")), .args = argcopy,
                               .args_len = alen};
             if(es.type && wh_env_encode(&es, s->pack, &err) == WH_OK) {
-                size_t blen;
+                size_t blen, jlen = 0;
                 const char *body = wh_mp_pack_data(s->pack, &blen);
+                char *ajson = wh_status_args_json(&es, &jlen); /* NULL: kept without args */
                 es.args = NULL;
                 wh_enqueue q = {.spec = &es, .max_attempts = es.max_attempts ? es.max_attempts
                                                                                : default_attempts(s, es.type),
-                                .body = body, .body_len = blen, .park = true};
+                                .body = body, .body_len = blen, .park = true, .args = ajson, .args_len = jlen};
                 if(wh_status_enqueue(s->redis, p, &q, &err) == WH_OK && q.created)
                     wh_log(WH_LOG_INFO, id, "schedule fired", "schedule", name);
+                free(ajson);
             } else {
                 wh_log(WH_LOG_WARN, NULL, "schedule cannot fire", "schedule", name, "error", err.msg);
             }

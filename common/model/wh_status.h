@@ -30,6 +30,9 @@ typedef struct wh_enqueue {
     const char *unique;      /* in: uniqueness material, NULL without unique_for_s */
     size_t unique_len;
     bool park;               /* in: schedule even when run_at has come */
+    const char *args;        /* in: the args as canonical JSON (kept in the
+                              * hash up to 8 KiB; enqueue.lua), NULL: none */
+    size_t args_len;
     bool created;            /* out: true when this request created the job */
     char state[16];          /* out: state found or created; "" until read */
     char id[WH_ID_MAX + 1];  /* out: the job that stands (another id when
@@ -42,6 +45,12 @@ wh_code wh_status_enqueue(wh_redis *r, const char *prefix, wh_enqueue *req, wh_e
 /* enqueue for n requests in one round trip (pipelined). Fails as a whole on
  * a Redis error. */
 wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, wh_enqueue *reqs, size_t n, wh_err *err);
+
+/* A job's args as canonical JSON: compact, object keys sorted, as every
+ * client writes them (schemas/README.md), `{}` without args. Returns a
+ * malloc'd string (length in *len) or NULL when out of memory or the args
+ * do not convert. */
+char *wh_status_args_json(const wh_env_spec *s, size_t *len);
 
 /* The uniqueness material of a job: type, target and its args as canonical
  * JSON (keys sorted), NUL-separated, so equal jobs from any client compare
@@ -149,14 +158,14 @@ wh_code wh_status_requeue(wh_redis *r, const char *prefix, const char *id, const
 wh_code wh_status_revive(wh_redis *r, const char *prefix, const char *id, wh_err *err);
 
 /* Any hash as a JSON object of strings, except the fields named in the
- * NULL-terminated `numeric` (integers) and `json` (embedded JSON), which are
- * converted when they parse. NULL with WH_E_NOT_FOUND when the key does not
- * exist. Caller frees with wh_json_free(). */
-wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *numeric, const char *json_field,
+ * NULL-terminated lists `numeric` (integers) and `json` (embedded JSON; NULL:
+ * none), which are converted when they parse. NULL with WH_E_NOT_FOUND when
+ * the key does not exist. Caller frees with wh_json_free(). */
+wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *numeric, const char *const *json,
                              wh_err *err);
 
 /* The job hash as a JSON object: numeric fields (attempt, progress, *_at,
- * ...) as numbers, `result` as embedded JSON. NULL with WH_E_NOT_FOUND when
+ * ...) as numbers, `result` and `args` as embedded JSON. NULL with WH_E_NOT_FOUND when
  * the job does not exist. Caller frees with wh_json_free(). */
 wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err *err);
 

@@ -45,12 +45,14 @@ static void enq_fill(enq_args *a, const char *prefix, const wh_enqueue *q, int64
         [WH_ENQUEUE_ARG_RUN_AT] = a->run_at, [WH_ENQUEUE_ARG_BODY] = q->body ? q->body : "",
         [WH_ENQUEUE_ARG_UNIQUE_FOR] = a->uniq_s, [WH_ENQUEUE_ARG_LOCK] = s->lock ? s->lock : "",
         [WH_ENQUEUE_ARG_PRIORITY] = a->prio, [WH_ENQUEUE_ARG_PREFIX] = prefix,
-        [WH_ENQUEUE_ARG_UNIQUE] = q->unique ? q->unique : "", [WH_ENQUEUE_ARG_PARK] = q->park ? "1" : "0"};
+        [WH_ENQUEUE_ARG_UNIQUE] = q->unique ? q->unique : "", [WH_ENQUEUE_ARG_PARK] = q->park ? "1" : "0",
+        [WH_ENQUEUE_ARG_ARGS] = q->args ? q->args : ""};
     memcpy(a->argv, argv, sizeof(argv));
     for(int i = 0; i < WH_ENQUEUE_ARGC; i++)
         a->lens[i] = strlen(argv[i]);
     a->lens[WH_ENQUEUE_ARG_BODY] = q->body ? q->body_len : 0;
     a->lens[WH_ENQUEUE_ARG_UNIQUE] = q->unique ? q->unique_len : 0;
+    a->lens[WH_ENQUEUE_ARG_ARGS] = q->args ? q->args_len : 0;
 }
 
 static void enq_result(const wh_redis_reply *rep, wh_enqueue *q)
@@ -114,13 +116,22 @@ wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, wh_enqueue *reqs
     return rc;
 }
 
-char *wh_status_unique_material(const wh_env_spec *s, size_t *len)
+char *wh_status_args_json(const wh_env_spec *s, size_t *len)
 {
     wh_mp_doc *doc = s->args ? wh_mp_parse(s->args, s->args_len, WH_MP_MAX_DEPTH, NULL) : NULL;
     wh_json *j = doc ? wh_conv_to_json(wh_mp_root(doc), "args", NULL) : wh_json_object();
     char *args = j ? wh_json_dump_sorted(j) : NULL;
     wh_json_free(j);
     wh_mp_doc_free(doc);
+    if(args)
+        *len = strlen(args);
+    return args;
+}
+
+char *wh_status_unique_material(const wh_env_spec *s, size_t *len)
+{
+    size_t alen;
+    char *args = wh_status_args_json(s, &alen);
     if(!args)
         return NULL;
     const char *target = s->target ? s->target : "";

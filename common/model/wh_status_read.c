@@ -23,7 +23,7 @@ static bool listed(const char *k, const char *const *names)
 }
 
 static wh_json *field_value(const char *k, const char *v, size_t n, const char *const *numeric,
-                            const char *json_field)
+                            const char *const *json)
 {
     if(listed(k, numeric)) {
         char *end;
@@ -31,7 +31,7 @@ static wh_json *field_value(const char *k, const char *v, size_t n, const char *
         if(end != v && *end == '\0')
             return wh_json_int(x);
     }
-    if(json_field && strcmp(k, json_field) == 0) {
+    if(listed(k, json)) {
         wh_json *j = wh_json_parse(v, n, NULL);
         if(j)
             return j;
@@ -40,7 +40,7 @@ static wh_json *field_value(const char *k, const char *v, size_t n, const char *
 }
 
 /* The fields of an HGETALL reply as JSON; NULL when it is empty. */
-static wh_json *reply_json(const wh_redis_reply *rep, const char *const *numeric, const char *json_field)
+static wh_json *reply_json(const wh_redis_reply *rep, const char *const *numeric, const char *const *json)
 {
     size_t n = wh_redis_reply_len(rep);
     if(n == 0)
@@ -55,14 +55,14 @@ static wh_json *reply_json(const wh_redis_reply *rep, const char *const *numeric
             continue;
         memcpy(kb, k, kn);
         kb[kn] = '\0';
-        wh_json *jv = field_value(kb, v, vn, numeric, json_field);
+        wh_json *jv = field_value(kb, v, vn, numeric, json);
         if(jv)
             wh_json_setc(obj, kb, jv);
     }
     return obj;
 }
 
-wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *numeric, const char *json_field,
+wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *numeric, const char *const *json,
                              wh_err *err)
 {
     const char *argv[] = {"HGETALL", key};
@@ -70,7 +70,7 @@ wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *nu
     if(wh_redis_cmdv(r, &rep, err, 2, argv))
         return NULL;
     bool empty = wh_redis_reply_len(rep) == 0;
-    wh_json *obj = reply_json(rep, numeric, json_field);
+    wh_json *obj = reply_json(rep, numeric, json);
     wh_redis_reply_free(rep);
     if(empty)
         wh_err_set(err, WH_E_NOT_FOUND, "", "%s does not exist", key);
@@ -80,18 +80,21 @@ wh_json *wh_status_hash_json(wh_redis *r, const char *key, const char *const *nu
 }
 
 static const char *const job_numeric[] = {"attempt", "max_attempts", "progress", "redeliveries", "created_at",
-                                          "queued_at", "started_at", "finished_at", "run_at", "priority", NULL};
+                                          "queued_at", "started_at", "finished_at", "run_at", "priority",
+                                          "args_truncated", NULL};
+/* Fields that hold JSON text: shown as the JSON they hold. */
+static const char *const job_json[] = {"result", "args", NULL};
 
 wh_json *wh_status_job_reply_json(const wh_redis_reply *rep)
 {
-    return reply_json(rep, job_numeric, "result");
+    return reply_json(rep, job_numeric, job_json);
 }
 
 wh_json *wh_status_json(wh_redis *r, const char *prefix, const char *id, wh_err *err)
 {
     char key[WH_KEY_MAX];
     wh_key_job(key, prefix, id);
-    wh_json *j = wh_status_hash_json(r, key, job_numeric, "result", err);
+    wh_json *j = wh_status_hash_json(r, key, job_numeric, job_json, err);
     if(!j && err && err->code == WH_E_NOT_FOUND)
         wh_err_set(err, WH_E_NOT_FOUND, "id", "no job with id \"%s\"", id);
     return j;

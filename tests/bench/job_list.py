@@ -7,11 +7,15 @@ shape, and what the list's indexes cost in memory (docs/http-api.md).
 Writes N (default 1,000,000) job hashes in a fresh prefix as the workers
 leave them (finished jobs mostly: 20 types, 100 targets for 60% of them,
 states 90% succeeded, 5% failed, 3% dead, 1% queued, 0.5% running, 0.5%
-cancelled, created 10 ms apart), with the index entries enqueue.lua writes
+cancelled, created 10 ms apart; args of about 80 bytes as enqueue.lua keeps
+them: an image of 100, a name, `prod` for 10% of them), with the index
+entries enqueue.lua writes
 (<p>recent, <p>recent:type:<type>, <p>recent:target:<host>). Then starts
 `wharf serve` (jobs.recent_max = N, so nothing is trimmed), times each query
 shape REPS times over one keep-alive connection and prints p50, p95 and max
-in ms with the entries the request looked at, then the memory of the
+in ms with the entries the request looked at (text searches in args
+included: `q=`, which looks at 5,000 entries per page at most), then the
+memory of the
 indexes (MEMORY USAGE) per job. Everything it wrote is deleted at the end."""
 import http.client
 import json
@@ -42,6 +46,12 @@ def pick_state(rng):
     return "succeeded"
 
 
+def args_json(rng, i):
+    """Canonical JSON args: `app-07:` is in 1% of them, `prod` in 10%."""
+    return '{"env":"%s","image":"registry.example/app-%02d:1.%d","name":"svc-%06d"}' % (
+        "prod" if rng.random() < 0.1 else "staging", rng.randrange(100), rng.randrange(10), i)
+
+
 def fill(prefix):
     """N jobs: hashes and index entries, pipelined in batches."""
     rng = random.Random(7)
@@ -56,7 +66,7 @@ def fill(prefix):
         pipe.hset(prefix + "job:" + jid, mapping={
             "id": jid, "type": typ, "target": target, "state": pick_state(rng), "attempt": 1, "max_attempts": 3,
             "created_at": at, "queued_at": at, "started_at": at + 2, "finished_at": at + 5, "worker": "w-1",
-            "progress": 100, "result": "{}"})
+            "progress": 100, "result": "{}", "args": args_json(rng, i)})
         pipe.zadd(prefix + "recent", {jid: at})
         pipe.zadd(prefix + "recent:type:" + typ, {jid: at})
         if target:
@@ -97,6 +107,11 @@ def shapes():
         ("type+target+state", "/v1/jobs?type=bench.t01&target=h07&state=failed&limit=50"),
         ("1 h window, middle", "/v1/jobs?since=%d&until=%d&limit=50" % (mid, mid + 3600000)),
         ("by id", "/v1/jobs?id=bench%07d" % (N // 3)),
+        ("q= in args (10%)", "/v1/jobs?q=prod&limit=50"),
+        ("q= in args (1%)", "/v1/jobs?q=app-07:&limit=50"),
+        ("q= in args (one job)", "/v1/jobs?q=svc-%06d&limit=50" % (N - 3000)),
+        ("q= in args (none: the scan cap)", "/v1/jobs?q=no-such-text&limit=50"),
+        ("q= + type + state", "/v1/jobs?q=prod&type=bench.t00&state=failed&limit=50"),
     ]
 
 

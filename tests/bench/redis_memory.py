@@ -11,6 +11,9 @@ MEMORY USAGE (SAMPLES 0) of every key under the prefix that belongs to a job
 (job:<id>, job:<id>:log, anything else found), plus its share of the
 `recent` index; and, as a cross-check, the INFO used_memory delta (noisy on
 a shared server). Prints one line per log size and the cost per log line.
+Then what the `args` field (enqueue.lua keeps a job's args as JSON text, up
+to 8 KiB) costs: a finished job's hash copied with args of several sizes in
+place of its own, MEMORY USAGE of each copy against the copy without args.
 Everything it made is deleted at the end."""
 import os
 import re
@@ -67,10 +70,36 @@ def run(lines):
               lines, N, ", ".join("%s %.0f" % (k, sum(v) / len(v)) for k, v in sorted(per_job.items())),
               recent / N, job_bytes, len(other), ",".join(sorted(other))[:80], shared, (after - before) / N,
               time.monotonic() - t0), flush=True)
+    if lines == 0:
+        args_cost(prefix + "job:" + ids[0])
     for k in keys:
         r.delete(k)
     env.delete_vhost(amqp)
     return job_bytes
+
+
+def args_cost(key):
+    """The `args` field's cost by its size, on a copy of a real finished hash.
+    Redis keeps a small hash as one listpack while every value is at most
+    hash-max-listpack-value bytes (64 by default); longer args turn it into a
+    hash table, which costs more than their bytes."""
+    limit = r.config_get("hash-max-listpack-value").get("hash-max-listpack-value", "?")
+    for lp in (limit, "1024"):  # as configured, then with listpacks up to 1 KiB values
+        r.config_set("hash-max-listpack-value", lp)
+        tmp = key + ":argscopy"
+        sizes = (0, 9, 40, 64, 65, 200, 1000, 8192)
+        out = {}
+        for n in sizes:
+            r.copy(key, tmp, replace=True)
+            r.hdel(tmp, "args", "args_truncated")
+            if n:
+                r.hset(tmp, "args", '{"a":"%s"}' % ("x" * (n - 8)))
+            out[n] = (r.memory_usage(tmp, samples=0), r.object("encoding", tmp))
+        r.delete(tmp)
+        base = out[0][0]
+        print("args in the job hash (%d B without; hash-max-listpack-value %s): %s" % (base, lp, ";  ".join(
+            "%d B args +%d B (%s)" % (n, out[n][0] - base, out[n][1]) for n in sizes[1:])), flush=True)
+    r.config_set("hash-max-listpack-value", limit)
 
 
 if __name__ == "__main__":

@@ -414,14 +414,16 @@ class DashboardBrowserTest(unittest.TestCase):
                      "schedules_add_run_now_delete", "fleet_lists_the_host_and_its_container",
                      "fleet_container_charts_and_live_output", "fleet_update_plan_then_update",
                      "fleet_update_rolls_back", "fleet_stop_and_remove_from_the_host_page",
-                     "keyboard_and_phone_width", "logout", "expired_session"):
+                     "keyboard_and_phone_width", "search_args_show_them_and_retry_as_new",
+                     "quiet_from_the_workers_page", "logout", "expired_session"):
             self.assertIn(want, names)
         for r in results:
             with self.subTest(check=r["name"]):
                 self.assertTrue(r["ok"], r.get("detail"))
         shots_list = sorted(os.listdir(shots))
         for page in ("overview", "jobs", "job-failed", "dead", "schedules", "workers", "fleet", "fleet-host",
-                     "fleet-container", "fleet-update-plan", "fleet-update-rolled-back", "job-log"):
+                     "fleet-container", "fleet-update-plan", "fleet-update-rolled-back", "job-log", "jobs-search",
+                     "job-args", "workers-buttons", "workers-quiet"):
             for scheme in ("light", "dark"):
                 self.assertIn("%s-%s.png" % (page, scheme), shots_list)
         print("dashboard screenshots (%d): %s" % (len(shots_list), shots))

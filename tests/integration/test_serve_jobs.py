@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """GET /v1/jobs against real servers: newest first, filters by state, type,
-target and creation time, one job by id, cursor paging (ids created in the
-same millisecond included), the per-request scan cap, and the per-type and
-per-target indexes that enqueue.lua writes."""
+target and creation time, text in args, one job by id, cursor paging (ids
+created in the same millisecond included), the per-request scan cap, and the
+per-type and per-target indexes and the args that enqueue.lua writes."""
 import os
 import sys
 import time
@@ -146,11 +146,55 @@ class JobListTest(unittest.TestCase):
         env.redis().delete(self.prefix + "job:q-05999")
         self.assertEqual(self.list("limit=1")["jobs"][0]["id"], "q-05998")
 
+    def test_args_are_kept_shown_and_searched(self):
+        args = {"url": "https://Web1.Example/x", "ms": 5, "z": [1.5, "\u00e9"], "a": {"k": None}}
+        jid = self.submit({"type": "system.sleep", "args": {"ms": 1}, "id": "plain"})
+        big = self.submit({"type": "system.noop", "args": {"text": "x" * 9000}, "id": "big"})
+        time.sleep(0.002)
+        self.submit({"type": "system.noop", "args": args, "id": "web"})
+        r, p = env.redis(), self.prefix
+        # canonical JSON: compact, keys sorted, as every client writes it
+        self.assertEqual(r.hget(p + "job:web", "args"),
+                         '{"a":{"k":null},"ms":5,"url":"https://Web1.Example/x","z":[1.5,"\u00e9"]}')
+        self.assertEqual(r.hget(p + "job:" + jid, "args"), '{"ms":1}')
+        # over the cap: only the size is kept
+        self.assertIsNone(r.hget(p + "job:" + big, "args"))
+        self.assertEqual(r.hget(p + "job:" + big, "args_truncated"), str(len('{"text":""}') + 9000))
+        st, _, job = self.srv.request("GET", "/v1/jobs/web")
+        self.assertEqual((st, job["args"]), (200, args))
+        self.assertEqual(self.srv.request("GET", "/v1/jobs/big")[2]["args_truncated"], 9011)
+
+        def ids(q):
+            return [j["id"] for j in self.list(q)["jobs"]]
+        self.assertEqual(ids("q=web1.example"), ["web"])     # ASCII case ignored
+        self.assertEqual(ids("q=%22ms%22"), ["web", "plain"])  # the JSON text: keys too
+        self.assertEqual(ids("q=%22ms%22&type=system.sleep"), ["plain"])
+        self.assertEqual(ids("q=%C3%A9"), ["web"])           # UTF-8 as it is
+        self.assertEqual(ids("q=xxxx"), [])                  # truncated args are not searched
+        self.assertEqual(ids("q=web1&id=web"), ["web"])
+        self.assertEqual(ids("q=web1&id=plain"), [])
+
+    def test_args_search_is_bounded_and_goes_on(self):
+        # The one match is older than 6,000 others: a search looks at 5,000
+        # entries, then the cursor finds it.
+        jobs = [("needle", "system.noop", "", "queued", 10)]
+        jobs += [("hay-%05d" % i, "system.noop", "", "queued", 100 + i) for i in range(6000)]
+        self.synthetic(jobs)
+        pipe = env.redis().pipeline(transaction=False)
+        for jid, *_ in jobs:
+            pipe.hset(self.prefix + "job:" + jid, "args", '{"name":"%s"}' % ("Needle-1" if jid == "needle" else jid))
+        pipe.execute()
+        b = self.list("q=needle-1")
+        self.assertEqual((b["jobs"], b["scanned"], b["truncated"]), ([], 5000, True))
+        b = self.list("q=needle-1&cursor=" + b["next_cursor"])
+        self.assertEqual(([j["id"] for j in b["jobs"]], b["next_cursor"]), (["needle"], None))
+        self.assertEqual(b["jobs"][0]["args"], {"name": "Needle-1"})
+
     def test_bad_queries_name_the_field(self):
         for q, field in (("state=bogus", "state"), ("state=queued,", "state"), ("type=Bad", "type"),
                          ("target=-x", "target"), ("since=x", "since"), ("until=-5", "until"),
                          ("cursor=12", "cursor"), ("cursor=a:1", "cursor"), ("id=a.b", "id"),
-                         ("limit=0", "limit")):
+                         ("limit=0", "limit"), ("q=", "q"), ("q=" + "x" * 201, "q")):
             b = self.list(q, expect=400)
             self.assertEqual((b["error"]["code"], b["error"]["field"]), ("usage", field), q)
 

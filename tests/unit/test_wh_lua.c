@@ -147,7 +147,7 @@ static void test_counts(void **state)
     (void)state;
     /* The counts follow from the lists; these are the wire's. */
     assert_int_equal(WH_ENQUEUE_NKEYS, 3);
-    assert_int_equal(WH_ENQUEUE_ARGC, 18);
+    assert_int_equal(WH_ENQUEUE_ARGC, 19);
     assert_int_equal(WH_START_NKEYS, 5);
     assert_int_equal(WH_START_ARGC, 20);
     assert_int_equal(WH_FINISH_NKEYS, 6);

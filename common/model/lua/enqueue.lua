@@ -4,6 +4,9 @@
 -- caller the state it found. With unique_for_s, a live job holding the same
 -- uniqueness key wins too, and its id is returned.
 -- The recent index is trimmed to its cap by the scheduler's leader.
+-- The job's args are kept in the hash as `args` (canonical JSON, the text
+-- the HTTP API shows) so the dashboard can show, search and resubmit them;
+-- past ARGS_CAP bytes only `args_truncated` (their size) is kept.
 -- Returns {created 1|0, state, id of the job that stands}.
 local job = KEYS[1]          -- the job hash
 local recent = KEYS[2]       -- the recent index (zset)
@@ -25,6 +28,9 @@ local unique = ARGV[14]      -- uniqueness material (type, target and
                              -- canonical args), hashed into <p>unique:<sha1>
 local park = ARGV[15]        -- '1': schedule even when run_at has come
                              -- (the scheduler's firings)
+local args = ARGV[16]        -- the args as canonical JSON (keys sorted,
+                             -- compact); '' or absent (an older client): none
+local ARGS_CAP = 8192        -- bytes of args kept in the hash, at most
 local state = redis.call('HGET', job, 'state')
 if state then
   return {0, state, id}
@@ -50,6 +56,13 @@ if due > 0 then redis.call('HSET', job, 'run_at', run_at) end
 if lock ~= '' then redis.call('HSET', job, 'lock', lock) end
 if priority ~= '0' then redis.call('HSET', job, 'priority', priority) end
 if ukey then redis.call('HSET', job, 'unique_key', ukey) end
+if args and args ~= '' then
+  if #args <= ARGS_CAP then
+    redis.call('HSET', job, 'args', args)
+  else
+    redis.call('HSET', job, 'args_truncated', #args)
+  end
+end
 if state == 'scheduled' then
   redis.call('SET', job .. ':body', body)
   redis.call('HSET', job, 'held', '1')

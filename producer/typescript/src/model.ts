@@ -9,14 +9,14 @@
  * (job_types.js, from producer/job_types.json, the C catalogue's).
  */
 import { createHash } from 'node:crypto';
-import { Envelope, Submitted, uniqueMaterial } from './envelope.js';
+import { canonicalJson, Envelope, Submitted, uniqueMaterial } from './envelope.js';
 import { WharfError } from './errors.js';
 import { TYPE_DEFAULTS } from './job_types.js';
 import { LUA } from './lua.js';
 
 export const TERMINAL: ReadonlySet<string> = new Set(['succeeded', 'failed', 'dead', 'cancelled']);
 const NUMERIC = new Set(['attempt', 'max_attempts', 'progress', 'redeliveries', 'created_at', 'queued_at',
-  'started_at', 'finished_at', 'run_at', 'priority']);
+  'started_at', 'finished_at', 'run_at', 'priority', 'args_truncated']);
 /** Lines logs() returns at most, as GET /v1/jobs/{id}/logs. */
 export const LOG_MAX = 10000;
 const LOG_PAGE = 1000;
@@ -63,7 +63,8 @@ export function enqueueCall(prefix: string, env: Envelope, body: Buffer, maxAtte
     id, env.type as string, (env.target as string | undefined) ?? '', String(env.created_at),
     String(env.max_attempts ?? maxAttemptsFor(env.type as string, maxAttempts)), String(nowMs), `${prefix}events`, String(runAt),
     runAt ? body : '', String(unique), (env.lock as string | undefined) ?? '',
-    String(env.priority ?? 0), prefix, unique ? uniqueMaterial(env) : '', '0'];
+    String(env.priority ?? 0), prefix, unique ? uniqueMaterial(env) : '', '0',
+    Buffer.from(canonicalJson(env.args), 'utf8')];
 }
 
 export function unenqueueCall(prefix: string, id: string): RedisArg[] {
@@ -91,7 +92,7 @@ export function cancelResult(id: string, reply: unknown): 'cancelled' | 'running
 
 /**
  * A job as GET /v1/jobs/{id} and wharf_status_json give it: the hash's
- * fields, numeric ones as numbers and `result` as its JSON value.
+ * fields, numeric ones as numbers and `result` and `args` as their JSON values.
  */
 export interface JobStatus {
   id: string;
@@ -105,6 +106,7 @@ export interface JobStatus {
   started_at?: number;
   finished_at?: number;
   result?: unknown;
+  args?: unknown;
   error?: string;
   error_message?: string;
   [field: string]: unknown;
@@ -116,7 +118,7 @@ export function jobJson(id: string, h: Record<string, string>): JobStatus {
   for (const [k, v] of Object.entries(h)) {
     out[k] = v;
     if (NUMERIC.has(k) && /^[+-]?\d+$/.test(v.trim())) out[k] = Number(v);
-    else if (k === 'result') {
+    else if (k === 'result' || k === 'args') {
       try { out[k] = JSON.parse(v); } catch { /* kept as text */ }
     }
   }

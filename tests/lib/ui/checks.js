@@ -197,6 +197,9 @@ module.exports = {
         await page.evaluate((id) => { location.hash = `#/jobs/${id}`; }, cfg.ids.running);
         await t.waitText(page, "h1", "running");
         t.assert(!(await page.$("#cancel")), "a read-only session sees the cancel button");
+        await page.evaluate(() => { location.hash = "#/workers"; });
+        await page.waitForFunction(() => document.querySelectorAll("#workers-table tbody tr").length === 2);
+        t.assert(!(await page.$("#workers-table button")), "a read-only session sees worker buttons");
         await page.evaluate(() => { location.hash = "#/dead"; });
         await page.waitForSelector("#dead-table");
         t.assert(!(await page.$("#dead-retry")) && !(await page.$("#dead-purge")) && !(await page.$(".dead-box")),
@@ -363,6 +366,69 @@ module.exports = {
             await page.keyboard.press("Tab");
         await page.keyboard.press("Enter");
         await page.waitForFunction(() => location.hash === "#/jobs");
+    },
+
+    async search_args_show_them_and_retry_as_new(t) {
+        const { cfg } = t;
+        const needle = `Needle-${Date.now()}`;
+        const made = await t.api("POST", "/v1/jobs", { type: "system.noop", target: cfg.fleet.host, max_attempts: 2,
+            args: { find: `the ${needle} here`, n: 7 } });
+        t.assert(made.status === 201, `submit: ${made.status} ${JSON.stringify(made.body)}`);
+        const id = made.body.id;
+        await t.until(`${id} to succeed`, async () => (await t.api("GET", `/v1/jobs/${id}`)).body.state === "succeeded");
+        const page = await t.newPage(t.ctx);
+        await t.signedIn(page, cfg.token);
+        // the search box, typed in as a person would (ASCII case ignored)
+        await page.evaluate(() => { location.hash = "#/jobs"; });
+        await page.waitForSelector("#f-q");
+        await page.type("#f-q", needle.toLowerCase());
+        await page.click("form.filters button[type=submit]");
+        await t.visit(page, "jobs-search", `#/jobs?q=${needle.toLowerCase()}`, async () => {
+            await t.waitText(page, "#jobs-table", id);
+            await t.waitText(page, "#jobs-table", needle);
+            const rows = await page.$$eval("#jobs-table tbody tr", (rs) => rs.length);
+            t.assert(rows === 1, `the search lists ${rows} jobs, not 1`);
+        });
+        await t.visit(page, "job-args", `#/jobs/${id}`, async () => {
+            await t.waitText(page, "h1", "succeeded");
+            await t.waitText(page, "#args", needle);
+            await t.waitText(page, "#args", '"n": 7');
+        });
+        await page.click("#retry");
+        await page.waitForFunction((old) => location.hash.startsWith("#/jobs/") && location.hash !== `#/jobs/${old}`,
+            { timeout: 20000 }, id);
+        const copy = decodeURIComponent((await page.evaluate(() => location.hash)).slice("#/jobs/".length));
+        await t.waitText(page, "h1", "succeeded", 30000);
+        await t.waitText(page, "#args", needle);
+        const j = (await t.api("GET", `/v1/jobs/${copy}`)).body;
+        t.assert(j.state === "succeeded" && j.type === "system.noop" && j.target === cfg.fleet.host &&
+            j.max_attempts === 2 && JSON.stringify(j.args) === JSON.stringify({ find: `the ${needle} here`, n: 7 }),
+        `the new job is ${JSON.stringify(j)}`);
+        t.assert(!page.errors.length, `console errors: ${page.errors.join(" | ")}`);
+    },
+
+    async quiet_from_the_workers_page(t) {
+        const page = await t.newPage(t.ctx);
+        const asked = [];
+        page.on("dialog", (d) => { asked.push(d.message()); d.accept(); }); // the confirmation
+        await t.signedIn(page, t.cfg.token);
+        await t.visit(page, "workers-buttons", "#/workers", async () => {
+            await page.waitForFunction(() => document.querySelectorAll("#workers-table tbody tr button.quiet").length === 2);
+        });
+        const id = await page.$eval("#workers-table tbody tr", (r) => r.dataset.id);
+        await page.$eval("#workers-table tbody tr button.quiet", (b) => b.click());
+        await t.waitText(page, "#workers-note", `Asked ${id} to quiet`);
+        t.assert(asked.length === 1 && asked[0].includes(id), `the confirmation asked ${JSON.stringify(asked)}`);
+        // the worker acts at its next heartbeat; the page polls every 5 s
+        await page.waitForFunction((w) => {
+            const row = [...document.querySelectorAll("#workers-table tbody tr")].find((r) => r.dataset.id === w);
+            return row && row.querySelector(".mode").textContent === "quiet" && !row.querySelector("button.quiet");
+        }, { timeout: 30000 }, id);
+        const w = (await t.api("GET", "/v1/workers")).body.workers.find((x) => x.id === id);
+        t.assert(w && w.state === "quiet", `the API says ${JSON.stringify(w)}`);
+        await t.shoot(page, "workers-quiet");
+        await t.axe(page, "workers-quiet");
+        t.assert(!page.errors.length, `console errors: ${page.errors.join(" | ")}`);
     },
 
     async logout(t) {

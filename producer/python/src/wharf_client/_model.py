@@ -17,14 +17,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._envelope import Submitted, unique_material
+from ._envelope import Submitted, canonical_json, unique_material
 from ._errors import WharfError
 
 __all__ = ["Script", "SCRIPTS", "TERMINAL", "LogLine", "LogGap", "Event", "XPage"]
 
 TERMINAL = frozenset(("succeeded", "failed", "dead", "cancelled"))
 NUMERIC = frozenset(("attempt", "max_attempts", "progress", "redeliveries", "created_at", "queued_at",
-                     "started_at", "finished_at", "run_at", "priority"))
+                     "started_at", "finished_at", "run_at", "priority", "args_truncated"))
+JSON_FIELDS = frozenset(("result", "args"))  # JSON text in the hash, read back as its value
 LOG_MAX = 10000        # lines logs() returns at most, as GET /v1/jobs/{id}/logs
 LOG_PAGE = 1000        # stream entries fetched per request while following
 
@@ -73,7 +74,7 @@ def enqueue_call(prefix: str, env: Mapping[str, Any], body: bytes, max_attempts:
             str(env.get("max_attempts", max_attempts)), str(now_ms), prefix + "events",
             str(env.get("run_at", 0)), body if env.get("run_at") else b"", str(unique),
             env.get("lock", ""), str(env.get("priority", 0)), prefix,
-            unique_material(env) if unique else b"", "0"]
+            unique_material(env) if unique else b"", "0", canonical_json(env["args"]).encode("utf-8")]
 
 
 def unenqueue_call(prefix: str, job_id: str) -> List[Union[str, bytes, int]]:
@@ -108,7 +109,7 @@ def cancel_result(job_id: str, reply: Any) -> str:
 
 def job_json(job_id: str, h: Mapping[Any, Any]) -> Dict[str, Any]:
     """The job hash as GET /v1/jobs/{id} and wharf_status_json give it:
-    numeric fields as integers, `result` as its JSON value."""
+    numeric fields as integers, `result` and `args` as their JSON values."""
     if not h:
         raise WharfError("not_found", 'no job with id "%s"' % job_id, "id")
     out: Dict[str, Any] = {}
@@ -120,7 +121,7 @@ def job_json(job_id: str, h: Mapping[Any, Any]) -> Dict[str, Any]:
                 out[key] = int(text)
             except ValueError:
                 pass
-        elif key == "result":
+        elif key in JSON_FIELDS:
             try:
                 out[key] = json.loads(text)
             except ValueError:

@@ -5,8 +5,18 @@ import { h, fill, when, badge, pretty, errorBox, empty } from "../dom.js";
 import { poll } from "../poll.js";
 import { LogView } from "../logview.js";
 import { FINISHED } from "../jobwait.js";
-const SHOWN = new Set(["id", "state", "type", "args", "result", "error", "error_message", "error_field", "progress",
-                       "step", "meta", "log"]);
+const SHOWN = new Set(["id", "state", "type", "args", "args_truncated", "result", "error", "error_message",
+                       "error_field", "progress", "step", "meta", "log"]);
+// The job's options kept in its record, copied by "Retry as new job".
+const OPTIONS = ["target", "max_attempts", "priority", "lock"];
+
+// The POST /v1/jobs body that submits j again as a new job (a new id).
+function resubmission(j) {
+    const body = { type: j.type, args: typeof j.args === "string" ? JSON.parse(j.args) : j.args };
+    for (const k of OPTIONS)
+        if (j[k] !== undefined && j[k] !== "" && !(k === "priority" && Number(j[k]) === 0)) body[k] = j[k];
+    return body;
+}
 
 function field(label, value) {
     return [h("dt", null, label), h("dd", null, value)];
@@ -43,14 +53,14 @@ export function render(main, [id], ctx) {
                 fill(note, h("p", { class: "ok" }, `Cancel: ${r.state}`));
                 refresh();
             }) }, "Cancel") : null,
+            // a new job with the same type, args, target and options; the
+            // record keeps args up to 8 KiB (args_truncated beyond)
             FINISHED.has(j.state) && j.args !== undefined ? h("button", { type: "button", id: "retry", onclick: () => act(async () => {
-                const body = { type: j.type, args: typeof j.args === "string" ? JSON.parse(j.args) : j.args };
-                if (j.target) body.target = j.target;
-                const r = await post("/v1/jobs", body);
+                const r = await post("/v1/jobs", resubmission(j));
                 location.hash = `#/jobs/${encodeURIComponent(r.id)}`;
-            }) }, "Retry as a new job") : null,
-            // the job record has no args to copy; a dead job's message still has them
-            j.state === "dead" && j.args === undefined ? h("button", { type: "button", id: "retry-dead", onclick: () => act(async () => {
+            }) }, "Retry as new job") : null,
+            // the dead message itself, requeued under the same id
+            j.state === "dead" ? h("button", { type: "button", id: "retry-dead", onclick: () => act(async () => {
                 const r = await post("/v1/dead/retry", { id });
                 fill(note, h("p", { class: "ok" }, `Requeued from the dead queue: ${r.state}`));
                 refresh();
@@ -90,10 +100,13 @@ function details(j) {
         if (j[k]) dl.append(...field(k.replace("_at", "").replace("_", " "), when(j[k])));
     for (const [k, v] of Object.entries(j))
         if (!SHOWN.has(k) && !k.endsWith("_at") && typeof v !== "object") dl.append(...field(k.replace(/_/g, " "), String(v)));
-    // The job record keeps no args (the message carries them) unless a
-    // future server adds them: show them when present.
-    const parts = [dl];
-    if (j.args !== undefined) parts.push(h("h2", null, "Args"), h("pre", { class: "code", id: "args" }, pretty(j.args)));
+    // The record keeps the args up to 8 KiB; a job published straight to
+    // RabbitMQ (or by an older client) has none.
+    const parts = [dl, h("h2", null, "Args")];
+    if (j.args !== undefined) parts.push(h("pre", { class: "code", id: "args" }, pretty(j.args)));
+    else parts.push(h("p", { class: "muted", id: "args" }, j.args_truncated
+        ? `${j.args_truncated} bytes: too large to keep in the job record (8 KiB at most); the message carries them.`
+        : "Not recorded: the job was published straight to the queue, or by an older client."));
     if (j.error) parts.push(h("h2", null, "Error"), h("div", { class: "error", id: "job-error" },
         errorText(j.error), j.error_message ? `: ${j.error_message}` : "", j.error_field ? ` (${j.error_field})` : ""));
     if (j.result !== undefined && j.result !== "") parts.push(h("h2", null, "Result"), h("pre", { class: "code", id: "result" }, pretty(j.result)));
