@@ -38,7 +38,7 @@ static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 
 wh_curl *wh_curl_new(wh_err *err)
 {
-    if(wh_curl_load(err))
+    if(wh_curl__ready(err))
         return NULL;
     wh_curl *c = calloc(1, sizeof(*c));
     if(!c) {

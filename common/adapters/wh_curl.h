@@ -104,11 +104,13 @@ typedef struct wh_curl_resp {
     size_t headers_len;
 } wh_curl_resp;
 
-/* Load libcurl and run its global init, once per process (thread-safe; a
- * failure is tried again on the next call). WH_OK when it is ready;
- * WH_E_IO, field "library", with a message naming the library when it
- * cannot be loaded, lacks a function the adapter calls, or fails to init.
- * wh_curl_new calls it; a worker calls it at start to fail early. */
+/* Load libcurl and resolve the functions the adapter calls, once per
+ * process (thread-safe; a failure is tried again on the next call). WH_OK
+ * when it is loaded; WH_E_IO, field "library", with a message naming the
+ * library when it cannot be loaded or lacks one of those functions. A
+ * worker calls it at start to fail early. Its global init waits for the
+ * first client (wh_curl_new), which fails the same way when the library
+ * cannot be loaded and with WH_E_IO when the init fails. */
 wh_code wh_curl_load(wh_err *err);
 
 /* The library wh_curl_load opens (libcurl's SONAME, from the build).

@@ -59,6 +59,9 @@ extern wh_curl_fns wh_curl__fns;
 #define curl_multi_info_read (wh_curl__fns.curl_multi_info_read)
 #endif
 
+/* wh_curl_load, then curl_global_init once: what a client needs. */
+wh_code wh_curl__ready(wh_err *err);
+
 /* After a transfer on easy handle `e` ended with `cc` (curl's error
  * buffer `errbuf`): WH_E_TLS with err set when it was a TLS failure (see
  * wh_curl_tls.c for how one is told), else WH_OK with err untouched. */

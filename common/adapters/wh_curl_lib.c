@@ -31,5 +31,10 @@ static wh_dl_lib lib = WH_DL_LIB_INIT(wh_curl_soname, "needed to reach Docker en
 
 wh_code wh_curl_load(wh_err *err)
 {
-    return wh_dl_lib_load(&lib, err);
+    return wh_dl_lib_load(&lib, false, err);
+}
+
+wh_code wh_curl__ready(wh_err *err)
+{
+    return wh_dl_lib_load(&lib, true, err);
 }

@@ -178,7 +178,7 @@ wh_code wh_ssh_connect(const wh_inv_host *h, wh_ssh_conn **out, wh_err *err)
 {
     if(!h->address[0])
         return wh_err_set(err, WH_E_BAD_CONFIG, "target", "host.%s: no SSH address configured", h->name);
-    wh_code loaded = wh_ssh_load(err);
+    wh_code loaded = wh_ssh__ready(err);
     if(loaded)
         return loaded;
     wh_ssh_conn *c = calloc(1, sizeof(*c));
@@ -397,7 +397,7 @@ wh_code wh_ssh_pubkey_check(const char *text, size_t n, const char *field, wh_er
     wh_code shape = wh_text_pubkey_split(text, n, field, &tn, &b, &bn, err);
     if(shape)
         return shape;
-    wh_code loaded = wh_ssh_load(err);
+    wh_code loaded = wh_ssh__ready(err);
     if(loaded)
         return loaded;
     char type[64];

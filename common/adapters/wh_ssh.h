@@ -51,11 +51,13 @@ typedef struct wh_ssh_chan wh_ssh_chan;
 /* Polled about every 100 ms during long operations; return true to stop. */
 typedef bool (*wh_ssh_abort_fn)(void *ud);
 
-/* Load libssh and run ssh_init, once per process (thread-safe; a failure
- * is tried again on the next call). WH_OK when it is ready; WH_E_IO, field
- * "library", with a message naming the library when it cannot be loaded,
- * lacks a function the adapter calls, or fails to init. wh_ssh_connect and
- * wh_ssh_pubkey_check call it; a worker calls it at start to fail early. */
+/* Load libssh and resolve the functions the adapter calls, once per
+ * process (thread-safe; a failure is tried again on the next call). WH_OK
+ * when it is loaded; WH_E_IO, field "library", with a message naming the
+ * library when it cannot be loaded or lacks one of those functions. A
+ * worker calls it at start to fail early. ssh_init waits for the first
+ * session or key check, which fail the same way when the library cannot
+ * be loaded. */
 wh_code wh_ssh_load(wh_err *err);
 
 /* The library wh_ssh_load opens (libssh's SONAME, from the build).

@@ -141,6 +141,9 @@ struct wh_ssh_pool {
     long opened, reused;
 };
 
+/* wh_ssh_load, then ssh_init once: what a session or a key check needs. */
+wh_code wh_ssh__ready(wh_err *err);
+
 /* Mark `c` broken and fail with unreachable: "host.NAME: what: libssh's reason". */
 wh_code wh_ssh__lost(wh_ssh_conn *c, wh_err *err, const char *what);
 

@@ -28,5 +28,10 @@ static wh_dl_lib lib = WH_DL_LIB_INIT(wh_ssh_soname, "needed to reach hosts over
 
 wh_code wh_ssh_load(wh_err *err)
 {
-    return wh_dl_lib_load(&lib, err);
+    return wh_dl_lib_load(&lib, false, err);
+}
+
+wh_code wh_ssh__ready(wh_err *err)
+{
+    return wh_dl_lib_load(&lib, true, err);
 }

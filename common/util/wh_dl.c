@@ -40,15 +40,14 @@ wh_code wh_dl_load(const char *soname, const char *why, const wh_dl_sym *syms, s
     return WH_OK;
 }
 
-wh_code wh_dl_lib_load(wh_dl_lib *lib, wh_err *err)
+wh_code wh_dl_lib_load(wh_dl_lib *lib, bool init, wh_err *err)
 {
     pthread_mutex_lock(&lib->mu);
-    wh_code rc = WH_OK;
-    if(!lib->loaded) {
-        rc = wh_dl_load(*lib->soname, lib->why, lib->syms, lib->nsyms, err);
-        if(!rc && lib->init)
-            rc = lib->init(err);
-        lib->loaded = rc == WH_OK;
+    wh_code rc = lib->loaded ? WH_OK : wh_dl_load(*lib->soname, lib->why, lib->syms, lib->nsyms, err);
+    lib->loaded = rc == WH_OK;
+    if(!rc && init && !lib->ready) {
+        rc = lib->init ? lib->init(err) : WH_OK;
+        lib->ready = rc == WH_OK;
     }
     pthread_mutex_unlock(&lib->mu);
     return rc;

@@ -39,17 +39,24 @@ typedef struct wh_dl_lib {
     const char *why;
     const wh_dl_sym *syms;
     size_t nsyms;
-    wh_code (*init)(wh_err *err);   /* after the table is filled; NULL: none */
+    wh_code (*init)(wh_err *err);   /* the library's global init; NULL: none */
     pthread_mutex_t mu;
-    bool loaded;                    /* under mu: resolved and init succeeded */
+    bool loaded;                    /* under mu: the table is filled */
+    bool ready;                     /* under mu: and init succeeded */
 } wh_dl_lib;
 
 #define WH_DL_LIB_INIT(soname_var, why, syms, init) \
-    {&(soname_var), (why), (syms), sizeof(syms) / sizeof((syms)[0]), (init), PTHREAD_MUTEX_INITIALIZER, false}
+    {&(soname_var), (why), (syms), sizeof(syms) / sizeof((syms)[0]), (init), PTHREAD_MUTEX_INITIALIZER, false, false}
 
-/* Load `lib` unless it already is: thread-safe; a failure is not
- * remembered, the next call tries again. WH_OK when the table is filled and
- * the init succeeded; else wh_dl_load's error or the init's. */
-wh_code wh_dl_lib_load(wh_dl_lib *lib, wh_err *err);
+/* Load `lib` unless it already is, and with `init` also run its init once.
+ * Thread-safe; a failure is not remembered, the next call tries again.
+ * WH_OK when the table is filled (and with `init`, the init succeeded);
+ * else wh_dl_load's error or the init's.
+ *
+ * Why two steps: a worker loads at start the libraries it will need, to
+ * refuse to start without them, but a library's global init can cost more
+ * memory than mapping it (curl_global_init initialises OpenSSL: 1.6 MB of
+ * libcrypto touched), so that waits for the first real use. */
+wh_code wh_dl_lib_load(wh_dl_lib *lib, bool init, wh_err *err);
 
 #endif
