@@ -14,6 +14,7 @@
 #include "wh_sched.h"
 #include "wk_heartbeat.h"
 #include "wk_job.h"
+#include "wk_libs.h"
 #include "wk_loop.h"
 #include "wk_pool.h"
 #include "wk_stats.h"
@@ -131,6 +132,13 @@ int main(int argc, char **argv)
         gethostname(host, sizeof(host) - 1);
         host[sizeof(host) - 1] = '\0';
         snprintf(worker_id, sizeof(worker_id), "%s-%d", host, (int)getpid());
+    }
+    /* libcurl and libssh are loaded on demand; a worker whose inventory
+     * needs one finds out now that it is missing, not on its first job. */
+    if(wk_libs_load(&cfg, &err) != WH_OK) {
+        wh_log(WH_LOG_ERROR, NULL, "cannot start", "code", wh_code_name(err.code), "error", err.msg);
+        wh_cfg_free(&cfg);
+        return 1;
     }
     int sigfd = signal_fd(); /* before any thread starts, so all inherit the mask */
     wk_stats *stats = wk_stats_new();

@@ -33,23 +33,13 @@ typedef struct xfer {
     wh_err cb_err;        /* detail for `stop` */
 } xfer;
 
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static CURLcode g_init_rc = CURLE_OK;
 static pthread_key_t g_key;
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 
-static void global_init(void)
-{
-    g_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 wh_curl *wh_curl_new(wh_err *err)
 {
-    pthread_once(&g_once, global_init);
-    if(g_init_rc != CURLE_OK) {
-        wh_err_set(err, WH_E_IO, "", "libcurl init failed: %s", curl_easy_strerror(g_init_rc));
+    if(wh_curl__ready(err))
         return NULL;
-    }
     wh_curl *c = calloc(1, sizeof(*c));
     if(!c) {
         wh_err_set(err, WH_E_NOMEM, "", "out of memory");

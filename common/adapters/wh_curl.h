@@ -1,5 +1,10 @@
 /* wh_curl: the HTTP client adapter (libcurl). No file outside the adapter
- * (wh_curl.c, wh_curl_tls.c) includes <curl/curl.h>.
+ * (wh_curl.c, wh_curl_tls.c, wh_curl_lib.c) includes <curl/curl.h>.
+ *
+ * libcurl is loaded when the first client is made (or by wh_curl_load),
+ * not when the process starts: a worker that makes no HTTP request never
+ * maps it. When it cannot be loaded, wh_curl_new and wh_curl_load fail
+ * with WH_E_IO, field "library", and a message naming the library.
  *
  * One wh_curl is one reusable client: an easy handle driven by its own multi
  * handle, whose connection cache keeps connections alive between requests
@@ -99,8 +104,21 @@ typedef struct wh_curl_resp {
     size_t headers_len;
 } wh_curl_resp;
 
-/* A new client. NULL with err set (WH_E_NOMEM or WH_E_IO) on failure.
- * libcurl's global init runs once, thread-safely, on first use. */
+/* Load libcurl and resolve the functions the adapter calls, once per
+ * process (thread-safe; a failure is tried again on the next call). WH_OK
+ * when it is loaded; WH_E_IO, field "library", with a message naming the
+ * library when it cannot be loaded or lacks one of those functions. A
+ * worker calls it at start to fail early. Its global init waits for the
+ * first client (wh_curl_new), which fails the same way when the library
+ * cannot be loaded and with WH_E_IO when the init fails. */
+wh_code wh_curl_load(wh_err *err);
+
+/* The library wh_curl_load opens (libcurl's SONAME, from the build).
+ * Replaced by tests to simulate a missing library. */
+extern const char *wh_curl_soname;
+
+/* A new client. NULL with err set (WH_E_NOMEM, or WH_E_IO as for
+ * wh_curl_load) on failure. */
 wh_curl *wh_curl_new(wh_err *err);
 
 /* Free a client and close its kept-alive connections. NULL is a no-op. */

@@ -178,6 +178,9 @@ wh_code wh_ssh_connect(const wh_inv_host *h, wh_ssh_conn **out, wh_err *err)
 {
     if(!h->address[0])
         return wh_err_set(err, WH_E_BAD_CONFIG, "target", "host.%s: no SSH address configured", h->name);
+    wh_code loaded = wh_ssh__ready(err);
+    if(loaded)
+        return loaded;
     wh_ssh_conn *c = calloc(1, sizeof(*c));
     if(!c || !(c->s = ssh_new())) {
         free(c);
@@ -291,15 +294,8 @@ static void *sweeper_main(void *arg)
     return NULL;
 }
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static void lib_init(void)
-{
-    ssh_init();
-}
-
 wh_ssh_pool *wh_ssh_pool_new(int max_idle_per_host)
 {
-    pthread_once(&init_once, lib_init);
     wh_ssh_pool *p = calloc(1, sizeof(*p));
     if(!p)
         return NULL;
@@ -358,7 +354,6 @@ wh_code wh_ssh_pool_get(wh_ssh_pool *p, const wh_inv_host *h, wh_ssh_conn **out,
     }
     p->opened++;
     pthread_mutex_unlock(&p->mu);
-    pthread_once(&init_once, lib_init);
     return wh_ssh_connect(h, out, err);
 }
 
@@ -402,6 +397,9 @@ wh_code wh_ssh_pubkey_check(const char *text, size_t n, const char *field, wh_er
     wh_code shape = wh_text_pubkey_split(text, n, field, &tn, &b, &bn, err);
     if(shape)
         return shape;
+    wh_code loaded = wh_ssh__ready(err);
+    if(loaded)
+        return loaded;
     char type[64];
     memcpy(type, text, tn);
     type[tn] = '\0';

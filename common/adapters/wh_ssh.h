@@ -24,7 +24,12 @@
  * (get/put) is thread-safe. A sweeper thread owned by the pool sends a
  * keepalive on idle sessions every `keepalive_s` and closes those idle for
  * longer than `idle_s`. A session that failed (I/O error, lost connection)
- * is marked broken and closed when it is put back. */
+ * is marked broken and closed when it is put back.
+ *
+ * libssh is loaded when the first session is opened or key checked (or by
+ * wh_ssh_load), not when the process starts: a worker that uses no SSH
+ * never maps it. When it cannot be loaded, those calls fail with WH_E_IO,
+ * field "library", and a message naming the library. */
 #ifndef WH_SSH_H
 #define WH_SSH_H
 
@@ -45,6 +50,19 @@ typedef struct wh_ssh_chan wh_ssh_chan;
 
 /* Polled about every 100 ms during long operations; return true to stop. */
 typedef bool (*wh_ssh_abort_fn)(void *ud);
+
+/* Load libssh and resolve the functions the adapter calls, once per
+ * process (thread-safe; a failure is tried again on the next call). WH_OK
+ * when it is loaded; WH_E_IO, field "library", with a message naming the
+ * library when it cannot be loaded or lacks one of those functions. A
+ * worker calls it at start to fail early. ssh_init waits for the first
+ * session or key check, which fail the same way when the library cannot
+ * be loaded. */
+wh_code wh_ssh_load(wh_err *err);
+
+/* The library wh_ssh_load opens (libssh's SONAME, from the build).
+ * Replaced by tests to simulate a missing library. */
+extern const char *wh_ssh_soname;
 
 /* A pool keeping at most `max_idle_per_host` idle sessions per host, with
  * its sweeper thread. NULL on failure. Free with wh_ssh_pool_free (NULL ok),

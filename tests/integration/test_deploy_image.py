@@ -80,10 +80,30 @@ class ImageTest(unittest.TestCase):
             self.assertIn(want, files)
         self.assertTrue(any(re.search(r"/libc\.so\.6$", f) for f in files))
         self.assertTrue(any(re.search(r"/librabbitmq\.so\.\d+$", f) for f in files))
+        # loaded on demand by the worker, so not in ldd's list: copied all the same
+        for lib in ("libcurl", "libssh"):
+            self.assertTrue(any(re.search(r"/%s\.so\.\d+$" % lib, f) for f in files), "no %s in the image" % lib)
         self.assertFalse(any(f.startswith(("bin/", "sbin/")) for f in files), [f for f in files if "bin/" in f])
         self.assertIn("wharf:x:%d:%d:" % (UID, UID), files["etc/passwd"])
         self.assertEqual(files["tmp"], "1777")
         self.assertEqual(files["var/lib/wharf"], "%d" % UID)
+
+    def test_worker_loads_libcurl_and_libssh_in_the_image(self):
+        """A worker whose inventory reaches an engine over ssh:// loads both
+        libraries at start, and would refuse to start without them."""
+        cid = self.d.docker(["run", "-d", "--network", "none", TAG, "--families", "runtime,provision",
+                             "-s", "host.h.address=127.0.0.1", "-s", "host.h.docker=ssh://",
+                             "-s", "amqp.url=amqp://guest:guest@127.0.0.1:1/%2f",
+                             "-s", "redis.url=redis://127.0.0.1:1/0"]).stdout.decode().strip()
+        try:
+            def started():
+                logs = self.logs(cid)
+                return logs if "worker started" in logs or "cannot start" in logs else None
+            logs = wait_for(started, timeout=30, what="the worker to start or refuse")
+            self.assertNotIn("cannot start", logs)
+            self.assertIn("worker started", logs)
+        finally:
+            self.d.docker(["rm", "-f", cid], check=False)
 
     def export_files(self):
         """{path: content} of small text files, mode of /tmp, owner of the state dir."""
