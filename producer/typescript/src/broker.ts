@@ -148,7 +148,7 @@ export class Broker {
     return results.map((r) => (r === undefined ? late : r));
   }
 
-  /** The batch in one write, its confirm callbacks queued first in publish order. */
+  /** The batch in one write (of 1 MiB buffers), its confirm callbacks queued first in publish order. */
   private writeBatch(raw: Raw, msgs: PublishItem[], confirm: (i: number, id: string) => Confirm,
     settle: (i: number, e: WharfError) => void): void {
     try {
@@ -156,7 +156,7 @@ export class Broker {
       if (this.closed || !raw.stream.writable) throw new Error('the connection is closed');
       const frames = raw.frames.batch(msgs);
       msgs.forEach((it, i) => raw.push(confirm(i, it.id)));
-      raw.stream.write(frames);
+      for (const b of frames) raw.stream.write(b);
     } catch (e) {
       this.closed = true;
       msgs.forEach((_, i) => settle(i, brokerError(e)));

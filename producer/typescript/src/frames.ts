@@ -1,5 +1,5 @@
 /**
- * A batch of publishes as AMQP 0-9-1 frames, marshaled here in one buffer.
+ * A batch of publishes as AMQP 0-9-1 frames, marshaled here in one go.
  *
  * amqplib marshals each message through its general encoder (every
  * property looked up and typed, the headers table encoded again each
@@ -8,7 +8,8 @@
  * than the rest of the batch together. A wharf message has the same
  * properties every time but its id, type, priority and size, so its frames
  * are written here from those, the basic.publish method frame is kept per
- * family, and the whole batch goes to the socket as one write.
+ * family, and the whole batch goes to the socket as one write (in buffers
+ * of about 1 MiB).
  *
  * The bytes are amqplib's exactly: test/package.test.mjs compares them
  * with amqplib's encoder for messages with and without a priority and for
@@ -31,6 +32,8 @@ const F_DELIVERY_MODE = 1 << 12;
 const F_PRIORITY = 1 << 11;
 const F_MESSAGE_ID = 1 << 7;
 const F_TYPE = 1 << 5;
+/** Bytes of frames per buffer handed to the socket, about. */
+const CHUNK = 1 << 20;
 
 /** The contract's headers, {"wharf-schema": 1} with 1 as a signed 32-bit int ('I'), as a field table. */
 const HEADERS = ((): Buffer => {
@@ -125,13 +128,22 @@ export class Frames {
     return o;
   }
 
-  /** Every frame of every item, in order, in one buffer. */
-  batch(items: PublishItem[]): Buffer {
-    let total = 0;
-    for (const it of items) total += this.size(it);
-    const out = Buffer.allocUnsafe(total);
-    let o = 0;
-    for (const it of items) o = this.write(it, out, o);
+  /**
+   * Every frame of every item, in order, in buffers of about `chunk` bytes
+   * (a bigger message alone in its own), so a batch of big bodies is not
+   * copied into one huge allocation.
+   */
+  batch(items: PublishItem[], chunk = CHUNK): Buffer[] {
+    const out: Buffer[] = [];
+    for (let i = 0; i < items.length;) {
+      let total = this.size(items[i]);
+      let j = i + 1;
+      for (let n = 0; j < items.length && total + (n = this.size(items[j])) <= chunk; j++) total += n;
+      const buf = Buffer.allocUnsafe(total);
+      let o = 0;
+      for (; i < j; i++) o = this.write(items[i], buf, o);
+      out.push(buf);
+    }
     return out;
   }
 }

@@ -135,8 +135,14 @@ test('a batch is marshaled to the bytes amqplib writes for it', () => {
     { id: 'c', type: 'provision.x', priority: 0, body: Buffer.alloc(3 * frameMax + 5, 3) },
   ];
   const frames = new Frames(channel, frameMax);
-  for (const it of items) assert.ok(frames.batch([it]).equals(reference(it)), `${it.type}: bytes differ`);
-  assert.ok(frames.batch(items).equals(Buffer.concat(items.map(reference))), 'the batch differs');
+  for (const it of items) assert.ok(Buffer.concat(frames.batch([it])).equals(reference(it)), `${it.type}: bytes differ`);
+  const all = Buffer.concat(items.map(reference));
+  assert.equal(frames.batch(items).length, 1);
+  assert.ok(frames.batch(items)[0].equals(all), 'the batch differs');
+  const chunks = frames.batch(items, 2 * frameMax); // the third and fourth do not fit with another
+  assert.deepEqual(chunks.map((b) => b.length), [reference(items[0]).length + reference(items[1]).length,
+    reference(items[2]).length, reference(items[3]).length]);
+  assert.ok(Buffer.concat(chunks).equals(all), 'the chunks differ');
 });
 
 test('a bad option is bad_config before any connection', async () => {
