@@ -7,6 +7,7 @@ import * as amqp from 'amqplib';
 import { amqpUrls, Options, topology } from './config.js';
 import { Envelope } from './envelope.js';
 import { WharfError } from './errors.js';
+import { Frames, PublishItem } from './frames.js';
 
 /** Reject with `err()` if `p` has not settled within `ms`. */
 export function withTimeout<T>(p: Promise<T>, ms: number, err: () => Error): Promise<T> {
@@ -21,13 +22,38 @@ export function brokerError(e: unknown): WharfError {
   return new WharfError('broker_error', `broker: ${msg.slice(0, 200)}`);
 }
 
+type Confirm = (err: unknown) => void;
+
+/**
+ * The parts of amqplib a batch is published through (see frames.ts): the
+ * socket, the confirm channel's number and its window of confirm callbacks.
+ * They are amqplib's internals, so each is checked; without them a batch
+ * goes through ConfirmChannel.publish, one message at a time.
+ */
+interface Raw {
+  stream: { writable: boolean; write(b: Buffer): boolean };
+  frames: Frames;
+  push: (cb: Confirm) => void;
+}
+
+function rawPath(conn: amqp.ChannelModel, ch: amqp.ConfirmChannel): Raw | null {
+  const c = (conn as unknown as { connection?: { stream?: Raw['stream']; frameMax?: unknown } }).connection;
+  const chan = ch as unknown as { ch?: unknown; pushConfirmCallback?: unknown };
+  if (!c?.stream || typeof c.stream.write !== 'function' || typeof c.frameMax !== 'number' || c.frameMax < 4096 ||
+    typeof chan.ch !== 'number' || typeof chan.pushConfirmCallback !== 'function') return null;
+  const push = chan.pushConfirmCallback as (cb: Confirm) => void;
+  return { stream: c.stream, frames: new Frames(chan.ch, c.frameMax), push: (cb) => push.call(ch, cb) };
+}
+
 export class Broker {
   private closed = false;
   private blocked = false;
   private readonly returned = new Set<string>();
+  private readonly raw: Raw | null;
 
   private constructor(private readonly conn: amqp.ChannelModel, private readonly ch: amqp.ConfirmChannel,
     private readonly timeoutMs: number) {
+    this.raw = rawPath(conn, ch);
     conn.on('error', () => { this.closed = true; });
     conn.on('close', () => { this.closed = true; });
     conn.on('blocked', () => { this.blocked = true; });
@@ -42,8 +68,10 @@ export class Broker {
     let last: unknown = new Error('no amqpUrl');
     for (const url of amqpUrls(o)) {
       let gaveUp = false;
+      // noDelay, as the C library sets TCP_NODELAY: a batch is one write,
+      // and its last segment must not wait for the ack of the one before.
       const connecting = amqp.connect(url, {
-        timeout: o.timeoutMs, clientProperties: { connection_name: 'wharf producer' },
+        timeout: o.timeoutMs, noDelay: true, clientProperties: { connection_name: 'wharf producer' },
       });
       // A connection that comes after we gave up on it is closed at once.
       connecting.then((late) => { if (gaveUp) late.close().catch(() => {}); }, () => {});
@@ -99,27 +127,17 @@ export class Broker {
       results[i] = e;
       if (--pending === 0) done();
     };
-    items.forEach(([env, body], i) => {
-      const id = env.id as string;
-      const type = env.type as string;
-      const priority = (env.priority as number | undefined) ?? 0;
-      try {
-        this.ch.publish('wharf.jobs', type.split('.')[0], body, {
-          contentType: 'application/msgpack', deliveryMode: 2, messageId: id, type, mandatory: true,
-          // An AMQP integer; say 32-bit, as other clients send it.
-          headers: { 'wharf-schema': { '!': 'int', value: 1 } },
-          ...(priority > 0 ? { priority } : {}),
-        }, (err: unknown) => {
-          if (err) settle(i, new WharfError('broker_error', 'the broker refused the message (nack)'));
-          else if (this.returned.delete(id)) {
-            settle(i, new WharfError('unroutable', "no queue is bound for this job's family", 'type'));
-          } else settle(i, null);
-        });
-      } catch (e) {
-        this.closed = true;
-        settle(i, brokerError(e));
-      }
-    });
+    const confirm = (i: number, id: string): Confirm => (err: unknown) => {
+      if (err) settle(i, new WharfError('broker_error', 'the broker refused the message (nack)'));
+      else if (this.returned.delete(id)) {
+        settle(i, new WharfError('unroutable', "no queue is bound for this job's family", 'type'));
+      } else settle(i, null);
+    };
+    const msgs: PublishItem[] = items.map(([env, body]) => ({
+      id: env.id as string, type: env.type as string, priority: (env.priority as number | undefined) ?? 0, body,
+    }));
+    if (this.raw) this.writeBatch(this.raw, msgs, confirm, settle);
+    else msgs.forEach((it, i) => this.publishOne(it, confirm(i, it.id), (e) => settle(i, e)));
     if (pending > 0) {
       await withTimeout(all, this.timeoutMs, () => new Error('confirms')).catch(() => {});
     }
@@ -128,5 +146,34 @@ export class Broker {
       : new WharfError(this.closed ? 'broker_error' : 'timeout',
         this.closed ? 'broker: the connection was lost' : `no confirm from the broker in ${this.timeoutMs} ms`);
     return results.map((r) => (r === undefined ? late : r));
+  }
+
+  /** The batch in one write (of 1 MiB buffers), its confirm callbacks queued first in publish order. */
+  private writeBatch(raw: Raw, msgs: PublishItem[], confirm: (i: number, id: string) => Confirm,
+    settle: (i: number, e: WharfError) => void): void {
+    try {
+      // A closed channel would never call the callbacks: fail now instead.
+      if (this.closed || !raw.stream.writable) throw new Error('the connection is closed');
+      const frames = raw.frames.batch(msgs);
+      msgs.forEach((it, i) => raw.push(confirm(i, it.id)));
+      for (const b of frames) raw.stream.write(b);
+    } catch (e) {
+      this.closed = true;
+      msgs.forEach((_, i) => settle(i, brokerError(e)));
+    }
+  }
+
+  private publishOne(it: PublishItem, cb: Confirm, fail: (e: WharfError) => void): void {
+    try {
+      this.ch.publish('wharf.jobs', it.type.split('.')[0], it.body, {
+        contentType: 'application/msgpack', deliveryMode: 2, messageId: it.id, type: it.type, mandatory: true,
+        // An AMQP integer; say 32-bit, as other clients send it.
+        headers: { 'wharf-schema': { '!': 'int', value: 1 } },
+        ...(it.priority > 0 ? { priority: it.priority } : {}),
+      }, cb);
+    } catch (e) {
+      this.closed = true;
+      fail(brokerError(e));
+    }
   }
 }

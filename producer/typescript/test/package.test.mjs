@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import * as esm from 'wharf-client';
 
@@ -102,6 +102,47 @@ test('ids are 22 url-safe characters, the first a letter or digit', () => {
     seen.add(id);
   }
   assert.equal(seen.size, 1000);
+});
+
+test('a batch is marshaled to the bytes amqplib writes for it', () => {
+  // Neither file is a public entry point (package exports), so both are
+  // loaded by path: the client's frames.js and amqplib's own encoder.
+  const require = createRequire(join(process.cwd(), 'package.json'));
+  const { Frames } = require(join(dirname(require.resolve('wharf-client')), 'frames.js'));
+  const amqplib = join(dirname(require.resolve('amqplib')), 'lib');
+  const defs = require(join(amqplib, 'defs.js'));
+  const { publish } = require(join(amqplib, 'api_args.js'));
+  const { makeBodyFrame } = require(join(amqplib, 'frame.js'));
+  const frameMax = 4096;
+  const channel = 3;
+  // What ConfirmChannel.publish sends for a message (connection.js sendMessage).
+  const reference = (it) => {
+    const f = publish('wharf.jobs', it.type.split('.')[0], {
+      contentType: 'application/msgpack', deliveryMode: 2, messageId: it.id, type: it.type, mandatory: true,
+      headers: { 'wharf-schema': { '!': 'int', value: 1 } }, ...(it.priority > 0 ? { priority: it.priority } : {}),
+    });
+    const out = [defs.encodeMethod(defs.BasicPublish, channel, f),
+      defs.encodeProperties(defs.BasicProperties, channel, it.body.length, f)];
+    for (let o = 0; o < it.body.length; o += frameMax - 8) {
+      out.push(makeBodyFrame(channel, it.body.subarray(o, o + frameMax - 8)));
+    }
+    return Buffer.concat(out);
+  };
+  const items = [
+    { id: 'a', type: 'system.noop', priority: 0, body: esm.buildEnvelope({ type: 'system.noop', id: 'a' }, 1) },
+    { id: 'Z'.repeat(64), type: 'runtime.container.start', priority: 9, body: Buffer.alloc(frameMax - 8, 1) },
+    { id: 'b-_1', type: 'registry.tag', priority: 1, body: Buffer.alloc(frameMax - 7, 2) },
+    { id: 'c', type: 'provision.x', priority: 0, body: Buffer.alloc(3 * frameMax + 5, 3) },
+  ];
+  const frames = new Frames(channel, frameMax);
+  for (const it of items) assert.ok(Buffer.concat(frames.batch([it])).equals(reference(it)), `${it.type}: bytes differ`);
+  const all = Buffer.concat(items.map(reference));
+  assert.equal(frames.batch(items).length, 1);
+  assert.ok(frames.batch(items)[0].equals(all), 'the batch differs');
+  const chunks = frames.batch(items, 2 * frameMax); // the third and fourth do not fit with another
+  assert.deepEqual(chunks.map((b) => b.length), [reference(items[0]).length + reference(items[1]).length,
+    reference(items[2]).length, reference(items[3]).length]);
+  assert.ok(Buffer.concat(chunks).equals(all), 'the chunks differ');
 });
 
 test('a bad option is bad_config before any connection', async () => {
