@@ -19,6 +19,7 @@ extern const char wh_lua_unenqueue[];
 extern const char wh_lua_start[];
 extern const char wh_lua_finish[];
 extern const char wh_lua_moves[]; /* start and finish for many jobs: see moves.lua */
+extern const char wh_lua_enqueue_many[]; /* enqueue for many jobs: see enqueue_many.lua */
 extern const char wh_lua_requeue[];
 extern const char wh_lua_revive[];
 extern const char wh_lua_stats[];

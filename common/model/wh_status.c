@@ -200,3 +200,25 @@ wh_code wh_status_revive(wh_redis *r, const char *prefix, const char *id, wh_err
     wh_redis_reply_free(rep);
     return ok ? WH_OK : wh_err_set(err, WH_E_BUSY, "id", "job %s is running", id);
 }
+
+wh_code wh_status__item_error(const wh_redis_reply *rep, wh_err *err)
+{
+    char kind[8];
+    wh_status__reply_field(rep, 0, kind, sizeof(kind));
+    if(wh_redis_reply_kind(rep) != WH_REDIS_ARRAY || strcmp(kind, "err") != 0)
+        return WH_OK;
+    size_t n = 0;
+    const char *msg = wh_redis_reply_str(wh_redis_reply_at(rep, 1), &n);
+    return wh_err_set(err, WH_E_REDIS, "", "redis: %.*s", (int)n, msg ? msg : "");
+}
+
+wh_code wh_status__eval_packed(wh_redis *r, wh_redis_script *s, wh_mp_pack *p, wh_redis_reply **rep, wh_err *err)
+{
+    if(!p)
+        return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
+    size_t len;
+    const char *blob = wh_mp_pack_data(p, &len);
+    wh_code rc = wh_redis_eval(r, s, rep, 0, 1, &blob, &len, err);
+    wh_mp_pack_free(p);
+    return rc;
+}

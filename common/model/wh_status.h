@@ -42,8 +42,9 @@ typedef struct wh_enqueue {
 /* One request, one round trip. */
 wh_code wh_status_enqueue(wh_redis *r, const char *prefix, wh_enqueue *req, wh_err *err);
 
-/* enqueue for n requests in one round trip (pipelined). Fails as a whole on
- * a Redis error. */
+/* enqueue for n requests, 256 to a script call (enqueue_many.lua, which
+ * makes each exactly as enqueue.lua). Fails as a whole on a Redis error;
+ * the requests of the batches before it are made (their state is set). */
 wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, wh_enqueue *reqs, size_t n, wh_err *err);
 
 /* A job's args as canonical JSON: compact, object keys sorted, as every

@@ -9,12 +9,14 @@
 
 #include "wh_conv.h"
 #include "wh_keys.h"
+#include "wh_mp.h"
 #include "wh_lua.h"
 #include "wh_time.h"
 
 /* Shared by all threads; each SHA is filled once, identically. */
 static wh_redis_script s_enqueue = {"enqueue", wh_lua_enqueue, {0}};
 static wh_redis_script s_unenqueue = {"unenqueue", wh_lua_unenqueue, {0}};
+static wh_redis_script s_enqueue_many = {"enqueue_many", wh_lua_enqueue_many, {0}};
 
 /* enqueue.lua arguments for one request; buffers are the caller's. */
 typedef struct enq_args {
@@ -75,44 +77,109 @@ wh_code wh_status_enqueue(wh_redis *r, const char *prefix, wh_enqueue *q, wh_err
     return WH_OK;
 }
 
-wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, wh_enqueue *reqs, size_t n, wh_err *err)
+/* How enqueue_many.lua takes a batch (ARGV[1], one flat msgpack array; see
+ * there): prefix, now, then each job with only its own values, the tail
+ * left off for a job due now with no uniqueness, lock or priority. */
+enum { ENQ_SHORT = 7, ENQ_LONG = 14, ENQ_BATCH = 256 /* jobs per call: a script blocks Redis while it runs */ };
+
+static bool enq_is_short(const wh_enqueue *q)
 {
+    const wh_env_spec *s = q->spec;
+    return s->run_at == 0 && (!q->unique || s->unique_for_s == 0) && !(s->lock && s->lock[0]) &&
+           s->priority == 0 && !q->park;
+}
+
+static void enq_pack(wh_mp_pack *p, const enq_args *a, bool is_short)
+{
+    static const int head[] = {WH_ENQUEUE_ARG_ID,         WH_ENQUEUE_ARG_JOB_TYPE,     WH_ENQUEUE_ARG_TARGET,
+                               WH_ENQUEUE_ARG_CREATED_AT, WH_ENQUEUE_ARG_MAX_ATTEMPTS, WH_ENQUEUE_ARG_ARGS};
+    static const int tail[] = {WH_ENQUEUE_ARG_RUN_AT, WH_ENQUEUE_ARG_BODY,     WH_ENQUEUE_ARG_UNIQUE_FOR,
+                               WH_ENQUEUE_ARG_LOCK,   WH_ENQUEUE_ARG_PRIORITY, WH_ENQUEUE_ARG_UNIQUE,
+                               WH_ENQUEUE_ARG_PARK};
+    wh_mp_pack_cstr(p, is_short ? "e" : "E");
+    for(size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
+        wh_mp_pack_str(p, a->argv[head[i]], a->lens[head[i]]);
+    for(size_t i = 0; !is_short && i < sizeof(tail) / sizeof(tail[0]); i++)
+        wh_mp_pack_str(p, a->argv[tail[i]], a->lens[tail[i]]);
+}
+
+/* Requests [from, to) that have a spec, packed; NULL when out of memory. */
+static wh_mp_pack *enq_pack_batch(const char *prefix, const wh_enqueue *reqs, size_t from, size_t to, int64_t now)
+{
+    size_t cap = 64 + strlen(prefix);
+    uint32_t len = 2;
+    for(size_t i = from; i < to; i++) {
+        const wh_enqueue *q = &reqs[i];
+        if(!q->spec)
+            continue;
+        const wh_env_spec *s = q->spec;
+        /* its strings, with 5 bytes of header each, and 24 per number */
+        cap += strlen(s->id) + strlen(s->type) + (s->target ? strlen(s->target) : 0) + (s->lock ? strlen(s->lock) : 0) +
+               (q->body ? q->body_len : 0) + (q->unique ? q->unique_len : 0) + (q->args ? q->args_len : 0) +
+               ENQ_LONG * (5 + 24);
+        len += enq_is_short(q) ? ENQ_SHORT : ENQ_LONG;
+    }
+    wh_mp_pack *p = wh_mp_pack_new(cap);
+    if(!p)
+        return NULL;
+    char nows[24];
+    snprintf(nows, sizeof(nows), "%lld", (long long)now);
+    wh_mp_pack_array(p, len);
+    wh_mp_pack_cstr(p, prefix);
+    wh_mp_pack_cstr(p, nows);
     enq_args a;
-    int64_t now = wh_now_ms();
-    wh_code rc = WH_OK;
-    size_t sent = 0;
-    for(size_t i = 0; i < n; i++)
-        reqs[i].state[0] = '\0'; /* "" marks a request whose reply was not read */
-    for(; sent < n && !rc; sent++)
-        if(reqs[sent].spec) {
-            enq_fill(&a, prefix, &reqs[sent], now);
-            rc = wh_redis_eval_append(r, &s_enqueue, WH_ENQUEUE_NKEYS, WH_ENQUEUE_ARGC, a.argv, a.lens, err);
+    for(size_t i = from; i < to; i++)
+        if(reqs[i].spec) {
+            enq_fill(&a, prefix, &reqs[i], now);
+            enq_pack(p, &a, enq_is_short(&reqs[i]));
         }
-    bool reload = false;
-    for(size_t i = 0; i < sent; i++) {
+    if(wh_mp_pack_failed(p)) {
+        wh_mp_pack_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Spread one batch's reply over its requests; a job that raised an error
+ * fails the call (as a failed pipelined call did). */
+static wh_code enq_deal(const wh_redis_reply *rep, wh_enqueue *reqs, size_t from, size_t to, wh_err *err)
+{
+    size_t k = 0;
+    for(size_t i = from; i < to; i++) {
         if(!reqs[i].spec)
             continue;
-        wh_redis_reply *rep;
-        wh_err e;
-        wh_code rrc = wh_redis_read(r, &rep, &e);
-        if(rrc == WH_OK) {
-            enq_result(rep, &reqs[i]);
-            wh_redis_reply_free(rep);
-            continue;
-        }
-        reload |= wh_redis_noscript(&e);
-        if(!reload && !rc) {
-            rc = rrc;
-            if(err)
-                *err = e;
-        }
-        if(!wh_redis_connected(r))
-            break;
+        const wh_redis_reply *r = wh_redis_reply_at(rep, k++);
+        if(!r)
+            return wh_err_set(err, WH_E_INTERNAL, "", "enqueue_many returned %zu replies", k - 1);
+        wh_code rc = wh_status__item_error(r, err);
+        if(rc)
+            return rc;
+        enq_result(r, &reqs[i]);
     }
-    /* The server lost its script cache (a restart): redo the ones refused. */
-    for(size_t i = 0; !rc && reload && i < n; i++)
-        if(reqs[i].spec && !reqs[i].state[0])
-            rc = wh_status_enqueue(r, prefix, &reqs[i], err);
+    return WH_OK;
+}
+
+/* One batch, one call (which loads the script when Redis lost it). */
+static wh_code enq_batch(wh_redis *r, const char *prefix, wh_enqueue *reqs, size_t from, size_t to, int64_t now,
+                         wh_err *err)
+{
+    wh_redis_reply *rep;
+    wh_code rc = wh_status__eval_packed(r, &s_enqueue_many, enq_pack_batch(prefix, reqs, from, to, now), &rep, err);
+    if(rc)
+        return rc;
+    rc = enq_deal(rep, reqs, from, to, err);
+    wh_redis_reply_free(rep);
+    return rc;
+}
+
+wh_code wh_status_enqueue_many(wh_redis *r, const char *prefix, wh_enqueue *reqs, size_t n, wh_err *err)
+{
+    int64_t now = wh_now_ms();
+    for(size_t i = 0; i < n; i++)
+        reqs[i].state[0] = '\0'; /* "" marks a request not made */
+    wh_code rc = WH_OK;
+    for(size_t from = 0; from < n && !rc; from += ENQ_BATCH)
+        rc = enq_batch(r, prefix, reqs, from, from + ENQ_BATCH < n ? from + ENQ_BATCH : n, now, err);
     return rc;
 }
 

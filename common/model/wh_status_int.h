@@ -9,6 +9,7 @@
 
 #include "wh_keys.h"
 #include "wh_lua.h"
+#include "wh_mp.h"
 
 /* start.lua's arguments by slot; buffers live here. Only the values a move
  * carries are filled: moves.lua makes the keys and the batch's shared
@@ -36,6 +37,14 @@ void wh_status__finish_fill(finish_args *a, const wh_finish *f);
 
 /* finish.lua's reply: *skipped (if not NULL) when the job was terminal. */
 void wh_status__finish_result(const wh_redis_reply *rep, bool *skipped);
+
+/* One element of a batch script's reply (moves.lua, enqueue_many.lua): an
+ * error for {'err', message} (a move that raised one), else WH_OK. */
+wh_code wh_status__item_error(const wh_redis_reply *rep, wh_err *err);
+
+/* EVALSHA `s` with the packed batch `p` as its one argument; frees p (NULL:
+ * out of memory). */
+wh_code wh_status__eval_packed(wh_redis *r, wh_redis_script *s, wh_mp_pack *p, wh_redis_reply **rep, wh_err *err);
 
 /* Copy element i of an array reply into out (cap bytes); "" if absent. */
 void wh_status__reply_field(const wh_redis_reply *rep, size_t i, char *out, size_t cap);

@@ -170,18 +170,6 @@ static wh_mp_pack *pack_batch(wh_move *const *moves, int n, int *nreplies)
     return p;
 }
 
-/* Move i's reply: an error for a move that raised one, else WH_OK. */
-static wh_code move_error(const wh_redis_reply *rep, wh_err *err)
-{
-    char kind[8];
-    wh_status__reply_field(rep, 0, kind, sizeof(kind));
-    if(wh_redis_reply_kind(rep) != WH_REDIS_ARRAY || strcmp(kind, "err") != 0)
-        return WH_OK;
-    size_t n = 0;
-    const char *msg = wh_redis_reply_str(wh_redis_reply_at(rep, 1), &n);
-    return wh_err_set(err, WH_E_REDIS, "", "redis: %.*s", (int)n, msg ? msg : "");
-}
-
 /* Spread the batch's reply over its moves. */
 static wh_code deal_replies(const wh_redis_reply *rep, wh_move *const *moves, int n, int nreplies, wh_err *err)
 {
@@ -193,12 +181,12 @@ static wh_code deal_replies(const wh_redis_reply *rep, wh_move *const *moves, in
         wh_move *m = moves[i];
         if(m->has_finish) {
             const wh_redis_reply *r = wh_redis_reply_at(rep, k++);
-            if(!(m->frc = move_error(r, &m->ferr)))
+            if(!(m->frc = wh_status__item_error(r, &m->ferr)))
                 wh_status__finish_result(r, &m->skipped);
         }
         if(m->has_start) {
             const wh_redis_reply *r = wh_redis_reply_at(rep, k++);
-            if(!(m->src = move_error(r, &m->serr)))
+            if(!(m->src = wh_status__item_error(r, &m->serr)))
                 m->src = wh_status__start_result(r, &m->st, &m->serr);
         }
     }
@@ -218,14 +206,8 @@ static wh_code fail_all(wh_move *const *moves, int n, wh_code rc, const wh_err *
 static wh_code send_batch(wh_redis *r, wh_move *const *moves, int n, wh_err *err)
 {
     int nreplies;
-    wh_mp_pack *p = pack_batch(moves, n, &nreplies);
-    if(!p)
-        return wh_err_set(err, WH_E_NOMEM, "", "out of memory");
-    size_t len;
-    const char *blob = wh_mp_pack_data(p, &len);
     wh_redis_reply *rep;
-    wh_code rc = wh_redis_eval(r, &s_moves, &rep, 0, 1, &blob, &len, err);
-    wh_mp_pack_free(p);
+    wh_code rc = wh_status__eval_packed(r, &s_moves, pack_batch(moves, n, &nreplies), &rep, err);
     if(rc)
         return rc;
     /* The acks follow this write: it must survive a failover. */

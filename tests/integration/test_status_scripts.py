@@ -17,17 +17,14 @@ import unittest
 import msgpack
 
 sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
+import lua_embed  # noqa: E402
 import wharftest  # noqa: E402
 
 env = wharftest.Env()
-LUA = os.path.join(env.src, "common", "model", "lua")
 SLOT = re.compile(r"^local (\w+) = (KEYS|ARGV)\[(\d+)\]", re.M)
-INCLUDE = re.compile(r"^--@include (\S+)$", re.M)
 
 
-def read(name):
-    with open(os.path.join(LUA, name), encoding="utf-8") as f:
-        return f.read()
+read = lua_embed.read
 
 
 def slots(name):
@@ -35,8 +32,11 @@ def slots(name):
     return {m.group(1): (m.group(2), int(m.group(3))) for m in SLOT.finditer(read(name + ".lua"))}
 
 
-# moves.lua as the build embeds it: its includes expanded (cmake/embed.cmake)
-MOVES = INCLUDE.sub(lambda m: read(m.group(1)), read("moves.lua"))
+# moves.lua and enqueue_many.lua as the build embeds them: their includes
+# expanded (cmake/embed.cmake)
+MOVES = lua_embed.expanded("moves.lua")
+ENQUEUE_MANY = lua_embed.expanded("enqueue_many.lua")
+ENQUEUE_TAIL = ("run_at", "body", "unique_for", "lock", "priority", "unique", "park")
 
 
 def move(name, **values):
@@ -185,6 +185,87 @@ class MovesTest(unittest.TestCase):
         self.assertEqual(got, ["2 running", "2 succeeded"])
         self.assertEqual(self.published(self.start(3)), [self.p + "events"])
         sub.close()
+
+
+class EnqueueManyTest(unittest.TestCase):
+    """enqueue_many.lua (wharf_submit_many's one call per batch) makes each
+    job exactly as enqueue.lua alone does (which clients call per job)."""
+
+    JOBS = [  # (id, type, target, args, the long form's values or None)
+        ("a", "system.noop", "", '{"n":1}', None),
+        ("b", "system.sleep", "web1", '{"ms":5}', None),
+        ("c", "system.noop", "", "{}", dict(run_at=99000, body="\x93msg", unique_for=0, lock="", priority=0,
+                                             unique="", park=0)),
+        ("d", "system.noop", "web2", '{"x":"y"}', dict(run_at=0, body="m", unique_for=60, lock="L", priority=5,
+                                                        unique="system.noop\0web2\0{}", park=0)),
+        ("a", "system.noop", "", '{"n":1}', None),  # the same id again: nothing made
+    ]
+
+    def setUp(self):
+        self.r = env.redis()
+
+    def values(self, p, job):
+        jid, jtype, target, args, extra = job
+        v = dict(job=p + "job:" + jid, recent=p + "recent", scheduled=p + "scheduled", id=jid, job_type=jtype,
+                 target=target, created_at=1000, max_attempts=3, now=5000, events=p + "events", prefix=p,
+                 args=args, **(extra or dict(run_at=0, body="", unique_for=0, lock="", priority=0, unique="",
+                                             park=0)))
+        return {k: str(x) for k, x in v.items()}
+
+    def alone(self, p):
+        sl = slots("enqueue")
+        out = []
+        for job in self.JOBS:
+            v = self.values(p, job)
+            keys = [None] * sum(1 for kind, _ in sl.values() if kind == "KEYS")
+            argv = [None] * sum(1 for kind, _ in sl.values() if kind == "ARGV")
+            for slot, (kind, i) in sl.items():
+                (keys if kind == "KEYS" else argv)[i - 1] = v[slot]
+            out.append(self.r.eval(read("enqueue.lua"), len(keys), *(keys + argv)))
+        return out
+
+    def many(self, p):
+        b = [p, "5000"]
+        for job in self.JOBS:
+            v = self.values(p, job)
+            b += ["E" if job[4] else "e"] + [v[k] for k in ("id", "job_type", "target", "created_at",
+                                                             "max_attempts", "args")]
+            if job[4]:
+                b += [v[k] for k in ENQUEUE_TAIL]
+        return self.r.eval(ENQUEUE_MANY, 0, msgpack.packb(b))
+
+    def state_of(self, p):
+        """Everything the jobs left under prefix p, with p taken out."""
+        out = {}
+        for key in self.r.scan_iter(match=p + "*"):
+            t, name = self.r.type(key), key[len(p):]
+            if t == "hash":
+                out[name] = {f: x.replace(p, "<p>") for f, x in self.r.hgetall(key).items()}
+            elif t == "zset":
+                out[name] = self.r.zrange(key, 0, -1, withscores=True)
+            elif t == "set":
+                out[name] = self.r.smembers(key)
+            elif t == "string":
+                out[name] = self.r.get(key).replace(p, "<p>")
+        return out
+
+    def test_a_batch_makes_exactly_what_enqueue_makes_alone(self):
+        pa, pb = env.new_prefix(), env.new_prefix()
+        replies = self.many(pb)
+        self.assertEqual(replies, self.alone(pa))
+        self.assertEqual([r[0] for r in replies], [1, 1, 1, 1, 0])
+        self.assertEqual(replies[2][1], "scheduled")
+        self.assertEqual(self.state_of(pb), self.state_of(pa))
+        self.assertEqual(self.r.hget(pb + "job:a", "args"), '{"n":1}')
+
+    def test_a_job_that_fails_fails_alone(self):
+        p = env.new_prefix()
+        self.r.set(p + "job:b", "not a hash")
+        replies = self.many(p)
+        self.assertEqual(replies[1][0], "err")
+        self.assertIn("WRONGTYPE", replies[1][1])
+        self.assertEqual([replies[i][0] for i in (0, 2, 3)], [1, 1, 1])
+        self.assertEqual(self.r.hget(p + "job:d", "state"), "queued")
 
 
 if __name__ == "__main__":

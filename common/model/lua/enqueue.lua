@@ -49,20 +49,22 @@ if tonumber(unique_for) > 0 then
 end
 local due = tonumber(run_at)
 state = (due > tonumber(now) or park == '1') and 'scheduled' or 'queued'
-redis.call('HSET', job, 'id', id, 'type', job_type, 'target', target,
-  'state', state, 'attempt', '0', 'max_attempts', max_attempts,
-  'created_at', created_at, 'queued_at', now, 'progress', '0')
+-- One HSET for the common job: each call costs more than its fields.
+local keep_args = args and args ~= '' and #args <= ARGS_CAP
+if keep_args then
+  redis.call('HSET', job, 'id', id, 'type', job_type, 'target', target,
+    'state', state, 'attempt', '0', 'max_attempts', max_attempts,
+    'created_at', created_at, 'queued_at', now, 'progress', '0', 'args', args)
+else
+  redis.call('HSET', job, 'id', id, 'type', job_type, 'target', target,
+    'state', state, 'attempt', '0', 'max_attempts', max_attempts,
+    'created_at', created_at, 'queued_at', now, 'progress', '0')
+  if args and args ~= '' then redis.call('HSET', job, 'args_truncated', #args) end
+end
 if due > 0 then redis.call('HSET', job, 'run_at', run_at) end
 if lock ~= '' then redis.call('HSET', job, 'lock', lock) end
 if priority ~= '0' then redis.call('HSET', job, 'priority', priority) end
 if ukey then redis.call('HSET', job, 'unique_key', ukey) end
-if args and args ~= '' then
-  if #args <= ARGS_CAP then
-    redis.call('HSET', job, 'args', args)
-  else
-    redis.call('HSET', job, 'args_truncated', #args)
-  end
-end
 if state == 'scheduled' then
   redis.call('SET', job .. ':body', body)
   redis.call('HSET', job, 'held', '1')
