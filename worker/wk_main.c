@@ -12,6 +12,7 @@
 #include "wh_cfg.h"
 #include "wh_log.h"
 #include "wh_sched.h"
+#include "wh_ssh.h"
 #include "wk_heartbeat.h"
 #include "wk_job.h"
 #include "wk_libs.h"
@@ -167,6 +168,9 @@ int main(int argc, char **argv)
     wk_loop_free(loop);
     wk_beat_free(beat);
     wk_stats_free(stats);
+    /* The SSH pools live as long as the process: their sweepers must not
+     * close a session while exit() tears libssh down. */
+    wh_ssh_pools_stop();
     close(sigfd);
     wh_cfg_free(&cfg);
     return status;

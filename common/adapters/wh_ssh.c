@@ -294,6 +294,29 @@ static void *sweeper_main(void *arg)
     return NULL;
 }
 
+static pthread_mutex_t g_pools_mu = PTHREAD_MUTEX_INITIALIZER;
+static wh_ssh_pool *g_pools;
+
+/* Stop p's sweeper and wait for it; once. */
+static void sweeper_stop(wh_ssh_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    bool join = !p->joined;
+    p->stop = p->joined = true;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    if(join)
+        pthread_join(p->sweeper, NULL);
+}
+
+void wh_ssh_pools_stop(void)
+{
+    pthread_mutex_lock(&g_pools_mu);
+    for(wh_ssh_pool *p = g_pools; p; p = p->next_pool)
+        sweeper_stop(p);
+    pthread_mutex_unlock(&g_pools_mu);
+}
+
 wh_ssh_pool *wh_ssh_pool_new(int max_idle_per_host)
 {
     wh_ssh_pool *p = calloc(1, sizeof(*p));
@@ -308,6 +331,10 @@ wh_ssh_pool *wh_ssh_pool_new(int max_idle_per_host)
         free(p);
         return NULL;
     }
+    pthread_mutex_lock(&g_pools_mu);
+    p->next_pool = g_pools;
+    g_pools = p;
+    pthread_mutex_unlock(&g_pools_mu);
     return p;
 }
 
@@ -315,11 +342,14 @@ void wh_ssh_pool_free(wh_ssh_pool *p)
 {
     if(!p)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->stop = true;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    pthread_join(p->sweeper, NULL);
+    pthread_mutex_lock(&g_pools_mu);
+    for(wh_ssh_pool **pp = &g_pools; *pp; pp = &(*pp)->next_pool)
+        if(*pp == p) {
+            *pp = p->next_pool;
+            break;
+        }
+    pthread_mutex_unlock(&g_pools_mu);
+    sweeper_stop(p);
     while(p->idle) {
         wh_ssh_conn *c = p->idle;
         p->idle = c->next;

@@ -70,6 +70,13 @@ extern const char *wh_ssh_soname;
 wh_ssh_pool *wh_ssh_pool_new(int max_idle_per_host);
 void wh_ssh_pool_free(wh_ssh_pool *p);
 
+/* Stop the sweeper thread of every pool, for a process about to exit: the
+ * pools that live as long as the process (the engine's and the provision
+ * family's) are never freed, and a sweeper that closed a session while
+ * exit() tears down libssh and its crypto library would crash. The pools
+ * keep working without their sweeper (idle sessions are then not aged). */
+void wh_ssh_pools_stop(void);
+
 /* An idle session to `h` from the pool, or a new one (connect, host key,
  * auth: see above). On WH_OK *out is owned by the caller until
  * wh_ssh_pool_put. `h` must outlive the session (inventory entries do). */

@@ -137,8 +137,10 @@ struct wh_ssh_pool {
     wh_ssh_conn *idle;
     int max_idle;
     bool stop;
+    bool joined;            /* the sweeper was stopped (wh_ssh_pools_stop) */
     pthread_t sweeper;
     long opened, reused;
+    struct wh_ssh_pool *next_pool; /* every live pool, for wh_ssh_pools_stop */
 };
 
 /* wh_ssh_load, then ssh_init once: what a session or a key check needs. */
