@@ -7,6 +7,7 @@ submit with and Redis to wait on, torn down in reverse order.
         h = b.client.wait(jid, 60)
 """
 import http.client
+import json
 import os
 import socket
 import sys
@@ -17,6 +18,13 @@ sys.path.insert(0, os.path.join(SRC, "producer", "python", "src"))
 import dockerd  # noqa: E402
 import wharf_client  # noqa: E402
 import wharftest  # noqa: E402
+
+
+def result_of(h):
+    """A finished job's result from Client.wait's hash (decoded from JSON
+    by the client; text from older ones)."""
+    res = h["result"]
+    return json.loads(res) if isinstance(res, (str, bytes)) else res
 
 
 def cpu_s(pid):

@@ -12,7 +12,6 @@ costs.
     WHARF_BIN=build/release/bin WHARF_SRC=$PWD tests/bench/runtime_logs.py [--lines N] [--reps R]
 """
 import argparse
-import json
 import statistics
 import time
 
@@ -38,7 +37,7 @@ def main():
             jid = bench.client.submit("runtime.container.logs", {"name": "talker"}, target="dock").id
             h = bench.client.wait(jid, 300)
             cpus.append(benchlib.cpu_s(w.pid) - c0)
-            res = json.loads(h["result"])
+            res = benchlib.result_of(h)
             assert res["lines"] == a.lines and r.xlen(key) >= a.lines * 0.99, (res, r.xlen(key))
             jobs.append(a.lines / ((int(h["finished_at"]) - int(h["started_at"])) / 1000.0))
             api = benchlib.UnixHTTP(d.sock)

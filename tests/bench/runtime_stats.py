@@ -10,7 +10,6 @@ against the previous one.
     WHARF_BIN=build/release/bin WHARF_SRC=$PWD tests/bench/runtime_stats.py [--containers N] [--sweeps S]
 """
 import argparse
-import json
 import statistics
 import time
 
@@ -34,9 +33,8 @@ def main():
             c0 = benchlib.cpu_s(w.pid)
             jid = bench.client.submit("runtime.host.stats", {}, target="dock").id
             h = bench.client.wait(jid, 600)
-            conn.process_data_events(0)
             assert h["state"] == "succeeded", h
-            n = json.loads(h["result"])["containers"]
+            n = benchlib.result_of(h)["containers"]
             wall = (int(h["finished_at"]) - int(h["started_at"])) / 1000.0
             cpu = benchlib.cpu_s(w.pid) - c0
             print("sweep %d: %d containers, wall %.2fs, worker CPU %.3fs" % (i + 1, n, wall, cpu))
