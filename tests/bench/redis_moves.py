@@ -156,31 +156,38 @@ def side_moves(r, n, batch):
     return pipe
 
 
-def side_commands(r, n, _batch):
+def plain(r, n, each):
+    """n queued jobs, and a pipeline of each(pipe, job key) for every one."""
     fill(r, n)
     pipe = r.pipeline(transaction=False)
     for i in range(n):
-        h = P + "job:" + job(i)
-        pipe.hmget(h, "state", "attempt", "max_attempts", "cancel_requested", "held", "error", "worker",
-                   "started_at", "step")
-        pipe.hset(h, mapping={"state": "running", "worker": "w1", "started_at": NOW, "attempt": "1"})
-        pipe.hmget(h, "state", "lock_key", "unique_key", "held", "cancel_requested", "error", "log")
-        pipe.hset(h, mapping={"state": "succeeded", "finished_at": NOW, "progress": "100"})
-        pipe.expire(h, 86400)
+        each(pipe, P + "job:" + job(i))
     return pipe
+
+
+def commands(pipe, h):
+    pipe.hmget(h, "state", "attempt", "max_attempts", "cancel_requested", "held", "error", "worker", "started_at",
+               "step")
+    pipe.hset(h, mapping={"state": "running", "worker": "w1", "started_at": NOW, "attempt": "1"})
+    pipe.hmget(h, "state", "lock_key", "unique_key", "held", "cancel_requested", "error", "log")
+    pipe.hset(h, mapping={"state": "succeeded", "finished_at": NOW, "progress": "100"})
+    pipe.expire(h, 86400)
+
+
+def least(pipe, h):
+    pipe.hmget(h, "state", "cancel_requested")
+    pipe.hmget(h, "state", "lock_key", "unique_key", "held", "cancel_requested", "error", "log")
+    pipe.hset(h, mapping={"state": "succeeded", "worker": "w1", "attempt": "1", "started_at": NOW,
+                          "finished_at": NOW, "progress": "100"})
+    pipe.expire(h, 86400)
+
+
+def side_commands(r, n, _batch):
+    return plain(r, n, commands)
 
 
 def side_least(r, n, _batch):
-    fill(r, n)
-    pipe = r.pipeline(transaction=False)
-    for i in range(n):
-        h = P + "job:" + job(i)
-        pipe.hmget(h, "state", "cancel_requested")
-        pipe.hmget(h, "state", "lock_key", "unique_key", "held", "cancel_requested", "error", "log")
-        pipe.hset(h, mapping={"state": "succeeded", "worker": "w1", "attempt": "1", "started_at": NOW,
-                              "finished_at": NOW, "progress": "100"})
-        pipe.expire(h, 86400)
-    return pipe
+    return plain(r, n, least)
 
 
 LEAST_LUA = """
