@@ -249,10 +249,13 @@ static wh_code requeue_dead(wh_amqp *a, wh_redis *r, const char *prefix, const w
     }
 }
 
-wh_code adm_dead_retry(wh_amqp *a, wh_redis *r, const char *prefix, const char *id, wh_err *err)
+/* Look through the dead queue for job `id`'s message; requeue it (r set)
+ * or drop it (r NULL), then ack it. The others go back when the
+ * connection closes (basic.get without ack). */
+static wh_code dead_take(wh_amqp *a, wh_redis *r, const char *prefix, const char *id, wh_err *err)
 {
-    wh_code rc = wh_amqp_channel_open(a, 2, err);
-    if(!rc)
+    wh_code rc = WH_OK;
+    if(r && !(rc = wh_amqp_channel_open(a, 2, err)))
         rc = wh_amqp_confirm_select(a, 2, err);
     for(int i = 0; !rc && i < ADM_DEAD_MAX; i++) {
         wh_amqp_event ev;
@@ -262,13 +265,23 @@ wh_code adm_dead_retry(wh_amqp *a, wh_redis *r, const char *prefix, const char *
         if(empty)
             break;
         bool match = strcmp(dead_id(&ev), id) == 0;
-        if(match && !(rc = requeue_dead(a, r, prefix, &ev, err)))
+        if(match && !(rc = r ? requeue_dead(a, r, prefix, &ev, err) : WH_OK))
             rc = wh_amqp_ack(a, 1, ev.tag, false, err);
         wh_amqp_event_clear(&ev);
         if(match)
             return rc;
     }
     return rc ? rc : wh_err_set(err, WH_E_NOT_FOUND, "id", "no dead message for job %s", id);
+}
+
+wh_code adm_dead_retry(wh_amqp *a, wh_redis *r, const char *prefix, const char *id, wh_err *err)
+{
+    return dead_take(a, r, prefix, id, err);
+}
+
+wh_code adm_dead_drop(wh_amqp *a, const char *id, wh_err *err)
+{
+    return dead_take(a, NULL, NULL, id, err);
 }
 
 wh_code adm_dead_purge(wh_amqp *a, uint32_t *n, wh_err *err)

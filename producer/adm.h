@@ -69,6 +69,10 @@ wh_code adm_dead_list(wh_amqp *a, int limit, wh_json *arr, wh_err *err);
 wh_code adm_dead_retry(wh_amqp *a, wh_redis *r, const char *prefix, const char *id, wh_err *err);
 
 /* Delete every dead message; *n receives how many. */
+/* Drop job `id`'s dead message (its hash stays `dead`); WH_E_NOT_FOUND
+ * when it is not among the first ADM_DEAD_MAX. */
+wh_code adm_dead_drop(wh_amqp *a, const char *id, wh_err *err);
+
 wh_code adm_dead_purge(wh_amqp *a, uint32_t *n, wh_err *err);
 
 #endif

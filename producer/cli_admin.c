@@ -260,13 +260,16 @@ int cli_dead(cli *c, int argc, char **argv)
         return dead_list(c, &a);
     if(strcmp(sub, "retry") == 0 && rest == 1)
         return dead_retry(c, argv[1 + optind]);
-    if(strcmp(sub, "purge") == 0 && rest == 0) {
+    if(strcmp(sub, "purge") == 0 && rest <= 1) {
+        /* wharf dead purge [ID]: every dead letter, or job ID's */
+        const char *id = rest ? argv[1 + optind] : NULL;
         wh_amqp *amqp = dead_connect(c);
-        uint32_t n = 0;
+        uint32_t n = 1;
         wh_err err;
         if(!amqp)
             return CLI_FAIL;
-        rc = adm_dead_purge(amqp, &n, &err) ? cli_error(CLI_FAIL, "%s", err.msg) : CLI_OK;
+        wh_code wrc = id ? adm_dead_drop(amqp, id, &err) : adm_dead_purge(amqp, &n, &err);
+        rc = wrc ? cli_error(CLI_FAIL, "%s", err.msg) : CLI_OK;
         if(!rc)
             printf("purged %u dead messages\n", n);
         wh_amqp_free(amqp);

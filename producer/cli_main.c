@@ -61,11 +61,12 @@ static const cli_cmd commands[] = {
      "Show the last registry.update_check of an inventory host: per container, the\n"
      "status, kind (tag, digest, none), current and candidate tag, semver diff.\n"},
     {"dead", cli_dead,
-     "wharf dead list [--limit N] [--json] | dead retry ID | dead purge\n"
+     "wharf dead list [--limit N] [--json] | dead retry ID | dead purge [ID]\n"
      "Inspect, retry or purge the dead-letter queue wharf.dead.\n"
      "  list      show dead messages (they stay in the queue)\n"
      "  retry ID  republish job ID with fresh attempts\n"
-     "  purge     delete every dead message\n"},
+     "  purge     delete every dead message\n"
+     "  purge ID  delete job ID's dead message only (the job stays dead)\n"},
     {"cancel", cli_cancel,
      "wharf cancel ID...\n"
      "Cancel jobs: a queued, scheduled or retrying job never runs; a running one is\n"

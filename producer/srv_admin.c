@@ -199,19 +199,31 @@ void srv_dead_retry(srv_call *c)
     wh_json_free(o);
 }
 
+/* Without a body: the whole dead queue. With {"id": ...}: that job's
+ * dead message only (the dashboard's "Purge selected", one by one). */
 void srv_dead_purge(srv_call *c)
 {
+    size_t len = 0;
+    wh_mhd_body(c->req, &len);
+    wh_json *o = len ? srv_body_object(c) : NULL;
+    if(len && !o)
+        return;
+    const char *id = o ? wh_json_strv(wh_json_get(o, "id"), NULL) : NULL;
+    if(o && (!id || !wh_id_valid(id, strlen(id)))) {
+        srv_error(c, 400, "bad_envelope", "id", "id must be a job id (1-64 characters of A-Z a-z 0-9 _ -)");
+        return wh_json_free(o);
+    }
     wh_err err;
     wh_amqp *a = adm_connect(c->s->cfg, 10000, &err);
-    if(!a)
-        return srv_error_wh(c, &err);
     uint32_t n = 0;
-    if(adm_dead_purge(a, &n, &err) != WH_OK)
+    wh_code rc = !a ? WH_E_BROKER : id ? adm_dead_drop(a, id, &err) : adm_dead_purge(a, &n, &err);
+    if(rc != WH_OK)
         srv_error_wh(c, &err);
     else {
-        wh_json *o = wh_json_object();
-        wh_json_setc(o, "purged", wh_json_int(n));
-        srv_reply_json(c, 200, o);
+        wh_json *res = wh_json_object();
+        wh_json_setc(res, "purged", wh_json_int(id ? 1 : n));
+        srv_reply_json(c, 200, res);
     }
     wh_amqp_free(a);
+    wh_json_free(o);
 }

@@ -252,6 +252,18 @@ class CliTest(unittest.TestCase):
         self.assertEqual(env.redis().hget(self.prefix + "job:deadcli", "attempt"), "1")
         self.assertEqual(self.cli("dead", "retry", "no-such").returncode, 1)
         wait_for(lambda: env.queue_depth(self.amqp, "wharf.dead") >= 1, 15, what="dead again in queue")
+        # One job's letter by id: only it goes, and the job stays dead.
+        p = self.cli("submit", "system.fail", "--id", "deadcli2", "--arg", "transient=true", "--max-attempts", "1",
+                     "--wait")
+        self.assertEqual(p.returncode, 1)
+        wait_for(lambda: env.queue_depth(self.amqp, "wharf.dead") >= 2, 15, what="two dead letters")
+        one = self.cli("dead", "purge", "deadcli2")
+        self.assertEqual((one.returncode, one.stdout), (0, "purged 1 dead messages\n"), one.stderr)
+        ids = [d["id"] for d in json.loads(self.cli("dead", "list", "--json").stdout)]
+        self.assertIn("deadcli", ids)
+        self.assertNotIn("deadcli2", ids)
+        self.assertEqual(env.redis().hget(self.prefix + "job:deadcli2", "state"), "dead")
+        self.assertEqual(self.cli("dead", "purge", "deadcli2").returncode, 1)  # no such letter now
         pg = self.cli("dead", "purge")
         self.assertEqual(pg.returncode, 0, pg.stderr)
         self.assertRegex(pg.stdout, r"purged [1-9]\d* dead messages")

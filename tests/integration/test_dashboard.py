@@ -411,6 +411,7 @@ class DashboardBrowserTest(unittest.TestCase):
         names = [r["name"] for r in results]
         for want in ("wrong_token", "pages_show_the_test_data", "live_log_on_the_job_page", "read_only_token",
                      "cross_site_post_refused", "cancel_from_the_job_page", "bulk_retry_of_dead_letters",
+                     "purge_selected_dead_letters",
                      "schedules_add_run_now_delete", "fleet_lists_the_host_and_its_container",
                      "fleet_container_charts_and_live_output", "fleet_update_plan_then_update",
                      "fleet_update_rolls_back", "fleet_stop_and_remove_from_the_host_page",

@@ -486,6 +486,22 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(st, 404, b)
         st, _, b = self.req("POST", "/v1/dead/retry", {"id": "../x"})
         self.assertEqual((st, b["error"]["field"]), (400, "id"))
+        # purge one by id: only that letter goes, its job stays dead
+        other = self.submit({"type": "system.fail", "max_attempts": 1,
+                             "args": {"code": "boom", "transient": True}})["id"]
+        self.assertEqual(self.wait_state(other)["state"], "dead")
+        wait_for(lambda: any(d["id"] == other for d in self.req("GET", "/v1/dead")[2]["dead"]), timeout=10,
+                 what="dead letter of " + other)
+        st, _, b = self.req("POST", "/v1/dead/purge", {"id": other})
+        self.assertEqual((st, b), (200, {"purged": 1}))
+        ids = [d["id"] for d in self.req("GET", "/v1/dead")[2]["dead"]]
+        self.assertNotIn(other, ids)
+        self.assertIn(jid, ids)
+        self.assertEqual(self.wait_state(other)["state"], "dead")
+        st, _, b = self.req("POST", "/v1/dead/purge", {"id": other})
+        self.assertEqual(st, 404, b)
+        st, _, b = self.req("POST", "/v1/dead/purge", {"id": "../x"})
+        self.assertEqual((st, b["error"]["field"]), (400, "id"))
         st, _, b = self.req("POST", "/v1/dead/purge")
         self.assertEqual(st, 200, b)
         self.assertGreaterEqual(b["purged"], 1)

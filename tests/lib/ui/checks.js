@@ -321,6 +321,29 @@ module.exports = {
         t.assert(!page.errors.length, `console errors: ${page.errors.join(" | ")}`);
     },
 
+    async purge_selected_dead_letters(t) {
+        const { cfg } = t;
+        const id = cfg.ids.dead[0];
+        // retried above, each fails again by design and is dead again
+        await t.until(`${id} to be a dead letter again`, async () =>
+            (await t.api("GET", "/v1/dead")).body.dead.some((d) => d.id === id), 60000);
+        const page = await t.newPage(t.ctx);
+        page.on("dialog", (d) => d.accept()); // the purge confirmation
+        await t.signedIn(page, cfg.token);
+        await page.evaluate(() => { location.hash = "#/dead"; });
+        await t.waitText(page, "#dead-table", id);
+        await page.type("#dead-filter", id);
+        await page.click("#dead-all");
+        await page.click("#dead-drop");
+        await t.waitText(page, "#dead-note", "Purged 1 of 1");
+        const left = (await t.api("GET", "/v1/dead")).body.dead.map((d) => d.id);
+        t.assert(!left.includes(id), `${id} is still in the dead queue`);
+        t.assert(cfg.ids.dead.slice(1).every((d) => left.includes(d)) || cfg.ids.dead.length === 1,
+            `the other dead letters went too: ${left.join(", ")}`);
+        t.assert((await t.api("GET", `/v1/jobs/${id}`)).body.state === "dead", `${id} is no longer dead`);
+        t.assert(!page.errors.length, `console errors: ${page.errors.join(" | ")}`);
+    },
+
     async schedules_add_run_now_delete(t) {
         const page = await t.newPage(t.ctx);
         page.on("dialog", (d) => d.accept()); // the delete confirmation

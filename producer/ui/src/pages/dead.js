@@ -1,5 +1,5 @@
 // Dead letters: the dead queue with reasons; select some or all matching a
-// filter and retry them, or purge the queue.
+// filter and retry or purge them, or purge the whole queue.
 import { get, post } from "../api.js";
 import { h, fill, empty, table, errorBox, when } from "../dom.js";
 
@@ -9,9 +9,10 @@ export function render(main, params, ctx) {
     const note = h("div", { "aria-live": "polite", id: "dead-note" });
     const all = h("input", { type: "checkbox", id: "dead-all", "aria-label": "Select all matching" });
     const retry = h("button", { type: "button", id: "dead-retry", class: "primary" }, "Retry selected");
+    const drop = h("button", { type: "button", id: "dead-drop", class: "danger" }, "Purge selected");
     const purge = h("button", { type: "button", id: "dead-purge", class: "danger" }, "Purge the dead queue");
     let rows = [];
-    const bar = ctx.canWrite ? h("div", { class: "actions" }, retry, purge) : null;
+    const bar = ctx.canWrite ? h("div", { class: "actions" }, retry, drop, purge) : null;
     fill(main, h("h1", null, "Dead letters"), h("div", { class: "filters" }, h("label", null, "Filter ", filter)),
         bar, note, list);
 
@@ -43,17 +44,21 @@ export function render(main, params, ctx) {
 
     filter.addEventListener("input", draw);
     all.addEventListener("change", () => { for (const r of rows) if (matches(r.d)) r.box.checked = all.checked; });
-    retry.addEventListener("click", async () => {
+    // Each selected letter, one at a time (each is a queue operation).
+    async function each(verb, done, path) {
         const picked = rows.filter((r) => r.box.checked && matches(r.d));
-        if (!picked.length) return fill(note, errorBox("Select the dead letters to retry first."));
+        if (!picked.length) return fill(note, errorBox(`Select the dead letters to ${verb} first.`));
+        if (verb === "purge" && !window.confirm(`Purge ${picked.length} dead letter(s)? This cannot be undone.`)) return;
         let ok = 0;
         const failed = [];
-        for (const r of picked) { // one at a time: each is a queue operation
-            try { await post("/v1/dead/retry", { id: r.d.id }); ok++; } catch (e) { failed.push(`${r.d.id}: ${e.message}`); }
+        for (const r of picked) {
+            try { await post(path, { id: r.d.id }); ok++; } catch (e) { failed.push(`${r.d.id}: ${e.message}`); }
         }
-        fill(note, h("p", { class: "ok" }, `Retried ${ok} of ${picked.length}.`), failed.length ? errorBox(failed.join("; ")) : null);
+        fill(note, h("p", { class: "ok" }, `${done} ${ok} of ${picked.length}.`), failed.length ? errorBox(failed.join("; ")) : null);
         load();
-    });
+    }
+    retry.addEventListener("click", () => each("retry", "Retried", "/v1/dead/retry"));
+    drop.addEventListener("click", () => each("purge", "Purged", "/v1/dead/purge"));
     purge.addEventListener("click", async () => {
         if (!window.confirm("Purge every message in the dead queue? This cannot be undone.")) return;
         try {
