@@ -361,19 +361,11 @@ class FleetTest(unittest.TestCase):
         self.assertEqual(self.ctr("fl-run")["state"], "running")
 
 
-class WorkerControlTest(unittest.TestCase):
+class WorkerControlTest(wharfserve.ServeCase):
     """quiet and drain through Redis, on a worker of its own (vhost, prefix
     and serve of this test only), with a one-second heartbeat."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.amqp = env.new_vhost()
-        cls.prefix = env.new_prefix()
-        cls.srv = wharfserve.start(env, cls.amqp, cls.prefix)
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.srv.stop() == 0, cls.srv.log_text()[-4000:]
+    env = env
 
     def start(self):
         w = env.start_worker(self.amqp, self.prefix, concurrency=2, extra_env={"WHARF_WORKER_HEARTBEAT_S": "1"})

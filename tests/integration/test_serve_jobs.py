@@ -15,17 +15,9 @@ import wharftest  # noqa: E402
 env = wharftest.Env()
 
 
-class JobListTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        # No worker: submitted jobs stay queued (or scheduled, or cancelled).
-        cls.amqp = env.new_vhost()
-        cls.prefix = env.new_prefix()
-        cls.srv = wharfserve.start(env, cls.amqp, cls.prefix)
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.srv.stop() == 0, cls.srv.log_text()[-4000:]
+class JobListTest(wharfserve.ServeCase):
+    # No worker: submitted jobs stay queued (or scheduled, or cancelled).
+    env = env
 
     def setUp(self):
         # every test lists a fresh prefix's worth of jobs

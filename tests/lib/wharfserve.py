@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import freeport  # noqa: E402
@@ -207,3 +208,22 @@ def _stop_all():
             s.stop()
         except Exception:  # noqa: BLE001 - best effort at exit
             s.proc.kill()
+
+
+class ServeCase(unittest.TestCase):
+    """A test class with a vhost, a key prefix and a `wharf serve` of its own
+    (cls.amqp, cls.prefix, cls.srv); serve must then exit 0, which in the
+    sanitizer build also means LeakSanitizer found nothing. Set `env` (the
+    module's wharftest.Env) on the subclass."""
+    env = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.amqp = cls.env.new_vhost()
+        cls.prefix = cls.env.new_prefix()
+        cls.srv = start(cls.env, cls.amqp, cls.prefix)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.srv.stop()
+        assert rc == 0, "wharf serve exited %s:\n%s" % (rc, cls.srv.log_text()[-4000:])
