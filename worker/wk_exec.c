@@ -67,6 +67,9 @@ static bool is_short(wk_exec *x, const void *type)
     return e->type == type && e->avg_us < WK_SHORT_US && e->last_us < 10 * WK_SHORT_US;
 }
 
+static const char *const run_outcome[] = {
+    [WK_RUN_OK] = "ok", [WK_RUN_FAIL] = "fail", [WK_RUN_INTERRUPTED] = "interrupted"};
+
 /* Step 3, for a job start.lua said to run; the outcome is decided from
  * what the handler returns. */
 static void run_handler(wk_exec *x, slot *s)
@@ -79,6 +82,10 @@ static void run_handler(wk_exec *x, slot *s)
     job->deadline_us = job->timeout_s ? t0 + (int64_t)job->timeout_s * 1000000 : 0;
     job->host = job->env.target[0] ? wh_inv_host_find(x->cfg->inv, job->env.target) : NULL;
     set_running(x, d->id, &job->cancel);
+    /* Debug lines bracket every run of a handler: with log.level = debug a
+     * worker's log is a durable record of what ran where and when (the soak
+     * checker reads it for duplicate runs and lock overlaps). */
+    wh_log(WH_LOG_DEBUG, d->id, "run started", "type", d->type);
     wk_run r;
     if(job->type->needs_host && !job->host)
         r = wk_job_fail(job, WH_E_UNKNOWN_HOST, NULL, false, "target: \"%s\" is not a host in this worker's inventory",
@@ -86,6 +93,7 @@ static void run_handler(wk_exec *x, slot *s)
     else
         r = job->run(job);
     set_running(x, NULL, NULL);
+    wh_log(WH_LOG_DEBUG, d->id, "run ended", "outcome", run_outcome[r]);
     int64_t run_us = wh_mono_us() - t0;
     note_speed(x, job->type, run_us);
     d->ran = true;
