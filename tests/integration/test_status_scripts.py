@@ -115,6 +115,29 @@ class StartScriptTest(unittest.TestCase):
         self.assertEqual(self.r.hget(self.args["job"], "redeliveries"), "2")
         self.assertEqual(self.start(now=8000), ["dead", "redelivery_limit", "3"])
 
+    def test_waiting_for_a_lock_after_a_redelivery_counts_once(self):
+        lock_key = self.args["lock_key"] + "L"
+        locked = dict(lock="L", lock_key=lock_key)
+        self.assertEqual(self.start(**locked), "run 1 3")
+        # its worker died; its lock expired and another job took it
+        self.r.set(lock_key, "other")
+        for i in range(5):  # more than max_redeliveries: each wait goes back to the queue
+            self.assertEqual(self.start(worker="w2", now=6000 + i, **locked), ["locked", "other"])
+        self.assertEqual(self.r.hget(self.args["job"], "redeliveries"), None)
+        self.r.delete(lock_key)
+        self.assertEqual(self.start(worker="w2", now=7000, **locked), "run 1 3")
+        self.assertEqual(self.r.hget(self.args["job"], "redeliveries"), "1")
+        self.assertEqual(self.r.get(lock_key), "s1")
+
+    def test_a_redelivery_past_the_limit_does_not_take_the_lock(self):
+        lock_key = self.args["lock_key"] + "L"
+        locked = dict(lock="L", lock_key=lock_key)
+        self.assertEqual(self.start(**locked), "run 1 3")
+        self.r.delete(lock_key)
+        self.r.hset(self.args["job"], "redeliveries", "2")
+        self.assertEqual(self.start(worker="w2", now=6000, **locked), ["dead", "redelivery_limit", "3"])
+        self.assertEqual(self.r.get(lock_key), None)
+
 
 class MovesTest(unittest.TestCase):
     """What a batch shares: errors stay with their move, counts are summed,

@@ -90,6 +90,16 @@ if f[4] == '1' then
   publish(events, id .. ' cancelled')
   return {'skip', 'cancelled', 'cancelled', f[2] or '0'}
 end
+-- The lock is looked at before a redelivery is counted: a redelivered job
+-- that waits for its lock keeps its state and comes back, and each of its
+-- waits would otherwise count as one more redelivery.
+if lock ~= '' then
+  local holder = redis.call('GET', lock_key)
+  if holder and holder ~= id then
+    redis.call('HSET', job, 'step', 'waiting for lock ' .. lock)
+    return {'locked', holder}
+  end
+end
 local redelivery = st == 'running'
 if redelivery then
   local n = redis.call('HINCRBY', job, 'redeliveries', 1)
@@ -98,11 +108,6 @@ if redelivery then
   end
 end
 if lock ~= '' then
-  local holder = redis.call('GET', lock_key)
-  if holder and holder ~= id then
-    redis.call('HSET', job, 'step', 'waiting for lock ' .. lock)
-    return {'locked', holder}
-  end
   redis.call('SET', lock_key, id, 'PX', lock_ms)
   redis.call('HSET', job, 'lock_key', lock_key)
 end
