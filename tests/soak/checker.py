@@ -83,12 +83,16 @@ def summary(h):
     return {"submits": sum(len(v) for v in h.submits.values()), "accepted": ok,
             "cancels": sum(len(v) for v in h.cancels.values()), "jobs_final": len(h.final),
             "runs": sum(len(v) for v in h.runs.values()), "faults": len(h.faults), "faults_by_kind": kinds,
-            "resubscribed": len(h.resubscribed), "started": h.started, "ended": h.ended, "drained": h.drained}
+            "resubscribed": len(h.resubscribed), "started": h.started, "ended": h.ended, "drained": h.drained,
+            "drain_complete": h.drain_ok}
 
 
 def main(argv):
-    """CLI: checker.py RUN_DIR. Writes verdict.json and report.md into RUN_DIR,
-    prints one line per invariant, exits 0 iff every invariant holds."""
+    """CLI: checker.py RUN_DIR (argv, or the run directory itself). Writes
+    verdict.json and report.md into RUN_DIR, prints one line per invariant,
+    returns 0 iff every invariant holds (1 otherwise, 2 on bad usage)."""
+    if isinstance(argv, str):  # main(run_dir), as soak.py calls it
+        argv = ["checker.py", argv]
     if len(argv) != 2 or argv[1].startswith("-"):
         sys.stderr.write("usage: checker.py RUN_DIR\n")
         return 2

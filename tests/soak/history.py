@@ -27,6 +27,12 @@ CFG_DEFAULTS = {
     "max_hold_s": 1500, "heartbeat_s": 5, "amqp_heartbeat_s": 10, "lease_s": 30, "lock_ttl_ms": None,
     "max_redeliveries": 5, "max_attempts_default": 3, "leader_ttl_ms": 5000, "tick_ms": 200, "wait_replicas": 0,
 }
+# The worker's config keys (wh_cfg.c) behind them.
+WORKER_KEYS = {
+    "jobs.max_hold_s": "max_hold_s", "worker.heartbeat_s": "heartbeat_s", "amqp.heartbeat_s": "amqp_heartbeat_s",
+    "jobs.lease_s": "lease_s", "jobs.max_redeliveries": "max_redeliveries", "jobs.max_attempts": "max_attempts_default",
+    "scheduler.leader_ttl_ms": "leader_ttl_ms", "scheduler.tick_ms": "tick_ms", "redis.wait_replicas": "wait_replicas",
+}
 
 # Lines of a sanitizer report (ASan, LSan, UBSan) in any log we keep.
 SANITIZER = re.compile(r"==\d+==ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error: |==\d+==ABORTING")
@@ -87,6 +93,30 @@ def num(v, default=0):
         return default
 
 
+def config(given):
+    """The settings the checker needs: meta.json's config, then the worker's
+    own keys it lists ("worker_keys": {"scheduler.tick_ms": 200, ...}), then
+    wharf's defaults."""
+    cfg = dict(CFG_DEFAULTS)
+    for k, v in (given.get("worker_keys") or {}).items():
+        if k in WORKER_KEYS and v is not None:
+            cfg[WORKER_KEYS[k]] = v
+    cfg.update({k: v for k, v in given.items() if k in CFG_DEFAULTS and v is not None})
+    if not cfg["lock_ttl_ms"]:  # the lock lives as long as the lease (wk_exec.c)
+        cfg["lock_ttl_ms"] = int(cfg["lease_s"]) * 1000
+    return cfg
+
+
+def drain_end(meta, ended):
+    """(when the drain ended, ms; whether every job got terminal). meta's
+    `drained` is that time, or a bool next to `drain_ms` (soak.py)."""
+    d = meta.get("drained")
+    if isinstance(d, bool) or d is None:
+        t = (ended + num(meta.get("drain_ms"))) if ended and meta.get("drain_ms") is not None else None
+        return t or num(meta.get("finished")) or ended, d is not False
+    return num(d) or ended, True
+
+
 class Run:
     """One handler run: from "run started" to "run ended" in one worker log."""
     __slots__ = ("job", "worker", "log", "start", "end", "outcome", "type", "ended")
@@ -104,13 +134,10 @@ class History:
     def __init__(self, run_dir):
         self.dir = run_dir
         self.meta = read_json(os.path.join(run_dir, "meta.json"), {}) or {}
-        self.cfg = dict(CFG_DEFAULTS)
-        self.cfg.update({k: v for k, v in (self.meta.get("config") or {}).items() if v is not None})
-        if not self.cfg["lock_ttl_ms"]:  # the lock lives as long as the lease (wk_exec.c)
-            self.cfg["lock_ttl_ms"] = int(self.cfg["lease_s"]) * 1000
+        self.cfg = config(self.meta.get("config") or {})
         self.started = num(self.meta.get("started"))
         self.ended = num(self.meta.get("ended")) or None
-        self.drained = num(self.meta.get("drained")) or self.ended
+        self.drained, self.drain_ok = drain_end(self.meta, self.ended)
         self._load_records()
         self._load_final()
         self._load_logs()

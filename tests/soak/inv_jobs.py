@@ -6,7 +6,7 @@ history (history.py) and returns a judge.Judgement.
 import json
 
 import history
-from judge import (TERMINAL, REDELIVERY_COVER, RENEW_COVER, Judgement, cancel_answer, fail_code,
+from judge import (TERMINAL, REDELIVERY_COVER, RENEW_COVER, Judgement, cancel_answer, cancel_found, fail_code,
                    failover_lost)
 
 RULE_TERMINAL = (
@@ -23,7 +23,8 @@ RULE_TERMINAL = (
     "Non-terminal end states are judged by nothing_stuck.")
 RULE_REWRITE = (
     "for every id in events.jsonl: the final hash state equals the first terminal word, and no word after the "
-    "first terminal word differs from it.")
+    "first terminal word differs from it; a cancel told `already finished: it is <state>` names the final "
+    "state.")
 RULE_DUPLICATES = (
     "a later run of a job (another `run started` in any worker log that is not the retry of a run that ended "
     "`fail` for a transient job) needs, between the earlier run's start and the later run's start, a kill, "
@@ -88,14 +89,23 @@ def explain_end(h, jid, rec, fin):
         if after:
             return "bad", "started after a cancel answered `cancelled`", ()
     if state == "cancelled":
-        if not answers:
-            return "bad", "cancelled, but no cancel was sent", ()
+        if not [a for _, a in answers if a in ("cancelled", "requested", "unknown")]:
+            return "bad", "cancelled, but no cancel that could have done it (%s)" % (
+                ", ".join(a for _, a in answers) or "none sent"), ()
         if error != "cancelled":
             return "bad", "cancelled with error %r" % error, ()
         return "ok", "", ()
-    if state == expect:
+    if state == "failed" and error == "timeout" and timed_out_by_design(rec):
+        return "ok", "", ()
+    if state == expect and (state, error) != ("failed", "timeout"):
         return expected_end(h, jid, rec, fin)
     return unexpected_end(h, jid, fin, expect)
+
+
+def timed_out_by_design(rec):
+    """A sleep submitted with a timeout_s shorter than its sleep."""
+    ms = (rec.get("args") or {}).get("ms")
+    return bool(rec.get("timeout_s")) and isinstance(ms, int) and ms > 1000 * int(rec["timeout_s"])
 
 
 def expected_end(h, jid, rec, fin):
@@ -149,8 +159,8 @@ def explain_redelivery_limit(h, jid, fin, runs):
     if history.num(fin.get("redeliveries")) > limit and len(lost) > limit:
         faults = [f for r in lost for f in run_cover(h, r, None)]
         return "allowed", "redelivery_limit: %d runs each lost to a fault (limit %d)" % (len(lost), limit), faults
-    return "bad", "redelivery_limit with %d runs lost to faults, redeliveries %s, limit %d: deaths do not explain it" % (
-        len(lost), fin.get("redeliveries"), limit), ()
+    why = "redelivery_limit with %d runs lost to faults, redeliveries %s, limit %d: deaths do not explain it"
+    return "bad", why % (len(lost), fin.get("redeliveries"), limit), ()
 
 
 def run_cover(h, r, next_start):
@@ -236,6 +246,16 @@ def judge_rewrite(h):
             j.bad(h, "%s was followed by %s" % (term, ", ".join(later[:5])), jid)
         elif fin and not fin.get("missing") and fin.get("state") != term:
             j.bad(h, "first terminal event %s, final hash says %s" % (term, fin.get("state")), jid)
+    for jid, cancels in h.cancels.items():
+        fin = h.final.get(jid) or {}
+        for c in cancels:
+            said = cancel_found(c)
+            if not said or not fin.get("state"):
+                continue
+            j.count += 1
+            if fin["state"] != said:
+                j.bad(h, "a cancel was told the job had finished %s; final hash says %s" % (
+                    said, fin.get("state")), jid)
     return j
 
 

@@ -16,7 +16,7 @@ import inv_jobs
 from judge import LEADER_COVER, LOCK_COVER, Judgement, failover_lost
 
 RULE_SCHEDULE = (
-    "for each schedule: every tick T (a multiple of every_s after `created`, up to the end of the workload "
+    "for each schedule: every tick T (a multiple of every_s from `created` + 1 s to the end of the workload "
     "minus tick_ms + 2 s) has a firing `<name>-<T s>`; a missing T is allowed only when an earlier tick T0 "
     "fired at or after T (the leader was behind and wh_sched skips the ticks up to `now`) and a fault that "
     "can stall the leader overlaps [T0 - leader_ttl_ms, T0's created_at]. No firing off the grid; a firing "
@@ -69,7 +69,9 @@ def judge_one_schedule(h, j, sc):
     fired = firings(h, name)
     for tick, jid in sorted(fired.items()):
         judge_firing(h, j, sc, tick, jid, every)
-    created = int(sc.get("created") or h.started)
+    # The first firing is the first tick after the add's own clock: a tick
+    # within a second of the recorded `created` may precede it.
+    created = int(sc.get("created") or h.started) + 1000
     end = int(sc.get("removed") or h.ended or h.drained or created)
     horizon = end - int(h.cfg["tick_ms"]) - 2000
     ticks = sorted(fired)

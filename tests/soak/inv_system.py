@@ -181,11 +181,13 @@ def judge_crashes(h):
             continue
         j.count += 1
         sig, status = signal_name(p.get("signal")), p.get("status")
+        if not sig and isinstance(status, int) and status < 0:  # Popen's returncode: -signal
+            sig, status = signal_name(-status), None
         what = "%s (pid %s) exited status %s signal %s" % (p.get("name"), p.get("pid"), status, sig)
         if p.get("by_nemesis"):
             j.note("killed by the nemesis")
         elif not sig and status in (0, None):
-            j.note("clean exits")
+            j.note("clean exits" if p.get("t", 0) >= (h.ended or 0) else "clean exits before the end")
         elif sig in ("TERM", "INT") and p.get("t", 0) >= (h.ended or 0):
             j.note("stopped at the end")
         else:

@@ -11,6 +11,9 @@ Sizes are bounded: at most CAP violations and CAP allowed entries are kept
 per invariant (the totals are always exact), and each context holds a few
 events, runs, faults and log lines.
 """
+import json
+import re
+
 import history
 
 CAP = 50
@@ -132,18 +135,34 @@ def fail_code(args):
     return (args or {}).get("code") or "failed"
 
 
+HTTP_CANCEL = {200: "cancelled", 202: "requested", 409: "finished", 404: "missing"}
+CODE_CANCEL = {"conflict": "finished", "not_found": "missing"}
+STATE_CANCEL = {"cancelled": "cancelled", "running": "requested", "cancelling": "requested"}
+FINISHED_AS = re.compile(r"already finished(?:: it is |\s*\()([a-z]+)")
+
+
 def cancel_answer(c):
-    """What a cancel call said: "finished" (409 / conflict: already done),
-    "missing" (404), "requested" (202 / running: asked to stop), "cancelled"
-    (200: ended before it started) or "unknown" (the call failed)."""
-    a = str(c.get("answer") or "").lower()
-    for word, keys in (("finished", ("conflict", "409", "finished", "succeeded", "failed", "dead")),
-                       ("missing", ("not_found", "404", "missing")),
-                       ("requested", ("running", "202", "requested", "cancelling")),
-                       ("cancelled", ("cancelled", "200"))):
-        if any(k in a for k in keys):
-            return word if c.get("ok", True) or word in ("finished", "missing") else "unknown"
-    return "unknown"
+    """What a cancel call said (cancels.jsonl `answer`, as workload.py records
+    it per client): "cancelled" (ended before it started: HTTP 200, library
+    or CLI `cancelled`), "requested" (running, asked to stop: 202,
+    `running`, `cancelling`), "finished" (409 / conflict), "missing" (404 /
+    not_found) or "unknown" (the call failed: it may or may not have acted)."""
+    a = c.get("answer")
+    if not isinstance(a, dict):
+        a = {"out": str(a or "")}
+    if isinstance(a.get("status"), int):
+        return HTTP_CANCEL.get(a["status"], "unknown")
+    if a.get("rc") not in (None, 0) or a.get("code"):
+        text = "%s %s" % (a.get("code") or "", a.get("err") or "")
+        return next((v for k, v in CODE_CANCEL.items() if k in text), "unknown")
+    words = str(a.get("state") or a.get("out") or "").split()
+    return STATE_CANCEL.get(words[-1].lower() if words else "", "unknown")
+
+
+def cancel_found(c):
+    """The terminal state a cancel was told the job already had, or None."""
+    m = FINISHED_AS.search(json.dumps(c.get("answer")).lower())
+    return m.group(1) if m and m.group(1) in TERMINAL else None
 
 
 def failover_lost(h, t, t_end):

@@ -35,6 +35,7 @@ def header(h, v):
                n for n, i in v["invariants"].items() if not i["ok"])), "",
            "- seed %s, %s minutes, version %s" % (v.get("seed"), minutes, h.meta.get("version")),
            "- replay: `tests/soak/run --minutes %s --seed %s`" % (minutes, v.get("seed")),
+           "- drain: %s" % ("every job terminal" if h.drain_ok else "TIMED OUT with jobs not terminal"),
            "- %d submits (%d accepted), %d cancels, %d jobs in the final dump, %d handler runs, %d faults, "
            "%d event re-subscriptions" % (s.get("submits", 0), s.get("accepted", 0), s.get("cancels", 0),
                                           s.get("jobs_final", 0), s.get("runs", 0), s.get("faults", 0),
@@ -137,10 +138,16 @@ def invariant_section(h, name, i):
     return out
 
 
-def write(run_dir, verdict, h=None):
-    """Write RUN/report.md for `verdict` (checker.check's result); returns its
-    path. `h`: the run's history if already loaded (history.load)."""
+def write(run_dir, verdict=None, h=None):
+    """Write RUN/report.md for `verdict` (checker.check's result; None: the
+    run's verdict.json, else judged now); returns its path. `h`: the run's
+    history if already loaded (history.load)."""
     h = h or history.load(run_dir)
+    if verdict is None:
+        verdict = history.read_json(os.path.join(run_dir, "verdict.json"))
+    if verdict is None:
+        import checker
+        verdict = checker.judge_history(h)
     lines = header(h, verdict) + fault_section(h) + throughput_section(h) + ["## Invariants", ""]
     for name, i in verdict["invariants"].items():
         lines += invariant_section(h, name, i)
