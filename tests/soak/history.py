@@ -167,6 +167,10 @@ class History:
             if h.get("id"):
                 self.final[h["id"]] = h
         self.final_stats = read_json(os.path.join(self.dir, "final_stats.json"), {}) or {}
+        # final.py records why wharf.dead could not be read; then no job is
+        # judged by its dead letters (dead_letter_reason says so once).
+        self.dead_letters_read = not self.final_stats.get("dead_letters_error") or bool(
+            self.final_stats.get("dead_letters"))
 
     def log_files(self):
         """(worker name, path) of every worker log, by name then restart number."""

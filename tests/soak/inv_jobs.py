@@ -6,15 +6,16 @@ history (history.py) and returns a judge.Judgement.
 import json
 
 import history
-from judge import (TERMINAL, REDELIVERY_COVER, RENEW_COVER, Judgement, cancel_answer, cancel_found, fail_code,
-                   failover_lost)
+from judge import (TERMINAL, REDELIVERY_COVER, RENEW_COVER, TIMEOUT_COVER, Judgement, cancel_answer, cancel_found,
+                   fail_code, failover_lost)
 
 RULE_TERMINAL = (
     "every accepted submit (ok) ends in a terminal state its `expect` allows: succeeded; failed with error = "
     "the fail code, never retried; dead with error = the fail code, attempt = max_attempts and a dead letter "
     "(attempts_exhausted). Also allowed: cancelled (error cancelled) when a cancel was sent (a cancel answered "
     "`cancelled` before the start must end cancelled and the job must not start after it, unless a Redis master "
-    "kill may have lost the cancel); failed/timeout when a run's worker was SIGSTOPped during it; dead/abandoned "
+    "kill may have lost the cancel); failed/timeout when a run's worker was SIGSTOPped or its Redis stalled "
+    "(partition, maxmemory, master kill) during it; dead/abandoned "
     "on the last attempt when a run's worker could not renew its lease; dead/redelivery_limit when more than "
     "max_redeliveries runs each lost their delivery to a fault. A delayed job never starts before run_at; one "
     "missing after the drain is allowed only if a Redis master kill may have lost its submit (the client does "
@@ -122,7 +123,7 @@ def expected_end(h, jid, rec, fin):
             return "bad", "dead after %s of %s attempts" % (fin.get("attempt"), fin.get("max_attempts")), ()
         if rec.get("max_attempts") and history.num(fin.get("max_attempts")) != int(rec["max_attempts"]):
             return "bad", "max_attempts %s, submitted %s" % (fin.get("max_attempts"), rec["max_attempts"]), ()
-        if "attempts_exhausted" not in dead_letter_reasons(h, jid):
+        if h.dead_letters_read and "attempts_exhausted" not in dead_letter_reasons(h, jid):
             return "bad", "dead without an attempts_exhausted dead letter", ()
     if state == "dead" and error in ("abandoned", "redelivery_limit"):
         return unexpected_end(h, jid, fin, "dead")
@@ -134,11 +135,13 @@ def unexpected_end(h, jid, fin, expect):
     state, error = fin.get("state"), fin.get("error")
     runs = h.runs.get(jid, [])
     if state == "failed" and error == "timeout":
-        # The deadline is on the monotonic clock, which runs on while a worker is stopped.
-        cover = [f for r in runs for f in h.covering({"worker_stop": "worker"}, r.worker, r.start, r.end)]
+        # The deadline is on the monotonic clock, which runs on while a worker
+        # is stopped; a handler's own Redis writes (system.log lines, progress)
+        # wait while its Redis is partitioned, full or failing over.
+        cover = [f for r in runs for f in h.covering(TIMEOUT_COVER, r.worker, r.start, r.end)]
         if cover:
-            return "allowed", "timed out: its worker was stopped during the run", cover
-        return "bad", "timed out (expected %s) with no stop of its worker during a run" % expect, ()
+            return "allowed", "timed out: its worker was stopped or its Redis stalled during the run", cover
+        return "bad", "timed out (expected %s) with no stop or Redis stall during a run" % expect, ()
     if state == "dead" and error == "abandoned":
         if history.num(fin.get("attempt")) < history.num(fin.get("max_attempts"), 1):
             return "bad", "abandoned on attempt %s of %s" % (fin.get("attempt"), fin.get("max_attempts")), ()
@@ -154,7 +157,7 @@ def unexpected_end(h, jid, fin, expect):
 def explain_redelivery_limit(h, jid, fin, runs):
     limit = int(h.cfg["max_redeliveries"])
     lost = [r for i, r in enumerate(runs) if run_lost(h, r, runs[i + 1].start if i + 1 < len(runs) else None)]
-    if "redelivery_limit" not in dead_letter_reasons(h, jid):
+    if h.dead_letters_read and "redelivery_limit" not in dead_letter_reasons(h, jid):
         return "bad", "dead/redelivery_limit without its dead letter", ()
     if history.num(fin.get("redeliveries")) > limit and len(lost) > limit:
         faults = [f for r in lost for f in run_cover(h, r, None)]

@@ -153,6 +153,8 @@ def judge_overlap(h, j, lock, a, b, ttl):
              if min(h.fault_end(f), b.start) - max(f.get("start", 0), a.start) >= ttl - RENEW_MS]
     what = "%s (%s, %s..%s) and %s (%s from %s) overlap on lock %s" % (
         a.job, a.worker, h.rel(a.start), h.rel(a.end), b.job, b.worker, h.rel(b.start), lock)
+    if len(h.runs.get(a.job, [])) > 1:
+        what += " (%s ran %d times: the overlap may come from a duplicate run)" % (a.job, len(h.runs[a.job]))
     if cover:
         j.allow(h, what + ": the earlier holder's lock expired while its worker was silent", b.job, cover)
     else:

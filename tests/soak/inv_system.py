@@ -24,7 +24,9 @@ RULE_DEAD = (
     "whose final state is dead or failed.")
 RULE_RSS = (
     "per worker process: samples after a %d s warm-up, with at least %d of them; the median of the last "
-    "quarter <= median of the first quarter x 1.25 + 2048 kB.")
+    "quarter <= median of the first quarter x 1.25 + 2048 kB. Under ASan the allocator's quarantine "
+    "(ASAN_OPTIONS quarantine_size_mb, 256 MB by default) fills first: run the workers with a small one "
+    "(quarantine_size_mb=4, as hostile.test_corpus does) or a plain build.")
 RULE_CRASH = (
     "every process exit in procs.jsonl is clean (status 0, no signal), by the nemesis, or a SIGTERM/SIGINT "
     "at or after the end of the workload; no sanitizer report (ASan, LSan, UBSan) in any log of the run.")
@@ -109,6 +111,8 @@ def judge_stuck(h):
 
 def judge_dead_letters(h):
     j = Judgement("dead_letter_reason", RULE_DEAD)
+    if not h.dead_letters_read:
+        j.bad(h, "wharf.dead could not be read: %s" % h.final_stats.get("dead_letters_error"))
     for m in h.final_stats.get("dead_letters") or []:
         j.count += 1
         hd = m.get("headers") or m
@@ -129,15 +133,22 @@ def judge_dead_letters(h):
 
 
 def rss_series(h):
-    """(process label, [(t, kB)]) per worker process lifetime: a sampler key that
-    names a worker is cut at each of its (re)starts in procs.jsonl."""
+    """(process label, [(t, kB)]) per worker process lifetime. A sample's
+    `pids` names the process behind each name; without it a name is cut at
+    each of its (re)starts in procs.jsonl. Only the workers of meta.json are
+    judged (the sampler also reports servers, `wharf serve`, producers)."""
+    workers = set(h.meta.get("workers") or {})
     series = {}
     for s in h.samples:
+        pids = s.get("pids") or {}
         for k, v in (s.get("rss_kb") or {}).items():
-            if v is not None:
-                series.setdefault(k, []).append((s.get("t", 0), v))
+            if v is not None and (not workers or k in workers):
+                series.setdefault((k, pids.get(k)), []).append((s.get("t", 0), v))
     out = []
-    for k, pts in sorted(series.items()):
+    for (k, pid), pts in sorted(series.items(), key=lambda kv: (kv[0][0], kv[1][0][0])):
+        if pid is not None:
+            out.append(("%s (pid %s)" % (k, pid), pts))
+            continue
         starts = sorted(p.get("t", 0) for p in h.procs if p.get("name") == k and p.get("event") == "start")
         cuts = starts[1:] + [float("inf")]
         lo = float("-inf")
@@ -161,7 +172,9 @@ def judge_rss(h):
         first, last = statistics.median(post[:q]), statistics.median(post[-q:])
         limit = first * 1.25 + 2048
         if last > limit:
-            j.bad(h, "%s grew from %d kB to %d kB (limit %d kB)" % (label, first, last, limit), process=label)
+            medians = [statistics.median(post[i * q:(i + 1) * q]) for i in range(4)]
+            j.bad(h, "%s grew from %d kB to %d kB (limit %d kB)" % (label, first, last, limit), process=label,
+                  quarter_medians_kb=medians, samples=len(post))
     return j
 
 

@@ -31,8 +31,12 @@ REDELIVERY_COVER = {  # an earlier run's delivery was lost: the job runs again
     "worker_kill": "worker", "worker_stop": "worker", "partition_redis": "worker", "partition_amqp": "worker",
     "rmq_node_stop": "any", "redis_master_kill": "any",
 }
-RENEW_COVER = {  # its worker could not renew a lease or a lock (renew.lua needs Redis)
+RENEW_COVER = {  # its worker could not renew a lease (renew.lua needs a writable master)
     "worker_kill": "worker", "worker_stop": "worker", "partition_redis": "worker", "redis_maxmemory": "any",
+    "redis_master_kill": "any",
+}
+TIMEOUT_COVER = {  # the handler's clock ran on while it was frozen, or its Redis writes stalled
+    "worker_stop": "worker", "partition_redis": "worker", "redis_maxmemory": "any", "redis_master_kill": "any",
 }
 LOCK_COVER = {  # the holder is alive but silent: its lock expires under it
     "worker_stop": "worker", "partition_redis": "worker", "redis_maxmemory": "any",

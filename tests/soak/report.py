@@ -29,12 +29,14 @@ def rel(t, t0):
 
 def header(h, v):
     s = v.get("summary", {})
-    minutes = v.get("minutes") or h.meta.get("minutes")
+    minutes = "%g" % float(v.get("minutes") or h.meta.get("minutes") or 0)
+    replay = h.meta.get("replay") or "tests/soak/run --minutes %s --seed %s" % (minutes, v.get("seed"))
     out = ["# Chaos soak report", "",
            "**Verdict: %s**" % ("every invariant holds" if v["ok"] else "VIOLATED: " + ", ".join(
                n for n, i in v["invariants"].items() if not i["ok"])), "",
-           "- seed %s, %s minutes, version %s" % (v.get("seed"), minutes, h.meta.get("version")),
-           "- replay: `tests/soak/run --minutes %s --seed %s`" % (minutes, v.get("seed")),
+           "- seed %s, %s minutes, version %s, binaries %s" % (v.get("seed"), minutes, h.meta.get("version"),
+                                                               h.meta.get("bin") or "?"),
+           "- replay: `%s`" % replay,
            "- drain: %s" % ("every job terminal" if h.drain_ok else "TIMED OUT with jobs not terminal"),
            "- %d submits (%d accepted), %d cancels, %d jobs in the final dump, %d handler runs, %d faults, "
            "%d event re-subscriptions" % (s.get("submits", 0), s.get("accepted", 0), s.get("cancels", 0),
@@ -79,10 +81,12 @@ def throughput_section(h):
             if r.get("ok"):
                 b = (r.get("t", 0) - t0) // BUCKET_MS
                 accepted[b] = accepted.get(b, 0) + 1
-    prev = None
+    prev, total = None, 0
     for b in sorted(buckets):
         last = buckets[b][-1]
-        total = sum(last.get(k) or 0 for k in ("stats_ok", "stats_failed", "stats_dead"))
+        vals = [s for s in buckets[b] if s.get("stats_ok") is not None]  # None: Redis failing over
+        if vals:
+            total = sum(vals[-1].get(k) or 0 for k in ("stats_ok", "stats_failed", "stats_dead"))
         done = total - prev if prev is not None else total
         prev = total
         lo, hi = t0 + b * BUCKET_MS, t0 + (b + 1) * BUCKET_MS

@@ -40,7 +40,7 @@ class Soak:
         self.submits, self.cancels, self.faults, self.procs, self.events, self.samples = [], [], [], [], [], []
         self.final, self.logs, self.dead_letters = {}, {}, []
         self.stats = {"ok": 0, "failed": 0, "retried": 0, "dead": 0}
-        self.leases, self.scheduled = {}, {}
+        self.leases, self.scheduled, self.dead_letters_error = {}, {}, None
         self.rss = {"w1": 20000, "w2": 21000, "w3": 19000}
         self.rss_growth = {}
         self._pid = 1000
@@ -167,8 +167,8 @@ class Soak:
             self.proc(w, T0 + 211 * S, "exit", signal=15)
         self.samples_make()
         files = {"meta.json": self.meta,
-                 "final_stats.json": {"stats": self.stats, "leases": self.leases, "scheduled": self.scheduled,
-                                      "dead_letters": self.dead_letters}}
+                 "final_stats.json": dict(self.stats, leases=self.leases, scheduled=self.scheduled,
+                                          dead_letters=self.dead_letters, dead_letters_error=self.dead_letters_error)}
         for name, obj in files.items():
             with open(os.path.join(path, name), "w") as f:
                 json.dump(obj, f)
@@ -187,6 +187,17 @@ class Soak:
         done = sorted(int(h["finished_at"]) for h in self.final.values() if h.get("finished_at"))
         for i in range(0, 211):
             t = T0 + i * S
-            rss = {w: kb + self.rss_growth.get(w, 0) * i + (i % 3) * 50 for w, kb in self.rss.items()}
+            pids = {w: self.pid_at(w, t) for w in self.rss}
+            rss = {w: kb + self.rss_growth.get(w, 0) * i + (i % 3) * 50 for w, kb in self.rss.items() if pids[w]}
+            rss["rmq1"] = 100000 + 500 * i  # a server: the sampler reports it, RSS flatness is for workers
             self.samples.append({"t": t, "stats_ok": sum(1 for d in done if d <= t), "stats_failed": 0,
-                                 "stats_dead": 0, "rss_kb": rss, "queue_depth": 0})
+                                 "stats_dead": 0, "rss_kb": rss, "pids": {w: p for w, p in pids.items() if p},
+                                 "queue_depth": 0})
+
+    def pid_at(self, name, t):
+        """The pid `name` stood for at t (procs.jsonl), or None."""
+        pid = None
+        for p in self.procs:
+            if p["name"] == name and p["t"] <= t:
+                pid = p["pid"] if p["event"] == "start" else None
+        return pid

@@ -187,6 +187,15 @@ class TerminalState(CheckerCase):
         self.soak.fault("worker_stop", "w2", t + 1000, t + 8900)
         self.assertAllowed("terminal_state")
 
+    def test_a_timeout_is_allowed_when_its_redis_stalled(self):
+        t = T0 + 60 * S
+        self.soak.job("slow2", t, runs=(("w2.0", 100, 9000, "interrupted"),), type_="system.log",
+                      args={"lines": 50}, state="failed", error="timeout")
+        self.soak.fault("partition_redis", "w1", t + 1000, t + 8900)
+        self.assertOnly("terminal_state")  # another worker's partition does not explain it
+        self.soak.fault("partition_redis", "w2", t + 1000, t + 8900)
+        self.assertAllowed("terminal_state")
+
     def test_abandoned_is_allowed_on_the_last_attempt_after_a_kill(self):
         t = T0 + 60 * S
         self.soak.job("aband1", t, runs=(("w1.0", 100, 500, "ok"),), type_="system.sleep", args={"ms": 9000},
@@ -337,6 +346,12 @@ class DeadLetters(CheckerCase):
     def test_a_dead_letter_for_a_job_that_succeeded_is_flagged(self):
         self.soak.dead_letters.append({"headers": {"wharf-reason": "attempts_exhausted", "wharf-job-id": "noop01"}})
         self.assertEqual(self.ids(self.assertOnly("dead_letter_reason")), ["noop01"])
+
+    def test_an_unreadable_dead_letter_queue_is_flagged_once(self):
+        self.soak.dead_letters.clear()
+        self.soak.dead_letters_error = "ConnectionRefusedError()"
+        inv = self.assertOnly("dead_letter_reason")
+        self.assertEqual(inv["violations_total"], 1)
 
     def test_bad_input_is_excepted(self):
         self.soak.dead_letters.append({"headers": {"wharf-reason": "bad_msgpack"}})
