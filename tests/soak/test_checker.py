@@ -278,6 +278,15 @@ class Schedule(CheckerCase):
         self.soak.fault("worker_kill", "w2", late - 1000, late + 500)
         self.assertEqual(self.assertAllowed("schedule_once")["allowed_total"], 2)
 
+    def test_a_firing_run_to_completion_twice_needs_a_fault(self):
+        jid = "tick-%d" % ((T0 + 60 * S) // 1000)
+        self.soak.run(jid, "w3.0", T0 + 60 * S + 900, T0 + 60 * S + 905)
+        v = self.verdict()
+        self.assertEqual(sorted(n for n, i in v["invariants"].items() if not i["ok"]),
+                         ["duplicate_runs", "schedule_once"])
+        self.soak.fault("partition_amqp", "w1", T0 + 60 * S + 40, T0 + 60 * S + 600)
+        self.assertAllowed("schedule_once")
+
     def test_a_firing_off_the_grid_is_flagged(self):
         self.soak.firing(T0 + 52 * S)
         self.assertOnly("schedule_once")
@@ -298,6 +307,18 @@ class Locks(CheckerCase):
         t = self.overlap()
         self.soak.fault("worker_stop", "w1", t + 100, t + 7800)
         self.assertAllowed("lock_exclusive")
+
+    def test_redis_refusing_writes_past_the_lock_ttl_covers_an_overlap(self):
+        t = self.overlap()
+        self.soak.fault("redis_maxmemory", "r1", t + 100, t + 7000)
+        self.assertAllowed("lock_exclusive")
+
+    def test_an_overlap_with_a_duplicate_run_says_so(self):
+        t = self.overlap()
+        self.soak.run("lockC", "w3.0", t - 3000, t - 2900)  # its delivery was lost: it ran again on w1
+        self.soak.fault("partition_amqp", "w3", t - 2950, t - 2000)
+        inv = self.assertOnly("lock_exclusive")
+        self.assertIn("ran 2 times", inv["violations"][0]["why"])
 
     def test_a_stop_shorter_than_the_lock_ttl_does_not_cover_an_overlap(self):
         t = self.overlap()
