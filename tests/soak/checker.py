@@ -25,8 +25,8 @@ The invariants, in the order of the soak's design:
  8 rss_flat            worker RSS flat after warm-up
  9 no_crash            no crash but the nemesis' kills, no sanitizer report
 10 duplicate_runs      duplicate runs only in the windows the docs allow
-Each invariant's exact rule is in its module (inv_jobs, inv_sched,
-inv_system) and printed in the report.
+Each invariant's exact rule is in its module (inv_jobs, inv_unique,
+inv_sched, inv_system) and printed in the report.
 """
 import json
 import os
