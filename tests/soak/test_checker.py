@@ -32,6 +32,11 @@ class CheckerCase(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def fresh(self):
+        """A clean history and an empty directory again (for subTests)."""
+        self.tearDown()
+        self.setUp()
+
     def verdict(self):
         return checker.check(self.soak.write(self.tmp))
 
@@ -303,15 +308,22 @@ class Locks(CheckerCase):
         self.overlap()
         self.assertEqual(self.ids(self.assertOnly("lock_exclusive")), ["lockD"])
 
-    def test_an_overlap_after_the_holder_was_stopped_past_the_lock_ttl_is_allowed(self):
-        t = self.overlap()
-        self.soak.fault("worker_stop", "w1", t + 100, t + 7800)
-        self.assertAllowed("lock_exclusive")
+    # (fault kind, target, start and end after the first holder's start, allowed); lock_ttl_ms is 5 s
+    COVERS = (
+        ("worker_stop", "w1", 100, 7800, True),      # the holder stopped past the TTL: its lock expired
+        ("redis_maxmemory", "r1", 100, 7000, True),  # Redis refused its renewals past the TTL
+        ("worker_stop", "w1", 3000, 7800, False),    # stopped for less than the TTL before lockD started
+        ("worker_stop", "w3", 100, 7800, False),     # another worker
+        ("worker_kill", "w1", 100, 600, False),      # no excuse: a killed run ends at the kill
+    )
 
-    def test_redis_refusing_writes_past_the_lock_ttl_covers_an_overlap(self):
-        t = self.overlap()
-        self.soak.fault("redis_maxmemory", "r1", t + 100, t + 7000)
-        self.assertAllowed("lock_exclusive")
+    def test_only_a_silent_holder_past_the_lock_ttl_excuses_an_overlap(self):
+        for kind, target, start, end, allowed in self.COVERS:
+            with self.subTest(kind=kind, target=target, start=start):
+                self.fresh()
+                t = self.overlap()
+                self.soak.fault(kind, target, t + start, t + end)
+                (self.assertAllowed if allowed else self.assertOnly)("lock_exclusive")
 
     def test_an_overlap_with_a_duplicate_run_says_so(self):
         t = self.overlap()
@@ -319,16 +331,6 @@ class Locks(CheckerCase):
         self.soak.fault("partition_amqp", "w3", t - 2950, t - 2000)
         inv = self.assertOnly("lock_exclusive")
         self.assertIn("ran 2 times", inv["violations"][0]["why"])
-
-    def test_a_stop_shorter_than_the_lock_ttl_does_not_cover_an_overlap(self):
-        t = self.overlap()
-        self.soak.fault("worker_stop", "w1", t + 3000, t + 7800)
-        self.assertOnly("lock_exclusive")
-
-    def test_a_stop_of_another_worker_does_not_cover_an_overlap(self):
-        t = self.overlap()
-        self.soak.fault("worker_stop", "w3", t + 100, t + 7800)
-        self.assertOnly("lock_exclusive")
 
 
 class Stats(CheckerCase):
