@@ -110,6 +110,12 @@ def entry_lines(e, t0):
         return out
     if c.get("final"):
         out.append("  - final: " + ", ".join("%s=%s" % kv for kv in sorted(c["final"].items()))[:300])
+    for sub in c.get("submits", []):
+        out.append("  - submit via %s at %s s: ok=%s expect=%s returned=%s" % (
+            sub.get("via"), rel(sub.get("t"), t0), sub.get("ok"), sub.get("expect"), sub.get("returned_id")))
+    for cx in c.get("cancels", []):
+        out.append("  - cancel at %s s: ok=%s answer=`%s`" % (rel(cx.get("t"), t0), cx.get("ok"),
+                                                              json.dumps(cx.get("answer"))[:120]))
     if c.get("events"):
         out.append("  - events: " + ", ".join("%s@%s" % (w, rel(t, t0)) for t, w in c["events"]))
     for r in c.get("runs", []):

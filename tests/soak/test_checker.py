@@ -242,6 +242,17 @@ class Rewrite(CheckerCase):
         self.soak.event(T0 + 150 * S, "noop03", "failed")
         self.assertEqual(self.ids(self.assertOnly("no_rewrite")), ["noop03"])
 
+    def test_a_terminal_write_lost_with_the_redis_master_is_allowed(self):
+        t = T0 + 150 * S
+        self.soak.event(t, "noop03", "failed")
+        self.soak.final["noop03"]["state"] = "failed"
+        self.soak.events = [e for e in self.soak.events if not (e["id"] == "noop03" and e["word"] == "succeeded")]
+        self.soak.event(t - 100, "noop03", "cancelled")
+        self.soak.fault("redis_master_kill", "r1", t - 50, t + 5 * S)
+        v = self.verdict()
+        self.assertEqual(v["invariants"]["no_rewrite"]["allowed_total"], 1, v["invariants"]["no_rewrite"])
+        self.assertTrue(v["invariants"]["no_rewrite"]["ok"])
+
     def test_a_final_hash_that_differs_from_the_first_terminal_event_is_flagged(self):
         h = self.soak.final["perm1"]
         self.soak.events = [e for e in self.soak.events if not (e["id"] == "perm1" and e["word"] == "failed")]
