@@ -92,6 +92,7 @@ class Clean(CheckerCase):
         self.assertIn("tests/soak/run --minutes 3 --seed 21", text)
         self.assertIn("| worker_kill | 1 | no |", text)
         self.assertIn("does NOT hold", text)
+        self.assertIn("Scaled to this run's 3 minutes (at least 1 of each kind): does NOT hold (worker_stop,", text)
         self.assertIn("## Throughput (per 10 s)", text)
         self.assertIn("### duplicate_runs: ok", text)
 
