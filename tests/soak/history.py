@@ -238,10 +238,12 @@ class History:
                 last = t or last
                 if msg == "run started":
                     r = Run(job, name, rel, t, o.get("type"))
-                    open_runs[job] = r
+                    open_runs.setdefault(job, []).append(r)
                     self.runs.setdefault(job, []).append(r)
-                elif msg == "run ended" and job in open_runs:
-                    r = open_runs.pop(job)
+                elif msg == "run ended" and open_runs.get(job):
+                    # A worker can run a redelivered copy of a job it is still
+                    # running (its AMQP connection was lost): first in, first out.
+                    r = open_runs[job].pop(0)
                     r.end, r.outcome, r.ended = t, o.get("outcome"), True
                 elif msg == "schedule fired":
                     self.fired.setdefault(job, []).append({"t": t, "worker": name, "log": rel})
@@ -249,8 +251,9 @@ class History:
         # A run without an end lasted until its process died (procs.jsonl), or at
         # least until the last line that process wrote.
         death = life[1] if life and life[1] else None
-        for r in open_runs.values():
-            r.end = death or last or r.start
+        for rs in open_runs.values():
+            for r in rs:
+                r.end = death or last or r.start
         for rs in self.runs.values():
             rs.sort(key=lambda r: r.start or 0)
 

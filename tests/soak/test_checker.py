@@ -429,6 +429,13 @@ class Duplicates(CheckerCase):
         inv = self.assertAllowed("duplicate_runs")
         self.assertEqual(inv["notes"]["duplicate runs"], 1)
 
+    def test_a_worker_running_its_own_redelivered_copy_pairs_the_runs_in_order(self):
+        t = T0 + 90 * S
+        self.soak.job("dup5", t, runs=(("w1.0", 0, 300, "ok"), ("w1.0", 100, 400, "ok")), lock="L3")
+        self.soak.job("dup6", t, runs=(("w2.0", 500, 600, "ok"),), lock="L3")
+        self.soak.fault("partition_amqp", "w1", t + 50, t + 90)
+        self.assertAllowed("duplicate_runs")
+
     def test_a_kill_of_another_worker_does_not_explain_a_duplicate(self):
         t = T0 + 90 * S
         self.soak.job("dup3", t, runs=(("w1.0", 40, 60, "ok"), ("w2.0", 2000, 2010, "ok")))
