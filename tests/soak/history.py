@@ -142,24 +142,34 @@ class History:
         self._load_final()
         self._load_logs()
 
+    def _timed(self, name, key="t"):
+        """The records of RUN/<name> with a numeric time `key`, in time order;
+        the others are counted in self.untimed (the report says so)."""
+        rows = read_jsonl(os.path.join(self.dir, name))
+        good = [r for r in rows if isinstance(r, dict) and isinstance(r.get(key), (int, float))]
+        if len(good) < len(rows):
+            self.untimed[name] = len(rows) - len(good)
+        return sorted(good, key=lambda r: r[key])
+
     def _load_records(self):
-        j = lambda name: read_jsonl(os.path.join(self.dir, name))  # noqa: E731
+        self.untimed = {}
+        j = self._timed
         self.submits = {}
-        for s in sorted(j("submits.jsonl"), key=lambda s: s.get("t", 0)):
+        for s in j("submits.jsonl"):
             self.submits.setdefault(s.get("id"), []).append(s)
         self.cancels = {}
-        for c in sorted(j("cancels.jsonl"), key=lambda c: c.get("t", 0)):
+        for c in j("cancels.jsonl"):
             self.cancels.setdefault(c.get("id"), []).append(c)
-        self.faults = sorted(j("faults.jsonl"), key=lambda f: f.get("start", 0))
-        self.procs = sorted(j("procs.jsonl"), key=lambda p: p.get("t", 0))
+        self.faults = j("faults.jsonl", "start")
+        self.procs = j("procs.jsonl")
         self.events = {}
         self.resubscribed = []
-        for e in sorted(j("events.jsonl"), key=lambda e: e.get("t", 0)):
+        for e in j("events.jsonl"):
             if e.get("word") == "#resubscribed":
                 self.resubscribed.append(e.get("t"))
             elif e.get("id"):
-                self.events.setdefault(e["id"], []).append((e.get("t", 0), e.get("word")))
-        self.samples = sorted(j("samples.jsonl"), key=lambda s: s.get("t", 0))
+                self.events.setdefault(e["id"], []).append((e["t"], e.get("word")))
+        self.samples = j("samples.jsonl")
 
     def _load_final(self):
         self.final = {}
@@ -235,7 +245,9 @@ class History:
                 except ValueError:
                     continue
                 t, job, msg = ts_ms(o.get("ts")), o.get("job"), o.get("msg")
-                last = t or last
+                if t is None or not job:
+                    continue
+                last = t
                 if msg == "run started":
                     r = Run(job, name, rel, t, o.get("type"))
                     open_runs.setdefault(job, []).append(r)
@@ -277,6 +289,8 @@ class History:
         by heartbeats)."""
         out = []
         for f in self.faults:
+            if isinstance(f.get("detail"), dict) and f["detail"].get("apply_error"):
+                continue  # the nemesis could not apply it: it explains nothing
             scope = table.get(f.get("kind"))
             if not scope or (scope == "worker" and f.get("target") != worker):
                 continue

@@ -43,7 +43,11 @@ def header(h, v):
            "%d event re-subscriptions" % (s.get("submits", 0), s.get("accepted", 0), s.get("cancels", 0),
                                           s.get("jobs_final", 0), s.get("runs", 0), s.get("faults", 0),
                                           s.get("resubscribed", 0)),
-           "- config: " + ", ".join("%s=%s" % kv for kv in sorted(h.cfg.items())), ""]
+           "- config: " + ", ".join("%s=%s" % kv for kv in sorted(h.cfg.items()))]
+    if h.untimed:
+        out.append("- records without their time, not judged: " + ", ".join(
+            "%s %d" % kv for kv in sorted(h.untimed.items())))
+    out.append("")
     return out
 
 

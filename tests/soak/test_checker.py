@@ -436,6 +436,12 @@ class Duplicates(CheckerCase):
         self.soak.fault("partition_amqp", "w1", t + 50, t + 90)
         self.assertAllowed("duplicate_runs")
 
+    def test_a_fault_the_nemesis_could_not_apply_explains_nothing(self):
+        t = T0 + 90 * S
+        self.soak.job("dup7", t, runs=(("w1.0", 40, 60, "ok"), ("w2.0", 2000, 2010, "ok")))
+        self.soak.fault("partition_amqp", "w1", t + 50, t + 900, apply_error="RuntimeError('iptables')")
+        self.assertOnly("duplicate_runs")
+
     def test_a_kill_of_another_worker_does_not_explain_a_duplicate(self):
         t = T0 + 90 * S
         self.soak.job("dup3", t, runs=(("w1.0", 40, 60, "ok"), ("w2.0", 2000, 2010, "ok")))
