@@ -31,8 +31,9 @@ RULE_DUPLICATES = (
     "a later run of a job (another `run started` in any worker log that is not the retry of a run that ended "
     "`fail` for a transient job) needs, between the earlier run's start and the later run's start, a kill, "
     "stop or Redis/AMQP partition of the earlier run's worker, a RabbitMQ node stop or a Redis master kill "
-    "(the fault's end extended by two AMQP heartbeats); `redeliveries` > 0 needs such a fault during the job's "
-    "runs. Each allowed duplicate is counted.")
+    "(the fault's end extended by two AMQP heartbeats, at least 5 s); `redeliveries` > 0 with no second run "
+    "logged (a delivery lost before its `run started` line) needs such a fault on any worker between the "
+    "job's submit and its last run or finish. Each allowed duplicate is counted.")
 
 
 def judge_terminal(h):
