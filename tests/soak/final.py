@@ -104,25 +104,12 @@ def dump(topo, run_dir, ids, schedule_name=None):
     stats = stats_totals(r, topo.prefix)
     stats["by_type"] = {}
     for t in sorted(_text(t) for t in r.smembers(topo.prefix + "stats:types")):
-        stats["by_type"][t] = _type_totals(r, topo.prefix, t)
+        stats["by_type"][t] = stats_totals(r, topo.prefix, type=t)
     for key in ("leases", "scheduled"):
         stats[key] = {_text(m): s for m, s in r.zrange(topo.prefix + key, 0, -1, withscores=True)}
     stats["dead_letters"], stats["dead_letters_error"] = dead_letters(topo.amqp_urls)
     write_json(os.path.join(run_dir, "final_stats.json"), stats)
     return len(order)
-
-
-def _type_totals(r, prefix, t):
-    fields = ("ok", "failed", "retried", "dead")
-    tot = dict.fromkeys(fields, 0)
-    keys = list(r.scan_iter(match="%sstats:%s:1m:*" % (prefix, t), count=1000))
-    p = r.pipeline(transaction=False)
-    for k in keys:
-        p.hmget(k, *fields)
-    for vals in p.execute():
-        for f, v in zip(fields, vals):
-            tot[f] += int(v or 0)
-    return tot
 
 
 def _plain(v):

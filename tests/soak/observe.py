@@ -115,12 +115,13 @@ class Events:
                 self.last[id] = word
 
 
-def stats_totals(r, prefix, since_s=None):
-    """{ok, failed, retried, dead} summed over every type's minute buckets
-    (from since_s on, by key; without since_s by SCAN: every bucket)."""
+def stats_totals(r, prefix, since_s=None, type="*"):
+    """{ok, failed, retried, dead} summed over the minute buckets of every
+    type (or of `type`): from since_s on, by key; without since_s by SCAN,
+    every bucket there is."""
     fields = ("ok", "failed", "retried", "dead")
     if since_s is None:
-        keys = list(r.scan_iter(match=prefix + "stats:*:1m:*", count=1000))
+        keys = list(r.scan_iter(match="%sstats:%s:1m:*" % (prefix, type), count=1000))
     else:
         types = [_text(t) for t in r.smembers(prefix + "stats:types")]
         minutes = range(since_s - since_s % 60, int(time.time()) + 61, 60)
