@@ -30,10 +30,11 @@ def judge(d):
     inv["files_well_formed"] = {"ok": not bad, "count": len(FILES), "violations": bad}
     final = {j["id"]: j for j in rows.get("final.jsonl", [])}
     cancelled = {c["id"] for c in rows.get("cancels.jsonl", [])}
-    wrong, left = [], []
+    wrong, left, seen = [], [], set()
     for s in rows.get("submits.jsonl", []):
-        if not s["ok"]:
+        if not s["ok"] or s["returned_id"] in seen:
             continue
+        seen.add(s["returned_id"])
         j = final.get(s["returned_id"], {})
         st = j.get("state")
         if st not in TERMINAL:

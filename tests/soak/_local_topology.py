@@ -21,7 +21,9 @@ import faultlib  # noqa: E402
 import redis  # noqa: E402
 import wharfserve  # noqa: E402
 
-CONFIG = {"max_hold_s": 5, "heartbeat_s": 2, "lease_s": 10, "lock_ttl_ms": 10000, "max_redeliveries": 5,
+# max_hold_s above the longest SIGSTOP plus a short job's run: the workload
+# gives short jobs timeout_s = max_hold_s, and a stop counts against it
+CONFIG = {"max_hold_s": 10, "heartbeat_s": 2, "lease_s": 10, "lock_ttl_ms": 10000, "max_redeliveries": 5,
           "max_attempts_default": 3, "concurrency": 8}
 
 

@@ -84,7 +84,19 @@ def firing_ids(r, prefix, name):
     return {_text(k)[skip:] for k in r.scan_iter(match=pat, count=1000) if _text(k).count(":") == prefix.count(":") + 1}
 
 
-def dump(topo, run_dir, ids, schedule_name=None):
+def dump(topo, run_dir, ids, schedule_name=None, tries=3):
+    """Write final.jsonl and final_stats.json; returns the number of ids.
+    A Redis error (a failover still settling) is tried again after 5 s."""
+    for k in range(tries):
+        try:
+            return _dump(topo, run_dir, ids, schedule_name)
+        except Exception:  # noqa: BLE001 - raised again on the last try
+            if k == tries - 1:
+                raise
+            time.sleep(5)
+
+
+def _dump(topo, run_dir, ids, schedule_name):
     r = topo.redis()
     ids = set(ids) | log_job_ids(run_dir)
     if schedule_name:

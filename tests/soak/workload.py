@@ -11,7 +11,7 @@ Producers go through the C library (tests/integration/client_probe.c, one
 wharf-client-probe process each, its `submitj` command) and through the HTTP
 API of `wharf serve` (POST /v1/jobs). Every attempt is one line of
 submits.jsonl, every cancel one line of cancels.jsonl (the formats are the
-run directory's contract, tests/soak/README in soak_design). A submit that
+run directory's contract of the soak design). A submit that
 errors is recorded with ok=false and never sent again under the same id.
 
 The job mix is drawn from one random.Random per producer, seeded from the
@@ -19,7 +19,10 @@ run's seed, so a seed gives the same sequence of specs (not the same
 timings: those follow the faults). Jobs that should keep the ack-after-finish
 path get timeout_s = max_hold_s (a job whose timeout is above it is acked at
 start and held under a lease, worker/wk_exec.c); the long sleeps get a
-timeout above it, so leases and the reaper are exercised.
+timeout above it, so leases and the reaper are exercised. A timeout is
+wall-clock time, SIGSTOP included: the topology's max_hold_s must exceed its
+longest worker stop by a short job's run, or such jobs may end `failed`
+(error `timeout`) rather than as their `expect` says.
 """
 import collections
 import http.client
@@ -57,7 +60,7 @@ class JobMix:
 
     def __init__(self, rnd, max_hold_s):
         self.r, self.hold = rnd, max_hold_s
-        self.table = [(25, self._noop), (20, self._sleep), (2, self._long_sleep), (8, self._fail_perm),
+        self.table = [(25, self._noop), (20, self._sleep), (1, self._long_sleep), (8, self._fail_perm),
                       (5, self._fail_transient), (8, self._log), (8, self._delayed), (12, self._locked),
                       (10, self._unique), (2, self._default_timeout)]
         self.total = sum(w for w, _ in self.table)
