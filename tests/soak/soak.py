@@ -1,7 +1,8 @@
 """tests/soak/run [--minutes N] [--seed S] [--out DIR]: the chaos soak (issue 21).
 
-Brings the topology up (topology.py), runs the workload (workload.py, with
-the watchers of observe.py) and the nemesis (nemesis.py) for N minutes,
+Brings the topology up (topology.py), runs the workload (workload.py through
+clients.py, with the watchers of observe.py, all writing through soaklog.py)
+and the nemesis (nemesis.py) for N minutes,
 stops the nemesis (which heals every fault), stops producing, waits until
 every accepted job is terminal (bounded: meta.json says `drained`), writes
 the final state (final.py), brings the topology down, whatever happened, and
