@@ -1,0 +1,200 @@
+"""The fault primitives of the soak's Topology (a mixin: topology.py holds
+the state they use). Each has an undo, each returns a detail dict for the
+fault log, none logs a fault itself (nemesis.py does). Process starts and
+exits they cause go to procs.jsonl (by_nemesis true).
+
+    kill_worker(name) / start_worker(name)      SIGKILL; a replacement, same name and uid, new log
+    stop_worker(name) / cont_worker(name)       SIGSTOP / SIGCONT
+    stop_rmq_node(i, mode) / start_rmq_node(i)  mode "kill" (SIGKILL the VM) or "stop" (clean)
+    rmq_leader()                                node index leading the job queue (or None)
+    kill_redis_master() / restart_redis(name)   SIGKILL; back empty, as the replica
+    partition(w, "redis"|"amqp", "stall"|"reset") / heal(w, what)
+    disk_fill(node) / disk_free(node)           node 3's tmpfs; returns once the alarm shows / clears
+    redis_maxmemory(True) / redis_maxmemory(False)
+    heal_all()                                  undo whatever is still active
+"""
+import signal
+import time
+
+import broker
+
+PARTITION_WHAT = ("redis", "amqp")
+QUEUE = "wharf.system"   # the job queue (families = system); its leader is a fault target
+
+
+class Primitives:
+    # ------------------------------------------------------------ workers
+
+    def _worker(self, name):
+        p = self.workers.get(name)
+        if p is None or not p.alive():
+            raise RuntimeError("%s is not running" % name)
+        return p
+
+    def kill_worker(self, name):
+        """SIGKILL worker `name` and reap it (undo: start_worker). Returns {pid}."""
+        p = self._worker(name)
+        with self._lock:
+            self._active["killed"].add(name)
+            self._active["stopped"].discard(name)
+        self.pt.kill(p, signal.SIGKILL, by_nemesis=True)
+        return {"pid": p.pid}
+
+    def stop_worker(self, name):
+        """SIGSTOP worker `name` (undo: cont_worker). Returns {pid}."""
+        p = self._worker(name)
+        with self._lock:
+            self._active["stopped"].add(name)
+        self.pt.send(p, signal.SIGSTOP, by_nemesis=False)
+        return {"pid": p.pid}
+
+    def cont_worker(self, name):
+        """SIGCONT worker `name`. Returns {pid}."""
+        p = self._worker(name)
+        self.pt.send(p, signal.SIGCONT, by_nemesis=False)
+        with self._lock:
+            self._active["stopped"].discard(name)
+        return {"pid": p.pid}
+
+    # ------------------------------------------------------------ RabbitMQ
+
+    def rmq_leader(self):
+        """Index (1..3) of the node leading the job queue, or None if unknown."""
+        return self.broker.leader(self.vhost, QUEUE)
+
+    def stop_rmq_node(self, i, mode="kill"):
+        """Take RabbitMQ node i down: "kill" SIGKILLs its VM, "stop" stops it
+        cleanly (undo: start_rmq_node). Returns {node, pid, mode, leader}:
+        leader = it led the job queue just before."""
+        with self._lock:
+            if self._active["rmq_down"]:
+                raise RuntimeError("node %s is down already: never two at once" % list(self._active["rmq_down"]))
+            self._active["rmq_down"][i] = mode
+        lead = self.rmq_leader()
+        pid = self.broker.kill(i) if mode == "kill" else self.broker.stop(i)
+        self._server_event("rmq-n%d" % i, pid, "exit", by_nemesis=True, extra={"mode": mode})
+        return {"node": i, "pid": pid, "mode": mode, "leader": lead == i}
+
+    def start_rmq_node(self, i):
+        """Start node i again (it rejoins with its data). Returns {node, pid, start_s, leader_now}."""
+        t0 = time.monotonic()
+        pid = self.broker.start(i)
+        with self._lock:
+            self._active["rmq_down"].pop(i, None)
+        self._server_event("rmq-n%d" % i, pid, "start", by_nemesis=True)
+        return {"node": i, "pid": pid, "start_s": round(time.monotonic() - t0, 1), "leader_now": self.rmq_leader()}
+
+    # ------------------------------------------------------------ Redis
+
+    def kill_redis_master(self):
+        """SIGKILL the Redis master; returns once the Sentinels promoted the
+        replica: {killed, pid, new_master, promote_s} (undo: restart_redis(killed))."""
+        with self._lock:
+            if self._active["redis_down"]:
+                raise RuntimeError("%s is down already: never both" % list(self._active["redis_down"]))
+            self._active["redis_down"].add("?")
+        try:
+            d = self.redis.kill_master()
+        except BaseException:
+            with self._lock:
+                self._active["redis_down"].discard("?")
+            raise
+        with self._lock:
+            self._active["redis_down"] = {d["killed"]}
+        self._server_event("redis-" + d["killed"], d["pid"], "exit", by_nemesis=True)
+        return d
+
+    def restart_redis(self, name):
+        """Start redis `name` again, empty; returns once it is a replica in
+        sync that every Sentinel knows: {name, pid, resync_s}."""
+        d = self.redis.restart(name)
+        with self._lock:
+            self._active["redis_down"].discard(name)
+        self._server_event("redis-" + name, d["pid"], "start", by_nemesis=True)
+        return dict(d, name=name)
+
+    def redis_ready_for_failover(self):
+        """A kill of the master now would fail over (the replica is in sync and known)."""
+        return self.redis.ready_for_failover()
+
+    def redis_maxmemory(self, on):
+        """on: CONFIG SET maxmemory just above used_memory (noeviction) on the
+        master; off: restore it. Returns {node, used, maxmemory} / {node}."""
+        if on:
+            return self.redis.maxmemory_on()
+        return self.redis.maxmemory_off()
+
+    # ------------------------------------------------------------ partitions
+
+    def _partition_ports(self, what):
+        if what == "redis":
+            return sorted(self.redis.port.values())
+        if what == "amqp":
+            return sorted(self.broker.amqp.values())
+        raise ValueError("partition from %r: not one of %s" % (what, PARTITION_WHAT))
+
+    def partition(self, worker, what, mode):
+        """Cut worker `worker` off from Redis (servers and Sentinels) or from
+        RabbitMQ (the three nodes): mode "stall" drops its packets, "reset"
+        answers them with a TCP reset (undo: heal). Returns {uid, ports, mode}."""
+        ports = self._partition_ports(what)
+        self.fw.block("%s-%s" % (worker, what), self.uids[worker], ports, mode)
+        with self._lock:
+            self._active["partitions"].add((worker, what))
+        return {"uid": self.uids[worker], "ports": ports, "mode": mode}
+
+    def heal(self, worker, what):
+        """Remove the partition of `worker` from `what`. Returns {removed}."""
+        removed = self.fw.unblock("%s-%s" % (worker, what))
+        with self._lock:
+            self._active["partitions"].discard((worker, what))
+        return {"removed": removed}
+
+    # ------------------------------------------------------------ disk
+
+    def disk_fill(self, node=broker.DISK_NODE):
+        """Fill node's tmpfs; returns once RabbitMQ reports its disk alarm:
+        {node, fill_mb, free_mb, alarm_s} (undo: disk_free)."""
+        with self._lock:
+            self._active["disk"].add(node)
+        d = self.broker.disk_fill(node)
+        return dict(d, node=node)
+
+    def disk_free(self, node=broker.DISK_NODE):
+        """Remove the fill; returns once the alarm cleared: {node, clear_s}."""
+        d = self.broker.disk_free(node)
+        with self._lock:
+            self._active["disk"].discard(node)
+        return dict(d, node=node)
+
+    # ------------------------------------------------------------ all
+
+    def active_faults(self):
+        """What is active now: {killed, stopped, rmq_down, redis_down, partitions, disk, maxmemory}."""
+        with self._lock:
+            a = {k: sorted(v) if isinstance(v, set) else dict(v) for k, v in self._active.items()}
+        a["maxmemory"] = self.redis.maxmemory_active() if self.redis else False
+        return a
+
+    def heal_all(self):
+        """Undo every fault still active, in an order that lets the rest heal
+        (processes resumed and the network back before servers restart).
+        Returns {undone: [...], problems: [...]}."""
+        a = self.active_faults()
+        steps = [("cont " + w, lambda w=w: self.cont_worker(w)) for w in a["stopped"]]
+        steps += [("heal %s-%s" % p, lambda p=p: self.heal(*p)) for p in a["partitions"]]
+        if a["maxmemory"]:
+            steps.append(("maxmemory off", lambda: self.redis_maxmemory(False)))
+        steps += [("disk_free %d" % n, lambda n=n: self.disk_free(n)) for n in a["disk"]]
+        steps += [("restart_redis " + n, lambda n=n: self.restart_redis(n)) for n in a["redis_down"] if n != "?"]
+        steps += [("start_rmq_node %d" % i, lambda i=i: self.start_rmq_node(i)) for i in a["rmq_down"]]
+        steps += [("start_worker " + w, lambda w=w: self.start_worker(w)) for w in a["killed"]]
+        undone, problems = [], []
+        for what, fn in steps:
+            try:
+                fn()
+                undone.append(what)
+            except Exception as e:  # noqa: BLE001 - heal the rest anyway
+                problems.append("%s: %r" % (what, e))
+        return {"undone": undone, "problems": problems}
+
