@@ -208,6 +208,9 @@ class Broker:
         r = _run([SCRIPT, "start", self.dir, i], timeout=600)
         if r.returncode != 0:
             raise BrokerError("start node %d:\n%s" % (i, r.stderr[-3000:]))
+        # servers.sh keeps the AMQP port but takes another management port
+        # when the old one is not free yet.
+        self.mgmt[i] = int(self._node_env(i, "WHARF_RMQ_MGMT_PORT"))
         if i == DISK_NODE:
             self._tune_disk_monitor()
         return self.beam_pid(i)
@@ -223,14 +226,16 @@ class Broker:
 
     def _wait_alarm(self, i, want):
         deadline = time.monotonic() + ALARM_TIMEOUT_S
+        last = None
         while time.monotonic() < deadline:
             try:
                 if self.disk_alarm(i) == want:
                     return
-            except BrokerError:
-                pass
+                last = "alarm %s" % (not want)
+            except BrokerError as e:
+                last = e
             time.sleep(0.2)
-        raise BrokerError("node %d: disk alarm still %s after %d s" % (i, not want, ALARM_TIMEOUT_S))
+        raise BrokerError("node %d: disk alarm not %s after %d s (last: %s)" % (i, want, ALARM_TIMEOUT_S, last))
 
     def disk_fill(self, i=DISK_NODE):
         """Fill node i's tmpfs until less than disk_free_limit is free and wait
@@ -243,7 +248,7 @@ class Broker:
         size = free - (DISK_LIMIT_MB << 20) * 6 // 10
         if size <= 0:
             raise BrokerError("node %d: only %d bytes free, below the limit already" % (i, free))
-        fd = os.open(os.path.join(self.mount_path(), FILL_NAME), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(self.fill_path(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.posix_fallocate(fd, 0, size)
         finally:
@@ -257,10 +262,13 @@ class Broker:
         return {"fill_mb": size >> 20, "free_mb": (st.f_bavail * st.f_frsize) >> 20,
                 "alarm_s": round(time.monotonic() - t0, 2)}
 
+    def fill_path(self):
+        return os.path.join(self.mount_path(), FILL_NAME)
+
     def remove_fill(self, i=DISK_NODE):
         """Remove the fill file (no wait for the alarm); True if there was one."""
         try:
-            os.unlink(os.path.join(self.mount_path(), FILL_NAME))
+            os.unlink(self.fill_path())
             return True
         except FileNotFoundError:
             return False

@@ -84,12 +84,13 @@ class ProcTable:
         return p
 
     def adopt(self, p, extra=None):
-        """Track (and log the start of) a Proc started elsewhere."""
+        """Track (and log the start of) a Proc started elsewhere. extra: more
+        fields for the start record (a dict, or a function of the pid)."""
         with self._lock:
             self._procs.append(p)
         rec = {"t": now_ms(), "name": p.name, "pid": p.pid, "event": "start", "status": None, "signal": None,
                "by_nemesis": p.by_nemesis}
-        rec.update(extra or {})
+        rec.update((extra(p.pid) if callable(extra) else extra) or {})
         self.log(rec)
 
     def _log_exit(self, p):

@@ -32,10 +32,16 @@ class RedisError(RuntimeError):
     pass
 
 
+def dir_for(run_dir):
+    """The directory RedisSet(run_dir) uses (sentinelset's naming)."""
+    return os.path.join(run_dir, "redis-%d" % os.getpid())
+
+
 class RedisSet:
     def __init__(self, run_dir):
         self.set = sentinelset.SentinelSet(run_dir, "redis")
         self.dir = self.set.dir
+        assert self.dir == dir_for(run_dir)
         self.port = dict(self.set.port)
         self.sentinels = list(self.set.sentinels)
         self._sent = redis.sentinel.Sentinel(self.sentinels, socket_timeout=2)

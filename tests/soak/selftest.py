@@ -173,8 +173,9 @@ def check_rmq(t):
     lead = _wait(t.rmq_leader, 30)
     d = t.stop_rmq_node(lead, "kill")
     others = [i for i in (1, 2, 3) if i != lead]
-    running = t.broker.api("GET", "nodes/wharfc%d@localhost" % lead, node=others[0]).get("running")
-    check("stop_rmq_node(leader %s): node down" % lead, d["leader"] and not running and not t.broker.beam_pid(lead), d)
+    gone = _wait(lambda: not t.broker.api("GET", "nodes/wharfc%d@localhost" % lead, node=others[0]).get("running"), 20)
+    check("stop_rmq_node(leader %s): node down" % lead, d["leader"] and gone and not t.broker.beam_pid(lead),
+          "%s; node %d sees it down after %s s" % (d, others[0], gone))
     # A publish while the queue elects a new leader is nacked (broker_error,
     # documented); the next one goes through.
     ok, out = submit(t, timeout=90, tries=10)

@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import broker  # noqa: E402
+import cleanup  # noqa: E402
 import firewall  # noqa: E402
 import primitives  # noqa: E402
 import procs  # noqa: E402
@@ -42,6 +44,7 @@ WORKERS = ("w1", "w2", "w3")
 ORDERS = {"w1": [1, 2, 3], "w2": [2, 3, 1], "w3": [3, 1, 2]}   # AMQP URL order per worker
 QUEUE = primitives.QUEUE
 UID_BASE = 60000
+HOST = socket.gethostname()     # a worker's id is <host>-<pid> (worker.id unset)
 READY_TIMEOUT_S = 60            # a worker registers within this at up()
 RESTART_READY_S = 20            # ... and a replacement within this (not fatal: Redis may be failing over)
 # Worker configuration (WHARF_<SECTION>_<KEY>), recorded in meta.json.
@@ -106,7 +109,7 @@ class Topology(primitives.Primitives):
         self.workers = {}       # name -> procs.Proc (the current process)
         self.generation = {w: -1 for w in WORKERS}   # n of workers/<name>.<n>.log
         self.broker = self.redis = self.fw = self.serve = self.env = None
-        self.pt = None
+        self.pt = self._guard = None
         self._active = {"killed": set(), "stopped": set(), "rmq_down": {}, "redis_down": set(),
                         "partitions": set(), "disk": set()}
         self._lock = threading.Lock()
@@ -141,9 +144,16 @@ class Topology(primitives.Primitives):
         t0 = time.monotonic()
         self.fw = firewall.Firewall()
         self.chain = self.fw.chain
+        cleanup.record(self.run, chain=self.chain, down=False)
+        with open(self._path("guard.log"), "ab") as out:
+            self._guard = subprocess.Popen([sys.executable, os.path.join(HERE, "cleanup.py"), "--guard",
+                                            str(os.getpid()), self.run], stdin=subprocess.DEVNULL, stdout=out,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
         self.pt = procs.ProcTable(self._log_proc)
         reuse = os.environ.get("WHARF_SOAK_RMQ_DIR")
-        self.broker = broker.Broker(reuse or os.path.join(self.run, "rabbitmq"), reuse=bool(reuse))
+        self.broker = broker.Broker(reuse or self._path("rabbitmq"), reuse=bool(reuse))
+        cleanup.record(self.run, rmq_dir=self.broker.dir, rmq_reused=bool(reuse), mount=self.broker.mount_path(),
+                       fill_file=self.broker.fill_path(), redis_dir=redisset.dir_for(self.run))
         self.broker.up()
         for i in range(1, broker.NODES + 1):
             self._server_event("rmq-n%d" % i, self.broker.beam_pid(i), "start")
@@ -243,8 +253,8 @@ class Topology(primitives.Primitives):
         exe = os.path.join(self.bin, "wharf-worker")
         t0 = time.monotonic()
         p = self.pt.spawn(name, [exe], self.worker_env(name), log, uid=self.uids[name],
-                          extra={"log": os.path.relpath(log, self.run), "uid": self.uids[name],
-                                 "by_nemesis": by_nemesis})
+                          extra=lambda pid: {"log": os.path.relpath(log, self.run), "uid": self.uids[name],
+                                             "by_nemesis": by_nemesis, "worker_id": "%s-%d" % (HOST, pid)})
         with self._lock:
             self.workers[name] = p
             self._active["killed"].discard(name)
@@ -291,7 +301,14 @@ class Topology(primitives.Primitives):
         if self._slot_lock:
             self._slot_lock.close()
             self._slot_lock = None
+        if self._guard:
+            cleanup.record(self.run, down=True)
+            self._guard.terminate()
+            self._guard.wait(10)
         return problems
+
+    def _path(self, *parts):
+        return os.path.join(self.run, *parts)
 
     def _heal_for_down(self):
         # Only what keeps processes from stopping: SIGCONT (stop does it too)
