@@ -51,7 +51,7 @@ HOLD_S = {               # how long a fault is held before its undo (uniform in 
     "disk_alarm": (2, 8),           # after the alarm shows
     "redis_maxmemory": (2, 6),
 }
-MODES = {"rmq_node_stop": ("kill", "kill", "stop"), "partition_redis": ("stall", "reset"),
+MODES = {"rmq_node_stop": ("kill", "stop"), "partition_redis": ("stall", "reset"),
          "partition_amqp": ("stall", "reset")}
 TICK_S = 0.5
 
@@ -68,11 +68,15 @@ def plan(seed, minutes):
     lo, hi = min(WINDOW[0] * total, MAX_LEAD_S), WINDOW[1] * total
     out = []
     for kind in KINDS:
-        for _ in range(per_kind(minutes)):
+        # Modes and the leader flag alternate (from a random phase), so even
+        # a short run has each mode and a leader stop as soon as a kind
+        # occurs twice.
+        # (k + k // 2 makes the leader flag meet both modes every 4 faults.)
+        modes, phase, lphase = MODES.get(kind, (None,)), rng.randrange(2), rng.randrange(2)
+        for k in range(per_kind(minutes)):
             out.append({"at": round(rng.uniform(lo, hi), 3), "kind": kind,
                         "hold": round(rng.uniform(*HOLD_S[kind]), 2), "pick": round(rng.random(), 4),
-                        "mode": rng.choice(MODES[kind]) if kind in MODES else None,
-                        "leader": rng.random() < 0.5})
+                        "mode": modes[(k + phase) % len(modes)], "leader": (k + k // 2 + lphase) % 2 == 0})
     out.sort(key=lambda e: (e["at"], KINDS.index(e["kind"])))
     for i, e in enumerate(out):
         e["seq"] = i

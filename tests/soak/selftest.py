@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import nemesis  # noqa: E402
 import topology  # noqa: E402
+import probeload  # noqa: E402  (tests/lib, on the path after topology)
 
 RESULTS = []
 
@@ -105,8 +106,8 @@ def check_workers(t):
     uid = int(open("/proc/%d/status" % d["pid"]).read().split("Uid:")[1].split()[0])
     check("worker runs as its own uid", uid == t.uids["w1"], "uid %d" % uid)
     t.stop_worker("w2")
-    st = proc_state(t.workers["w2"].pid)
     time.sleep(3 * topology.WORKER_CONFIG["worker.heartbeat_s"] + 1.5)
+    st = proc_state(t.workers["w2"].pid)
     gone = not worker_key_alive(t, "w2")
     check("stop_worker: SIGSTOP outlives the heartbeat", st == "T" and gone,
           "state %s; registration expired: %s" % (st, gone))
@@ -224,10 +225,22 @@ def _wait(fn, timeout):
 
 def run_nemesis(t, minutes):
     faults = os.path.join(t.run, "faults.jsonl")
+    prod = probeload.Producer(t.env, t.amqp_url, t.prefix)   # light load: ~40 sleep jobs/s at most
     n = nemesis.Nemesis(t, 21, minutes)
+    t_end = time.time() * 1000
     n.start()
     time.sleep(minutes * 60)
-    n.stop()
+    summary = n.stop()
+    prod.stop()
+    check("nemesis: every planned fault ran", not summary["skipped"] and summary["done"] == summary["planned"],
+          {k: v for k, v in summary.items() if k != "heal"})
+    ids = [i for i, _ in prod.confirmed]
+    states = _wait(lambda: _all_terminal(t, ids), 180)
+    print("INFO  load: %d jobs confirmed, %d submit errors; all terminal: %s; states %s" % (
+        len(ids), len(prod.errors), states is not None, _state_counts(t, ids)), flush=True)
+    crashed = [r for r in read_jsonl(os.path.join(t.run, "procs.jsonl"))
+               if r["event"] == "exit" and not r["by_nemesis"] and r["t"] > t_end]
+    check("nemesis: no process exited but by the nemesis", not crashed, crashed)
     recs = read_jsonl(faults)
     kinds = {k: sum(1 for r in recs if r["kind"] == k) for k in nemesis.KINDS}
     overlap = max(sum(1 for r in recs if r["start"] <= x["start"] < r["end"]) for x in recs) if recs else 0
@@ -235,6 +248,25 @@ def run_nemesis(t, minutes):
     check("nemesis: faults overlap", overlap >= 2, "at most %d active at once" % overlap)
     a = t.active_faults()
     check("nemesis: stop() healed everything", not any(v for v in a.values()), a)
+
+
+def _state_counts(t, ids):
+    r = t.redis_master()
+    pipe = r.pipeline(transaction=False)
+    for i in ids:
+        pipe.hget(t.prefix + "job:" + i, "state")
+    out = {}
+    for st in pipe.execute():
+        out[st] = out.get(st, 0) + 1
+    return out
+
+
+def _all_terminal(t, ids):
+    try:
+        c = _state_counts(t, ids)
+    except redis.RedisError:
+        return False
+    return all(k in ("succeeded", "failed", "dead", "cancelled") for k in c)
 
 
 def main(argv):

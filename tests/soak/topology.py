@@ -264,6 +264,23 @@ class Topology(primitives.Primitives):
                 name, p.pid, p.popen.poll(), ready_timeout, log, _tail(log)))
         return {"pid": p.pid, "log": os.path.relpath(log, self.run), "registered_s": reg and round(reg - t0, 2)}
 
+    def worker_procs(self):
+        """The live worker processes: {"<name>.<n>": pid} ("w1.0", "w1.1" after a
+        restart: the stem of its log file, one per process lifetime)."""
+        with self._lock:
+            return {os.path.basename(p.log_path)[:-4]: p.pid for p in self.workers.values() if p.alive()}
+
+    def rss_kb(self):
+        """VmRSS (kB) of each live worker process, keyed as worker_procs()."""
+        out = {}
+        for key, pid in self.worker_procs().items():
+            try:
+                with open("/proc/%d/status" % pid) as f:
+                    out[key] = int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
+            except (OSError, StopIteration, ValueError):
+                pass
+        return out
+
     def _wait_registered(self, p, timeout):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and p.alive():
