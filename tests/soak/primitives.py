@@ -4,6 +4,7 @@ fault log, none logs a fault itself (nemesis.py does). Process starts and
 exits they cause go to procs.jsonl (by_nemesis true).
 
     kill_worker(name) / start_worker(name)      SIGKILL; a replacement, same name and uid, new log
+    worker_procs(), rss_kb()                    live worker processes ("w1.0": pid / VmRSS kB)
     stop_worker(name) / cont_worker(name)       SIGSTOP / SIGCONT
     stop_rmq_node(i, mode) / start_rmq_node(i)  mode "kill" (SIGKILL the VM) or "stop" (clean)
     rmq_leader()                                node index leading the job queue (or None)
@@ -13,17 +14,74 @@ exits they cause go to procs.jsonl (by_nemesis true).
     redis_maxmemory(True) / redis_maxmemory(False)
     heal_all()                                  undo whatever is still active
 """
+import os
 import signal
+import socket
 import time
 
 import broker
 
 PARTITION_WHAT = ("redis", "amqp")
 QUEUE = "wharf.system"   # the job queue (families = system); its leader is a fault target
+RESTART_READY_S = 20     # a replacement worker registers within this (not fatal: Redis may be failing over)
+HOST = socket.gethostname()   # a worker's id is <host>-<pid> (worker.id unset)
 
 
 class Primitives:
     # ------------------------------------------------------------ workers
+
+    def start_worker(self, name, ready_timeout=RESTART_READY_S, by_nemesis=True):
+        """Start (a replacement for) worker `name` under its uid, logging to
+        workers/<name>.<n>.log. Returns {pid, log, registered_s} (None if it
+        did not register in Redis within ready_timeout; fatal only at up())."""
+        with self._lock:
+            if name in self.workers and self.workers[name].alive():
+                raise RuntimeError("%s is running already" % name)
+            self.generation[name] += 1
+            log = os.path.join(self.run, "workers", "%s.%d.log" % (name, self.generation[name]))
+        exe = os.path.join(self.bin, "wharf-worker")
+        t0 = time.monotonic()
+        p = self.pt.spawn(name, [exe], self.worker_env(name), log, uid=self.uids[name],
+                          extra=lambda pid: {"log": os.path.relpath(log, self.run), "uid": self.uids[name],
+                                             "by_nemesis": by_nemesis, "worker_id": "%s-%d" % (HOST, pid)})
+        with self._lock:
+            self.workers[name] = p
+            self._active["killed"].discard(name)
+        reg = self._wait_registered(p, ready_timeout)
+        if reg is None and not by_nemesis:
+            raise RuntimeError("%s (pid %d, exit %s) did not register within %d s; %s:\n%s" % (
+                name, p.pid, p.popen.poll(), ready_timeout, log, _tail(log)))
+        return {"pid": p.pid, "log": os.path.relpath(log, self.run), "registered_s": reg and round(reg - t0, 2)}
+
+    def worker_procs(self):
+        """The live worker processes: {"<name>.<n>": pid} ("w1.0", "w1.1" after a
+        restart: the stem of its log file, one per process lifetime)."""
+        with self._lock:
+            return {os.path.basename(p.log_path)[:-4]: p.pid for p in self.workers.values() if p.alive()}
+
+    def rss_kb(self):
+        """VmRSS (kB) of each live worker process, keyed as worker_procs()."""
+        out = {}
+        for key, pid in self.worker_procs().items():
+            try:
+                with open("/proc/%d/status" % pid) as f:
+                    out[key] = int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
+            except (OSError, StopIteration, ValueError):
+                pass
+        return out
+
+    def _wait_registered(self, p, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and p.alive():
+            try:
+                r = self.redis_master()
+                for key in r.scan_iter(match=self.prefix + "worker:*", count=1000):
+                    if r.hget(key, "pid") == str(p.pid):
+                        return time.monotonic()
+            except Exception:  # noqa: BLE001 - Redis may be failing over; keep polling
+                pass
+            time.sleep(0.2)
+        return None
 
     def _worker(self, name):
         p = self.workers.get(name)
@@ -198,3 +256,8 @@ class Primitives:
                 problems.append("%s: %r" % (what, e))
         return {"undone": undone, "problems": problems}
 
+
+def _tail(path, n=4000):
+    with open(path, "rb") as f:
+        f.seek(max(0, os.path.getsize(path) - n))
+        return f.read().decode("utf-8", "replace")

@@ -218,7 +218,7 @@ def _wait(fn, timeout):
     while time.monotonic() - t0 < timeout:
         v = fn()
         if v:
-            return v if v is not True else round(time.monotonic() - t0, 1)
+            return v if v is not True else "%.1f" % (time.monotonic() - t0)   # truthy even at 0.0
         time.sleep(0.3)
     return None
 

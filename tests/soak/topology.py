@@ -1,6 +1,6 @@
 """The system under the soak (issue 21), private on loopback, and every
-fault the nemesis injects into it. See the design in the soak's docs and
-the run-directory contract (meta.json, procs.jsonl, workers/*.log).
+fault the nemesis injects into it (issue 21). It writes its part of the
+run directory: meta.json (merged), procs.jsonl, workers/<name>.<n>.log.
 
     t = Topology(RUN, seed, log_proc)     # log_proc(dict) writes one procs.jsonl line (None: we append it)
     t.up()                                # RabbitMQ x3 (quorum queues), Redis + Sentinels, w1..w3, wharf serve
@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -44,9 +43,7 @@ WORKERS = ("w1", "w2", "w3")
 ORDERS = {"w1": [1, 2, 3], "w2": [2, 3, 1], "w3": [3, 1, 2]}   # AMQP URL order per worker
 QUEUE = primitives.QUEUE
 UID_BASE = 60000
-HOST = socket.gethostname()     # a worker's id is <host>-<pid> (worker.id unset)
 READY_TIMEOUT_S = 60            # a worker registers within this at up()
-RESTART_READY_S = 20            # ... and a replacement within this (not fatal: Redis may be failing over)
 # Worker configuration (WHARF_<SECTION>_<KEY>), recorded in meta.json.
 WORKER_CONFIG = {
     "log.level": "debug", "log.format": "json",
@@ -239,61 +236,6 @@ class Topology(primitives.Primitives):
                 json.dump(m, f, indent=1, sort_keys=True)
             os.replace(path + ".tmp", path)
 
-    # ------------------------------------------------------------ workers
-
-    def start_worker(self, name, ready_timeout=RESTART_READY_S, by_nemesis=True):
-        """Start (a replacement for) worker `name` under its uid, logging to
-        workers/<name>.<n>.log. Returns {pid, log, registered_s} (None if it
-        did not register in Redis within ready_timeout; fatal only at up())."""
-        with self._lock:
-            if name in self.workers and self.workers[name].alive():
-                raise RuntimeError("%s is running already" % name)
-            self.generation[name] += 1
-            log = os.path.join(self.run, "workers", "%s.%d.log" % (name, self.generation[name]))
-        exe = os.path.join(self.bin, "wharf-worker")
-        t0 = time.monotonic()
-        p = self.pt.spawn(name, [exe], self.worker_env(name), log, uid=self.uids[name],
-                          extra=lambda pid: {"log": os.path.relpath(log, self.run), "uid": self.uids[name],
-                                             "by_nemesis": by_nemesis, "worker_id": "%s-%d" % (HOST, pid)})
-        with self._lock:
-            self.workers[name] = p
-            self._active["killed"].discard(name)
-        reg = self._wait_registered(p, ready_timeout)
-        if reg is None and not by_nemesis:
-            raise RuntimeError("%s (pid %d, exit %s) did not register within %d s; %s:\n%s" % (
-                name, p.pid, p.popen.poll(), ready_timeout, log, _tail(log)))
-        return {"pid": p.pid, "log": os.path.relpath(log, self.run), "registered_s": reg and round(reg - t0, 2)}
-
-    def worker_procs(self):
-        """The live worker processes: {"<name>.<n>": pid} ("w1.0", "w1.1" after a
-        restart: the stem of its log file, one per process lifetime)."""
-        with self._lock:
-            return {os.path.basename(p.log_path)[:-4]: p.pid for p in self.workers.values() if p.alive()}
-
-    def rss_kb(self):
-        """VmRSS (kB) of each live worker process, keyed as worker_procs()."""
-        out = {}
-        for key, pid in self.worker_procs().items():
-            try:
-                with open("/proc/%d/status" % pid) as f:
-                    out[key] = int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
-            except (OSError, StopIteration, ValueError):
-                pass
-        return out
-
-    def _wait_registered(self, p, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and p.alive():
-            try:
-                r = self.redis_master()
-                for key in r.scan_iter(match=self.prefix + "worker:*", count=1000):
-                    if r.hget(key, "pid") == str(p.pid):
-                        return time.monotonic()
-            except Exception:  # noqa: BLE001 - Redis may be failing over; keep polling
-                pass
-            time.sleep(0.2)
-        return None
-
     # ------------------------------------------------------------ down
 
     def down(self):
@@ -371,12 +313,6 @@ class Topology(primitives.Primitives):
             if pid and not self.broker.reuse:
                 self._server_event("rmq-n%d" % i, pid, "exit")
         return problems
-
-
-def _tail(path, n=4000):
-    with open(path, "rb") as f:
-        f.seek(max(0, os.path.getsize(path) - n))
-        return f.read().decode("utf-8", "replace")
 
 
 def _install_signal_handlers():
