@@ -9,7 +9,8 @@ overlapping, each undone after a random few seconds.
 The schedule is plan(seed, minutes), a pure function: which kinds, when
 (seconds after start()), for how long, and how to choose a target (a
 number in [0, 1) that picks among the targets free at that moment; for a
-RabbitMQ node, whether to take the job queue's leader). A replay with the
+RabbitMQ node, whether to take the job queue's leader or a node that does
+not lead it). A replay with the
 same seed and minutes runs the same plan; only what the plan cannot fix
 (which node leads, which Redis is master, how long a node takes to boot)
 comes from the run.
@@ -97,11 +98,15 @@ def _claim_worker(n, e):
 def _claim_rmq(n, e):
     if "rmq" in n.held:
         return None
+    # The plan's leader flag: the job queue's leader, or (so that both cases
+    # occur) a node that does not lead it.
     free = [i for i in (1, 2, 3) if "n%d" % i not in n.held]
-    node = free[int(e["pick"] * len(free))]
-    if e["leader"]:
-        lead = n.topo.rmq_leader()
-        node = lead if lead in free else node
+    lead = n.topo.rmq_leader()
+    if e["leader"] and lead in free:
+        node = lead
+    else:
+        others = [i for i in free if i != lead] or free
+        node = others[int(e["pick"] * len(others))]
     return "n%d" % node, {"rmq", "n%d" % node}
 
 
@@ -205,10 +210,12 @@ class Nemesis:
         except Exception as ex:  # noqa: BLE001
             detail["undo_error"] = repr(ex)
         rec["end"] = _ms()
-        self._log(rec)
-        self.done.append(e["seq"])
-        with self._held_lock:
-            self.held -= res
+        try:
+            self._log(rec)
+        finally:
+            self.done.append(e["seq"])
+            with self._held_lock:
+                self.held -= res
 
     def stop(self, timeout=300):
         """End the schedule, let running faults undo themselves (their holds

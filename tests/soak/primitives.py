@@ -194,12 +194,15 @@ class Primitives:
     def partition(self, worker, what, mode):
         """Cut worker `worker` off from Redis (servers and Sentinels) or from
         RabbitMQ (the three nodes): mode "stall" drops its packets, "reset"
-        answers them with a TCP reset (undo: heal). Returns {uid, ports, mode}."""
+        answers them with a TCP reset (undo: heal). Returns {uid, ports, mode,
+        pid}: pid = the worker process it cut off (the rule holds for its uid,
+        so for a replacement too)."""
         ports = self._partition_ports(what)
         self.fw.block("%s-%s" % (worker, what), self.uids[worker], ports, mode)
         with self._lock:
             self._active["partitions"].add((worker, what))
-        return {"uid": self.uids[worker], "ports": ports, "mode": mode}
+            p = self.workers.get(worker)
+        return {"uid": self.uids[worker], "ports": ports, "mode": mode, "pid": p.pid if p else None}
 
     def heal(self, worker, what):
         """Remove the partition of `worker` from `what`. Returns {removed}."""

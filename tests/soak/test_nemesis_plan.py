@@ -88,6 +88,8 @@ class ClaimTest(unittest.TestCase):
         claim = nemesis.TABLE["rmq_node_stop"][0]
         self.assertIsNone(claim(FakeNemesis(held={"rmq", "n2"}), entry("rmq_node_stop")))
         self.assertEqual(claim(FakeNemesis(leader=2), entry("rmq_node_stop", leader=True)), ("n2", {"rmq", "n2"}))
+        for pick in (0.0, 0.5, 0.99):   # not the leader's turn: never the leader
+            self.assertNotEqual(claim(FakeNemesis(leader=2), entry("rmq_node_stop", pick=pick))[0], "n2")
         # node 3 is being filled: a stop takes another node, even the leader's turn
         self.assertEqual(claim(FakeNemesis(held={"n3"}, leader=3), entry("rmq_node_stop", pick=0.99, leader=True)),
                          ("n2", {"rmq", "n2"}))
