@@ -205,8 +205,14 @@ wharf_rabbit_start() {
     bindir=$(_wharf_rmq_bindir) || return 1
     # A fresh node each time, unless WHARF_SERVERS_KEEP_DATA=1 (deploy/local
     # keeps queued messages across restarts; the node name must stay the same).
+    # A mount point (tests/soak puts one node's data on a small tmpfs of its
+    # own) is emptied instead, as it cannot be removed.
     if [[ ${WHARF_SERVERS_KEEP_DATA:-0} != 1 ]]; then
-        rm -rf "${sd:?}/mnesia"
+        if mountpoint -q "$sd/mnesia"; then
+            find "$sd/mnesia" -mindepth 1 -delete
+        else
+            rm -rf "${sd:?}/mnesia"
+        fi
     fi
     rm -rf "${sd:?}/log" "${sd:?}/home" "${sd:?}/bin" "${sd:?}/conf.d"
     mkdir -p "$sd/mnesia" "$sd/log" "$sd/home" "$sd/bin" "$sd/conf.d" || return 1
