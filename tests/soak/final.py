@@ -41,7 +41,7 @@ def drain(topo, ids_fn, timeout_s, log=print):
     while True:
         pending = sorted(ids_fn() - done)
         try:
-            r = topo.redis()
+            r = topo.redis_master()
             left = {}
             for k in range(0, len(pending), CHUNK):
                 for i, st in _states(r, topo.prefix, pending[k:k + CHUNK]).items():
@@ -97,7 +97,7 @@ def dump(topo, run_dir, ids, schedule_name=None, tries=3):
 
 
 def _dump(topo, run_dir, ids, schedule_name):
-    r = topo.redis()
+    r = topo.redis_master()
     ids = set(ids) | log_job_ids(run_dir)
     if schedule_name:
         ids |= firing_ids(r, topo.prefix, schedule_name)

@@ -11,7 +11,7 @@ Events: a subscriber on `<prefix>events` on the current Redis master
 (schemas 9.3: a subscriber on a replica may see nothing). When its connection
 breaks, or the server it listens on is no longer a master (checked every 2 s
 with ROLE on a second connection to the same address), it subscribes again
-on the master `topo.redis()` names now and writes a `#resubscribed` marker
+on the master `topo.redis_master()` names now and writes a `#resubscribed` marker
 (with `lost_at`, when the old subscription was last known good): events
 between the two are not in the file.
 
@@ -79,7 +79,7 @@ class Events:
     _good_since = None  # when the subscription was last known good (ms)
 
     def _listen(self, lost_at):
-        ps = self.topo.redis().pubsub(ignore_subscribe_messages=True)
+        ps = self.topo.redis_master().pubsub(ignore_subscribe_messages=True)
         try:
             ps.subscribe(self.topo.prefix + "events")
             first = ps.get_message(timeout=1.0)  # reads the confirmation: now the connection exists
@@ -206,7 +206,7 @@ class Sampler:
     def sample(self):
         s = {"t": now_ms(), "states": self.events.counts()}
         try:
-            tot = stats_totals(self.topo.redis(), self.topo.prefix, self.since_s)
+            tot = stats_totals(self.topo.redis_master(), self.topo.prefix, self.since_s)
             s.update({"stats_" + k: v for k, v in tot.items()})
         except Exception as ex:  # noqa: BLE001 - Redis failing over: no stats this second
             s.update({"stats_ok": None, "stats_failed": None, "stats_dead": None, "stats_error": repr(ex)[:200]})

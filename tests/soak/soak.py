@@ -20,7 +20,6 @@ log_proc / log_fault are soaklog.Recorder's (their keywords are the
 procs.jsonl and faults.jsonl fields).
 """
 import argparse
-import importlib.util
 import json
 import os
 import signal
@@ -38,26 +37,12 @@ class Interrupted(Exception):
 
 
 def parts():
-    """(Topology, Nemesis, checker, report): the real modules, or the local
-    stand-ins while those are not in the tree (said on stderr and in meta)."""
-    def have(name):
-        return importlib.util.find_spec(name) is not None
-    if have("topology") and have("nemesis"):
-        from topology import Topology
-        from nemesis import Nemesis
-        local = False
-    else:
-        print("soak: tests/soak/topology.py missing: using the local stand-in", file=sys.stderr)
-        from _local_topology import Nemesis, Topology
-        local = True
-    if have("checker") and have("report"):
-        import checker
-        import report
-    else:
-        print("soak: tests/soak/checker.py missing: using the local stand-in", file=sys.stderr)
-        import _local_checker as checker
-        report = checker
-    return Topology, Nemesis, checker, report, local
+    """(Topology, Nemesis, checker, report)."""
+    from topology import Topology
+    from nemesis import Nemesis
+    import checker
+    import report
+    return Topology, Nemesis, checker, report
 
 
 def parse(argv):
@@ -102,8 +87,10 @@ class Run:
         self.save_meta()
         self.topo = Topology(self.dir, self.a.seed, self.rec.log_proc)
         self.topo.up()
-        m = self.topo.meta() if hasattr(self.topo, "meta") else {}
-        self.meta.update(m)
+        # up() merged the topology's part into meta.json: keep it
+        with open(os.path.join(self.dir, "meta.json")) as f:
+            self.meta = dict(json.load(f), **self.meta)
+        self.meta.update(self.topo.meta())
         self.meta["prefix"] = self.topo.prefix
         self.meta.setdefault("config", {})
         self.meta["up"] = now_ms()
@@ -177,11 +164,10 @@ class Run:
 
 def main(argv=None):
     a = parse(sys.argv[1:] if argv is None else argv)
-    Topology, Nemesis, checker, report, local = parts()
+    Topology, Nemesis, checker, report = parts()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     run = Run(a)
-    run.meta["stand_in"] = local
     print("soak: seed %d, %g min, run dir %s" % (a.seed, a.minutes, a.out), flush=True)
     failed = None
     try:

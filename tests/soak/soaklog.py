@@ -84,9 +84,14 @@ class Recorder:
     def sample(self, obj):
         self.out["samples"].write(obj)
 
-    def log_proc(self, name, pid, event, status=None, signal=None, by_nemesis=False, t=None, **extra):
+    def log_proc(self, name, pid=None, event=None, status=None, signal=None, by_nemesis=False, t=None, **extra):
         """One line of procs.jsonl; event "start" or "exit" (status: the exit
-        code, signal: the signal number that ended it, if any)."""
+        code, signal: the signal number that ended it, if any). Also takes
+        one dict with those keys (the topology's form). Thread-safe."""
+        if isinstance(name, dict):
+            d = dict(name)
+            return self.log_proc(d.pop("name"), d.pop("pid", None), d.pop("event", None), d.pop("status", None),
+                                 d.pop("signal", None), d.pop("by_nemesis", False), d.pop("t", None), **d)
         with self._lock:
             if event == "start":
                 self._procs[name] = pid
