@@ -152,7 +152,7 @@ wh_code wh_status_stats_add(wh_redis *r, const char *prefix, const char *type, i
     int n = WH_STATS_ARG_FIELDS; /* then field, increment pairs */
     const struct { const char *name; long long v; } fields[] = {
         {"ok", c->ok}, {"failed", c->failed}, {"retried", c->retried}, {"dead", c->dead},
-        {"dur_us_sum", c->dur_us_sum}};
+        {"cancelled", c->cancelled}, {"dur_us_sum", c->dur_us_sum}};
     int k = 0;
     for(size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         if(fields[i].v) {

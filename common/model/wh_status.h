@@ -187,7 +187,7 @@ bool wh_status_terminal(const char *state);
 
 /* Counts of one job type in one minute, as a worker aggregates them. */
 typedef struct wh_stats_counts {
-    long long ok, failed, retried, dead; /* attempts ended so (wh_status_finish counts these) */
+    long long ok, failed, retried, dead, cancelled; /* attempts ended so (wh_status_finish counts these) */
     long long dur_us_sum, dur_us_max;    /* handler run time, us */
     long long hist[WH_STATS_HIST];       /* run times per histogram bucket */
 } wh_stats_counts;

@@ -2,6 +2,7 @@
 """Job control against real servers: delayed jobs, periodic schedules with two
 schedulers, cancel in every state, timeouts, the reaper after SIGKILL,
 uniqueness, locks and the lease that keeps a running job from running twice."""
+import json
 import os
 import signal
 import sys
@@ -9,6 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
+import wharfserve  # noqa: E402
 import wharftest  # noqa: E402
 
 env = wharftest.Env()
@@ -235,6 +237,43 @@ class JobControlTest(unittest.TestCase):
         p = self.cli("cancel", "no-such-job")
         self.assertEqual(p.returncode, 1)
         self.assertIn("no job", p.stderr)
+
+    def test_cancel_of_a_running_job_counts_cancelled_not_failed(self):
+        # schemas/README.md 9.5: an attempt a cancel interrupts counts under
+        # `cancelled`, never `failed`, in Redis, the CLI and the HTTP API.
+        self.worker()
+        run = self.submit("system.sleep", "--arg", "ms=60000")
+        self.wait_state(run, "running")
+        self.assertEqual(self.cli("cancel", run).returncode, 0)
+        self.wait_state(run, "cancelled", timeout=5)
+        counts = {}
+        for k in self.r.keys(self.prefix + "stats:system.sleep:1m:*"):
+            for f, v in self.r.hgetall(k).items():
+                counts[f] = counts.get(f, 0) + int(v)
+        self.assertEqual(counts.get("cancelled"), 1, counts)
+        self.assertNotIn("failed", counts)
+        p = self.cli("stats", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        t = json.loads(p.stdout)["system.sleep"]
+        self.assertEqual((t["cancelled"], t["failed"], t["ok"], t["dead"]), (1, 0, 0, 0), t)
+        p = self.cli("stats")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        head = next(line.split() for line in p.stdout.splitlines() if line.startswith("TYPE"))
+        row = next(line.split() for line in p.stdout.splitlines() if line.startswith("system.sleep"))
+        self.assertEqual(row[head.index("CANCELLED")], "1", p.stdout)
+        self.assertEqual(row[head.index("FAILED")], "0", p.stdout)
+        srv = wharfserve.start(env, self.amqp, self.prefix)
+        try:
+            st, _, b = srv.request("GET", "/v1/stats?minutes=5")
+            self.assertEqual(st, 200, b)
+            t = b["types"]["system.sleep"]
+            self.assertEqual((t["cancelled"], t["failed"]), (1, 0), t)
+            st, _, b = srv.request("GET", "/v1/stats/series?minutes=5&type=system.sleep")
+            self.assertEqual(st, 200, b)
+            t = b["types"]["system.sleep"]
+            self.assertEqual((sum(t["cancelled"]), sum(t["failed"])), (1, 0), t)
+        finally:
+            self.assertEqual(srv.stop(), 0)
 
     # ---- timeouts ----------------------------------------------------------
 
