@@ -142,6 +142,34 @@ class JobControlTest(unittest.TestCase):
         # exactly one leader between the two workers
         self.assertIn(self.r.get(self.prefix + "leader"), [w.worker_id for w in self.workers])
 
+    def test_ticks_missed_with_no_leader_fire_once_late_then_resume(self):
+        # schemas 15, Schedules: with no scheduler running, ticks are missed; the next
+        # leader fires the earliest missed one once, late (its id and run_at name that
+        # tick), skips the rest, and the schedule resumes at the first tick after it.
+        p = self.cli("schedule", "add", "gap", "--every", "2s", "system.noop")  # no worker: no scheduler
+        self.assertEqual(p.returncode, 0, p.stderr)
+        first = int(self.r.zscore(self.prefix + "schedules:next", "gap")) // 1000
+        wait_for(lambda: time.time() > first + 6.5, timeout=15, what="three ticks missed")
+        started = time.time()
+        self.worker()
+        time.sleep(5)
+        self.assertEqual(self.cli("schedule", "rm", "gap").returncode, 0)
+        ids = [k[len(self.prefix) + 4:] for k in self.r.keys(self.prefix + "job:gap-*") if not k.endswith(":log")]
+        fires = sorted(int(i.split("-")[1]) for i in ids)
+        self.assertEqual(fires[0], first, fires)
+        late = self.job("gap-%d" % first)
+        self.assertEqual(late["run_at"], str(first * 1000))
+        caught = int(late["created_at"])  # the leader's `now` when it fired the missed tick
+        self.assertGreaterEqual(caught, int(started * 1000), "fired when a leader came")
+        # the ticks between it and the catch-up were skipped, not made up
+        self.assertEqual([f for f in fires if first < f and f * 1000 <= caught], [], (fires, caught))
+        resumed = fires[1:]
+        self.assertGreaterEqual(len(resumed), 1, fires)
+        self.assertEqual(resumed[0], (caught // 2000 + 1) * 2, "the first tick after the catch-up")
+        self.assertEqual(resumed, list(range(resumed[0], resumed[0] + 2 * len(resumed), 2)), fires)
+        for i in ids:
+            wait_for(lambda i=i: self.state(i) == "succeeded", what=i)
+
     def test_firings_take_the_type_default_max_attempts(self):
         # runtime.host.stats makes one attempt by default, a firing too; the
         # worker has no host "h", so each firing ends unknown_host at once
