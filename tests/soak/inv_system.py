@@ -19,7 +19,7 @@ RULE_STUCK = (
     "the scheduled set. With wait_replicas = 0 only, a job whose outcome write a Redis master kill may have "
     "lost (docs/operations.md) is allowed to stay running/queued.")
 RULE_DEAD = (
-    "every message in wharf.dead has a wharf-reason from schemas 8 (or abandoned: the reaper's copy, "
+    "every message in wharf.dead has a wharf-reason from schemas 8 (abandoned is the reaper's copy, "
     "wh_sched.c); bad-input reasons are excepted from the rest; every other one names a wharf-job-id "
     "whose final state is dead or failed.")
 RULE_RSS = (
