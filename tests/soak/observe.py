@@ -209,7 +209,8 @@ class Sampler:
             tot = stats_totals(self.topo.redis(), self.topo.prefix, self.since_s)
             s.update({"stats_" + k: v for k, v in tot.items()})
         except Exception as ex:  # noqa: BLE001 - Redis failing over: no stats this second
-            s.update({"stats_ok": None, "stats_failed": None, "stats_dead": None, "stats_error": repr(ex)[:200]})
+            s.update({"stats_ok": None, "stats_failed": None, "stats_dead": None, "stats_cancelled": None,
+                      "stats_error": repr(ex)[:200]})
         procs = self.rec.live_procs()
         s["rss_kb"] = {n: rss_kb(p) for n, p in procs.items()}
         s["pids"] = procs
