@@ -170,6 +170,7 @@ static void plan_start(const wk_exec *x, slot *s)
                             .lock = sc->lock[0] ? sc->lock : NULL, .lock_ms = (int64_t)c->lease_s * 1000};
     sc->o.max_attempts = job->env.max_attempts ? job->env.max_attempts
                        : job->type->max_attempts ? job->type->max_attempts : c->max_attempts;
+    sc->o.ttl_s = c->job_ttl_s; /* a start that ends the job (a cancel) */
     /* One clock for every try of this start: start.lua knows a retry of a
      * start it already ran by its worker and this time. */
     sc->o.now_ms = wh_now_ms();

@@ -93,6 +93,8 @@ typedef struct wh_start_opts {
     int64_t now_ms;          /* the start's clock (ms); 0: read it now. Keep
                               * it across the retries of one start, so that
                               * start.lua knows a start it already ran. */
+    int64_t ttl_s;           /* s: the expiry of a job this start ends (one
+                              * cancelled while its worker died); 0: none */
 } wh_start_opts;
 
 /* The outcome of one attempt. */

@@ -303,6 +303,23 @@ class JobControlTest(unittest.TestCase):
         finally:
             self.assertEqual(srv.stop(), 0)
 
+    def test_cancel_of_a_job_whose_worker_died_ends_it_and_expires_it(self):
+        # cancel.lua flags the running job; its worker is gone, so the redelivered
+        # copy's start ends it `cancelled`, and the hash expires as a finished one does
+        a = self.worker()
+        jid = self.submit("system.sleep", "--arg", "ms=60000", "--job-timeout", "120")
+        self.wait_state(jid, "running")
+        a.kill()
+        p = self.cli("cancel", jid)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("cancelling", p.stdout)
+        self.worker("jobs.ttl_s=3600")
+        self.wait_state(jid, "cancelled", timeout=15)
+        h = self.job(jid)
+        self.assertEqual(h["error_message"], "cancelled while running; its worker stopped")
+        self.assertNotIn("cancel_requested", h)
+        self.assertTrue(0 < self.r.ttl(self.prefix + "job:" + jid) <= 3600, self.r.ttl(self.prefix + "job:" + jid))
+
     # ---- timeouts ----------------------------------------------------------
 
     def test_timeout_interrupts_a_long_sleep(self):
