@@ -54,6 +54,7 @@ static void add_bucket(adm_totals *t, const wh_redis_reply *h)
         else if(IS("failed")) t->failed += v;
         else if(IS("retried")) t->retried += v;
         else if(IS("dead")) t->dead += v;
+        else if(IS("cancelled")) t->cancelled += v;
         else if(IS("dur_us_sum")) t->dur_sum += v;
         else if(IS("dur_us_max") && v > t->dur_max) t->dur_max = v;
         for(int b = 0; b < WH_STATS_HIST; b++)
@@ -159,15 +160,21 @@ wh_json *adm_stats_types(wh_redis *r, const char *prefix, wh_err *err)
     return arr;
 }
 
+long long adm_totals_runs(const adm_totals *t)
+{
+    return t->ok + t->failed + t->retried + t->dead + t->cancelled;
+}
+
 wh_json *adm_totals_json(const adm_totals *t)
 {
-    long long runs = t->ok + t->failed + t->retried + t->dead;
+    long long runs = adm_totals_runs(t);
     double avg = runs ? (double)t->dur_sum / (double)runs / 1000.0 : 0.0;
     wh_json *o = wh_json_object();
     wh_json_setc(o, "ok", wh_json_int(t->ok));
     wh_json_setc(o, "failed", wh_json_int(t->failed));
     wh_json_setc(o, "retried", wh_json_int(t->retried));
     wh_json_setc(o, "dead", wh_json_int(t->dead));
+    wh_json_setc(o, "cancelled", wh_json_int(t->cancelled));
     wh_json_setc(o, "avg_ms", wh_json_real(avg));
     wh_json_setc(o, "max_ms", wh_json_real((double)t->dur_max / 1000.0));
     return o;

@@ -32,10 +32,13 @@ wh_code adm_worker_control(wh_redis *r, const char *prefix, const char *id, cons
 /* One job type's counts summed over the last `minutes` minute buckets
  * (the current minute included). */
 typedef struct adm_totals {
-    long long ok, failed, retried, dead; /* attempts ended so */
-    long long dur_sum, dur_max;          /* run time, us */
-    long long hist[WH_STATS_HIST];       /* runs per histogram bucket */
+    long long ok, failed, retried, dead, cancelled; /* attempts ended so */
+    long long dur_sum, dur_max;                     /* run time, us */
+    long long hist[WH_STATS_HIST];                  /* runs per histogram bucket */
 } adm_totals;
+
+/* The attempts counted in *t: every outcome, the run times' divisor. */
+long long adm_totals_runs(const adm_totals *t);
 
 /* Fill *t for `type`. One pipelined round trip. */
 wh_code adm_type_totals(wh_redis *r, const char *prefix, const char *type, int minutes, adm_totals *t, wh_err *err);
@@ -50,7 +53,7 @@ wh_code adm_type_series(wh_redis *r, const char *prefix, const char *type, bool 
  * strings. NULL with err on failure. */
 wh_json *adm_stats_types(wh_redis *r, const char *prefix, wh_err *err);
 
-/* Totals as JSON: {ok, failed, retried, dead, avg_ms, max_ms}. */
+/* Totals as JSON: {ok, failed, retried, dead, cancelled, avg_ms, max_ms}. */
 wh_json *adm_totals_json(const adm_totals *t);
 
 /* An AMQP connection with the topology declared (channel 1), for the dead

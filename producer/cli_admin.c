@@ -122,6 +122,7 @@ static void stats_row(cli_table *tab, const char *type, const adm_totals *t, lon
     cli_table_cell(tab, "%lld", t->failed);
     cli_table_cell(tab, "%lld", t->retried);
     cli_table_cell(tab, "%lld", t->dead);
+    cli_table_cell(tab, "%lld", t->cancelled);
     cli_table_cell(tab, "%.2f", (double)t->dur_sum / (double)runs / 1000.0);
     cli_table_cell(tab, "%.2f", (double)t->dur_max / 1000.0);
 }
@@ -143,8 +144,8 @@ int cli_stats(cli *c, int argc, char **argv)
     if(!types)
         return cli_error(CLI_FAIL, "%s", err.msg);
     wh_json *all = wh_json_object();
-    static const char *const head[] = {"TYPE", "OK", "FAILED", "RETRIED", "DEAD", "AVG_MS", "MAX_MS"};
-    cli_table *tab = a.json ? NULL : cli_table_new(7, head);
+    static const char *const head[] = {"TYPE", "OK", "FAILED", "RETRIED", "DEAD", "CANCELLED", "AVG_MS", "MAX_MS"};
+    cli_table *tab = a.json ? NULL : cli_table_new(8, head);
     int status = CLI_OK;
     for(size_t i = 0; i < wh_json_size(types); i++) {
         const char *type = wh_json_strv(wh_json_at(types, i), NULL);
@@ -153,7 +154,7 @@ int cli_stats(cli *c, int argc, char **argv)
             status = cli_error(CLI_FAIL, "%s", err.msg);
             break;
         }
-        long long runs = t.ok + t.failed + t.retried + t.dead;
+        long long runs = adm_totals_runs(&t);
         if(a.json)
             wh_json_setc(all, type, adm_totals_json(&t));
         else if(runs)

@@ -102,6 +102,7 @@ static bool job_metrics(srv_call *c, wh_redis *r, text *t)
         tprintf(t, "wharf_jobs{type=\"%s\",state=\"failed\"} %lld\n", type, a.failed);
         tprintf(t, "wharf_jobs{type=\"%s\",state=\"retrying\"} %lld\n", type, a.retried);
         tprintf(t, "wharf_jobs{type=\"%s\",state=\"dead\"} %lld\n", type, a.dead);
+        tprintf(t, "wharf_jobs{type=\"%s\",state=\"cancelled\"} %lld\n", type, a.cancelled);
         long long cum = 0;
         for(int b = 0; b < WH_STATS_HIST; b++) {
             cum += a.hist[b];

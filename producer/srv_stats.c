@@ -4,9 +4,10 @@
  * hour bucket (kept 30 days) in Redis. /v1/stats sums minute buckets; this
  * route returns them one by one, for charts: `minutes=N` (1..SERIES_MINUTES)
  * gives N minute buckets, `hours=N` (1..SERIES_HOURS) N hour buckets, both
- * ending with the current one. Per type: ok, failed, retried and dead per
- * bucket, and over the whole window the run-time histogram (runs per bucket
- * of `le_s`) and the run-time sum, from which a client takes quantiles.
+ * ending with the current one. Per type: ok, failed, retried, dead and
+ * cancelled per bucket, and over the whole window the run-time histogram
+ * (runs per bucket of `le_s`) and the run-time sum, from which a client
+ * takes quantiles.
  *
  * Cost: one pipelined HGETALL per bucket and type, so the caps bound a
  * request to SERIES_HOURS x (job types) small reads; `type=` narrows it to
@@ -25,16 +26,17 @@
  * wh_status_hist_name() order. */
 static const double hist_le_s[WH_STATS_HIST - 1] = {0.001, 0.01, 0.1, 1, 10, 60};
 
-/* {ok:[..], failed:[..], retried:[..], dead:[..], hist:[..], dur_us_sum} of n buckets. */
+/* {ok:[..], failed:[..], retried:[..], dead:[..], cancelled:[..], hist:[..],
+ * dur_us_sum} of n buckets. */
 static wh_json *type_json(const adm_totals *b, int n)
 {
     wh_json *o = wh_json_object();
-    const char *names[] = {"ok", "failed", "retried", "dead"};
+    const char *names[] = {"ok", "failed", "retried", "dead", "cancelled"};
     adm_totals sum = {0};
-    for(int k = 0; k < 4; k++) {
+    for(int k = 0; k < 5; k++) {
         wh_json *a = wh_json_array();
         for(int i = 0; i < n; i++) {
-            const long long v[] = {b[i].ok, b[i].failed, b[i].retried, b[i].dead};
+            const long long v[] = {b[i].ok, b[i].failed, b[i].retried, b[i].dead, b[i].cancelled};
             wh_json_push(a, wh_json_int(v[k]));
         }
         wh_json_setc(o, names[k], a);

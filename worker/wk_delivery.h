@@ -30,6 +30,8 @@ typedef struct wk_delivery {
     bool too_large;
     uint64_t body_size;        /* declared size, bytes */
     char message_id[128];      /* AMQP message_id property */
+    bool redelivered;          /* the broker delivered it before (it was not
+                                * acked: its consumer died, or it was nacked) */
     /* Set by the job thread. */
     wk_verdict verdict;
     int retry_ms;              /* WK_RETRY: delay tier */

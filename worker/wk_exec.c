@@ -170,6 +170,7 @@ static void plan_start(const wk_exec *x, slot *s)
                             .lock = sc->lock[0] ? sc->lock : NULL, .lock_ms = (int64_t)c->lease_s * 1000};
     sc->o.max_attempts = job->env.max_attempts ? job->env.max_attempts
                        : job->type->max_attempts ? job->type->max_attempts : c->max_attempts;
+    sc->o.ttl_s = c->job_ttl_s; /* a start that ends the job (a cancel) */
     /* One clock for every try of this start: start.lua knows a retry of a
      * start it already ran by its worker and this time. */
     sc->o.now_ms = wh_now_ms();
@@ -180,6 +181,22 @@ static void plan_start(const wk_exec *x, slot *s)
         sc->o.body = d->body;
         sc->o.body_len = d->len;
     }
+}
+
+/* A copy of a job that is dead already. Only a redelivered copy can be the
+ * one whose worker recorded the death and then stopped before its dead
+ * letter was confirmed, so only such a copy publishes one (again, perhaps:
+ * at-least-once), with the reason the job died of. A fresh copy (a retry
+ * copy, a copy the reaper published) owes none; nor does any copy of a job
+ * the reaper made dead (`abandoned`): the reaper dead-letters those. */
+static void dead_again(wk_delivery *d, const wh_start *st)
+{
+    if(!d->redelivered || strcmp(st->error, wh_code_name(WH_E_ABANDONED)) == 0)
+        return;
+    wh_code why = strcmp(st->error, wh_code_name(WH_E_REDELIVERY_LIMIT)) == 0 ? WH_E_REDELIVERY_LIMIT
+                                                                             : WH_E_ATTEMPTS_EXHAUSTED;
+    d->attempts = st->attempt;
+    wk_exec__dead_letter(d, why, st->error, "dead; delivered again, copied again");
 }
 
 /* After admission: park, wait for the lock, skip, or run. */
@@ -208,11 +225,10 @@ static void start_and_run(wk_exec *x, slot *s)
         break;
     case WH_START_DEAD: wk_exec__redelivered(s); break;
     case WH_START_SKIP:
-        /* Dead but redelivered: the copy in wharf.dead may not have been
-         * confirmed, so publish it again (at-least-once). Any other state:
-         * already done, or running elsewhere under a live lease; ack. */
         if(st->state == WH_STATE_DEAD)
-            wk_exec__dead_letter(d, WH_E_ATTEMPTS_EXHAUSTED, st->error, "dead; delivered again, copied again");
+            dead_again(d, st);
+        /* Any other state: already done, or running elsewhere under a live
+         * lease; ack. */
         break;
     }
 }

@@ -305,6 +305,7 @@ static void on_delivery(wk_loop *L, wh_amqp_event *ev, wh_err *err)
     d->len = ev->len;
     d->too_large = ev->too_large;
     d->body_size = ev->body_size;
+    d->redelivered = ev->redelivered;
     snprintf(d->message_id, sizeof(d->message_id), "%s", ev->message_id);
     wk_acks_open(L->acks, ev->tag); /* untracked: acks go one by one */
     d->next = NULL; /* handed to the pool at the end of the turn */

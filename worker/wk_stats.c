@@ -65,6 +65,7 @@ static void merge(wh_stats_counts *into, const wh_stats_counts *c)
     into->failed += c->failed;
     into->retried += c->retried;
     into->dead += c->dead;
+    into->cancelled += c->cancelled;
     into->dur_us_sum += c->dur_us_sum;
     if(c->dur_us_max > into->dur_us_max)
         into->dur_us_max = c->dur_us_max;

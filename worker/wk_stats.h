@@ -1,6 +1,6 @@
 /* wk_stats: per-worker aggregation of the run-time stats.
  *
- * Outcome counts (ok, failed, retried, dead) are exact: finish.lua
+ * Outcome counts (ok, failed, retried, dead, cancelled) are exact: finish.lua
  * counts them with the state change. Run times (sum, max, histogram) are
  * aggregated here by the job threads (a mutex and a few adds) and the
  * heartbeat thread flushes them to Redis about once a second with one

@@ -374,13 +374,18 @@ static void fire_schedules(wh_sched *s, int64_t now)
                 wh_enqueue q = {.spec = &es, .max_attempts = es.max_attempts ? es.max_attempts
                                                                                : default_attempts(s, es.type),
                                 .body = body, .body_len = blen, .park = true, .args = ajson, .args_len = jlen};
-                if(wh_status_enqueue(s->redis, p, &q, &err) == WH_OK && q.created)
+                if(wh_status_enqueue(s->redis, p, &q, &err) != WH_OK)
+                    wh_log(WH_LOG_WARN, id, "schedule firing not enqueued", "schedule", name, "error", err.msg);
+                else if(q.created)
                     wh_log(WH_LOG_INFO, id, "schedule fired", "schedule", name);
                 free(ajson);
             } else {
                 wh_log(WH_LOG_WARN, NULL, "schedule cannot fire", "schedule", name, "error", err.msg);
             }
             free(argcopy);
+            /* Missed firings (no leader ran at them) are not made up: the
+             * earliest fired just now, late, and the next is the first one
+             * after now (schemas/README.md 15, Schedules). */
             int64_t next = wh_sched_next_fire(j, fire > now ? fire : now);
             char nexts[24];
             snprintf(nexts, sizeof(nexts), "%lld", (long long)next);

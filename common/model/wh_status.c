@@ -27,6 +27,7 @@ void wh_status__start_fill(start_args *a, const wh_env *env, const wh_start_opts
     snprintf(a->lock_ms, sizeof(a->lock_ms), "%lld", (long long)o->lock_ms);
     snprintf(a->run_at, sizeof(a->run_at), "%lld", (long long)env->run_at);
     snprintf(a->lease, sizeof(a->lease), "%lld", (long long)o->lease_until);
+    snprintf(a->ttl, sizeof(a->ttl), "%lld", (long long)o->ttl_s);
     const char *argv[WH_START_ARGC] = {
         [WH_START_KEY_JOB] = "", [WH_START_KEY_RECENT] = "", [WH_START_KEY_SCHEDULED] = "",
         [WH_START_KEY_LEASES] = "", [WH_START_KEY_LOCK_KEY] = "", [WH_START_ARG_ID] = env->id,
@@ -35,7 +36,8 @@ void wh_status__start_fill(start_args *a, const wh_env *env, const wh_start_opts
         [WH_START_ARG_WORKER] = o->worker, [WH_START_ARG_EVENTS] = "", [WH_START_ARG_MAX_REDELIVERIES] = a->maxr,
         [WH_START_ARG_MODE] = o->park ? "park" : "run", [WH_START_ARG_LOCK] = o->lock ? o->lock : "",
         [WH_START_ARG_LOCK_MS] = a->lock_ms, [WH_START_ARG_RUN_AT] = a->run_at,
-        [WH_START_ARG_BODY] = o->body ? o->body : "", [WH_START_ARG_LEASE_UNTIL] = a->lease};
+        [WH_START_ARG_BODY] = o->body ? o->body : "", [WH_START_ARG_LEASE_UNTIL] = a->lease,
+        [WH_START_ARG_TTL] = a->ttl};
     memcpy(a->argv, argv, sizeof(argv));
     for(int i = 0; i < WH_START_ARGC; i++)
         a->lens[i] = strlen(argv[i]);
@@ -152,7 +154,7 @@ wh_code wh_status_stats_add(wh_redis *r, const char *prefix, const char *type, i
     int n = WH_STATS_ARG_FIELDS; /* then field, increment pairs */
     const struct { const char *name; long long v; } fields[] = {
         {"ok", c->ok}, {"failed", c->failed}, {"retried", c->retried}, {"dead", c->dead},
-        {"dur_us_sum", c->dur_us_sum}};
+        {"cancelled", c->cancelled}, {"dur_us_sum", c->dur_us_sum}};
     int k = 0;
     for(size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         if(fields[i].v) {

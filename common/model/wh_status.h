@@ -93,6 +93,8 @@ typedef struct wh_start_opts {
     int64_t now_ms;          /* the start's clock (ms); 0: read it now. Keep
                               * it across the retries of one start, so that
                               * start.lua knows a start it already ran. */
+    int64_t ttl_s;           /* s: the expiry of a job this start ends (one
+                              * cancelled while its worker died); 0: none */
 } wh_start_opts;
 
 /* The outcome of one attempt. */
@@ -187,7 +189,7 @@ bool wh_status_terminal(const char *state);
 
 /* Counts of one job type in one minute, as a worker aggregates them. */
 typedef struct wh_stats_counts {
-    long long ok, failed, retried, dead; /* attempts ended so (wh_status_finish counts these) */
+    long long ok, failed, retried, dead, cancelled; /* attempts ended so (wh_status_finish counts these) */
     long long dur_us_sum, dur_us_max;    /* handler run time, us */
     long long hist[WH_STATS_HIST];       /* run times per histogram bucket */
 } wh_stats_counts;

@@ -64,7 +64,7 @@ static void pack_slots(wh_mp_pack *p, const char *const *argv, const size_t *len
 }
 
 /* The moves' lengths in the array: short (the defaults left off), long. */
-enum { START_SHORT = 7, START_LONG = 13, FINISH_SHORT = 8, FINISH_LONG = 12 };
+enum { START_SHORT = 8, START_LONG = 14, FINISH_SHORT = 8, FINISH_LONG = 12 };
 
 /* A run (not a park) with no lock and the message not held in Redis. */
 static bool start_is_short(const start_args *a)
@@ -80,17 +80,18 @@ static bool finish_is_short(const finish_args *a)
            strcmp(a->argv[WH_FINISH_ARG_LEASE_UNTIL], "0") == 0;
 }
 
-/* "s", id, type, target, created_at, max_attempts, now; or "S", the same,
- * then mode, lock, lock_ms, run_at, body, lease_until. */
+/* "s", id, type, target, created_at, max_attempts, now, ttl; or "S", the
+ * same, then mode, lock, lock_ms, run_at, body, lease_until. */
 static void pack_start(wh_mp_pack *p, const start_args *a)
 {
-    static const int head[] = {WH_START_ARG_ID, WH_START_ARG_JOB_TYPE, WH_START_ARG_TARGET,
-                               WH_START_ARG_CREATED_AT, WH_START_ARG_MAX_ATTEMPTS, WH_START_ARG_NOW};
+    static const int head[] = {WH_START_ARG_ID,         WH_START_ARG_JOB_TYPE,    WH_START_ARG_TARGET,
+                               WH_START_ARG_CREATED_AT, WH_START_ARG_MAX_ATTEMPTS, WH_START_ARG_NOW,
+                               WH_START_ARG_TTL};
     static const int tail[] = {WH_START_ARG_MODE, WH_START_ARG_LOCK, WH_START_ARG_LOCK_MS,
                                WH_START_ARG_RUN_AT, WH_START_ARG_BODY, WH_START_ARG_LEASE_UNTIL};
     bool is_short = start_is_short(a);
     wh_mp_pack_cstr(p, is_short ? "s" : "S");
-    pack_slots(p, a->argv, a->lens, head, 6);
+    pack_slots(p, a->argv, a->lens, head, 7);
     if(!is_short)
         pack_slots(p, a->argv, a->lens, tail, 6);
 }

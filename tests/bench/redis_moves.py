@@ -150,7 +150,7 @@ def side_moves(r, n, batch):
             if i < len(prev):
                 b += ["f", prev[i], "succeeded", NOW, "system.noop", NOW, "1", "86400"]
             if i < len(ids):
-                b += ["s", ids[i], "system.noop", "", NOW, "3", NOW]
+                b += ["s", ids[i], "system.noop", "", NOW, "3", NOW, "604800"]
         if len(b) > 7:
             pipe.evalsha(sha, 0, msgpack.packb(b))
     return pipe

@@ -33,7 +33,7 @@ def args(op, i, now):
     h = P + "job:" + jid
     header = [P, "w1", "5", "60", "0", "172800", "2592000"]
     if op == "start":  # a batch of one start, as a worker sends a lone move
-        return [], [msgpack.packb(header + ["s", jid, "system.noop", "", now, "3", now])]
+        return [], [msgpack.packb(header + ["s", jid, "system.noop", "", now, "3", now, "604800"])]
     if op == "finish":
         return [], [msgpack.packb(header + ["f", jid, "succeeded", now, "system.noop", now, "1", "86400"])]
     if op == "enqueue":

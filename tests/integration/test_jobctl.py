@@ -2,6 +2,7 @@
 """Job control against real servers: delayed jobs, periodic schedules with two
 schedulers, cancel in every state, timeouts, the reaper after SIGKILL,
 uniqueness, locks and the lease that keeps a running job from running twice."""
+import json
 import os
 import signal
 import sys
@@ -9,6 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("WHARF_SRC", "."), "tests", "lib"))
+import wharfserve  # noqa: E402
 import wharftest  # noqa: E402
 
 env = wharftest.Env()
@@ -140,6 +142,34 @@ class JobControlTest(unittest.TestCase):
         # exactly one leader between the two workers
         self.assertIn(self.r.get(self.prefix + "leader"), [w.worker_id for w in self.workers])
 
+    def test_ticks_missed_with_no_leader_fire_once_late_then_resume(self):
+        # schemas 15, Schedules: with no scheduler running, ticks are missed; the next
+        # leader fires the earliest missed one once, late (its id and run_at name that
+        # tick), skips the rest, and the schedule resumes at the first tick after it.
+        p = self.cli("schedule", "add", "gap", "--every", "2s", "system.noop")  # no worker: no scheduler
+        self.assertEqual(p.returncode, 0, p.stderr)
+        first = int(self.r.zscore(self.prefix + "schedules:next", "gap")) // 1000
+        wait_for(lambda: time.time() > first + 6.5, timeout=15, what="three ticks missed")
+        started = time.time()
+        self.worker()
+        time.sleep(5)
+        self.assertEqual(self.cli("schedule", "rm", "gap").returncode, 0)
+        ids = [k[len(self.prefix) + 4:] for k in self.r.keys(self.prefix + "job:gap-*") if not k.endswith(":log")]
+        fires = sorted(int(i.split("-")[1]) for i in ids)
+        self.assertEqual(fires[0], first, fires)
+        late = self.job("gap-%d" % first)
+        self.assertEqual(late["run_at"], str(first * 1000))
+        caught = int(late["created_at"])  # the leader's `now` when it fired the missed tick
+        self.assertGreaterEqual(caught, int(started * 1000), "fired when a leader came")
+        # the ticks between it and the catch-up were skipped, not made up
+        self.assertEqual([f for f in fires if first < f and f * 1000 <= caught], [], (fires, caught))
+        resumed = fires[1:]
+        self.assertGreaterEqual(len(resumed), 1, fires)
+        self.assertEqual(resumed[0], (caught // 2000 + 1) * 2, "the first tick after the catch-up")
+        self.assertEqual(resumed, list(range(resumed[0], resumed[0] + 2 * len(resumed), 2)), fires)
+        for i in ids:
+            wait_for(lambda i=i: self.state(i) == "succeeded", what=i)
+
     def test_firings_take_the_type_default_max_attempts(self):
         # runtime.host.stats makes one attempt by default, a firing too; the
         # worker has no host "h", so each firing ends unknown_host at once
@@ -235,6 +265,60 @@ class JobControlTest(unittest.TestCase):
         p = self.cli("cancel", "no-such-job")
         self.assertEqual(p.returncode, 1)
         self.assertIn("no job", p.stderr)
+
+    def test_cancel_of_a_running_job_counts_cancelled_not_failed(self):
+        # schemas/README.md 9.5: an attempt a cancel interrupts counts under
+        # `cancelled`, never `failed`, in Redis, the CLI and the HTTP API.
+        self.worker()
+        run = self.submit("system.sleep", "--arg", "ms=60000")
+        self.wait_state(run, "running")
+        self.assertEqual(self.cli("cancel", run).returncode, 0)
+        self.wait_state(run, "cancelled", timeout=5)
+        counts = {}
+        for k in self.r.keys(self.prefix + "stats:system.sleep:1m:*"):
+            for f, v in self.r.hgetall(k).items():
+                counts[f] = counts.get(f, 0) + int(v)
+        self.assertEqual(counts.get("cancelled"), 1, counts)
+        self.assertNotIn("failed", counts)
+        p = self.cli("stats", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        t = json.loads(p.stdout)["system.sleep"]
+        self.assertEqual((t["cancelled"], t["failed"], t["ok"], t["dead"]), (1, 0, 0, 0), t)
+        p = self.cli("stats")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        head = next(line.split() for line in p.stdout.splitlines() if line.startswith("TYPE"))
+        row = next(line.split() for line in p.stdout.splitlines() if line.startswith("system.sleep"))
+        self.assertEqual(row[head.index("CANCELLED")], "1", p.stdout)
+        self.assertEqual(row[head.index("FAILED")], "0", p.stdout)
+        srv = wharfserve.start(env, self.amqp, self.prefix)
+        try:
+            st, _, b = srv.request("GET", "/v1/stats?minutes=5")
+            self.assertEqual(st, 200, b)
+            t = b["types"]["system.sleep"]
+            self.assertEqual((t["cancelled"], t["failed"]), (1, 0), t)
+            st, _, b = srv.request("GET", "/v1/stats/series?minutes=5&type=system.sleep")
+            self.assertEqual(st, 200, b)
+            t = b["types"]["system.sleep"]
+            self.assertEqual((sum(t["cancelled"]), sum(t["failed"])), (1, 0), t)
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
+    def test_cancel_of_a_job_whose_worker_died_ends_it_and_expires_it(self):
+        # cancel.lua flags the running job; its worker is gone, so the redelivered
+        # copy's start ends it `cancelled`, and the hash expires as a finished one does
+        a = self.worker()
+        jid = self.submit("system.sleep", "--arg", "ms=60000", "--job-timeout", "120")
+        self.wait_state(jid, "running")
+        a.kill()
+        p = self.cli("cancel", jid)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("cancelling", p.stdout)
+        self.worker("jobs.ttl_s=3600")
+        self.wait_state(jid, "cancelled", timeout=15)
+        h = self.job(jid)
+        self.assertEqual(h["error_message"], "cancelled while running; its worker stopped")
+        self.assertNotIn("cancel_requested", h)
+        self.assertTrue(0 < self.r.ttl(self.prefix + "job:" + jid) <= 3600, self.r.ttl(self.prefix + "job:" + jid))
 
     # ---- timeouts ----------------------------------------------------------
 

@@ -333,6 +333,41 @@ class PipeTest(unittest.TestCase):
         msgs = self.dead_messages(1)
         self.assertEqual(msgs[0]["properties"]["headers"]["wharf-reason"], "redelivery_limit")
 
+    def test_a_dead_job_delivered_again_is_dead_lettered_once_with_its_reason(self):
+        # schemas 8: a copy of a job that is dead already publishes a dead letter only when
+        # it is redelivered (its worker may have stopped between recording the death and the
+        # dead letter's confirm), with the reason the job died of; a fresh copy, and any copy
+        # of a job the reaper made dead (abandoned: the reaper dead-letters it), publish none.
+        cases = {"dl-fresh": ("flaky", False, None), "dl-again": ("flaky", True, "attempts_exhausted"),
+                 "dl-limit": ("redelivery_limit", True, "redelivery_limit"), "dl-reaped": ("abandoned", True, None)}
+        for jid, (code, _, _) in cases.items():
+            self.r.hset(self.prefix + "job:" + jid, mapping={
+                "id": jid, "type": "system.fail", "state": "dead", "attempt": "3", "max_attempts": "3",
+                "error": code, "error_message": "it died before", "created_at": "1", "finished_at": "2"})
+        body = {jid: envelope(jid, "system.fail", {"code": "flaky", "transient": True}) for jid in cases}
+        self.assertEqual(self.cli("dead", "list").returncode, 0)  # declares the topology, runs nothing
+        pub = Publisher(self.amqp)
+        for jid, (_, again, _) in cases.items():
+            if again:
+                pub.publish(body[jid], message_id=jid)
+        # A peek that requeues marks them redelivered, as a worker that died before its ack would.
+        peeked = env.get_messages(self.amqp, "wharf.system", 10)
+        self.assertEqual(sorted(m["properties"]["message_id"] for m in peeked), ["dl-again", "dl-limit", "dl-reaped"])
+        pub.publish(body["dl-fresh"], message_id="dl-fresh")
+        pub.close()
+        self.worker()
+        wait_for(lambda: env.queue_depth(self.amqp, "wharf.system") == 0, 15, what="every copy acked")
+        msgs = self.dead_messages(2)
+        time.sleep(1)  # nothing more comes
+        msgs = env.get_messages(self.amqp, "wharf.dead", 10)
+        got = {m["headers"]["wharf-job-id"]: m["headers"] for m in msgs}
+        self.assertEqual(sorted(got), ["dl-again", "dl-limit"], [m["headers"] for m in msgs])
+        for jid, (code, _, reason) in cases.items():
+            if reason:
+                self.assertEqual((got[jid]["wharf-reason"], got[jid]["wharf-error-code"], got[jid]["wharf-attempts"]),
+                                 (reason, code, 3), jid)
+            self.assertEqual(self.state(jid), "dead")
+
     def test_worker_reconnects_after_connection_is_closed(self):
         w = self.worker()
         self.assertEqual(self.cli("submit", "system.noop", "--wait").returncode, 0)

@@ -533,6 +533,7 @@ class ServeTest(unittest.TestCase):
             self.assertIn(q, queues)
         jobs = {(l["type"], l["state"]): v for _, l, v in fams["wharf_jobs"]["samples"]}
         self.assertGreaterEqual(jobs[("system.sleep", "succeeded")], 2)
+        self.assertIn(("system.sleep", "cancelled"), jobs)  # schemas 9.5: attempts cancelled while running
         self.assertEqual([b[0] for b in buckets], ["0.001", "0.01", "0.1", "1", "10", "60", "+Inf"])
         vals = [b[1] for b in buckets]
         self.assertEqual(vals, sorted(vals))  # cumulative

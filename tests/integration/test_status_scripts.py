@@ -47,8 +47,8 @@ def move(name, **values):
     return name, {k: str(v) for k, v in values.items()}
 
 
-START = ("id", "job_type", "target", "created_at", "max_attempts", "now", "mode", "lock", "lock_ms", "run_at", "body",
-         "lease_until")
+START = ("id", "job_type", "target", "created_at", "max_attempts", "now", "ttl", "mode", "lock", "lock_ms", "run_at",
+         "body", "lease_until")
 FINISH = ("id", "state", "now", "job_type", "created_at", "count", "ttl", "result", "error_code", "error_message",
           "lease_until")
 
@@ -94,7 +94,7 @@ class StartScriptTest(unittest.TestCase):
         self.args = dict(job=p + "job:s1", recent=p + "recent", scheduled=p + "scheduled", leases=p + "leases",
                          lock_key=p + "lock:", id="s1", job_type="system.noop", target="", created_at=1000,
                          max_attempts=3, now=5000, worker="w1", events=p + "events", max_redeliveries=2,
-                         mode="run", lock="", lock_ms=60000, run_at=0, body="", lease_until=0)
+                         mode="run", lock="", lock_ms=60000, run_at=0, body="", lease_until=0, ttl=0)
 
     def start(self, **over):
         return call(self.r, "start", **dict(self.args, **over))
@@ -138,6 +138,26 @@ class StartScriptTest(unittest.TestCase):
         self.assertEqual(self.start(worker="w2", now=6000, **locked), ["dead", "redelivery_limit", "3"])
         self.assertEqual(self.r.get(lock_key), None)
 
+    def test_a_cancel_found_at_a_redelivery_ends_the_job_as_a_finish_would(self):
+        # cancelled while running, then its worker died: the redelivered start ends it
+        # `cancelled` and releases and expires what finish.lua would (schemas 9.1, 15)
+        job, lock_key = self.args["job"], self.args["lock_key"] + "L"
+        unique_key = self.args["lock_key"].replace("lock:", "unique:") + "u1"
+        self.assertEqual(self.start(lock="L", lock_key=lock_key), "run 1 3")
+        self.r.set(unique_key, "s1")
+        self.r.hset(job, mapping={"unique_key": unique_key, "log": "1", "cancel_requested": "1"})
+        self.r.xadd(job + ":log", {"s": "out", "l": "a line"})
+        reply = self.start(worker="w2", now=6000, ttl=600, lock="L", lock_key=lock_key)
+        self.assertEqual(reply, ["skip", "cancelled", "cancelled", "1"])
+        h = self.r.hgetall(job)
+        self.assertEqual((h["state"], h["error"]), ("cancelled", "cancelled"))
+        for gone in ("cancel_requested", "lock_key", "held"):
+            self.assertNotIn(gone, h)
+        self.assertIsNone(self.r.get(lock_key))
+        self.assertIsNone(self.r.get(unique_key))
+        self.assertTrue(0 < self.r.ttl(job) <= 600, self.r.ttl(job))
+        self.assertTrue(0 < self.r.ttl(job + ":log") <= 600, self.r.ttl(job + ":log"))
+
 
 class MovesTest(unittest.TestCase):
     """What a batch shares: errors stay with their move, counts are summed,
@@ -149,7 +169,7 @@ class MovesTest(unittest.TestCase):
         self.common = dict(recent=p + "recent", scheduled=p + "scheduled", leases=p + "leases", lock_key=p + "lock:",
                            job_type="system.noop", target="", created_at=1000, max_attempts=3, now=5000,
                            worker="w1", events=p + "events", max_redeliveries=2, mode="run", lock="",
-                           lock_ms=60000, run_at=0, body="", lease_until=0)
+                           lock_ms=60000, run_at=0, body="", lease_until=0, ttl=0)
         self.minute, self.hour = p + "stats:system.noop:1m:60", p + "stats:system.noop:1h:0"
 
     def start(self, i):

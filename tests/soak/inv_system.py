@@ -10,16 +10,16 @@ from judge import TERMINAL, Judgement, failover_lost
 
 RULE_STATS = (
     "summed stats counters (schemas 9.5, counted by finish.lua with each outcome) equal the final hashes: "
-    "ok = succeeded; failed = failed + cancelled by the worker while running (error_message \"cancelled "
-    "while running\"; cancel.lua and start.lua do not count); dead = dead - dead/abandoned (reap.lua does "
-    "not count). Stats that go down between samples are noted.")
+    "ok = succeeded; failed = failed; cancelled = cancelled by the worker while running (error_message "
+    "\"cancelled while running\"; cancel.lua and start.lua do not count); dead = dead - dead/abandoned "
+    "(reap.lua does not count). Stats that go down between samples are noted.")
 RULE_STUCK = (
     "after the drain no job hash is queued, running, retrying or scheduled (a scheduled run_at beyond the "
     "drain excepted); no lease is left for a finished job or past its deadline; nothing overdue stays in "
     "the scheduled set. With wait_replicas = 0 only, a job whose outcome write a Redis master kill may have "
     "lost (docs/operations.md) is allowed to stay running/queued.")
 RULE_DEAD = (
-    "every message in wharf.dead has a wharf-reason from schemas 8 (or abandoned: the reaper's copy, "
+    "every message in wharf.dead has a wharf-reason from schemas 8 (abandoned is the reaper's copy, "
     "wh_sched.c); bad-input reasons are excepted from the rest; every other one names a wharf-job-id "
     "whose final state is dead or failed.")
 RULE_RSS = (
@@ -48,7 +48,7 @@ def judge_stats(h):
     n = {s: sum(1 for f in hashes if f.get("state") == s) for s in TERMINAL}
     worker_cancels = sum(1 for f in hashes if f.get("state") == "cancelled" and f.get("error_message") == WORKER_CANCEL)
     abandoned = sum(1 for f in hashes if f.get("state") == "dead" and f.get("error") == "abandoned")
-    want = {"ok": n["succeeded"], "failed": n["failed"] + worker_cancels, "dead": n["dead"] - abandoned}
+    want = {"ok": n["succeeded"], "failed": n["failed"], "cancelled": worker_cancels, "dead": n["dead"] - abandoned}
     st = h.final_stats.get("stats") or h.final_stats
     for key, exp in want.items():
         got = st.get(key)
@@ -56,7 +56,7 @@ def judge_stats(h):
             j.bad(h, "final_stats has no %r counter" % key)
         elif int(got) != exp:
             j.bad(h, "stats %s = %s, the final hashes say %d" % (key, got, exp), expected=want,
-                  got={k: st.get(k) for k in ("ok", "failed", "retried", "dead")},
+                  got={k: st.get(k) for k in ("ok", "failed", "retried", "dead", "cancelled")},
                   states=n, worker_cancels=worker_cancels, abandoned=abandoned)
     prev = {}
     for s in h.samples:

@@ -15,7 +15,7 @@ on the master `topo.redis_master()` names now and writes a `#resubscribed` marke
 (with `lost_at`, when the old subscription was last known good): events
 between the two are not in the file.
 
-Samples: `{t, stats_ok, stats_failed, stats_dead, stats_retried, states,
+Samples: `{t, stats_ok, stats_failed, stats_dead, stats_retried, stats_cancelled, states,
 rss_kb, pids, queue_depth}`. The stats are the minute buckets of every type
 summed since the run started (schemas 9.5); `states` counts the last word seen
 per job in the events (cheap, and what the subscriber saw, not the hashes);
@@ -116,10 +116,10 @@ class Events:
 
 
 def stats_totals(r, prefix, since_s=None, type="*"):
-    """{ok, failed, retried, dead} summed over the minute buckets of every
+    """{ok, failed, retried, dead, cancelled} summed over the minute buckets of every
     type (or of `type`): from since_s on, by key; without since_s by SCAN,
     every bucket there is."""
-    fields = ("ok", "failed", "retried", "dead")
+    fields = ("ok", "failed", "retried", "dead", "cancelled")
     if since_s is None:
         keys = list(r.scan_iter(match="%sstats:%s:1m:*" % (prefix, type), count=1000))
     else:
@@ -209,7 +209,8 @@ class Sampler:
             tot = stats_totals(self.topo.redis_master(), self.topo.prefix, self.since_s)
             s.update({"stats_" + k: v for k, v in tot.items()})
         except Exception as ex:  # noqa: BLE001 - Redis failing over: no stats this second
-            s.update({"stats_ok": None, "stats_failed": None, "stats_dead": None, "stats_error": repr(ex)[:200]})
+            s.update({"stats_ok": None, "stats_failed": None, "stats_dead": None, "stats_cancelled": None,
+                      "stats_error": repr(ex)[:200]})
         procs = self.rec.live_procs()
         s["rss_kb"] = {n: rss_kb(p) for n, p in procs.items()}
         s["pids"] = procs

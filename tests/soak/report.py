@@ -96,7 +96,7 @@ def throughput_section(h):
         last = buckets[b][-1]
         vals = [s for s in buckets[b] if s.get("stats_ok") is not None]  # None: Redis failing over
         if vals:
-            total = sum(vals[-1].get(k) or 0 for k in ("stats_ok", "stats_failed", "stats_dead"))
+            total = sum(vals[-1].get(k) or 0 for k in ("stats_ok", "stats_failed", "stats_dead", "stats_cancelled"))
         done = total - prev if prev is not None else total
         prev = total
         lo, hi = t0 + b * BUCKET_MS, t0 + (b + 1) * BUCKET_MS

@@ -39,7 +39,7 @@ class Soak:
                      "workers": {"w1": {"uid": 60001}, "w2": {"uid": 60002}, "w3": {"uid": 60003}}}
         self.submits, self.cancels, self.faults, self.procs, self.events, self.samples = [], [], [], [], [], []
         self.final, self.logs, self.dead_letters = {}, {}, []
-        self.stats = {"ok": 0, "failed": 0, "retried": 0, "dead": 0}
+        self.stats = {"ok": 0, "failed": 0, "retried": 0, "dead": 0, "cancelled": 0}
         self.leases, self.scheduled, self.dead_letters_error = {}, {}, None
         self.rss = {"w1": 20000, "w2": 21000, "w3": 19000}
         self.rss_growth = {}
@@ -141,7 +141,7 @@ class Soak:
                              "answer": {"state": "running"}})
         self.job("cxl3", T0 + 7 * S, runs=(("w3.0", 40, 600, "interrupted"),), type_="system.sleep",
                  args={"ms": 5000}, state="cancelled", error="cancelled", error_message="cancelled while running",
-                 counted="failed")
+                 counted="cancelled")
         self.cancels.append({"t": T0 + 7 * S + 500, "t_end": T0 + 7 * S + 504, "id": "cxl3", "via": "cli", "ok": True,
                              "answer": {"rc": 0, "out": "cxl3 cancelling", "err": ""}})
         self.job("lockA", T0 + 10 * S, runs=(("w1.0", 0, 500, "ok"),), lock="L1")

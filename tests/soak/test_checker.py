@@ -355,6 +355,12 @@ class Stats(CheckerCase):
         self.soak.stats["failed"] += 1  # as if cxl1 (cancel.lua) had counted
         self.assertOnly("stats_exact")
 
+    def test_a_cancel_while_running_counted_failed_is_flagged(self):
+        self.soak.stats["cancelled"] -= 1  # cxl3, as finish.lua counted it before `cancelled`
+        self.soak.stats["failed"] += 1
+        inv = self.assertOnly("stats_exact")
+        self.assertIn("cancelled", " ".join(v["why"] for v in inv["violations"]))
+
 
 class Stuck(CheckerCase):
     def test_a_job_left_running_is_flagged(self):

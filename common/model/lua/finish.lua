@@ -3,7 +3,7 @@
 -- so a late or duplicate finish changes nothing. The job's lock is released;
 -- a terminal job also releases its uniqueness key, its lease and its body.
 -- The outcome is counted here too, in the same atomic step (the batch's),
--- so the ok / failed / retried / dead counts are exact: a duplicate finish
+-- so the ok / failed / retried / dead / cancelled counts are exact: a duplicate finish
 -- is skipped before it counts, and a worker killed after this step has
 -- counted already. Run times (sums, maxima, histograms) are aggregated by
 -- workers and flushed about once a second (stats.lua).
@@ -95,7 +95,8 @@ if count == '1' then
   local field = 'failed'
   if state == 'succeeded' then field = 'ok'
   elseif state == 'retrying' then field = 'retried'
-  elseif state == 'dead' then field = 'dead' end
+  elseif state == 'dead' then field = 'dead'
+  elseif state == 'cancelled' then field = 'cancelled' end
   tally(stats_minute, stats_hour, stats_types, job_type, field, ttl_minute, ttl_hour)
 end
 publish(events, id .. ' ' .. state)

@@ -21,7 +21,7 @@
 --   header   prefix, worker, max_redeliveries, minute, hour, ttl_minute,
 --            ttl_hour: the worker's; outcomes are counted in the buckets
 --            of the batch's time
---   start    's', id, type, target, created_at, max_attempts, now
+--   start    's', id, type, target, created_at, max_attempts, now, ttl
 --            ('S': the same, then mode, lock, lock_ms, run_at, body,
 --            lease_until; 's' has the defaults run, '', 0, 0, '', 0)
 --   finish   'f', id, state, now, type, created_at, count, ttl
@@ -89,16 +89,16 @@ local events, recent, scheduled, leases = p .. 'events', p .. 'recent', p .. 'sc
 local types, no_lock = p .. 'stats:types', p .. 'lock:'
 local stats = {}  -- per type: its minute and hour buckets
 
--- The move at b[i]: 's', then b[i + 1] .. b[i + 6] (and 'S', b[i + 7] ..).
+-- The move at b[i]: 's', then b[i + 1] .. b[i + 7] (and 'S', b[i + 8] ..).
 local function make_start(i, long)
   local lock, lock_ms, run_at, body, lease, mode = '', '0', '0', '', '0', 'run'
   if long then
-    mode, lock, lock_ms, run_at, body, lease = b[i + 7], b[i + 8], b[i + 9], b[i + 10], b[i + 11], b[i + 12]
+    mode, lock, lock_ms, run_at, body, lease = b[i + 8], b[i + 9], b[i + 10], b[i + 11], b[i + 12], b[i + 13]
   end
   local id = b[i + 1]
   return start({p .. 'job:' .. id, recent, scheduled, leases, lock == '' and no_lock or no_lock .. lock},
     {id, b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], worker, events, max_redeliveries, mode, lock, lock_ms,
-     run_at, body, lease})
+     run_at, body, lease, b[i + 7]})
 end
 
 local function make_finish(i, long)
@@ -117,7 +117,7 @@ local function make_finish(i, long)
 end
 
 -- Per kind: what makes the move, whether it is long, and its length.
-local kinds = {s = {make_start, false, 7}, S = {make_start, true, 13},
+local kinds = {s = {make_start, false, 8}, S = {make_start, true, 14},
                f = {make_finish, false, 8}, F = {make_finish, true, 12}}
 local replies = {}
 local i = 8

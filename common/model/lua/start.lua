@@ -37,11 +37,12 @@ local body = ARGV[14]        -- '' for a normal job; the message for a parked
                              -- job or a job acked early (it then lives in
                              -- Redis, under a lease)
 local lease_until = ARGV[15] -- ms
+local ttl = ARGV[16]         -- s, of a job ended here (cancelled); '0': none
 local now_ms = tonumber(now)
 -- One read for every field this script looks at (`held`: the message lives
 -- in <p>job:<id>:body).
 local f = redis.call('HMGET', job, 'state', 'attempt', 'max_attempts', 'cancel_requested', 'held', 'error',
-  'worker', 'started_at', 'step')
+  'worker', 'started_at', 'step', 'lock_key', 'unique_key', 'log')
 local st = f[1]
 if st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'cancelled' then
   return {'skip', st, f[6] or '', f[2] or '0'}
@@ -79,14 +80,26 @@ if mode == 'park' then
   return {'parked'}
 end
 if f[4] == '1' then
-  -- Cancelled while its worker died: finish it instead of running it.
+  -- Cancelled while its worker died: finish it instead of running it, and
+  -- release what a finish releases (finish.lua): its lock, uniqueness key,
+  -- lease and body, and the hash and log expire.
   redis.call('HSET', job, 'state', 'cancelled', 'error', 'cancelled',
     'error_message', 'cancelled while running; its worker stopped', 'finished_at', now)
+  redis.call('HDEL', job, 'cancel_requested')
   if f[5] then
     redis.call('DEL', job .. ':body')
     redis.call('HDEL', job, 'held')
   end
   redis.call('ZREM', leases, id)
+  if f[10] then
+    if redis.call('GET', f[10]) == id then redis.call('DEL', f[10]) end
+    redis.call('HDEL', job, 'lock_key')
+  end
+  if f[11] and redis.call('GET', f[11]) == id then redis.call('DEL', f[11]) end
+  if tonumber(ttl) > 0 then
+    redis.call('EXPIRE', job, ttl)
+    if f[12] then redis.call('EXPIRE', job .. ':log', ttl) end
+  end
   publish(events, id .. ' cancelled')
   return {'skip', 'cancelled', 'cancelled', f[2] or '0'}
 end

@@ -9,7 +9,7 @@ local ttl_minute = ARGV[2]   -- s
 local ttl_hour = ARGV[3]     -- s
 local dur_us_max = ARGV[4]
 -- From the fifth argument on: field, increment pairs (ok, failed, retried,
--- dead, dur_us_sum, h_*).
+-- dead, cancelled, dur_us_sum, h_*).
 for i = 1, 2 do
   local k = i == 1 and minute or hour
   for j = 5, #ARGV, 2 do

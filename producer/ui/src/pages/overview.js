@@ -68,15 +68,18 @@ export function render(main) {
 
 function windowed(s, label) {
     const rows = Object.entries(s.types).map(([t, v]) => ({ t, ok: total(v.ok), failed: total(v.failed),
-        retried: total(v.retried), dead: total(v.dead), q: quantiles(v.hist, s.le_s), sum: v.dur_us_sum }))
-        .filter((r) => r.ok + r.failed + r.retried + r.dead > 0);
+        retried: total(v.retried), dead: total(v.dead), cancelled: total(v.cancelled || []),
+        q: quantiles(v.hist, s.le_s), sum: v.dur_us_sum }))
+        .filter((r) => r.ok + r.failed + r.retried + r.dead + r.cancelled > 0);
     const chart = s.step_s === 3600 ? columns(perBucket(s), `Jobs per hour, last ${label}`, "hour") : null;
     if (!rows.length) return [chart, empty(`No jobs finished in the last ${label}.`, "Submit one: wharf submit system.noop")];
     const avg = (r) => (r.q.count ? dur(r.sum / r.q.count / 1000) : "—");
     return [chart,
-        table(["Type", "Succeeded", "Failed", "Retried", "Dead", "Average", "p50", "p95"], rows.map((r) => h("tr", null,
+        table(["Type", "Succeeded", "Failed", "Retried", "Dead", "Cancelled", "Average", "p50", "p95"],
+            rows.map((r) => h("tr", null,
             h("td", null, r.t), h("td", { class: "num" }, r.ok), h("td", { class: "num" }, r.failed),
-            h("td", { class: "num" }, r.retried), h("td", { class: "num" }, r.dead), h("td", { class: "num" }, avg(r)),
+            h("td", { class: "num" }, r.retried), h("td", { class: "num" }, r.dead),
+            h("td", { class: "num" }, r.cancelled), h("td", { class: "num" }, avg(r)),
             h("td", { class: "num" }, r.q.count ? dur(r.q.p50) : "—"),
             h("td", { class: "num" }, r.q.count ? dur(r.q.p95) : "—"))), { id: "totals" }),
         h("h2", null, "Most failing types"), failing(rows)];
