@@ -20,11 +20,23 @@ struct wk_acks {
     bool held;          /* a WANT entry may wait behind an open one... */
     int64_t held_since; /* ...since this time (mono ms) */
     bool untracked;     /* a tag could not be tracked: no multiple acks until reset */
+    int batch;          /* a multiple ack waits for this many tags... */
+    uint64_t due_upto;  /* ...the highest tag it will cover... */
+    int due_n;          /* ...how many wanted tags it covers so far... */
+    int64_t due_since;  /* ...and since when the first of them waits */
 };
 
 wk_acks *wk_acks_new(void)
 {
-    return calloc(1, sizeof(wk_acks));
+    wk_acks *a = calloc(1, sizeof(wk_acks));
+    if(a)
+        a->batch = 1;
+    return a;
+}
+
+void wk_acks_set_batch(wk_acks *a, int batch)
+{
+    a->batch = batch > 0 ? batch : 1;
 }
 
 void wk_acks_free(wk_acks *a)
@@ -43,6 +55,7 @@ void wk_acks_reset(wk_acks *a)
     a->nwant = 0;
     a->held = false;
     a->untracked = false;
+    a->due_n = 0;
 }
 
 /* A full array: keep what still matters, open and wanted tags, in order
@@ -128,18 +141,28 @@ void wk_acks_settled(wk_acks *a, uint64_t tag)
 wh_code wk_acks_flush(wk_acks *a, int64_t now_ms, bool all, wk_acks_send_fn send, void *ud, wh_err *err)
 {
     /* Everything below the oldest open delivery is settled or wanted. */
-    uint64_t upto = 0;
     while(a->h < a->n && a->v[a->h].st != OPEN) {
         ent *e = &a->v[a->h++];
         if(e->st != WANT)
             continue;
         a->nwant--;
-        if(a->untracked && send(ud, e->tag, false, err))
-            return err->code;
-        upto = e->tag;
+        if(a->untracked) {
+            if(send(ud, e->tag, false, err))
+                return err->code;
+            continue;
+        }
+        if(!a->due_n)
+            a->due_since = now_ms;
+        a->due_upto = e->tag;
+        a->due_n++;
     }
-    if(upto && !a->untracked && send(ud, upto, true, err))
-        return err->code;
+    /* The multiple ack goes once it covers a batch, once nothing is open
+     * any more (no later verdict could join it), or after WK_ACKS_WAIT_MS. */
+    if(a->due_n && (all || a->due_n >= a->batch || a->h == a->n || now_ms - a->due_since >= WK_ACKS_WAIT_MS)) {
+        if(send(ud, a->due_upto, true, err))
+            return err->code;
+        a->due_n = 0;
+    }
     if(!a->nwant)
         a->held = false;
     bool late = a->held && now_ms - a->held_since >= WK_ACKS_HOLD_MS;
@@ -162,10 +185,12 @@ int64_t wk_acks_due_in(const wk_acks *a, int64_t now_ms)
 {
     if(a->nlone)
         return 0;
-    if(!a->held)
+    if(!a->due_n && !a->held)
         return -1;
-    int64_t left = a->held_since + WK_ACKS_HOLD_MS - now_ms;
-    return left > 0 ? left : 0;
+    int64_t due = a->due_n ? a->due_since + WK_ACKS_WAIT_MS : INT64_MAX;
+    if(a->held && a->held_since + WK_ACKS_HOLD_MS < due)
+        due = a->held_since + WK_ACKS_HOLD_MS;
+    return due > now_ms ? due - now_ms : 0;
 }
 
 size_t wk_acks_tracked(const wk_acks *a)
@@ -175,5 +200,5 @@ size_t wk_acks_tracked(const wk_acks *a)
 
 int wk_acks_waiting(const wk_acks *a)
 {
-    return a->nwant + (int)a->nlone;
+    return a->nwant + a->due_n + (int)a->nlone;
 }

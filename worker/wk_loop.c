@@ -108,7 +108,9 @@ static void disconnect(wk_loop *L, const wh_err *why)
  * keep it). */
 static wh_code consume(wk_loop *L, wh_err *err)
 {
-    wh_code rc = wh_amqp_qos(L->amqp, CH_CONSUME, (uint16_t)wk_prefetch_current(&L->prefetch), err);
+    int prefetch = wk_prefetch_current(&L->prefetch);
+    wk_acks_set_batch(L->acks, prefetch / 4);
+    wh_code rc = wh_amqp_qos(L->amqp, CH_CONSUME, (uint16_t)prefetch, err);
     for(int f = 0; !rc && f < WH_FAM__COUNT; f++) {
         char q[64];
         wh_topo_queue(q, sizeof(q), (wh_family)f);

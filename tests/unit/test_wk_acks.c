@@ -1,6 +1,6 @@
-/* Coalesced acks: one multiple ack below the oldest open delivery, held
- * acks sent alone after WK_ACKS_HOLD_MS, never an ack for an open tag, and
- * never the same tag twice. */
+/* Coalesced acks: one multiple ack below the oldest open delivery (once it
+ * covers its batch), held acks sent alone after WK_ACKS_HOLD_MS, never an
+ * ack for an open tag, and never the same tag twice. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -196,12 +196,81 @@ static void test_many_tags_grow_and_slide(void **state)
     wk_acks_free(a);
 }
 
+/* With a batch, the multiple ack waits to cover it, or for WK_ACKS_WAIT_MS,
+ * or until nothing is open any more. */
+static void test_batch_waits_to_fill(void **state)
+{
+    (void)state;
+    wk_acks *a = wk_acks_new();
+    wk_acks_set_batch(a, 4);
+    sent s = {0};
+    open_range(a, 1, 10);
+    for(uint64_t t = 1; t <= 3; t++)
+        wk_acks_want(a, t, 1000);
+    assert_int_equal(wk_acks_flush(a, 1000, false, record, &s, NULL), WH_OK);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(wk_acks_waiting(a), 3);
+    assert_int_equal(wk_acks_due_in(a, 1001), WK_ACKS_WAIT_MS - 1);
+    wk_acks_want(a, 4, 1002);
+    assert_int_equal(wk_acks_flush(a, 1002, false, record, &s, NULL), WH_OK);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.tag[0], 4);
+    assert_true(s.multiple[0]);
+    assert_int_equal(wk_acks_due_in(a, 1002), -1);
+    /* a lone verdict goes once it has waited long enough */
+    wk_acks_want(a, 5, 2000);
+    assert_int_equal(wk_acks_flush(a, 2000, false, record, &s, NULL), WH_OK);
+    assert_int_equal(wk_acks_flush(a, 2000 + WK_ACKS_WAIT_MS - 1, false, record, &s, NULL), WH_OK);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(wk_acks_due_in(a, 2000 + WK_ACKS_WAIT_MS), 0);
+    assert_int_equal(wk_acks_flush(a, 2000 + WK_ACKS_WAIT_MS, false, record, &s, NULL), WH_OK);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.tag[1], 5);
+    /* nothing open any more: no later verdict can join, so it goes at once */
+    for(uint64_t t = 6; t <= 10; t++)
+        wk_acks_want(a, t, 3000);
+    assert_int_equal(wk_acks_flush(a, 3000, false, record, &s, NULL), WH_OK);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.tag[2], 10);
+    assert_int_equal(wk_acks_waiting(a), 0);
+    /* a reset forgets a waiting multiple ack: its tags died with the connection */
+    open_range(a, 11, 20);
+    wk_acks_want(a, 11, 4000);
+    assert_int_equal(wk_acks_flush(a, 4000, false, record, &s, NULL), WH_OK);
+    assert_int_equal(wk_acks_waiting(a), 1);
+    wk_acks_reset(a);
+    assert_int_equal(wk_acks_waiting(a), 0);
+    assert_int_equal(wk_acks_flush(a, 9000, true, record, &s, NULL), WH_OK);
+    assert_int_equal(s.n, 3);
+    wk_acks_free(a);
+}
+
+/* Stopping (`all`) sends a waiting multiple ack whatever its size. */
+static void test_batch_goes_when_stopping(void **state)
+{
+    (void)state;
+    wk_acks *a = wk_acks_new();
+    wk_acks_set_batch(a, 100);
+    sent s = {0};
+    open_range(a, 1, 10);
+    wk_acks_want(a, 1, 1000);
+    wk_acks_want(a, 2, 1000);
+    assert_int_equal(wk_acks_flush(a, 1000, false, record, &s, NULL), WH_OK);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(wk_acks_flush(a, 1000, true, record, &s, NULL), WH_OK);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.tag[0], 2);
+    assert_true(s.multiple[0]);
+    wk_acks_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_in_order_is_one_multiple_ack), cmocka_unit_test(test_open_tag_holds_later_acks),
         cmocka_unit_test(test_settled_tags_are_skipped),     cmocka_unit_test(test_drain_sends_everything),
         cmocka_unit_test(test_unknown_and_reset),            cmocka_unit_test(test_many_tags_grow_and_slide),
+        cmocka_unit_test(test_batch_waits_to_fill),          cmocka_unit_test(test_batch_goes_when_stopping),
     };
     return cmocka_run_group_tests_name("wk_acks", tests, NULL, NULL);
 }
