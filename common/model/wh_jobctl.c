@@ -13,6 +13,7 @@
 static wh_redis_script s_cancel = {"cancel", wh_lua_cancel, {0}};
 static wh_redis_script s_due = {"due", wh_lua_due, {0}};
 static wh_redis_script s_renew = {"renew", wh_lua_renew, {0}};
+static wh_redis_script s_unsent = {"unsent", wh_lua_unsent, {0}};
 static wh_redis_script s_reap = {"reap", wh_lua_reap, {0}};
 static wh_redis_script s_lead = {"lead", wh_lua_lead, {0}};
 
@@ -239,4 +240,29 @@ wh_code wh_jobctl_renew(wh_redis *r, const char *prefix, char (*ids)[WH_ID_MAX +
     }
     wh_redis_reply_free(rep);
     return WH_OK;
+}
+
+wh_code wh_jobctl_unsent(wh_redis *r, const char *prefix, const char *const *ids, int n, int64_t lease_until,
+                         int64_t retry_at, wh_err *err)
+{
+    enum { MAX = 1024 };
+    char leases[WH_KEY_MAX], lease[24], retry[24];
+    const char *argv[WH_UNSENT_ARG_IDS + MAX];
+    if(n <= 0)
+        return WH_OK;
+    if(n > MAX)
+        n = MAX;
+    wh_key_leases(leases, prefix);
+    snprintf(lease, sizeof(lease), "%lld", (long long)lease_until);
+    snprintf(retry, sizeof(retry), "%lld", (long long)retry_at);
+    argv[WH_UNSENT_KEY_LEASES] = leases;
+    argv[WH_UNSENT_ARG_LEASE_UNTIL] = lease;
+    argv[WH_UNSENT_ARG_RETRY_AT] = retry;
+    for(int i = 0; i < n; i++)
+        argv[WH_UNSENT_ARG_IDS + i] = ids[i];
+    wh_redis_reply *rep;
+    wh_code rc = wh_redis_eval(r, &s_unsent, &rep, WH_UNSENT_NKEYS, WH_UNSENT_ARG_IDS + n, argv, NULL, err);
+    if(rc == WH_OK)
+        wh_redis_reply_free(rep);
+    return rc;
 }

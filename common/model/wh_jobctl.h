@@ -47,4 +47,10 @@ wh_code wh_jobctl_trim_recent(wh_redis *r, const char *prefix, int cap, wh_err *
 wh_code wh_jobctl_renew(wh_redis *r, const char *prefix, char (*ids)[WH_ID_MAX + 1], int n, int64_t lease_until,
                         int64_t lock_ms, void (*cancel)(void *ud, const char *id), void *ud, wh_err *err);
 
+/* The n jobs `ids`, leased until `lease_until` by a due or reap sweep, were
+ * never handed to the broker: their leases end at `retry_at` instead, so
+ * the reaper publishes them again then. Leases that changed are kept. */
+wh_code wh_jobctl_unsent(wh_redis *r, const char *prefix, const char *const *ids, int n, int64_t lease_until,
+                         int64_t retry_at, wh_err *err);
+
 #endif

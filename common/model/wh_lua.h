@@ -28,6 +28,7 @@ extern const char wh_lua_due[];
 extern const char wh_lua_renew[];
 extern const char wh_lua_reap[];
 extern const char wh_lua_lead[];
+extern const char wh_lua_unsent[]; /* shorten the leases of jobs the scheduler could not publish */
 
 /* Expanders for the slot lists. */
 #define WH_SLOT_INDEX(index, name) index,
@@ -124,6 +125,12 @@ enum { WH_RENEW_NKEYS = 0 WH_RENEW_SLOTS(WH_SLOT_COUNT, WH_SLOT_SKIP) };
     A(WH_REAP_ARG_LEASE_UNTIL, lease_until) A(WH_REAP_ARG_TTL, ttl)
 enum { WH_REAP_SLOTS(WH_SLOT_INDEX, WH_SLOT_INDEX) WH_REAP_ARGC };
 enum { WH_REAP_NKEYS = 0 WH_REAP_SLOTS(WH_SLOT_COUNT, WH_SLOT_SKIP) };
+
+/* Then the ids of the jobs not handed to the broker, from WH_UNSENT_ARG_IDS on. */
+#define WH_UNSENT_SLOTS(K, A)                                                                                  \
+    K(WH_UNSENT_KEY_LEASES, leases) A(WH_UNSENT_ARG_LEASE_UNTIL, lease_until) A(WH_UNSENT_ARG_RETRY_AT, retry_at)
+enum { WH_UNSENT_SLOTS(WH_SLOT_INDEX, WH_SLOT_INDEX) WH_UNSENT_ARG_IDS };
+enum { WH_UNSENT_NKEYS = 0 WH_UNSENT_SLOTS(WH_SLOT_COUNT, WH_SLOT_SKIP) };
 
 #define WH_LEAD_SLOTS(K, A)                                                                                    \
     K(WH_LEAD_KEY_LEADER, leader) A(WH_LEAD_ARG_CANDIDATE, candidate) A(WH_LEAD_ARG_LEASE_MS, lease_ms)

@@ -25,6 +25,7 @@
 #define REAP_BATCH 100    /* expired leases swept per second */
 #define FIRE_BATCH 100    /* schedules fired per tick */
 #define CONFIRM_MS 5000   /* wait for the broker's confirms */
+#define UNSENT_RETRY_MS 2000 /* a job the broker never got is published again after this */
 
 /* ---- the schedule store ---- */
 
@@ -201,6 +202,7 @@ struct wh_sched {
     size_t nout, capout;
     bool leader;
     int64_t next_reap;
+    int64_t lease;    /* the lease this tick's sweeps gave the jobs in `out` */
 };
 
 static void collect(void *ud, const char *id, const char *type, const char *action, const char *body, size_t len)
@@ -258,14 +260,40 @@ static bool amqp_ready(wh_sched *s, wh_err *err)
     return s->amqp != NULL;
 }
 
+/* The jobs of `out` the broker certainly does not have (never written, or
+ * nacked) get a short lease, so the reaper publishes them again in
+ * UNSENT_RETRY_MS rather than jobs.republish_s. One written but not
+ * confirmed may be in the queue: it keeps its long lease, as a second copy
+ * would run a second time. Dead-letter copies have no lease. */
+static void retry_unsent(wh_sched *s)
+{
+    const char *ids[256];
+    int n = 0;
+    for(size_t i = 0; i < s->nout; i++) {
+        const outmsg *m = &s->out[i];
+        if(!m->dead && (!m->seq || (m->confirmed && m->failed)))
+            ids[n++] = m->id;
+        if(n == (int)(sizeof(ids) / sizeof(ids[0])) || (n && i + 1 == s->nout)) {
+            wh_err err;
+            if(wh_jobctl_unsent(s->redis, s->cfg->redis_prefix, ids, n, s->lease, wh_now_ms() + UNSENT_RETRY_MS,
+                                &err) != WH_OK)
+                wh_log(WH_LOG_WARN, NULL, "scheduler: unsent jobs wait for their lease", "error", err.msg);
+            n = 0;
+        }
+    }
+}
+
 /* Publish everything collected and wait for the confirms. A message that is
- * not confirmed stays under its lease and is published again later. */
+ * not confirmed stays under its lease and is published again later: soon
+ * when the broker never had it (retry_unsent). */
 static void publish_out(wh_sched *s)
 {
     wh_err err;
     if(!s->nout || !amqp_ready(s, &err)) {
-        if(s->nout)
+        if(s->nout) {
             wh_log(WH_LOG_WARN, NULL, "scheduler cannot reach the broker; due jobs wait", "error", err.msg);
+            retry_unsent(s);
+        }
         drop_out(s);
         return;
     }
@@ -307,6 +335,7 @@ static void publish_out(wh_sched *s)
     }
     if(open)
         wh_log(WH_LOG_WARN, NULL, "scheduler: some publishes unconfirmed; the reaper republishes them");
+    retry_unsent(s);
     drop_out(s);
 }
 
@@ -411,6 +440,7 @@ static void tick(wh_sched *s)
     if(!leader)
         return;
     int64_t now = wh_now_ms(), lease = now + (int64_t)c->republish_s * 1000;
+    s->lease = lease;
     int n = 0;
     fire_schedules(s, now);
     if(wh_jobctl_due(s->redis, c->redis_prefix, DUE_BATCH, lease, collect, s, &n, &err) != WH_OK)

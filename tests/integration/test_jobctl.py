@@ -5,6 +5,7 @@ uniqueness, locks and the lease that keeps a running job from running twice."""
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import unittest
@@ -202,6 +203,30 @@ class JobControlTest(unittest.TestCase):
         self.assertLess(time.monotonic() - t, 5)
         self.wait_state(jid, "succeeded", timeout=10)
         self.assertEqual(self.job(jid)["worker"], alive.worker_id)
+
+    def test_a_due_job_the_broker_never_got_is_published_again_soon(self):
+        # The only scheduler cannot reach the broker: the due job is never
+        # handed over. Its lease (jobs.republish_s, 600 s) is cut short, so the
+        # next leader that reaches the broker publishes it within seconds.
+        # (It never registers: a worker does so once it consumes.)
+        closed = "amqp://guest:guest@127.0.0.1:1/%2f"
+        cmd = [env._bin("wharf-worker"), "--families", "system", "--set", "scheduler.leader_ttl_ms=2000"]
+        with open(os.path.join(env.tmp, "lonely-%s.log" % self.prefix.rstrip(":")), "wb") as log:
+            lonely = subprocess.Popen(cmd, env=env.child_env(closed, self.prefix, "quorum", None), stdout=log,
+                                      stderr=log, stdin=subprocess.DEVNULL, preexec_fn=wharftest._set_pdeathsig)
+        self.addCleanup(lambda: lonely.poll() is None and (lonely.kill(), lonely.wait()))
+        wait_for(lambda: self.r.get(self.prefix + "leader"), timeout=10, what="the lonely leader")
+        jid = self.submit("system.noop", "--delay", "1s")
+        wait_for(lambda: self.state(jid) == "queued", timeout=10, what="the job due")
+
+        def short_lease():
+            score = self.r.zscore(self.prefix + "leases", jid)
+            return score is not None and score < time.time() * 1000 + 10000
+        wait_for(short_lease, timeout=10, what="a short lease")
+        lonely.kill()
+        lonely.wait()
+        self.worker("scheduler.leader_ttl_ms=2000")
+        self.wait_state(jid, "succeeded", timeout=20)
 
     def test_cron_schedule_and_bad_input(self):
         p = self.cli("schedule", "add", "nightly", "--cron", "30 2 * * *", "system.noop")

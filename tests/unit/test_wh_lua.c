@@ -41,6 +41,7 @@ static const script scripts[] = {
     SCRIPT("cancel", wh_lua_cancel, WH_CANCEL_SLOTS, WH_CANCEL_NKEYS, WH_CANCEL_ARGC, 0),
     SCRIPT("due", wh_lua_due, WH_DUE_SLOTS, WH_DUE_NKEYS, WH_DUE_ARGC, 0),
     SCRIPT("renew", wh_lua_renew, WH_RENEW_SLOTS, WH_RENEW_NKEYS, WH_RENEW_ARG_IDS, WH_RENEW_ARG_IDS),
+    SCRIPT("unsent", wh_lua_unsent, WH_UNSENT_SLOTS, WH_UNSENT_NKEYS, WH_UNSENT_ARG_IDS, WH_UNSENT_ARG_IDS),
     SCRIPT("reap", wh_lua_reap, WH_REAP_SLOTS, WH_REAP_NKEYS, WH_REAP_ARGC, 0),
     SCRIPT("lead", wh_lua_lead, WH_LEAD_SLOTS, WH_LEAD_NKEYS, WH_LEAD_ARGC, 0),
 };

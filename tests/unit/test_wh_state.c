@@ -20,6 +20,7 @@ static const struct {
     {"finish", wh_lua_finish},   {"requeue", wh_lua_requeue},     {"revive", wh_lua_revive},
     {"stats", wh_lua_stats},     {"cancel", wh_lua_cancel},       {"due", wh_lua_due},
     {"renew", wh_lua_renew},     {"reap", wh_lua_reap},           {"lead", wh_lua_lead},
+    {"unsent", wh_lua_unsent},
 };
 #define NSCRIPTS (sizeof(scripts) / sizeof(scripts[0]))
 
