@@ -129,6 +129,19 @@ class StartScriptTest(unittest.TestCase):
         self.assertEqual(self.r.hget(self.args["job"], "redeliveries"), "1")
         self.assertEqual(self.r.get(lock_key), "s1")
 
+    def test_a_redelivered_job_waits_while_its_earlier_run_holds_its_lock(self):
+        lock_key = self.args["lock_key"] + "L"
+        locked = dict(lock="L", lock_key=lock_key)
+        self.assertEqual(self.start(**locked), "run 1 3")
+        # w1 lost its broker connection but runs on and renews the lock: the
+        # copy the broker hands to w2 waits rather than overlap that run
+        self.assertEqual(self.start(worker="w2", now=6000, **locked), ["locked", "s1"])
+        self.assertEqual(self.r.hget(self.args["job"], "worker"), "w1")
+        # the earlier run's lock expired (its worker died): the copy runs
+        self.r.delete(lock_key)
+        self.assertEqual(self.start(worker="w2", now=7000, **locked), "run 1 3")
+        self.assertEqual(self.r.hget(self.args["job"], "redeliveries"), "1")
+
     def test_a_redelivery_past_the_limit_does_not_take_the_lock(self):
         lock_key = self.args["lock_key"] + "L"
         locked = dict(lock="L", lock_key=lock_key)

@@ -105,10 +105,14 @@ if f[4] == '1' then
 end
 -- The lock is looked at before a redelivery is counted: a redelivered job
 -- that waits for its lock keeps its state and comes back, and each of its
--- waits would otherwise count as one more redelivery.
+-- waits would otherwise count as one more redelivery. A redelivered job
+-- whose own lock is still held waits too: its earlier run holds it, and
+-- that run's worker may be alive, renewing it (only its broker connection
+-- was lost). Running now would overlap that run, and the next holder
+-- would overlap it once this copy ended and released the lock.
 if lock ~= '' then
   local holder = redis.call('GET', lock_key)
-  if holder and holder ~= id then
+  if holder and (holder ~= id or st == 'running') then
     redis.call('HSET', job, 'step', 'waiting for lock ' .. lock)
     return {'locked', holder}
   end
