@@ -206,6 +206,9 @@ class History:
     def _load_logs(self):
         """Runs, schedule firings, leadership and sanitizer lines from the worker logs."""
         self.runs, self.fired, self.sanitizer = {}, {}, []
+        # job -> times its finish was written again: finished_at is the
+        # worker's stamp of the first try, the outcome was visible only later
+        self.finish_retried = {}
         self.log_last = {}
         lives = self._proc_exits()
         seen = {}
@@ -236,6 +239,9 @@ class History:
                     self.sanitizer.append({"log": rel, "line": i + 1, "text": line.strip()[:300]})
                 if not line.startswith("{"):
                     continue
+                if '"msg":"status write failed; retrying"' in line and '"op":"finish"' in line:
+                    o = json.loads(line)
+                    self.finish_retried.setdefault(o.get("job"), []).append(ts_ms(o.get("ts")))
                 if '"msg":"run ' not in line and '"msg":"schedule fired"' not in line:
                     if '"ts":"' in line:
                         last = ts_ms(line[7:31]) or last
