@@ -230,6 +230,18 @@ class TerminalState(CheckerCase):
                                   "expect": "succeeded", "unique_for_s": 60})
         self.assertEqual(self.ids(self.assertOnly("terminal_state")), ["uniq3"])
 
+    def test_a_dedup_to_a_job_whose_outcome_was_written_late_is_allowed(self):
+        # uniq1's finished_at is before the submit, but its finish write was
+        # retried (no replica answered): the outcome was not visible yet
+        self.soak.submits.append({"t": T0 + 14 * S, "t_end": T0 + 14 * S + 4, "via": "http", "id": "uniq3",
+                                  "type": "system.noop", "args": {}, "ok": True, "returned_id": "uniq1",
+                                  "expect": "succeeded", "unique_for_s": 60})
+        self.soak.events = [e for e in self.soak.events if e["id"] != "uniq1"]
+        self.assertEqual(self.ids(self.assertOnly("terminal_state")), ["uniq3"])
+        self.soak.log("w1.0", T0 + 13 * S, "status write failed; retrying", "uniq1", level="warn", op="finish",
+                      error="redis: write reached 0 of 1 replica(s) in 1000 ms")
+        self.assertAllowed("terminal_state")
+
     def test_a_unique_job_accepted_twice_is_flagged_unless_redis_failed_over(self):
         t = T0 + 12 * S + 100
         self.soak.job("uniq4", t, runs=(("w2.0", 500, 600, "ok"),), unique_for_s=60)
