@@ -51,6 +51,9 @@ WORKER_CONFIG = {
     "redis.master_name": redisset.MASTER, "redis.wait_replicas": 1, "redis.wait_timeout_ms": 1000,
     "worker.concurrency": 4, "worker.families": "system", "worker.heartbeat_s": 2, "worker.grace_s": 10,
     "jobs.max_hold_s": 5, "jobs.lease_s": 8, "jobs.max_redeliveries": 5, "jobs.max_attempts": 3,
+    # a due job whose publish was written but not confirmed is published
+    # again after this (600 s by default): within the drain
+    "jobs.republish_s": 30,
     "retry.tiers": "1000,5000,30000,120000,600000", "scheduler.leader_ttl_ms": 5000, "scheduler.tick_ms": 200,
 }
 
