@@ -142,6 +142,20 @@ class StartScriptTest(unittest.TestCase):
         self.assertEqual(self.start(worker="w2", now=7000, **locked), "run 1 3")
         self.assertEqual(self.r.hget(self.args["job"], "redeliveries"), "1")
 
+    def test_a_start_retried_past_its_locks_ttl_takes_the_lock_again_or_waits(self):
+        lock_key = self.args["lock_key"] + "L"
+        locked = dict(lock="L", lock_key=lock_key)
+        self.assertEqual(self.start(**locked), "run 1 3")
+        # its reply was lost and the tries took longer than the lock's ttl
+        self.r.delete(lock_key)
+        self.assertEqual(self.start(**locked), "run 1 3")
+        self.assertEqual(self.r.get(lock_key), "s1")
+        self.assertGreater(self.r.pttl(lock_key), 0)
+        # ... and another job took the lock meanwhile: this one must not run
+        self.r.set(lock_key, "other")
+        self.assertEqual(self.start(**locked), ["locked", "other"])
+        self.assertEqual(self.r.get(lock_key), "other")
+
     def test_a_redelivery_past_the_limit_does_not_take_the_lock(self):
         lock_key = self.args["lock_key"] + "L"
         locked = dict(lock="L", lock_key=lock_key)

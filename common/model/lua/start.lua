@@ -48,6 +48,17 @@ if st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'cancelled' then
   return {'skip', st, f[6] or '', f[2] or '0'}
 end
 if st == 'running' and mode == 'run' and f[7] == worker and f[8] == now then
+  if lock ~= '' then
+    -- The tries of this start may have taken longer than the lock's ttl
+    -- (no replica answered the WAIT): the lock lapsed, as nothing renews it
+    -- before the handler runs. Take it again, or wait if another job has it.
+    local holder = redis.call('GET', lock_key)
+    if holder and holder ~= id then
+      redis.call('HSET', job, 'step', 'waiting for lock ' .. lock)
+      return {'locked', holder}
+    end
+    redis.call('SET', lock_key, id, 'PX', lock_ms)
+  end
   return 'run ' .. (f[2] or '1') .. ' ' .. (f[3] or max_attempts)
 end
 if st == 'running' and f[5] then
