@@ -21,6 +21,8 @@ import json
 import os
 import re
 
+from soaklog import read_jsonl  # noqa: F401 - also read by the invariants through history
+
 # The configuration the checker needs, with wharf's own defaults
 # (common/adapters/wh_cfg.c) for whatever meta.json leaves out.
 CFG_DEFAULTS = {
@@ -46,23 +48,6 @@ def read_json(path, default=None):
             return json.load(f)
     except FileNotFoundError:
         return default
-
-
-def read_jsonl(path):
-    """Every object of a JSON-lines file; a torn last line (a killed writer) is skipped."""
-    out = []
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                line = line.strip()
-                if line:
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        pass
-    except FileNotFoundError:
-        pass
-    return out
 
 
 _ts_cache = {}

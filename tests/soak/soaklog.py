@@ -28,10 +28,10 @@ def write_json(path, obj):
 
 
 def read_jsonl(path):
-    """The objects of a .jsonl file (a torn last line is skipped)."""
+    """The objects of a .jsonl file (a torn last line, a killed writer's, is skipped)."""
     out = []
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 try:
                     out.append(json.loads(line))
