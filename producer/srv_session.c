@@ -284,3 +284,31 @@ void srv_ui_logout(srv_call *c)
     cookie_value(c, "", 0, cookie, sizeof(cookie));
     reply_session(c, 200, session_json(NULL, false), cookie);
 }
+
+/* Constant-time equality of a presented token with each configured one:
+ * the time depends only on the configured tokens' count and lengths.
+ * Returns 1 for a read-write token, 2 for a read-only one, 0 for none. */
+static int token_ok(const srv *s, const char *got)
+{
+    size_t gn = strlen(got);
+    unsigned ok = 0, ro = 0;
+    for(int i = 0; i < s->ntokens; i++) {
+        const char *want = s->tokens[i];
+        size_t wn = strlen(want);
+        unsigned diff = (unsigned)(gn ^ wn);
+        for(size_t k = 0; k < wn; k++)
+            diff |= (unsigned)(unsigned char)want[k] ^ (unsigned)(unsigned char)(k < gn ? got[k] : 0);
+        unsigned hit = diff == 0 ? 1u : 0u;
+        if(s->read_only[i])
+            ro |= hit;
+        else
+            ok |= hit;
+    }
+    return ok ? 1 : ro ? 2 : 0;
+}
+
+srv_role srv_token_role(const srv *s, const char *got)
+{
+    static const srv_role role[] = {SRV_ROLE_NONE, SRV_ROLE_ADMIN, SRV_ROLE_READ};
+    return role[token_ok(s, got)];
+}
