@@ -21,9 +21,11 @@ typedef wh_code (*persist_fn)(wk_exec *x, slot *s, void *arg, wh_err *err);
  * refuses a write is not asked forever. */
 static bool connected(const wk_exec *x, persist_fn fn);
 
-/* Run a status write until it succeeds. Lost connections are retried with
- * backoff until the pool is abandoned (hard shutdown); error replies from a
- * live server (a corrupted key, say) are retried a few times, then given up.
+/* Run a status write until it succeeds. Lost connections, and error
+ * replies about the server's state (OOM at maxmemory, a failover's
+ * READONLY: wh_redis_state_error), are retried with backoff until the pool
+ * is abandoned (hard shutdown); other error replies from a live server (a
+ * corrupted key, say) are retried a few times, then given up.
  * Returns WH_OK, or the last error. */
 static wh_code persist(wk_exec *x, slot *s, const char *what, persist_fn fn, void *arg, wh_err *err)
 {
@@ -33,7 +35,7 @@ static wh_code persist(wk_exec *x, slot *s, const char *what, persist_fn fn, voi
         wh_code rc = fn(x, s, arg, err);
         if(rc == WH_OK)
             return WH_OK;
-        if(connected(x, fn) && ++reply_errors >= PERSIST_REPLY_TRIES)
+        if(connected(x, fn) && !wh_redis_state_error(err) && ++reply_errors >= PERSIST_REPLY_TRIES)
             return rc;
         wh_log(WH_LOG_WARN, s->d->id, "status write failed; retrying", "op", what, "error", err->msg);
         if(wk_halt_abandoned(x->halt))

@@ -117,6 +117,22 @@ bool wh_redis_connected(const wh_redis *r)
     return r->ctx != NULL;
 }
 
+/* An error reply about the server's state, not the command: a master
+ * demoted by a failover answers writes with READONLY (a script's write,
+ * too), a restarted one LOADING, one without its replicas MASTERDOWN or
+ * NOREPLICAS, one at maxmemory OOM, one running a long script BUSY. The
+ * command did not run, and it will once the state passes: the connection
+ * is dropped, so the caller sees a lost connection and retries (the next
+ * call finds the master anew), rather than a refusal it gives up on. */
+static bool server_state_error(const char *msg)
+{
+    static const char *const prefixes[] = {"READONLY", "LOADING", "MASTERDOWN", "NOREPLICAS", "OOM", "BUSY "};
+    for(size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if(strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return strstr(msg, "-READONLY ") || strstr(msg, "READONLY You can't write") || strstr(msg, "-OOM ");
+}
+
 /* Turn a raw hiredis result into our contract: I/O failures drop the
  * connection; error replies become WH_E_REDIS with their text. */
 static wh_code take_reply(wh_redis *r, redisReply *rep, wh_redis_reply **out, wh_err *err)
@@ -128,13 +144,7 @@ static wh_code take_reply(wh_redis *r, redisReply *rep, wh_redis_reply **out, wh
     }
     if(rep->type == REDIS_REPLY_ERROR) {
         wh_err_set(err, WH_E_REDIS, "", "redis: %.200s", rep->str);
-        /* A master demoted by a failover answers writes with READONLY (a
-         * script's write, too); a restarted one answers LOADING. The command
-         * did not run: drop the connection so the caller sees a lost
-         * connection and retries, and the next call finds the master anew. */
-        if(strncmp(rep->str, "READONLY", 8) == 0 || strstr(rep->str, "-READONLY ") ||
-           strstr(rep->str, "READONLY You can't write") || strncmp(rep->str, "LOADING", 7) == 0 ||
-           strncmp(rep->str, "MASTERDOWN", 10) == 0)
+        if(server_state_error(rep->str))
             drop(r);
         freeReplyObject(rep);
         return WH_E_REDIS;
@@ -305,6 +315,11 @@ static wh_code eval_build(wh_redis *r, wh_redis_script *s, int nkeys, int argc, 
         e->al[i + 3] = lens ? lens[i] : strlen(argv[i]);
     }
     return WH_OK;
+}
+
+bool wh_redis_state_error(const wh_err *err)
+{
+    return err && err->code == WH_E_REDIS && strncmp(err->msg, "redis: ", 7) == 0 && server_state_error(err->msg + 7);
 }
 
 bool wh_redis_noscript(const wh_err *err)

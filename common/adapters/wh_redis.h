@@ -117,6 +117,13 @@ wh_code wh_redis_eval_append(wh_redis *r, wh_redis_script *s, int nkeys, int arg
 /* True when err is a NOSCRIPT error reply. */
 bool wh_redis_noscript(const wh_err *err);
 
+/* True when err is an error reply about the server's state rather than the
+ * command (READONLY, LOADING, MASTERDOWN, NOREPLICAS, OOM, BUSY): the write
+ * did not happen and will once the state passes, so callers retry it as
+ * they would after a lost connection. Also true for such an error inside a
+ * script's reply (one move of a batch), which leaves the connection up. */
+bool wh_redis_state_error(const wh_err *err);
+
 /* Reply access. Strings are not NUL-terminated beyond what Redis sent; use
  * the length. Array elements are borrowed from their parent. */
 void wh_redis_reply_free(wh_redis_reply *rep);

@@ -111,6 +111,41 @@ class RedisRestartTest(faultlib.FaultTest):
         for w in workers:
             self.assertEqual(w.stop(signal.SIGTERM, timeout=60), 0, w.log_tail())
 
+    def test_redis_at_maxmemory_holds_the_jobs_and_loses_none(self):
+        # Redis refuses writes with OOM while it is at maxmemory: a state of
+        # the server, not of the job. Workers hold the jobs and retry their
+        # status writes; none is dead-lettered (redis_error) or left running.
+        env = self.env
+        url, prefix = env.new_vhost(), env.new_prefix()
+        worker = env.start_worker(url, prefix, concurrency=4, ready_timeout=60)
+        pub = faultlib.Publisher(url)
+        r = env.redis()
+        ids = []
+        try:
+            used = int(r.info("memory")["used_memory"])
+            r.config_set("maxmemory-policy", "noeviction")
+            r.config_set("maxmemory", str(used))
+            for n in range(20):
+                ids.append("oom%02d" % n)
+                pub.publish(ids[-1], "system.sleep", {"ms": 50})
+            wait_for(lambda: worker.log_text().count("status write failed") >= 3, 30,
+                     what="status writes refused for OOM")
+            time.sleep(2)
+        finally:
+            r.config_set("maxmemory", "0")
+            pub.close()
+        deadline = time.monotonic() + 60
+        while True:
+            st = faultlib.job_states(r, prefix, ids)
+            bad = {i: v[0] for i, v in st.items() if v[0] != "succeeded"}
+            if not bad or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertEqual(bad, {}, worker.log_tail())
+        self.assertNotIn("dead-lettering", worker.log_text())
+        self.assertEqual(env.queue_depth(url, "wharf.dead"), 0)
+        self.assertEqual(worker.stop(signal.SIGTERM, timeout=60), 0, worker.log_tail())
+
 
 if __name__ == "__main__":
     unittest.main()
