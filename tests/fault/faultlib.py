@@ -232,6 +232,18 @@ def job_states(r, prefix, ids, fields=("state",)):
     return out
 
 
+def not_succeeded(r, prefix, ids, timeout):
+    """Wait (at most `timeout` s) until every job of `ids` is `succeeded`;
+    {id: state} of those that are not by then (None: no status at all)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = job_states(r, prefix, ids)
+        bad = {i: v[0] for i, v in st.items() if v[0] != "succeeded"}
+        if not bad or time.monotonic() > deadline:
+            return bad
+        time.sleep(0.5)
+
+
 def stats_total(r, prefix, types, field="ok"):
     """Sum of `field` over the per-minute stats rollups of `types`."""
     n = 0

@@ -112,13 +112,7 @@ class BrokerRestartTest(faultlib.FaultTest):
             self.assertLessEqual(v, RESUME_BOUND_S, "worker %s resumed %.2f s after the broker came back" % (w, v))
 
         ids = backlog + load.confirmed()
-        deadline = time.monotonic() + 120
-        while True:
-            st = faultlib.job_states(r, prefix, ids)
-            bad = {i: v[0] for i, v in st.items() if v[0] != "succeeded"}
-            if not bad or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
+        bad = faultlib.not_succeeded(r, prefix, ids, 120)
         self.assertEqual(bad, {}, "%d of %d confirmed jobs did not succeed" % (len(bad), len(ids)))
         for w in workers:
             self.assertEqual(w.stop(signal.SIGTERM, timeout=60), 0, w.log_tail())

@@ -92,13 +92,7 @@ class RedisRestartTest(faultlib.FaultTest):
 
         r = env.redis()
         need = [i for i in confirmed if i not in terminal_before]
-        deadline = time.monotonic() + 120
-        while True:
-            st = faultlib.job_states(r, prefix, need)
-            bad = {i: v[0] for i, v in st.items() if v[0] != "succeeded"}
-            if not bad or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
+        bad = faultlib.not_succeeded(r, prefix, need, 120)
         self.assertEqual(bad, {}, "%d of %d jobs not terminal before the restart did not succeed after it "
                          "(None: acked without a status)" % (len(bad), len(need)))
         failed_writes = sum(w.log_text().count("status write failed") for w in workers)
@@ -134,13 +128,7 @@ class RedisRestartTest(faultlib.FaultTest):
         finally:
             r.config_set("maxmemory", "0")
             pub.close()
-        deadline = time.monotonic() + 60
-        while True:
-            st = faultlib.job_states(r, prefix, ids)
-            bad = {i: v[0] for i, v in st.items() if v[0] != "succeeded"}
-            if not bad or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
+        bad = faultlib.not_succeeded(r, prefix, ids, 60)
         self.assertEqual(bad, {}, worker.log_tail())
         self.assertNotIn("dead-lettering", worker.log_text())
         self.assertEqual(env.queue_depth(url, "wharf.dead"), 0)
