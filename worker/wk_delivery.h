@@ -31,10 +31,12 @@ typedef struct wk_delivery {
     uint64_t body_size;        /* declared size, bytes */
     char message_id[128];      /* AMQP message_id property */
     bool redelivered;          /* the broker delivered it before (it was not
-                                * acked: its consumer died, or it was nacked) */
+                                * acked: its consumer died, or it was nacked),
+                                * or it is the wait copy of such a delivery */
     /* Set by the job thread. */
     wk_verdict verdict;
     int retry_ms;              /* WK_RETRY: delay tier */
+    bool waiting;              /* WK_RETRY: a wait (lock, live run), no attempt */
     int family;                /* routing key for a retry; -1 unknown */
     int attempts;              /* attempts made so far */
     bool ran;                  /* its handler ran, for run_us µs */

@@ -183,9 +183,10 @@ static void plan_start(const wk_exec *x, slot *s)
     }
 }
 
-/* A copy of a job that is dead already. Only a redelivered copy can be the
- * one whose worker recorded the death and then stopped before its dead
- * letter was confirmed, so only such a copy publishes one (again, perhaps:
+/* A copy of a job that is dead already. Only a redelivered copy (or the
+ * wait copy of one) can be the one whose worker recorded the death and then
+ * stopped, or lost its connection, before its dead letter was confirmed, so
+ * only such a copy publishes one (again, perhaps:
  * at-least-once), with the reason the job died of. A fresh copy (a retry
  * copy, a copy the reaper published) owes none; nor does any copy of a job
  * the reaper made dead (`abandoned`): the reaper dead-letters those. */
@@ -217,14 +218,22 @@ static void start_and_run(wk_exec *x, slot *s)
         wh_log(WH_LOG_DEBUG, d->id, "parked until run_at", "type", d->type);
         break;
     case WH_START_LOCKED:
+    case WH_START_BUSY:
         /* Wait through the shortest retry tier: no attempt is used, no thread
-         * is held, and other jobs keep flowing meanwhile. */
+         * is held, and other jobs keep flowing meanwhile. The wait copy of a
+         * redelivered message says so (dead_again). */
         d->verdict = WK_RETRY;
         d->retry_ms = x->cfg->tiers[0];
-        wh_log(WH_LOG_DEBUG, d->id, "waiting for lock", "lock", sc->lock, "holder", st->error);
+        d->waiting = true;
+        if(st->kind == WH_START_LOCKED)
+            wh_log(WH_LOG_DEBUG, d->id, "waiting for lock", "lock", sc->lock, "holder", st->error);
+        else
+            wh_log(WH_LOG_DEBUG, d->id, "waiting for its run on a live worker", "worker", st->error);
         break;
     case WH_START_DEAD: wk_exec__redelivered(s); break;
     case WH_START_SKIP:
+        wh_log(WH_LOG_DEBUG, d->id, "copy skipped", "state", wh_state_name(st->state), "redelivered",
+               d->redelivered ? "yes" : "no");
         if(st->state == WH_STATE_DEAD)
             dead_again(d, st);
         /* Any other state: already done, or running elsewhere under a live

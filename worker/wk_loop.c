@@ -90,8 +90,25 @@ void wk_loop_free(wk_loop *L)
     free(L);
 }
 
+/* Free a list of deliveries no thread has started. */
+static int drop_deliveries(wk_delivery *d)
+{
+    int n = 0;
+    while(d) {
+        wk_delivery *next = d->next;
+        wk_delivery_free(d);
+        d = next;
+        n++;
+    }
+    return n;
+}
+
 /* Forget the connection: the broker requeues every unacked delivery, so
- * pending confirms and in-flight verdicts of this generation are void. */
+ * pending confirms and in-flight verdicts of this generation are void. The
+ * deliveries no thread has started are dropped, not run: the broker hands
+ * them out again, perhaps already has (a worker paused past its heartbeat
+ * finds the broker's close behind deliveries it requeued long ago), and
+ * running them here would run those jobs twice. */
 static void disconnect(wk_loop *L, const wh_err *why)
 {
     if(why)
@@ -101,6 +118,9 @@ static void disconnect(wk_loop *L, const wh_err *why)
     L->npend = 0;
     wk_acks_reset(L->acks);
     L->connect_at = wh_mono_ms() + L->backoff_ms;
+    int n = drop_deliveries(wk_pool_take_queued(L->pool));
+    if(n)
+        wh_logf(WH_LOG_DEBUG, NULL, "%d unstarted deliveries of the lost connection dropped", n);
 }
 
 /* Set the prefetch, then consume the families' queues (none while quiet):
@@ -184,6 +204,8 @@ static wh_code republish(wk_loop *L, wk_delivery *d, wh_err *err)
     if(d->verdict == WK_RETRY) {
         snprintf(ms, sizeof(ms), "%d", d->retry_ms);
         h[n++] = (wh_amqp_field){WH_HDR_RETRY_MS, ms, 0};
+        if(d->waiting && d->redelivered)
+            h[n++] = (wh_amqp_field){WH_HDR_REDELIVERED, NULL, 1};
         exchange = WH_EXCHANGE_RETRY;
         key = wh_family_name((wh_family)d->family);
     } else {
@@ -206,6 +228,7 @@ static wh_code republish(wk_loop *L, wk_delivery *d, wh_err *err)
                      d->type[0] ? d->type : NULL, h, n, d->priority};
     uint64_t seq = 0;
     wh_code rc = wh_amqp_publish(L->amqp, CH_PUBLISH, exchange, key, &m, true, &seq, err);
+    wh_log(WH_LOG_DEBUG, d->id, "copy published", "to", exchange[0] ? exchange : key, "result", rc ? "failed" : "sent");
     /* An early-acked original has nothing left to ack (tag 0). */
     if(rc == WH_OK && !add_pending(L, seq, d->early_acked ? 0 : d->tag, d->message_id))
         rc = wh_err_set(err, WH_E_NOMEM, "", "out of memory tracking confirms");
@@ -227,6 +250,8 @@ static wh_code carry_out(wk_loop *L, wk_delivery *d, wh_err *err)
     }
 }
 
+static const char *const verdict_name[] = {"ack", "requeue", "retry", "dead"};
+
 static wh_code send_ack(void *amqp, uint64_t tag, bool multiple, wh_err *err)
 {
     return wh_amqp_ack(amqp, CH_CONSUME, tag, multiple, err);
@@ -241,7 +266,9 @@ static void serve_done(wk_loop *L)
         /* A verdict from an older connection cannot be acked: the broker has
          * requeued that delivery and will hand it out again. An early-acked
          * job's copy does not depend on its delivery. */
-        if(L->amqp && (d->gen == L->gen || d->early_acked) && carry_out(L, d, &err) != WH_OK)
+        if(!L->amqp || (d->gen != L->gen && !d->early_acked))
+            wh_log(WH_LOG_DEBUG, d->id, "verdict of a lost connection dropped", "verdict", verdict_name[d->verdict]);
+        else if(carry_out(L, d, &err) != WH_OK)
             disconnect(L, &err);
         wk_delivery_free(d);
         d = next;
@@ -270,6 +297,7 @@ static void on_confirm(wk_loop *L, const wh_amqp_event *ev, wh_err *err)
             L->pend[keep++] = *p;
             continue;
         }
+        wh_log(WH_LOG_DEBUG, p->message_id, "copy confirmed", "acked", p->tag ? "yes" : "early");
         if(p->tag) {
             wk_acks_settled(L->acks, p->tag);
             if(wh_amqp_ack(L->amqp, CH_CONSUME, p->tag, false, err))
@@ -307,7 +335,7 @@ static void on_delivery(wk_loop *L, wh_amqp_event *ev, wh_err *err)
     d->len = ev->len;
     d->too_large = ev->too_large;
     d->body_size = ev->body_size;
-    d->redelivered = ev->redelivered;
+    d->redelivered = ev->redelivered || wh_amqp_event_header(ev, WH_HDR_REDELIVERED);
     snprintf(d->message_id, sizeof(d->message_id), "%s", ev->message_id);
     wk_acks_open(L->acks, ev->tag); /* untracked: acks go one by one */
     d->next = NULL; /* handed to the pool at the end of the turn */
@@ -326,7 +354,10 @@ static void read_some_events(wk_loop *L);
 static void read_events(wk_loop *L)
 {
     read_some_events(L);
-    wk_pool_submit(L->pool, L->in_head, L->nin);
+    if(!L->amqp && L->nin) /* this turn's deliveries came on the lost connection */
+        wh_logf(WH_LOG_DEBUG, NULL, "%d deliveries of the lost connection dropped", drop_deliveries(L->in_head));
+    else
+        wk_pool_submit(L->pool, L->in_head, L->nin);
     L->in_head = L->in_tail = NULL;
     L->nin = 0;
 }

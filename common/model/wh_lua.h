@@ -54,7 +54,7 @@ enum { WH_UNENQUEUE_NKEYS = 0 WH_UNENQUEUE_SLOTS(WH_SLOT_COUNT, WH_SLOT_SKIP) };
 
 #define WH_START_SLOTS(K, A)                                                                                   \
     K(WH_START_KEY_JOB, job) K(WH_START_KEY_RECENT, recent) K(WH_START_KEY_SCHEDULED, scheduled)               \
-    K(WH_START_KEY_LEASES, leases) K(WH_START_KEY_LOCK_KEY, lock_key)                                          \
+    K(WH_START_KEY_LEASES, leases) K(WH_START_KEY_LOCK_KEY, lock_key) K(WH_START_KEY_WORKERS, workers)         \
     A(WH_START_ARG_ID, id) A(WH_START_ARG_JOB_TYPE, job_type) A(WH_START_ARG_TARGET, target)                   \
     A(WH_START_ARG_CREATED_AT, created_at) A(WH_START_ARG_MAX_ATTEMPTS, max_attempts)                          \
     A(WH_START_ARG_NOW, now) A(WH_START_ARG_WORKER, worker) A(WH_START_ARG_EVENTS, events)                     \

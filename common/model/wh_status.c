@@ -30,7 +30,7 @@ void wh_status__start_fill(start_args *a, const wh_env *env, const wh_start_opts
     snprintf(a->ttl, sizeof(a->ttl), "%lld", (long long)o->ttl_s);
     const char *argv[WH_START_ARGC] = {
         [WH_START_KEY_JOB] = "", [WH_START_KEY_RECENT] = "", [WH_START_KEY_SCHEDULED] = "",
-        [WH_START_KEY_LEASES] = "", [WH_START_KEY_LOCK_KEY] = "", [WH_START_ARG_ID] = env->id,
+        [WH_START_KEY_LEASES] = "", [WH_START_KEY_LOCK_KEY] = "", [WH_START_KEY_WORKERS] = "", [WH_START_ARG_ID] = env->id,
         [WH_START_ARG_JOB_TYPE] = env->type, [WH_START_ARG_TARGET] = env->target,
         [WH_START_ARG_CREATED_AT] = a->created_at, [WH_START_ARG_MAX_ATTEMPTS] = a->maxa, [WH_START_ARG_NOW] = a->now,
         [WH_START_ARG_WORKER] = o->worker, [WH_START_ARG_EVENTS] = "", [WH_START_ARG_MAX_REDELIVERIES] = a->maxr,
@@ -79,8 +79,9 @@ wh_code wh_status__start_result(const wh_redis_reply *rep, wh_start *out, wh_err
     } else if(strcmp(kind, "parked") == 0) {
         out->kind = WH_START_PARKED;
         out->state = WH_STATE_SCHEDULED;
-    } else if(strcmp(kind, "locked") == 0) {
-        out->kind = WH_START_LOCKED;
+    } else if(strcmp(kind, "locked") == 0 || strcmp(kind, "busy") == 0) {
+        out->kind = kind[0] == 'l' ? WH_START_LOCKED : WH_START_BUSY;
+        out->state = WH_STATE_RUNNING;
         wh_status__reply_field(rep, 1, out->error, sizeof(out->error));
     } else {
         return wh_err_set(err, WH_E_INTERNAL, "", "start script returned \"%s\"", kind);

@@ -67,7 +67,8 @@ typedef enum wh_start_kind {
                       * state (and error) are set */
     WH_START_DEAD,   /* delivered more than max_redeliveries times */
     WH_START_PARKED, /* held in `scheduled` until run_at */
-    WH_START_LOCKED  /* its lock is held by job `error` (the holder's id) */
+    WH_START_LOCKED, /* its lock is held by job `error` (the holder's id) */
+    WH_START_BUSY    /* running on worker `error`, which is alive: wait */
 } wh_start_kind;
 
 typedef struct wh_start {

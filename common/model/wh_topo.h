@@ -22,6 +22,7 @@
 #define WH_QUEUE_DEAD "wharf.dead"
 #define WH_HDR_SCHEMA "wharf-schema"
 #define WH_HDR_RETRY_MS "wharf-retry-ms"
+#define WH_HDR_REDELIVERED "wharf-redelivered" /* on a wait copy of a redelivered message */
 #define WH_CONTENT_TYPE "application/msgpack"
 
 /* Declare exchanges, queues and bindings on channel `ch`. */

@@ -321,12 +321,16 @@ class PipeTest(unittest.TestCase):
             self.assertEqual(h["redeliveries"], "1")
 
     def test_redelivery_limit_dead_letters_a_job_that_kills_workers(self):
+        # A killed worker's copy runs again once its registry key expires
+        # (three heartbeats: 3 s here); until then the copy waits for the run.
         for n in range(3):
-            w = self.worker(concurrency=1, extra_env={"WHARF_JOBS_MAX_REDELIVERIES": "1"})
+            w = self.worker(concurrency=1, extra_env={"WHARF_JOBS_MAX_REDELIVERIES": "1",
+                                                      "WHARF_WORKER_HEARTBEAT_S": "1"})
             if n == 0:
                 self.cli("submit", "system.sleep", "--arg", "ms=30000", "--id", "killer")
             if n < 2:
-                wait_for(lambda: self.state("killer") == "running", 15, what="killer running")
+                wait_for(lambda: self.job("killer").get("worker") == w.worker_id and self.state("killer") == "running",
+                         15, what="killer running on worker %d" % n)
                 w.kill()
         self.wait_state("killer", "dead", timeout=20)
         self.assertEqual(self.job("killer")["error"], "redelivery_limit")
@@ -367,6 +371,42 @@ class PipeTest(unittest.TestCase):
                 self.assertEqual((got[jid]["wharf-reason"], got[jid]["wharf-error-code"], got[jid]["wharf-attempts"]),
                                  (reason, code, 3), jid)
             self.assertEqual(self.state(jid), "dead")
+
+    def test_the_wait_copy_of_a_redelivered_job_keeps_its_dead_letter(self):
+        # A redelivered copy of a job running on a live worker waits for that run
+        # (start.lua: busy) through a retry queue. If that worker records the death
+        # but never gets its dead letter out (it lost its broker connection), the
+        # wait copy owes it: it says it stands for a redelivered message
+        # (wharf-redelivered), and is dead-lettered when it finds the job dead. A
+        # fresh copy that waited the same way owes none (schemas 8).
+        now = int(time.time() * 1000)
+        self.r.hset(self.prefix + "worker:ghost", mapping={"id": "ghost", "started_at": str(now - 60000)})
+        self.r.expire(self.prefix + "worker:ghost", 120)
+        for jid in ("wait-again", "wait-fresh"):
+            self.r.hset(self.prefix + "job:" + jid, mapping={
+                "id": jid, "type": "system.fail", "state": "running", "attempt": "2", "max_attempts": "2",
+                "worker": "ghost", "started_at": str(now - 1000), "created_at": "1"})
+        self.assertEqual(self.cli("dead", "list").returncode, 0)  # declares the topology, runs nothing
+        pub = Publisher(self.amqp)
+        pub.publish(envelope("wait-again", "system.fail", {"code": "flaky", "transient": True}), message_id="wait-again")
+        self.assertEqual([m["properties"]["message_id"] for m in env.get_messages(self.amqp, "wharf.system", 10)],
+                         ["wait-again"])  # requeued: redelivered from now on
+        pub.publish(envelope("wait-fresh", "system.fail", {"code": "flaky", "transient": True}), message_id="wait-fresh")
+        pub.close()
+        w = self.worker(extra_env={"WHARF_LOG_LEVEL": "debug", "WHARF_LOG_FORMAT": "json"})
+        waits = lambda: set(re.findall(r'"msg":"waiting for its run on a live worker","job":"([^"]+)"',  # noqa: E731
+                                       w.log_text()))
+        wait_for(lambda: waits() == {"wait-again", "wait-fresh"}, 15, what="both copies waiting")
+        for jid in ("wait-again", "wait-fresh"):  # ghost records the death, and its dead letter is lost
+            self.r.hset(self.prefix + "job:" + jid, mapping={"state": "dead", "error": "flaky",
+                                                             "error_message": "failed", "finished_at": str(now)})
+        msgs = self.dead_messages(1)
+        wait_for(lambda: env.queue_depth(self.amqp, "wharf.system") == 0 and
+                 env.queue_depth(self.amqp, "wharf.retry.%d" % 1000) == 0, 15, what="every copy acked")
+        time.sleep(1)  # nothing more comes
+        msgs = env.get_messages(self.amqp, "wharf.dead", 10)
+        self.assertEqual([(m["headers"]["wharf-job-id"], m["headers"]["wharf-reason"], m["headers"]["wharf-error-code"])
+                          for m in msgs], [("wait-again", "attempts_exhausted", "flaky")])
 
     def test_worker_reconnects_after_connection_is_closed(self):
         w = self.worker()

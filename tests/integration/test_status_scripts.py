@@ -69,7 +69,7 @@ def batch(r, *moves):
         made = {"job": p + "job:" + v["id"], "events": p + "events"}
         if name == "start":
             made.update(recent=p + "recent", scheduled=p + "scheduled", leases=p + "leases",
-                        lock_key=p + "lock:" + v["lock"])
+                        lock_key=p + "lock:" + v["lock"], workers=p + "worker:")
             out += ["S"] + [v[k] for k in START]
         else:
             made.update(log=p + "job:%s:log" % v["id"], leases=p + "leases", stats_types=p + "stats:types")
@@ -92,7 +92,7 @@ class StartScriptTest(unittest.TestCase):
         self.r = env.redis()
         p = env.new_prefix()
         self.args = dict(job=p + "job:s1", recent=p + "recent", scheduled=p + "scheduled", leases=p + "leases",
-                         lock_key=p + "lock:", id="s1", job_type="system.noop", target="", created_at=1000,
+                         lock_key=p + "lock:", workers=p + "worker:", id="s1", job_type="system.noop", target="", created_at=1000,
                          max_attempts=3, now=5000, worker="w1", events=p + "events", max_redeliveries=2,
                          mode="run", lock="", lock_ms=60000, run_at=0, body="", lease_until=0, ttl=0)
 
@@ -140,6 +140,32 @@ class StartScriptTest(unittest.TestCase):
         # the earlier run's lock expired (its worker died): the copy runs
         self.r.delete(lock_key)
         self.assertEqual(self.start(worker="w2", now=7000, **locked), "run 1 3")
+        self.assertEqual(self.r.hget(self.args["job"], "redeliveries"), "1")
+
+    def test_a_copy_of_a_job_running_on_a_live_worker_waits_for_that_run(self):
+        self.assertEqual(self.start(), "run 1 3")
+        # w1 is alive (it beats; it started before the run) but lost its broker
+        # connection, or was paused past its heartbeat: the broker hands the
+        # message to w2, which must not run it beside w1's run, nor count it
+        workers = self.args["workers"]
+        self.r.hset(workers + "w1", mapping={"id": "w1", "started_at": "4000"})
+        for i in range(5):  # more than max_redeliveries: each wait goes back to the queue
+            self.assertEqual(self.start(worker="w2", now=6000 + i), ["busy", "w1"])
+        h = self.r.hgetall(self.args["job"])
+        self.assertEqual((h["state"], h["worker"], h["started_at"], h.get("redeliveries")),
+                         ("running", "w1", "5000", None), h)
+        # w1's own start sent again is still its own
+        self.assertEqual(self.start(), "run 1 3")
+        # w1 is gone (its registry key expired): the copy runs, a redelivery
+        self.r.delete(workers + "w1")
+        self.assertEqual(self.start(worker="w2", now=7000), "run 1 3")
+        self.assertEqual(self.r.hget(self.args["job"], "redeliveries"), "1")
+
+    def test_a_worker_id_reused_by_a_later_process_does_not_make_its_run_alive(self):
+        self.assertEqual(self.start(), "run 1 3")
+        # w1 died and a new process took the same id (worker.id) after the run started
+        self.r.hset(self.args["workers"] + "w1", mapping={"id": "w1", "started_at": "5500"})
+        self.assertEqual(self.start(now=6000), "run 1 3")
         self.assertEqual(self.r.hget(self.args["job"], "redeliveries"), "1")
 
     def test_a_start_retried_past_its_locks_ttl_takes_the_lock_again_or_waits(self):
@@ -194,6 +220,7 @@ class MovesTest(unittest.TestCase):
         self.r = env.redis()
         self.p = p = env.new_prefix()
         self.common = dict(recent=p + "recent", scheduled=p + "scheduled", leases=p + "leases", lock_key=p + "lock:",
+                           workers=p + "worker:",
                            job_type="system.noop", target="", created_at=1000, max_attempts=3, now=5000,
                            worker="w1", events=p + "events", max_redeliveries=2, mode="run", lock="",
                            lock_ms=60000, run_at=0, body="", lease_until=0, ttl=0)

@@ -149,8 +149,8 @@ static void test_counts(void **state)
     /* The counts follow from the lists; these are the wire's. */
     assert_int_equal(WH_ENQUEUE_NKEYS, 3);
     assert_int_equal(WH_ENQUEUE_ARGC, 19);
-    assert_int_equal(WH_START_NKEYS, 5);
-    assert_int_equal(WH_START_ARGC, 21);
+    assert_int_equal(WH_START_NKEYS, 6);
+    assert_int_equal(WH_START_ARGC, 22);
     assert_int_equal(WH_FINISH_NKEYS, 6);
     assert_int_equal(WH_FINISH_ARGC, 20);
     assert_int_equal(WH_STATS_ARG_FIELDS, 7);

@@ -86,7 +86,7 @@ end
 local b = cmsgpack.unpack(ARGV[1])
 local p, worker, max_redeliveries, minute, hour, ttl_minute, ttl_hour = b[1], b[2], b[3], b[4], b[5], b[6], b[7]
 local events, recent, scheduled, leases = p .. 'events', p .. 'recent', p .. 'scheduled', p .. 'leases'
-local types, no_lock = p .. 'stats:types', p .. 'lock:'
+local types, no_lock, workers = p .. 'stats:types', p .. 'lock:', p .. 'worker:'
 local stats = {}  -- per type: its minute and hour buckets
 
 -- The move at b[i]: 's', then b[i + 1] .. b[i + 7] (and 'S', b[i + 8] ..).
@@ -96,7 +96,7 @@ local function make_start(i, long)
     mode, lock, lock_ms, run_at, body, lease = b[i + 8], b[i + 9], b[i + 10], b[i + 11], b[i + 12], b[i + 13]
   end
   local id = b[i + 1]
-  return start({p .. 'job:' .. id, recent, scheduled, leases, lock == '' and no_lock or no_lock .. lock},
+  return start({p .. 'job:' .. id, recent, scheduled, leases, lock == '' and no_lock or no_lock .. lock, workers},
     {id, b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], worker, events, max_redeliveries, mode, lock, lock_ms,
      run_at, body, lease, b[i + 7]})
 end

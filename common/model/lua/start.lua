@@ -7,11 +7,17 @@
 --   {"dead", "redelivery_limit", n}  delivered too often without finishing
 --   {"parked"}                       held in `scheduled` until run_at
 --   {"locked", holder}               the lock is held by another job: wait
+--   {"busy", worker}                 running on a worker that is alive: wait
 --   "run <attempt> <max_attempts>"  (one string: cheaper than a table)
 -- A job left `running` by a worker that died is a redelivery: it does not use
 -- up an attempt but counts against max_redeliveries, so a message that kills
 -- workers cannot loop forever. A job `running` under a live lease is not
--- abandoned: a second copy of it is dropped. The same start sent again (its
+-- abandoned: a second copy of it is dropped. Nor is a job `running` on a
+-- worker that is still alive: that worker lost its broker connection (or
+-- was paused past its heartbeat), the broker handed the job out again, and
+-- the run there goes on and records the outcome; this copy waits for it,
+-- as for a lock, and runs only once that worker is gone (its registry key
+-- expires three heartbeats after its last beat). The same start sent again (its
 -- reply was lost, or Redis ran it but could not reach its replicas in time)
 -- is recognized by its worker and its `now`, which the worker keeps across
 -- the retries of one start: it answers "run" again and counts nothing.
@@ -20,6 +26,7 @@ local recent = KEYS[2]       -- the recent index (zset)
 local scheduled = KEYS[3]    -- the scheduled zset
 local leases = KEYS[4]       -- the leases zset
 local lock_key = KEYS[5]     -- the lock's key (ignored when lock is '')
+local workers = KEYS[6]      -- the workers' registry keys, less the worker id
 local id = ARGV[1]
 local job_type = ARGV[2]
 local target = ARGV[3]
@@ -129,6 +136,15 @@ if lock ~= '' then
   end
 end
 local redelivery = st == 'running'
+if redelivery and f[7] and not f[5] then
+  -- Alive: its registry key lives, and this incarnation of it (a worker id
+  -- may be reused) started before the run did. A job held under a lease
+  -- was judged by its lease above.
+  local since = redis.call('HGET', workers .. f[7], 'started_at')
+  if since and tonumber(since) <= tonumber(f[8] or '0') then
+    return {'busy', f[7]}
+  end
+end
 if redelivery then
   local n = redis.call('HINCRBY', job, 'redeliveries', 1)
   if n > tonumber(max_redeliveries) then
