@@ -27,9 +27,13 @@ REPL_SLACK_MS = 1000
 # ran the job, "any" = it hits every worker. docs/reliability.md: a job runs
 # again when its worker dies or loses its connection (at least once), or when
 # its lease or lock runs out while its worker cannot renew it.
-REDELIVERY_COVER = {  # an earlier run's delivery was lost: the job runs again
-    "worker_kill": "worker", "worker_stop": "worker", "partition_redis": "worker", "partition_amqp": "worker",
-    "rmq_node_stop": "any", "redis_master_kill": "any",
+# An earlier run's delivery was lost and its worker left the registry (its
+# key expires three heartbeats after its last beat): the job runs again. A
+# worker that only lost its broker connection (partition_amqp, its node
+# stopped) is alive, and the copy waits for its run (start.lua: busy).
+REDELIVERY_COVER = {
+    "worker_kill": "worker", "worker_stop": "worker", "partition_redis": "worker", "redis_maxmemory": "any",
+    "redis_master_kill": "any",
 }
 RENEW_COVER = {  # its worker could not renew a lease (renew.lua needs a writable master)
     "worker_kill": "worker", "worker_stop": "worker", "partition_redis": "worker", "redis_maxmemory": "any",

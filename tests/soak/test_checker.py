@@ -217,7 +217,7 @@ class TerminalState(CheckerCase):
                       state="dead", error="redelivery_limit", redeliveries=3)
         self.soak.dead_letters.append({"headers": {"wharf-reason": "redelivery_limit", "wharf-job-id": "killer1"}})
         for i, w in enumerate(("w1", "w2", "w1")):
-            self.soak.fault("partition_amqp", w, t + 1000 + 10000 * i,
+            self.soak.fault("partition_redis", w, t + 1000 + 10000 * i,
                             t + 1500 + 10000 * i)
         self.assertAllowed("terminal_state")
         self.soak.faults.pop()  # the third run's death is no longer explained
@@ -313,7 +313,7 @@ class Schedule(CheckerCase):
         v = self.verdict()
         self.assertEqual(sorted(n for n, i in v["invariants"].items() if not i["ok"]),
                          ["duplicate_runs", "schedule_once"])
-        self.soak.fault("partition_amqp", "w1", T0 + 60 * S + 40, T0 + 60 * S + 600)
+        self.soak.fault("partition_redis", "w1", T0 + 60 * S + 40, T0 + 60 * S + 600)
         self.assertAllowed("schedule_once")
 
     def test_a_firing_off_the_grid_is_flagged(self):
@@ -352,7 +352,7 @@ class Locks(CheckerCase):
     def test_an_overlap_with_a_duplicate_run_says_so(self):
         t = self.overlap()
         self.soak.run("lockC", "w3.0", t - 3000, t - 2900)  # its delivery was lost: it ran again on w1
-        self.soak.fault("partition_amqp", "w3", t - 2950, t - 2000)
+        self.soak.fault("worker_kill", "w3", t - 2950, t - 2000)
         inv = self.assertOnly("lock_exclusive")
         self.assertIn("ran 2 times", inv["violations"][0]["why"])
 
@@ -451,13 +451,22 @@ class Duplicates(CheckerCase):
         t = T0 + 90 * S
         self.soak.job("dup5", t, runs=(("w1.0", 0, 300, "ok"), ("w1.0", 100, 400, "ok")), lock="L3")
         self.soak.job("dup6", t, runs=(("w2.0", 500, 600, "ok"),), lock="L3")
-        self.soak.fault("partition_amqp", "w1", t + 50, t + 90)
+        self.soak.fault("worker_stop", "w1", t + 50, t + 90)
         self.assertAllowed("duplicate_runs")
 
     def test_a_fault_the_nemesis_could_not_apply_explains_nothing(self):
         t = T0 + 90 * S
         self.soak.job("dup7", t, runs=(("w1.0", 40, 60, "ok"), ("w2.0", 2000, 2010, "ok")))
-        self.soak.fault("partition_amqp", "w1", t + 50, t + 900, apply_error="RuntimeError('iptables')")
+        self.soak.fault("partition_redis", "w1", t + 50, t + 900, apply_error="RuntimeError('iptables')")
+        self.assertOnly("duplicate_runs")
+
+    def test_a_worker_cut_off_from_the_broker_alone_does_not_explain_a_duplicate(self):
+        # it is alive (it beats in Redis): the copy the broker hands out again
+        # waits for its run (start.lua: busy)
+        t = T0 + 90 * S
+        self.soak.job("dup8", t, runs=(("w1.0", 40, 600, "ok"), ("w2.0", 2000, 2010, "ok")))
+        self.soak.fault("partition_amqp", "w1", t + 50, t + 900)
+        self.soak.fault("rmq_node_stop", "n1", t + 50, t + 900)
         self.assertOnly("duplicate_runs")
 
     def test_a_kill_of_another_worker_does_not_explain_a_duplicate(self):
