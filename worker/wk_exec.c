@@ -183,6 +183,11 @@ static void plan_start(const wk_exec *x, slot *s)
     }
 }
 
+bool wk_exec__current(const wk_exec *x, const wk_delivery *d)
+{
+    return !x->wire || wk_wire_current(x->wire, d->gen, wh_mono_ms());
+}
+
 /* A copy of a job that is dead already. Only a redelivered copy (or the
  * wait copy of one) can be the one whose worker recorded the death and then
  * stopped, or lost its connection, before its dead letter was confirmed, so
@@ -205,6 +210,13 @@ static void start_and_run(wk_exec *x, slot *s)
 {
     wk_delivery *d = s->d;
     start_ctx *sc = &s->sc;
+    if(!sc->started && !wk_exec__current(x, d)) {
+        /* Its connection is gone, perhaps while this worker was paused:
+         * the broker has handed the message out again. Start nothing. */
+        wh_log(WH_LOG_DEBUG, d->id, "delivery of a lost connection not started");
+        d->verdict = WK_REQUEUE;
+        return;
+    }
     if(!wk_exec__start(x, s))
         return;
     const wh_start *st = &sc->st;
@@ -366,6 +378,7 @@ wk_exec *wk_exec_new(const wk_exec_opts *o, wh_err *err)
     x->worker_id = o->worker_id;
     x->stats = o->stats;
     x->halt = o->halt;
+    x->wire = o->wire;
     x->commit = o->commit;
     wk_commit_waiter_init(&x->waiter);
     x->ack_early = o->ack_early;

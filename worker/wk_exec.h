@@ -35,6 +35,7 @@
 #include "wk_delivery.h"
 #include "wk_halt.h"
 #include "wk_stats.h"
+#include "wk_wire.h"
 
 #define WK_RUN_MAX 8   /* deliveries in one run */
 #define WK_SHORT_US 500 /* a type whose recent runs average less is short */
@@ -53,6 +54,7 @@ typedef struct wk_exec_opts {
     const char *worker_id;
     wk_stats *stats;          /* outcomes of known types are counted here */
     wk_halt *halt;            /* the pool's stop signals */
+    const wk_wire *wire;      /* the pool's view of the broker connection */
     wk_commit *commit;        /* the worker's group commit: start and finish go there */
     wk_exec_ack_fn ack_early; /* for jobs longer than jobs.max_hold_s */
     void *ud;                 /* for ack_early */

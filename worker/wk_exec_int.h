@@ -65,6 +65,7 @@ struct wk_exec {
     wk_commit *commit;      /* starts and finishes go out through it */
     wk_commit_waiter waiter;
     wk_halt *halt;
+    const wk_wire *wire;
     wk_exec_ack_fn ack_early;
     void *ud;
     /* Two runs of deliveries: the one running (row `run`, members [0, n),
@@ -81,6 +82,11 @@ struct wk_exec {
     char running_id[WH_ID_MAX + 1];
     atomic_bool *running_cancel;
 };
+
+/* May `d` be started: is the connection it came on still the live one
+ * (wk_wire)? A start made for a delivery whose message the broker has
+ * handed out again would run the job twice or spend an attempt. */
+bool wk_exec__current(const wk_exec *x, const wk_delivery *d);
 
 /* Step 2: start.lua for `s` (unless it rode with the finish before it).
  * False when the write could not be made; the verdict then says what the

@@ -83,9 +83,9 @@ typedef struct run_write {
 /* May the start of `s` (taken ahead) ride with the finishes before it? A
  * start that does not ride, or is not made, is made by its own
  * wk_exec_run, as for any job. */
-static bool rides(const slot *s)
+static bool rides(const wk_exec *x, const slot *s)
 {
-    return s->admitted && !s->sc.started && !s->sc.o.park && !s->sc.early;
+    return s->admitted && !s->sc.started && !s->sc.o.park && !s->sc.early && wk_exec__current(x, s->d);
 }
 
 /* Pair the run's finishes still to write with the next run's starts that
@@ -97,7 +97,7 @@ static int pair_moves(wk_exec *x, const run_write *w, slot **fin, int *nf, slot 
         if(w->run[i].d && w->run[i].out.pending && !w->run[i].out.written)
             fin[(*nf)++] = &w->run[i];
     for(int i = 0; i < w->nn; i++)
-        if(rides(&w->next[i])) {
+        if(rides(x, &w->next[i])) {
             set_lease(x, &w->next[i].sc);
             sta[(*ns)++] = &w->next[i];
         }

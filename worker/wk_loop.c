@@ -115,6 +115,7 @@ static void disconnect(wk_loop *L, const wh_err *why)
         wh_log(WH_LOG_WARN, NULL, "broker connection lost", "error", why->msg);
     wh_amqp_free(L->amqp);
     L->amqp = NULL;
+    wk_wire_down(wk_pool_wire(L->pool));
     L->npend = 0;
     wk_acks_reset(L->acks);
     L->connect_at = wh_mono_ms() + L->backoff_ms;
@@ -160,6 +161,7 @@ static void connect_broker(wk_loop *L)
     wh_code rc = L->amqp ? setup(L, &err) : err.code;
     if(rc == WH_OK) {
         L->gen++;
+        wk_wire_up(wk_pool_wire(L->pool), L->gen, wh_mono_ms());
         wk_acks_reset(L->acks);
         L->backoff_ms = 250;
         wh_log(WH_LOG_INFO, NULL, "consuming", "families", L->cfg->families);
@@ -354,6 +356,8 @@ static void read_some_events(wk_loop *L);
 static void read_events(wk_loop *L)
 {
     read_some_events(L);
+    if(L->amqp)
+        wk_wire_heard(wk_pool_wire(L->pool), wh_mono_ms());
     if(!L->amqp && L->nin) /* this turn's deliveries came on the lost connection */
         wh_logf(WH_LOG_DEBUG, NULL, "%d deliveries of the lost connection dropped", drop_deliveries(L->in_head));
     else

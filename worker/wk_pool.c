@@ -32,6 +32,7 @@ struct wk_pool {
     int evfd;
     bool quit;
     wk_halt *halt;            /* owned: the stop signals the threads' pipes see */
+    wk_wire wire;             /* the broker connection, as the threads see it */
     wk_commit *commit;        /* owned: the threads' status writes, batched */
     atomic_int inflight;
     atomic_int running;
@@ -173,7 +174,7 @@ static bool start_thread(wk_pool *p, int i, const wh_cfg *cfg, const char *worke
 {
     wk_thread *t = &p->threads[i];
     t->pool = p;
-    wk_exec_opts o = {.cfg = cfg, .worker_id = worker_id, .stats = stats, .halt = p->halt,
+    wk_exec_opts o = {.cfg = cfg, .worker_id = worker_id, .stats = stats, .halt = p->halt, .wire = &p->wire,
                       .commit = p->commit, .ack_early = ack_early, .ud = p};
     t->exec = wk_exec_new(&o, err);
     if(!t->exec || pthread_create(&t->tid, NULL, thread_main, t) != 0) {
@@ -197,6 +198,7 @@ wk_pool *wk_pool_new(int n, const wh_cfg *cfg, const char *worker_id, wk_stats *
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
+    wk_wire_init(&p->wire, cfg->amqp_heartbeat_s);
     p->threads = threads;
     p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if(p->evfd < 0) {
@@ -308,6 +310,7 @@ wk_delivery *wk_pool_take_queued(wk_pool *p)
 }
 
 int wk_pool_fd(const wk_pool *p) { return p->evfd; }
+wk_wire *wk_pool_wire(wk_pool *p) { return &p->wire; }
 int wk_pool_inflight(const wk_pool *p) { return atomic_load(&p->inflight); }
 void wk_pool_interrupt(wk_pool *p) { wk_halt_interrupt(p->halt); }
 void wk_pool_abandon(wk_pool *p) { wk_halt_abandon(p->halt); }

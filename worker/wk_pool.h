@@ -30,6 +30,7 @@
 #include "wh_cfg.h"
 #include "wh_env.h"
 #include "wk_delivery.h"
+#include "wk_wire.h"
 
 typedef struct wk_pool wk_pool;
 
@@ -53,6 +54,9 @@ wk_delivery *wk_pool_take_done(wk_pool *p);
 
 /* Take the deliveries no thread has started yet (for shutdown). */
 wk_delivery *wk_pool_take_queued(wk_pool *p);
+
+/* The broker connection as the threads see it: the loop keeps it told. */
+wk_wire *wk_pool_wire(wk_pool *p);
 
 /* File descriptor that becomes readable when deliveries are done. */
 int wk_pool_fd(const wk_pool *p);

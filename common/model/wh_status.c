@@ -30,7 +30,8 @@ void wh_status__start_fill(start_args *a, const wh_env *env, const wh_start_opts
     snprintf(a->ttl, sizeof(a->ttl), "%lld", (long long)o->ttl_s);
     const char *argv[WH_START_ARGC] = {
         [WH_START_KEY_JOB] = "", [WH_START_KEY_RECENT] = "", [WH_START_KEY_SCHEDULED] = "",
-        [WH_START_KEY_LEASES] = "", [WH_START_KEY_LOCK_KEY] = "", [WH_START_KEY_WORKERS] = "", [WH_START_ARG_ID] = env->id,
+        [WH_START_KEY_LEASES] = "", [WH_START_KEY_LOCK_KEY] = "", [WH_START_KEY_WORKERS] = "",
+        [WH_START_ARG_ID] = env->id,
         [WH_START_ARG_JOB_TYPE] = env->type, [WH_START_ARG_TARGET] = env->target,
         [WH_START_ARG_CREATED_AT] = a->created_at, [WH_START_ARG_MAX_ATTEMPTS] = a->maxa, [WH_START_ARG_NOW] = a->now,
         [WH_START_ARG_WORKER] = o->worker, [WH_START_ARG_EVENTS] = "", [WH_START_ARG_MAX_REDELIVERIES] = a->maxr,
