@@ -210,9 +210,12 @@ static void start_and_run(wk_exec *x, slot *s)
 {
     wk_delivery *d = s->d;
     start_ctx *sc = &s->sc;
-    if(!sc->started && !wk_exec__current(x, d)) {
+    if(!sc->started && !sc->sent && !wk_exec__current(x, d)) {
         /* Its connection is gone, perhaps while this worker was paused:
-         * the broker has handed the message out again. Start nothing. */
+         * the broker has handed the message out again. Start nothing. A
+         * start already sent may have been made (its reply lost): it is
+         * seen through and the job run, or the job would stay `running`
+         * here, and its other copies would wait for it forever. */
         wh_log(WH_LOG_DEBUG, d->id, "delivery of a lost connection not started");
         d->verdict = WK_REQUEUE;
         return;

@@ -17,6 +17,7 @@ typedef struct start_ctx {
     char lock[WH_LOCK_MAX + WH_TARGET_MAX + 2]; /* o.lock points here */
     bool early;   /* ack when it starts: the job lives under a Redis lease */
     bool started; /* made already, with the finish of the delivery before */
+    bool sent;    /* sent with a batch, perhaps made: it must be seen through */
 } start_ctx;
 
 /* The log line said once an outcome is written. */

@@ -85,7 +85,10 @@ typedef struct run_write {
  * wk_exec_run, as for any job. */
 static bool rides(const wk_exec *x, const slot *s)
 {
-    return s->admitted && !s->sc.started && !s->sc.o.park && !s->sc.early && wk_exec__current(x, s->d);
+    /* A start sent with an earlier try of the batch may be in Redis already
+     * (its reply was lost): it is sent again whatever the connection. */
+    return s->admitted && !s->sc.started && !s->sc.o.park && !s->sc.early &&
+           (s->sc.sent || wk_exec__current(x, s->d));
 }
 
 /* Pair the run's finishes still to write with the next run's starts that
@@ -99,6 +102,7 @@ static int pair_moves(wk_exec *x, const run_write *w, slot **fin, int *nf, slot 
     for(int i = 0; i < w->nn; i++)
         if(rides(x, &w->next[i])) {
             set_lease(x, &w->next[i].sc);
+            w->next[i].sc.sent = true;
             sta[(*ns)++] = &w->next[i];
         }
     int m = *nf > *ns ? *nf : *ns;
