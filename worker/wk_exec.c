@@ -183,11 +183,6 @@ static void plan_start(const wk_exec *x, slot *s)
     }
 }
 
-bool wk_exec__current(const wk_exec *x, const wk_delivery *d)
-{
-    return !x->wire || wk_wire_current(x->wire, d->gen, wh_mono_ms());
-}
-
 /* A copy of a job that is dead already. Only a redelivered copy (or the
  * wait copy of one) can be the one whose worker recorded the death and then
  * stopped, or lost its connection, before its dead letter was confirmed, so

@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "wh_status.h"
+#include "wh_time.h"
 #include "wk_exec.h"
 #include "wk_job_int.h"
 
@@ -87,7 +88,10 @@ struct wk_exec {
 /* May `d` be started: is the connection it came on still the live one
  * (wk_wire)? A start made for a delivery whose message the broker has
  * handed out again would run the job twice or spend an attempt. */
-bool wk_exec__current(const wk_exec *x, const wk_delivery *d);
+static inline bool wk_exec__current(const wk_exec *x, const wk_delivery *d)
+{
+    return !x->wire || wk_wire_current(x->wire, d->gen, wh_mono_ms());
+}
 
 /* Step 2: start.lua for `s` (unless it rode with the finish before it).
  * False when the write could not be made; the verdict then says what the
