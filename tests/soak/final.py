@@ -1,7 +1,7 @@
 """The end of a soak run (issue 21): wait for the drain, then write the final
 state the checker judges.
 
-    ok, left = final.drain(topo, ids_fn, timeout_s)    # every id terminal, or the bound ran out
+    ok, left = final.drain(topo, ids_fn, timeout_s, refused_fn=...)  # every id terminal, or the bound ran out
     final.dump(topo, run_dir, ids)                      # final.jsonl, final_stats.json
 
 final.jsonl has one line per job id known: the id's whole hash (HGETALL,
@@ -31,10 +31,12 @@ def _states(r, prefix, ids):
     return dict(zip(ids, (_text(v) for v in p.execute())))
 
 
-def drain(topo, ids_fn, timeout_s, log=print):
+def drain(topo, ids_fn, timeout_s, log=print, refused_fn=set):
     """Poll the job hashes until every id of ids_fn() is terminal or
-    timeout_s passed (Redis errors: try again). Returns (drained, the ids
-    left with their last state)."""
+    timeout_s passed (Redis errors: try again). An id of refused_fn() (its
+    submit failed) whose hash is gone is not waited for: the client undid
+    its enqueue (unenqueue.lua), and its `queued` event is all it left.
+    Returns (drained, the ids left with their last state)."""
     done, left = set(), {}
     deadline = time.monotonic() + timeout_s
     said = 0
@@ -42,10 +44,11 @@ def drain(topo, ids_fn, timeout_s, log=print):
         pending = sorted(ids_fn() - done)
         try:
             r = topo.redis_master()
+            refused = refused_fn()
             left = {}
             for k in range(0, len(pending), CHUNK):
                 for i, st in _states(r, topo.prefix, pending[k:k + CHUNK]).items():
-                    if st in TERMINAL:
+                    if st in TERMINAL or (st is None and i in refused):
                         done.add(i)
                     else:
                         left[i] = st

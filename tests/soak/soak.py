@@ -136,7 +136,7 @@ class Run:
         import final
         print("soak: load stopped; draining", flush=True)
         t0 = now_ms()
-        ok, left = final.drain(self.topo, self.ids, self.a.drain_s)
+        ok, left = final.drain(self.topo, self.ids, self.a.drain_s, refused_fn=self.wl.refused_ids)
         self.meta.update({"drained": ok, "drain_ms": now_ms() - t0, "not_drained": dict(list(left.items())[:200])})
         self.save_meta()
         submitted = set()

@@ -5,6 +5,7 @@
     ...
     wl.stop_producing()     # producers and canceller stop; the schedule is removed
     wl.accepted_ids()       # every id an accepted submit named (its own and a dedup's answer)
+    wl.refused_ids()        # every id of a failed submit
     wl.close()              # the client processes exit
 
 Producers go through the C library (tests/integration/client_probe.c, one
@@ -113,6 +114,7 @@ class Workload:
         self.stop_ev = threading.Event()
         self.lock = threading.Lock()
         self.accepted = set()
+        self.refused = set()                # ids of failed submits (their job may exist or not)
         self.recent = collections.deque()   # (t, id) of accepted submits, for the canceller
         self.terminal = None                 # set by the caller: a callable id -> bool (from the events)
         self.probes, self.threads, self.schedule = [], [], None
@@ -152,6 +154,10 @@ class Workload:
     def accepted_ids(self):
         with self.lock:
             return set(self.accepted)
+
+    def refused_ids(self):
+        with self.lock:
+            return set(self.refused)
 
     # ------------------------------------------------------------ the schedule
 
@@ -206,10 +212,12 @@ class Workload:
                          "lock": spec.get("lock"), "unique_for_s": spec.get("unique_for_s"),
                          "run_at": spec.get("run_at"), "max_attempts": spec.get("max_attempts"),
                          "timeout_s": spec.get("timeout_s"), "dup_of": dup_of})
-        if ok:
-            with self.lock:
+        with self.lock:
+            if ok:
                 self.accepted.add(rid)  # a dedup's own id names no job: its answer does
                 self.recent.append((time.monotonic(), rid))
+            else:
+                self.refused.add(spec["id"])
         return spec["id"]
 
     # ------------------------------------------------------------ cancels
