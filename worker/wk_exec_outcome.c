@@ -101,6 +101,8 @@ static int pair_moves(wk_exec *x, const run_write *w, slot **fin, int *nf, slot 
             fin[(*nf)++] = &w->run[i];
     for(int i = 0; i < w->nn; i++)
         if(rides(x, &w->next[i])) {
+            if(w->next[i].sc.sent && !wk_exec__current(x, w->next[i].d))
+                wh_log(WH_LOG_DEBUG, w->next[i].d->id, "start of a lost connection sent again");
             set_lease(x, &w->next[i].sc);
             w->next[i].sc.sent = true;
             sta[(*ns)++] = &w->next[i];

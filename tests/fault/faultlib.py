@@ -403,13 +403,16 @@ class Proxy:
     """A TCP proxy on 127.0.0.1:<free port> to 127.0.0.1:`upstream`, with
     faults: `delay_s` (latency added to every chunk, each way), stall()
     (stop moving bytes on every connection, new ones too, sockets kept open:
-    a partition that sends no FIN or RST), resume(), reset() (close every
-    connection with an RST). Threads: one accepting, two per connection."""
+    a partition that sends no FIN or RST), resume(), mute() (the upstream's
+    bytes are read and dropped, the client's still go through: requests are
+    made, their replies lost), unmute(), reset() (close every connection
+    with an RST). Threads: one accepting, two per connection."""
 
     def __init__(self, upstream):
         self.upstream = upstream
         self.delay_s = 0.0
         self._stalled = threading.Event()
+        self._muted = threading.Event()
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._conns = []
@@ -439,9 +442,9 @@ class Proxy:
                 self._conns.append((c, u))
                 self.accepted += 1
             in_thread(self._pump, c, u)
-            in_thread(self._pump, u, c)
+            in_thread(self._pump, u, c, True)
 
-    def _pump(self, src, dst):
+    def _pump(self, src, dst, replies=False):
         import select
         src.settimeout(None)
         while not self._closing.is_set():
@@ -455,6 +458,8 @@ class Proxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                if replies and self._muted.is_set():
+                    continue
                 if self.delay_s:
                     time.sleep(self.delay_s)
                 dst.sendall(data)
@@ -471,6 +476,12 @@ class Proxy:
 
     def resume(self):
         self._stalled.clear()
+
+    def mute(self):
+        self._muted.set()
+
+    def unmute(self):
+        self._muted.clear()
 
     def reset(self):
         """RST every open connection (both sides)."""

@@ -11,6 +11,16 @@ connection lost within 2 x HB_S (+ 1 s of polling slack; measured from its
 log and printed), and that after the stall ends it reconnects by itself
 and runs a job.
 
+test_a_start_whose_reply_was_lost_is_seen_through: no-op jobs flow in runs
+(a thread's finishes go out with the next run's starts) through a Redis
+proxy slowed to 50 ms a chunk. The proxy then drops Redis's replies: the
+batch in flight is made in Redis, its reply lost. The worker's broker
+connection is reset while the batch waits, so on the batch's next try its
+starts belong to a lost connection. Asserts they are sent again and their
+jobs run (the worker logs so): a start declined then left its job
+`running` on a live worker, and every copy of it waited for that run
+forever. Every job succeeds, and none runs twice.
+
 test_latency_resets_and_stalls_lose_nothing: jobs flow while the proxies
 add 50 ms per chunk, then reset every AMQP and Redis connection (RST) a few
 times, then stall Redis for 3 s. Asserts every confirmed job ends
@@ -63,8 +73,9 @@ class NetworkTest(faultlib.FaultTest):
         self.amqp_proxy.close()
         self.redis_proxy.close()
 
-    def start_worker(self, **kw):
-        w = self.env.start_worker(self.url, self.prefix, extra_env=self.worker_env, ready_timeout=60, **kw)
+    def start_worker(self, extra_env=None, **kw):
+        w = self.env.start_worker(self.url, self.prefix, extra_env=dict(self.worker_env, **(extra_env or {})),
+                                  ready_timeout=60, **kw)
         self.workers.append(w)
         return w
 
@@ -102,6 +113,41 @@ class NetworkTest(faultlib.FaultTest):
         self.assertLessEqual(detect, 2 * HB_S + 1, "a dead connection went unnoticed for %.2f s" % detect)
         self.assertTrue(w.alive())
         self.assertEqual(w.stop(), 0, w.log_tail())
+
+    def test_a_start_whose_reply_was_lost_is_seen_through(self):
+        debug = {"WHARF_LOG_LEVEL": "debug", "WHARF_LOG_FORMAT": "json"}
+        w = self.start_worker(concurrency=1, extra_env=debug)
+        pub = faultlib.Publisher(self.url)
+        ids = ["lost%03d" % i for i in range(200)]
+        try:
+            for id in ids[:20]:  # the worker learns that no-op jobs are short
+                pub.publish(id, "system.noop", {})
+            self.assertEqual(self.wait_succeeded(ids[:20], 30), {})
+            self.redis_proxy.delay_s = 0.05
+            for id in ids[20:]:
+                pub.publish(id, "system.noop", {})
+            wait_for(lambda: w.log_text().count('"msg":"run started"') >= 40, 30, interval=0.05,
+                     what="runs of jobs under way")
+            self.redis_proxy.mute()
+            time.sleep(0.5)  # the batch in flight is made, its reply dropped
+            self.amqp_proxy.reset()
+            time.sleep(0.5)
+            self.redis_proxy.unmute()
+            self.redis_proxy.delay_s = 0.0
+        finally:
+            pub.close()
+        bad = self.wait_succeeded(ids, 90)
+        log = w.log_text()
+        again = set(re.findall(r'"msg":"start of a lost connection sent again","job":"([^"]+)"', log))
+        runs = re.findall(r'"msg":"run started","job":"([^"]+)"', log)
+        twice = {i for i in set(runs) if runs.count(i) > 1}
+        print("\n%d jobs; starts of the lost connection sent again: %s; not succeeded: %s" %
+              (len(ids), sorted(again), sorted(bad)), file=sys.stderr)
+        self.assertEqual(bad, {}, "jobs stuck after a lost reply and a lost connection")
+        self.assertTrue(again, "no start of the lost connection was sent again: the fault missed")
+        self.assertEqual(twice, set(), "jobs ran twice")
+        self.assertTrue(w.alive(), w.log_tail())
+        self.assertEqual(w.stop(signal.SIGTERM, timeout=60), 0, w.log_tail())
 
     def test_latency_resets_and_stalls_lose_nothing(self):
         w = self.start_worker(concurrency=4)
