@@ -171,6 +171,9 @@ static void plan_start(const wk_exec *x, slot *s)
     sc->o.max_attempts = job->env.max_attempts ? job->env.max_attempts
                        : job->type->max_attempts ? job->type->max_attempts : c->max_attempts;
     sc->o.ttl_s = c->job_ttl_s; /* a start that ends the job (a cancel) */
+    /* Past its timeout and a lease, a run on a live worker has been lost
+     * there: its copies stop waiting for it (start.lua, busy). */
+    sc->o.run_ms = job->timeout_s ? ((int64_t)job->timeout_s + c->lease_s) * 1000 : 0;
     /* One clock for every try of this start: start.lua knows a retry of a
      * start it already ran by its worker and this time. */
     sc->o.now_ms = wh_now_ms();

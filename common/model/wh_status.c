@@ -28,6 +28,7 @@ void wh_status__start_fill(start_args *a, const wh_env *env, const wh_start_opts
     snprintf(a->run_at, sizeof(a->run_at), "%lld", (long long)env->run_at);
     snprintf(a->lease, sizeof(a->lease), "%lld", (long long)o->lease_until);
     snprintf(a->ttl, sizeof(a->ttl), "%lld", (long long)o->ttl_s);
+    snprintf(a->run_ms, sizeof(a->run_ms), "%lld", (long long)o->run_ms);
     const char *argv[WH_START_ARGC] = {
         [WH_START_KEY_JOB] = "", [WH_START_KEY_RECENT] = "", [WH_START_KEY_SCHEDULED] = "",
         [WH_START_KEY_LEASES] = "", [WH_START_KEY_LOCK_KEY] = "", [WH_START_KEY_WORKERS] = "",
@@ -38,7 +39,7 @@ void wh_status__start_fill(start_args *a, const wh_env *env, const wh_start_opts
         [WH_START_ARG_MODE] = o->park ? "park" : "run", [WH_START_ARG_LOCK] = o->lock ? o->lock : "",
         [WH_START_ARG_LOCK_MS] = a->lock_ms, [WH_START_ARG_RUN_AT] = a->run_at,
         [WH_START_ARG_BODY] = o->body ? o->body : "", [WH_START_ARG_LEASE_UNTIL] = a->lease,
-        [WH_START_ARG_TTL] = a->ttl};
+        [WH_START_ARG_TTL] = a->ttl, [WH_START_ARG_RUN_MS] = a->run_ms};
     memcpy(a->argv, argv, sizeof(argv));
     for(int i = 0; i < WH_START_ARGC; i++)
         a->lens[i] = strlen(argv[i]);

@@ -96,6 +96,10 @@ typedef struct wh_start_opts {
                               * start.lua knows a start it already ran. */
     int64_t ttl_s;           /* s: the expiry of a job this start ends (one
                               * cancelled while its worker died); 0: none */
+    int64_t run_ms;          /* the longest a run of this job may last (its
+                              * timeout and a lease): a copy that finds it
+                              * running on a live worker waits for that run
+                              * only this long after it started; 0: no bound */
 } wh_start_opts;
 
 /* The outcome of one attempt. */

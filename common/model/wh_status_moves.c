@@ -63,14 +63,16 @@ static void pack_slots(wh_mp_pack *p, const char *const *argv, const size_t *len
         pack_slot(p, argv, lens, slots[i]);
 }
 
-/* The moves' lengths in the array: short (the defaults left off), long. */
-enum { START_SHORT = 8, START_LONG = 14, FINISH_SHORT = 8, FINISH_LONG = 12 };
+/* The moves' lengths in the array: short (the defaults left off), long;
+ * the header's. */
+enum { START_SHORT = 8, START_LONG = 15, FINISH_SHORT = 8, FINISH_LONG = 12, HEADER = 8 };
 
-/* A run (not a park) with no lock and the message not held in Redis. */
-static bool start_is_short(const start_args *a)
+/* A run (not a park) with no lock, the message not held in Redis and the
+ * header's run_ms (`run_ms`). */
+static bool start_is_short(const start_args *a, const char *run_ms)
 {
     return strcmp(a->argv[WH_START_ARG_MODE], "run") == 0 && a->lens[WH_START_ARG_LOCK] == 0 &&
-           a->lens[WH_START_ARG_BODY] == 0;
+           a->lens[WH_START_ARG_BODY] == 0 && strcmp(a->argv[WH_START_ARG_RUN_MS], run_ms) == 0;
 }
 
 /* No result, no error, no lease. */
@@ -81,19 +83,20 @@ static bool finish_is_short(const finish_args *a)
 }
 
 /* "s", id, type, target, created_at, max_attempts, now, ttl; or "S", the
- * same, then mode, lock, lock_ms, run_at, body, lease_until. */
-static void pack_start(wh_mp_pack *p, const start_args *a)
+ * same, then mode, lock, lock_ms, run_at, body, lease_until, run_ms. */
+static void pack_start(wh_mp_pack *p, const start_args *a, const char *run_ms)
 {
     static const int head[] = {WH_START_ARG_ID,         WH_START_ARG_JOB_TYPE,    WH_START_ARG_TARGET,
                                WH_START_ARG_CREATED_AT, WH_START_ARG_MAX_ATTEMPTS, WH_START_ARG_NOW,
                                WH_START_ARG_TTL};
     static const int tail[] = {WH_START_ARG_MODE, WH_START_ARG_LOCK, WH_START_ARG_LOCK_MS,
-                               WH_START_ARG_RUN_AT, WH_START_ARG_BODY, WH_START_ARG_LEASE_UNTIL};
-    bool is_short = start_is_short(a);
+                               WH_START_ARG_RUN_AT, WH_START_ARG_BODY, WH_START_ARG_LEASE_UNTIL,
+                               WH_START_ARG_RUN_MS};
+    bool is_short = start_is_short(a, run_ms);
     wh_mp_pack_cstr(p, is_short ? "s" : "S");
     pack_slots(p, a->argv, a->lens, head, 7);
     if(!is_short)
-        pack_slots(p, a->argv, a->lens, tail, 6);
+        pack_slots(p, a->argv, a->lens, tail, 7);
 }
 
 /* "f", id, state, now, type, created_at, count, ttl; or "F", the same,
@@ -112,25 +115,31 @@ static void pack_finish(wh_mp_pack *p, const finish_args *a)
         pack_slots(p, a->argv, NULL, tail, 4);
 }
 
-/* prefix, worker, max_redeliveries, minute, hour, ttl_minute, ttl_hour:
- * the outcomes are counted in the buckets of the batch's own time. */
-static void pack_header(wh_mp_pack *p, wh_move *const *moves, int n)
+/* The first start of the batch, whose worker, max_redeliveries and run_ms
+ * the header carries; NULL: none. */
+static const start_args *first_start(wh_move *const *moves, int n)
 {
-    const char *worker = "", *maxr = "0";
     for(int i = 0; i < n; i++)
-        if(moves[i]->has_start) {
-            worker = moves[i]->sa.argv[WH_START_ARG_WORKER];
-            maxr = moves[i]->sa.argv[WH_START_ARG_MAX_REDELIVERIES];
-            break;
-        }
+        if(moves[i]->has_start)
+            return &moves[i]->sa;
+    return NULL;
+}
+
+/* prefix, worker, max_redeliveries, minute, hour, ttl_minute, ttl_hour,
+ * run_ms: the outcomes are counted in the buckets of the batch's own
+ * time. */
+static void pack_header(wh_mp_pack *p, wh_move *const *moves, const start_args *first, const char *run_ms)
+{
+    const char *worker = first ? first->argv[WH_START_ARG_WORKER] : "";
+    const char *maxr = first ? first->argv[WH_START_ARG_MAX_REDELIVERIES] : "0";
     int64_t s = wh_now_ms() / 1000;
     char minute[24], hour[24], ttl_m[16], ttl_h[16];
     snprintf(minute, sizeof(minute), "%lld", (long long)(s - s % 60));
     snprintf(hour, sizeof(hour), "%lld", (long long)(s - s % 3600));
     snprintf(ttl_m, sizeof(ttl_m), "%d", WH_STATS_TTL_1M);
     snprintf(ttl_h, sizeof(ttl_h), "%d", WH_STATS_TTL_1H);
-    const char *h[] = {moves[0]->prefix, worker, maxr, minute, hour, ttl_m, ttl_h};
-    for(int i = 0; i < 7; i++)
+    const char *h[HEADER] = {moves[0]->prefix, worker, maxr, minute, hour, ttl_m, ttl_h, run_ms};
+    for(int i = 0; i < HEADER; i++)
         wh_mp_pack_cstr(p, h[i]);
 }
 
@@ -138,7 +147,9 @@ static void pack_header(wh_mp_pack *p, wh_move *const *moves, int n)
 static wh_mp_pack *pack_batch(wh_move *const *moves, int n, int *nreplies)
 {
     size_t cap = 256 + strlen(moves[0]->prefix);
-    uint32_t len = 7;
+    uint32_t len = HEADER;
+    const start_args *first = first_start(moves, n);
+    const char *run_ms = first ? first->argv[WH_START_ARG_RUN_MS] : "0";
     *nreplies = 0;
     for(int i = 0; i < n; i++) {
         const wh_move *m = moves[i];
@@ -150,19 +161,19 @@ static wh_mp_pack *pack_batch(wh_move *const *moves, int n, int *nreplies)
         if(m->has_finish)
             len += finish_is_short(&m->fa) ? FINISH_SHORT : FINISH_LONG;
         if(m->has_start)
-            len += start_is_short(&m->sa) ? START_SHORT : START_LONG;
+            len += start_is_short(&m->sa, run_ms) ? START_SHORT : START_LONG;
         *nreplies += m->has_finish + m->has_start;
     }
     wh_mp_pack *p = wh_mp_pack_new(cap);
     if(!p)
         return NULL;
     wh_mp_pack_array(p, len);
-    pack_header(p, moves, n);
+    pack_header(p, moves, first, run_ms);
     for(int i = 0; i < n; i++) {
         if(moves[i]->has_finish)
             pack_finish(p, &moves[i]->fa);
         if(moves[i]->has_start)
-            pack_start(p, &moves[i]->sa);
+            pack_start(p, &moves[i]->sa, run_ms);
     }
     if(wh_mp_pack_failed(p)) {
         wh_mp_pack_free(p);

@@ -145,13 +145,13 @@ def side_moves(r, n, batch):
     fill(r, n)
     pipe = r.pipeline(transaction=False)
     for prev, ids in rounds(n, batch):
-        b = [P, "w1", "5", "60", "0", "172800", "2592000"]
+        b = [P, "w1", "5", "60", "0", "172800", "2592000", "930000"]
         for i in range(max(len(prev), len(ids))):
             if i < len(prev):
                 b += ["f", prev[i], "succeeded", NOW, "system.noop", NOW, "1", "86400"]
             if i < len(ids):
                 b += ["s", ids[i], "system.noop", "", NOW, "3", NOW, "604800"]
-        if len(b) > 7:
+        if len(b) > 8:
             pipe.evalsha(sha, 0, msgpack.packb(b))
     return pipe
 

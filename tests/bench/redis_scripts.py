@@ -31,7 +31,7 @@ P = "bench:"
 def args(op, i, now):
     jid = "job%08d" % i
     h = P + "job:" + jid
-    header = [P, "w1", "5", "60", "0", "172800", "2592000"]
+    header = [P, "w1", "5", "60", "0", "172800", "2592000", "930000"]
     if op == "start":  # a batch of one start, as a worker sends a lone move
         return [], [msgpack.packb(header + ["s", jid, "system.noop", "", now, "3", now, "604800"])]
     if op == "finish":

@@ -48,7 +48,7 @@ def move(name, **values):
 
 
 START = ("id", "job_type", "target", "created_at", "max_attempts", "now", "ttl", "mode", "lock", "lock_ms", "run_at",
-         "body", "lease_until")
+         "body", "lease_until", "run_ms")
 FINISH = ("id", "state", "now", "job_type", "created_at", "count", "ttl", "result", "error_code", "error_message",
           "lease_until")
 
@@ -60,11 +60,11 @@ def batch(r, *moves):
     prefix and the id must be the keys the slots name."""
     vals = [v for _, v in moves]
     p = vals[0]["job"].rsplit("job:", 1)[0]
-    st = next((v for n, v in moves if n == "start"), {"worker": "", "max_redeliveries": "0"})
+    st = next((v for n, v in moves if n == "start"), {"worker": "", "max_redeliveries": "0", "run_ms": "0"})
     fin = next((v for n, v in moves if n == "finish"), None)
     minute, hour = (fin["stats_minute"].rsplit(":", 1)[1], fin["stats_hour"].rsplit(":", 1)[1]) if fin else ("0", "0")
     out = [p, st["worker"], st["max_redeliveries"], minute, hour, fin["ttl_minute"] if fin else "0",
-           fin["ttl_hour"] if fin else "0"]
+           fin["ttl_hour"] if fin else "0", st["run_ms"]]
     for name, v in moves:
         made = {"job": p + "job:" + v["id"], "events": p + "events"}
         if name == "start":
@@ -94,7 +94,8 @@ class StartScriptTest(unittest.TestCase):
         self.args = dict(job=p + "job:s1", recent=p + "recent", scheduled=p + "scheduled", leases=p + "leases",
                          lock_key=p + "lock:", workers=p + "worker:", id="s1", job_type="system.noop", target="", created_at=1000,
                          max_attempts=3, now=5000, worker="w1", events=p + "events", max_redeliveries=2,
-                         mode="run", lock="", lock_ms=60000, run_at=0, body="", lease_until=0, ttl=0)
+                         mode="run", lock="", lock_ms=60000, run_at=0, body="", lease_until=0, ttl=0,
+                         run_ms=0)
 
     def start(self, **over):
         return call(self.r, "start", **dict(self.args, **over))
@@ -161,6 +162,17 @@ class StartScriptTest(unittest.TestCase):
         self.assertEqual(self.start(worker="w2", now=7000), "run 1 3")
         self.assertEqual(self.r.hget(self.args["job"], "redeliveries"), "1")
 
+    def test_a_copy_stops_waiting_once_the_run_is_past_the_longest_it_can_last(self):
+        # the run started at 5000 and may last 60 s (its timeout and a lease)
+        self.assertEqual(self.start(run_ms=60000), "run 1 3")
+        self.r.hset(self.args["workers"] + "w1", mapping={"id": "w1", "started_at": "4000"})
+        self.assertEqual(self.start(worker="w2", now=64999, run_ms=60000), ["busy", "w1"])
+        # w1 lives but would have ended that run by now: it lost the job, and
+        # the copy runs it rather than wait for it forever
+        self.assertEqual(self.start(worker="w2", now=65000, run_ms=60000), "run 1 3")
+        h = self.r.hgetall(self.args["job"])
+        self.assertEqual((h["worker"], h["started_at"], h["redeliveries"]), ("w2", "65000", "1"), h)
+
     def test_a_worker_id_reused_by_a_later_process_does_not_make_its_run_alive(self):
         self.assertEqual(self.start(), "run 1 3")
         # w1 died and a new process took the same id (worker.id) after the run started
@@ -223,7 +235,7 @@ class MovesTest(unittest.TestCase):
                            workers=p + "worker:",
                            job_type="system.noop", target="", created_at=1000, max_attempts=3, now=5000,
                            worker="w1", events=p + "events", max_redeliveries=2, mode="run", lock="",
-                           lock_ms=60000, run_at=0, body="", lease_until=0, ttl=0)
+                           lock_ms=60000, run_at=0, body="", lease_until=0, ttl=0, run_ms=0)
         self.minute, self.hour = p + "stats:system.noop:1m:60", p + "stats:system.noop:1h:0"
 
     def start(self, i):

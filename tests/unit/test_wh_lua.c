@@ -150,7 +150,7 @@ static void test_counts(void **state)
     assert_int_equal(WH_ENQUEUE_NKEYS, 3);
     assert_int_equal(WH_ENQUEUE_ARGC, 19);
     assert_int_equal(WH_START_NKEYS, 6);
-    assert_int_equal(WH_START_ARGC, 22);
+    assert_int_equal(WH_START_ARGC, 23);
     assert_int_equal(WH_FINISH_NKEYS, 6);
     assert_int_equal(WH_FINISH_ARGC, 20);
     assert_int_equal(WH_STATS_ARG_FIELDS, 7);

@@ -19,11 +19,12 @@
 -- strings in it, so there is one array, and each move's KEYS and ARGV are
 -- made here from the header and the move:
 --   header   prefix, worker, max_redeliveries, minute, hour, ttl_minute,
---            ttl_hour: the worker's; outcomes are counted in the buckets
---            of the batch's time
+--            ttl_hour, run_ms: the worker's; outcomes are counted in the
+--            buckets of the batch's time
 --   start    's', id, type, target, created_at, max_attempts, now, ttl
 --            ('S': the same, then mode, lock, lock_ms, run_at, body,
---            lease_until; 's' has the defaults run, '', 0, 0, '', 0)
+--            lease_until, run_ms; 's' has the defaults run, '', 0, 0, '',
+--            0 and the header's run_ms)
 --   finish   'f', id, state, now, type, created_at, count, ttl
 --            ('F': the same, then result, error_code, error_message,
 --            lease_until; 'f' has '', '', '', 0)
@@ -84,21 +85,23 @@ local function finish(KEYS, ARGV)
 end
 
 local b = cmsgpack.unpack(ARGV[1])
-local p, worker, max_redeliveries, minute, hour, ttl_minute, ttl_hour = b[1], b[2], b[3], b[4], b[5], b[6], b[7]
+local p, worker, max_redeliveries, minute, hour, ttl_minute, ttl_hour, run_ms =
+  b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8]
 local events, recent, scheduled, leases = p .. 'events', p .. 'recent', p .. 'scheduled', p .. 'leases'
 local types, no_lock, workers = p .. 'stats:types', p .. 'lock:', p .. 'worker:'
 local stats = {}  -- per type: its minute and hour buckets
 
 -- The move at b[i]: 's', then b[i + 1] .. b[i + 7] (and 'S', b[i + 8] ..).
 local function make_start(i, long)
-  local lock, lock_ms, run_at, body, lease, mode = '', '0', '0', '', '0', 'run'
+  local lock, lock_ms, run_at, body, lease, mode, run = '', '0', '0', '', '0', 'run', run_ms
   if long then
-    mode, lock, lock_ms, run_at, body, lease = b[i + 8], b[i + 9], b[i + 10], b[i + 11], b[i + 12], b[i + 13]
+    mode, lock, lock_ms, run_at, body, lease, run =
+      b[i + 8], b[i + 9], b[i + 10], b[i + 11], b[i + 12], b[i + 13], b[i + 14]
   end
   local id = b[i + 1]
   return start({p .. 'job:' .. id, recent, scheduled, leases, lock == '' and no_lock or no_lock .. lock, workers},
     {id, b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], worker, events, max_redeliveries, mode, lock, lock_ms,
-     run_at, body, lease, b[i + 7]})
+     run_at, body, lease, b[i + 7], run})
 end
 
 local function make_finish(i, long)
@@ -117,10 +120,10 @@ local function make_finish(i, long)
 end
 
 -- Per kind: what makes the move, whether it is long, and its length.
-local kinds = {s = {make_start, false, 8}, S = {make_start, true, 14},
+local kinds = {s = {make_start, false, 8}, S = {make_start, true, 15},
                f = {make_finish, false, 8}, F = {make_finish, true, 12}}
 local replies = {}
-local i = 8
+local i = 9
 while i <= #b do
   local k = kinds[b[i]]
   if not k then return redis.error_reply('moves: no move kind ' .. tostring(b[i]) .. ' at ' .. i) end

@@ -17,7 +17,9 @@
 -- was paused past its heartbeat), the broker handed the job out again, and
 -- the run there goes on and records the outcome; this copy waits for it,
 -- as for a lock, and runs only once that worker is gone (its registry key
--- expires three heartbeats after its last beat). The same start sent again (its
+-- expires three heartbeats after its last beat) or the run is older than
+-- the longest it can last (`run_ms`): past its timeout, that worker would
+-- have ended it, so it has lost the job and the copy runs. The same start sent again (its
 -- reply was lost, or Redis ran it but could not reach its replicas in time)
 -- is recognized by its worker and its `now`, which the worker keeps across
 -- the retries of one start: it answers "run" again and counts nothing.
@@ -45,6 +47,8 @@ local body = ARGV[14]        -- '' for a normal job; the message for a parked
                              -- Redis, under a lease)
 local lease_until = ARGV[15] -- ms
 local ttl = ARGV[16]         -- s, of a job ended here (cancelled); '0': none
+local run_ms = ARGV[17]      -- ms: the longest a run of this job lasts (its
+                             -- timeout and a lease); '0': no bound
 local now_ms = tonumber(now)
 -- One read for every field this script looks at (`held`: the message lives
 -- in <p>job:<id>:body).
@@ -138,10 +142,12 @@ end
 local redelivery = st == 'running'
 if redelivery and f[7] and not f[5] then
   -- Alive: its registry key lives, and this incarnation of it (a worker id
-  -- may be reused) started before the run did. A job held under a lease
-  -- was judged by its lease above.
+  -- may be reused) started before the run did, and the run is not past
+  -- the longest it can last. A job held under a lease was judged by its
+  -- lease above.
+  local started = tonumber(f[8] or '0')
   local since = redis.call('HGET', workers .. f[7], 'started_at')
-  if since and tonumber(since) <= tonumber(f[8] or '0') then
+  if since and tonumber(since) <= started and (run_ms == '0' or now_ms < started + tonumber(run_ms)) then
     return {'busy', f[7]}
   end
 end
