@@ -36,9 +36,12 @@
  *
  *   wharf-bench latency -n N  submits N system.noop jobs at a fixed offered
  *                             load (WHARF_BENCH_RATE jobs/s, default 1000, in
- *                             batches every 10 ms), waits for all, then reads
- *                             each job's created_at and finished_at and prints
- *                             the enqueue -> succeeded p50, p99 and max (ms).
+ *                             bursts of WHARF_BENCH_BURST jobs, default one
+ *                             burst every 10 ms; 1: one job at a time), waits
+ *                             for all, then reads each job's created_at,
+ *                             started_at and finished_at and prints the
+ *                             enqueue -> succeeded p50, p99 and max (ms) and
+ *                             the p50 of enqueue -> started.
  *   wharf-bench xadd -n N     the log-tail floor: N lines of 100 bytes into
  *                             one stream with pipelined XADD MAXLEN ~ 10000,
  *                             as workers write job logs.
@@ -470,7 +473,9 @@ static double submit_and_wait(char (*ids)[65], long rate, double *submit_s)
     for(int i = 0; i < BATCH; i++)
         jobs[i] = (wharf_job){.type = type ? type : "system.noop", .args_json = args ? args : "{\"i\":1}"};
     const char *bs = getenv("WHARF_BENCH_BATCH");
-    long batch = rate > 0 ? (rate / 100 > 0 ? rate / 100 : 1) : bs ? strtol(bs, NULL, 10) : 500; /* paced: one per 10 ms */
+    const char *burst = getenv("WHARF_BENCH_BURST");
+    long batch = rate > 0 ? (burst ? strtol(burst, NULL, 10) : rate / 100 > 0 ? rate / 100 : 1) /* paced */
+                          : bs ? strtol(bs, NULL, 10) : 500;
     if(batch < 1)
         batch = 1;
     if(batch > BATCH)
@@ -523,8 +528,8 @@ static int run_latency(void)
     const char *r = getenv("WHARF_BENCH_RATE");
     long rate = r ? strtol(r, NULL, 10) : 1000;
     char (*ids)[65] = calloc((size_t)n_total, sizeof(*ids));
-    int64_t *lat = calloc((size_t)n_total, sizeof(*lat));
-    double submit_s, s = ids && lat ? submit_and_wait(ids, rate > 0 ? rate : 1000, &submit_s) : -1;
+    int64_t *lat = calloc((size_t)n_total, sizeof(*lat)), *wait = calloc((size_t)n_total, sizeof(*wait));
+    double submit_s, s = ids && lat && wait ? submit_and_wait(ids, rate > 0 ? rate : 1000, &submit_s) : -1;
     if(s < 0)
         return 1;
     wh_err e;
@@ -534,28 +539,32 @@ static int run_latency(void)
         for(long j = 0; j < n; j++) {
             char key[WH_KEY_MAX];
             wh_key_job(key, cfg.redis_prefix, ids[i + j]);
-            const char *argv[] = {"HMGET", key, "created_at", "finished_at"};
-            if(wh_redis_append(rd, 4, argv, NULL, &e))
+            const char *argv[] = {"HMGET", key, "created_at", "finished_at", "started_at"};
+            if(wh_redis_append(rd, 5, argv, NULL, &e))
                 bench_die("HMGET", &e);
         }
         for(long j = 0; j < n; j++) {
             wh_redis_reply *rep;
             if(wh_redis_read(rd, &rep, &e))
                 bench_die("HMGET", &e);
-            size_t l1, l2;
+            size_t l1, l2, l3;
             const char *c = wh_redis_reply_str(wh_redis_reply_at(rep, 0), &l1);
             const char *f = wh_redis_reply_str(wh_redis_reply_at(rep, 1), &l2);
+            const char *st = wh_redis_reply_str(wh_redis_reply_at(rep, 2), &l3);
             lat[i + j] = c && f ? strtoll(f, NULL, 10) - strtoll(c, NULL, 10) : INT64_MAX;
+            wait[i + j] = c && st ? strtoll(st, NULL, 10) - strtoll(c, NULL, 10) : INT64_MAX;
             wh_redis_reply_free(rep);
         }
     }
     wh_redis_free(rd);
     qsort(lat, (size_t)n_total, sizeof(*lat), cmp_i64);
-    printf("latency n=%ld seconds=%.3f rate=%.0f offered=%ld p50_ms=%lld p99_ms=%lld max_ms=%lld\n", n_total, s,
-           (double)n_total / s, rate, (long long)lat[n_total / 2], (long long)lat[n_total * 99 / 100],
-           (long long)lat[n_total - 1]);
+    qsort(wait, (size_t)n_total, sizeof(*wait), cmp_i64);
+    printf("latency n=%ld seconds=%.3f rate=%.0f offered=%ld p50_ms=%lld p99_ms=%lld max_ms=%lld started_p50_ms=%lld\n",
+           n_total, s, (double)n_total / s, rate, (long long)lat[n_total / 2], (long long)lat[n_total * 99 / 100],
+           (long long)lat[n_total - 1], (long long)wait[n_total / 2]);
     free(ids);
     free(lat);
+    free(wait);
     return 0;
 }
 

@@ -113,6 +113,19 @@ static void drain_hset(const wh_cfg *c, wh_redis *r, long i)
         bench_die("hset", &e);
 }
 
+/* With WHARF_BENCH_DRAIN_RATE=R (jobs/s), hold the floor-drain to R by
+ * sleeping after a batch that came ahead of time: the same work per
+ * message at a lower rate, to tell what the broker's cost per message owes
+ * to the rate alone. */
+static void drain_pace(long rate, int64_t t0_us, long done)
+{
+    if(rate <= 0)
+        return;
+    int64_t due = t0_us + (int64_t)((double)done * 1e6 / (double)rate), now = wh_mono_us();
+    if(due > now)
+        usleep((useconds_t)(due - now));
+}
+
 int bench_drain_floor(const wh_cfg *c, long n)
 {
     wh_amqp *a = bench_connect(c);
@@ -124,6 +137,9 @@ int bench_drain_floor(const wh_cfg *c, long n)
     marks_init(&m, n);
     long done = 0, pending = 0;
     uint64_t last_tag = 0;
+    const char *pr = getenv("WHARF_BENCH_DRAIN_RATE");
+    long rate = pr ? strtol(pr, NULL, 10) : 0;
+    int64_t t0_us = 0;
     while(done < n) {
         wh_amqp_event ev;
         if(wh_amqp_next(a, pending ? 0 : 1000, &ev, &e))
@@ -140,9 +156,12 @@ int bench_drain_floor(const wh_cfg *c, long n)
         if(pending >= DRAIN_BATCH || (pending && kind == WH_AMQP_EV_NONE) || done + pending == n) {
             if(wh_redis_drain(r, (int)pending, &e) || wh_amqp_ack(a, 1, last_tag, true, &e))
                 bench_die("batch", &e);
+            if(!done)
+                t0_us = wh_mono_us();
             done += pending;
             pending = 0;
             marks_seen(&m, done);
+            drain_pace(rate, t0_us, done);
         }
     }
     marks_summary(&m, "drain");
