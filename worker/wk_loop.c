@@ -338,7 +338,8 @@ static void on_delivery(wk_loop *L, wh_amqp_event *ev, wh_err *err)
     d->too_large = ev->too_large;
     d->body_size = ev->body_size;
     d->redelivered = ev->redelivered || wh_amqp_event_header(ev, WH_HDR_REDELIVERED);
-    snprintf(d->message_id, sizeof(d->message_id), "%s", ev->message_id);
+    _Static_assert(sizeof(d->message_id) == sizeof(ev->message_id), "message_id copied whole");
+    memcpy(d->message_id, ev->message_id, sizeof(d->message_id)); /* NUL terminated there */
     wk_acks_open(L->acks, ev->tag); /* untracked: acks go one by one */
     d->next = NULL; /* handed to the pool at the end of the turn */
     if(L->in_tail)

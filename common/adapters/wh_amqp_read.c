@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "wh_amqp_int.h"
+#include "wh_text.h"
 
 static void copy_headers(wh_amqp_event *ev, const amqp_table_t *t)
 {
@@ -34,7 +35,7 @@ static void copy_headers(wh_amqp_event *ev, const amqp_table_t *t)
         default: continue; /* tables, arrays, floats: not used by wharf */
         }
         if(h->is_num)
-            snprintf(h->str, sizeof(h->str), "%lld", (long long)h->num);
+            wh_text_i64(h->str, h->num);
         wh_amqp__copy(h->key, sizeof(h->key), e->key);
         ev->nheaders++;
     }

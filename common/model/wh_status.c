@@ -11,6 +11,7 @@
 #include "wh_conv.h"
 #include "wh_keys.h"
 #include "wh_lua.h"
+#include "wh_text.h"
 #include "wh_time.h"
 
 /* Scripts are shared by all threads; each SHA is filled once, identically. */
@@ -20,15 +21,15 @@ static wh_redis_script s_stats = {"stats", wh_lua_stats, {0}};
 
 void wh_status__start_fill(start_args *a, const wh_env *env, const wh_start_opts *o)
 {
-    snprintf(a->created_at, sizeof(a->created_at), "%lld", (long long)env->created_at);
-    snprintf(a->maxa, sizeof(a->maxa), "%d", o->max_attempts);
-    snprintf(a->now, sizeof(a->now), "%lld", (long long)(o->now_ms ? o->now_ms : wh_now_ms()));
-    snprintf(a->maxr, sizeof(a->maxr), "%d", o->max_redeliveries);
-    snprintf(a->lock_ms, sizeof(a->lock_ms), "%lld", (long long)o->lock_ms);
-    snprintf(a->run_at, sizeof(a->run_at), "%lld", (long long)env->run_at);
-    snprintf(a->lease, sizeof(a->lease), "%lld", (long long)o->lease_until);
-    snprintf(a->ttl, sizeof(a->ttl), "%lld", (long long)o->ttl_s);
-    snprintf(a->run_ms, sizeof(a->run_ms), "%lld", (long long)o->run_ms);
+    wh_text_i64(a->created_at, env->created_at);
+    wh_text_i64(a->maxa, o->max_attempts);
+    wh_text_i64(a->now, o->now_ms ? o->now_ms : wh_now_ms());
+    wh_text_i64(a->maxr, o->max_redeliveries);
+    wh_text_i64(a->lock_ms, o->lock_ms);
+    wh_text_i64(a->run_at, env->run_at);
+    wh_text_i64(a->lease, o->lease_until);
+    wh_text_i64(a->ttl, o->ttl_s);
+    wh_text_i64(a->run_ms, o->run_ms);
     const char *argv[WH_START_ARGC] = {
         [WH_START_KEY_JOB] = "", [WH_START_KEY_RECENT] = "", [WH_START_KEY_SCHEDULED] = "",
         [WH_START_KEY_LEASES] = "", [WH_START_KEY_LOCK_KEY] = "", [WH_START_KEY_WORKERS] = "",
@@ -46,6 +47,31 @@ void wh_status__start_fill(start_args *a, const wh_env *env, const wh_start_opts
     a->lens[WH_START_ARG_BODY] = o->body ? o->body_len : 0;
 }
 
+/* One positive int of at most 9 digits at *s, then `end`; moves *s past
+ * it. */
+static bool parse_count(const char **s, char end, int *out)
+{
+    int v = 0, digits = 0;
+    for(; **s >= '0' && **s <= '9' && digits < 9; (*s)++, digits++)
+        v = v * 10 + (**s - '0');
+    if(!digits || **s != end)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* "run <attempt> <max_attempts>": start.lua's common answer. */
+static bool parse_run(const char *text, int *attempt, int *max_attempts)
+{
+    if(strncmp(text, "run ", 4) != 0)
+        return false;
+    text += 4;
+    if(!parse_count(&text, ' ', attempt))
+        return false;
+    text++;
+    return parse_count(&text, '\0', max_attempts);
+}
+
 wh_code wh_status__start_result(const wh_redis_reply *rep, wh_start *out, wh_err *err)
 {
     char kind[8];
@@ -54,8 +80,11 @@ wh_code wh_status__start_result(const wh_redis_reply *rep, wh_start *out, wh_err
         size_t n;
         const char *s = wh_redis_reply_str(rep, &n);
         char text[64];
-        snprintf(text, sizeof(text), "%.*s", (int)n, s ? s : "");
-        if(sscanf(text, "run %d %d", &out->attempt, &out->max_attempts) != 2)
+        size_t k = s ? (n < sizeof(text) ? n : sizeof(text) - 1) : 0;
+        if(k)
+            memcpy(text, s, k);
+        text[k] = '\0';
+        if(!parse_run(text, &out->attempt, &out->max_attempts))
             return wh_err_set(err, WH_E_INTERNAL, "", "start script returned \"%s\"", text);
         out->kind = WH_START_RUN;
         out->state = WH_STATE_RUNNING;
@@ -111,10 +140,10 @@ const char *wh_status_hist_name(int i)
 void wh_status__finish_fill(finish_args *a, const wh_finish *f)
 {
     bool count = f->count && f->type && f->type[0];
-    snprintf(a->lease, sizeof(a->lease), "%lld", (long long)f->lease_until);
-    snprintf(a->now, sizeof(a->now), "%lld", (long long)wh_now_ms());
-    snprintf(a->ttl, sizeof(a->ttl), "%lld", (long long)f->ttl_s);
-    snprintf(a->created, sizeof(a->created), "%lld", (long long)f->created_at);
+    wh_text_i64(a->lease, f->lease_until);
+    wh_text_i64(a->now, wh_now_ms());
+    wh_text_i64(a->ttl, f->ttl_s);
+    wh_text_i64(a->created, f->created_at);
     const char *argv[WH_FINISH_ARGC] = {
         [WH_FINISH_KEY_JOB] = "", [WH_FINISH_KEY_LOG] = "", [WH_FINISH_KEY_LEASES] = "",
         [WH_FINISH_KEY_STATS_MINUTE] = "", [WH_FINISH_KEY_STATS_HOUR] = "", [WH_FINISH_KEY_STATS_TYPES] = "",

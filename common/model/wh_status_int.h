@@ -15,7 +15,7 @@
  * carries are filled: moves.lua makes the keys and the batch's shared
  * values (the other slots are ""). */
 typedef struct start_args {
-    char created_at[24], maxa[16], now[24], maxr[16], lock_ms[24], run_at[24], lease[24], ttl[24], run_ms[24];
+    char created_at[24], maxa[24], now[24], maxr[24], lock_ms[24], run_at[24], lease[24], ttl[24], run_ms[24];
     const char *argv[WH_START_ARGC];
     size_t lens[WH_START_ARGC];
 } start_args;

@@ -1,6 +1,7 @@
 /* wh_status_moves: many job threads' moves in one script call (moves.lua),
  * the worker's group commit. See wh_status.h. */
 #include "wh_status_int.h"
+#include "wh_text.h"
 
 #include "wh_mp.h"
 #include "wh_time.h"
@@ -133,11 +134,11 @@ static void pack_header(wh_mp_pack *p, wh_move *const *moves, const start_args *
     const char *worker = first ? first->argv[WH_START_ARG_WORKER] : "";
     const char *maxr = first ? first->argv[WH_START_ARG_MAX_REDELIVERIES] : "0";
     int64_t s = wh_now_ms() / 1000;
-    char minute[24], hour[24], ttl_m[16], ttl_h[16];
-    snprintf(minute, sizeof(minute), "%lld", (long long)(s - s % 60));
-    snprintf(hour, sizeof(hour), "%lld", (long long)(s - s % 3600));
-    snprintf(ttl_m, sizeof(ttl_m), "%d", WH_STATS_TTL_1M);
-    snprintf(ttl_h, sizeof(ttl_h), "%d", WH_STATS_TTL_1H);
+    char minute[24], hour[24], ttl_m[24], ttl_h[24];
+    wh_text_i64(minute, s - s % 60);
+    wh_text_i64(hour, s - s % 3600);
+    wh_text_i64(ttl_m, WH_STATS_TTL_1M);
+    wh_text_i64(ttl_h, WH_STATS_TTL_1H);
     const char *h[HEADER] = {moves[0]->prefix, worker, maxr, minute, hour, ttl_m, ttl_h, run_ms};
     for(int i = 0; i < HEADER; i++)
         wh_mp_pack_cstr(p, h[i]);

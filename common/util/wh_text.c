@@ -62,3 +62,20 @@ wh_code wh_text_pubkey_split(const char *text, size_t n, const char *field, size
     *b64_len = (size_t)((bend ? bend : end) - b);
     return WH_OK;
 }
+
+size_t wh_text_i64(char *out, int64_t v)
+{
+    char tmp[WH_TEXT_I64_MAX];
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+    size_t n = 0, len = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while(u);
+    if(v < 0)
+        out[len++] = '-';
+    while(n)
+        out[len++] = tmp[--n];
+    out[len] = '\0';
+    return len;
+}

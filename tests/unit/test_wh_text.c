@@ -2,6 +2,8 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -125,10 +127,24 @@ static void test_pubkey_split(void **state)
     }
 }
 
+/* wh_text_i64 writes what snprintf("%lld") writes, at the edges too. */
+static void test_i64(void **state)
+{
+    (void)state;
+    const int64_t v[] = {0, 1, -1, 9, 10, 99, 100, 1796680721227, -1796680721227, INT64_MAX, INT64_MIN,
+                         INT64_MIN + 1, 1000000000000000000};
+    for(size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        char got[WH_TEXT_I64_MAX], want[32];
+        int n = snprintf(want, sizeof(want), "%lld", (long long)v[i]);
+        assert_int_equal(wh_text_i64(got, v[i]), (size_t)n);
+        assert_string_equal(got, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_utf8), cmocka_unit_test(test_utf8_cut), cmocka_unit_test(test_idents),
                                        cmocka_unit_test(test_generated_ids), cmocka_unit_test(test_base64_shape),
-                                       cmocka_unit_test(test_pubkey_split)};
+                                       cmocka_unit_test(test_pubkey_split), cmocka_unit_test(test_i64)};
     return cmocka_run_group_tests_name("wh_text", tests, NULL, NULL);
 }
