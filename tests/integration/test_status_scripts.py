@@ -212,7 +212,12 @@ class StartScriptTest(unittest.TestCase):
         self.r.set(unique_key, "s1")
         self.r.hset(job, mapping={"unique_key": unique_key, "log": "1", "cancel_requested": "1"})
         self.r.xadd(job + ":log", {"s": "out", "l": "a line"})
-        reply = self.start(worker="w2", now=6000, ttl=600, lock="L", lock_key=lock_key)
+        # while the earlier run's lock lives, that run may be going on (its
+        # worker cut off, or paused): the copy waits and frees nothing
+        self.assertEqual(self.start(worker="w2", now=6000, ttl=600, lock="L", lock_key=lock_key), ["locked", "s1"])
+        self.assertEqual((self.r.hget(job, "state"), self.r.get(lock_key)), ("running", "s1"))
+        self.r.delete(lock_key)  # it expired: the worker is gone
+        reply = self.start(worker="w2", now=7000, ttl=600, lock="L", lock_key=lock_key)
         self.assertEqual(reply, ["skip", "cancelled", "cancelled", "1"])
         h = self.r.hgetall(job)
         self.assertEqual((h["state"], h["error"]), ("cancelled", "cancelled"))
@@ -222,6 +227,22 @@ class StartScriptTest(unittest.TestCase):
         self.assertIsNone(self.r.get(unique_key))
         self.assertTrue(0 < self.r.ttl(job) <= 600, self.r.ttl(job))
         self.assertTrue(0 < self.r.ttl(job + ":log") <= 600, self.r.ttl(job + ":log"))
+
+
+    def test_a_cancel_found_while_the_runs_worker_lives_is_left_to_that_run(self):
+        # the soak: a job cancelled while its worker was paused was ended by a
+        # copy, its lock freed under the paused run, and the next holder ran
+        # beside it. The live worker sees the cancel and ends the run itself.
+        job = self.args["job"]
+        self.assertEqual(self.start(run_ms=60000), "run 1 3")
+        self.r.hset(self.args["workers"] + "w1", mapping={"id": "w1", "started_at": "4000"})
+        self.r.hset(job, "cancel_requested", "1")
+        self.assertEqual(self.start(worker="w2", now=6000, run_ms=60000), ["busy", "w1"])
+        h = self.r.hgetall(job)
+        self.assertEqual((h["state"], h["worker"], h.get("cancel_requested")), ("running", "w1", "1"), h)
+        # the worker is gone: the copy ends the job as cancelled
+        self.r.delete(self.args["workers"] + "w1")
+        self.assertEqual(self.start(worker="w2", now=7000, run_ms=60000), ["skip", "cancelled", "cancelled", "1"])
 
 
 class MovesTest(unittest.TestCase):

@@ -101,30 +101,6 @@ if mode == 'park' then
   if st ~= 'scheduled' then publish(events, id .. ' scheduled') end
   return {'parked'}
 end
-if f[4] == '1' then
-  -- Cancelled while its worker died: finish it instead of running it, and
-  -- release what a finish releases (finish.lua): its lock, uniqueness key,
-  -- lease and body, and the hash and log expire.
-  redis.call('HSET', job, 'state', 'cancelled', 'error', 'cancelled',
-    'error_message', 'cancelled while running; its worker stopped', 'finished_at', now)
-  redis.call('HDEL', job, 'cancel_requested')
-  if f[5] then
-    redis.call('DEL', job .. ':body')
-    redis.call('HDEL', job, 'held')
-  end
-  redis.call('ZREM', leases, id)
-  if f[10] then
-    if redis.call('GET', f[10]) == id then redis.call('DEL', f[10]) end
-    redis.call('HDEL', job, 'lock_key')
-  end
-  if f[11] and redis.call('GET', f[11]) == id then redis.call('DEL', f[11]) end
-  if tonumber(ttl) > 0 then
-    redis.call('EXPIRE', job, ttl)
-    if f[12] then redis.call('EXPIRE', job .. ':log', ttl) end
-  end
-  publish(events, id .. ' cancelled')
-  return {'skip', 'cancelled', 'cancelled', f[2] or '0'}
-end
 -- The lock is looked at before a redelivery is counted: a redelivered job
 -- that waits for its lock keeps its state and comes back, and each of its
 -- waits would otherwise count as one more redelivery. A redelivered job
@@ -150,6 +126,33 @@ if redelivery and f[7] and not f[5] then
   if since and tonumber(since) <= started and (run_ms == '0' or now_ms < started + tonumber(run_ms)) then
     return {'busy', f[7]}
   end
+end
+if f[4] == '1' then
+  -- Cancelled while its worker died: finish it instead of running it, and
+  -- release what a finish releases (finish.lua): its lock, uniqueness key,
+  -- lease and body, and the hash and log expire. Only here, after the lock
+  -- and busy checks: while the earlier run's worker lives, or its lock
+  -- does, that run may still be going, and it sees the cancel itself;
+  -- ending the job here would free its lock under it.
+  redis.call('HSET', job, 'state', 'cancelled', 'error', 'cancelled',
+    'error_message', 'cancelled while running; its worker stopped', 'finished_at', now)
+  redis.call('HDEL', job, 'cancel_requested')
+  if f[5] then
+    redis.call('DEL', job .. ':body')
+    redis.call('HDEL', job, 'held')
+  end
+  redis.call('ZREM', leases, id)
+  if f[10] then
+    if redis.call('GET', f[10]) == id then redis.call('DEL', f[10]) end
+    redis.call('HDEL', job, 'lock_key')
+  end
+  if f[11] and redis.call('GET', f[11]) == id then redis.call('DEL', f[11]) end
+  if tonumber(ttl) > 0 then
+    redis.call('EXPIRE', job, ttl)
+    if f[12] then redis.call('EXPIRE', job .. ':log', ttl) end
+  end
+  publish(events, id .. ' cancelled')
+  return {'skip', 'cancelled', 'cancelled', f[2] or '0'}
 end
 if redelivery then
   local n = redis.call('HINCRBY', job, 'redeliveries', 1)
