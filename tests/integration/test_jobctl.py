@@ -330,8 +330,10 @@ class JobControlTest(unittest.TestCase):
 
     def test_cancel_of_a_job_whose_worker_died_ends_it_and_expires_it(self):
         # cancel.lua flags the running job; its worker is gone, so the redelivered
-        # copy's start ends it `cancelled`, and the hash expires as a finished one does
-        a = self.worker()
+        # copy's start ends it `cancelled`, and the hash expires as a finished one does.
+        # Gone means its registry key expired (three heartbeats: 3 s here); until
+        # then the copy waits, as the run may still be going (start.lua, busy)
+        a = self.worker("worker.heartbeat_s=1")
         jid = self.submit("system.sleep", "--arg", "ms=60000", "--job-timeout", "120")
         self.wait_state(jid, "running")
         a.kill()
